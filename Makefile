@@ -1,0 +1,123 @@
+# floe — one non-recursive Makefile.
+#   make            build build/floe and build/floe-sim
+#   make check      install missing Debian packages, build, run every test
+#   make demo       install, build, run the demonstration site
+#   make deps       install missing Debian packages (apt-get)
+#   make install    binaries, example config, systemd units (PREFIX, DESTDIR)
+#   make V=1        show full command lines;  CC=clang make  builds with clang
+#   make BUILD=dir  put objects elsewhere (parallel builds, sanitizer builds)
+
+CC      ?= cc
+BUILD   ?= build
+PREFIX  ?= /usr/local
+SYSTEMD_UNIT_DIR ?= /lib/systemd/system
+SYSCONFDIR ?= /etc
+
+PKGS    := libmodbus libmicrohttpd libcurl libcjson sqlite3 netsnmp
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Iagent -Icollectors -Ipolicies -Imigrator \
+              $(PKG_CFLAGS) -MMD -MP
+ifeq ($(SAN),1)
+ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS    += -fsanitize=address,undefined
+endif
+LDLIBS  := $(PKG_LIBS) -lpthread -lm
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+LIB_SRC  := $(filter-out agent/main.c,$(wildcard agent/*.c collectors/*.c policies/*.c migrator/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+FLOE_OBJ := $(BUILD)/obj/agent/main.o
+SIM_SRC  := $(wildcard sim/*.c)
+SIM_OBJ  := $(SIM_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+
+.PHONY: all unit check check-unit check-asan check-integration check-fuzz check-systemd \
+        deps demo install clean format fuzz
+
+all: $(BUILD)/floe $(BUILD)/floe-sim
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libfloe.a: $(LIB_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/floe: $(FLOE_OBJ) $(BUILD)/libfloe.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/floe-sim: $(SIM_OBJ) $(BUILD)/libfloe.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Unit tests may also use the simulator's modules (sim/*.c except its main).
+SIM_LIB_OBJ := $(filter-out $(BUILD)/obj/sim/sim_main.o,$(SIM_OBJ))
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libfloe.a $(SIM_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  TEST    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -Isim $(LDFLAGS) -o $@ $< $(SIM_LIB_OBJ) $(BUILD)/libfloe.a $(LDLIBS) -lcmocka
+
+unit: $(UNIT_BIN)
+
+# ---- dependencies -------------------------------------------------------
+DEB_PACKAGES := gcc make pkg-config clang libclang-rt-14-dev \
+    libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev libmodbus-dev libsnmp-dev \
+    libsqlite3-dev sqlite3 libcmocka-dev \
+    python3 python3-pymodbus mbpoll snmpd snmp snmpsim prometheus systemd curl procps
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "all Debian packages present"; fi
+
+# ---- tests --------------------------------------------------------------
+check: deps
+	$(MAKE) all unit
+	$(MAKE) BUILD=$(BUILD)/asan SAN=1 unit
+	tests/run.sh $(BUILD)
+
+check-unit: all unit
+	tests/run.sh --only unit $(BUILD)
+
+fuzz:
+	tests/fuzz/build.sh $(BUILD)/fuzz
+
+# ---- demo ---------------------------------------------------------------
+demo: deps
+	$(MAKE) all
+	etc/demo/run.sh $(BUILD)
+
+# ---- install ------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSTEMD_UNIT_DIR) $(DESTDIR)$(SYSCONFDIR)/floe
+	install -m 0755 $(BUILD)/floe $(BUILD)/floe-sim $(DESTDIR)$(PREFIX)/bin/
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' systemd/floe.service > $(DESTDIR)$(SYSTEMD_UNIT_DIR)/floe.service
+	chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/floe.service
+	test -e $(DESTDIR)$(SYSCONFDIR)/floe/floe.json || \
+	  install -m 0640 etc/floe.json $(DESTDIR)$(SYSCONFDIR)/floe/floe.json
+
+format:
+	clang-format -i $(wildcard agent/*.[ch] collectors/*.[ch] policies/*.[ch] migrator/*.[ch] sim/*.[ch] tests/unit/*.c tests/fuzz/*.c)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,179 @@
+/*
+ * cli — see cli.h. One HTTP GET with libcurl, the answer parsed with cJSON
+ * and printed for a person at a terminal.
+ */
+#include "cli.h"
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+struct cli_target {
+    const char *url;
+    const char *token;
+};
+
+struct growbuf {
+    char *data;
+    size_t len;
+};
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    struct growbuf *b = userdata;
+    size_t n = size * nmemb;
+    if (b->len + n > (8u << 20))
+        return 0;
+    char *nd = realloc(b->data, b->len + n + 1);
+    if (!nd)
+        return 0;
+    memcpy(nd + b->len, ptr, n);
+    b->data = nd;
+    b->len += n;
+    b->data[b->len] = '\0';
+    return n;
+}
+
+static int parse_target(int argc, char **argv, struct cli_target *t)
+{
+    t->url = getenv("FLOE_URL");
+    t->token = getenv("FLOE_TOKEN");
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--url") == 0 && i + 1 < argc)
+            t->url = argv[++i];
+        else if (strcmp(argv[i], "--token") == 0 && i + 1 < argc)
+            t->token = argv[++i];
+        else {
+            fprintf(stderr, "floe %s: unknown argument '%s' (expected --url URL, --token T)\n",
+                    argv[0], argv[i]);
+            return -1;
+        }
+    }
+    if (!t->url || !*t->url)
+        t->url = "http://127.0.0.1:8470";
+    return 0;
+}
+
+/* GETs path; returns the HTTP status (body in *out, caller frees) or -1
+ * when the agent could not be reached (message printed). */
+static long http_get(const struct cli_target *t, const char *path, char **out)
+{
+    *out = NULL;
+    CURL *curl = curl_easy_init();
+    if (!curl) {
+        fprintf(stderr, "floe: cannot initialise libcurl\n");
+        return -1;
+    }
+    char url[1024];
+    size_t ulen = strlen(t->url);
+    snprintf(url, sizeof url, "%.*s%s", (int)(ulen && t->url[ulen - 1] == '/' ? ulen - 1 : ulen),
+             t->url, path);
+    struct growbuf body = { 0 };
+    struct curl_slist *headers = NULL;
+    char auth[1100];
+    if (t->token && *t->token) {
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", t->token);
+        headers = curl_slist_append(headers, auth);
+    }
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    CURLcode cc = curl_easy_perform(curl);
+    long status = -1;
+    if (cc != CURLE_OK) {
+        fprintf(stderr, "floe: %s: %s\n", url, curl_easy_strerror(cc));
+        free(body.data);
+    } else {
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+        *out = body.data;
+    }
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(curl);
+    return status;
+}
+
+static const char *json_str(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) ? v->valuestring : "?";
+}
+
+static double json_num(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+/* Prints an API error answer; returns the exit code for it. */
+static int report_refusal(long status, const char *body)
+{
+    cJSON *j = body ? cJSON_Parse(body) : NULL;
+    const char *msg = j ? json_str(j, "error") : "no error message";
+    fprintf(stderr, "floe: the agent refused (HTTP %ld): %s\n", status, msg);
+    cJSON_Delete(j);
+    return CLI_EXIT_REFUSED;
+}
+
+int cli_status(int argc, char **argv)
+{
+    struct cli_target t;
+    if (parse_target(argc, argv, &t) != 0)
+        return CLI_EXIT_REFUSED;
+    char *body = NULL;
+    long status = http_get(&t, "/v1/status", &body);
+    if (status < 0)
+        return CLI_EXIT_UNREACHABLE;
+    if (status != 200) {
+        int rc = report_refusal(status, body);
+        free(body);
+        return rc;
+    }
+    int rc = CLI_EXIT_OK;
+    cJSON *st = cJSON_Parse(body);
+    if (!cJSON_IsObject(st)) {
+        fprintf(stderr, "floe: %s/v1/status: answer is not a JSON object\n", t.url);
+        rc = CLI_EXIT_UNREACHABLE;
+        goto out;
+    }
+    double up = json_num(st, "uptime_s");
+    printf("site %s — floe %s, up %dd %02dh %02dm\n", json_str(st, "site"), json_str(st, "version"),
+           (int)(up / 86400), (int)((long)up % 86400 / 3600), (int)((long)up % 3600 / 60));
+    const cJSON *col = cJSON_GetObjectItemCaseSensitive(st, "collectors");
+    if (cJSON_IsObject(col))
+        printf("collectors: %.0f ok, %.0f failing\n", json_num(col, "ok"), json_num(col, "failing"));
+
+    free(body);
+    body = NULL;
+    status = http_get(&t, "/v1/telemetry", &body);
+    if (status == 200) {
+        cJSON *tel = cJSON_Parse(body);
+        const cJSON *metrics = cJSON_GetObjectItemCaseSensitive(tel, "metrics");
+        const cJSON *m;
+        printf("\n%-40s %14s %-8s %-7s %8s\n", "metric", "value", "unit", "quality", "age");
+        cJSON_ArrayForEach(m, metrics)
+        {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, "value");
+            const cJSON *age = cJSON_GetObjectItemCaseSensitive(m, "age_s");
+            char value[32] = "—", agebuf[32] = "—";
+            if (cJSON_IsNumber(v))
+                snprintf(value, sizeof value, "%.3f", v->valuedouble);
+            if (cJSON_IsNumber(age))
+                snprintf(agebuf, sizeof agebuf, "%.0fs", age->valuedouble);
+            printf("%-40s %14s %-8s %-7s %8s\n", json_str(m, "name"), value, json_str(m, "unit"),
+                   json_str(m, "quality"), agebuf);
+        }
+        cJSON_Delete(tel);
+    }
+out:
+    cJSON_Delete(st);
+    free(body);
+    return rc;
+}

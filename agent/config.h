@@ -1,0 +1,280 @@
+/*
+ * config — floe.json: the whole configuration as plain structs.
+ *
+ * cfg_load() reads a file (JSON with // and block comments), validates
+ * every key against the tables in config.c and returns a new
+ * struct floe_config; the caller owns it and frees it with cfg_free().
+ * Errors are collected, not stopped at: each one is a line
+ * "FILE: json.path: message" in the cfg_errors list, so check-config can
+ * show them all at once.
+ *
+ * Durations are stored in milliseconds (_ms). Secrets given as *_file are
+ * read at load time and stored in the same field as an inline secret.
+ * Strings are owned by the config (freed by cfg_free). Sections that later
+ * steps act on (peers, workloads, migrator, traffic) are validated and kept
+ * here so one file serves the whole roadmap.
+ */
+#ifndef FLOE_CONFIG_H
+#define FLOE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CFG_DEFAULT_PATH "/etc/floe/floe.json"
+#define CFG_DEFAULT_STORE_PATH "/var/lib/floe/floe.db"
+#define CFG_DEFAULT_LISTEN "127.0.0.1:8470"
+
+/* ---- Modbus (SPEC 2.1) ---- */
+enum mb_table { MB_TABLE_HOLDING, MB_TABLE_INPUT, MB_TABLE_COIL, MB_TABLE_DISCRETE };
+enum mb_type {
+    MB_TYPE_UINT16, MB_TYPE_INT16, MB_TYPE_UINT32, MB_TYPE_INT32, MB_TYPE_FLOAT32,
+    MB_TYPE_UINT64, MB_TYPE_INT64, MB_TYPE_FLOAT64, MB_TYPE_BOOL
+};
+/* Word/byte order, named by where bytes A (most significant) .. D land. */
+enum mb_order { MB_ORDER_ABCD, MB_ORDER_DCBA, MB_ORDER_BADC, MB_ORDER_CDAB };
+enum mb_transport { MB_TRANSPORT_TCP, MB_TRANSPORT_RTU };
+
+struct cfg_mb_point {
+    char *metric;
+    enum mb_table table;
+    uint16_t address;
+    enum mb_type type;      /* BOOL for coils, discretes and `bit` points */
+    enum mb_order order;
+    int bit;                /* 0..15, or -1 when the point is not a register bit */
+    double scale;           /* default 1 */
+    double offset;          /* default 0 */
+    char *unit;             /* "" when not given */
+};
+
+struct cfg_mb_device {
+    char *name;
+    enum mb_transport transport;
+    char *host;             /* tcp */
+    int port;               /* tcp, default 502 */
+    char *device;           /* rtu: serial device path */
+    int baud;               /* rtu, default 9600 */
+    char parity;            /* rtu: 'N', 'E', 'O'; default 'N' */
+    int data_bits;          /* rtu, default 8 */
+    int stop_bits;          /* rtu, default 1 */
+    int unit_id;            /* default 1 (0..247, 255 allowed for tcp) */
+    int64_t interval_ms;    /* default 5s */
+    int64_t timeout_ms;     /* default 1s */
+    int retries;            /* default 1 */
+    int max_registers;      /* default 125 (1..125) */
+    int max_gap;            /* default 8 */
+    int64_t pause_after_connect_ms;
+    int64_t pause_between_requests_ms;
+    bool close_after_poll;
+    bool one_request_per_point;
+    int busy_retries;       /* default 0 */
+    int64_t busy_retry_wait_ms; /* default 500ms */
+    struct cfg_mb_point *points;
+    size_t npoints;
+};
+
+/* ---- SNMP (SPEC 2.2) ---- */
+enum snmp_version { SNMP_V1, SNMP_V2C, SNMP_V3 };
+enum snmp_level { SNMP_NOAUTH_NOPRIV, SNMP_AUTH_NOPRIV, SNMP_AUTH_PRIV };
+enum snmp_auth { SNMP_AUTH_NONE, SNMP_AUTH_MD5, SNMP_AUTH_SHA, SNMP_AUTH_SHA256, SNMP_AUTH_SHA512 };
+enum snmp_priv { SNMP_PRIV_NONE, SNMP_PRIV_DES, SNMP_PRIV_AES, SNMP_PRIV_AES256 };
+
+struct cfg_snmp_point {
+    char *metric;           /* may contain "{index}" for walk points */
+    char *oid;              /* numeric dotted OID for GET points, else NULL */
+    char *walk;             /* numeric dotted OID of a subtree, else NULL */
+    double scale, offset;
+    char *unit;
+};
+
+struct cfg_snmp_device {
+    char *name;
+    char *host;
+    int port;               /* default 161 */
+    enum snmp_version version; /* default 2c */
+    char *community;        /* v1/v2c; default "public" */
+    char *user;             /* v3 */
+    enum snmp_level level;
+    enum snmp_auth auth_protocol;
+    char *auth_password;
+    enum snmp_priv priv_protocol;
+    char *priv_password;
+    char *context;
+    int64_t interval_ms;    /* default 10s */
+    int64_t timeout_ms;     /* default 1s */
+    int retries;            /* default 1 */
+    struct cfg_snmp_point *points;
+    size_t npoints;
+};
+
+/* ---- HTTP ---- */
+enum cfg_role { ROLE_NONE = 0, ROLE_READ = 1, ROLE_OPERATOR = 2, ROLE_ADMIN = 3, ROLE_PEER = 10 };
+
+struct cfg_token {
+    char *name;
+    enum cfg_role role;
+    char *token;            /* inline or read from token_file */
+};
+
+struct cfg_http {
+    char *listen;           /* "host:port"; default 127.0.0.1:8470 */
+    char *tls_cert_file;    /* both NULL when TLS is off */
+    char *tls_key_file;
+    bool anonymous_read;
+    struct cfg_token *tokens;
+    size_t ntokens;
+};
+
+/* ---- derive, capacity, policies ---- */
+struct cfg_derive {
+    char *metric;
+    char *expr;
+    char *unit;
+};
+
+struct cfg_capacity {
+    char *power_headroom_kw;    /* expression; default "power.supply_kw - it.load_kw" */
+    char *cooling_headroom_kw;  /* expression; default "cooling.capacity_kw - it.load_kw" */
+    double margin_kw;           /* default 0 */
+};
+
+enum pol_mode { POL_MODE_AUTO, POL_MODE_APPROVE, POL_MODE_OBSERVE };
+enum pol_severity { POL_SEV_WARNING, POL_SEV_CRITICAL };
+enum pol_action_type { POL_ACTION_NOTIFY, POL_ACTION_SHED, POL_ACTION_REBALANCE };
+
+struct cfg_policy {
+    char *name;
+    char *description;
+    char *when;                 /* expression source */
+    int64_t for_ms;
+    char *clear;                /* expression source, NULL = !(when) */
+    int64_t clear_for_ms;
+    enum pol_severity severity; /* default warning */
+    enum pol_mode mode;         /* default observe */
+    int64_t cooldown_ms;        /* default 15m */
+    struct {
+        enum pol_action_type type;  /* default notify */
+        char *kw;                   /* shed: expression */
+        int64_t deadline_ms;        /* 0 = none */
+        double min_gain_kw;         /* rebalance */
+        int max_migrations;         /* rebalance; default 1 */
+        int64_t min_residency_ms;   /* rebalance; default 24h */
+    } action;
+    bool has_schedule;
+    struct {
+        int start_min, end_min;     /* minutes after local midnight; end may be < start (wraps) */
+        unsigned days_mask;         /* bit 0 = Monday .. bit 6 = Sunday; all when not given */
+    } schedule;
+};
+
+/* ---- peers, workloads, migrator, traffic (later steps) ---- */
+struct cfg_peer {
+    char *name;
+    char *url;
+    char *token;
+    char *ca_file;
+    char *ingress;
+    char *velero_storage_location;
+};
+
+struct cfg_static_workload {
+    char *name;
+    char *namespace_;
+    double power_kw;
+    double data_gb;
+    int priority;               /* default 50 */
+    bool stateless;
+    char *hostname;
+};
+
+struct cfg_workloads {
+    char *source;               /* "kubernetes", "static" or NULL (none) */
+    char *k8s_api;
+    char *k8s_token;
+    char *k8s_ca_file;
+    char *k8s_label_selector;   /* default "floe.dev/movable=true" */
+    struct cfg_static_workload *statics;
+    size_t nstatics;
+};
+
+struct cfg_migrator {
+    char *driver;               /* "velero" */
+    char *velero_namespace;     /* default "velero" */
+    int64_t delta_interval_ms;  /* default 10m */
+    int max_parallel;           /* default 2 */
+    int64_t backup_ttl_ms;      /* default 72h */
+    int64_t retain_source_ms;   /* default 24h */
+    bool incremental_restore;
+};
+
+struct cfg_traffic {
+    char *driver;               /* "powerdns", "webhook", "none" (default) */
+    char *api;
+    char *api_key;
+    char *server_id;            /* default "localhost" */
+    char *zone;
+    int ttl;                    /* default 30 */
+    char *url;                  /* webhook */
+};
+
+struct floe_config {
+    char *path;                 /* the file this was loaded from */
+    struct {
+        char *name;
+        char *timezone;         /* default "UTC" */
+        char *ingress;
+    } site;
+    struct {
+        char *path;             /* default /var/lib/floe/floe.db */
+        int64_t retention_ms;   /* default 30d */
+    } store;
+    struct cfg_http http;
+    struct cfg_mb_device *modbus;
+    size_t nmodbus;
+    struct cfg_snmp_device *snmp;
+    size_t nsnmp;
+    struct cfg_derive *derive;
+    size_t nderive;
+    struct cfg_capacity capacity;
+    struct cfg_policy *policies;
+    size_t npolicies;
+    char *policies_dir;
+    struct cfg_peer *peers;
+    size_t npeers;
+    struct cfg_workloads workloads;
+    struct cfg_migrator migrator;
+    struct cfg_traffic traffic;
+};
+
+/* A list of error lines, each "FILE: json.path: message". */
+struct cfg_errors {
+    char **lines;
+    size_t n;
+};
+
+/* Loads and validates path. Returns a new config (caller frees with
+ * cfg_free) when there were no errors; NULL otherwise, with every problem
+ * appended to errs (free with cfg_errors_clear). */
+struct floe_config *cfg_load(const char *path, struct cfg_errors *errs);
+
+/* The same from a buffer already in memory; `name` is used as FILE in
+ * messages and relative *_file paths are resolved against base_dir (NULL =
+ * current directory). Used by cfg_load, the fuzz target and the policy API. */
+struct floe_config *cfg_load_buffer(const char *name, const char *text, size_t len,
+                                    const char *base_dir, struct cfg_errors *errs);
+
+/* Parses one policy object (the body of PUT /v1/policies/{name}) with the
+ * same rules as an entry of "policies". `path` prefixes messages
+ * (e.g. "body"). Returns 0 and fills *out (free with cfg_policy_clear), or
+ * -1 with errors appended. */
+int cfg_parse_policy_json(const char *text, size_t len, const char *path, struct cfg_policy *out,
+                          struct cfg_errors *errs);
+
+void cfg_policy_clear(struct cfg_policy *p);
+void cfg_free(struct floe_config *cfg);
+void cfg_errors_clear(struct cfg_errors *errs);
+
+const char *cfg_role_name(enum cfg_role role);
+const char *cfg_mb_table_name(enum mb_table t);
+
+#endif

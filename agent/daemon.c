@@ -1,0 +1,218 @@
+/*
+ * daemon — see daemon.h. The only place where the agent's threads are
+ * created and joined; everything else receives the context.
+ */
+#include "daemon.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "api.h"
+#include "log.h"
+#include "notify.h"
+#include "poller.h"
+#include "recorder.h"
+#include "util.h"
+
+static volatile sig_atomic_t got_stop;
+static volatile sig_atomic_t got_reload;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    got_stop = 1;
+}
+
+static void on_reload(int sig)
+{
+    (void)sig;
+    got_reload = 1;
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa = { 0 };
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_stop;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_reload;
+    sigaction(SIGHUP, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+}
+
+static struct floe_config *load_or_report(const char *path)
+{
+    struct cfg_errors errs = { 0 };
+    struct floe_config *cfg = cfg_load(path, &errs);
+    for (size_t i = 0; i < errs.n; i++)
+        log_err("%s", errs.lines[i]);
+    cfg_errors_clear(&errs);
+    return cfg;
+}
+
+static size_t device_count(const struct floe_config *cfg)
+{
+    return cfg->nmodbus + cfg->nsnmp;
+}
+
+/* Metric names the config gives to one device; NULL names when the
+ * device is gone. Returns a new array of borrowed strings. */
+static const char **device_metric_names(const struct floe_config *cfg, const char *device,
+                                        size_t *n)
+{
+    *n = 0;
+    for (size_t i = 0; i < cfg->nmodbus; i++) {
+        const struct cfg_mb_device *d = &cfg->modbus[i];
+        if (strcmp(d->name, device) != 0)
+            continue;
+        const char **names = calloc(d->npoints + 1, sizeof *names);
+        for (size_t p = 0; names && p < d->npoints; p++)
+            names[(*n)++] = d->points[p].metric;
+        return names;
+    }
+    for (size_t i = 0; i < cfg->nsnmp; i++) {
+        const struct cfg_snmp_device *d = &cfg->snmp[i];
+        if (strcmp(d->name, device) != 0)
+            continue;
+        const char **names = calloc(d->npoints + 1, sizeof *names);
+        for (size_t p = 0; names && p < d->npoints; p++)
+            names[(*n)++] = d->points[p].metric;
+        return names;
+    }
+    return NULL;
+}
+
+static void forget_removed(struct metrics *m, const struct floe_config *old_cfg,
+                           const struct floe_config *new_cfg)
+{
+    for (size_t pass = 0; pass < 2; pass++) {
+        size_t n = pass == 0 ? old_cfg->nmodbus : old_cfg->nsnmp;
+        for (size_t i = 0; i < n; i++) {
+            const char *dev = pass == 0 ? old_cfg->modbus[i].name : old_cfg->snmp[i].name;
+            size_t nkeep = 0;
+            const char **keep = device_metric_names(new_cfg, dev, &nkeep);
+            /* Walk metrics are rediscovered by the next poll, so dropping
+             * them with the rest costs one interval at most. */
+            metrics_forget_source_except(m, dev, keep, nkeep);
+            if (!keep)
+                metrics_collector_forget(m, dev);
+            free(keep);
+        }
+    }
+}
+
+static void reload(struct agent *a, const char *path, struct recorder *rec)
+{
+    log_info("reloading %s", path);
+    struct floe_config *next = load_or_report(path);
+    if (!next) {
+        log_err("reload refused: %s is invalid (errors above); still running the previous "
+                "configuration",
+                path);
+        return;
+    }
+    struct floe_config *old = a->cfg;
+    if (strcmp(old->http.listen, next->http.listen) != 0)
+        log_warn("http.listen changed to %s: takes effect at the next restart; still serving %s",
+                 next->http.listen, old->http.listen);
+    if (strcmp(old->store.path, next->store.path) != 0)
+        log_warn("store.path changed to %s: takes effect at the next restart; still writing %s",
+                 next->store.path, old->store.path);
+    pollers_stop(a->pollers);
+    a->pollers = NULL;
+    pthread_rwlock_wrlock(&a->cfg_lock);
+    a->cfg = next;
+    pthread_rwlock_unlock(&a->cfg_lock);
+    forget_removed(a->metrics, old, next);
+    recorder_set_retention(rec, next->store.retention_ms);
+    char err[256];
+    a->pollers = pollers_start(next, a->metrics, err, sizeof err);
+    if (!a->pollers)
+        log_err("reload: pollers could not start: %s", err);
+    cfg_free(old);
+    log_info("reloaded %s: %zu devices", path, device_count(next));
+}
+
+int daemon_run(const char *config_path)
+{
+    int rc = 1;
+    char err[512];
+    struct recorder *rec = NULL;
+    struct agent a = { 0 };
+    pthread_rwlock_init(&a.cfg_lock, NULL);
+    a.started_ms = util_now_ms();
+    a.started_mono_ms = util_mono_ms();
+    install_signals();
+
+    a.cfg = load_or_report(config_path);
+    if (!a.cfg) {
+        log_err("not starting: %s is invalid", config_path);
+        goto out;
+    }
+    if (store_open(&a.store, a.cfg->store.path, err, sizeof err) != 0) {
+        log_err("not starting: store: %s", err);
+        goto out;
+    }
+    a.metrics = metrics_new(200000);
+    if (!a.metrics) {
+        log_err("not starting: out of memory");
+        goto out;
+    }
+    rec = recorder_start(a.metrics, a.store, a.cfg->store.retention_ms, err, sizeof err);
+    if (!rec) {
+        log_err("not starting: %s", err);
+        goto out;
+    }
+    a.api = api_start(&a, a.cfg->http.listen, err, sizeof err);
+    if (!a.api) {
+        log_err("not starting: http: %s", err);
+        goto out;
+    }
+    a.pollers = pollers_start(a.cfg, a.metrics, err, sizeof err);
+    if (!a.pollers) {
+        log_err("not starting: %s", err);
+        goto out;
+    }
+    log_info("floe %s started: site %s, %zu devices, http %s, store %s", FLOE_VERSION,
+             a.cfg->site.name, device_count(a.cfg), a.cfg->http.listen, a.cfg->store.path);
+    notify_send("READY=1");
+    char status[128];
+    snprintf(status, sizeof status, "STATUS=watching %zu devices", device_count(a.cfg));
+    notify_send(status);
+
+    int64_t watchdog_ms = notify_watchdog_ms();
+    int64_t next_ping = util_mono_ms();
+    while (!got_stop) {
+        if (got_reload) {
+            got_reload = 0;
+            notify_send("RELOADING=1");
+            reload(&a, config_path, rec);
+            notify_send("READY=1");
+        }
+        if (watchdog_ms > 0 && util_mono_ms() >= next_ping) {
+            /* Ping only while the recorder still cycles: a wedged store is
+             * exactly what the watchdog should restart us for. */
+            if (util_mono_ms() - recorder_heartbeat_ms(rec) < watchdog_ms)
+                notify_send("WATCHDOG=1");
+            next_ping = util_mono_ms() + watchdog_ms / 2;
+        }
+        util_sleep_ms(100, NULL);
+    }
+    log_info("stopping");
+    notify_send("STOPPING=1");
+    rc = 0;
+out:
+    api_stop(a.api);
+    pollers_stop(a.pollers);
+    recorder_stop(rec);
+    store_close(a.store);
+    metrics_free(a.metrics);
+    cfg_free(a.cfg);
+    pthread_rwlock_destroy(&a.cfg_lock);
+    return rc;
+}

@@ -1,0 +1,98 @@
+/*
+ * floe — entry point: dispatches to the subcommands. Each subcommand lives
+ * in its own module; this file only parses the command word and the
+ * options shared by all of them.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "cli.h"
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+
+static const char usage[] =
+    "usage: floe COMMAND [options]\n"
+    "\n"
+    "  agent [-c FILE] [-v]          run the agent in the foreground (systemd Type=notify)\n"
+    "  check-config [-c FILE]        validate the configuration; errors as FILE: json.path: message\n"
+    "  status [--url U] [--token T]  summary of a running agent ($FLOE_URL, $FLOE_TOKEN)\n"
+    "  version                       print the version\n"
+    "\n"
+    "Default configuration: " CFG_DEFAULT_PATH "\n";
+
+/* Parses [-c FILE] [-v]; returns 0 or -1 after printing what was wrong. */
+static int parse_config_opts(int argc, char **argv, const char **path, int *verbose)
+{
+    *path = CFG_DEFAULT_PATH;
+    for (int i = 1; i < argc; i++) {
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc) {
+            *path = argv[++i];
+        } else if (strcmp(argv[i], "-v") == 0 && verbose) {
+            *verbose = 1;
+        } else {
+            fprintf(stderr, "floe %s: unknown argument '%s'\n%s", argv[0], argv[i], usage);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int cmd_agent(int argc, char **argv)
+{
+    const char *path;
+    int verbose = 0;
+    if (parse_config_opts(argc, argv, &path, &verbose) != 0)
+        return 1;
+    log_init(verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+    return daemon_run(path);
+}
+
+static int cmd_check_config(int argc, char **argv)
+{
+    const char *path;
+    if (parse_config_opts(argc, argv, &path, NULL) != 0)
+        return 1;
+    struct cfg_errors errs = { 0 };
+    struct floe_config *cfg = cfg_load(path, &errs);
+    for (size_t i = 0; i < errs.n; i++)
+        fprintf(stderr, "%s\n", errs.lines[i]);
+    cfg_errors_clear(&errs);
+    if (!cfg)
+        return 1;
+    size_t points = 0;
+    for (size_t i = 0; i < cfg->nmodbus; i++)
+        points += cfg->modbus[i].npoints;
+    for (size_t i = 0; i < cfg->nsnmp; i++)
+        points += cfg->snmp[i].npoints;
+    printf("%s: valid: site %s, %zu Modbus and %zu SNMP devices, %zu points, %zu policies\n", path,
+           cfg->site.name, cfg->nmodbus, cfg->nsnmp, points, cfg->npolicies);
+    cfg_free(cfg);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1];
+    argc--;
+    argv++;
+    if (strcmp(cmd, "agent") == 0)
+        return cmd_agent(argc, argv);
+    if (strcmp(cmd, "check-config") == 0)
+        return cmd_check_config(argc, argv);
+    if (strcmp(cmd, "status") == 0)
+        return cli_status(argc, argv);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("floe %s\n", FLOE_VERSION);
+        return 0;
+    }
+    fprintf(stderr, "floe: unknown command '%s'\n%s", cmd, usage);
+    return 2;
+}

@@ -1,0 +1,226 @@
+/*
+ * poller — see poller.h.
+ *
+ * Each thread runs a fixed-rate schedule: polls start at t0, t0+interval,
+ * t0+2·interval…; when a poll overruns, missed slots are skipped rather
+ * than run back to back, so a slow device never polls in bursts.
+ */
+#include "poller.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector.h"
+#include "log.h"
+#include "util.h"
+
+struct device_poller {
+    pthread_t thread;
+    bool started;
+    volatile int stop;
+    const char *name;
+    const struct collector_ops *ops;
+    const void *device_cfg;
+    int64_t interval_ms;
+    int64_t stale_after_ms;
+    struct metrics *metrics;
+    /* Names reported by the device (walk points included), so that a
+     * failed poll can mark exactly them as errors. Owned strings. */
+    char **seen;
+    size_t nseen, seen_cap;
+    char **configured;          /* borrowed metric names of non-walk points */
+    size_t nconfigured;
+};
+
+struct poller_set {
+    struct device_poller *devices;
+    size_t n;
+};
+
+struct poll_sink_ctx {
+    struct device_poller *dp;
+    int64_t now_ms;
+};
+
+static void remember(struct device_poller *dp, const char *metric)
+{
+    for (size_t i = 0; i < dp->nseen; i++)
+        if (strcmp(dp->seen[i], metric) == 0)
+            return;
+    if (dp->nseen == dp->seen_cap) {
+        size_t ncap = dp->seen_cap ? dp->seen_cap * 2 : 16;
+        char **ns = realloc(dp->seen, ncap * sizeof *ns);
+        if (!ns)
+            return;
+        dp->seen = ns;
+        dp->seen_cap = ncap;
+    }
+    dp->seen[dp->nseen++] = util_strdup(metric);
+}
+
+static void sink_good(void *ctx, const char *metric, double value, const char *unit)
+{
+    struct poll_sink_ctx *c = ctx;
+    metrics_set_good(c->dp->metrics, metric, value, unit, c->dp->name, c->dp->stale_after_ms,
+                     c->now_ms);
+    remember(c->dp, metric);
+}
+
+static void sink_bad(void *ctx, const char *metric, const char *reason)
+{
+    struct poll_sink_ctx *c = ctx;
+    metrics_set_error(c->dp->metrics, metric, c->dp->name, c->dp->stale_after_ms, reason,
+                      c->now_ms);
+    remember(c->dp, metric);
+}
+
+static void mark_all_failed(struct device_poller *dp, const char *reason, int64_t now_ms)
+{
+    for (size_t i = 0; i < dp->nconfigured; i++)
+        metrics_set_error(dp->metrics, dp->configured[i], dp->name, dp->stale_after_ms, reason,
+                          now_ms);
+    for (size_t i = 0; i < dp->nseen; i++)
+        metrics_set_error(dp->metrics, dp->seen[i], dp->name, dp->stale_after_ms, reason, now_ms);
+}
+
+static void *poller_main(void *arg)
+{
+    struct device_poller *dp = arg;
+    char err[256];
+    void *state = NULL;
+    if (dp->ops->open(&state, dp->device_cfg, err, sizeof err) != 0) {
+        /* Config validation should make this unreachable; report it the
+         * same way as a device that is down so it is visible. */
+        log_err("%s: cannot set up %s collector: %s", dp->name, dp->ops->protocol, err);
+        mark_all_failed(dp, err, util_now_ms());
+        metrics_collector_report(dp->metrics, dp->name, false, 0, err, util_now_ms());
+        return NULL;
+    }
+    bool was_up = true, first = true;
+    int64_t down_since_mono = 0;
+    char last_err[256] = "";
+    int64_t next = util_mono_ms();
+    while (!dp->stop) {
+        int64_t t0 = util_mono_ms();
+        struct poll_sink_ctx sc = { .dp = dp, .now_ms = util_now_ms() };
+        struct metric_sink sink = { .good = sink_good, .bad = sink_bad, .ctx = &sc };
+        err[0] = '\0';
+        int rc = dp->ops->poll(state, &sink, &dp->stop, err, sizeof err);
+        int64_t t1 = util_mono_ms();
+        double duration_s = (double)(t1 - t0) / 1000.0;
+        if (dp->stop)
+            break;
+        bool up = rc == 0;
+        if (!up)
+            mark_all_failed(dp, err[0] ? err : "poll failed", util_now_ms());
+        metrics_collector_report(dp->metrics, dp->name, up, duration_s, err, util_now_ms());
+        if (up && (!was_up || first)) {
+            if (!first)
+                log_info("%s: %s device back after %lld s", dp->name, dp->ops->protocol,
+                         (long long)((t1 - down_since_mono) / 1000));
+            else
+                log_info("%s: %s device answering (first poll %.0f ms)", dp->name,
+                         dp->ops->protocol, duration_s * 1000);
+        } else if (!up && (was_up || first)) {
+            down_since_mono = t0;
+            log_warn("%s: %s device down: %s; retrying every %lld ms", dp->name,
+                     dp->ops->protocol, err[0] ? err : "poll failed", (long long)dp->interval_ms);
+            util_strlcpy(last_err, err, sizeof last_err);
+        } else if (!up && strcmp(last_err, err) != 0 && strncmp(err, "reconnect in", 12) != 0) {
+            /* Still down but for a different reason: worth one line. */
+            log_warn("%s: %s device still down: %s", dp->name, dp->ops->protocol, err);
+            util_strlcpy(last_err, err, sizeof last_err);
+        }
+        was_up = up;
+        first = false;
+        next += dp->interval_ms;
+        int64_t now = util_mono_ms();
+        if (next <= now)
+            next += ((now - next) / dp->interval_ms + 1) * dp->interval_ms;
+        util_sleep_ms(next - now, &dp->stop);
+    }
+    dp->ops->close(state);
+    return NULL;
+}
+
+static int add_device(struct poller_set *ps, const char *name, const struct collector_ops *ops,
+                      const void *device_cfg, int64_t interval_ms, struct metrics *m)
+{
+    struct device_poller *dp = &ps->devices[ps->n++];
+    dp->name = name;
+    dp->ops = ops;
+    dp->device_cfg = device_cfg;
+    dp->interval_ms = interval_ms > 0 ? interval_ms : 1000;
+    dp->stale_after_ms = 3 * dp->interval_ms;
+    dp->metrics = m;
+    metrics_collector_declare(m, name, ops->protocol);
+    return 0;
+}
+
+struct poller_set *pollers_start(const struct floe_config *cfg, struct metrics *m, char *err,
+                                 size_t errlen)
+{
+    struct poller_set *ps = calloc(1, sizeof *ps);
+    size_t total = cfg->nmodbus + cfg->nsnmp;
+    if (!ps || (total && !(ps->devices = calloc(total, sizeof *ps->devices)))) {
+        free(ps);
+        errf(err, errlen, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < cfg->nmodbus; i++) {
+        const struct cfg_mb_device *d = &cfg->modbus[i];
+        add_device(ps, d->name, &mb_collector_ops, d, d->interval_ms, m);
+        struct device_poller *dp = &ps->devices[ps->n - 1];
+        dp->configured = calloc(d->npoints ? d->npoints : 1, sizeof *dp->configured);
+        for (size_t p = 0; dp->configured && p < d->npoints; p++) {
+            dp->configured[dp->nconfigured++] = d->points[p].metric;
+            metrics_declare(m, d->points[p].metric, d->points[p].unit, d->name,
+                            dp->stale_after_ms);
+        }
+    }
+    for (size_t i = 0; i < cfg->nsnmp; i++) {
+        const struct cfg_snmp_device *d = &cfg->snmp[i];
+        add_device(ps, d->name, &snmp_collector_ops, d, d->interval_ms, m);
+        struct device_poller *dp = &ps->devices[ps->n - 1];
+        dp->configured = calloc(d->npoints ? d->npoints : 1, sizeof *dp->configured);
+        for (size_t p = 0; dp->configured && p < d->npoints; p++) {
+            if (d->points[p].walk)
+                continue;
+            dp->configured[dp->nconfigured++] = d->points[p].metric;
+            metrics_declare(m, d->points[p].metric, d->points[p].unit, d->name,
+                            dp->stale_after_ms);
+        }
+    }
+    for (size_t i = 0; i < ps->n; i++) {
+        if (pthread_create(&ps->devices[i].thread, NULL, poller_main, &ps->devices[i]) != 0) {
+            errf(err, errlen, "%s: cannot start poller thread", ps->devices[i].name);
+            pollers_stop(ps);
+            return NULL;
+        }
+        ps->devices[i].started = true;
+    }
+    return ps;
+}
+
+void pollers_stop(struct poller_set *ps)
+{
+    if (!ps)
+        return;
+    for (size_t i = 0; i < ps->n; i++)
+        ps->devices[i].stop = 1;
+    for (size_t i = 0; i < ps->n; i++) {
+        struct device_poller *dp = &ps->devices[i];
+        if (dp->started)
+            pthread_join(dp->thread, NULL);
+        for (size_t s = 0; s < dp->nseen; s++)
+            free(dp->seen[s]);
+        free(dp->seen);
+        free(dp->configured);
+    }
+    free(ps->devices);
+    free(ps);
+}

@@ -1,0 +1,65 @@
+/*
+ * util — small helpers every module uses: error formatting, durations,
+ * wall/monotonic time, RFC 3339, secret files, bounded string copies.
+ *
+ * Nothing here keeps state. Time-reading functions (util_now_ms,
+ * util_mono_ms) are the only ones that touch the clock; logic modules take
+ * time as an argument instead of calling them.
+ */
+#ifndef FLOE_UTIL_H
+#define FLOE_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Formats into err (if non-NULL) and returns -1, so error paths read
+ * `return errf(err, errlen, "...", ...);`. */
+int errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Copies src into dst (size n), always NUL-terminated. Returns 0, or -1 if
+ * src was truncated. */
+int util_strlcpy(char *dst, const char *src, size_t n);
+
+/* strdup that aborts on allocation failure: used for small strings whose
+ * loss would leave nothing sensible to do. NULL in gives NULL out. */
+char *util_strdup(const char *s);
+
+/* Wall-clock milliseconds since the Unix epoch. */
+int64_t util_now_ms(void);
+/* Monotonic milliseconds (for intervals and deadlines). */
+int64_t util_mono_ms(void);
+/* Sleeps; returns early (0) if *stop becomes non-zero, checking every
+ * 50 ms. stop may be NULL. Returns 1 if the full time elapsed. */
+int util_sleep_ms(int64_t ms, volatile int *stop);
+
+/* Durations: "500ms", "5s", "2m", "1h", "1d" (a number with one unit;
+ * decimals allowed: "1.5s"). Returns 0 or -1 with a message in err. */
+int util_parse_duration_ms(const char *s, int64_t *out_ms, char *err, size_t errlen);
+/* Formats a duration compactly ("2m", "1500ms"). */
+void util_format_duration(int64_t ms, char *buf, size_t n);
+
+/* RFC 3339 UTC with seconds ("2026-11-25T10:49:07Z"); milliseconds are
+ * added only when non-zero ("...07.250Z"). buf needs 32 bytes. */
+void util_format_rfc3339(int64_t ms, char *buf, size_t n);
+/* Accepts RFC 3339 with Z or ±hh:mm offset and optional fraction, or a
+ * plain number of Unix seconds (may be fractional). */
+int util_parse_time_ms(const char *s, int64_t *out_ms);
+
+/* Reads a secret file and trims surrounding white space. Returns a new
+ * string (caller frees) or NULL with err filled. */
+char *util_read_secret_file(const char *path, char *err, size_t errlen);
+/* Reads a whole file. Returns a new NUL-terminated buffer (caller frees),
+ * length in *len if len != NULL; NULL with err filled on failure. */
+char *util_read_file(const char *path, size_t *len, char *err, size_t errlen);
+
+/* Constant-time comparison of two NUL-terminated strings (for tokens). */
+bool util_secret_equal(const char *a, const char *b);
+
+/* Metric names: [a-z0-9_]+ segments joined by '.'. */
+bool util_metric_name_valid(const char *name);
+
+#endif

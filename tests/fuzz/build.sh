@@ -1,0 +1,23 @@
+#!/bin/bash
+# Builds every libFuzzer target tests/fuzz/fuzz_*.c with clang into OUT,
+# linking the library sources compiled with the same instrumentation.
+#   tests/fuzz/build.sh OUT
+set -eu
+cd "$(dirname "$0")/../.."
+out=${1:-build/fuzz}
+mkdir -p "$out/obj"
+flags="-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer-no-link,address,undefined -Iagent -Icollectors -Ipolicies -Imigrator $(pkg-config --cflags libmodbus libmicrohttpd libcurl libcjson sqlite3 netsnmp)"
+libs="$(pkg-config --libs libmodbus libmicrohttpd libcurl libcjson sqlite3 netsnmp) -lpthread -lm"
+objs=()
+for src in $(ls agent/*.c collectors/*.c policies/*.c migrator/*.c 2>/dev/null | grep -v '^agent/main.c$'); do
+    obj="$out/obj/$(echo "$src" | tr / _).o"
+    if [ ! -e "$obj" ] || [ "$src" -nt "$obj" ]; then
+        clang $flags -c -o "$obj" "$src"
+    fi
+    objs+=("$obj")
+done
+for t in tests/fuzz/fuzz_*.c; do
+    [ -e "$t" ] || continue
+    name=$(basename "$t" .c)
+    clang $flags -fsanitize=fuzzer -o "$out/$name" "$t" "${objs[@]}" $libs
+done
