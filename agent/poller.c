@@ -32,13 +32,15 @@ struct device_poller {
      * failed poll can mark exactly them as errors. Owned strings. */
     char **seen;
     size_t nseen, seen_cap;
-    char **configured;          /* borrowed metric names of non-walk points */
+    const char *const *configured; /* borrowed metric names of non-walk points */
     size_t nconfigured;
 };
 
 struct poller_set {
     struct device_poller *devices;
     size_t n;
+    struct poller_device *owned_devs;   /* set by pollers_start, else NULL */
+    const char **owned_strings;
 };
 
 struct poll_sink_ctx {
@@ -147,55 +149,32 @@ static void *poller_main(void *arg)
     return NULL;
 }
 
-static int add_device(struct poller_set *ps, const char *name, const struct collector_ops *ops,
-                      const void *device_cfg, int64_t interval_ms, struct metrics *m)
-{
-    struct device_poller *dp = &ps->devices[ps->n++];
-    dp->name = name;
-    dp->ops = ops;
-    dp->device_cfg = device_cfg;
-    dp->interval_ms = interval_ms > 0 ? interval_ms : 1000;
-    dp->stale_after_ms = 3 * dp->interval_ms;
-    dp->metrics = m;
-    metrics_collector_declare(m, name, ops->protocol);
-    return 0;
-}
-
-struct poller_set *pollers_start(const struct floe_config *cfg, struct metrics *m, char *err,
-                                 size_t errlen)
+struct poller_set *pollers_start_devices(const struct poller_device *devs, size_t n,
+                                         struct metrics *m, char *err, size_t errlen)
 {
     struct poller_set *ps = calloc(1, sizeof *ps);
-    size_t total = cfg->nmodbus + cfg->nsnmp;
-    if (!ps || (total && !(ps->devices = calloc(total, sizeof *ps->devices)))) {
+    if (!ps || (n && !(ps->devices = calloc(n, sizeof *ps->devices)))) {
         free(ps);
         errf(err, errlen, "out of memory");
         return NULL;
     }
-    for (size_t i = 0; i < cfg->nmodbus; i++) {
-        const struct cfg_mb_device *d = &cfg->modbus[i];
-        add_device(ps, d->name, &mb_collector_ops, d, d->interval_ms, m);
-        struct device_poller *dp = &ps->devices[ps->n - 1];
-        dp->configured = calloc(d->npoints ? d->npoints : 1, sizeof *dp->configured);
-        for (size_t p = 0; dp->configured && p < d->npoints; p++) {
-            dp->configured[dp->nconfigured++] = d->points[p].metric;
-            metrics_declare(m, d->points[p].metric, d->points[p].unit, d->name,
+    ps->n = n;
+    for (size_t i = 0; i < n; i++) {
+        struct device_poller *dp = &ps->devices[i];
+        dp->name = devs[i].name;
+        dp->ops = devs[i].ops;
+        dp->device_cfg = devs[i].device_cfg;
+        dp->interval_ms = devs[i].interval_ms > 0 ? devs[i].interval_ms : 1000;
+        dp->stale_after_ms = 3 * dp->interval_ms;
+        dp->metrics = m;
+        dp->configured = devs[i].metrics;
+        dp->nconfigured = devs[i].nmetrics;
+        metrics_collector_declare(m, dp->name, dp->ops->protocol);
+        for (size_t p = 0; p < dp->nconfigured; p++)
+            metrics_declare(m, dp->configured[p], devs[i].units ? devs[i].units[p] : "", dp->name,
                             dp->stale_after_ms);
-        }
     }
-    for (size_t i = 0; i < cfg->nsnmp; i++) {
-        const struct cfg_snmp_device *d = &cfg->snmp[i];
-        add_device(ps, d->name, &snmp_collector_ops, d, d->interval_ms, m);
-        struct device_poller *dp = &ps->devices[ps->n - 1];
-        dp->configured = calloc(d->npoints ? d->npoints : 1, sizeof *dp->configured);
-        for (size_t p = 0; dp->configured && p < d->npoints; p++) {
-            if (d->points[p].walk)
-                continue;
-            dp->configured[dp->nconfigured++] = d->points[p].metric;
-            metrics_declare(m, d->points[p].metric, d->points[p].unit, d->name,
-                            dp->stale_after_ms);
-        }
-    }
-    for (size_t i = 0; i < ps->n; i++) {
+    for (size_t i = 0; i < n; i++) {
         if (pthread_create(&ps->devices[i].thread, NULL, poller_main, &ps->devices[i]) != 0) {
             errf(err, errlen, "%s: cannot start poller thread", ps->devices[i].name);
             pollers_stop(ps);
@@ -203,6 +182,61 @@ struct poller_set *pollers_start(const struct floe_config *cfg, struct metrics *
         }
         ps->devices[i].started = true;
     }
+    return ps;
+}
+
+/* Builds the protocol-neutral device list from the config; the list and
+ * its name arrays (metrics then units, per device) are freed with the set. */
+struct poller_set *pollers_start(const struct floe_config *cfg, struct metrics *m, char *err,
+                                 size_t errlen)
+{
+    size_t ndev = cfg->nmodbus + cfg->nsnmp, nstr = 0;
+    for (size_t i = 0; i < cfg->nmodbus; i++)
+        nstr += 2 * cfg->modbus[i].npoints;
+    for (size_t i = 0; i < cfg->nsnmp; i++)
+        nstr += 2 * cfg->snmp[i].npoints;
+    struct poller_device *devs = calloc(ndev ? ndev : 1, sizeof *devs);
+    const char **strings = calloc(nstr ? nstr : 1, sizeof *strings);
+    if (!devs || !strings) {
+        free(devs);
+        free(strings);
+        errf(err, errlen, "out of memory");
+        return NULL;
+    }
+    const char **next = strings;
+    size_t d = 0;
+    for (size_t i = 0; i < cfg->nmodbus; i++, d++) {
+        const struct cfg_mb_device *md = &cfg->modbus[i];
+        devs[d] = (struct poller_device){ .name = md->name, .ops = &mb_collector_ops,
+                                          .device_cfg = md, .interval_ms = md->interval_ms,
+                                          .metrics = next, .units = next + md->npoints };
+        for (size_t p = 0; p < md->npoints; p++) {
+            next[devs[d].nmetrics] = md->points[p].metric;
+            next[md->npoints + devs[d].nmetrics++] = md->points[p].unit;
+        }
+        next += 2 * md->npoints;
+    }
+    for (size_t i = 0; i < cfg->nsnmp; i++, d++) {
+        const struct cfg_snmp_device *sd = &cfg->snmp[i];
+        devs[d] = (struct poller_device){ .name = sd->name, .ops = &snmp_collector_ops,
+                                          .device_cfg = sd, .interval_ms = sd->interval_ms,
+                                          .metrics = next, .units = next + sd->npoints };
+        for (size_t p = 0; p < sd->npoints; p++) {
+            if (sd->points[p].walk)
+                continue;   /* names come from the walk itself */
+            next[devs[d].nmetrics] = sd->points[p].metric;
+            next[sd->npoints + devs[d].nmetrics++] = sd->points[p].unit;
+        }
+        next += 2 * sd->npoints;
+    }
+    struct poller_set *ps = pollers_start_devices(devs, ndev, m, err, errlen);
+    if (!ps) {
+        free(devs);
+        free(strings);
+        return NULL;
+    }
+    ps->owned_devs = devs;
+    ps->owned_strings = strings;
     return ps;
 }
 
@@ -219,8 +253,9 @@ void pollers_stop(struct poller_set *ps)
         for (size_t s = 0; s < dp->nseen; s++)
             free(dp->seen[s]);
         free(dp->seen);
-        free(dp->configured);
     }
     free(ps->devices);
+    free(ps->owned_devs);
+    free(ps->owned_strings);
     free(ps);
 }

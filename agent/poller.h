@@ -15,8 +15,25 @@
 #include "metrics.h"
 
 struct poller_set;
+struct collector_ops;
 
-/* Starts a thread per device of cfg. cfg and m are borrowed until
+/* One device to poll, protocol-neutral (what the tests inject). */
+struct poller_device {
+    const char *name;
+    const struct collector_ops *ops;
+    const void *device_cfg;         /* passed to ops->open */
+    int64_t interval_ms;
+    const char *const *metrics;     /* configured metric names (not walks) */
+    const char *const *units;       /* parallel to metrics, may be NULL */
+    size_t nmetrics;
+};
+
+/* Starts a thread per device. Everything is borrowed until pollers_stop
+ * returns (the strings too). Declares the metrics and collectors in m. */
+struct poller_set *pollers_start_devices(const struct poller_device *devs, size_t n,
+                                         struct metrics *m, char *err, size_t errlen);
+
+/* Starts a thread per device of cfg (Modbus and SNMP). cfg and m are borrowed until
  * pollers_stop returns. Declares every configured metric and collector in
  * m first. Returns NULL with err filled if a thread or collector could not
  * be created (then nothing is left running). */
