@@ -77,7 +77,7 @@ unit: $(UNIT_BIN)
 DEB_PACKAGES := gcc make pkg-config clang libclang-rt-14-dev \
     libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev libmodbus-dev libsnmp-dev \
     libsqlite3-dev sqlite3 libcmocka-dev \
-    python3 python3-pymodbus mbpoll snmpd snmp snmpsim prometheus systemd curl procps
+    tzdata python3 python3-pymodbus mbpoll snmpd snmp snmpsim prometheus systemd curl procps
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
