@@ -1,0 +1,118 @@
+#!/bin/bash
+# check_config: `floe check-config -c FILE` end to end. The example
+# etc/floe.json must pass (with the secret and TLS files it names created in
+# a temporary copy); broken configs must exit 1 and print each error as
+# "FILE: json.path: message" on stderr, all of them, with the exact path.
+#   tests/integration/check_config.sh BUILD
+cd "$(dirname "$0")/../.." || exit 1
+. tests/integration/lib/common.sh
+FLOE="$BUILD/floe"
+
+if [ ! -x "$FLOE" ]; then
+    not_ok "floe binary: $FLOE not found (build it first)"
+    finish
+fi
+
+# run_check FILE: runs check-config, leaving exit code in RC, output in
+# $TMP/out and $TMP/err.
+run_check() {
+    "$FLOE" check-config -c "$1" >"$TMP/out" 2>"$TMP/err"
+    RC=$?
+}
+
+# expect_error NAME FILE LINE: exit 1 and LINE exactly among stderr lines.
+expect_error() {
+    local name=$1 file=$2 want=$3
+    run_check "$file"
+    if [ "$RC" -ne 1 ]; then
+        not_ok "$name: exit $RC, want 1 (stderr: $(head -3 "$TMP/err"))"
+    elif ! grep -qFx -- "$want" "$TMP/err"; then
+        not_ok "$name: no line '$want' in stderr: $(head -5 "$TMP/err")"
+    else
+        ok "$name"
+    fi
+}
+
+# --- the example config for a real site ---------------------------------------
+site="$TMP/site"
+mkdir -p "$site"
+cp etc/floe.json "$site/floe.json"
+# Every "*_file": "path" of the example (ignoring commented-out lines), each
+# with its own content: two tokens with one secret would be refused.
+grep -v '^[[:space:]]*//' etc/floe.json | grep -o '"[a-z_]*_file": *"[^"]*"' | sed 's/.*: *"\(.*\)"/\1/' |
+while read -r f; do
+    case "$f" in /*) p="$f" ;; *) p="$site/$f" ;; esac
+    mkdir -p "$(dirname "$p")"
+    echo "secret-for-$(basename "$f")-0123456789" >"$p"
+done
+
+run_check "$site/floe.json"
+if [ "$RC" -eq 0 ] && [ ! -s "$TMP/err" ] && grep -q "valid" "$TMP/out"; then
+    ok "example etc/floe.json is valid"
+else
+    not_ok "example etc/floe.json: exit $RC, stderr: $(head -5 "$TMP/err")"
+fi
+
+rm "$site/secrets/noc.token"
+expect_error "missing secret file names key and path" "$site/floe.json" \
+    "$site/floe.json: http.tokens[0].token_file: $site/secrets/noc.token: No such file or directory"
+echo "noc-token-0123456789" >"$site/secrets/noc.token"
+
+# --- broken configs ----------------------------------------------------------------
+bad() { # bad NAME JSON: writes $TMP/NAME.json
+    printf '%s\n' "$2" >"$TMP/$1.json"
+}
+site_json='"site": {"name": "lulea-1"}'
+point='{"metric": "cooling.chiller1.capacity_kw", "table": "holding", "address": 100'
+
+bad unknown "{ $site_json, \"modbus\": [{\"name\": \"chiller1\", \"host\": \"10.0.0.5\",
+  \"points\": [$point, \"scael\": 2}]}] }"
+expect_error "unknown key reported with its path" "$TMP/unknown.json" \
+    "$TMP/unknown.json: modbus[0].points[0].scael: unknown key (did you mean 'scale'?)"
+
+bad order "{ $site_json, \"modbus\": [{\"name\": \"chiller1\", \"host\": \"10.0.0.5\",
+  \"points\": [$point}, $point, \"order\": \"ADBC\"}]}] }"
+expect_error "bad byte order lists the choices" "$TMP/order.json" \
+    "$TMP/order.json: modbus[0].points[1].order: must be one of ABCD, DCBA, BADC, CDAB"
+
+bad span "{ $site_json, \"modbus\": [{\"name\": \"chiller1\", \"host\": \"10.0.0.5\",
+  \"points\": [{\"metric\": \"a.b\", \"table\": \"input\", \"address\": 65533, \"type\": \"float64\"}]}] }"
+expect_error "point past register 65535 is refused" "$TMP/span.json" \
+    "$TMP/span.json: modbus[0].points[0].address: a float64 at 65533 spans 4 registers and runs past 65535"
+
+bad syntax "{
+  // chillers
+  $site_json,
+  \"modbus\": [],
+}"
+expect_error "syntax error gives line and column" "$TMP/syntax.json" \
+    "$TMP/syntax.json: line 4 column 15: trailing comma before '}'"
+
+bad dupmetric "{ $site_json,
+  \"modbus\": [{\"name\": \"chiller1\", \"host\": \"10.0.0.5\", \"points\": [$point}]}],
+  \"derive\": [{\"metric\": \"cooling.chiller1.capacity_kw\", \"expr\": \"1\"}] }"
+expect_error "duplicate metric across modbus and derive" "$TMP/dupmetric.json" \
+    "$TMP/dupmetric.json: derive[0].metric: duplicate metric 'cooling.chiller1.capacity_kw' (first at modbus[0].points[0].metric)"
+
+mkdir -p "$TMP/policies.d"
+printf '{"name": "p", "when": "a > 1", "mode": "sometimes"}\n' >"$TMP/policies.d/p.json"
+bad pdir "{ $site_json, \"policies_dir\": \"policies.d\" }"
+expect_error "policy file error names the file" "$TMP/pdir.json" \
+    "$TMP/policies.d/p.json: mode: must be one of auto, approve, observe"
+
+bad many "{ \"site\": {\"name\": \"lulea-1\", \"timezone\": 7},
+  \"http\": {\"listen\": \"127.0.0.1\"},
+  \"snmp\": [{\"name\": \"ups-a\", \"host\": \"10.0.0.9\", \"version\": \"3\", \"points\": []}] }"
+run_check "$TMP/many.json"
+if [ "$RC" -eq 1 ] && [ "$(wc -l <"$TMP/err")" -eq 3 ] &&
+   grep -qFx "$TMP/many.json: site.timezone: must be a string, not a number" "$TMP/err" &&
+   grep -qFx "$TMP/many.json: http.listen: must be IP:PORT, e.g. \"127.0.0.1:8470\", \"0.0.0.0:8470\" or \"[::1]:8470\"" "$TMP/err" &&
+   grep -qFx "$TMP/many.json: snmp[0].user: missing required key (SNMP version 3 needs a user)" "$TMP/err"; then
+    ok "every error is reported, not just the first"
+else
+    not_ok "every error is reported: exit $RC, stderr: $(cat "$TMP/err")"
+fi
+
+expect_error "missing config file" "$TMP/absent.json" "$TMP/absent.json: No such file or directory"
+
+finish

@@ -1,0 +1,1057 @@
+/*
+ * test_config — the floe.json loader: every class of error with its exact
+ * message and path, defaults, secrets, comments, policies_dir and the
+ * policy API entry point.
+ *
+ * Configs are written with single quotes for readability; load() turns
+ * them into double quotes. "@DIR@" stands for the per-test fixture
+ * directory, which holds secret files and a tiny zone database (TZDIR),
+ * so the tests do not depend on the machine's /etc or tzdata.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "util.h"
+
+struct error_case {
+    const char *name;
+    const char *json;    /* single quotes stand for double quotes */
+    const char *want[4]; /* every expected error line, in order */
+};
+
+struct fixture {
+    char dir[64];
+    const struct error_case *c;
+};
+
+/* ---- fixture --------------------------------------------------------------- */
+
+static void write_file(const char *dir, const char *name, const char *content)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(content, f);
+    fclose(f);
+}
+
+static void make_dir(const char *dir, const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    assert_int_equal(mkdir(path, 0700), 0);
+}
+
+static int fixture_setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->c = *state;
+    int n = snprintf(f->dir, sizeof f->dir, "/tmp/floe-test-config-");
+    memset(f->dir + n, 'X', 6); /* mkdtemp's template: six X at the end */
+    f->dir[n + 6] = '\0';
+    assert_non_null(mkdtemp(f->dir));
+    write_file(f->dir, "noc.token", "  s3cret-noc\n");
+    write_file(f->dir, "facility.token", "facility-secret");
+    write_file(f->dir, "empty.token", " \n");
+    write_file(f->dir, "ups.auth", "authpass1\n");
+    write_file(f->dir, "ups.priv", "privpass1\n");
+    write_file(f->dir, "tls.crt", "certificate\n");
+    write_file(f->dir, "tls.key", "key\n");
+    make_dir(f->dir, "zoneinfo");
+    make_dir(f->dir, "zoneinfo/Europe");
+    write_file(f->dir, "zoneinfo/UTC", "");
+    write_file(f->dir, "zoneinfo/Europe/Stockholm", "");
+    char tzdir[128];
+    snprintf(tzdir, sizeof tzdir, "%s/zoneinfo", f->dir);
+    setenv("TZDIR", tzdir, 1);
+    *state = f;
+    return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int fixture_teardown(void **state)
+{
+    struct fixture *f = *state;
+    nftw(f->dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    unsetenv("TZDIR");
+    free(f);
+    return 0;
+}
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+/* Copies s replacing "@DIR@" with dir and, if quotes, ' with ". */
+static char *expand(const char *s, const char *dir, int quotes)
+{
+    size_t cap = strlen(s) * 2 + 256, n = 0;
+    char *out = malloc(cap);
+    assert_non_null(out);
+    for (const char *p = s; *p;) {
+        if (strncmp(p, "@DIR@", 5) == 0) {
+            size_t dl = strlen(dir);
+            if (n + dl + 1 >= cap) {
+                cap = cap * 2 + dl;
+                out = realloc(out, cap);
+                assert_non_null(out);
+            }
+            memcpy(out + n, dir, dl);
+            n += dl;
+            p += 5;
+            continue;
+        }
+        if (n + 2 >= cap) {
+            cap *= 2;
+            out = realloc(out, cap);
+            assert_non_null(out);
+        }
+        out[n++] = quotes && *p == '\'' ? '"' : *p;
+        p++;
+    }
+    out[n] = '\0';
+    return out;
+}
+
+static struct floe_config *load(const struct fixture *f, const char *q, struct cfg_errors *errs)
+{
+    char *text = expand(q, f->dir, 1);
+    struct floe_config *cfg = cfg_load_buffer("floe.json", text, strlen(text), f->dir, errs);
+    free(text);
+    return cfg;
+}
+
+static void print_errors(const struct cfg_errors *errs)
+{
+    for (size_t i = 0; i < errs->n; i++)
+        print_message("  got: %s\n", errs->lines[i]);
+}
+
+static struct floe_config *load_ok(const struct fixture *f, const char *q)
+{
+    struct cfg_errors errs = {0};
+    struct floe_config *cfg = load(f, q, &errs);
+    print_errors(&errs);
+    assert_int_equal(errs.n, 0);
+    assert_non_null(cfg);
+    cfg_errors_clear(&errs);
+    return cfg;
+}
+
+/* ---- one test per class of error ---------------------------------------------- */
+
+/* The cases read best as a table: keep the formatter out of it. */
+// clang-format off
+#define SITE "'site': {'name': 'lulea-1'}"
+#define MB(dev_extra, points) "'modbus': [{'name': 'chiller1', 'host': '10.0.0.5'" dev_extra ", 'points': [" points "]}]"
+#define PT(table, address, extra) \
+    "{'metric': 'cooling.chiller1.capacity_kw', 'table': '" table "', 'address': " address extra "}"
+#define REG(extra) PT("holding", "100", extra)
+#define SNMP(dev_extra, points) "'snmp': [{'name': 'ups-a', 'host': '10.0.0.9'" dev_extra ", 'points': [" points "]}]"
+#define OIDPT "{'metric': 'power.ups_a.battery_pct', 'oid': '1.3.6.1.2.1.33.1.2.4.0'}"
+#define V3 ", 'version': '3', 'user': 'floe'"
+#define POLICY(extra) "{'name': 'p1', 'when': 'it.load_kw > 100'" extra "}"
+#define TOKENS(list) "'http': {'tokens': [" list "]}"
+
+static const struct error_case error_cases[] = {
+    { "unknown_key_names_its_path_and_suggests_the_key",
+      "{" SITE ", " MB("", REG(", 'ordr': 'ABCD'")) "}",
+      { "floe.json: modbus[0].points[0].ordr: unknown key (did you mean 'order'?)" } },
+    { "unknown_top_level_key_is_an_error",
+      "{" SITE ", 'colour': 'blue'}",
+      { "floe.json: colour: unknown key" } },
+    { "key_given_twice_is_an_error",
+      "{" SITE ", 'site': {'name': 'other'}}",
+      { "floe.json: site: key given twice" } },
+    { "string_for_integer_is_wrong_type",
+      "{" SITE ", " MB(", 'port': '502'", REG("")) "}",
+      { "floe.json: modbus[0].port: must be an integer, not a string" } },
+    { "fractional_address_is_rejected",
+      "{" SITE ", " MB("", PT("holding", "1.5", "")) "}",
+      { "floe.json: modbus[0].points[0].address: must be an integer, not 1.5" } },
+    { "object_where_array_expected_is_wrong_type",
+      "{" SITE ", 'modbus': {}}",
+      { "floe.json: modbus: must be an array, not an object" } },
+    { "top_level_array_is_rejected",
+      "[]",
+      { "floe.json: must be an object, not an array" } },
+    { "missing_required_key_names_the_key",
+      "{" SITE ", " MB("", "{'metric': 'cooling.chiller1.capacity_kw', 'table': 'holding'}") "}",
+      { "floe.json: modbus[0].points[0].address: missing required key" } },
+    { "missing_site_is_an_error",
+      "{}",
+      { "floe.json: site: missing required key" } },
+    { "duplicate_metric_across_modbus_and_snmp",
+      "{" SITE ", " MB("", REG("")) ", "
+      SNMP("", "{'metric': 'cooling.chiller1.capacity_kw', 'oid': '1.3.6.1.2.1.1.3.0'}") "}",
+      { "floe.json: snmp[0].points[0].metric: duplicate metric 'cooling.chiller1.capacity_kw' "
+        "(first at modbus[0].points[0].metric)" } },
+    { "duplicate_metric_between_point_and_derive",
+      "{" SITE ", " MB("", REG("")) ", 'derive': [{'metric': 'cooling.chiller1.capacity_kw', 'expr': '1'}]}",
+      { "floe.json: derive[0].metric: duplicate metric 'cooling.chiller1.capacity_kw' "
+        "(first at modbus[0].points[0].metric)" } },
+    { "invalid_metric_name_is_rejected",
+      "{" SITE ", " MB("", "{'metric': 'Cooling.kw', 'table': 'coil', 'address': 1}") "}",
+      { "floe.json: modbus[0].points[0].metric: 'Cooling.kw' is not a metric name: use [a-z0-9_]+ "
+        "segments joined by '.' (e.g. cooling.chiller1.capacity_kw)" } },
+    { "duplicate_device_name_across_protocols",
+      "{" SITE ", " MB("", REG("")) ", 'snmp': [{'name': 'chiller1', 'host': 'h', 'points': [" OIDPT "]}]}",
+      { "floe.json: snmp[0].name: duplicate device name 'chiller1' (first at modbus[0].name)" } },
+    { "address_above_65535_is_out_of_range",
+      "{" SITE ", " MB("", PT("input", "65536", "")) "}",
+      { "floe.json: modbus[0].points[0].address: must be between 0 and 65535" } },
+    { "negative_address_is_out_of_range",
+      "{" SITE ", " MB("", PT("input", "-1", "")) "}",
+      { "floe.json: modbus[0].points[0].address: must be between 0 and 65535" } },
+    { "float64_at_65533_runs_past_the_last_register",
+      "{" SITE ", " MB("", PT("holding", "65533", ", 'type': 'float64'")) "}",
+      { "floe.json: modbus[0].points[0].address: a float64 at 65533 spans 4 registers and runs past 65535" } },
+    { "bit_above_15_is_out_of_range",
+      "{" SITE ", " MB("", REG(", 'bit': 16")) "}",
+      { "floe.json: modbus[0].points[0].bit: must be between 0 and 15" } },
+    { "bit_on_a_coil_is_rejected",
+      "{" SITE ", " MB("", PT("coil", "3", ", 'bit': 1")) "}",
+      { "floe.json: modbus[0].points[0].bit: only holding and input registers have bits" } },
+    { "non_bool_type_on_a_coil_is_rejected",
+      "{" SITE ", " MB("", PT("discrete", "3", ", 'type': 'uint16'")) "}",
+      { "floe.json: modbus[0].points[0].type: coils and discrete inputs are bool" } },
+    { "bool_on_a_register_without_bit_is_rejected",
+      "{" SITE ", " MB("", REG(", 'type': 'bool'")) "}",
+      { "floe.json: modbus[0].points[0].type: bool on a holding register needs \"bit\" (0-15)" } },
+    { "bad_enum_value_lists_the_choices",
+      "{" SITE ", " MB("", REG(", 'order': 'ADCB'")) "}",
+      { "floe.json: modbus[0].points[0].order: must be one of ABCD, DCBA, BADC, CDAB" } },
+    { "bad_duration_unit_is_rejected",
+      "{" SITE ", " MB(", 'interval': '5x'", REG("")) "}",
+      { "floe.json: modbus[0].interval: '5x' has no known unit (use ms, s, m, h or d)" } },
+    { "zero_interval_is_rejected",
+      "{" SITE ", " MB(", 'interval': 0", REG("")) "}",
+      { "floe.json: modbus[0].interval: must be greater than 0" } },
+    { "zero_interval_string_is_rejected",
+      "{" SITE ", " SNMP(", 'interval': '0s'", OIDPT) "}",
+      { "floe.json: snmp[0].interval: must be greater than 0" } },
+    { "negative_duration_number_is_rejected",
+      "{" SITE ", " MB(", 'timeout': -1", REG("")) "}",
+      { "floe.json: modbus[0].timeout: must not be negative" } },
+    { "boolean_duration_is_wrong_type",
+      "{" SITE ", 'store': {'retention': true}}",
+      { "floe.json: store.retention: must be a duration (a string such as \"5s\" or a number of seconds), "
+        "not a boolean" } },
+    { "missing_secret_file_is_reported_with_its_path",
+      "{" SITE ", " TOKENS("{'name': 'noc', 'role': 'read', 'token_file': 'missing.token'}") "}",
+      { "floe.json: http.tokens[0].token_file: @DIR@/missing.token: No such file or directory" } },
+    { "empty_secret_file_is_rejected",
+      "{" SITE ", " TOKENS("{'name': 'noc', 'role': 'read', 'token_file': 'empty.token'}") "}",
+      { "floe.json: http.tokens[0].token_file: @DIR@/empty.token: file is empty" } },
+    { "secret_file_must_be_a_regular_file",
+      "{" SITE ", " TOKENS("{'name': 'noc', 'role': 'read', 'token_file': 'zoneinfo'}") "}",
+      { "floe.json: http.tokens[0].token_file: @DIR@/zoneinfo: not a regular file" } },
+    { "inline_secret_and_secret_file_together_are_rejected",
+      "{" SITE ", " TOKENS("{'name': 'noc', 'role': 'read', 'token': 'x', 'token_file': 'noc.token'}") "}",
+      { "floe.json: http.tokens[0].token_file: give either token or token_file, not both" } },
+    { "missing_secret_names_both_spellings",
+      "{" SITE ", " TOKENS("{'name': 'noc', 'role': 'read'}") "}",
+      { "floe.json: http.tokens[0].token: missing required key (give token or token_file)" } },
+    { "unit_id_above_255_is_out_of_range",
+      "{" SITE ", " MB(", 'unit_id': 300", REG("")) "}",
+      { "floe.json: modbus[0].unit_id: must be between 0 and 255" } },
+    { "reserved_unit_id_on_tcp_is_rejected",
+      "{" SITE ", " MB(", 'unit_id': 250", REG("")) "}",
+      { "floe.json: modbus[0].unit_id: must be between 0 and 247, or 255" } },
+    { "broadcast_unit_id_on_rtu_is_rejected",
+      "{" SITE ", 'modbus': [{'name': 'meter', 'transport': 'rtu', 'device': '/dev/ttyUSB0', 'unit_id': 0, "
+      "'points': [" REG("") "]}]}",
+      { "floe.json: modbus[0].unit_id: must be between 1 and 247 on a serial line" } },
+    { "max_registers_above_125_is_rejected",
+      "{" SITE ", " MB(", 'max_registers': 126", REG("")) "}",
+      { "floe.json: modbus[0].max_registers: must be between 1 and 125" } },
+    { "max_registers_zero_is_rejected",
+      "{" SITE ", " MB(", 'max_registers': 0", REG("")) "}",
+      { "floe.json: modbus[0].max_registers: must be between 1 and 125" } },
+    { "value_wider_than_max_registers_is_rejected",
+      "{" SITE ", " MB(", 'max_registers': 2", REG(", 'type': 'float64'")) "}",
+      { "floe.json: modbus[0].points[0].type: a float64 needs 4 registers in one request but max_registers is 2" } },
+    { "rtu_without_device_is_rejected",
+      "{" SITE ", 'modbus': [{'name': 'meter', 'transport': 'rtu', 'points': []}]}",
+      { "floe.json: modbus[0].device: missing required key (transport \"rtu\" needs a serial device)" } },
+    { "tcp_key_on_rtu_device_is_rejected",
+      "{" SITE ", 'modbus': [{'name': 'meter', 'transport': 'rtu', 'device': '/dev/ttyS0', 'port': 502, "
+      "'points': []}]}",
+      { "floe.json: modbus[0].port: only for transport \"tcp\"" } },
+    { "listen_without_port_is_invalid",
+      "{" SITE ", 'http': {'listen': '127.0.0.1'}}",
+      { "floe.json: http.listen: must be IP:PORT, e.g. \"127.0.0.1:8470\", \"0.0.0.0:8470\" or \"[::1]:8470\"" } },
+    { "listen_with_host_name_is_invalid",
+      "{" SITE ", 'http': {'listen': 'example.org:8470'}}",
+      { "floe.json: http.listen: must be IP:PORT, e.g. \"127.0.0.1:8470\", \"0.0.0.0:8470\" or \"[::1]:8470\"" } },
+    { "listen_port_out_of_range_is_invalid",
+      "{" SITE ", 'http': {'listen': '[::1]:65536'}}",
+      { "floe.json: http.listen: must be IP:PORT, e.g. \"127.0.0.1:8470\", \"0.0.0.0:8470\" or \"[::1]:8470\"" } },
+    { "tls_with_only_cert_file_is_rejected",
+      "{" SITE ", 'http': {'tls': {'cert_file': 'tls.crt'}}}",
+      { "floe.json: http.tls.key_file: missing required key" } },
+    { "tls_with_unreadable_cert_is_rejected",
+      "{" SITE ", 'http': {'tls': {'cert_file': 'missing.crt', 'key_file': 'tls.key'}}}",
+      { "floe.json: http.tls.cert_file: @DIR@/missing.crt: No such file or directory" } },
+    { "bad_role_is_rejected",
+      "{" SITE ", " TOKENS("{'name': 'noc', 'role': 'root', 'token': 'x'}") "}",
+      { "floe.json: http.tokens[0].role: must be one of read, operator, admin, peer" } },
+    { "duplicate_token_names_are_rejected",
+      "{" SITE ", " TOKENS("{'name': 'noc', 'role': 'read', 'token': 'a'}, {'name': 'noc', 'role': 'read', 'token': 'b'}") "}",
+      { "floe.json: http.tokens[1].name: duplicate token name 'noc' (first at http.tokens[0].name)" } },
+    { "same_secret_for_two_tokens_is_rejected_without_showing_it",
+      "{" SITE ", " TOKENS("{'name': 'noc', 'role': 'read', 'token': 's3cret-noc'}, "
+                         "{'name': 'ops', 'role': 'operator', 'token_file': 'noc.token'}") "}",
+      { "floe.json: http.tokens[1]: same token as http.tokens[0] (each client needs its own)" } },
+    { "snmp_v3_without_user_is_rejected",
+      "{" SITE ", " SNMP(", 'version': '3'", OIDPT) "}",
+      { "floe.json: snmp[0].user: missing required key (SNMP version 3 needs a user)" } },
+    { "snmp_authpriv_without_priv_password_is_rejected",
+      "{" SITE ", " SNMP(V3 ", 'level': 'authPriv', 'auth_password': 'authpass1'", OIDPT) "}",
+      { "floe.json: snmp[0].priv_password: missing required key (level authPriv needs priv_password or "
+        "priv_password_file)" } },
+    { "snmp_v3_short_password_is_rejected",
+      "{" SITE ", " SNMP(V3 ", 'auth_password': 'short'", OIDPT) "}",
+      { "floe.json: snmp[0].auth_password: must be at least 8 characters (SNMPv3 USM)" } },
+    { "snmp_community_on_v3_is_rejected",
+      "{" SITE ", " SNMP(", 'version': 3, 'user': 'floe', 'community': 'public'", OIDPT) "}",
+      { "floe.json: snmp[0].community: only for versions 1 and 2c (version 3 uses user and passwords)" } },
+    { "snmp_v3_key_on_v2c_is_rejected",
+      "{" SITE ", " SNMP(", 'user': 'floe'", OIDPT) "}",
+      { "floe.json: snmp[0].user: only for version 3" } },
+    { "snmp_version_2_is_not_2c",
+      "{" SITE ", " SNMP(", 'version': 2", OIDPT) "}",
+      { "floe.json: snmp[0].version: must be one of 1, 2c, 3" } },
+    { "oid_with_letters_is_invalid",
+      "{" SITE ", " SNMP("", "{'metric': 'power.x', 'oid': '1.3.6.a'}") "}",
+      { "floe.json: snmp[0].points[0].oid: must be a numeric OID: numbers joined by dots, "
+        "e.g. 1.3.6.1.2.1.33.1.2.4.0" } },
+    { "oid_with_leading_dot_is_invalid",
+      "{" SITE ", " SNMP("", "{'metric': 'power.x', 'walk': '.1.3.6.1', 'unit': ''}") "}",
+      { "floe.json: snmp[0].points[0].walk: must be a numeric OID: numbers joined by dots, "
+        "e.g. 1.3.6.1.2.1.33.1.2.4.0",
+        "floe.json: snmp[0].points[0].metric: a walk metric must contain {index} (replaced by each row's OID suffix)" } },
+    { "walk_and_oid_together_are_rejected",
+      "{" SITE ", " SNMP("", "{'metric': 'power.x', 'oid': '1.3.6.1.2.1.1.3.0', 'walk': '1.3.6.1.2.1.2'}") "}",
+      { "floe.json: snmp[0].points[0].walk: give either \"oid\" or \"walk\", not both" } },
+    { "point_without_walk_or_oid_is_rejected",
+      "{" SITE ", " SNMP("", "{'metric': 'power.x'}") "}",
+      { "floe.json: snmp[0].points[0]: needs \"oid\" (one value) or \"walk\" (a table subtree)" } },
+    { "index_placeholder_outside_walk_is_rejected",
+      "{" SITE ", " SNMP("", "{'metric': 'power.outlet{index}_w', 'oid': '1.3.6.1.2.1.1.3.0'}") "}",
+      { "floe.json: snmp[0].points[0].metric: {index} is only for walk points" } },
+    { "index_placeholder_in_modbus_metric_is_rejected",
+      "{" SITE ", " MB("", "{'metric': 'power.outlet{index}_w', 'table': 'coil', 'address': 1}") "}",
+      { "floe.json: modbus[0].points[0].metric: 'power.outlet{index}_w' is not a metric name: use [a-z0-9_]+ "
+        "segments joined by '.' (e.g. cooling.chiller1.capacity_kw)" } },
+    { "schedule_window_needs_two_digit_hours",
+      "{" SITE ", 'policies': [" POLICY(", 'schedule': {'window': '1:00-05:00'}") "]}",
+      { "floe.json: policies[0].schedule.window: must be \"HH:MM-HH:MM\" in 24-hour time, e.g. \"01:00-05:00\"" } },
+    { "schedule_window_hour_25_is_rejected",
+      "{" SITE ", 'policies': [" POLICY(", 'schedule': {'window': '22:00-25:00'}") "]}",
+      { "floe.json: policies[0].schedule.window: must be \"HH:MM-HH:MM\" in 24-hour time, e.g. \"01:00-05:00\"" } },
+    { "schedule_without_window_is_rejected",
+      "{" SITE ", 'policies': [" POLICY(", 'schedule': {'days': ['mon']}") "]}",
+      { "floe.json: policies[0].schedule.window: missing required key" } },
+    { "schedule_day_names_are_checked",
+      "{" SITE ", 'policies': [" POLICY(", 'schedule': {'window': '01:00-05:00', 'days': ['mon', 'monday']}") "]}",
+      { "floe.json: policies[0].schedule.days[1]: must be one of mon, tue, wed, thu, fri, sat, sun" } },
+    { "duplicate_policy_names_are_rejected",
+      "{" SITE ", 'policies': [" POLICY("") ", " POLICY("") "]}",
+      { "floe.json: policies[1].name: duplicate policy name 'p1' (first at policies[0].name)" } },
+    { "empty_policy_expression_is_rejected",
+      "{" SITE ", 'policies': [{'name': 'p1', 'when': ''}]}",
+      { "floe.json: policies[0].when: must not be empty" } },
+    { "policy_expression_must_be_a_string",
+      "{" SITE ", 'policies': [{'name': 'p1', 'when': 5}]}",
+      { "floe.json: policies[0].when: must be a string, not a number" } },
+    { "bad_policy_mode_is_rejected",
+      "{" SITE ", 'policies': [" POLICY(", 'mode': 'manual'") "]}",
+      { "floe.json: policies[0].mode: must be one of auto, approve, observe" } },
+    { "zero_cooldown_is_rejected",
+      "{" SITE ", 'policies': [" POLICY(", 'cooldown': 0") "]}",
+      { "floe.json: policies[0].cooldown: must be greater than 0" } },
+    { "shed_action_without_kw_is_rejected",
+      "{" SITE ", 'policies': [" POLICY(", 'action': {'type': 'shed'}") "]}",
+      { "floe.json: policies[0].action.kw: missing required key (a shed action needs the kW to move)" } },
+    { "rebalance_key_on_shed_action_is_rejected",
+      "{" SITE ", 'policies': [" POLICY(", 'action': {'type': 'shed', 'kw': '10', 'max_migrations': 3}") "]}",
+      { "floe.json: policies[0].action.max_migrations: only for type \"rebalance\" (this action is \"shed\")" } },
+    { "policy_name_with_slash_is_rejected",
+      "{" SITE ", 'policies': [{'name': 'a/b', 'when': 'x > 1'}]}",
+      { "floe.json: policies[0].name: must be at most 64 letters, digits, '_', '-' or '.'" } },
+    { "given_policies_dir_must_exist",
+      "{" SITE ", 'policies_dir': 'nope.d'}",
+      { "floe.json: policies_dir: @DIR@/nope.d: No such file or directory" } },
+    { "peer_named_like_this_site_is_rejected",
+      "{" SITE ", 'peers': [{'name': 'lulea-1', 'url': 'http://127.0.0.1:8471', 'token': 't'}]}",
+      { "floe.json: peers[0].name: 'lulea-1' is this site's own name" } },
+    { "peer_url_must_be_http",
+      "{" SITE ", 'peers': [{'name': 'falkenberg-1', 'url': 'ftp://x', 'token': 't'}]}",
+      { "floe.json: peers[0].url: must be an http:// or https:// URL" } },
+    { "kubernetes_source_needs_kubernetes_section",
+      "{" SITE ", 'workloads': {'source': 'kubernetes'}}",
+      { "floe.json: workloads.kubernetes: missing required key (source \"kubernetes\")" } },
+    { "powerdns_driver_needs_zone",
+      "{" SITE ", 'traffic': {'driver': 'powerdns', 'api': 'http://127.0.0.1:8081', 'api_key': 'k'}}",
+      { "floe.json: traffic.zone: missing required key (driver \"powerdns\")" } },
+    { "unknown_time_zone_is_rejected",
+      "{'site': {'name': 'lulea-1', 'timezone': 'Europe/Stokholm'}}",
+      { "floe.json: site.timezone: unknown time zone 'Europe/Stokholm' (not in @DIR@/zoneinfo)" } },
+    { "negative_margin_is_rejected",
+      "{" SITE ", 'capacity': {'margin_kw': -5}}",
+      { "floe.json: capacity.margin_kw: must not be negative" } },
+    { "all_errors_are_reported_in_document_order",
+      "{'site': {'name': 'lulea-1', 'timezone': 7}, " MB(", 'port': 0", REG(", 'order': 'X'")) ", "
+      "'migrator': {'max_parallel': 0}}",
+      { "floe.json: site.timezone: must be a string, not a number",
+        "floe.json: modbus[0].port: must be between 1 and 65535",
+        "floe.json: modbus[0].points[0].order: must be one of ABCD, DCBA, BADC, CDAB",
+        "floe.json: migrator.max_parallel: must be between 1 and 64" } },
+    { "syntax_error_reports_line_and_column_of_the_original_text",
+      "{\n  // a comment with 'quotes' and a /* in it\n  'site': {'name': 'x',}\n}",
+      { "floe.json: line 3 column 23: trailing comma before '}'" } },
+    { "unterminated_block_comment_is_reported_where_it_starts",
+      "{" SITE " /* never closed\n}",
+      { "floe.json: line 1 column 30: unterminated /* comment" } },
+};
+// clang-format on
+
+static void run_error_case(void **state)
+{
+    const struct fixture *f = *state;
+    const struct error_case *c = f->c;
+    struct cfg_errors errs = {0};
+    struct floe_config *cfg = load(f, c->json, &errs);
+    size_t nwant = 0;
+    while (nwant < sizeof c->want / sizeof c->want[0] && c->want[nwant])
+        nwant++;
+    print_errors(&errs);
+    assert_int_equal(errs.n, nwant);
+    if (nwant)
+        assert_null(cfg);
+    for (size_t i = 0; i < nwant; i++) {
+        char *want = expand(c->want[i], f->dir, 0);
+        assert_string_equal(errs.lines[i], want);
+        free(want);
+    }
+    cfg_free(cfg);
+    cfg_errors_clear(&errs);
+}
+
+/* ---- a complete config: every key reaches its field -------------------------- */
+
+static const char full_config[] =
+    "// a test site with every section\n"
+    "{\n"
+    "  /* block comment */\n"
+    "  'site': {'name': 'lulea-1', 'timezone': 'Europe/Stockholm', 'ingress': '192.0.2.10'},\n"
+    "  'store': {'path': '/tmp/floe.db', 'retention': '7d'},\n"
+    "  'http': {'listen': '0.0.0.0:8470', 'tls': {'cert_file': 'tls.crt', 'key_file': "
+    "'@DIR@/tls.key'},\n"
+    "           'anonymous_read': true,\n"
+    "           'tokens': [{'name': 'noc', 'role': 'read', 'token_file': 'noc.token'},\n"
+    "                      {'name': 'falkenberg-1', 'role': 'peer', 'token': 'peer-secret'}]},\n"
+    "  'modbus': [{'name': 'chiller1', 'host': '10.0.0.5', 'port': 1502, 'unit_id': 255, "
+    "'interval': 2.5,\n"
+    "              'timeout': '750ms', 'retries': 3, 'max_registers': 64, 'max_gap': 4,\n"
+    "              'pause_after_connect': '200ms', 'pause_between_requests': '20ms', "
+    "'close_after_poll': true,\n"
+    "              'one_request_per_point': true, 'busy_retries': 2, 'busy_retry_wait': '1s',\n"
+    "              'points': [{'metric': 'cooling.chiller1.capacity_kw', 'table': 'holding', "
+    "'address': 100,\n"
+    "                          'type': 'float32', 'order': 'CDAB', 'scale': 0.5, 'offset': -3, "
+    "'unit': 'kW'},\n"
+    "                         {'metric': 'cooling.chiller1.running', 'table': 'coil', 'address': "
+    "3},\n"
+    "                         {'metric': 'cooling.chiller1.alarm', 'table': 'input', 'address': 7, "
+    "'bit': 2},\n"
+    "                         {'metric': 'cooling.chiller1.flow', 'table': 'input', 'address': "
+    "65535}]},\n"
+    "             {'name': 'meter', 'transport': 'rtu', 'device': '/dev/ttyUSB0', 'baud': 19200, "
+    "'parity': 'E',\n"
+    "              'data_bits': 7, 'stop_bits': 2, 'unit_id': 5,\n"
+    "              'points': [{'metric': 'it.load_kw', 'table': 'input', 'address': 0, 'type': "
+    "'float64',\n"
+    "                          'order': 'DCBA'}]}],\n"
+    "  'snmp': [{'name': 'ups-a', 'host': '10.0.0.9', 'port': 1161, 'version': '3', 'user': "
+    "'floe',\n"
+    "            'auth_protocol': 'SHA-512', 'auth_password_file': 'ups.auth', "
+    "'priv_password_file': 'ups.priv',\n"
+    "            'context': 'ctx', 'interval': '30s', 'timeout': '2s', 'retries': 0,\n"
+    "            'points': [{'metric': 'power.ups_a.battery_pct', 'oid': "
+    "'1.3.6.1.2.1.33.1.2.4.0'},\n"
+    "                       {'metric': 'power.pdu1.outlet{index}_w', 'walk': "
+    "'1.3.6.1.4.1.99999.1.2',\n"
+    "                        'scale': 0.1, 'offset': 1, 'unit': 'W'}]},\n"
+    "           {'name': 'pdu', 'host': 'pdu.example.org', 'version': '1', 'community_file': "
+    "'facility.token',\n"
+    "            'points': []}],\n"
+    "  'derive': [{'metric': 'cooling.capacity_kw', 'expr': 'sum(cooling.*.capacity_kw)', 'unit': "
+    "'kW'}],\n"
+    "  'capacity': {'power_headroom_kw': 'power.supply_kw - it.load_kw - 5', 'margin_kw': 20},\n"
+    "  'policies': [{'name': 'cooling-shortfall', 'description': 'd', 'when': 'a < b', 'for': "
+    "'2m',\n"
+    "                'clear': 'a >= b', 'clear_for': '10m', 'severity': 'critical', 'mode': "
+    "'auto',\n"
+    "                'cooldown': '20m', 'action': {'type': 'shed', 'kw': 'b - a', 'deadline': "
+    "'30m'}},\n"
+    "               {'name': 'night', 'when': 'x > 1', 'mode': 'approve',\n"
+    "                'action': {'type': 'rebalance', 'min_gain_kw': 50, 'max_migrations': 3,\n"
+    "                           'min_residency': '12h'},\n"
+    "                'schedule': {'window': '22:30-05:00', 'days': ['sat', 'sun']}}],\n"
+    "  'peers': [{'name': 'falkenberg-1', 'url': 'https://127.0.0.1:8471', 'token': 'out-secret',\n"
+    "             'ca_file': 'tls.crt', 'ingress': '198.51.100.7', 'velero_storage_location': "
+    "'falkenberg-minio'}],\n"
+    "  'workloads': {'source': 'static',\n"
+    "                'static': [{'name': 'shop', 'power_kw': 40, 'data_gb': 37, 'priority': 10,\n"
+    "                            'stateless': true, 'hostname': 'shop.apps.example.org'},\n"
+    "                           {'name': 'db', 'namespace': 'mysql', 'power_kw': 0}]},\n"
+    "  'migrator': {'velero_namespace': 'backup', 'delta_interval': '5m', 'max_parallel': 4,\n"
+    "               'backup_ttl': '24h', 'retain_source': 0, 'incremental_restore': true},\n"
+    "  'traffic': {'driver': 'webhook', 'url': 'http://127.0.0.1:9000/hook', 'ttl': 60}\n"
+    "}\n";
+
+static void full_config_fills_every_field(void **state)
+{
+    const struct fixture *f = *state;
+    struct floe_config *cfg = load_ok(f, full_config);
+    char path[256];
+
+    assert_string_equal(cfg->path, "floe.json");
+    assert_string_equal(cfg->site.name, "lulea-1");
+    assert_string_equal(cfg->site.timezone, "Europe/Stockholm");
+    assert_string_equal(cfg->site.ingress, "192.0.2.10");
+    assert_string_equal(cfg->store.path, "/tmp/floe.db");
+    assert_int_equal(cfg->store.retention_ms, 7 * 86400000LL);
+
+    assert_string_equal(cfg->http.listen, "0.0.0.0:8470");
+    snprintf(path, sizeof path, "%s/tls.crt", f->dir);
+    assert_string_equal(cfg->http.tls_cert_file,
+                        path); /* relative: against the config's directory */
+    snprintf(path, sizeof path, "%s/tls.key", f->dir);
+    assert_string_equal(cfg->http.tls_key_file, path);
+    assert_true(cfg->http.anonymous_read);
+    assert_int_equal(cfg->http.ntokens, 2);
+    assert_string_equal(cfg->http.tokens[0].name, "noc");
+    assert_int_equal(cfg->http.tokens[0].role, ROLE_READ);
+    assert_string_equal(cfg->http.tokens[0].token, "s3cret-noc"); /* trimmed file content */
+    assert_int_equal(cfg->http.tokens[1].role, ROLE_PEER);
+    assert_string_equal(cfg->http.tokens[1].token, "peer-secret");
+
+    assert_int_equal(cfg->nmodbus, 2);
+    const struct cfg_mb_device *d = &cfg->modbus[0];
+    assert_string_equal(d->name, "chiller1");
+    assert_int_equal(d->transport, MB_TRANSPORT_TCP);
+    assert_string_equal(d->host, "10.0.0.5");
+    assert_int_equal(d->port, 1502);
+    assert_int_equal(d->unit_id, 255);
+    assert_int_equal(d->interval_ms, 2500); /* a number is seconds */
+    assert_int_equal(d->timeout_ms, 750);
+    assert_int_equal(d->retries, 3);
+    assert_int_equal(d->max_registers, 64);
+    assert_int_equal(d->max_gap, 4);
+    assert_int_equal(d->pause_after_connect_ms, 200);
+    assert_int_equal(d->pause_between_requests_ms, 20);
+    assert_true(d->close_after_poll);
+    assert_true(d->one_request_per_point);
+    assert_int_equal(d->busy_retries, 2);
+    assert_int_equal(d->busy_retry_wait_ms, 1000);
+    assert_int_equal(d->npoints, 4);
+    assert_int_equal(d->points[0].table, MB_TABLE_HOLDING);
+    assert_int_equal(d->points[0].address, 100);
+    assert_int_equal(d->points[0].type, MB_TYPE_FLOAT32);
+    assert_int_equal(d->points[0].order, MB_ORDER_CDAB);
+    assert_int_equal(d->points[0].bit, -1);
+    assert_true(d->points[0].scale == 0.5);
+    assert_true(d->points[0].offset == -3);
+    assert_string_equal(d->points[0].unit, "kW");
+    assert_int_equal(d->points[1].table, MB_TABLE_COIL);
+    assert_int_equal(d->points[1].type, MB_TYPE_BOOL); /* coils are bool without saying so */
+    assert_int_equal(d->points[2].type, MB_TYPE_BOOL); /* so are register bits */
+    assert_int_equal(d->points[2].bit, 2);
+    assert_int_equal(d->points[3].type, MB_TYPE_UINT16); /* the default for registers */
+    assert_int_equal(d->points[3].address, 65535);       /* one register: the last one fits */
+
+    d = &cfg->modbus[1];
+    assert_int_equal(d->transport, MB_TRANSPORT_RTU);
+    assert_null(d->host);
+    assert_string_equal(d->device, "/dev/ttyUSB0");
+    assert_int_equal(d->baud, 19200);
+    assert_int_equal(d->parity, 'E');
+    assert_int_equal(d->data_bits, 7);
+    assert_int_equal(d->stop_bits, 2);
+    assert_int_equal(d->unit_id, 5);
+    assert_int_equal(d->points[0].type, MB_TYPE_FLOAT64);
+    assert_int_equal(d->points[0].order, MB_ORDER_DCBA);
+
+    assert_int_equal(cfg->nsnmp, 2);
+    const struct cfg_snmp_device *s = &cfg->snmp[0];
+    assert_int_equal(s->port, 1161);
+    assert_int_equal(s->version, SNMP_V3);
+    assert_null(s->community);
+    assert_string_equal(s->user, "floe");
+    assert_int_equal(s->level, SNMP_AUTH_PRIV); /* inferred from the passwords */
+    assert_int_equal(s->auth_protocol, SNMP_AUTH_SHA512);
+    assert_string_equal(s->auth_password, "authpass1");
+    assert_int_equal(s->priv_protocol, SNMP_PRIV_AES); /* default */
+    assert_string_equal(s->priv_password, "privpass1");
+    assert_string_equal(s->context, "ctx");
+    assert_int_equal(s->interval_ms, 30000);
+    assert_int_equal(s->timeout_ms, 2000);
+    assert_int_equal(s->retries, 0);
+    assert_int_equal(s->npoints, 2);
+    assert_string_equal(s->points[0].oid, "1.3.6.1.2.1.33.1.2.4.0");
+    assert_null(s->points[0].walk);
+    assert_string_equal(s->points[1].metric, "power.pdu1.outlet{index}_w");
+    assert_null(s->points[1].oid);
+    assert_string_equal(s->points[1].walk, "1.3.6.1.4.1.99999.1.2");
+    assert_true(s->points[1].scale == 0.1);
+    assert_true(s->points[1].offset == 1);
+    assert_string_equal(s->points[1].unit, "W");
+    assert_int_equal(cfg->snmp[1].version, SNMP_V1);
+    assert_string_equal(cfg->snmp[1].community, "facility-secret");
+    assert_int_equal(cfg->snmp[1].npoints, 0);
+
+    assert_int_equal(cfg->nderive, 1);
+    assert_string_equal(cfg->derive[0].expr, "sum(cooling.*.capacity_kw)");
+    assert_string_equal(cfg->capacity.power_headroom_kw, "power.supply_kw - it.load_kw - 5");
+    assert_string_equal(cfg->capacity.cooling_headroom_kw, "cooling.capacity_kw - it.load_kw");
+    assert_true(cfg->capacity.margin_kw == 20);
+
+    assert_int_equal(cfg->npolicies, 2);
+    const struct cfg_policy *p = &cfg->policies[0];
+    assert_string_equal(p->description, "d");
+    assert_string_equal(p->when, "a < b");
+    assert_int_equal(p->for_ms, 120000);
+    assert_string_equal(p->clear, "a >= b");
+    assert_int_equal(p->clear_for_ms, 600000);
+    assert_int_equal(p->severity, POL_SEV_CRITICAL);
+    assert_int_equal(p->mode, POL_MODE_AUTO);
+    assert_int_equal(p->cooldown_ms, 1200000);
+    assert_int_equal(p->action.type, POL_ACTION_SHED);
+    assert_string_equal(p->action.kw, "b - a");
+    assert_int_equal(p->action.deadline_ms, 1800000);
+    assert_false(p->has_schedule);
+    p = &cfg->policies[1];
+    assert_int_equal(p->mode, POL_MODE_APPROVE);
+    assert_int_equal(p->action.type, POL_ACTION_REBALANCE);
+    assert_true(p->action.min_gain_kw == 50);
+    assert_int_equal(p->action.max_migrations, 3);
+    assert_int_equal(p->action.min_residency_ms, 12 * 3600000LL);
+    assert_true(p->has_schedule);
+    assert_int_equal(p->schedule.start_min, 22 * 60 + 30);
+    assert_int_equal(p->schedule.end_min, 5 * 60); /* wraps past midnight */
+    assert_int_equal(p->schedule.days_mask, (1u << 5) | (1u << 6));
+
+    assert_int_equal(cfg->npeers, 1);
+    assert_string_equal(cfg->peers[0].url, "https://127.0.0.1:8471");
+    assert_string_equal(cfg->peers[0].token, "out-secret");
+    snprintf(path, sizeof path, "%s/tls.crt", f->dir);
+    assert_string_equal(cfg->peers[0].ca_file, path);
+    assert_string_equal(cfg->peers[0].ingress, "198.51.100.7");
+    assert_string_equal(cfg->peers[0].velero_storage_location, "falkenberg-minio");
+
+    assert_string_equal(cfg->workloads.source, "static");
+    assert_int_equal(cfg->workloads.nstatics, 2);
+    assert_string_equal(cfg->workloads.statics[0].namespace_, "shop"); /* defaults to the name */
+    assert_true(cfg->workloads.statics[0].power_kw == 40);
+    assert_true(cfg->workloads.statics[0].data_gb == 37);
+    assert_int_equal(cfg->workloads.statics[0].priority, 10);
+    assert_true(cfg->workloads.statics[0].stateless);
+    assert_string_equal(cfg->workloads.statics[0].hostname, "shop.apps.example.org");
+    assert_string_equal(cfg->workloads.statics[1].namespace_, "mysql");
+    assert_int_equal(cfg->workloads.statics[1].priority, 50);
+
+    assert_string_equal(cfg->migrator.velero_namespace, "backup");
+    assert_int_equal(cfg->migrator.delta_interval_ms, 300000);
+    assert_int_equal(cfg->migrator.max_parallel, 4);
+    assert_int_equal(cfg->migrator.backup_ttl_ms, 86400000);
+    assert_int_equal(cfg->migrator.retain_source_ms, 0);
+    assert_true(cfg->migrator.incremental_restore);
+    assert_string_equal(cfg->traffic.driver, "webhook");
+    assert_string_equal(cfg->traffic.url, "http://127.0.0.1:9000/hook");
+    assert_int_equal(cfg->traffic.ttl, 60);
+    cfg_free(cfg);
+}
+
+static void minimal_config_gets_the_documented_defaults(void **state)
+{
+    struct floe_config *cfg = load_ok(*state, "{" SITE ", " MB("", REG("")) ", " SNMP(
+                                                  "", OIDPT) ", 'policies': [" POLICY("") "]}");
+
+    assert_string_equal(cfg->site.timezone, "UTC");
+    assert_null(cfg->site.ingress);
+    assert_string_equal(cfg->store.path, CFG_DEFAULT_STORE_PATH);
+    assert_int_equal(cfg->store.retention_ms, 30 * 86400000LL);
+    assert_string_equal(cfg->http.listen, CFG_DEFAULT_LISTEN);
+    assert_null(cfg->http.tls_cert_file);
+    assert_null(cfg->http.tls_key_file);
+    assert_false(cfg->http.anonymous_read);
+    assert_int_equal(cfg->http.ntokens, 0);
+
+    const struct cfg_mb_device *d = &cfg->modbus[0];
+    assert_int_equal(d->transport, MB_TRANSPORT_TCP);
+    assert_int_equal(d->port, 502);
+    assert_int_equal(d->baud, 9600);
+    assert_int_equal(d->parity, 'N');
+    assert_int_equal(d->data_bits, 8);
+    assert_int_equal(d->stop_bits, 1);
+    assert_int_equal(d->unit_id, 1);
+    assert_int_equal(d->interval_ms, 5000);
+    assert_int_equal(d->timeout_ms, 1000);
+    assert_int_equal(d->retries, 1);
+    assert_int_equal(d->max_registers, 125);
+    assert_int_equal(d->max_gap, 8);
+    assert_int_equal(d->pause_after_connect_ms, 0);
+    assert_int_equal(d->pause_between_requests_ms, 0);
+    assert_false(d->close_after_poll);
+    assert_false(d->one_request_per_point);
+    assert_int_equal(d->busy_retries, 0);
+    assert_int_equal(d->busy_retry_wait_ms, 500);
+    assert_int_equal(d->points[0].type, MB_TYPE_UINT16);
+    assert_int_equal(d->points[0].order, MB_ORDER_ABCD);
+    assert_int_equal(d->points[0].bit, -1);
+    assert_true(d->points[0].scale == 1);
+    assert_true(d->points[0].offset == 0);
+    assert_string_equal(d->points[0].unit, "");
+
+    const struct cfg_snmp_device *s = &cfg->snmp[0];
+    assert_int_equal(s->port, 161);
+    assert_int_equal(s->version, SNMP_V2C);
+    assert_string_equal(s->community, "public");
+    assert_null(s->user);
+    assert_int_equal(s->interval_ms, 10000);
+    assert_int_equal(s->timeout_ms, 1000);
+    assert_int_equal(s->retries, 1);
+    assert_true(s->points[0].scale == 1);
+    assert_string_equal(s->points[0].unit, "");
+
+    assert_string_equal(cfg->capacity.power_headroom_kw, "power.supply_kw - it.load_kw");
+    assert_string_equal(cfg->capacity.cooling_headroom_kw, "cooling.capacity_kw - it.load_kw");
+    assert_true(cfg->capacity.margin_kw == 0);
+
+    const struct cfg_policy *p = &cfg->policies[0];
+    assert_string_equal(p->description, "");
+    assert_null(p->clear);
+    assert_int_equal(p->for_ms, 0);
+    assert_int_equal(p->clear_for_ms, 0);
+    assert_int_equal(p->severity, POL_SEV_WARNING);
+    assert_int_equal(p->mode, POL_MODE_OBSERVE);
+    assert_int_equal(p->cooldown_ms, 15 * 60000);
+    assert_int_equal(p->action.type, POL_ACTION_NOTIFY);
+    assert_null(p->action.kw);
+    assert_int_equal(p->action.deadline_ms, 0);
+    assert_int_equal(p->action.max_migrations, 1);
+    assert_int_equal(p->action.min_residency_ms, 24 * 3600000LL);
+    assert_false(p->has_schedule);
+
+    assert_null(cfg->policies_dir);
+    assert_int_equal(cfg->npeers, 0);
+    assert_null(cfg->workloads.source);
+    assert_string_equal(cfg->workloads.k8s_label_selector, "floe.dev/movable=true");
+    assert_string_equal(cfg->migrator.driver, "velero");
+    assert_string_equal(cfg->migrator.velero_namespace, "velero");
+    assert_int_equal(cfg->migrator.delta_interval_ms, 600000);
+    assert_int_equal(cfg->migrator.max_parallel, 2);
+    assert_int_equal(cfg->migrator.backup_ttl_ms, 72 * 3600000LL);
+    assert_int_equal(cfg->migrator.retain_source_ms, 24 * 3600000LL);
+    assert_false(cfg->migrator.incremental_restore);
+    assert_string_equal(cfg->traffic.driver, "none");
+    assert_string_equal(cfg->traffic.server_id, "localhost");
+    assert_int_equal(cfg->traffic.ttl, 30);
+    cfg_free(cfg);
+}
+
+/* ---- smaller behaviours ------------------------------------------------------- */
+
+static void comment_markers_inside_strings_are_kept(void **state)
+{
+    struct floe_config *cfg = load_ok(
+        *state, "{ // the site\n" SITE
+                ", /* peers: */ 'peers': [{'name': 'p', 'url': 'http://127.0.0.1:1/a//b/*c*/',\n"
+                "  'token': 't // \\\" /* x */'}] // end\n}");
+    assert_string_equal(cfg->peers[0].url, "http://127.0.0.1:1/a//b/*c*/");
+    assert_string_equal(cfg->peers[0].token, "t // \" /* x */");
+    cfg_free(cfg);
+}
+
+static void single_quotes_are_a_syntax_error_with_position(void **state)
+{
+    (void)state;
+    struct cfg_errors errs = {0};
+    const char *text = "{\"site\": {'name': 1}}";
+    assert_null(cfg_load_buffer("f.json", text, strlen(text), NULL, &errs));
+    assert_int_equal(errs.n, 1);
+    assert_string_equal(
+        errs.lines[0],
+        "f.json: line 1 column 11: keys and strings use double quotes, not single quotes");
+    cfg_errors_clear(&errs);
+}
+
+static void snmp_v3_level_follows_the_passwords_given(void **state)
+{
+    struct floe_config *cfg =
+        load_ok(*state, "{" SITE ", 'snmp': ["
+                        "{'name': 'a', 'host': 'h', 'version': 3, 'user': 'u', 'auth_password': "
+                        "'authpass1', 'points': []},"
+                        "{'name': 'b', 'host': 'h', 'version': 3, 'user': 'u', 'points': []},"
+                        "{'name': 'c', 'host': 'h', 'version': 3, 'user': 'u', 'level': "
+                        "'authNoPriv', 'auth_protocol': 'MD5',"
+                        " 'auth_password': 'authpass1', 'points': []}]}");
+    assert_int_equal(cfg->snmp[0].level, SNMP_AUTH_NOPRIV);
+    assert_int_equal(cfg->snmp[0].auth_protocol, SNMP_AUTH_SHA);
+    assert_int_equal(cfg->snmp[0].priv_protocol, SNMP_PRIV_NONE);
+    assert_int_equal(cfg->snmp[1].level, SNMP_NOAUTH_NOPRIV);
+    assert_int_equal(cfg->snmp[1].auth_protocol, SNMP_AUTH_NONE);
+    assert_int_equal(cfg->snmp[2].auth_protocol, SNMP_AUTH_MD5);
+    cfg_free(cfg);
+}
+
+static void window_ending_at_24_00_ends_at_midnight(void **state)
+{
+    struct floe_config *cfg = load_ok(
+        *state, "{" SITE ", 'policies': [" POLICY(", 'schedule': {'window': '22:00-24:00'}") "]}");
+    assert_int_equal(cfg->policies[0].schedule.start_min, 22 * 60);
+    assert_int_equal(cfg->policies[0].schedule.end_min, 0);
+    assert_int_equal(cfg->policies[0].schedule.days_mask, 0x7f); /* every day */
+    cfg_free(cfg);
+}
+
+static void cfg_load_resolves_files_against_the_config_directory(void **state)
+{
+    const struct fixture *f = *state;
+    char *text = expand(
+        "{" SITE ", " TOKENS("{'name': 'noc', 'role': 'read', 'token_file': 'noc.token'}") "}",
+        f->dir, 1);
+    write_file(f->dir, "floe.json", text);
+    free(text);
+    char path[256];
+    snprintf(path, sizeof path, "%s/floe.json", f->dir);
+    struct cfg_errors errs = {0};
+    struct floe_config *cfg = cfg_load(path, &errs);
+    print_errors(&errs);
+    assert_non_null(cfg);
+    assert_string_equal(cfg->path, path);
+    assert_string_equal(cfg->http.tokens[0].token, "s3cret-noc");
+    cfg_free(cfg);
+}
+
+static void cfg_load_of_a_missing_file_names_it(void **state)
+{
+    const struct fixture *f = *state;
+    char path[256], want[320];
+    snprintf(path, sizeof path, "%s/absent.json", f->dir);
+    snprintf(want, sizeof want, "%s: No such file or directory", path);
+    struct cfg_errors errs = {0};
+    assert_null(cfg_load(path, &errs));
+    assert_int_equal(errs.n, 1);
+    assert_string_equal(errs.lines[0], want);
+    cfg_errors_clear(&errs);
+}
+
+static void write_policy(const struct fixture *f, const char *name, const char *q)
+{
+    char *text = expand(q, f->dir, 1);
+    write_file(f->dir, name, text);
+    free(text);
+}
+
+static void policies_dir_loads_json_files_in_name_order(void **state)
+{
+    const struct fixture *f = *state;
+    make_dir(f->dir, "policies.d");
+    make_dir(f->dir, "policies.d/nested.json"); /* a directory, not a policy */
+    write_policy(f, "policies.d/b.json",
+                 "// second\n{'name': 'b', 'when': 'x > 2', 'mode': 'auto'}");
+    write_policy(f, "policies.d/a.json", "{'name': 'a', 'when': 'x > 1'}");
+    write_policy(f, "policies.d/notes.txt", "not a policy");
+    write_policy(f, "policies.d/.hidden.json", "not a policy either");
+    struct floe_config *cfg =
+        load_ok(f, "{" SITE ", 'policies': [" POLICY("") "], 'policies_dir': 'policies.d'}");
+    assert_int_equal(cfg->npolicies, 3);
+    assert_string_equal(cfg->policies[0].name, "p1");
+    assert_string_equal(cfg->policies[1].name, "a");
+    assert_string_equal(cfg->policies[2].name, "b");
+    assert_int_equal(cfg->policies[2].mode, POL_MODE_AUTO);
+    assert_int_equal(cfg->policies[1].cooldown_ms, 15 * 60000); /* defaults apply as inline */
+    cfg_free(cfg);
+}
+
+static void policies_dir_errors_name_the_file(void **state)
+{
+    const struct fixture *f = *state;
+    make_dir(f->dir, "policies.d");
+    write_policy(f, "policies.d/a.json", "{'name': 'p1', 'when': 'x > 1'}");
+    write_policy(f, "policies.d/b.json", "{'name': 'b', 'when': 'x > 1', 'mode': 'sometimes'}");
+    write_policy(f, "policies.d/c.json", "{'name': 'c',\n 'when': }");
+    struct cfg_errors errs = {0};
+    struct floe_config *cfg =
+        load(f, "{" SITE ", 'policies': [" POLICY("") "], 'policies_dir': 'policies.d'}", &errs);
+    assert_null(cfg);
+    const char *want[] = {
+        "@DIR@/policies.d/b.json: mode: must be one of auto, approve, observe",
+        "@DIR@/policies.d/c.json: line 2 column 10: expected a value, found '}'",
+        ("@DIR@/policies.d/a.json: name: duplicate policy name 'p1' "
+         "(first in floe.json: policies[0].name)"),
+    };
+    print_errors(&errs);
+    assert_int_equal(errs.n, ARRAY_LEN(want));
+    for (size_t i = 0; i < ARRAY_LEN(want); i++) {
+        char *w = expand(want[i], f->dir, 0);
+        assert_string_equal(errs.lines[i], w);
+        free(w);
+    }
+    cfg_errors_clear(&errs);
+}
+
+static void policy_json_is_parsed_with_the_same_rules(void **state)
+{
+    (void)state;
+    struct cfg_errors errs = {0};
+    struct cfg_policy p;
+    const char *ok = "{\"name\": \"api-1\", \"when\": \"a > b\", \"mode\": \"approve\", "
+                     "\"action\": {\"type\": \"shed\", \"kw\": \"a - b\"}, "
+                     "\"schedule\": {\"window\": \"01:00-05:00\", \"days\": [\"mon\"]}}";
+    assert_int_equal(cfg_parse_policy_json(ok, strlen(ok), "body", &p, &errs), 0);
+    assert_int_equal(errs.n, 0);
+    assert_string_equal(p.name, "api-1");
+    assert_int_equal(p.mode, POL_MODE_APPROVE);
+    assert_int_equal(p.severity, POL_SEV_WARNING);
+    assert_string_equal(p.action.kw, "a - b");
+    assert_true(p.has_schedule);
+    assert_int_equal(p.schedule.days_mask, 1);
+    cfg_policy_clear(&p);
+    assert_null(p.name);
+
+    const char *bad = "{\"name\": \"api-1\", \"whenn\": \"a > b\", \"mode\": \"later\"}";
+    assert_int_equal(cfg_parse_policy_json(bad, strlen(bad), "body", &p, &errs), -1);
+    const char *want[] = {
+        "body: whenn: unknown key (did you mean 'when'?)",
+        "body: when: missing required key",
+        "body: mode: must be one of auto, approve, observe",
+    };
+    print_errors(&errs);
+    assert_int_equal(errs.n, ARRAY_LEN(want));
+    for (size_t i = 0; i < ARRAY_LEN(want); i++)
+        assert_string_equal(errs.lines[i], want[i]);
+    assert_null(p.name); /* nothing is left allocated on failure */
+    cfg_errors_clear(&errs);
+
+    assert_int_equal(cfg_parse_policy_json("{", 1, "body", &p, &errs), -1);
+    assert_int_equal(errs.n, 1);
+    assert_string_equal(
+        errs.lines[0],
+        "body: line 1 column 2: expected a key in double quotes, found end of input");
+    cfg_errors_clear(&errs);
+}
+
+static void errors_are_appended_to_existing_ones(void **state)
+{
+    struct cfg_errors errs = {0};
+    struct cfg_errors *e = &errs;
+    e->lines = malloc(sizeof *e->lines);
+    assert_non_null(e->lines);
+    e->lines[0] = strdup("earlier");
+    e->n = 1;
+    assert_null(load(*state, "{}", &errs));
+    assert_int_equal(errs.n, 2);
+    assert_string_equal(errs.lines[0], "earlier");
+    assert_string_equal(errs.lines[1], "floe.json: site: missing required key");
+    cfg_errors_clear(&errs);
+    assert_int_equal(errs.n, 0);
+}
+
+static void thousands_of_errors_are_capped_with_a_count(void **state)
+{
+    size_t cap = 64 * 1024, n = 0;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    n += (size_t)snprintf(text + n, cap - n, "{\"site\": {\"name\": \"s\"}");
+    for (int i = 0; i < 1100; i++)
+        n += (size_t)snprintf(text + n, cap - n, ", \"k%d\": 1", i);
+    snprintf(text + n, cap - n, "}");
+    struct cfg_errors errs = {0};
+    const struct fixture *f = *state;
+    assert_null(cfg_load_buffer("floe.json", text, strlen(text), f->dir, &errs));
+    assert_int_equal(errs.n, 1001);
+    assert_string_equal(errs.lines[0], "floe.json: k0: unknown key");
+    assert_string_equal(errs.lines[1000], "floe.json: 100 more errors not shown");
+    cfg_errors_clear(&errs);
+    free(text);
+}
+
+static void names_of_roles_and_tables(void **state)
+{
+    (void)state;
+    assert_string_equal(cfg_role_name(ROLE_NONE), "none");
+    assert_string_equal(cfg_role_name(ROLE_READ), "read");
+    assert_string_equal(cfg_role_name(ROLE_OPERATOR), "operator");
+    assert_string_equal(cfg_role_name(ROLE_ADMIN), "admin");
+    assert_string_equal(cfg_role_name(ROLE_PEER), "peer");
+    assert_string_equal(cfg_mb_table_name(MB_TABLE_HOLDING), "holding");
+    assert_string_equal(cfg_mb_table_name(MB_TABLE_INPUT), "input");
+    assert_string_equal(cfg_mb_table_name(MB_TABLE_COIL), "coil");
+    assert_string_equal(cfg_mb_table_name(MB_TABLE_DISCRETE), "discrete");
+    cfg_free(NULL);
+    cfg_policy_clear(NULL);
+    cfg_errors_clear(NULL);
+}
+
+/* ---- runner ------------------------------------------------------------------- */
+
+#define FIXED(fn)                                                                                  \
+    {                                                                                              \
+#fn, fn, fixture_setup, fixture_teardown, NULL                                             \
+    }
+
+int main(void)
+{
+    static const struct CMUnitTest fixed[] = {
+        FIXED(full_config_fills_every_field),
+        FIXED(minimal_config_gets_the_documented_defaults),
+        FIXED(comment_markers_inside_strings_are_kept),
+        FIXED(single_quotes_are_a_syntax_error_with_position),
+        FIXED(snmp_v3_level_follows_the_passwords_given),
+        FIXED(window_ending_at_24_00_ends_at_midnight),
+        FIXED(cfg_load_resolves_files_against_the_config_directory),
+        FIXED(cfg_load_of_a_missing_file_names_it),
+        FIXED(policies_dir_loads_json_files_in_name_order),
+        FIXED(policies_dir_errors_name_the_file),
+        FIXED(policy_json_is_parsed_with_the_same_rules),
+        FIXED(errors_are_appended_to_existing_ones),
+        FIXED(thousands_of_errors_are_capped_with_a_count),
+        FIXED(names_of_roles_and_tables),
+    };
+    size_t ncases = sizeof error_cases / sizeof error_cases[0];
+    size_t nfixed = sizeof fixed / sizeof fixed[0];
+    struct CMUnitTest *tests = calloc(ncases + nfixed, sizeof *tests);
+    if (!tests)
+        return 1;
+    for (size_t i = 0; i < ncases; i++)
+        tests[i] = (struct CMUnitTest){error_cases[i].name, run_error_case, fixture_setup,
+                                       fixture_teardown, (void *)&error_cases[i]};
+    memcpy(tests + ncases, fixed, sizeof fixed);
+    int failed = _cmocka_run_group_tests("config", tests, ncases + nfixed, NULL, NULL);
+    free(tests);
+    return failed;
+}

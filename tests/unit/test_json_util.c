@@ -1,0 +1,147 @@
+/*
+ * test_json_util — JSON with comments: what is accepted, what is refused
+ * and the exact "line L column C: message" for each refusal.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json_util.h"
+#include "util.h"
+
+struct syntax_case {
+    const char *name;
+    const char *text;
+    size_t len;       /* 0: strlen(text) */
+    const char *want; /* error message, NULL when the text is valid */
+};
+
+static const struct syntax_case cases[] = {
+    {"line_comment_is_blank", "// c\n{\"a\": 1} // end", 0, NULL},
+    {"block_comment_is_blank", "/* c\n */{\"a\": /* x */ 1}", 0, NULL},
+    {"comment_markers_in_strings_stay", "{\"a\": \"//x/*y*/\"}", 0, NULL},
+    {"byte_order_mark_is_skipped", "\xEF\xBB\xBF{\"a\": 1}", 0, NULL},
+    {"escapes_and_surrogate_pairs_are_valid",
+     "[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00\"]", 0, NULL},
+    {"numbers_in_every_form_are_valid", "[0, -0, 1.5, -2e3, 4E+2, 5e-1]", 0, NULL},
+    {"empty_text", "", 0, "line 1 column 1: no JSON value (the text is empty or only comments)"},
+    {"only_comments", "// nothing\n", 0,
+     "line 2 column 1: no JSON value (the text is empty or only comments)"},
+    {"trailing_comma_in_object", "{\"a\": 1,\n}", 0, "line 1 column 8: trailing comma before '}'"},
+    {"trailing_comma_in_array", "[1, 2, ]", 0, "line 1 column 6: trailing comma before ']'"},
+    {"missing_comma_between_members", "{\"a\": 1\n \"b\": 2}", 0,
+     "line 2 column 2: missing ',' between object members"},
+    {"missing_comma_between_elements", "[1 2]", 0,
+     "line 1 column 4: missing ',' between array elements"},
+    {"unquoted_key", "{a: 1}", 0, "line 1 column 2: object keys must be in double quotes"},
+    {"single_quoted_string", "{\"a\": 'x'}", 0,
+     "line 1 column 7: keys and strings use double quotes, not single quotes"},
+    {"missing_colon", "{\"a\" 1}", 0, "line 1 column 6: expected ':' after the key, found '1'"},
+    {"unknown_word", "{\"a\": tru}", 0,
+     "line 1 column 7: unknown word (values are numbers, \"strings\", true, false, null, [arrays] "
+     "or {objects})"},
+    {"unquoted_duration", "{\"a\": 5s}", 0,
+     "line 1 column 7: invalid number (durations and names are strings: put them in double "
+     "quotes)"},
+    {"leading_zero", "[01]", 0, "line 1 column 2: numbers must not have leading zeros"},
+    {"bare_minus", "[-]", 0, "line 1 column 2: invalid number"},
+    {"dot_without_digits", "[1.]", 0,
+     "line 1 column 2: invalid number (a '.' must be followed by digits)"},
+    {"number_out_of_range", "[1e400]", 0, "line 1 column 2: number out of range"},
+    {"unterminated_string", "{\"a\": \"x}", 0, "line 1 column 7: unterminated string"},
+    {"newline_inside_string", "{\"a\": \"x\ny\"}", 0,
+     "line 1 column 7: unterminated string (line ends inside it)"},
+    {"tab_inside_string", "[\"a\tb\"]", 0,
+     "line 1 column 4: control character 0x09 inside a string (write it as an escape)"},
+    {"invalid_escape", "[\"C:\\data\"]", 0,
+     "line 1 column 5: invalid escape '\\d' (a backslash must be written \\\\)"},
+    {"short_unicode_escape", "[\"\\u12\"]", 0,
+     "line 1 column 3: \\u must be followed by four hex digits"},
+    {"nul_escape", "[\"a\\u0000b\"]", 0, "line 1 column 4: \\u0000 is not allowed in strings"},
+    {"lone_low_surrogate", "[\"\\udc00\"]", 0,
+     "line 1 column 3: lone UTF-16 low surrogate \\uDC00"},
+    {"high_surrogate_alone", "[\"\\ud83dx\"]", 0,
+     "line 1 column 3: UTF-16 high surrogate \\uD83D without a low surrogate"},
+    {"nul_byte_in_text", "{\"a\": 1}\0{}", 10, "line 1 column 9: NUL byte in the text"},
+    {"text_after_value", "{} {}", 0,
+     "line 1 column 4: unexpected text after the end of the JSON value"},
+    {"unclosed_object", "{\"a\": [1, 2]", 0,
+     "line 1 column 13: expected ',' or '}', found end of input"},
+    {"unterminated_block_comment", "{\"a\": 1} /* x", 0,
+     "line 1 column 10: unterminated /* comment"},
+    {"stray_slash", "{\"a\": 1} / x", 0, "line 1 column 10: stray '/' (comments are // or /* */)"},
+    {"column_counts_characters_not_bytes", "{\"\xC3\xA9\": x}", 0,
+     "line 1 column 7: unknown word (values are numbers, \"strings\", true, false, null, [arrays] "
+     "or {objects})"},
+    {"too_deep",
+     "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
+     "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+     0, "line 1 column 65: nested more than 64 levels deep"},
+};
+
+static void run_case(void **state)
+{
+    const struct syntax_case *c = *state;
+    char err[256] = "";
+    size_t len = c->len ? c->len : strlen(c->text);
+    cJSON *root = json_parse_commented(c->text, len, err, sizeof err);
+    if (!c->want) {
+        if (!root)
+            print_message("  got: %s\n", err);
+        assert_non_null(root);
+    } else {
+        assert_null(root);
+        assert_string_equal(err, c->want);
+    }
+    cJSON_Delete(root);
+}
+
+static void values_survive_comment_blanking(void **state)
+{
+    (void)state;
+    char err[256];
+    const char *text =
+        "{ /* a */ \"url\": \"http://x//y/*z*/\", // b\n \"n\": -2.5e1, \"ok\": true }";
+    cJSON *root = json_parse_commented(text, strlen(text), err, sizeof err);
+    assert_non_null(root);
+    assert_string_equal(cJSON_GetObjectItem(root, "url")->valuestring, "http://x//y/*z*/");
+    assert_true(cJSON_GetObjectItem(root, "n")->valuedouble == -25.0);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(root, "ok")));
+    cJSON_Delete(root);
+}
+
+static void text_need_not_be_nul_terminated(void **state)
+{
+    (void)state;
+    char err[256];
+    const char buf[] = {'[', '1', ']', 'x'}; /* only the first 3 bytes are the document */
+    cJSON *root = json_parse_commented(buf, 3, err, sizeof err);
+    assert_non_null(root);
+    assert_int_equal(cJSON_GetArraySize(root), 1);
+    cJSON_Delete(root);
+}
+
+int main(void)
+{
+    static const struct CMUnitTest fixed[] = {
+        cmocka_unit_test(values_survive_comment_blanking),
+        cmocka_unit_test(text_need_not_be_nul_terminated),
+    };
+    size_t ncases = ARRAY_LEN(cases), nfixed = ARRAY_LEN(fixed);
+    struct CMUnitTest *tests = calloc(ncases + nfixed, sizeof *tests);
+    if (!tests)
+        return 1;
+    for (size_t i = 0; i < ncases; i++)
+        tests[i] = (struct CMUnitTest){cases[i].name, run_case, NULL, NULL, (void *)&cases[i]};
+    memcpy(tests + ncases, fixed, sizeof fixed);
+    int failed = _cmocka_run_group_tests("json_util", tests, ncases + nfixed, NULL, NULL);
+    free(tests);
+    return failed;
+}
