@@ -17,6 +17,8 @@
 #include "recorder.h"
 #include "util.h"
 
+#define RECORDER_STUCK_MS 60000
+
 static volatile sig_atomic_t got_stop;
 static volatile sig_atomic_t got_reload;
 
@@ -195,9 +197,10 @@ int daemon_run(const char *config_path)
             notify_send("READY=1");
         }
         if (watchdog_ms > 0 && util_mono_ms() >= next_ping) {
-            /* Ping only while the recorder still cycles: a wedged store is
-             * exactly what the watchdog should restart us for. */
-            if (util_mono_ms() - recorder_heartbeat_ms(rec) < watchdog_ms)
+            /* Ping only while the recorder still cycles (every 10 s): a
+             * store wedged for a minute is exactly what the watchdog
+             * should restart us for. */
+            if (util_mono_ms() - recorder_heartbeat_ms(rec) < RECORDER_STUCK_MS)
                 notify_send("WATCHDOG=1");
             next_ping = util_mono_ms() + watchdog_ms / 2;
         }

@@ -1,7 +1,7 @@
 /*
  * recorder — the thread that moves samples from the metrics queue into the
- * store in batched transactions (one per second) and applies retention
- * (once an hour). A failed write is kept and retried, not dropped, until
+ * store in batched transactions (one every 10 s) and applies retention
+ * (once an hour, on a thread of its own). A failed write is kept and retried, not dropped, until
  * the queue itself overflows.
  */
 #ifndef FLOE_RECORDER_H

@@ -26,9 +26,12 @@ for round in 1 2 3; do
     agent=$!
     PIDS+=("$agent")
     wait_http "http://127.0.0.1:$http_port/healthz" 10 || not_ok "round $round: agent did not start"
-    sleep 2.3
+    # The recorder commits every 10 s: wait for this run's first commit,
+    # then kill at a random point of the next cycle.
+    start_count=$(count)
+    for _ in $(seq 150); do [ "$(count)" != "$start_count" ] && break; sleep 0.1; done
+    sleep $((RANDOM % 9)).$((RANDOM % 10))
     before=$(count)
-    sleep 0.$((RANDOM % 9 + 1))
     kill -9 "$agent"; wait "$agent" 2>/dev/null
     integrity=$(sqlite3 "$TMP/floe.db" 'PRAGMA integrity_check;')
     after=$(count)
