@@ -1,0 +1,1113 @@
+/*
+ * snmp_collector — polls one SNMP agent (v1, v2c, v3/USM) for the points of
+ * one configured device; provides snmp_collector_ops (collector.h).
+ *
+ * Per poll: every `oid` point goes out in as few GET PDUs as the agent
+ * takes (60 varbinds each; on tooBig the batch size is halved and the
+ * smaller size kept for the device), then each `walk` point is read with
+ * GETBULK (v2c/v3, 25 repetitions, halved on tooBig) or GETNEXT (v1).
+ * Varbinds become numbers through snmp_value.c; a point the agent cannot
+ * give (noSuchObject, a string that is no number, ...) is reported through
+ * sink->bad and the rest of the device stays good. A device that does not
+ * answer or rejects our credentials makes poll() return -1 with a message
+ * that says which, and its session is reopened on the next poll.
+ *
+ * Threads. The agent polls each device from its own thread. Debian builds
+ * net-snmp without --enable-reentrant, and even the single-session API
+ * shares process-wide tables (the USM user list, engine boot/time cache,
+ * request ids). So every net-snmp call here runs under one process-wide
+ * mutex, and the mutex is never held while waiting for the network: we send
+ * with snmp_sess_async_send and wait in poll(2) on the session's socket
+ * ourselves. The SNMPv3 engine-ID discovery that snmp_sess_open would do
+ * synchronously (under the lock) is done the same asynchronous way. A dead
+ * agent therefore holds up only its own thread; other devices contend only
+ * for the microseconds of encoding and decoding a PDU.
+ *
+ * SNMPv3 keys. net-snmp keeps one key set per (agent engine ID, user) for
+ * the whole process and looks it up for every message. Devices that reach
+ * the same agent as the same user therefore share it: a "claim" list here
+ * records which credentials own each entry. Equal credentials share it;
+ * different ones (one of the configs is wrong) get a clear error instead of
+ * overwriting each other's keys, and the entry goes when its last device
+ * closes or fails, so a corrected password takes effect (config reload).
+ *
+ * Secrets: v3 passwords are turned into keys (Ku) at open and zeroed at
+ * close; neither they nor communities ever appear in messages or logs.
+ */
+#include "collector.h"
+#include "config.h"
+#include "log.h"
+#include "snmp_value.h"
+#include "util.h"
+
+#include <net-snmp/net-snmp-config.h>
+#include <net-snmp/net-snmp-includes.h>
+#include <net-snmp/library/keytools.h>
+#include <net-snmp/library/large_fd_set.h>
+#include <net-snmp/library/snmpusm.h>
+#include <net-snmp/library/transform_oids.h>
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+/* Varbinds per GET PDU before the agent has told us anything: small enough
+ * for most agents' PDU limits, large enough that a typical UPS or PDU is one
+ * or two requests. */
+#define SNMP_COLL_MAX_VARBINDS 60
+#define SNMP_COLL_BULK_REPETITIONS 25
+/* A walk that returns more rows than this is a loop or the wrong subtree. */
+#define SNMP_COLL_WALK_MAX_ROWS 10000
+/* How often a wait wakes up to look at the stop flag. */
+#define SNMP_COLL_STOP_CHECK_MS 100
+/* Time a poll may take beyond its request timeouts (encoding, scheduling). */
+#define SNMP_COLL_SLACK_MS 250
+/* Our own codes beside net-snmp's SNMPERR_* (which are 0 .. -69). */
+#define SNMP_COLL_ERR_STOPPED (-1001)
+#define SNMP_COLL_ERR_DEADLINE (-1002)
+#define SNMP_COLL_ERR_USER_CONFLICT (-1003)
+/* RFC 3411 SnmpEngineID: 5 to 32 octets. */
+#define SNMP_COLL_ENGINE_ID_MAX 32
+
+/* Who put an entry into net-snmp's USM user table (see the top of the
+ * file). Lives in the list below while `devices` > 0. */
+struct snmp_usm_claim {
+    struct snmp_usm_claim *next;
+    u_char engine_id[SNMP_COLL_ENGINE_ID_MAX];
+    size_t engine_id_len;
+    char *user;
+    enum snmp_level level;
+    const oid *auth_proto, *priv_proto;
+    u_char auth_ku[USM_AUTH_KU_LEN];
+    size_t auth_ku_len;
+    u_char priv_ku[USM_PRIV_KU_LEN];
+    size_t priv_ku_len;
+    int devices;
+};
+
+/* net-snmp's process-wide state and our bookkeeping of it (see the top of
+ * the file); the list is only touched under the lock. */
+static pthread_once_t snmp_coll_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t snmp_coll_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct snmp_usm_claim *snmp_coll_claims;
+
+struct snmp_get_point {
+    const struct cfg_snmp_point *cfg;
+    oid name[MAX_OID_LEN];
+    size_t name_len;
+};
+
+struct snmp_walk_point {
+    const struct cfg_snmp_point *cfg;
+    oid root[MAX_OID_LEN];
+    size_t root_len;
+    /* Metric names of the last successful walk: reported bad when a walk
+     * fails, since the template itself is no metric. */
+    char **rows;
+    size_t nrows;
+};
+
+/* The answer to the one request a device has outstanding. */
+struct snmp_wait {
+    int reqid;
+    bool done;
+    int snmp_err;          /* SNMPERR_* when no response PDU came */
+    netsnmp_pdu *response; /* a clone; freed by the waiter */
+};
+
+struct snmp_state {
+    const struct cfg_snmp_device *cfg;
+    u_char auth_ku[USM_AUTH_KU_LEN];
+    size_t auth_ku_len;
+    u_char priv_ku[USM_PRIV_KU_LEN];
+    size_t priv_ku_len;
+    oid *auth_proto, *priv_proto;
+    size_t auth_proto_len, priv_proto_len;
+    char peer[INET6_ADDRSTRLEN + 16]; /* numeric, for messages */
+
+    void *sess;                   /* NULL until the first poll and after a failure */
+    bool engine_answered;         /* v3: the agent answered discovery on this session */
+    bool got_response;            /* a request of this session has been answered */
+    struct snmp_usm_claim *claim; /* v3: our share of the USM entry, NULL if none */
+    size_t get_batch;             /* varbinds per GET; halved on tooBig */
+    long bulk_repetitions;        /* max-repetitions per GETBULK; halved on tooBig */
+    int64_t deadline_ms;          /* monotonic end of the current poll */
+    struct snmp_wait wait;
+
+    struct snmp_get_point *gets;
+    size_t ngets;
+    size_t *queue; /* GET points still to read in this poll */
+    struct snmp_walk_point *walks;
+    size_t nwalks;
+};
+
+/* ---- library set-up ---------------------------------------------------- */
+
+/* net-snmp's own log lines (mostly parse warnings) go to our debug log. */
+static int snmp_coll_lib_log(int major, int minor, void *serverarg, void *clientarg)
+{
+    const struct snmp_log_message *m = serverarg;
+    if (m && m->msg) {
+        size_t n = strlen(m->msg);
+        while (n > 0 && (m->msg[n - 1] == '\n' || m->msg[n - 1] == '\r'))
+            n--;
+        log_debug("net-snmp: %.*s", (int)n, m->msg);
+    }
+    return 0;
+}
+
+static void snmp_coll_lib_init(void)
+{
+    /* floe configures everything itself: no snmp.conf, no MIB files, and no
+     * persistent state (the agent runs under ProtectSystem=strict, where
+     * /var/lib/snmp is read-only). */
+    netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DONT_READ_CONFIGS, 1);
+    netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DONT_PERSIST_STATE, 1);
+    netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DISABLE_PERSISTENT_LOAD, 1);
+    netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DISABLE_PERSISTENT_SAVE, 1);
+    netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DONT_LOAD_HOST_FILES, 1);
+    netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_NO_TOKEN_WARNINGS, 1);
+    netsnmp_ds_set_string(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_MIBDIRS, "");
+    netsnmp_set_mib_directory("");
+    /* Debian's libnetsnmp creates <persistent dir>/cert_indexes at start-up
+     * even with persistence off. A directory below /dev/null can never be
+     * created, by root or anyone, so nothing is written anywhere (the
+     * failure is only a debug line) and /var/lib/snmp is never touched. */
+    netsnmp_ds_set_string(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_PERSISTENT_DIR,
+                          "/dev/null/floe-no-snmp-state");
+    netsnmp_register_loghandler(NETSNMP_LOGHANDLER_CALLBACK, LOG_DEBUG);
+    snmp_register_callback(SNMP_CALLBACK_LIBRARY, SNMP_CALLBACK_LOGGING, snmp_coll_lib_log, NULL);
+    init_snmp("floe");
+}
+
+/* ---- small helpers ------------------------------------------------------- */
+
+/* net-snmp's text for an error code; copied out under the lock because the
+ * library formats unknown codes into a static buffer. */
+static void snmp_coll_api_error(int code, char *buf, size_t n)
+{
+    pthread_mutex_lock(&snmp_coll_lock);
+    snprintf(buf, n, "%s", snmp_api_errstring(code));
+    pthread_mutex_unlock(&snmp_coll_lock);
+}
+
+static void snmp_coll_pdu_free(netsnmp_pdu *pdu)
+{
+    if (!pdu)
+        return;
+    pthread_mutex_lock(&snmp_coll_lock);
+    snmp_free_pdu(pdu);
+    pthread_mutex_unlock(&snmp_coll_lock);
+}
+
+/* How long one poll may take: its interval, but never less than one
+ * request's full timeout and retries, so a dead agent fails after exactly
+ * timeout x tries. */
+static int64_t snmp_coll_budget_ms(const struct cfg_snmp_device *d)
+{
+    int64_t budget = d->timeout_ms * (d->retries + 1) + SNMP_COLL_SLACK_MS;
+    return d->interval_ms > budget ? d->interval_ms : budget;
+}
+
+/* ---- messages ------------------------------------------------------------ */
+
+static const char *snmp_coll_level_name(enum snmp_level level)
+{
+    switch (level) {
+    case SNMP_AUTH_PRIV:
+        return "authPriv";
+    case SNMP_AUTH_NOPRIV:
+        return "authNoPriv";
+    default:
+        return "noAuthNoPriv";
+    }
+}
+
+/* Turns a net-snmp error code into the message an operator can act on. */
+static int snmp_coll_fail(const struct snmp_state *st, int code, char *err, size_t errlen)
+{
+    const struct cfg_snmp_device *d = st->cfg;
+    switch (code) {
+    case SNMPERR_TIMEOUT:
+        if (d->version != SNMP_V3)
+            return errf(err, errlen,
+                        "snmp: no response from %s within %lld ms x %d tries "
+                        "(agent down, or wrong community?)",
+                        st->peer, (long long)d->timeout_ms, d->retries + 1);
+        /* The agent knows us (discovery worked) but never answers what we
+         * encrypt: it cannot decrypt it, and USM sends no Report for that. */
+        if (st->engine_answered && !st->got_response && d->level == SNMP_AUTH_PRIV)
+            return errf(err, errlen,
+                        "snmp: %s answered discovery but not the encrypted request "
+                        "(wrong priv password or priv protocol?)",
+                        st->peer);
+        return errf(err, errlen,
+                    "snmp: no response from %s within %lld ms x %d tries "
+                    "(agent down or unreachable?)",
+                    st->peer, (long long)d->timeout_ms, d->retries + 1);
+    case SNMPERR_AUTHENTICATION_FAILURE:
+    case SNMPERR_USM_AUTHENTICATIONFAILURE:
+        return errf(err, errlen,
+                    "snmp: authentication failure (wrong auth password or auth protocol?)");
+    case SNMPERR_UNKNOWN_USER_NAME:
+    case SNMPERR_USM_UNKNOWNSECURITYNAME:
+        return errf(err, errlen, "snmp: unknown user name \"%s\" (not configured on the agent?)",
+                    d->user ? d->user : "");
+    case SNMPERR_UNSUPPORTED_SEC_LEVEL:
+    case SNMPERR_USM_UNSUPPORTEDSECURITYLEVEL:
+        return errf(err, errlen,
+                    "snmp: unsupported security level: the agent does not allow user \"%s\" "
+                    "at %s",
+                    d->user ? d->user : "", snmp_coll_level_name(d->level));
+    case SNMPERR_DECRYPTION_ERR:
+    case SNMPERR_USM_DECRYPTIONERROR:
+        return errf(err, errlen, "snmp: decryption error (wrong priv password or priv protocol?)");
+    case SNMPERR_NOT_IN_TIME_WINDOW:
+    case SNMPERR_USM_NOTINTIMEWINDOW:
+        return errf(err, errlen, "snmp: not in time window (agent restarted or its clock jumped)");
+    case SNMPERR_UNKNOWN_ENG_ID:
+    case SNMPERR_USM_UNKNOWNENGINEID:
+        return errf(err, errlen, "snmp: unknown engine ID (agent replaced or re-keyed?)");
+    case SNMP_COLL_ERR_USER_CONFLICT:
+        return errf(err, errlen,
+                    "snmp: another device polls user \"%s\" of this agent with other "
+                    "credentials (one of the two configs is wrong)",
+                    d->user ? d->user : "");
+    case SNMP_COLL_ERR_STOPPED:
+        return errf(err, errlen, "snmp: poll stopped (shutting down)");
+    case SNMP_COLL_ERR_DEADLINE:
+        return errf(err, errlen,
+                    "snmp: %s: poll exceeded its %lld ms budget (agent too slow for this many "
+                    "points?)",
+                    st->peer, (long long)snmp_coll_budget_ms(d));
+    default: {
+        char text[128];
+        snmp_coll_api_error(code, text, sizeof text);
+        return errf(err, errlen, "snmp: %s: %s", st->peer, text);
+    }
+    }
+}
+
+/* ---- requests ---------------------------------------------------------- */
+
+/* Called by net-snmp (under our lock, from snmp_sess_read2/_timeout) with the
+ * outcome of a request. */
+static int snmp_coll_on_response(int op, netsnmp_session *session, int reqid, netsnmp_pdu *pdu,
+                                 void *magic)
+{
+    struct snmp_wait *w = magic;
+    /* A Report answers our message (net-snmp matched its msgID) but may
+     * carry no request ID: an agent that cannot authenticate or decrypt a
+     * request never saw the ID inside it. */
+    bool report =
+        op == NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE && pdu && pdu->command == SNMP_MSG_REPORT;
+    if ((reqid != w->reqid && !report) || w->done)
+        return 1;
+    switch (op) {
+    case NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE:
+        if (pdu && pdu->command == SNMP_MSG_REPORT) {
+            w->snmp_err = snmpv3_get_report_type(pdu);
+            /* net-snmp resends by itself with the corrected engine time. */
+            if (w->snmp_err == SNMPERR_NOT_IN_TIME_WINDOW)
+                return 1;
+        } else if (pdu && pdu->command == SNMP_MSG_RESPONSE) {
+            w->response = snmp_clone_pdu(pdu);
+            w->snmp_err = w->response ? SNMPERR_SUCCESS : SNMPERR_MALLOC;
+        } else {
+            w->snmp_err = SNMPERR_PROTOCOL;
+        }
+        break;
+    case NETSNMP_CALLBACK_OP_TIMED_OUT:
+        w->snmp_err = SNMPERR_TIMEOUT;
+        break;
+    case NETSNMP_CALLBACK_OP_RESEND:
+    case NETSNMP_CALLBACK_OP_CONNECT:
+        return 1;
+    case NETSNMP_CALLBACK_OP_SEC_ERROR:
+        w->snmp_err = session && session->s_snmp_errno ? session->s_snmp_errno
+                                                       : SNMPERR_AUTHENTICATION_FAILURE;
+        break;
+    default:
+        w->snmp_err = session && session->s_snmp_errno ? session->s_snmp_errno : SNMPERR_GENERR;
+        break;
+    }
+    w->done = true;
+    return 1;
+}
+
+/* Waits until the outstanding request is answered or given up on, driving
+ * net-snmp's retransmissions. Returns 0, or an SNMPERR_* code when the poll
+ * ran out of time or was stopped. */
+static int snmp_coll_wait(struct snmp_state *st, volatile int *stop)
+{
+    netsnmp_large_fd_set fds;
+    netsnmp_large_fd_set_init(&fds, FD_SETSIZE);
+    int rc = 0;
+    while (!st->wait.done) {
+        if (stop && *stop) {
+            rc = SNMP_COLL_ERR_STOPPED;
+            break;
+        }
+        int64_t left = st->deadline_ms - util_mono_ms();
+        if (left <= 0) {
+            rc = SNMP_COLL_ERR_DEADLINE;
+            break;
+        }
+        int numfds = 0, block = 1, sock = -1;
+        struct timeval tv = {0, 0};
+        pthread_mutex_lock(&snmp_coll_lock);
+        NETSNMP_LARGE_FD_ZERO(&fds);
+        snmp_sess_select_info2(st->sess, &numfds, &fds, &tv, &block);
+        netsnmp_transport *t = snmp_sess_transport(st->sess);
+        if (t)
+            sock = t->sock;
+        pthread_mutex_unlock(&snmp_coll_lock);
+
+        int64_t wait_ms = SNMP_COLL_STOP_CHECK_MS;
+        if (!block) {
+            int64_t lib_ms = (int64_t)tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000;
+            if (lib_ms < wait_ms)
+                wait_ms = lib_ms;
+        }
+        if (left < wait_ms)
+            wait_ms = left;
+        struct pollfd pfd = {.fd = sock, .events = POLLIN};
+        int n = poll(&pfd, sock >= 0 ? 1 : 0, (int)wait_ms);
+
+        pthread_mutex_lock(&snmp_coll_lock);
+        if (n > 0)
+            snmp_sess_read2(st->sess, &fds);
+        else
+            snmp_sess_timeout(st->sess); /* resends or times out only what is due */
+        pthread_mutex_unlock(&snmp_coll_lock);
+    }
+    netsnmp_large_fd_set_cleanup(&fds);
+    return rc;
+}
+
+/* Sends pdu (always consumed) and waits for the answer. Returns 0 with
+ * *response set (caller frees with snmp_free_pdu), or an SNMPERR_* code. */
+static int snmp_coll_exchange(struct snmp_state *st, netsnmp_pdu *pdu, netsnmp_pdu **response,
+                              volatile int *stop)
+{
+    *response = NULL;
+    memset(&st->wait, 0, sizeof st->wait);
+    pthread_mutex_lock(&snmp_coll_lock);
+    int reqid = snmp_sess_async_send(st->sess, pdu, snmp_coll_on_response, &st->wait);
+    int send_err = 0;
+    if (reqid == 0) {
+        netsnmp_session *s = snmp_sess_session(st->sess);
+        send_err = s && s->s_snmp_errno ? s->s_snmp_errno : SNMPERR_GENERR;
+        snmp_free_pdu(pdu); /* not sent: still ours */
+    } else {
+        st->wait.reqid = reqid;
+    }
+    pthread_mutex_unlock(&snmp_coll_lock);
+    if (send_err)
+        return send_err;
+
+    int rc = snmp_coll_wait(st, stop);
+    if (rc)
+        return rc;
+    if (st->wait.snmp_err != SNMPERR_SUCCESS) {
+        snmp_coll_pdu_free(st->wait.response);
+        st->wait.response = NULL;
+        return st->wait.snmp_err;
+    }
+    *response = st->wait.response;
+    st->wait.response = NULL;
+    st->got_response = true;
+    return 0;
+}
+
+/* ---- SNMPv3 key claims (caller holds snmp_coll_lock) ------------------- */
+
+/* Credentials can share one USM entry when every part both use is equal:
+ * the auth key if both authenticate, the priv key if both encrypt. (A
+ * noAuthNoPriv device sends no keys at all.) */
+static bool snmp_coll_claim_compatible(const struct snmp_usm_claim *c, const struct snmp_state *st)
+{
+    enum snmp_level both = c->level < st->cfg->level ? c->level : st->cfg->level;
+    if (both >= SNMP_AUTH_NOPRIV &&
+        (c->auth_proto != st->auth_proto || c->auth_ku_len != st->auth_ku_len ||
+         memcmp(c->auth_ku, st->auth_ku, st->auth_ku_len) != 0))
+        return false;
+    if (both == SNMP_AUTH_PRIV &&
+        (c->priv_proto != st->priv_proto || c->priv_ku_len != st->priv_ku_len ||
+         memcmp(c->priv_ku, st->priv_ku, st->priv_ku_len) != 0))
+        return false;
+    return true;
+}
+
+/* (Re)creates net-snmp's entry for the session's engine ID and user from
+ * the session's keys, and records them in c. Any entry there is replaced:
+ * net-snmp would otherwise keep the first keys it saw for good, so a
+ * password corrected by a config reload would never take effect. */
+static int snmp_coll_claim_install(struct snmp_usm_claim *c, const struct snmp_state *st,
+                                   netsnmp_session *s)
+{
+    struct usmUser *old =
+        usm_get_user(s->securityEngineID, s->securityEngineIDLen, s->securityName);
+    if (old) {
+        usm_remove_user(old);
+        usm_free_user(old);
+    }
+    s->flags &= ~SNMP_FLAGS_USER_CREATED;
+    if (usm_create_user_from_session(s) != SNMPERR_SUCCESS)
+        return SNMPERR_GENERR;
+    memcpy(c->engine_id, s->securityEngineID, s->securityEngineIDLen);
+    c->engine_id_len = s->securityEngineIDLen;
+    c->level = st->cfg->level;
+    c->auth_proto = st->auth_proto;
+    c->priv_proto = st->priv_proto;
+    memcpy(c->auth_ku, st->auth_ku, st->auth_ku_len);
+    c->auth_ku_len = st->auth_ku_len;
+    memcpy(c->priv_ku, st->priv_ku, st->priv_ku_len);
+    c->priv_ku_len = st->priv_ku_len;
+    return 0;
+}
+
+/* Drops this device's share; the last one out removes the USM entry, so
+ * the next device to claim it installs its own keys. */
+static void snmp_coll_claim_release(struct snmp_state *st)
+{
+    struct snmp_usm_claim *c = st->claim;
+    st->claim = NULL;
+    if (!c || --c->devices > 0)
+        return;
+    struct usmUser *u = usm_get_user(c->engine_id, c->engine_id_len, c->user);
+    if (u) {
+        usm_remove_user(u);
+        usm_free_user(u);
+    }
+    for (struct snmp_usm_claim **pp = &snmp_coll_claims; *pp; pp = &(*pp)->next)
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    free(c->user);
+    explicit_bzero(c, sizeof *c);
+    free(c);
+}
+
+/* Makes net-snmp's USM entry for (engine ID, user) serve this device:
+ * shares an entry with compatible credentials (extending it when this
+ * device uses more of them, e.g. authPriv beside authNoPriv), refuses
+ * conflicting ones, and installs a new one otherwise. Returns 0 or an
+ * error code. */
+static int snmp_coll_claim(struct snmp_state *st, netsnmp_session *s)
+{
+    if (s->securityEngineIDLen > SNMP_COLL_ENGINE_ID_MAX)
+        return SNMPERR_BAD_ENG_ID;
+    for (struct snmp_usm_claim *c = snmp_coll_claims; c; c = c->next) {
+        if (c->engine_id_len != s->securityEngineIDLen ||
+            memcmp(c->engine_id, s->securityEngineID, c->engine_id_len) != 0 ||
+            strcmp(c->user, st->cfg->user) != 0)
+            continue;
+        if (!snmp_coll_claim_compatible(c, st))
+            return SNMP_COLL_ERR_USER_CONFLICT;
+        if (st->cfg->level > c->level) {
+            int rc = snmp_coll_claim_install(c, st, s);
+            if (rc)
+                return rc;
+        }
+        c->devices++;
+        st->claim = c;
+        return 0;
+    }
+    struct snmp_usm_claim *c = calloc(1, sizeof *c);
+    if (!c || !(c->user = strdup(st->cfg->user))) {
+        free(c);
+        return SNMPERR_MALLOC;
+    }
+    int rc = snmp_coll_claim_install(c, st, s);
+    if (rc) {
+        free(c->user);
+        explicit_bzero(c, sizeof *c);
+        free(c);
+        return rc;
+    }
+    c->devices = 1;
+    c->next = snmp_coll_claims;
+    snmp_coll_claims = c;
+    st->claim = c;
+    return 0;
+}
+
+/* ---- session ------------------------------------------------------------- */
+
+static void snmp_coll_session_end(struct snmp_state *st)
+{
+    if (!st->sess)
+        return;
+    pthread_mutex_lock(&snmp_coll_lock);
+    snmp_sess_close(st->sess);
+    snmp_coll_claim_release(st);
+    pthread_mutex_unlock(&snmp_coll_lock);
+    st->sess = NULL;
+    st->engine_answered = false;
+    st->got_response = false;
+    snmp_coll_pdu_free(st->wait.response);
+    memset(&st->wait, 0, sizeof st->wait);
+}
+
+/* Resolves the host here, outside the library lock, so a slow DNS server
+ * delays only this device; net-snmp then gets a numeric address. IPv4 is
+ * preferred, as net-snmp's own "udp:" transport does; an IPv6-only name or
+ * literal ("::1", "[::1]") is used over udp6. */
+static int snmp_coll_resolve(struct snmp_state *st, char *peername, size_t n, char *err,
+                             size_t errlen)
+{
+    const struct cfg_snmp_device *d = st->cfg;
+    char host[256];
+    size_t hl = strlen(d->host);
+    if (hl >= 2 && d->host[0] == '[' && d->host[hl - 1] == ']' && hl - 2 < sizeof host) {
+        memcpy(host, d->host + 1, hl - 2);
+        host[hl - 2] = '\0';
+    } else {
+        util_strlcpy(host, d->host, sizeof host);
+    }
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_DGRAM};
+    struct addrinfo *res = NULL;
+    int gai = getaddrinfo(host, NULL, &hints, &res);
+    if (gai != 0) {
+        hints.ai_family = AF_INET6;
+        int gai6 = getaddrinfo(host, NULL, &hints, &res);
+        if (gai6 != 0)
+            return errf(err, errlen, "snmp: cannot resolve %s: %s", d->host, gai_strerror(gai));
+    }
+    char addr[INET6_ADDRSTRLEN] = "";
+    bool v6 = res->ai_family == AF_INET6;
+    const void *a = v6 ? (const void *)&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr
+                       : (const void *)&((struct sockaddr_in *)res->ai_addr)->sin_addr;
+    inet_ntop(res->ai_family, a, addr, sizeof addr);
+    freeaddrinfo(res);
+    snprintf(peername, n, v6 ? "udp6:[%s]:%d" : "udp:%s:%d", addr, d->port);
+    snprintf(st->peer, sizeof st->peer, v6 ? "[%s]:%d" : "%s:%d", addr, d->port);
+    return 0;
+}
+
+/* v3: learns the agent's engine ID with the unauthenticated probe of RFC
+ * 3414 4, then claims this user's entry in net-snmp's USM table. */
+static int snmp_coll_discover_engine(struct snmp_state *st, volatile int *stop, char *err,
+                                     size_t errlen)
+{
+    pthread_mutex_lock(&snmp_coll_lock);
+    /* snmp_sess_open honours DONT_PROBE only while opening; without it on
+     * the live session the first send would run net-snmp's own synchronous
+     * probe, inside our lock. */
+    netsnmp_session *live = snmp_sess_session(st->sess);
+    if (live)
+        live->flags |= SNMP_FLAGS_DONT_PROBE;
+    netsnmp_pdu *probe = snmp_pdu_create(SNMP_MSG_GET);
+    if (probe) {
+        probe->version = SNMP_VERSION_3;
+        probe->securityName = strdup("");
+        probe->securityNameLen = 0;
+        probe->securityLevel = SNMP_SEC_LEVEL_NOAUTH;
+        probe->securityModel = SNMP_SEC_MODEL_USM;
+    }
+    pthread_mutex_unlock(&snmp_coll_lock);
+    if (!probe || !probe->securityName) {
+        snmp_coll_pdu_free(probe);
+        return errf(err, errlen, "snmp: out of memory");
+    }
+
+    netsnmp_pdu *response = NULL;
+    int code = snmp_coll_exchange(st, probe, &response, stop);
+    snmp_coll_pdu_free(response);
+    st->got_response = false; /* discovery is no answer to a real request */
+
+    pthread_mutex_lock(&snmp_coll_lock);
+    netsnmp_session *s = snmp_sess_session(st->sess);
+    if (s && s->securityEngineIDLen > 0)
+        code = snmp_coll_claim(st, s);
+    else if (code == SNMPERR_SUCCESS || code == SNMPERR_UNKNOWN_ENG_ID)
+        code = SNMPERR_BAD_ENG_ID; /* answered, but not with the agent's engine ID */
+    pthread_mutex_unlock(&snmp_coll_lock);
+    if (code != 0)
+        return snmp_coll_fail(st, code, err, errlen);
+    st->engine_answered = true;
+    return 0;
+}
+
+static int snmp_coll_session_start(struct snmp_state *st, volatile int *stop, char *err,
+                                   size_t errlen)
+{
+    const struct cfg_snmp_device *d = st->cfg;
+    char peername[INET6_ADDRSTRLEN + 24];
+    if (snmp_coll_resolve(st, peername, sizeof peername, err, errlen) < 0)
+        return -1;
+
+    netsnmp_session s;
+    pthread_mutex_lock(&snmp_coll_lock);
+    snmp_sess_init(&s);
+    pthread_mutex_unlock(&snmp_coll_lock);
+    s.peername = peername;
+    s.timeout = (long)(d->timeout_ms * 1000);
+    s.retries = d->retries;
+    if (d->version == SNMP_V3) {
+        s.version = SNMP_VERSION_3;
+        s.securityModel = SNMP_SEC_MODEL_USM;
+        s.securityName = d->user;
+        s.securityNameLen = strlen(d->user);
+        s.securityLevel = d->level == SNMP_AUTH_PRIV     ? SNMP_SEC_LEVEL_AUTHPRIV
+                          : d->level == SNMP_AUTH_NOPRIV ? SNMP_SEC_LEVEL_AUTHNOPRIV
+                                                         : SNMP_SEC_LEVEL_NOAUTH;
+        if (d->level != SNMP_NOAUTH_NOPRIV) {
+            s.securityAuthProto = st->auth_proto;
+            s.securityAuthProtoLen = st->auth_proto_len;
+            memcpy(s.securityAuthKey, st->auth_ku, st->auth_ku_len);
+            s.securityAuthKeyLen = st->auth_ku_len;
+        }
+        if (d->level == SNMP_AUTH_PRIV) {
+            s.securityPrivProto = st->priv_proto;
+            s.securityPrivProtoLen = st->priv_proto_len;
+            memcpy(s.securityPrivKey, st->priv_ku, st->priv_ku_len);
+            s.securityPrivKeyLen = st->priv_ku_len;
+        }
+        if (d->context && *d->context) {
+            s.contextName = d->context;
+            s.contextNameLen = strlen(d->context);
+        }
+        /* Discovery happens below, without holding the library lock. */
+        s.flags |= SNMP_FLAGS_DONT_PROBE;
+    } else {
+        s.version = d->version == SNMP_V1 ? SNMP_VERSION_1 : SNMP_VERSION_2c;
+        s.community = (u_char *)(d->community ? d->community : "public");
+        s.community_len = strlen((const char *)s.community);
+    }
+
+    pthread_mutex_lock(&snmp_coll_lock);
+    st->sess = snmp_sess_open(&s);
+    pthread_mutex_unlock(&snmp_coll_lock);
+    /* snmp_sess_open copied what it needs; keep no key bytes on the stack. */
+    explicit_bzero(s.securityAuthKey, sizeof s.securityAuthKey);
+    explicit_bzero(s.securityPrivKey, sizeof s.securityPrivKey);
+    if (!st->sess) {
+        char text[128];
+        snmp_coll_api_error(s.s_snmp_errno, text, sizeof text);
+        return errf(err, errlen, "snmp: cannot open session to %s: %s", st->peer, text);
+    }
+
+    if (d->version == SNMP_V3 && snmp_coll_discover_engine(st, stop, err, errlen) < 0) {
+        snmp_coll_session_end(st);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- reporting ------------------------------------------------------------ */
+
+static void snmp_coll_report(const struct metric_sink *sink, const char *metric,
+                             const struct cfg_snmp_point *p, const netsnmp_variable_list *vb)
+{
+    double raw;
+    char reason[160];
+    if (snmp_value_to_double(vb->type, vb->val.string, vb->val_len, &raw, reason, sizeof reason) <
+        0) {
+        sink->bad(sink->ctx, metric, reason);
+        return;
+    }
+    sink->good(sink->ctx, metric, raw * p->scale + p->offset, p->unit ? p->unit : "");
+}
+
+/* ---- GET points ----------------------------------------------------------- */
+
+/* Reports a GET response for the points batch[0..n). Returns the position
+ * (1-based) of a varbind the agent rejected for the whole PDU (SNMPv1
+ * noSuchName, genErr with an index), so the caller can ask again without
+ * it; 0 when every point of the batch has been reported. */
+static size_t snmp_coll_get_answer(struct snmp_state *st, const struct metric_sink *sink,
+                                   const size_t *batch, size_t n, const netsnmp_pdu *resp)
+{
+    if (resp->errstat != SNMP_ERR_NOERROR) {
+        const char *why = snmp_errstring((int)resp->errstat);
+        if (resp->errindex >= 1 && (size_t)resp->errindex <= n) {
+            sink->bad(sink->ctx, st->gets[batch[resp->errindex - 1]].cfg->metric, why);
+            return (size_t)resp->errindex;
+        }
+        for (size_t i = 0; i < n; i++)
+            sink->bad(sink->ctx, st->gets[batch[i]].cfg->metric, why);
+        return 0;
+    }
+    const netsnmp_variable_list *vb = resp->variables;
+    for (size_t i = 0; i < n; i++) {
+        const struct snmp_get_point *g = &st->gets[batch[i]];
+        if (!vb) {
+            sink->bad(sink->ctx, g->cfg->metric, "missing from the agent's response");
+            continue;
+        }
+        if (snmp_oid_compare(vb->name, vb->name_length, g->name, g->name_len) != 0) {
+            char got[96], reason[160];
+            snmp_value_format_oid(vb->name, vb->name_length, got, sizeof got);
+            snprintf(reason, sizeof reason, "agent answered with a different OID %s", got);
+            sink->bad(sink->ctx, g->cfg->metric, reason);
+        } else {
+            snmp_coll_report(sink, g->cfg->metric, g->cfg, vb);
+        }
+        vb = vb->next_variable;
+    }
+    return 0;
+}
+
+/* Reads every GET point. st->queue holds the points still to read; each
+ * round sends the first get_batch of them. tooBig halves get_batch for good
+ * (the agent's limit does not change between polls); a varbind rejected for
+ * the whole PDU is reported and dropped, and the rest are asked again. */
+static int snmp_coll_poll_gets(struct snmp_state *st, const struct metric_sink *sink,
+                               volatile int *stop, char *err, size_t errlen)
+{
+    size_t *queue = st->queue, left = st->ngets;
+    for (size_t i = 0; i < st->ngets; i++)
+        queue[i] = i;
+    while (left > 0) {
+        size_t n = left < st->get_batch ? left : st->get_batch;
+        pthread_mutex_lock(&snmp_coll_lock);
+        netsnmp_pdu *pdu = snmp_pdu_create(SNMP_MSG_GET);
+        for (size_t i = 0; pdu && i < n; i++)
+            snmp_add_null_var(pdu, st->gets[queue[i]].name, st->gets[queue[i]].name_len);
+        pthread_mutex_unlock(&snmp_coll_lock);
+        if (!pdu)
+            return errf(err, errlen, "snmp: out of memory");
+
+        netsnmp_pdu *resp = NULL;
+        int code = snmp_coll_exchange(st, pdu, &resp, stop);
+        /* SNMPERR_TOO_LONG: our own request exceeded the message size. */
+        bool too_big = code == SNMPERR_TOO_LONG || (resp && resp->errstat == SNMP_ERR_TOOBIG);
+        if (code && !too_big)
+            return snmp_coll_fail(st, code, err, errlen);
+        size_t consumed = n;
+        if (too_big && n > 1) {
+            st->get_batch = n / 2;
+            consumed = 0;
+        } else if (too_big) {
+            sink->bad(sink->ctx, st->gets[queue[0]].cfg->metric,
+                      "tooBig: the agent cannot send this value");
+        } else {
+            size_t drop = snmp_coll_get_answer(st, sink, queue, n, resp);
+            if (drop > 0) {
+                memmove(&queue[drop - 1], &queue[drop], (left - drop) * sizeof *queue);
+                left--;
+                consumed = 0;
+            }
+        }
+        snmp_coll_pdu_free(resp);
+        memmove(queue, queue + consumed, (left - consumed) * sizeof *queue);
+        left -= consumed;
+    }
+    return 0;
+}
+
+/* ---- walk points ---------------------------------------------------------- */
+
+static void snmp_coll_rows_free(char **rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(rows[i]);
+    free(rows);
+}
+
+/* A walk that went wrong at the agent: its rows from the last good walk
+ * become errors, the rest of the device carries on. */
+static void snmp_coll_walk_failed(const struct snmp_walk_point *w, const struct metric_sink *sink,
+                                  const char *reason)
+{
+    char msg[200];
+    snprintf(msg, sizeof msg, "walk failed: %s", reason);
+    for (size_t i = 0; i < w->nrows; i++)
+        sink->bad(sink->ctx, w->rows[i], msg);
+}
+
+struct snmp_walk_rows {
+    char **names;
+    size_t n, cap;
+};
+
+static int snmp_coll_rows_add(struct snmp_walk_rows *r, const char *name)
+{
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 16;
+        char **grown = realloc(r->names, cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        r->names = grown, r->cap = cap;
+    }
+    r->names[r->n] = strdup(name);
+    if (!r->names[r->n])
+        return -1;
+    r->n++;
+    return 0;
+}
+
+/* Handles one page of a walk. Returns 1 to ask for the next page, 0 when
+ * the subtree is done, -1 with reason when the walk must stop. */
+static int snmp_coll_walk_page(const struct snmp_walk_point *w, const struct metric_sink *sink,
+                               const netsnmp_pdu *resp, oid *cur, size_t *cur_len,
+                               struct snmp_walk_rows *rows, char *reason, size_t reasonlen)
+{
+    if (!resp->variables)
+        return 0;
+    for (const netsnmp_variable_list *vb = resp->variables; vb; vb = vb->next_variable) {
+        if (vb->type == SNMP_ENDOFMIBVIEW || vb->type == SNMP_NOSUCHOBJECT ||
+            vb->type == SNMP_NOSUCHINSTANCE)
+            return 0;
+        if (vb->name_length <= w->root_len ||
+            snmp_oidtree_compare(w->root, w->root_len, vb->name, vb->name_length) != 0)
+            return 0;
+        if (snmp_oid_compare(vb->name, vb->name_length, cur, *cur_len) <= 0)
+            return errf(reason, reasonlen, "agent returned OIDs out of order");
+        if (rows->n >= SNMP_COLL_WALK_MAX_ROWS)
+            return errf(reason, reasonlen, "more than %d rows", SNMP_COLL_WALK_MAX_ROWS);
+
+        char metric[256], why[160];
+        if (snmp_value_walk_metric(w->cfg->metric, w->root, w->root_len, vb->name, vb->name_length,
+                                   metric, sizeof metric, why, sizeof why) == 0) {
+            snmp_coll_report(sink, metric, w->cfg, vb);
+            if (snmp_coll_rows_add(rows, metric) < 0)
+                return errf(reason, reasonlen, "out of memory");
+        } else {
+            log_debug("snmp: walk %s: row skipped: %s", w->cfg->walk, why);
+        }
+        memcpy(cur, vb->name, vb->name_length * sizeof *cur);
+        *cur_len = vb->name_length;
+    }
+    return 1;
+}
+
+static int snmp_coll_walk(struct snmp_state *st, struct snmp_walk_point *w,
+                          const struct metric_sink *sink, volatile int *stop, char *err,
+                          size_t errlen)
+{
+    oid cur[MAX_OID_LEN];
+    size_t cur_len = w->root_len;
+    memcpy(cur, w->root, w->root_len * sizeof *cur);
+    struct snmp_walk_rows rows = {0};
+    char reason[160] = "";
+    bool v1 = st->cfg->version == SNMP_V1;
+
+    for (;;) {
+        pthread_mutex_lock(&snmp_coll_lock);
+        netsnmp_pdu *pdu = snmp_pdu_create(v1 ? SNMP_MSG_GETNEXT : SNMP_MSG_GETBULK);
+        if (pdu) {
+            if (!v1) {
+                pdu->non_repeaters = 0;
+                pdu->max_repetitions = st->bulk_repetitions;
+            }
+            snmp_add_null_var(pdu, cur, cur_len);
+        }
+        pthread_mutex_unlock(&snmp_coll_lock);
+        if (!pdu) {
+            snmp_coll_rows_free(rows.names, rows.n);
+            return errf(err, errlen, "snmp: out of memory");
+        }
+        netsnmp_pdu *resp = NULL;
+        int code = snmp_coll_exchange(st, pdu, &resp, stop);
+        if (code) {
+            snmp_coll_rows_free(rows.names, rows.n);
+            return snmp_coll_fail(st, code, err, errlen);
+        }
+        int more;
+        if (resp->errstat == SNMP_ERR_TOOBIG && !v1 && st->bulk_repetitions > 1) {
+            st->bulk_repetitions /= 2;
+            more = 1;
+        } else if (resp->errstat == SNMP_ERR_NOSUCHNAME && v1) {
+            more = 0; /* SNMPv1's end of the MIB view */
+        } else if (resp->errstat != SNMP_ERR_NOERROR) {
+            snprintf(reason, sizeof reason, "%s", snmp_errstring((int)resp->errstat));
+            more = -1;
+        } else {
+            more = snmp_coll_walk_page(w, sink, resp, cur, &cur_len, &rows, reason, sizeof reason);
+        }
+        snmp_coll_pdu_free(resp);
+        if (more > 0)
+            continue;
+        if (more < 0) {
+            snmp_coll_walk_failed(w, sink, reason);
+            snmp_coll_rows_free(rows.names, rows.n);
+        } else {
+            snmp_coll_rows_free(w->rows, w->nrows);
+            w->rows = rows.names;
+            w->nrows = rows.n;
+        }
+        return 0;
+    }
+}
+
+/* ---- collector_ops ---------------------------------------------------------- */
+
+static void snmp_coll_close(void *state)
+{
+    struct snmp_state *st = state;
+    if (!st)
+        return;
+    snmp_coll_session_end(st);
+    for (size_t i = 0; i < st->nwalks; i++)
+        snmp_coll_rows_free(st->walks[i].rows, st->walks[i].nrows);
+    free(st->gets);
+    free(st->walks);
+    free(st->queue);
+    explicit_bzero(st->auth_ku, sizeof st->auth_ku);
+    explicit_bzero(st->priv_ku, sizeof st->priv_ku);
+    free(st);
+}
+
+/* Picks the USM protocol OIDs and turns the passwords into keys (Ku). */
+static int snmp_coll_keys(struct snmp_state *st, char *err, size_t errlen)
+{
+    const struct cfg_snmp_device *d = st->cfg;
+    if (!d->user || !*d->user)
+        return errf(err, errlen, "snmp: version 3 needs a user");
+    if (d->level == SNMP_NOAUTH_NOPRIV)
+        return 0;
+    switch (d->auth_protocol) {
+    case SNMP_AUTH_MD5:
+        st->auth_proto = usmHMACMD5AuthProtocol;
+        st->auth_proto_len = OID_LENGTH(usmHMACMD5AuthProtocol);
+        break;
+    case SNMP_AUTH_SHA256:
+        st->auth_proto = usmHMAC192SHA256AuthProtocol;
+        st->auth_proto_len = OID_LENGTH(usmHMAC192SHA256AuthProtocol);
+        break;
+    case SNMP_AUTH_SHA512:
+        st->auth_proto = usmHMAC384SHA512AuthProtocol;
+        st->auth_proto_len = OID_LENGTH(usmHMAC384SHA512AuthProtocol);
+        break;
+    default:
+        st->auth_proto = usmHMACSHA1AuthProtocol;
+        st->auth_proto_len = OID_LENGTH(usmHMACSHA1AuthProtocol);
+        break;
+    }
+    if (!d->auth_password || strlen(d->auth_password) < 8)
+        return errf(err, errlen, "snmp: the auth password must have at least 8 characters");
+    st->auth_ku_len = sizeof st->auth_ku;
+    pthread_mutex_lock(&snmp_coll_lock);
+    int rc =
+        generate_Ku(st->auth_proto, (u_int)st->auth_proto_len, (const u_char *)d->auth_password,
+                    strlen(d->auth_password), st->auth_ku, &st->auth_ku_len);
+    const char *why = rc == SNMPERR_SUCCESS ? "" : snmp_api_errstring(rc);
+    pthread_mutex_unlock(&snmp_coll_lock);
+    if (rc != SNMPERR_SUCCESS)
+        return errf(err, errlen, "snmp: cannot derive the auth key: %s", why);
+    if (d->level != SNMP_AUTH_PRIV)
+        return 0;
+
+    switch (d->priv_protocol) {
+    case SNMP_PRIV_DES:
+        st->priv_proto = usmDESPrivProtocol;
+        st->priv_proto_len = OID_LENGTH(usmDESPrivProtocol);
+        break;
+    case SNMP_PRIV_AES256:
+        /* net-snmp's "AES256": draft-blumenthal-aes-usm-04 key extension. */
+        st->priv_proto = usmAES256PrivProtocol;
+        st->priv_proto_len = OID_LENGTH(usmAES256PrivProtocol);
+        break;
+    default:
+        st->priv_proto = usmAESPrivProtocol;
+        st->priv_proto_len = OID_LENGTH(usmAESPrivProtocol);
+        break;
+    }
+    if (!d->priv_password || strlen(d->priv_password) < 8)
+        return errf(err, errlen, "snmp: the priv password must have at least 8 characters");
+    st->priv_ku_len = sizeof st->priv_ku;
+    /* USM derives the privacy key with the authentication hash. */
+    pthread_mutex_lock(&snmp_coll_lock);
+    rc = generate_Ku(st->auth_proto, (u_int)st->auth_proto_len, (const u_char *)d->priv_password,
+                     strlen(d->priv_password), st->priv_ku, &st->priv_ku_len);
+    why = rc == SNMPERR_SUCCESS ? "" : snmp_api_errstring(rc);
+    pthread_mutex_unlock(&snmp_coll_lock);
+    if (rc != SNMPERR_SUCCESS)
+        return errf(err, errlen, "snmp: cannot derive the priv key: %s", why);
+    return 0;
+}
+
+static int snmp_coll_points(struct snmp_state *st, char *err, size_t errlen)
+{
+    const struct cfg_snmp_device *d = st->cfg;
+    st->gets = calloc(d->npoints ? d->npoints : 1, sizeof *st->gets);
+    st->walks = calloc(d->npoints ? d->npoints : 1, sizeof *st->walks);
+    st->queue = calloc(d->npoints ? d->npoints : 1, sizeof *st->queue);
+    if (!st->gets || !st->walks || !st->queue)
+        return errf(err, errlen, "snmp: out of memory");
+    for (size_t i = 0; i < d->npoints; i++) {
+        const struct cfg_snmp_point *p = &d->points[i];
+        char why[160];
+        if (p->oid) {
+            struct snmp_get_point *g = &st->gets[st->ngets++];
+            g->cfg = p;
+            if (snmp_value_parse_oid(p->oid, g->name, MAX_OID_LEN, &g->name_len, why, sizeof why) <
+                0)
+                return errf(err, errlen, "snmp: points[%zu].oid: %s", i, why);
+        } else if (p->walk) {
+            struct snmp_walk_point *w = &st->walks[st->nwalks++];
+            w->cfg = p;
+            if (snmp_value_parse_oid(p->walk, w->root, MAX_OID_LEN, &w->root_len, why, sizeof why) <
+                0)
+                return errf(err, errlen, "snmp: points[%zu].walk: %s", i, why);
+        } else {
+            return errf(err, errlen, "snmp: points[%zu]: neither oid nor walk", i);
+        }
+    }
+    return 0;
+}
+
+static int snmp_coll_open(void **state, const void *device_cfg, char *err, size_t errlen)
+{
+    const struct cfg_snmp_device *d = device_cfg;
+    pthread_once(&snmp_coll_once, snmp_coll_lib_init);
+    struct snmp_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return errf(err, errlen, "snmp: out of memory");
+    st->cfg = d;
+    st->get_batch = SNMP_COLL_MAX_VARBINDS;
+    st->bulk_repetitions = SNMP_COLL_BULK_REPETITIONS;
+    snprintf(st->peer, sizeof st->peer, "%s:%d", d->host ? d->host : "", d->port);
+    if (!d->host || !*d->host) {
+        errf(err, errlen, "snmp: no host");
+        goto fail;
+    }
+    if (snmp_coll_points(st, err, errlen) < 0)
+        goto fail;
+    if (d->version == SNMP_V3 && snmp_coll_keys(st, err, errlen) < 0)
+        goto fail;
+    *state = st;
+    return 0;
+fail:
+    snmp_coll_close(st);
+    return -1;
+}
+
+static int snmp_coll_poll(void *state, const struct metric_sink *sink, volatile int *stop,
+                          char *err, size_t errlen)
+{
+    struct snmp_state *st = state;
+    const struct cfg_snmp_device *d = st->cfg;
+    st->deadline_ms = util_mono_ms() + snmp_coll_budget_ms(d);
+
+    if (!st->sess && snmp_coll_session_start(st, stop, err, errlen) < 0)
+        return -1;
+    if (snmp_coll_poll_gets(st, sink, stop, err, errlen) < 0)
+        goto fail;
+    for (size_t i = 0; i < st->nwalks; i++)
+        if (snmp_coll_walk(st, &st->walks[i], sink, stop, err, errlen) < 0)
+            goto fail;
+    return 0;
+fail:
+    /* The next poll starts over: new socket, and for v3 a new discovery. */
+    snmp_coll_session_end(st);
+    return -1;
+}
+
+const struct collector_ops snmp_collector_ops = {
+    .protocol = "snmp",
+    .open = snmp_coll_open,
+    .poll = snmp_coll_poll,
+    .close = snmp_coll_close,
+};
