@@ -1,0 +1,697 @@
+/*
+ * api — see api.h. Routing, authentication and the answers of the read
+ * endpoints: /healthz, /v1/status, /v1/telemetry, /v1/telemetry/{metric}
+ * and /metrics. The transport (api_http.c) hands a request in and sends
+ * back whatever api_handle() puts in the response.
+ *
+ * One route table says, per method and path, which role may call it; the
+ * checks run in the order 413 (body too large), 404 (no such path), 405
+ * (path exists, method does not), 401/403 (caller), then the handler.
+ * The configuration is read under the agent's cfg_lock for the whole
+ * request, so a reload never swaps tokens out from under a check.
+ *
+ * History answers are capped at API_HISTORY_MAX_POINTS points: when the
+ * asked step (or raw samples, step 0) would give more, the step is raised
+ * to the smallest whole number of seconds that fits, and the answer's
+ * "step_s" says which step was used. A client gets a coarser curve rather
+ * than an error or a silently truncated one.
+ */
+#include "api.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api_internal.h"
+#include "api_prom.h"
+#include "log.h"
+#include "util.h"
+
+#define API_HISTORY_MAX_POINTS 10000
+#define API_HISTORY_DEFAULT_RANGE_MS (3600 * 1000LL)
+#define API_QUERY_VALUE_MAX 128
+#define API_TOKEN_MAX 4096
+#define API_JSON "application/json"
+
+/* One request in flight: what the handlers need, in one place. */
+struct api_call {
+    struct agent *a;
+    const struct floe_config *cfg;
+    const struct api_request *req;
+    struct api_response *resp;
+    int64_t now_ms;
+};
+
+typedef void (*api_handler)(struct api_call *c, const char *param);
+
+/* A path is either exact ("/v1/status") or ends in a "{name}" segment
+ * that matches one non-empty segment, passed to the handler as param.
+ * need is the least role that may call it: ROLE_NONE is open to all,
+ * ROLE_PEER means "peer or admin" (SPEC section 5). */
+struct api_route {
+    const char *method;
+    const char *path;
+    enum cfg_role need;
+    api_handler handler;
+};
+
+static void handle_healthz(struct api_call *c, const char *param);
+static void handle_status(struct api_call *c, const char *param);
+static void handle_telemetry(struct api_call *c, const char *param);
+static void handle_history(struct api_call *c, const char *param);
+static void handle_prometheus(struct api_call *c, const char *param);
+
+static const struct api_route api_routes[] = {
+    {"GET", "/healthz", ROLE_NONE, handle_healthz},
+    {"GET", "/v1/status", ROLE_READ, handle_status},
+    {"GET", "/v1/telemetry", ROLE_READ, handle_telemetry},
+    {"GET", "/v1/telemetry/{metric}", ROLE_READ, handle_history},
+    {"GET", "/metrics", ROLE_READ, handle_prometheus},
+};
+
+/* ---- responses ---- */
+
+static const char *api_error_code(int status)
+{
+    switch (status) {
+    case 400:
+        return "bad_request";
+    case 401:
+        return "unauthorized";
+    case 403:
+        return "forbidden";
+    case 404:
+        return "not_found";
+    case 405:
+        return "method_not_allowed";
+    case 409:
+        return "conflict";
+    case 413:
+        return "payload_too_large";
+    default:
+        return "internal";
+    }
+}
+
+/* Adds item to an object (key != NULL) or an array; on any failure frees
+ * item and clears *ok, so a builder checks once at the end. */
+static cJSON *jadd(cJSON *parent, const char *key, cJSON *item, bool *ok)
+{
+    if (!item) {
+        *ok = false;
+        return NULL;
+    }
+    bool added = parent && (key ? cJSON_AddItemToObject(parent, key, item)
+                                : cJSON_AddItemToArray(parent, item));
+    if (!added) {
+        cJSON_Delete(item);
+        *ok = false;
+        return NULL;
+    }
+    return item;
+}
+
+/* The built document, or NULL (freed) when any part of it failed. */
+static cJSON *json_finish(cJSON *root, bool ok)
+{
+    if (ok)
+        return root;
+    cJSON_Delete(root);
+    return NULL;
+}
+
+/* The last resort when even the error body cannot be built: a 500 with an
+ * empty body (the transport sends it as such). */
+static void respond_oom(struct api_call *c)
+{
+    log_debug("api: out of memory while building an answer; sent 500 without a body");
+    free(c->resp->body);
+    c->resp->status = 500;
+    c->resp->content_type = API_JSON;
+    c->resp->body = NULL;
+    c->resp->body_len = 0;
+}
+
+/* Takes ownership of root (may be NULL after a failed build). */
+static void respond_json(struct api_call *c, int status, cJSON *root)
+{
+    char *text = root ? cJSON_PrintUnformatted(root) : NULL;
+    cJSON_Delete(root);
+    if (!text) {
+        respond_oom(c);
+        return;
+    }
+    free(c->resp->body);
+    c->resp->status = status;
+    c->resp->content_type = API_JSON;
+    c->resp->body = text;
+    c->resp->body_len = strlen(text);
+}
+
+/* Method and path come from the client: one log line stays one line. */
+static void log_safe_copy(char *dst, size_t n, const char *src)
+{
+    size_t w = 0;
+    for (const char *p = src ? src : ""; *p && w + 1 < n; p++)
+        dst[w++] = (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p;
+    dst[w] = '\0';
+}
+
+static void respond_error(struct api_call *c, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void respond_error(struct api_call *c, int status, const char *fmt, ...)
+{
+    char msg[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    char method[16], path[128];
+    log_safe_copy(method, sizeof method, c->req->method);
+    log_safe_copy(path, sizeof path, c->req->path);
+    log_debug("api: %s %s: %d %s", method, path, status, msg);
+    bool ok = true;
+    cJSON *root = cJSON_CreateObject();
+    jadd(root, "error", cJSON_CreateString(msg), &ok);
+    jadd(root, "code", cJSON_CreateString(api_error_code(status)), &ok);
+    respond_json(c, status, json_finish(root, ok));
+}
+
+static cJSON *json_number_or_null(double v)
+{
+    return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
+}
+
+static cJSON *json_time_or_null(int64_t ms)
+{
+    if (ms <= 0)
+        return cJSON_CreateNull();
+    char ts[32];
+    util_format_rfc3339(ms, ts, sizeof ts);
+    return cJSON_CreateString(ts);
+}
+
+/* ---- authentication ---- */
+
+/* The role of the bearer token in an Authorization header, ROLE_NONE if
+ * the header is malformed or the token unknown. Every configured token is
+ * compared (constant time each, no early exit) so the answer time does not
+ * tell which entry, if any, came close. */
+static enum cfg_role api_token_role(const struct cfg_http *http, const char *authorization)
+{
+    const char *p = authorization;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (strncasecmp(p, "Bearer", 6) != 0 || (p[6] != ' ' && p[6] != '\t'))
+        return ROLE_NONE;
+    p += 6;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    size_t n = strlen(p);
+    while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+        n--;
+    if (n == 0 || n > API_TOKEN_MAX)
+        return ROLE_NONE;
+    char token[API_TOKEN_MAX + 1];
+    memcpy(token, p, n);
+    token[n] = '\0';
+    enum cfg_role role = ROLE_NONE;
+    for (size_t i = 0; i < http->ntokens; i++) {
+        const struct cfg_token *t = &http->tokens[i];
+        if (t->token && util_secret_equal(t->token, token) && role == ROLE_NONE)
+            role = t->role;
+    }
+    explicit_bzero(token, sizeof token);
+    return role;
+}
+
+/* 0 when the caller may use a route needing `need`, else 401 or 403 with
+ * *why set. A token that is sent must be valid even where anonymous_read
+ * would let the request in without one: a client with a revoked or
+ * mistyped token learns it at once, not when anonymous_read is turned off. */
+static int api_authorize(const struct cfg_http *http, const char *authorization, enum cfg_role need,
+                         const char **why)
+{
+    if (need == ROLE_NONE)
+        return 0;
+    bool anonymous_ok = need == ROLE_READ && http->anonymous_read;
+    if (!authorization) {
+        if (anonymous_ok)
+            return 0;
+        *why = "a bearer token is required (Authorization: Bearer TOKEN)";
+        return 401;
+    }
+    enum cfg_role role = api_token_role(http, authorization);
+    if (role == ROLE_NONE) {
+        *why = "the bearer token is not valid";
+        return 401;
+    }
+    if (anonymous_ok)
+        return 0;
+    if (need == ROLE_PEER) {
+        if (role == ROLE_PEER || role == ROLE_ADMIN)
+            return 0;
+        *why = "this endpoint is for peers and admins";
+        return 403;
+    }
+    if (role == ROLE_PEER) {
+        *why = "a peer token may only call the peer protocol";
+        return 403;
+    }
+    if (role < need) {
+        *why = need == ROLE_OPERATOR ? "this endpoint needs the operator role"
+                                     : "this endpoint needs the admin role";
+        return 403;
+    }
+    return 0;
+}
+
+/* ---- routing ---- */
+
+/* Does path match the route's path? *param gets the "{name}" segment. */
+static bool route_matches(const struct api_route *r, const char *path, const char **param)
+{
+    const char *brace = strchr(r->path, '{');
+    if (brace) {
+        size_t prefix = (size_t)(brace - r->path);
+        if (strncmp(path, r->path, prefix) != 0)
+            return false;
+        const char *seg = path + prefix;
+        if (!*seg || strchr(seg, '/'))
+            return false;
+        *param = seg;
+        return true;
+    }
+    *param = NULL;
+    return strcmp(path, r->path) == 0;
+}
+
+void api_allowed_methods(const char *path, char *buf, size_t n)
+{
+    if (n == 0)
+        return;
+    buf[0] = '\0';
+    size_t used = 0;
+    for (size_t i = 0; i < ARRAY_LEN(api_routes); i++) {
+        const char *param;
+        if (!route_matches(&api_routes[i], path, &param))
+            continue;
+        /* HEAD is served wherever GET is (libmicrohttpd drops the body). */
+        bool get = strcmp(api_routes[i].method, "GET") == 0;
+        int w = snprintf(buf + used, n - used, "%s%s%s", used ? ", " : "", api_routes[i].method,
+                         get ? ", HEAD" : "");
+        if (w < 0 || (size_t)w >= n - used)
+            return;
+        used += (size_t)w;
+    }
+}
+
+/* ---- query parameters ---- */
+
+static int hex_value(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes s[0..n) into out. -1 on a bad escape, an encoded NUL or
+ * a result that does not fit. '+' stays '+': RFC 3339 offsets ("+02:00")
+ * are far likelier in these parameters than form-encoded spaces. */
+static int percent_decode(const char *s, size_t n, char *out, size_t outlen)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (ch == '%') {
+            if (i + 2 >= n)
+                return -1;
+            int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+                return -1;
+            ch = (char)(hi * 16 + lo);
+            i += 2;
+        }
+        if (w + 1 >= outlen)
+            return -1;
+        out[w++] = ch;
+    }
+    out[w] = '\0';
+    return 0;
+}
+
+/* Finds key in the raw query string. Returns 1 with the decoded value in
+ * out, 0 when absent, -1 when its value is malformed or too long. The
+ * first occurrence wins; parameters this endpoint does not know are
+ * ignored, as HTTP caches and proxies add their own. */
+static int query_param(const char *query, const char *key, char *out, size_t outlen)
+{
+    for (const char *p = query; p && *p;) {
+        const char *end = strchr(p, '&');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        const char *eq = memchr(p, '=', len);
+        size_t keylen = eq ? (size_t)(eq - p) : len;
+        char name[64];
+        if (percent_decode(p, keylen, name, sizeof name) == 0 && strcmp(name, key) == 0) {
+            const char *v = eq ? eq + 1 : p + len;
+            return percent_decode(v, (size_t)(p + len - v), out, outlen) == 0 ? 1 : -1;
+        }
+        p = end ? end + 1 : p + len;
+    }
+    return 0;
+}
+
+/* ---- handlers ---- */
+
+static void handle_healthz(struct api_call *c, const char *param)
+{
+    (void)param;
+    cJSON *root = cJSON_CreateObject();
+    bool ok = true;
+    jadd(root, "ok", cJSON_CreateTrue(), &ok);
+    respond_json(c, 200, json_finish(root, ok));
+}
+
+/* Fields of SPEC 4's status that later steps compute (accepting, alarms,
+ * migrations_active, capacity) are left out until they exist: a made-up
+ * "accepting": true or "alarms": [] would tell a NOC tool that all is well
+ * when nothing has looked. Collectors that have not finished a poll yet
+ * are "pending", neither ok nor failing. "store" (an addition) tells
+ * whether history is being kept: samples stored, and samples dropped
+ * because the store fell behind. */
+static void handle_status(struct api_call *c, const char *param)
+{
+    (void)param;
+    struct collector_snapshot *cs = NULL;
+    size_t ncs = metrics_collectors(c->a->metrics, &cs);
+    int ok_count = 0, failing = 0, pending = 0;
+    for (size_t i = 0; i < ncs; i++) {
+        if (!cs[i].polled)
+            pending++;
+        else if (cs[i].up)
+            ok_count++;
+        else
+            failing++;
+    }
+    free(cs);
+
+    int64_t uptime_ms = util_mono_ms() - c->a->started_mono_ms;
+    bool ok = true;
+    cJSON *root = cJSON_CreateObject();
+    jadd(root, "site", cJSON_CreateString(c->cfg->site.name ? c->cfg->site.name : ""), &ok);
+    jadd(root, "version", cJSON_CreateString(FLOE_VERSION), &ok);
+    jadd(root, "uptime_s", cJSON_CreateNumber((double)(uptime_ms > 0 ? uptime_ms / 1000 : 0)), &ok);
+    cJSON *col = jadd(root, "collectors", cJSON_CreateObject(), &ok);
+    jadd(col, "ok", cJSON_CreateNumber(ok_count), &ok);
+    jadd(col, "failing", cJSON_CreateNumber(failing), &ok);
+    jadd(col, "pending", cJSON_CreateNumber(pending), &ok);
+    int64_t stored = c->a->store ? store_sample_count(c->a->store) : -1;
+    cJSON *st = jadd(root, "store", cJSON_CreateObject(), &ok);
+    jadd(st, "samples", stored >= 0 ? cJSON_CreateNumber((double)stored) : cJSON_CreateNull(), &ok);
+    jadd(st, "dropped", cJSON_CreateNumber((double)metrics_dropped(c->a->metrics)), &ok);
+    respond_json(c, 200, json_finish(root, ok));
+}
+
+static cJSON *telemetry_entry(const struct metric_snapshot *m, int64_t now_ms)
+{
+    bool ok = true;
+    cJSON *o = cJSON_CreateObject();
+    jadd(o, "name", cJSON_CreateString(m->name), &ok);
+    jadd(o, "value", json_number_or_null(m->value), &ok);
+    jadd(o, "unit", cJSON_CreateString(m->unit), &ok);
+    jadd(o, "quality", cJSON_CreateString(metrics_quality_name(m->quality)), &ok);
+    jadd(o, "ts", json_time_or_null(m->ts_ms), &ok);
+    /* A wall clock stepped back must not show a negative age. */
+    int64_t age_ms = now_ms - m->ts_ms;
+    jadd(o, "age_s",
+         m->ts_ms > 0 ? cJSON_CreateNumber((double)(age_ms > 0 ? age_ms : 0) / 1000.0)
+                      : cJSON_CreateNull(),
+         &ok);
+    jadd(o, "source", cJSON_CreateString(m->source), &ok);
+    return json_finish(o, ok);
+}
+
+static void handle_telemetry(struct api_call *c, const char *param)
+{
+    (void)param;
+    struct metric_snapshot *ms = NULL;
+    size_t n = metrics_snapshot(c->a->metrics, c->now_ms, &ms);
+    bool ok = true;
+    cJSON *root = cJSON_CreateObject();
+    cJSON *list = jadd(root, "metrics", cJSON_CreateArray(), &ok);
+    for (size_t i = 0; i < n && ok; i++)
+        jadd(list, NULL, telemetry_entry(&ms[i], c->now_ms), &ok);
+    free(ms);
+    respond_json(c, 200, json_finish(root, ok));
+}
+
+/* Reads a time parameter (RFC 3339 or Unix seconds). Returns 0 (value or
+ * default in *out) or -1 after answering 400. */
+static int time_param(struct api_call *c, const char *key, int64_t dflt, int64_t *out)
+{
+    char v[API_QUERY_VALUE_MAX];
+    int found = query_param(c->req->query, key, v, sizeof v);
+    if (found == 0) {
+        *out = dflt;
+        return 0;
+    }
+    if (found < 0 || util_parse_time_ms(v, out) != 0) {
+        respond_error(c, 400,
+                      "%s: not a time (RFC 3339 like 2026-01-31T12:00:00Z, or Unix seconds)", key);
+        return -1;
+    }
+    return 0;
+}
+
+/* step: a duration ("1m", "500ms") or a number of seconds; 0 = raw. */
+static int step_param(struct api_call *c, int64_t *out_ms)
+{
+    char v[API_QUERY_VALUE_MAX];
+    int found = query_param(c->req->query, "step", v, sizeof v);
+    if (found == 0) {
+        *out_ms = 0;
+        return 0;
+    }
+    if (found > 0 && v[0]) {
+        char *end;
+        double secs = strtod(v, &end);
+        if (strspn(v, "0123456789.") == strlen(v) && end != v && !*end && secs < 1e10) {
+            *out_ms = llround(secs * 1000.0);
+            return 0;
+        }
+        char derr[128];
+        if (util_parse_duration_ms(v, out_ms, derr, sizeof derr) == 0)
+            return 0;
+    }
+    respond_error(c, 400, "step: not a duration (like \"1m\", \"30s\") or a number of seconds");
+    return -1;
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+/* Step buckets (aligned to the epoch, as the store aligns them) that
+ * [since, until] touches. */
+static int64_t bucket_count(int64_t since_ms, int64_t until_ms, int64_t step_ms)
+{
+    return floor_div(until_ms, step_ms) - floor_div(since_ms, step_ms) + 1;
+}
+
+/* The smallest whole-second step that keeps [since, until] within
+ * API_HISTORY_MAX_POINTS buckets: range/(max-1), rounded up, touches at most
+ * max buckets however the range sits against the epoch. */
+static int64_t fitting_step_ms(int64_t since_ms, int64_t until_ms)
+{
+    int64_t range = until_ms - since_ms;
+    int64_t step = range / (API_HISTORY_MAX_POINTS - 1) + 1;
+    step = (step + 999) / 1000 * 1000;
+    while (bucket_count(since_ms, until_ms, step) > API_HISTORY_MAX_POINTS)
+        step += 1000;
+    return step;
+}
+
+/* Points of the metric; raises *step_ms when the answer would pass the cap.
+ * Returns 0, or -1 after answering 500. */
+static int history_points(struct api_call *c, const char *metric, int64_t since_ms,
+                          int64_t until_ms, int64_t *step_ms, struct store_point **pts, size_t *n)
+{
+    char err[256];
+    *pts = NULL;
+    *n = 0;
+    if (!c->a->store)
+        return 0;
+    if (*step_ms > 0 && bucket_count(since_ms, until_ms, *step_ms) > API_HISTORY_MAX_POINTS)
+        *step_ms = fitting_step_ms(since_ms, until_ms);
+    /* Raw samples: ask for one more than the cap to learn whether they fit. */
+    size_t ask = *step_ms ? API_HISTORY_MAX_POINTS : API_HISTORY_MAX_POINTS + 1;
+    if (store_query(c->a->store, metric, since_ms, until_ms, *step_ms, ask, pts, n, err,
+                    sizeof err) != 0)
+        goto fail;
+    if (*n > API_HISTORY_MAX_POINTS) {
+        free(*pts);
+        *pts = NULL;
+        *n = 0;
+        *step_ms = fitting_step_ms(since_ms, until_ms);
+        if (store_query(c->a->store, metric, since_ms, until_ms, *step_ms, API_HISTORY_MAX_POINTS,
+                        pts, n, err, sizeof err) != 0)
+            goto fail;
+    }
+    return 0;
+fail:
+    respond_error(c, 500, "history of %s: %s", metric, err);
+    return -1;
+}
+
+/* True when the store holds any good sample of the metric, at any time. */
+static bool history_exists(struct api_call *c, const char *metric)
+{
+    struct store_point *one = NULL;
+    size_t n = 0;
+    char err[256];
+    if (!c->a->store ||
+        store_query(c->a->store, metric, 0, INT64_MAX, 0, 1, &one, &n, err, sizeof err) != 0)
+        return false;
+    free(one);
+    return n > 0;
+}
+
+static cJSON *history_json(const char *metric, const char *unit, int64_t step_ms,
+                           const struct store_point *pts, size_t n)
+{
+    bool ok = true;
+    cJSON *root = cJSON_CreateObject();
+    jadd(root, "name", cJSON_CreateString(metric), &ok);
+    jadd(root, "unit", cJSON_CreateString(unit), &ok);
+    jadd(root, "step_s", cJSON_CreateNumber((double)step_ms / 1000.0), &ok);
+    cJSON *list = jadd(root, "points", cJSON_CreateArray(), &ok);
+    for (size_t i = 0; i < n && ok; i++) {
+        cJSON *pair = jadd(list, NULL, cJSON_CreateArray(), &ok);
+        jadd(pair, NULL, json_time_or_null(pts[i].ts_ms), &ok);
+        jadd(pair, NULL, json_number_or_null(pts[i].value), &ok);
+    }
+    return json_finish(root, ok);
+}
+
+static void handle_history(struct api_call *c, const char *metric)
+{
+    if (!util_metric_name_valid(metric)) {
+        respond_error(c, 404, "no such metric (names are [a-z0-9_] segments joined by '.')");
+        return;
+    }
+    int64_t until_ms, since_ms, step_ms;
+    if (time_param(c, "until", c->now_ms, &until_ms) != 0 ||
+        time_param(c, "since", until_ms - API_HISTORY_DEFAULT_RANGE_MS, &since_ms) != 0 ||
+        step_param(c, &step_ms) != 0)
+        return;
+    if (since_ms > until_ms) {
+        respond_error(c, 400, "since: later than until");
+        return;
+    }
+    struct metric_snapshot snap;
+    bool known = metrics_get(c->a->metrics, metric, c->now_ms, &snap);
+    struct store_point *pts = NULL;
+    size_t n = 0;
+    if (history_points(c, metric, since_ms, until_ms, &step_ms, &pts, &n) != 0)
+        return;
+    if (!known && n == 0 && !history_exists(c, metric)) {
+        respond_error(c, 404, "no metric named %s", metric);
+        return;
+    }
+    cJSON *root = history_json(metric, known ? snap.unit : "", step_ms, pts, n);
+    free(pts);
+    respond_json(c, 200, root);
+}
+
+static void handle_prometheus(struct api_call *c, const char *param)
+{
+    (void)param;
+    struct metric_snapshot *ms = NULL;
+    struct collector_snapshot *cs = NULL;
+    size_t nms = metrics_snapshot(c->a->metrics, c->now_ms, &ms);
+    size_t ncs = metrics_collectors(c->a->metrics, &cs);
+    size_t len = 0;
+    char *text = api_prom_render(ms, nms, cs, ncs, metrics_dropped(c->a->metrics), &len);
+    free(ms);
+    free(cs);
+    if (!text) {
+        respond_oom(c);
+        return;
+    }
+    free(c->resp->body);
+    c->resp->status = 200;
+    c->resp->content_type = API_PROM_CONTENT_TYPE;
+    c->resp->body = text;
+    c->resp->body_len = len;
+}
+
+/* ---- entry points ---- */
+
+static void api_dispatch(struct api_call *c)
+{
+    const struct api_request *req = c->req;
+    if (req->body_too_large || req->body_len > API_MAX_BODY) {
+        respond_error(c, 413, "request body larger than %d bytes", API_MAX_BODY);
+        return;
+    }
+    /* HEAD is GET without the body; the transport leaves the body out. */
+    const char *method = strcmp(req->method, "HEAD") == 0 ? "GET" : req->method;
+    const struct api_route *route = NULL, *any = NULL;
+    const char *param = NULL;
+    for (size_t i = 0; i < ARRAY_LEN(api_routes) && !route; i++) {
+        const char *p;
+        if (!route_matches(&api_routes[i], req->path, &p))
+            continue;
+        any = &api_routes[i];
+        if (strcmp(api_routes[i].method, method) == 0) {
+            route = &api_routes[i];
+            param = p;
+        }
+    }
+    if (!any) {
+        respond_error(c, 404, "no such endpoint");
+        return;
+    }
+    if (!route) {
+        char allow[64];
+        api_allowed_methods(req->path, allow, sizeof allow);
+        respond_error(c, 405, "method %s not allowed here (allowed: %s)", req->method, allow);
+        return;
+    }
+    const char *why = "";
+    int denied = api_authorize(&c->cfg->http, req->authorization, route->need, &why);
+    if (denied) {
+        respond_error(c, denied, "%s", why);
+        return;
+    }
+    route->handler(c, param);
+}
+
+void api_handle(struct agent *a, const struct api_request *req, struct api_response *resp)
+{
+    memset(resp, 0, sizeof *resp);
+    struct api_call c = {.a = a, .req = req, .resp = resp, .now_ms = util_now_ms()};
+    pthread_rwlock_rdlock(&a->cfg_lock);
+    c.cfg = a->cfg;
+    api_dispatch(&c);
+    pthread_rwlock_unlock(&a->cfg_lock);
+}
+
+void api_response_clear(struct api_response *resp)
+{
+    if (!resp)
+        return;
+    free(resp->body);
+    resp->body = NULL;
+    resp->body_len = 0;
+}

@@ -1,0 +1,907 @@
+/*
+ * test_api — api_handle() called directly with a hand-built agent (config,
+ * metrics from metrics_new, a temporary SQLite store): the auth matrix,
+ * exact JSON shapes, quality and age, history with step and its cap, bad
+ * parameters, 404/405/413, the Prometheus page, listen-address errors.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "api_internal.h"
+#include "api_prom.h"
+#include "util.h"
+
+#define TOKEN_READ "read-token-0123456789"
+#define TOKEN_OPERATOR "operator-token-0123456789"
+#define TOKEN_ADMIN "admin-token-0123456789"
+#define TOKEN_PEER "peer-token-0123456789"
+
+#define METRIC "cooling.chiller1.capacity_kw"
+/* 2026-01-01T00:00:00Z: a multiple of every step used below. */
+#define BASE_MS 1767225600000LL
+
+struct fixture {
+    char dir[64];
+    char db[96];
+    struct cfg_token tokens[4];
+    struct floe_config cfg;
+    struct agent a;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    strcpy(f->dir, "/tmp/floe-test-api.XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->db, sizeof f->db, "%s/floe.db", f->dir);
+    f->tokens[0] = (struct cfg_token){"noc", ROLE_READ, TOKEN_READ};
+    f->tokens[1] = (struct cfg_token){"facility", ROLE_OPERATOR, TOKEN_OPERATOR};
+    f->tokens[2] = (struct cfg_token){"root", ROLE_ADMIN, TOKEN_ADMIN};
+    f->tokens[3] = (struct cfg_token){"lulea-2", ROLE_PEER, TOKEN_PEER};
+    f->cfg.site.name = "lulea-1";
+    f->cfg.http.tokens = f->tokens;
+    f->cfg.http.ntokens = 4;
+    pthread_rwlock_init(&f->a.cfg_lock, NULL);
+    f->a.cfg = &f->cfg;
+    f->a.metrics = metrics_new(100000);
+    assert_non_null(f->a.metrics);
+    char err[256] = "";
+    if (store_open(&f->a.store, f->db, err, sizeof err) != 0)
+        fail_msg("store_open: %s", err);
+    f->a.started_ms = util_now_ms();
+    f->a.started_mono_ms = util_mono_ms();
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    store_close(f->a.store);
+    metrics_free(f->a.metrics);
+    pthread_rwlock_destroy(&f->a.cfg_lock);
+    const char *suffixes[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < ARRAY_LEN(suffixes); i++) {
+        char p[128];
+        snprintf(p, sizeof p, "%s%s", f->db, suffixes[i]);
+        unlink(p);
+    }
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+/* ---- helpers ---- */
+
+struct answer {
+    int status;
+    char content_type[64];
+    char *body;
+    cJSON *json; /* parsed body when it is JSON */
+};
+
+static void answer_clear(struct answer *ans)
+{
+    free(ans->body);
+    cJSON_Delete(ans->json);
+    memset(ans, 0, sizeof *ans);
+}
+
+static struct answer call_full(struct fixture *f, const char *method, const char *path,
+                               const char *query, const char *authorization, int too_large)
+{
+    struct api_request req = {.method = method,
+                              .path = path,
+                              .query = query,
+                              .authorization = authorization,
+                              .body_too_large = too_large};
+    struct api_response resp;
+    api_handle(&f->a, &req, &resp);
+    struct answer ans = {.status = resp.status};
+    assert_non_null(resp.content_type);
+    util_strlcpy(ans.content_type, resp.content_type, sizeof ans.content_type);
+    assert_non_null(resp.body);
+    ans.body = strndup(resp.body, resp.body_len);
+    assert_int_equal(strlen(ans.body), resp.body_len);
+    if (strcmp(resp.content_type, "application/json") == 0) {
+        ans.json = cJSON_Parse(ans.body);
+        if (!ans.json)
+            fail_msg("%s %s: body is not JSON: %s", method, path, ans.body);
+    }
+    api_response_clear(&resp);
+    assert_null(resp.body);
+    return ans;
+}
+
+static struct answer get(struct fixture *f, const char *path, const char *query,
+                         const char *authorization)
+{
+    return call_full(f, "GET", path, query, authorization, 0);
+}
+
+#define AUTH_READ "Bearer " TOKEN_READ
+static const char *const auth_read = AUTH_READ;
+
+/* Asserts the object's keys, in order, are exactly the NULL-terminated list. */
+static void assert_keys(const cJSON *obj, const char *const *keys)
+{
+    assert_true(cJSON_IsObject(obj));
+    const cJSON *item = obj->child;
+    size_t i = 0;
+    for (; keys[i]; i++, item = item->next) {
+        if (!item)
+            fail_msg("key %s missing", keys[i]);
+        assert_string_equal(item->string, keys[i]);
+    }
+    if (item)
+        fail_msg("unexpected key %s", item->string);
+}
+
+static const cJSON *field(const cJSON *obj, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v)
+        fail_msg("no field %s", key);
+    return v;
+}
+
+static void assert_error(const struct answer *ans, int status, const char *code,
+                         const char *message_prefix)
+{
+    if (ans->status != status)
+        fail_msg("expected %d, got %d: %s", status, ans->status, ans->body);
+    const char *keys[] = {"error", "code", NULL};
+    assert_keys(ans->json, keys);
+    assert_string_equal(field(ans->json, "code")->valuestring, code);
+    const char *msg = field(ans->json, "error")->valuestring;
+    if (message_prefix && strncmp(msg, message_prefix, strlen(message_prefix)) != 0)
+        fail_msg("error \"%s\" does not start with \"%s\"", msg, message_prefix);
+}
+
+static void write_samples(struct fixture *f, const char *metric, int64_t first_ms, int64_t every_ms,
+                          size_t count)
+{
+    struct metric_sample *batch = calloc(count, sizeof *batch);
+    assert_non_null(batch);
+    for (size_t i = 0; i < count; i++) {
+        util_strlcpy(batch[i].name, metric, sizeof batch[i].name);
+        batch[i].ts_ms = first_ms + (int64_t)i * every_ms;
+        batch[i].value = (double)i;
+        batch[i].ok = true;
+    }
+    char err[256] = "";
+    if (store_write_samples(f->a.store, batch, count, err, sizeof err) != 0)
+        fail_msg("store_write_samples: %s", err);
+    free(batch);
+}
+
+/* ---- auth ---- */
+
+static void auth_matrix_per_endpoint_role_and_anonymous_read(void **state)
+{
+    struct fixture *f = *state;
+    metrics_set_good(f->a.metrics, METRIC, 500, "kW", "chiller1", 15000, util_now_ms());
+    static const char *const endpoints[] = {"/v1/status", "/v1/telemetry",
+                                            ("/v1/telemetry/" METRIC), "/metrics"};
+    static const struct {
+        const char *authorization;
+        int closed; /* status with anonymous_read false */
+        int open;   /* status with anonymous_read true */
+    } callers[] = {
+        {NULL, 401, 200},
+        {"Bearer wrong-token", 401, 401},
+        {"Bearer " TOKEN_READ "x", 401, 401},      /* longer than a token */
+        {"Bearer read-token-012345678", 401, 401}, /* a prefix of one */
+        {"Basic cmVhZDpyZWFk", 401, 401},
+        {"Bearer", 401, 401},
+        {"Bearer ", 401, 401},
+        {"", 401, 401},
+        {"Bearer " TOKEN_READ, 200, 200},
+        {"bearer " TOKEN_READ, 200, 200}, /* the scheme is case-insensitive */
+        {"Bearer \t " TOKEN_READ "  ", 200, 200},
+        {"Bearer " TOKEN_OPERATOR, 200, 200},
+        {"Bearer " TOKEN_ADMIN, 200, 200},
+        {"Bearer " TOKEN_PEER, 403, 200}, /* peers only speak section 5 */
+    };
+    for (int anonymous = 0; anonymous <= 1; anonymous++) {
+        f->cfg.http.anonymous_read = anonymous;
+        for (size_t e = 0; e < ARRAY_LEN(endpoints); e++) {
+            for (size_t c = 0; c < ARRAY_LEN(callers); c++) {
+                struct answer ans = get(f, endpoints[e], NULL, callers[c].authorization);
+                int want = anonymous ? callers[c].open : callers[c].closed;
+                if (ans.status != want)
+                    fail_msg("anonymous_read=%d %s with \"%s\": want %d, got %d", anonymous,
+                             endpoints[e],
+                             callers[c].authorization ? callers[c].authorization : "(none)", want,
+                             ans.status);
+                if (want == 401)
+                    assert_error(&ans, 401, "unauthorized", NULL);
+                if (want == 403)
+                    assert_error(&ans, 403, "forbidden", "a peer token");
+                answer_clear(&ans);
+            }
+        }
+    }
+}
+
+static void healthz_is_open_to_everyone(void **state)
+{
+    struct fixture *f = *state;
+    const char *auths[] = {NULL, "Bearer wrong", "Bearer " TOKEN_PEER, auth_read};
+    for (size_t i = 0; i < ARRAY_LEN(auths); i++) {
+        struct answer ans = get(f, "/healthz", NULL, auths[i]);
+        assert_int_equal(ans.status, 200);
+        assert_string_equal(ans.body, "{\"ok\":true}");
+        answer_clear(&ans);
+    }
+}
+
+struct locked_call {
+    struct fixture *f;
+    atomic_int done;
+};
+
+static void *call_in_thread(void *arg)
+{
+    struct locked_call *lc = arg;
+    struct answer ans = get(lc->f, "/v1/status", NULL, auth_read);
+    atomic_store(&lc->done, ans.status);
+    answer_clear(&ans);
+    return NULL;
+}
+
+static void request_waits_while_config_is_being_swapped(void **state)
+{
+    struct fixture *f = *state;
+    struct locked_call lc = {.f = f, .done = 0};
+    pthread_t t;
+    pthread_rwlock_wrlock(&f->a.cfg_lock);
+    assert_int_equal(pthread_create(&t, NULL, call_in_thread, &lc), 0);
+    util_sleep_ms(150, NULL);
+    int done_while_locked = atomic_load(&lc.done);
+    pthread_rwlock_unlock(&f->a.cfg_lock);
+    pthread_join(t, NULL);
+    assert_int_equal(done_while_locked, 0);
+    assert_int_equal(atomic_load(&lc.done), 200);
+}
+
+/* ---- routing ---- */
+
+static void unknown_paths_are_404_and_wrong_methods_405(void **state)
+{
+    struct fixture *f = *state;
+    static const struct {
+        const char *method, *path, *auth;
+        int status;
+        const char *code;
+    } cases[] = {
+        {"GET", "/", NULL, 404, "not_found"},
+        {"GET", "/v1", NULL, 404, "not_found"},
+        {"GET", "/v1/statusx", NULL, 404, "not_found"},
+        {"GET", "/v1/telemetry/", NULL, 404, "not_found"},
+        {"GET", "/v1/telemetry/a/b", NULL, 404, "not_found"},
+        {"GET", "/healthz/", NULL, 404, "not_found"},
+        /* The method is checked before the caller: no token needed to learn it. */
+        {"POST", "/v1/status", NULL, 405, "method_not_allowed"},
+        {"DELETE", "/healthz", NULL, 405, "method_not_allowed"},
+        {"PUT", "/v1/telemetry/" METRIC, AUTH_READ, 405, "method_not_allowed"},
+        {"OPTIONS", "/metrics", AUTH_READ, 405, "method_not_allowed"},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        struct answer ans = call_full(f, cases[i].method, cases[i].path, NULL, cases[i].auth, 0);
+        if (ans.status != cases[i].status)
+            fail_msg("%s %s: want %d, got %d", cases[i].method, cases[i].path, cases[i].status,
+                     ans.status);
+        assert_error(&ans, cases[i].status, cases[i].code, NULL);
+        answer_clear(&ans);
+    }
+}
+
+static void head_is_served_where_get_is(void **state)
+{
+    struct fixture *f = *state;
+    struct answer ans = call_full(f, "HEAD", "/v1/status", NULL, auth_read, 0);
+    assert_int_equal(ans.status, 200);
+    answer_clear(&ans);
+    ans = call_full(f, "HEAD", "/v1/status", NULL, NULL, 0);
+    assert_int_equal(ans.status, 401);
+    answer_clear(&ans);
+}
+
+static void allow_lists_the_routed_methods(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *path, *allow;
+    } cases[] = {
+        {"/healthz", "GET, HEAD"},
+        {"/v1/status", "GET, HEAD"},
+        {"/v1/telemetry/" METRIC, "GET, HEAD"},
+        {"/nope", ""},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        char buf[64];
+        api_allowed_methods(cases[i].path, buf, sizeof buf);
+        assert_string_equal(buf, cases[i].allow);
+    }
+}
+
+static void oversized_body_is_413_before_anything_else(void **state)
+{
+    struct fixture *f = *state;
+    const char *paths[] = {"/v1/status", "/nope", "/healthz"};
+    for (size_t i = 0; i < ARRAY_LEN(paths); i++) {
+        struct answer ans = call_full(f, "POST", paths[i], NULL, NULL, 1);
+        assert_error(&ans, 413, "payload_too_large", NULL);
+        answer_clear(&ans);
+    }
+}
+
+/* ---- status and telemetry ---- */
+
+static void status_has_real_fields_only_and_counts_collectors(void **state)
+{
+    struct fixture *f = *state;
+    int64_t now = util_now_ms();
+    f->a.started_mono_ms = util_mono_ms() - 90500;
+    metrics_collector_declare(f->a.metrics, "chiller1", "modbus");
+    metrics_collector_declare(f->a.metrics, "chiller2", "modbus");
+    metrics_collector_declare(f->a.metrics, "ups1", "snmp");
+    metrics_collector_declare(f->a.metrics, "ups2", "snmp");
+    metrics_collector_report(f->a.metrics, "chiller1", true, 0.01, NULL, now);
+    metrics_collector_report(f->a.metrics, "chiller2", false, 1.0, "timed out", now);
+    metrics_collector_report(f->a.metrics, "ups1", true, 0.01, NULL, now);
+    write_samples(f, METRIC, BASE_MS, 1000, 7);
+
+    struct answer ans = get(f, "/v1/status", NULL, auth_read);
+    assert_int_equal(ans.status, 200);
+    assert_string_equal(ans.content_type, "application/json");
+    const char *keys[] = {"site", "version", "uptime_s", "collectors", "store", NULL};
+    assert_keys(ans.json, keys);
+    assert_string_equal(field(ans.json, "site")->valuestring, "lulea-1");
+    assert_string_equal(field(ans.json, "version")->valuestring, FLOE_VERSION);
+    assert_int_equal(field(ans.json, "uptime_s")->valuedouble, 90);
+    const cJSON *col = field(ans.json, "collectors");
+    const char *ckeys[] = {"ok", "failing", "pending", NULL};
+    assert_keys(col, ckeys);
+    assert_int_equal(field(col, "ok")->valueint, 2);
+    assert_int_equal(field(col, "failing")->valueint, 1);
+    assert_int_equal(field(col, "pending")->valueint, 1);
+    const cJSON *st = field(ans.json, "store");
+    const char *skeys[] = {"samples", "dropped", NULL};
+    assert_keys(st, skeys);
+    assert_int_equal(field(st, "samples")->valueint, 7);
+    assert_int_equal(field(st, "dropped")->valueint, 0);
+    answer_clear(&ans);
+}
+
+static const cJSON *find_metric(const cJSON *list, const char *name)
+{
+    const cJSON *m;
+    cJSON_ArrayForEach(m, list)
+    {
+        if (strcmp(field(m, "name")->valuestring, name) == 0)
+            return m;
+    }
+    fail_msg("metric %s not listed", name);
+    return NULL;
+}
+
+static void telemetry_lists_value_quality_ts_and_age(void **state)
+{
+    struct fixture *f = *state;
+    int64_t now = util_now_ms();
+    int64_t fresh_ts = now - 10000, old_ts = now - 60000;
+    metrics_set_good(f->a.metrics, "it.load_kw", 412.5, "kW", "pdu1", 15000, fresh_ts);
+    metrics_set_good(f->a.metrics, "room.inlet_c", 22, "C", "room1", 15000, old_ts);
+    metrics_declare(f->a.metrics, "power.supply_kw", "kW", "ups1", 15000);
+    metrics_set_good(f->a.metrics, "cooling.chiller2.capacity_kw", 300, "kW", "chiller2", 15000,
+                     old_ts);
+    metrics_set_error(f->a.metrics, "cooling.chiller2.capacity_kw", "chiller2", 15000, "timed out",
+                      now);
+
+    struct answer ans = get(f, "/v1/telemetry", NULL, auth_read);
+    assert_int_equal(ans.status, 200);
+    const char *top[] = {"metrics", NULL};
+    assert_keys(ans.json, top);
+    const cJSON *list = field(ans.json, "metrics");
+    assert_int_equal(cJSON_GetArraySize(list), 4);
+    /* Sorted by name, each with exactly the seven fields of SPEC 4. */
+    const char *order[] = {"cooling.chiller2.capacity_kw", "it.load_kw", "power.supply_kw",
+                           "room.inlet_c"};
+    const char *keys[] = {"name", "value", "unit", "quality", "ts", "age_s", "source", NULL};
+    for (int i = 0; i < 4; i++) {
+        const cJSON *m = cJSON_GetArrayItem(list, i);
+        assert_keys(m, keys);
+        assert_string_equal(field(m, "name")->valuestring, order[i]);
+    }
+
+    char ts[32];
+    const cJSON *good = find_metric(list, "it.load_kw");
+    assert_true(field(good, "value")->valuedouble == 412.5);
+    assert_string_equal(field(good, "unit")->valuestring, "kW");
+    assert_string_equal(field(good, "quality")->valuestring, "good");
+    util_format_rfc3339(fresh_ts, ts, sizeof ts);
+    assert_string_equal(field(good, "ts")->valuestring, ts);
+    double age = field(good, "age_s")->valuedouble;
+    assert_true(age >= 10.0 && age < 11.0);
+    assert_string_equal(field(good, "source")->valuestring, "pdu1");
+
+    const cJSON *stale = find_metric(list, "room.inlet_c");
+    assert_string_equal(field(stale, "quality")->valuestring, "stale");
+    assert_true(field(stale, "value")->valuedouble == 22);
+    age = field(stale, "age_s")->valuedouble;
+    assert_true(age >= 60.0 && age < 61.0);
+
+    const cJSON *never = find_metric(list, "power.supply_kw");
+    assert_string_equal(field(never, "quality")->valuestring, "stale");
+    assert_true(cJSON_IsNull(field(never, "value")));
+    assert_true(cJSON_IsNull(field(never, "ts")));
+    assert_true(cJSON_IsNull(field(never, "age_s")));
+
+    /* error keeps the last good value and its time. */
+    const cJSON *err = find_metric(list, "cooling.chiller2.capacity_kw");
+    assert_string_equal(field(err, "quality")->valuestring, "error");
+    assert_true(field(err, "value")->valuedouble == 300);
+    util_format_rfc3339(old_ts, ts, sizeof ts);
+    assert_string_equal(field(err, "ts")->valuestring, ts);
+    answer_clear(&ans);
+}
+
+static void telemetry_of_an_empty_agent_is_an_empty_list(void **state)
+{
+    struct fixture *f = *state;
+    struct answer ans = get(f, "/v1/telemetry", NULL, auth_read);
+    assert_int_equal(ans.status, 200);
+    assert_string_equal(ans.body, "{\"metrics\":[]}");
+    answer_clear(&ans);
+}
+
+/* ---- history ---- */
+
+static void history_raw_returns_every_sample_in_range(void **state)
+{
+    struct fixture *f = *state;
+    metrics_declare(f->a.metrics, METRIC, "kW", "chiller1", 15000);
+    write_samples(f, METRIC, BASE_MS, 10000, 30); /* 00:00:00 .. 00:04:50, value = index */
+    struct answer ans = get(f, "/v1/telemetry/" METRIC,
+                            "since=2026-01-01T00:00:10Z&until=2026-01-01T00:00:30Z", auth_read);
+    assert_int_equal(ans.status, 200);
+    assert_string_equal(ans.body, "{\"name\":\"" METRIC "\",\"unit\":\"kW\",\"step_s\":0,"
+                                  "\"points\":[[\"2026-01-01T00:00:10Z\",1],"
+                                  "[\"2026-01-01T00:00:20Z\",2],[\"2026-01-01T00:00:30Z\",3]]}");
+    answer_clear(&ans);
+}
+
+static void history_with_step_gives_bucket_means_in_every_step_spelling(void **state)
+{
+    struct fixture *f = *state;
+    metrics_declare(f->a.metrics, METRIC, "kW", "chiller1", 15000);
+    write_samples(f, METRIC, BASE_MS, 10000, 30);
+    const char *steps[] = {"1m", "60", "60s", "60000ms", "60.0"};
+    for (size_t i = 0; i < ARRAY_LEN(steps); i++) {
+        char query[160];
+        /* since/until as Unix seconds, and as an offset time spelled with %2B. */
+        snprintf(query, sizeof query, "since=%lld&until=2026-01-01T01:04:59%%2B01:00&step=%s",
+                 (long long)(BASE_MS / 1000), steps[i]);
+        struct answer ans = get(f, "/v1/telemetry/" METRIC, query, auth_read);
+        if (ans.status != 200)
+            fail_msg("step=%s: %d %s", steps[i], ans.status, ans.body);
+        /* Bucket k holds samples 6k..6k+5: mean 6k + 2.5. */
+        assert_string_equal(ans.body,
+                            "{\"name\":\"" METRIC "\",\"unit\":\"kW\",\"step_s\":60,\"points\":["
+                            "[\"2026-01-01T00:00:00Z\",2.5],[\"2026-01-01T00:01:00Z\",8.5],"
+                            "[\"2026-01-01T00:02:00Z\",14.5],[\"2026-01-01T00:03:00Z\",20.5],"
+                            "[\"2026-01-01T00:04:00Z\",26.5]]}");
+        answer_clear(&ans);
+    }
+}
+
+static void write_one(struct fixture *f, const char *metric, int64_t ts_ms, double value)
+{
+    struct metric_sample s = {.ts_ms = ts_ms, .value = value, .ok = true};
+    util_strlcpy(s.name, metric, sizeof s.name);
+    char err[256] = "";
+    if (store_write_samples(f->a.store, &s, 1, err, sizeof err) != 0)
+        fail_msg("store_write_samples: %s", err);
+}
+
+static void history_defaults_to_the_last_hour(void **state)
+{
+    struct fixture *f = *state;
+    int64_t now = util_now_ms();
+    metrics_declare(f->a.metrics, METRIC, "kW", "chiller1", 15000);
+    write_one(f, METRIC, now - 120 * 60000LL, 1);
+    write_one(f, METRIC, now - 61 * 60000LL, 2);
+    write_one(f, METRIC, now - 59 * 60000LL, 3);
+    write_one(f, METRIC, now - 1 * 60000LL, 4);
+    write_one(f, METRIC, now + 60 * 60000LL, 5); /* a clock ahead of ours */
+    struct answer ans = get(f, "/v1/telemetry/" METRIC, NULL, auth_read);
+    assert_int_equal(ans.status, 200);
+    const cJSON *points = field(ans.json, "points");
+    assert_int_equal(cJSON_GetArraySize(points), 2);
+    assert_true(cJSON_GetArrayItem(cJSON_GetArrayItem(points, 0), 1)->valuedouble == 3);
+    assert_true(cJSON_GetArrayItem(cJSON_GetArrayItem(points, 1), 1)->valuedouble == 4);
+    answer_clear(&ans);
+}
+
+static void history_caps_points_by_raising_the_step(void **state)
+{
+    struct fixture *f = *state;
+    metrics_declare(f->a.metrics, METRIC, "kW", "chiller1", 15000);
+    write_samples(f, METRIC, BASE_MS, 1000, 10050); /* one a second, value = index */
+
+    /* Raw would be 10050 points: raised to 2 s buckets, means of (2k, 2k+1). */
+    struct answer ans = get(f, "/v1/telemetry/" METRIC,
+                            "since=2026-01-01T00:00:00Z&until=2026-01-01T02:47:29Z", auth_read);
+    assert_int_equal(ans.status, 200);
+    assert_true(field(ans.json, "step_s")->valuedouble == 2);
+    const cJSON *points = field(ans.json, "points");
+    assert_int_equal(cJSON_GetArraySize(points), 5025);
+    const cJSON *first = cJSON_GetArrayItem(points, 0);
+    assert_string_equal(cJSON_GetArrayItem(first, 0)->valuestring, "2026-01-01T00:00:00Z");
+    assert_true(cJSON_GetArrayItem(first, 1)->valuedouble == 0.5);
+    answer_clear(&ans);
+
+    /* step=1s over a day is 86401 buckets: raised to 9 s (9601 buckets). */
+    ans = get(f, "/v1/telemetry/" METRIC,
+              "since=2026-01-01T00:00:00Z&until=2026-01-02T00:00:00Z&step=1s", auth_read);
+    assert_int_equal(ans.status, 200);
+    assert_true(field(ans.json, "step_s")->valuedouble == 9);
+    assert_int_equal(cJSON_GetArraySize(field(ans.json, "points")), 1117); /* 10050 s / 9 s */
+    answer_clear(&ans);
+
+    /* Within the cap the asked step stands. */
+    ans = get(f, "/v1/telemetry/" METRIC,
+              "since=2026-01-01T00:00:00Z&until=2026-01-01T02:47:29Z&step=5s", auth_read);
+    assert_true(field(ans.json, "step_s")->valuedouble == 5);
+    assert_int_equal(cJSON_GetArraySize(field(ans.json, "points")), 2010);
+    answer_clear(&ans);
+}
+
+static void history_rejects_bad_parameters_naming_them(void **state)
+{
+    struct fixture *f = *state;
+    metrics_declare(f->a.metrics, METRIC, "kW", "chiller1", 15000);
+    static const struct {
+        const char *query, *names;
+    } cases[] = {
+        {"since=yesterday", "since:"},
+        {"since=", "since:"},
+        {"since=%zz", "since:"},
+        {"since=2026-13-01T00:00:00Z", "since:"},
+        {"until=abc", "until:"},
+        {"until=2026-01-01T00:00:00", "until:"}, /* no zone */
+        {"step=fast", "step:"},
+        {"step=-1", "step:"},
+        {"step=-1s", "step:"},
+        {"step=", "step:"},
+        {"step=1y", "step:"},
+        {"step=.", "step:"},
+        {"step=1m%00x", "step:"}, /* no NUL smuggled past the parser */
+        {"since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z", "since:"},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        struct answer ans = get(f, "/v1/telemetry/" METRIC, cases[i].query, auth_read);
+        if (ans.status != 400)
+            fail_msg("%s: want 400, got %d", cases[i].query, ans.status);
+        assert_error(&ans, 400, "bad_request", cases[i].names);
+        answer_clear(&ans);
+    }
+}
+
+static void history_ignores_parameters_it_does_not_know(void **state)
+{
+    struct fixture *f = *state;
+    metrics_declare(f->a.metrics, METRIC, "kW", "chiller1", 15000);
+    struct answer ans = get(f, "/v1/telemetry/" METRIC, "_=1700000000&x&step=1m", auth_read);
+    assert_int_equal(ans.status, 200);
+    assert_true(field(ans.json, "step_s")->valuedouble == 60);
+    answer_clear(&ans);
+}
+
+static void history_404_only_for_a_metric_neither_live_nor_stored(void **state)
+{
+    struct fixture *f = *state;
+    metrics_declare(f->a.metrics, "it.load_kw", "kW", "pdu1", 15000);
+    write_samples(f, "power.retired_kw", BASE_MS, 1000, 3); /* no longer configured */
+
+    struct answer ans = get(f, "/v1/telemetry/nosuch.metric", NULL, auth_read);
+    assert_error(&ans, 404, "not_found", "no metric named nosuch.metric");
+    answer_clear(&ans);
+    ans = get(f, "/v1/telemetry/Not-A-Name", NULL, auth_read);
+    assert_error(&ans, 404, "not_found", NULL);
+    answer_clear(&ans);
+
+    /* Known live, nothing stored in the window: 200, empty. */
+    ans = get(f, "/v1/telemetry/it.load_kw", NULL, auth_read);
+    assert_int_equal(ans.status, 200);
+    assert_string_equal(ans.body,
+                        "{\"name\":\"it.load_kw\",\"unit\":\"kW\",\"step_s\":0,\"points\":[]}");
+    answer_clear(&ans);
+
+    /* Stored only, outside the default window: 200 (empty), unit unknown. */
+    ans = get(f, "/v1/telemetry/power.retired_kw", NULL, auth_read);
+    assert_int_equal(ans.status, 200);
+    assert_string_equal(ans.body,
+                        "{\"name\":\"power.retired_kw\",\"unit\":\"\",\"step_s\":0,\"points\":[]}");
+    answer_clear(&ans);
+    ans = get(f, "/v1/telemetry/power.retired_kw", "since=1767225600&until=1767225602", auth_read);
+    assert_int_equal(cJSON_GetArraySize(field(ans.json, "points")), 3);
+    answer_clear(&ans);
+}
+
+/* ---- /metrics ---- */
+
+static void prometheus_page_is_served_with_its_content_type(void **state)
+{
+    struct fixture *f = *state;
+    int64_t now = util_now_ms();
+    metrics_set_good(f->a.metrics, METRIC, 512.25, "kW", "chiller1", 15000, now);
+    metrics_collector_declare(f->a.metrics, "chiller1", "modbus");
+    metrics_collector_report(f->a.metrics, "chiller1", true, 0.02, NULL, now);
+    struct answer ans = get(f, "/metrics", NULL, auth_read);
+    assert_int_equal(ans.status, 200);
+    assert_string_equal(ans.content_type, "text/plain; version=0.0.4; charset=utf-8");
+    assert_non_null(strstr(ans.body, "floe_metric_value{metric=\"" METRIC
+                                     "\",unit=\"kW\",source=\"chiller1\"} 512.25\n"));
+    assert_non_null(strstr(ans.body, "floe_metric_quality{metric=\"" METRIC "\"} 1\n"));
+    assert_non_null(
+        strstr(ans.body, "floe_collector_up{device=\"chiller1\",protocol=\"modbus\"} 1\n"));
+    assert_non_null(strstr(
+        ans.body, "floe_poll_duration_seconds_bucket{device=\"chiller1\",le=\"0.025\"} 1\n"));
+    answer_clear(&ans);
+}
+
+static void prometheus_render_is_exact(void **state)
+{
+    (void)state;
+    struct metric_snapshot ms[3];
+    memset(ms, 0, sizeof ms);
+    util_strlcpy(ms[0].name, "a.b", sizeof ms[0].name);
+    util_strlcpy(ms[0].unit, "kW", sizeof ms[0].unit);
+    util_strlcpy(ms[0].source, "dev", sizeof ms[0].source);
+    ms[0].value = 0.1;
+    ms[0].quality = MQ_GOOD;
+    util_strlcpy(ms[1].name, "a.c", sizeof ms[1].name);
+    ms[1].value = NAN; /* never sampled: no value line */
+    ms[1].quality = MQ_STALE;
+    util_strlcpy(ms[2].name, "a.d", sizeof ms[2].name);
+    util_strlcpy(ms[2].source, "dev", sizeof ms[2].source);
+    ms[2].value = -1e300;
+    ms[2].quality = MQ_ERROR;
+    struct collector_snapshot cs;
+    memset(&cs, 0, sizeof cs);
+    util_strlcpy(cs.device, "dev", sizeof cs.device);
+    util_strlcpy(cs.protocol, "modbus", sizeof cs.protocol);
+    cs.polled = true;
+    cs.up = false;
+    cs.polls = 3;
+    cs.failures = 1;
+    for (size_t k = 0; k < METRICS_POLL_BUCKETS; k++)
+        cs.bucket_counts[k] = k < 6 ? 1 : 2;
+    cs.duration_count = 3;
+    cs.duration_sum_s = 6.75;
+    size_t len = 0;
+    char *text = api_prom_render(ms, 3, &cs, 1, 42, &len);
+    assert_non_null(text);
+    assert_int_equal(strlen(text), len);
+    assert_string_equal(
+        text,
+        "# HELP floe_metric_value Last good value of a facility metric (absent until its first "
+        "good sample).\n"
+        "# TYPE floe_metric_value gauge\n"
+        "floe_metric_value{metric=\"a.b\",unit=\"kW\",source=\"dev\"} 0.1\n"
+        "floe_metric_value{metric=\"a.d\",unit=\"\",source=\"dev\"} -1e+300\n"
+        "# HELP floe_metric_quality 1 when the metric's quality is good, 0 when stale or error.\n"
+        "# TYPE floe_metric_quality gauge\n"
+        "floe_metric_quality{metric=\"a.b\"} 1\n"
+        "floe_metric_quality{metric=\"a.c\"} 0\n"
+        "floe_metric_quality{metric=\"a.d\"} 0\n"
+        "# HELP floe_collector_up 1 when the device's last poll succeeded, 0 when it failed or "
+        "none finished yet.\n"
+        "# TYPE floe_collector_up gauge\n"
+        "floe_collector_up{device=\"dev\",protocol=\"modbus\"} 0\n"
+        "# HELP floe_collector_polls_total Polls of the device finished since the agent started.\n"
+        "# TYPE floe_collector_polls_total counter\n"
+        "floe_collector_polls_total{device=\"dev\"} 3\n"
+        "# HELP floe_collector_poll_failures_total Polls of the device that failed since the "
+        "agent started.\n"
+        "# TYPE floe_collector_poll_failures_total counter\n"
+        "floe_collector_poll_failures_total{device=\"dev\"} 1\n"
+        "# HELP floe_poll_duration_seconds Duration of one poll of a device.\n"
+        "# TYPE floe_poll_duration_seconds histogram\n"
+        "floe_poll_duration_seconds_bucket{device=\"dev\",le=\"0.005\"} 1\n"
+        "floe_poll_duration_seconds_bucket{device=\"dev\",le=\"0.01\"} 1\n"
+        "floe_poll_duration_seconds_bucket{device=\"dev\",le=\"0.025\"} 1\n"
+        "floe_poll_duration_seconds_bucket{device=\"dev\",le=\"0.05\"} 1\n"
+        "floe_poll_duration_seconds_bucket{device=\"dev\",le=\"0.1\"} 1\n"
+        "floe_poll_duration_seconds_bucket{device=\"dev\",le=\"0.25\"} 1\n"
+        "floe_poll_duration_seconds_bucket{device=\"dev\",le=\"0.5\"} 2\n"
+        "floe_poll_duration_seconds_bucket{device=\"dev\",le=\"1\"} 2\n"
+        "floe_poll_duration_seconds_bucket{device=\"dev\",le=\"2.5\"} 2\n"
+        "floe_poll_duration_seconds_bucket{device=\"dev\",le=\"5\"} 2\n"
+        "floe_poll_duration_seconds_bucket{device=\"dev\",le=\"+Inf\"} 3\n"
+        "floe_poll_duration_seconds_sum{device=\"dev\"} 6.75\n"
+        "floe_poll_duration_seconds_count{device=\"dev\"} 3\n"
+        "# HELP floe_samples_dropped_total Samples lost because the store fell behind the "
+        "collectors.\n"
+        "# TYPE floe_samples_dropped_total counter\n"
+        "floe_samples_dropped_total 42\n");
+    free(text);
+}
+
+static void prometheus_label_values_are_escaped(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *source, *escaped;
+    } cases[] = {
+        {"plain", "\"plain\""},
+        {"say \"hi\"", "\"say \\\"hi\\\"\""},
+        {"C:\\dev", "\"C:\\\\dev\""},
+        {"two\nlines", "\"two\\nlines\""},
+        {"\\\"\n", "\"\\\\\\\"\\n\""},
+        {"", "\"\""},
+        {"\xc2\xb0"
+         "C",
+         "\"\xc2\xb0"
+         "C\""}, /* UTF-8 passes through */
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        struct metric_snapshot m;
+        memset(&m, 0, sizeof m);
+        util_strlcpy(m.name, "x", sizeof m.name);
+        util_strlcpy(m.source, cases[i].source, sizeof m.source);
+        m.value = 1;
+        size_t len;
+        char *text = api_prom_render(&m, 1, NULL, 0, 0, &len);
+        assert_non_null(text);
+        char want[128];
+        snprintf(want, sizeof want, "floe_metric_value{metric=\"x\",unit=\"\",source=%s} 1\n",
+                 cases[i].escaped);
+        if (!strstr(text, want))
+            fail_msg("case %zu: %s not in output", i, want);
+        free(text);
+    }
+}
+
+static void prometheus_values_round_trip(void **state)
+{
+    (void)state;
+    static const struct {
+        double v;
+        const char *text;
+    } cases[] = {
+        {0, "0"},
+        {21.25, "21.25"},
+        {0.1, "0.1"},
+        {1.0 / 3.0, "0.33333333333333331"},
+        {INFINITY, "+Inf"},
+        {-INFINITY, "-Inf"},
+        {123456789012345678.0, "1.2345678901234568e+17"},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        struct metric_snapshot m;
+        memset(&m, 0, sizeof m);
+        util_strlcpy(m.name, "x", sizeof m.name);
+        m.value = cases[i].v;
+        size_t len;
+        char *text = api_prom_render(&m, 1, NULL, 0, 0, &len);
+        char want[128];
+        snprintf(want, sizeof want, "floe_metric_value{metric=\"x\",unit=\"\",source=\"\"} %s\n",
+                 cases[i].text);
+        if (!strstr(text, want))
+            fail_msg("%s not in output", want);
+        free(text);
+    }
+}
+
+/* ---- api_start ---- */
+
+static void api_start_refuses_bad_listen_addresses(void **state)
+{
+    struct fixture *f = *state;
+    static const struct {
+        const char *listen, *message;
+    } cases[] = {
+        {"", "empty listen address"},
+        {"localhost", "localhost: expected host:port"},
+        {":8470", ":8470: expected host:port"},
+        {"::1:8470", "::1:8470: an IPv6 address needs brackets: [address]:port"},
+        {"[::1]8470", "[::1]8470: expected [IPv6 address]:port"},
+        {"[]:8470", "[]:8470: bad address between [ ]"},
+        {"127.0.0.1:", "127.0.0.1:: port must be a number 0..65535"},
+        {"127.0.0.1:65536", "127.0.0.1:65536: port must be a number 0..65535"},
+        {"127.0.0.1:http", "127.0.0.1:http: port must be a number 0..65535"},
+        {"127.0.0.1:-1", "127.0.0.1:-1: port must be a number 0..65535"},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        char err[256] = "";
+        struct api_server *srv = api_start(&f->a, cases[i].listen, err, sizeof err);
+        assert_null(srv);
+        assert_string_equal(err, cases[i].message);
+    }
+}
+
+static void api_start_serves_on_loopback_and_stops(void **state)
+{
+    struct fixture *f = *state;
+    char err[256] = "";
+    struct api_server *srv = api_start(&f->a, "127.0.0.1:0", err, sizeof err);
+    if (!srv)
+        fail_msg("api_start: %s", err);
+    api_stop(srv);
+    api_stop(NULL);
+}
+
+static void api_start_reports_unreadable_tls_files(void **state)
+{
+    struct fixture *f = *state;
+    char err[256] = "";
+    f->cfg.http.tls_cert_file = "/nonexistent/cert.pem";
+    assert_null(api_start(&f->a, "127.0.0.1:0", err, sizeof err));
+    assert_string_equal(err, "http.tls needs both cert_file and key_file");
+    f->cfg.http.tls_key_file = "/nonexistent/key.pem";
+    assert_null(api_start(&f->a, "127.0.0.1:0", err, sizeof err));
+    assert_non_null(strstr(err, "/nonexistent/cert.pem"));
+    f->cfg.http.tls_cert_file = NULL;
+    f->cfg.http.tls_key_file = NULL;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(auth_matrix_per_endpoint_role_and_anonymous_read, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(healthz_is_open_to_everyone, setup, teardown),
+        cmocka_unit_test_setup_teardown(request_waits_while_config_is_being_swapped, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(unknown_paths_are_404_and_wrong_methods_405, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(head_is_served_where_get_is, setup, teardown),
+        cmocka_unit_test(allow_lists_the_routed_methods),
+        cmocka_unit_test_setup_teardown(oversized_body_is_413_before_anything_else, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(status_has_real_fields_only_and_counts_collectors, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(telemetry_lists_value_quality_ts_and_age, setup, teardown),
+        cmocka_unit_test_setup_teardown(telemetry_of_an_empty_agent_is_an_empty_list, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(history_raw_returns_every_sample_in_range, setup, teardown),
+        cmocka_unit_test_setup_teardown(history_with_step_gives_bucket_means_in_every_step_spelling,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(history_defaults_to_the_last_hour, setup, teardown),
+        cmocka_unit_test_setup_teardown(history_caps_points_by_raising_the_step, setup, teardown),
+        cmocka_unit_test_setup_teardown(history_rejects_bad_parameters_naming_them, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(history_ignores_parameters_it_does_not_know, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(history_404_only_for_a_metric_neither_live_nor_stored,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(prometheus_page_is_served_with_its_content_type, setup,
+                                        teardown),
+        cmocka_unit_test(prometheus_render_is_exact),
+        cmocka_unit_test(prometheus_label_values_are_escaped),
+        cmocka_unit_test(prometheus_values_round_trip),
+        cmocka_unit_test_setup_teardown(api_start_refuses_bad_listen_addresses, setup, teardown),
+        cmocka_unit_test_setup_teardown(api_start_serves_on_loopback_and_stops, setup, teardown),
+        cmocka_unit_test_setup_teardown(api_start_reports_unreadable_tls_files, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
