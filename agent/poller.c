@@ -89,6 +89,23 @@ static void mark_all_failed(struct device_poller *dp, const char *reason, int64_
         metrics_set_error(dp->metrics, dp->seen[i], dp->name, dp->stale_after_ms, reason, now_ms);
 }
 
+/* The cause of a failure without the retry schedule a collector appends
+ * ("...; will retry in 4s") or prefixes ("reconnect in 3s (...)"), so that
+ * a changing countdown is not mistaken for a new cause. */
+static void failure_cause(const char *err, char *out, size_t n)
+{
+    const char *open = NULL;
+    if (strncmp(err, "reconnect in ", 13) == 0 && (open = strchr(err, '(')) != NULL)
+        err = open + 1;
+    util_strlcpy(out, err, n);
+    char *cut = strstr(out, "; will retry in");
+    if (cut)
+        *cut = '\0';
+    size_t len = strlen(out);
+    if (open && len && out[len - 1] == ')')
+        out[len - 1] = '\0';
+}
+
 static void *poller_main(void *arg)
 {
     struct device_poller *dp = arg;
@@ -104,7 +121,7 @@ static void *poller_main(void *arg)
     }
     bool was_up = true, first = true;
     int64_t down_since_mono = 0;
-    char last_err[256] = "";
+    char last_cause[256] = "";
     int64_t next = util_mono_ms();
     while (!dp->stop) {
         int64_t t0 = util_mono_ms();
@@ -127,15 +144,17 @@ static void *poller_main(void *arg)
             else
                 log_info("%s: %s device answering (first poll %.0f ms)", dp->name,
                          dp->ops->protocol, duration_s * 1000);
-        } else if (!up && (was_up || first)) {
-            down_since_mono = t0;
-            log_warn("%s: %s device down: %s; retrying every %lld ms", dp->name,
-                     dp->ops->protocol, err[0] ? err : "poll failed", (long long)dp->interval_ms);
-            util_strlcpy(last_err, err, sizeof last_err);
-        } else if (!up && strcmp(last_err, err) != 0 && strncmp(err, "reconnect in", 12) != 0) {
-            /* Still down but for a different reason: worth one line. */
-            log_warn("%s: %s device still down: %s", dp->name, dp->ops->protocol, err);
-            util_strlcpy(last_err, err, sizeof last_err);
+        } else if (!up) {
+            char cause[256];
+            failure_cause(err[0] ? err : "poll failed", cause, sizeof cause);
+            if (was_up || first) {
+                down_since_mono = t0;
+                log_warn("%s: %s device down: %s", dp->name, dp->ops->protocol, err);
+            } else if (strcmp(last_cause, cause) != 0) {
+                /* Still down but for a different reason: worth one line. */
+                log_warn("%s: %s device still down, now: %s", dp->name, dp->ops->protocol, err);
+            }
+            util_strlcpy(last_cause, cause, sizeof last_cause);
         }
         was_up = up;
         first = false;
