@@ -11,6 +11,7 @@
 
 #include "agent.h"
 #include "api.h"
+#include "cfg_expr.h"
 #include "log.h"
 #include "notify.h"
 #include "poller.h"
@@ -49,11 +50,14 @@ static void install_signals(void)
 
 static struct floe_config *load_or_report(const char *path)
 {
-    struct cfg_errors errs = { 0 };
-    struct floe_config *cfg = cfg_load(path, &errs);
+    struct cfg_errors errs = { 0 }, warnings = { 0 };
+    struct floe_config *cfg = cfg_load_checked(path, &errs, &warnings);
     for (size_t i = 0; i < errs.n; i++)
         log_err("%s", errs.lines[i]);
+    for (size_t i = 0; i < warnings.n; i++)
+        log_warn("%s", warnings.lines[i]);
     cfg_errors_clear(&errs);
+    cfg_errors_clear(&warnings);
     return cfg;
 }
 

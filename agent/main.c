@@ -9,6 +9,7 @@
 
 #include "agent.h"
 #include "cli.h"
+#include "cfg_expr.h"
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
@@ -55,11 +56,14 @@ static int cmd_check_config(int argc, char **argv)
     const char *path;
     if (parse_config_opts(argc, argv, &path, NULL) != 0)
         return 1;
-    struct cfg_errors errs = { 0 };
-    struct floe_config *cfg = cfg_load(path, &errs);
+    struct cfg_errors errs = { 0 }, warnings = { 0 };
+    struct floe_config *cfg = cfg_load_checked(path, &errs, &warnings);
     for (size_t i = 0; i < errs.n; i++)
         fprintf(stderr, "%s\n", errs.lines[i]);
+    for (size_t i = 0; i < warnings.n; i++)
+        fprintf(stderr, "%s\n", warnings.lines[i]);
     cfg_errors_clear(&errs);
+    cfg_errors_clear(&warnings);
     if (!cfg)
         return 1;
     size_t points = 0;
