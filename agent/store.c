@@ -32,6 +32,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "store_internal.h"
 #include "util.h"
 
 /* "floe" in ASCII: marks the file as ours so a mistyped store.path that
@@ -59,8 +60,7 @@
  * large retention run would otherwise leave a WAL file that never shrinks. */
 #define STORE_WAL_SIZE_LIMIT (64 * 1024 * 1024)
 
-/* Forward migrations; entry i takes user_version i to i + 1. Later steps
- * append decisions, policies, audit and migrations tables here. */
+/* Forward migrations; entry i takes user_version i to i + 1. */
 static const char *const store_migrations[] = {
     /* 1: telemetry history. metric ids are never reused while the
      * database lives (rows are not deleted), so a cached id stays valid. */
@@ -79,37 +79,9 @@ static const char *const store_migrations[] = {
     "  PRIMARY KEY (metric_id, ts_ms)"
     ") WITHOUT ROWID;"
     "INSERT INTO meta(key, value) VALUES ('sample_count', 0);",
-};
-
-/* Open-addressing hash map from metric name to metric.id, so a batch of
- * samples does not look names up in SQLite once per sample. */
-struct store_id_slot {
-    char *name; /* NULL: empty slot */
-    size_t len;
-    uint64_t hash;
-    int64_t id;
-};
-
-struct store_ids {
-    struct store_id_slot *slots;
-    size_t cap; /* power of two, or 0 */
-    size_t used;
-};
-
-struct store {
-    char *path;
-
-    pthread_mutex_t write_lock; /* guards writer, its statements and ids */
-    sqlite3 *writer;
-    sqlite3_stmt *begin, *commit, *rollback;
-    sqlite3_stmt *metric_find, *metric_add;
-    sqlite3_stmt *sample_add, *sample_update, *count_add;
-    sqlite3_stmt *metric_ids, *retention_chunk;
-    struct store_ids ids;
-
-    pthread_mutex_t read_lock; /* guards reader and its statements */
-    sqlite3 *reader;
-    sqlite3_stmt *query_raw, *query_step, *count_get;
+    /* 2: policy decisions, API-managed policies, policy states kept across
+     * restarts, and the audit log (store_records.c). */
+    STORE_RECORDS_SCHEMA,
 };
 
 /* ---- metric id cache ---------------------------------------------------- */
@@ -223,8 +195,7 @@ static int store_pragma_int(sqlite3 *db, const char *pragma, int64_t *out)
 
 /* Error text for a failure on db, with a hint for the codes that mean
  * the file itself is bad rather than the operation. */
-static int store_fail(const struct store *s, sqlite3 *db, const char *what, char *err,
-                      size_t errlen)
+int store_fail(const struct store *s, sqlite3 *db, const char *what, char *err, size_t errlen)
 {
     int code = sqlite3_errcode(db);
     const char *hint = "";

@@ -57,4 +57,86 @@ int store_query(struct store *s, const char *metric, int64_t since_ms, int64_t u
 /* Total number of stored samples (for tests and /v1/status). */
 int64_t store_sample_count(struct store *s);
 
+/* Summary of the good samples of metric with since_ms <= ts <= until_ms,
+ * answered by one aggregate query (the policy language's history
+ * functions read these). Fields other than n are set only when n > 0. */
+struct store_window {
+    size_t n;
+    double sum, min, max;
+    int64_t first_ms, last_ms;
+    double first, last;
+};
+int store_window(struct store *s, const char *metric, int64_t since_ms, int64_t until_ms,
+                 struct store_window *w, char *err, size_t errlen);
+
+/* ---- records: decisions, API-managed policies, policy states, audit ----
+ * Bodies are JSON texts owned by the caller's modules (decision.c,
+ * config.c); the store indexes the few columns it filters on. */
+
+struct store_decision_row {
+    int64_t id;
+    int64_t ts_ms;
+    char *policy, *kind, *status;
+    char *body;                 /* JSON, as stored */
+};
+void store_decision_rows_free(struct store_decision_row *rows, size_t n);
+
+/* Adds a decision; *id gets its id (1, 2, ... never reused). */
+int store_decision_add(struct store *s, int64_t ts_ms, const char *policy, const char *kind,
+                       const char *status, const char *body, int64_t *id, char *err,
+                       size_t errlen);
+/* Moves decision id from status `from` to `to`, replacing its body, and
+ * writes an audit record in the same transaction. Returns 0 when done,
+ * STORE_NOT_FOUND, STORE_CONFLICT when its status is not `from`, or -1. */
+#define STORE_NOT_FOUND 1
+#define STORE_CONFLICT 2
+int store_decision_transition(struct store *s, int64_t id, const char *from, const char *to,
+                              const char *body, const char *actor, int64_t ts_ms, char *err,
+                              size_t errlen);
+/* Decisions with ts >= since_ms, newest first, at most limit. */
+int store_decisions(struct store *s, int64_t since_ms, size_t limit,
+                    struct store_decision_row **rows, size_t *n, char *err, size_t errlen);
+/* One decision into *row: 0 found, STORE_NOT_FOUND, or -1. Free the
+ * row's strings with store_decision_row_clear. */
+int store_decision_get(struct store *s, int64_t id, struct store_decision_row *row, char *err,
+                       size_t errlen);
+void store_decision_row_clear(struct store_decision_row *row);
+/* Count of decisions per (kind, status), for /metrics. Calls each() once
+ * per pair. */
+int store_decision_counts(struct store *s,
+                          void (*each)(void *ctx, const char *kind, const char *status,
+                                       int64_t count),
+                          void *ctx, char *err, size_t errlen);
+
+/* API-managed policies (PUT/DELETE /v1/policies/{name}), kept across
+ * restarts. Each change writes an audit record in the same transaction. */
+int store_policy_put(struct store *s, const char *name, const char *body, const char *actor,
+                     int64_t ts_ms, char *err, size_t errlen);
+/* 0 when deleted, STORE_NOT_FOUND, or -1. */
+int store_policy_delete(struct store *s, const char *name, const char *actor, int64_t ts_ms,
+                        char *err, size_t errlen);
+/* Calls each() for every stored policy in name order. */
+int store_policies(struct store *s, void (*each)(void *ctx, const char *name, const char *body),
+                   void *ctx, char *err, size_t errlen);
+
+/* Policy states (JSON per policy name), so a restart neither forgets a
+ * firing policy nor decides again before its cooldown. */
+int store_policy_state_put(struct store *s, const char *name, const char *body, char *err,
+                           size_t errlen);
+int store_policy_states(struct store *s,
+                        void (*each)(void *ctx, const char *name, const char *body), void *ctx,
+                        char *err, size_t errlen);
+
+/* The audit log: who did what to which object. */
+int store_audit_add(struct store *s, int64_t ts_ms, const char *actor, const char *action,
+                    const char *target, const char *detail, char *err, size_t errlen);
+struct store_audit_row {
+    int64_t id, ts_ms;
+    char *actor, *action, *target, *detail;
+};
+/* Newest first, at most limit. */
+int store_audit(struct store *s, size_t limit, struct store_audit_row **rows, size_t *n, char *err,
+                size_t errlen);
+void store_audit_rows_free(struct store_audit_row *rows, size_t n);
+
 #endif
