@@ -184,6 +184,10 @@ int daemon_run(const char *config_path)
         log_err("not starting: %s", err);
         goto out;
     }
+    if (a.cfg->npeers || a.cfg->workloads.source ||
+        (a.cfg->traffic.driver && strcmp(a.cfg->traffic.driver, "none") != 0))
+        log_warn("peers, workloads and traffic are configured, but this version of floe does not "
+                 "place or migrate workloads: shed decisions end as no-placement");
     log_info("floe %s started: site %s, %zu devices, http %s, store %s", FLOE_VERSION,
              a.cfg->site.name, device_count(a.cfg), a.cfg->http.listen, a.cfg->store.path);
     notify_send("READY=1");
