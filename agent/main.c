@@ -9,6 +9,7 @@
 
 #include "agent.h"
 #include "cli.h"
+#include "cmd_replay.h"
 #include "cfg_expr.h"
 #include "config.h"
 #include "daemon.h"
@@ -20,6 +21,8 @@ static const char usage[] =
     "  agent [-c FILE] [-v]          run the agent in the foreground (systemd Type=notify)\n"
     "  check-config [-c FILE]        validate the configuration; errors as FILE: json.path: message\n"
     "  status [--url U] [--token T]  summary of a running agent ($FLOE_URL, $FLOE_TOKEN)\n"
+    "  replay -c FILE --telemetry CSV  run the policies over recorded telemetry; decisions as\n"
+    "                                JSON lines (also --db FILE --from T --to T; see floe replay -h)\n"
     "  version                       print the version\n"
     "\n"
     "Default configuration: " CFG_DEFAULT_PATH "\n";
@@ -91,6 +94,8 @@ int main(int argc, char **argv)
         return cmd_agent(argc, argv);
     if (strcmp(cmd, "check-config") == 0)
         return cmd_check_config(argc, argv);
+    if (strcmp(cmd, "replay") == 0)
+        return cmd_replay(argc, argv);
     if (strcmp(cmd, "status") == 0)
         return cli_status(argc, argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
