@@ -21,14 +21,17 @@
 
 struct poller_set;
 struct api_server;
+struct evaluator;
 
 struct agent {
     pthread_rwlock_t cfg_lock;
     struct floe_config *cfg;        /* owned; swapped on reload */
+    uint64_t cfg_generation;        /* +1 on every swap (under the write lock) */
     struct metrics *metrics;        /* owned */
     struct store *store;            /* owned */
     struct poller_set *pollers;     /* owned */
     struct api_server *api;         /* owned */
+    struct evaluator *evaluator;    /* owned; NULL in tests without policies */
     int64_t started_ms;             /* wall clock at start */
     int64_t started_mono_ms;
     volatile int stop;              /* set on SIGTERM/SIGINT: threads wind down */

@@ -37,15 +37,6 @@
 #define API_TOKEN_MAX 4096
 #define API_JSON "application/json"
 
-/* One request in flight: what the handlers need, in one place. */
-struct api_call {
-    struct agent *a;
-    const struct floe_config *cfg;
-    const struct api_request *req;
-    struct api_response *resp;
-    int64_t now_ms;
-};
-
 typedef void (*api_handler)(struct api_call *c, const char *param);
 
 /* A path is either exact ("/v1/status") or ends in a "{name}" segment
@@ -70,6 +61,13 @@ static const struct api_route api_routes[] = {
     {"GET", "/v1/status", ROLE_READ, handle_status},
     {"GET", "/v1/telemetry", ROLE_READ, handle_telemetry},
     {"GET", "/v1/telemetry/{metric}", ROLE_READ, handle_history},
+    {"GET", "/v1/policies", ROLE_READ, api_handle_policies},
+    {"PUT", "/v1/policies/{name}", ROLE_OPERATOR, api_handle_policy_put},
+    {"DELETE", "/v1/policies/{name}", ROLE_OPERATOR, api_handle_policy_delete},
+    {"GET", "/v1/decisions", ROLE_READ, api_handle_decisions},
+    {"GET", "/v1/decisions/{id}", ROLE_READ, api_handle_decision},
+    {"POST", "/v1/decisions/{id}/approve", ROLE_OPERATOR, api_handle_decision_approve},
+    {"POST", "/v1/decisions/{id}/reject", ROLE_OPERATOR, api_handle_decision_reject},
     {"GET", "/metrics", ROLE_READ, handle_prometheus},
 };
 
@@ -99,7 +97,7 @@ static const char *api_error_code(int status)
 
 /* Adds item to an object (key != NULL) or an array; on any failure frees
  * item and clears *ok, so a builder checks once at the end. */
-static cJSON *jadd(cJSON *parent, const char *key, cJSON *item, bool *ok)
+cJSON *api_jadd(cJSON *parent, const char *key, cJSON *item, bool *ok)
 {
     if (!item) {
         *ok = false;
@@ -116,7 +114,7 @@ static cJSON *jadd(cJSON *parent, const char *key, cJSON *item, bool *ok)
 }
 
 /* The built document, or NULL (freed) when any part of it failed. */
-static cJSON *json_finish(cJSON *root, bool ok)
+cJSON *api_json_finish(cJSON *root, bool ok)
 {
     if (ok)
         return root;
@@ -126,7 +124,7 @@ static cJSON *json_finish(cJSON *root, bool ok)
 
 /* The last resort when even the error body cannot be built: a 500 with an
  * empty body (the transport sends it as such). */
-static void respond_oom(struct api_call *c)
+void api_respond_oom(struct api_call *c)
 {
     log_debug("api: out of memory while building an answer; sent 500 without a body");
     free(c->resp->body);
@@ -137,12 +135,12 @@ static void respond_oom(struct api_call *c)
 }
 
 /* Takes ownership of root (may be NULL after a failed build). */
-static void respond_json(struct api_call *c, int status, cJSON *root)
+void api_respond_json(struct api_call *c, int status, cJSON *root)
 {
     char *text = root ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
     if (!text) {
-        respond_oom(c);
+        api_respond_oom(c);
         return;
     }
     free(c->resp->body);
@@ -161,9 +159,9 @@ static void log_safe_copy(char *dst, size_t n, const char *src)
     dst[w] = '\0';
 }
 
-static void respond_error(struct api_call *c, int status, const char *fmt, ...)
+void api_respond_error(struct api_call *c, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static void respond_error(struct api_call *c, int status, const char *fmt, ...)
+void api_respond_error(struct api_call *c, int status, const char *fmt, ...)
 {
     char msg[300];
     va_list ap;
@@ -176,17 +174,17 @@ static void respond_error(struct api_call *c, int status, const char *fmt, ...)
     log_debug("api: %s %s: %d %s", method, path, status, msg);
     bool ok = true;
     cJSON *root = cJSON_CreateObject();
-    jadd(root, "error", cJSON_CreateString(msg), &ok);
-    jadd(root, "code", cJSON_CreateString(api_error_code(status)), &ok);
-    respond_json(c, status, json_finish(root, ok));
+    api_jadd(root, "error", cJSON_CreateString(msg), &ok);
+    api_jadd(root, "code", cJSON_CreateString(api_error_code(status)), &ok);
+    api_respond_json(c, status, api_json_finish(root, ok));
 }
 
-static cJSON *json_number_or_null(double v)
+cJSON *api_json_number(double v)
 {
     return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
 }
 
-static cJSON *json_time_or_null(int64_t ms)
+cJSON *api_json_time(int64_t ms)
 {
     if (ms <= 0)
         return cJSON_CreateNull();
@@ -201,7 +199,8 @@ static cJSON *json_time_or_null(int64_t ms)
  * the header is malformed or the token unknown. Every configured token is
  * compared (constant time each, no early exit) so the answer time does not
  * tell which entry, if any, came close. */
-static enum cfg_role api_token_role(const struct cfg_http *http, const char *authorization)
+static enum cfg_role api_token_role(const struct cfg_http *http, const char *authorization,
+                                    const char **name)
 {
     const char *p = authorization;
     while (*p == ' ' || *p == '\t')
@@ -222,8 +221,10 @@ static enum cfg_role api_token_role(const struct cfg_http *http, const char *aut
     enum cfg_role role = ROLE_NONE;
     for (size_t i = 0; i < http->ntokens; i++) {
         const struct cfg_token *t = &http->tokens[i];
-        if (t->token && util_secret_equal(t->token, token) && role == ROLE_NONE)
+        if (t->token && util_secret_equal(t->token, token) && role == ROLE_NONE) {
             role = t->role;
+            *name = t->name;
+        }
     }
     explicit_bzero(token, sizeof token);
     return role;
@@ -234,8 +235,9 @@ static enum cfg_role api_token_role(const struct cfg_http *http, const char *aut
  * would let the request in without one: a client with a revoked or
  * mistyped token learns it at once, not when anonymous_read is turned off. */
 static int api_authorize(const struct cfg_http *http, const char *authorization, enum cfg_role need,
-                         const char **why)
+                         const char **why, const char **actor)
 {
+    *actor = "anonymous";
     if (need == ROLE_NONE)
         return 0;
     bool anonymous_ok = need == ROLE_READ && http->anonymous_read;
@@ -245,7 +247,7 @@ static int api_authorize(const struct cfg_http *http, const char *authorization,
         *why = "a bearer token is required (Authorization: Bearer TOKEN)";
         return 401;
     }
-    enum cfg_role role = api_token_role(http, authorization);
+    enum cfg_role role = api_token_role(http, authorization, actor);
     if (role == ROLE_NONE) {
         *why = "the bearer token is not valid";
         return 401;
@@ -272,22 +274,36 @@ static int api_authorize(const struct cfg_http *http, const char *authorization,
 
 /* ---- routing ---- */
 
-/* Does path match the route's path? *param gets the "{name}" segment. */
+/* Does path match the route's path? A "{name}" segment of the route
+ * matches one non-empty segment of the path; *param points at it in path
+ * (it runs to the next '/' or the end: handlers copy it with
+ * api_param_copy). */
 static bool route_matches(const struct api_route *r, const char *path, const char **param)
 {
-    const char *brace = strchr(r->path, '{');
-    if (brace) {
-        size_t prefix = (size_t)(brace - r->path);
-        if (strncmp(path, r->path, prefix) != 0)
-            return false;
-        const char *seg = path + prefix;
-        if (!*seg || strchr(seg, '/'))
-            return false;
-        *param = seg;
-        return true;
-    }
     *param = NULL;
-    return strcmp(path, r->path) == 0;
+    const char *brace = strchr(r->path, '{');
+    if (!brace)
+        return strcmp(path, r->path) == 0;
+    size_t prefix = (size_t)(brace - r->path);
+    if (strncmp(path, r->path, prefix) != 0)
+        return false;
+    const char *seg = path + prefix;
+    const char *seg_end = strchrnul(seg, '/');
+    const char *rest = strchr(brace, '}') + 1;
+    if (seg_end == seg || strcmp(seg_end, rest) != 0)
+        return false;
+    *param = seg;
+    return true;
+}
+
+size_t api_param_copy(const char *param, char *out, size_t n)
+{
+    size_t len = strcspn(param, "/");
+    if (len >= n)
+        return 0;
+    memcpy(out, param, len);
+    out[len] = '\0';
+    return len;
 }
 
 void api_allowed_methods(const char *path, char *buf, size_t n)
@@ -352,7 +368,7 @@ static int percent_decode(const char *s, size_t n, char *out, size_t outlen)
  * out, 0 when absent, -1 when its value is malformed or too long. The
  * first occurrence wins; parameters this endpoint does not know are
  * ignored, as HTTP caches and proxies add their own. */
-static int query_param(const char *query, const char *key, char *out, size_t outlen)
+int api_query_param(const char *query, const char *key, char *out, size_t outlen)
 {
     for (const char *p = query; p && *p;) {
         const char *end = strchr(p, '&');
@@ -376,8 +392,8 @@ static void handle_healthz(struct api_call *c, const char *param)
     (void)param;
     cJSON *root = cJSON_CreateObject();
     bool ok = true;
-    jadd(root, "ok", cJSON_CreateTrue(), &ok);
-    respond_json(c, 200, json_finish(root, ok));
+    api_jadd(root, "ok", cJSON_CreateTrue(), &ok);
+    api_respond_json(c, 200, api_json_finish(root, ok));
 }
 
 /* Fields of SPEC 4's status that later steps compute (accepting, alarms,
@@ -406,37 +422,37 @@ static void handle_status(struct api_call *c, const char *param)
     int64_t uptime_ms = util_mono_ms() - c->a->started_mono_ms;
     bool ok = true;
     cJSON *root = cJSON_CreateObject();
-    jadd(root, "site", cJSON_CreateString(c->cfg->site.name ? c->cfg->site.name : ""), &ok);
-    jadd(root, "version", cJSON_CreateString(FLOE_VERSION), &ok);
-    jadd(root, "uptime_s", cJSON_CreateNumber((double)(uptime_ms > 0 ? uptime_ms / 1000 : 0)), &ok);
-    cJSON *col = jadd(root, "collectors", cJSON_CreateObject(), &ok);
-    jadd(col, "ok", cJSON_CreateNumber(ok_count), &ok);
-    jadd(col, "failing", cJSON_CreateNumber(failing), &ok);
-    jadd(col, "pending", cJSON_CreateNumber(pending), &ok);
+    api_jadd(root, "site", cJSON_CreateString(c->cfg->site.name ? c->cfg->site.name : ""), &ok);
+    api_jadd(root, "version", cJSON_CreateString(FLOE_VERSION), &ok);
+    api_jadd(root, "uptime_s", cJSON_CreateNumber((double)(uptime_ms > 0 ? uptime_ms / 1000 : 0)), &ok);
+    cJSON *col = api_jadd(root, "collectors", cJSON_CreateObject(), &ok);
+    api_jadd(col, "ok", cJSON_CreateNumber(ok_count), &ok);
+    api_jadd(col, "failing", cJSON_CreateNumber(failing), &ok);
+    api_jadd(col, "pending", cJSON_CreateNumber(pending), &ok);
     int64_t stored = c->a->store ? store_sample_count(c->a->store) : -1;
-    cJSON *st = jadd(root, "store", cJSON_CreateObject(), &ok);
-    jadd(st, "samples", stored >= 0 ? cJSON_CreateNumber((double)stored) : cJSON_CreateNull(), &ok);
-    jadd(st, "dropped", cJSON_CreateNumber((double)metrics_dropped(c->a->metrics)), &ok);
-    respond_json(c, 200, json_finish(root, ok));
+    cJSON *st = api_jadd(root, "store", cJSON_CreateObject(), &ok);
+    api_jadd(st, "samples", stored >= 0 ? cJSON_CreateNumber((double)stored) : cJSON_CreateNull(), &ok);
+    api_jadd(st, "dropped", cJSON_CreateNumber((double)metrics_dropped(c->a->metrics)), &ok);
+    api_respond_json(c, 200, api_json_finish(root, ok));
 }
 
 static cJSON *telemetry_entry(const struct metric_snapshot *m, int64_t now_ms)
 {
     bool ok = true;
     cJSON *o = cJSON_CreateObject();
-    jadd(o, "name", cJSON_CreateString(m->name), &ok);
-    jadd(o, "value", json_number_or_null(m->value), &ok);
-    jadd(o, "unit", cJSON_CreateString(m->unit), &ok);
-    jadd(o, "quality", cJSON_CreateString(metrics_quality_name(m->quality)), &ok);
-    jadd(o, "ts", json_time_or_null(m->ts_ms), &ok);
+    api_jadd(o, "name", cJSON_CreateString(m->name), &ok);
+    api_jadd(o, "value", api_json_number(m->value), &ok);
+    api_jadd(o, "unit", cJSON_CreateString(m->unit), &ok);
+    api_jadd(o, "quality", cJSON_CreateString(metrics_quality_name(m->quality)), &ok);
+    api_jadd(o, "ts", api_json_time(m->ts_ms), &ok);
     /* A wall clock stepped back must not show a negative age. */
     int64_t age_ms = now_ms - m->ts_ms;
-    jadd(o, "age_s",
+    api_jadd(o, "age_s",
          m->ts_ms > 0 ? cJSON_CreateNumber((double)(age_ms > 0 ? age_ms : 0) / 1000.0)
                       : cJSON_CreateNull(),
          &ok);
-    jadd(o, "source", cJSON_CreateString(m->source), &ok);
-    return json_finish(o, ok);
+    api_jadd(o, "source", cJSON_CreateString(m->source), &ok);
+    return api_json_finish(o, ok);
 }
 
 static void handle_telemetry(struct api_call *c, const char *param)
@@ -446,11 +462,11 @@ static void handle_telemetry(struct api_call *c, const char *param)
     size_t n = metrics_snapshot(c->a->metrics, c->now_ms, &ms);
     bool ok = true;
     cJSON *root = cJSON_CreateObject();
-    cJSON *list = jadd(root, "metrics", cJSON_CreateArray(), &ok);
+    cJSON *list = api_jadd(root, "metrics", cJSON_CreateArray(), &ok);
     for (size_t i = 0; i < n && ok; i++)
-        jadd(list, NULL, telemetry_entry(&ms[i], c->now_ms), &ok);
+        api_jadd(list, NULL, telemetry_entry(&ms[i], c->now_ms), &ok);
     free(ms);
-    respond_json(c, 200, json_finish(root, ok));
+    api_respond_json(c, 200, api_json_finish(root, ok));
 }
 
 /* Reads a time parameter (RFC 3339 or Unix seconds). Returns 0 (value or
@@ -458,13 +474,13 @@ static void handle_telemetry(struct api_call *c, const char *param)
 static int time_param(struct api_call *c, const char *key, int64_t dflt, int64_t *out)
 {
     char v[API_QUERY_VALUE_MAX];
-    int found = query_param(c->req->query, key, v, sizeof v);
+    int found = api_query_param(c->req->query, key, v, sizeof v);
     if (found == 0) {
         *out = dflt;
         return 0;
     }
     if (found < 0 || util_parse_time_ms(v, out) != 0) {
-        respond_error(c, 400,
+        api_respond_error(c, 400,
                       "%s: not a time (RFC 3339 like 2026-01-31T12:00:00Z, or Unix seconds)", key);
         return -1;
     }
@@ -475,7 +491,7 @@ static int time_param(struct api_call *c, const char *key, int64_t dflt, int64_t
 static int step_param(struct api_call *c, int64_t *out_ms)
 {
     char v[API_QUERY_VALUE_MAX];
-    int found = query_param(c->req->query, "step", v, sizeof v);
+    int found = api_query_param(c->req->query, "step", v, sizeof v);
     if (found == 0) {
         *out_ms = 0;
         return 0;
@@ -491,7 +507,7 @@ static int step_param(struct api_call *c, int64_t *out_ms)
         if (util_parse_duration_ms(v, out_ms, derr, sizeof derr) == 0)
             return 0;
     }
-    respond_error(c, 400, "step: not a duration (like \"1m\", \"30s\") or a number of seconds");
+    api_respond_error(c, 400, "step: not a duration (like \"1m\", \"30s\") or a number of seconds");
     return -1;
 }
 
@@ -549,7 +565,7 @@ static int history_points(struct api_call *c, const char *metric, int64_t since_
     }
     return 0;
 fail:
-    respond_error(c, 500, "history of %s: %s", metric, err);
+    api_respond_error(c, 500, "history of %s: %s", metric, err);
     return -1;
 }
 
@@ -571,22 +587,22 @@ static cJSON *history_json(const char *metric, const char *unit, int64_t step_ms
 {
     bool ok = true;
     cJSON *root = cJSON_CreateObject();
-    jadd(root, "name", cJSON_CreateString(metric), &ok);
-    jadd(root, "unit", cJSON_CreateString(unit), &ok);
-    jadd(root, "step_s", cJSON_CreateNumber((double)step_ms / 1000.0), &ok);
-    cJSON *list = jadd(root, "points", cJSON_CreateArray(), &ok);
+    api_jadd(root, "name", cJSON_CreateString(metric), &ok);
+    api_jadd(root, "unit", cJSON_CreateString(unit), &ok);
+    api_jadd(root, "step_s", cJSON_CreateNumber((double)step_ms / 1000.0), &ok);
+    cJSON *list = api_jadd(root, "points", cJSON_CreateArray(), &ok);
     for (size_t i = 0; i < n && ok; i++) {
-        cJSON *pair = jadd(list, NULL, cJSON_CreateArray(), &ok);
-        jadd(pair, NULL, json_time_or_null(pts[i].ts_ms), &ok);
-        jadd(pair, NULL, json_number_or_null(pts[i].value), &ok);
+        cJSON *pair = api_jadd(list, NULL, cJSON_CreateArray(), &ok);
+        api_jadd(pair, NULL, api_json_time(pts[i].ts_ms), &ok);
+        api_jadd(pair, NULL, api_json_number(pts[i].value), &ok);
     }
-    return json_finish(root, ok);
+    return api_json_finish(root, ok);
 }
 
 static void handle_history(struct api_call *c, const char *metric)
 {
     if (!util_metric_name_valid(metric)) {
-        respond_error(c, 404, "no such metric (names are [a-z0-9_] segments joined by '.')");
+        api_respond_error(c, 404, "no such metric (names are [a-z0-9_] segments joined by '.')");
         return;
     }
     int64_t until_ms, since_ms, step_ms;
@@ -595,7 +611,7 @@ static void handle_history(struct api_call *c, const char *metric)
         step_param(c, &step_ms) != 0)
         return;
     if (since_ms > until_ms) {
-        respond_error(c, 400, "since: later than until");
+        api_respond_error(c, 400, "since: later than until");
         return;
     }
     struct metric_snapshot snap;
@@ -605,12 +621,12 @@ static void handle_history(struct api_call *c, const char *metric)
     if (history_points(c, metric, since_ms, until_ms, &step_ms, &pts, &n) != 0)
         return;
     if (!known && n == 0 && !history_exists(c, metric)) {
-        respond_error(c, 404, "no metric named %s", metric);
+        api_respond_error(c, 404, "no metric named %s", metric);
         return;
     }
     cJSON *root = history_json(metric, known ? snap.unit : "", step_ms, pts, n);
     free(pts);
-    respond_json(c, 200, root);
+    api_respond_json(c, 200, root);
 }
 
 static void handle_prometheus(struct api_call *c, const char *param)
@@ -624,8 +640,23 @@ static void handle_prometheus(struct api_call *c, const char *param)
     char *text = api_prom_render(ms, nms, cs, ncs, metrics_dropped(c->a->metrics), &len);
     free(ms);
     free(cs);
+    char *records = text ? api_prom_records(c) : NULL;
+    if (records) {
+        size_t rlen = strlen(records);
+        char *joined = realloc(text, len + rlen + 1);
+        if (joined) {
+            memcpy(joined + len, records, rlen + 1);
+            text = joined;
+            len += rlen;
+        }
+    }
+    if (text && !records) {
+        free(text);
+        text = NULL;
+    }
+    free(records);
     if (!text) {
-        respond_oom(c);
+        api_respond_oom(c);
         return;
     }
     free(c->resp->body);
@@ -641,7 +672,7 @@ static void api_dispatch(struct api_call *c)
 {
     const struct api_request *req = c->req;
     if (req->body_too_large || req->body_len > API_MAX_BODY) {
-        respond_error(c, 413, "request body larger than %d bytes", API_MAX_BODY);
+        api_respond_error(c, 413, "request body larger than %d bytes", API_MAX_BODY);
         return;
     }
     /* HEAD is GET without the body; the transport leaves the body out. */
@@ -659,19 +690,19 @@ static void api_dispatch(struct api_call *c)
         }
     }
     if (!any) {
-        respond_error(c, 404, "no such endpoint");
+        api_respond_error(c, 404, "no such endpoint");
         return;
     }
     if (!route) {
         char allow[64];
         api_allowed_methods(req->path, allow, sizeof allow);
-        respond_error(c, 405, "method %s not allowed here (allowed: %s)", req->method, allow);
+        api_respond_error(c, 405, "method %s not allowed here (allowed: %s)", req->method, allow);
         return;
     }
     const char *why = "";
-    int denied = api_authorize(&c->cfg->http, req->authorization, route->need, &why);
+    int denied = api_authorize(&c->cfg->http, req->authorization, route->need, &why, &c->actor);
     if (denied) {
-        respond_error(c, denied, "%s", why);
+        api_respond_error(c, denied, "%s", why);
         return;
     }
     route->handler(c, param);

@@ -1182,6 +1182,7 @@ static const struct cfg_key root_keys[] = {
     NESTED("capacity", capacity_table),
     ARRAY("policies", policies, struct cfg_policy, npolicies, policy_table),
     KEY("policies_dir", K_FILE, policies_dir), /* loaded by load_policies_dir */
+    KEY("policy_tick", K_DUR, policy_tick_ms, .def = "10s", .min = 100, .max = 3600000),
     ARRAY("peers", peers, struct cfg_peer, npeers, peer_table),
     NESTED("workloads", workloads_table),
     NESTED("migrator", migrator_table),

@@ -239,6 +239,8 @@ struct floe_config {
     struct cfg_policy *policies;
     size_t npolicies;
     char *policies_dir;
+    int64_t policy_tick_ms;     /* how often derives and policies are evaluated; default 10s
+                                   (an addition to SPEC 2) */
     struct cfg_peer *peers;
     size_t npeers;
     struct cfg_workloads workloads;

@@ -12,6 +12,7 @@
 #include "agent.h"
 #include "api.h"
 #include "cfg_expr.h"
+#include "evaluator.h"
 #include "log.h"
 #include "notify.h"
 #include "poller.h"
@@ -133,6 +134,7 @@ static void reload(struct agent *a, const char *path, struct recorder *rec)
     a->pollers = NULL;
     pthread_rwlock_wrlock(&a->cfg_lock);
     a->cfg = next;
+    a->cfg_generation++;
     pthread_rwlock_unlock(&a->cfg_lock);
     forget_removed(a->metrics, old, next);
     recorder_set_retention(rec, next->store.retention_ms);
@@ -184,6 +186,11 @@ int daemon_run(const char *config_path)
         log_err("not starting: %s", err);
         goto out;
     }
+    a.evaluator = eval_start(&a, err, sizeof err);
+    if (!a.evaluator) {
+        log_err("not starting: %s", err);
+        goto out;
+    }
     if (a.cfg->npeers || a.cfg->workloads.source ||
         (a.cfg->traffic.driver && strcmp(a.cfg->traffic.driver, "none") != 0))
         log_warn("peers, workloads and traffic are configured, but this version of floe does not "
@@ -219,6 +226,7 @@ int daemon_run(const char *config_path)
     rc = 0;
 out:
     api_stop(a.api);
+    eval_stop(a.evaluator);
     pollers_stop(a.pollers);
     recorder_stop(rec);
     store_close(a.store);

@@ -19,6 +19,7 @@ static const char *const status_names[] = {
     [DECISION_AWAITING_APPROVAL] = "awaiting-approval",
     [DECISION_NOTIFIED] = "notified",
     [DECISION_NO_PLACEMENT] = "no-placement",
+    [DECISION_REJECTED] = "rejected",
 };
 
 static const char *const kind_names[] = {
@@ -214,6 +215,24 @@ void decision_classify(struct decision *d, const struct decision_facts *f)
         d->status = DECISION_NO_PLACEMENT;
         decision_add_reason(d, "placement not configured");
     }
+}
+
+void decision_approve(struct decision *d, const char *actor)
+{
+    decision_add_reason(d, "approved by %s", actor);
+    if (d->kind == POL_ACTION_NOTIFY) {
+        d->status = DECISION_NOTIFIED;
+        decision_add_reason(d, "notify: the decision is the notification");
+    } else {
+        d->status = DECISION_NO_PLACEMENT;
+        decision_add_reason(d, "placement not configured");
+    }
+}
+
+void decision_reject(struct decision *d, const char *actor)
+{
+    d->status = DECISION_REJECTED;
+    decision_add_reason(d, "rejected by %s", actor);
 }
 
 /* ---- JSON out -------------------------------------------------------------- */

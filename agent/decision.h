@@ -39,6 +39,9 @@
  *                      not place workloads on peers, so nothing moves
  *                      ("placement not configured"); it does not pretend
  *                      to migrate.
+ *   rejected           an operator rejected a decision awaiting approval.
+ * An approved decision takes the status mode auto would have given it
+ * (notified, no-placement), with "approved by NAME" among its reasons.
  * The rules apply in that order (decision_classify). Later steps add the
  * statuses that placement and approval lead to; names are stable once
  * stored.
@@ -66,6 +69,7 @@ enum decision_status {
     DECISION_AWAITING_APPROVAL,
     DECISION_NOTIFIED,
     DECISION_NO_PLACEMENT,
+    DECISION_REJECTED,
 };
 
 /* One value an expression read: a metric name (also each member of a
@@ -139,6 +143,11 @@ struct decision_facts {
 void decision_classify(struct decision *d, const struct decision_facts *f);
 
 /* "inputs-unknown", "no-need", ... ; "?" for a value out of range. */
+/* An operator's answer to a decision awaiting approval (the caller has
+ * checked the status). `actor` is the token name, kept in the reasons. */
+void decision_approve(struct decision *d, const char *actor);
+void decision_reject(struct decision *d, const char *actor);
+
 const char *decision_status_name(enum decision_status s);
 /* Returns 0 and *out, or -1 for an unknown name. */
 int decision_status_parse(const char *name, enum decision_status *out);
