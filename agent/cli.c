@@ -122,6 +122,68 @@ static int report_refusal(long status, const char *body)
     return CLI_EXIT_REFUSED;
 }
 
+static void print_policies(const struct cli_target *t)
+{
+    char *body = NULL;
+    if (http_get(t, "/v1/policies", &body) != 200) {
+        free(body);
+        return;
+    }
+    cJSON *j = cJSON_Parse(body);
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(j, "policies");
+    if (cJSON_GetArraySize(list) > 0) {
+        printf("\n%-28s %-8s %-8s %-8s %-20s %s\n", "policy", "state", "mode", "severity",
+               "since", "last decision");
+        const cJSON *p;
+        cJSON_ArrayForEach(p, list)
+        {
+            const cJSON *last = cJSON_GetObjectItemCaseSensitive(p, "last_decision");
+            const cJSON *unknown = cJSON_GetObjectItemCaseSensitive(p, "unknown");
+            char lastbuf[24] = "—";
+            if (cJSON_IsNumber(last))
+                snprintf(lastbuf, sizeof lastbuf, "#%.0f", last->valuedouble);
+            char state[24];
+            snprintf(state, sizeof state, "%s%s", json_str(p, "state"),
+                     cJSON_IsTrue(unknown) ? "?" : "");
+            const cJSON *since = cJSON_GetObjectItemCaseSensitive(p, "since");
+            printf("%-28s %-8s %-8s %-8s %-20s %s\n", json_str(p, "name"), state,
+                   json_str(p, "mode"), json_str(p, "severity"),
+                   cJSON_IsString(since) ? since->valuestring : "—", lastbuf);
+        }
+    }
+    cJSON_Delete(j);
+    free(body);
+}
+
+static void print_decisions(const struct cli_target *t)
+{
+    char *body = NULL;
+    if (http_get(t, "/v1/decisions?limit=5", &body) != 200) {
+        free(body);
+        return;
+    }
+    cJSON *j = cJSON_Parse(body);
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(j, "decisions");
+    if (cJSON_GetArraySize(list) > 0) {
+        printf("\nlatest decisions:\n");
+        const cJSON *d;
+        cJSON_ArrayForEach(d, list)
+        {
+            const cJSON *need = cJSON_GetObjectItemCaseSensitive(d, "need_kw");
+            const cJSON *reasons = cJSON_GetObjectItemCaseSensitive(d, "reasons");
+            const cJSON *last_reason = cJSON_GetArrayItem(reasons, cJSON_GetArraySize(reasons) - 1);
+            char needbuf[32] = "";
+            if (cJSON_IsNumber(need))
+                snprintf(needbuf, sizeof needbuf, " need %.0f kW", need->valuedouble);
+            printf("  #%.0f %s %s %s %s%s — %s\n", json_num(d, "id"), json_str(d, "ts"),
+                   json_str(d, "policy"), json_str(d, "kind"), json_str(d, "status"), needbuf,
+                   cJSON_IsString(last_reason) ? last_reason->valuestring : "");
+        }
+    }
+    cJSON_Delete(j);
+    free(body);
+}
+
 int cli_status(int argc, char **argv)
 {
     struct cli_target t;
@@ -172,6 +234,8 @@ int cli_status(int argc, char **argv)
         }
         cJSON_Delete(tel);
     }
+    print_policies(&t);
+    print_decisions(&t);
 out:
     cJSON_Delete(st);
     free(body);
