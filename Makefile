@@ -107,9 +107,12 @@ demo: deps
 
 # ---- install ------------------------------------------------------------
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSTEMD_UNIT_DIR) $(DESTDIR)$(SYSCONFDIR)/floe
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSTEMD_UNIT_DIR) $(DESTDIR)$(SYSCONFDIR)/floe \
+	  $(DESTDIR)$(PREFIX)/share/doc/floe/examples
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/floe/
+	install -m 0644 policies/examples/*.json etc/ups-snmp.json $(DESTDIR)$(PREFIX)/share/doc/floe/examples/
 	install -m 0755 $(BUILD)/floe $(BUILD)/floe-sim $(DESTDIR)$(PREFIX)/bin/
-	sed 's|@BINDIR@|$(PREFIX)/bin|g' systemd/floe.service > $(DESTDIR)$(SYSTEMD_UNIT_DIR)/floe.service
+	sed -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@DOCDIR@|$(PREFIX)/share/doc/floe|g' systemd/floe.service > $(DESTDIR)$(SYSTEMD_UNIT_DIR)/floe.service
 	chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/floe.service
 	test -e $(DESTDIR)$(SYSCONFDIR)/floe/floe.json || \
 	  install -m 0640 etc/floe.json $(DESTDIR)$(SYSCONFDIR)/floe/floe.json

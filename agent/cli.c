@@ -212,6 +212,9 @@ int cli_status(int argc, char **argv)
     if (cJSON_IsObject(col))
         printf("collectors: %.0f ok, %.0f failing\n", json_num(col, "ok"), json_num(col, "failing"));
 
+    print_policies(&t);
+    print_decisions(&t);
+
     free(body);
     body = NULL;
     status = http_get(&t, "/v1/telemetry", &body);
@@ -234,8 +237,6 @@ int cli_status(int argc, char **argv)
         }
         cJSON_Delete(tel);
     }
-    print_policies(&t);
-    print_decisions(&t);
 out:
     cJSON_Delete(st);
     free(body);

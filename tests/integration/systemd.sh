@@ -4,7 +4,7 @@
 # STOPPING=1 and exit 0 on SIGTERM.
 . "$(dirname "$0")/lib/common.sh"
 
-sed "s|@BINDIR@|$BUILD|g" systemd/floe.service > "$TMP/floe.service"
+sed -e "s|@BINDIR@|$BUILD|g" -e "s|@DOCDIR@|$PWD|g" systemd/floe.service > "$TMP/floe.service"
 if out=$(systemd-analyze verify "$TMP/floe.service" 2>&1) && [ -z "$out" ]; then
     ok "systemd-analyze verify floe.service is clean"
 else
@@ -16,6 +16,18 @@ for key in Type=notify WatchdogSec= StateDirectory=floe ConfigurationDirectory=f
     grep -q "^$key" "$TMP/floe.service" || not_ok "unit lacks $key"
 done
 ok "unit has the hardening keys"
+
+# make install puts binaries, the unit (with its paths filled in) and the
+# example config where systemd and the unit expect them.
+rel_build=$(realpath --relative-to="$PWD" "$BUILD")
+if make -s install BUILD="$rel_build" DESTDIR="$TMP/root" PREFIX=/usr/local >"$TMP/install.log" 2>&1 &&
+   [ -x "$TMP/root/usr/local/bin/floe" ] && [ -x "$TMP/root/usr/local/bin/floe-sim" ] &&
+   [ -f "$TMP/root/etc/floe/floe.json" ] && [ -f "$TMP/root/usr/local/share/doc/floe/README.md" ] &&
+   grep -q '^ExecStart=/usr/local/bin/floe agent -c /etc/floe/floe.json$' "$TMP/root/lib/systemd/system/floe.service"; then
+    ok "make install: binaries, unit and example config"
+else
+    not_ok "make install: $(cat "$TMP/install.log"; find "$TMP/root" -type f)"
+fi
 
 port=$(free_port)
 cat > "$TMP/floe.json" <<JSON
