@@ -1,6 +1,6 @@
 # floe — one non-recursive Makefile.
 #   make            build build/floe and build/floe-sim
-#   make check      install missing Debian packages, build, run every test
+#   make check      install missing Debian packages, build (gcc, clang, ASan+UBSan), run every test
 #   make demo       install, build, run the demonstration site
 #   make deps       install missing Debian packages (apt-get)
 #   make install    binaries, example config, systemd units (PREFIX, DESTDIR)
@@ -91,6 +91,7 @@ deps:
 # ---- tests --------------------------------------------------------------
 check: deps
 	$(MAKE) all unit
+	$(MAKE) CC=clang BUILD=$(BUILD)/clang all unit
 	$(MAKE) BUILD=$(BUILD)/asan SAN=1 unit
 	tests/run.sh $(BUILD)
 

@@ -102,4 +102,30 @@ if "$FLOE" replay --help | grep -q -- '--telemetry CSV'; then
 else
     not_ok "replay --help"
 fi
+# The README's table of example decisions says what the golden files say.
+if /usr/bin/python3 - "$ROOT" <<'PY'
+import glob, json, os, re, sys
+root = sys.argv[1]
+readme = open(os.path.join(root, "README.md")).read()
+bad = []
+for path in sorted(glob.glob(os.path.join(root, "tests/replay/*.expected"))):
+    name = os.path.basename(path)[:-len(".expected")] + ".csv"
+    row = next((l for l in readme.splitlines() if l.startswith("| `%s`" % name)), None)
+    if row is None:
+        bad.append("%s: no README row" % name)
+        continue
+    for line in open(path):
+        d = json.loads(line)
+        if d["ts"][11:19] not in row or d["status"] not in row:
+            bad.append("%s: %s %s not in README" % (name, d["ts"], d["status"]))
+    if row.count("·") + 1 < sum(1 for _ in open(path)) and "," not in row:
+        bad.append("%s: README lists fewer decisions" % name)
+print("\n".join(bad))
+sys.exit(1 if bad else 0)
+PY
+then
+    ok "README's table of example decisions matches the golden files"
+else
+    not_ok "README's table of example decisions differs from the golden files"
+fi
 finish
