@@ -26,6 +26,10 @@ ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 LDFLAGS    += -fsanitize=address,undefined
 endif
 LDLIBS  := $(PKG_LIBS) -lpthread -lm
+# floe-sim embeds an SNMP agent (sim/sim_snmp.c): net-snmp's agent library,
+# for the simulator and the unit tests that link its objects only. Not
+# libnetsnmpmibs: the simulator serves its own objects, none of snmpd's.
+SIM_LIBS := $(filter-out -lnetsnmpmibs,$(shell pkg-config --libs netsnmp-agent 2>/dev/null))
 
 ifeq ($(V),1)
 Q :=
@@ -62,14 +66,14 @@ $(BUILD)/floe: $(FLOE_OBJ) $(BUILD)/libfloe.a
 
 $(BUILD)/floe-sim: $(SIM_OBJ) $(BUILD)/libfloe.a
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(SIM_LIBS) $(LDLIBS)
 
 # Unit tests may also use the simulator's modules (sim/*.c except its main).
 SIM_LIB_OBJ := $(filter-out $(BUILD)/obj/sim/sim_main.o,$(SIM_OBJ))
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libfloe.a $(SIM_LIB_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST    $@")
-	$(Q)$(CC) $(ALL_CFLAGS) -Isim $(LDFLAGS) -o $@ $< $(SIM_LIB_OBJ) $(BUILD)/libfloe.a $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(ALL_CFLAGS) -Isim $(LDFLAGS) -o $@ $< $(SIM_LIB_OBJ) $(BUILD)/libfloe.a $(SIM_LIBS) $(LDLIBS) -lcmocka
 
 unit: $(UNIT_BIN)
 

@@ -2,7 +2,8 @@
  * floe-sim — command line of the site simulator.
  *
  *   floe-sim site -c SCENARIO.json [--speedup N] [--listen ADDR]
- *                 [--modbus-port P] [--http-port P] [--ports-file F] [-v]
+ *                 [--modbus-port P] [--http-port P] [--snmp-port P]
+ *                 [--ports-file F] [-v]
  *
  * Loads the scenario, applies the overrides, starts the site (sim_site.c)
  * and waits for SIGTERM or SIGINT. Signals are blocked in every thread and
@@ -35,7 +36,9 @@ static void usage(FILE *f)
            "      --listen ADDR     IPv4 address to listen on (default: scenario, else 127.0.0.1)\n"
            "      --modbus-port P   Modbus TCP port (0 = any free port)\n"
            "      --http-port P     HTTP port for /sim/set and /sim/state (0 = any free port)\n"
-           "      --ports-file F    write {\"modbus\": P, \"http\": P} to F once listening\n"
+           "      --snmp-port P     SNMP agent's UDP port (0 = any free port)\n"
+           "      --ports-file F    write {\"modbus\": P, \"http\": P, \"snmp\": P} to F once\n"
+           "                        listening\n"
            "  -v, --verbose         debug logging\n");
 }
 
@@ -51,8 +54,7 @@ static int parse_port(const char *s, int *out)
 }
 
 /* Written to a temporary name and renamed, so a reader never sees half. */
-static int write_ports_file(const char *path, int modbus_port, int http_port, char *err,
-                            size_t errlen)
+static int write_ports_file(const char *path, const struct sim_site *site, char *err, size_t errlen)
 {
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
@@ -60,7 +62,8 @@ static int write_ports_file(const char *path, int modbus_port, int http_port, ch
     FILE *f = fopen(tmp, "w");
     if (!f)
         return errf(err, errlen, "%s: %s", tmp, strerror(errno));
-    fprintf(f, "{\"modbus\": %d, \"http\": %d}\n", modbus_port, http_port);
+    fprintf(f, "{\"modbus\": %d, \"http\": %d, \"snmp\": %d}\n", sim_site_modbus_port(site),
+            sim_site_http_port(site), sim_site_snmp_port(site));
     if (fclose(f) != 0 || rename(tmp, path) != 0) {
         int e = errno;
         unlink(tmp);
@@ -76,24 +79,33 @@ struct site_args {
     double speedup;  /* 0 = scenario's */
     int modbus_port; /* -1 = scenario's */
     int http_port;   /* -1 = scenario's */
+    int snmp_port;   /* -1 = scenario's */
     bool verbose;
 };
 
 static int parse_site_args(int argc, char **argv, struct site_args *a)
 {
-    enum { OPT_SPEEDUP = 256, OPT_LISTEN, OPT_MODBUS_PORT, OPT_HTTP_PORT, OPT_PORTS_FILE };
+    enum {
+        OPT_SPEEDUP = 256,
+        OPT_LISTEN,
+        OPT_MODBUS_PORT,
+        OPT_HTTP_PORT,
+        OPT_SNMP_PORT,
+        OPT_PORTS_FILE
+    };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"speedup", required_argument, NULL, OPT_SPEEDUP},
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"modbus-port", required_argument, NULL, OPT_MODBUS_PORT},
         {"http-port", required_argument, NULL, OPT_HTTP_PORT},
+        {"snmp-port", required_argument, NULL, OPT_SNMP_PORT},
         {"ports-file", required_argument, NULL, OPT_PORTS_FILE},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    *a = (struct site_args){.modbus_port = -1, .http_port = -1};
+    *a = (struct site_args){.modbus_port = -1, .http_port = -1, .snmp_port = -1};
     int c;
     while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
         char *end;
@@ -115,7 +127,10 @@ static int parse_site_args(int argc, char **argv, struct site_args *a)
             break;
         case OPT_MODBUS_PORT:
         case OPT_HTTP_PORT:
-            if (parse_port(optarg, c == OPT_MODBUS_PORT ? &a->modbus_port : &a->http_port) < 0) {
+        case OPT_SNMP_PORT:
+            if (parse_port(optarg, c == OPT_MODBUS_PORT ? &a->modbus_port
+                                   : c == OPT_HTTP_PORT ? &a->http_port
+                                                        : &a->snmp_port) < 0) {
                 fprintf(stderr, "floe-sim: %s: expected a port 0..65535\n", argv[optind - 1]);
                 return -1;
             }
@@ -170,6 +185,8 @@ static int run_site(int argc, char **argv)
         sc.modbus_port = a.modbus_port;
     if (a.http_port >= 0)
         sc.http_port = a.http_port;
+    if (a.snmp_port >= 0)
+        sc.snmp.port = a.snmp_port;
     if (a.speedup > 0)
         sc.speedup = a.speedup;
 
@@ -194,10 +211,10 @@ static int run_site(int argc, char **argv)
     const char *listen = sim_site_listen(site);
     printf("modbus %s:%d\n", listen, sim_site_modbus_port(site));
     printf("http %s:%d\n", listen, sim_site_http_port(site));
+    printf("snmp %s:%d\n", listen, sim_site_snmp_port(site));
     fflush(stdout);
     int rc = 0;
-    if (a.ports_file && write_ports_file(a.ports_file, sim_site_modbus_port(site),
-                                         sim_site_http_port(site), err, sizeof err) < 0) {
+    if (a.ports_file && write_ports_file(a.ports_file, site, err, sizeof err) < 0) {
         fprintf(stderr, "floe-sim: ports file: %s\n", err);
         rc = 1;
     } else {

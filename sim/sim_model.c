@@ -59,6 +59,18 @@ static int set_ups_runtime(struct sim_model *m, double runtime_min, char *err, s
     return 0;
 }
 
+/* Only a change from mains to battery starts the clock: setting "on
+ * battery" again while on battery is not a new outage. */
+static int set_ups_on_battery(struct sim_model *m, double on, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    if (on != 0 && !m->ups_on_battery)
+        m->ups_on_battery_since_ms = m->time_ms;
+    m->ups_on_battery = on != 0;
+    return 0;
+}
+
 #define MOFF(f) ((ptrdiff_t)offsetof(struct sim_model, f))
 #define UOFF(f) ((ptrdiff_t)offsetof(struct sim_unit, f))
 
@@ -84,7 +96,7 @@ static const struct site_field site_fields[] = {
     {"ups.capacity_wh", SIM_NUM, false, 0, 1e12, MOFF(ups_capacity_wh), NULL, NULL},
     {"ups.runtime_min", SIM_NUM, false, 0, SIM_UPS_RUNTIME_MAX_MIN, -1, sim_model_ups_runtime_min,
      set_ups_runtime},
-    {"ups.on_battery", SIM_BOOL, false, 0, 1, MOFF(ups_on_battery), NULL, NULL},
+    {"ups.on_battery", SIM_BOOL, false, 0, 1, MOFF(ups_on_battery), NULL, set_ups_on_battery},
     {"ups.status", SIM_NUM, true, 0, 0, -1, get_ups_status, NULL},
 };
 
@@ -358,6 +370,13 @@ double sim_model_ups_runtime_min(const struct sim_model *m)
     double energy_wh = m->ups_capacity_wh * m->ups_battery_pct / 100.0;
     double min = energy_wh / m->ups_output_w * 60.0;
     return min < SIM_UPS_RUNTIME_MAX_MIN ? min : SIM_UPS_RUNTIME_MAX_MIN;
+}
+
+double sim_model_ups_seconds_on_battery(const struct sim_model *m)
+{
+    if (!m->ups_on_battery)
+        return 0;
+    return (double)((m->time_ms - m->ups_on_battery_since_ms) / 1000);
 }
 
 unsigned sim_model_ups_status(const struct sim_model *m)

@@ -78,6 +78,9 @@ struct sim_model {
     double ups_output_w;
     double ups_capacity_wh; /* usable energy at 100 % */
     bool ups_on_battery;
+    /* Simulated time the UPS last went on battery (UPS-MIB's
+     * upsSecondsOnBattery counts from it); set by writing ups.on_battery. */
+    int64_t ups_on_battery_since_ms;
 
     int64_t time_ms; /* simulated time since start */
 };
@@ -140,6 +143,8 @@ double sim_model_cooling_kw(const struct sim_model *m);
 double sim_model_unit_available_kw(const struct sim_unit *u);
 unsigned sim_model_unit_alarm(const struct sim_unit *u);
 double sim_model_ups_runtime_min(const struct sim_model *m);
+/* Whole simulated seconds since the UPS went on battery; 0 on mains. */
+double sim_model_ups_seconds_on_battery(const struct sim_model *m);
 unsigned sim_model_ups_status(const struct sim_model *m);
 
 /* Advances the model by one second of simulated time. */

@@ -206,6 +206,83 @@ static int parse_http(struct sc_ctx *c, const cJSON *v, const char *path)
     return parse_listener(c, v, path, &c->sc->http_port);
 }
 
+/* A string member of at most size-1 characters that net-snmp can take as
+ * one word; `min` characters at least. */
+static int get_token(struct sc_ctx *c, const cJSON *obj, const char *key, const char *path,
+                     size_t min, char *out, size_t size)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v)
+        return 0;
+    char p[PATH_MAX_LEN];
+    join_key(p, path, key);
+    if (!cJSON_IsString(v) || strlen(v->valuestring) < min || strlen(v->valuestring) >= size ||
+        !sim_snmp_token_valid(v->valuestring))
+        return fail(c, p,
+                    "expected %zu to %zu printable ASCII characters without blanks, quotes, "
+                    "backslash or '#'",
+                    min, size - 1);
+    util_strlcpy(out, v->valuestring, size);
+    return 0;
+}
+
+static int get_protocol(struct sc_ctx *c, const cJSON *obj, const char *key, const char *path,
+                        bool (*known)(const char *), const char *choices, char *out, size_t size)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v)
+        return 0;
+    char p[PATH_MAX_LEN];
+    join_key(p, path, key);
+    if (!cJSON_IsString(v) || !known(v->valuestring))
+        return fail(c, p, "expected one of %s", choices);
+    util_strlcpy(out, v->valuestring, size);
+    return 0;
+}
+
+/* "snmp": the agent's port, the v1/v2c community and at most one SNMPv3
+ * user, always authPriv: a user needs both passwords, and passwords
+ * need a user. Key names are the agent config's (SPEC 2.2). */
+static int parse_snmp(struct sc_ctx *c, const cJSON *v, const char *path)
+{
+    static const char *const keys[] = {
+        "port",          "community",     "user",          "auth_protocol",
+        "auth_password", "priv_protocol", "priv_password", NULL};
+    struct sim_snmp_settings *st = &c->sc->snmp;
+    if (need_object(c, v, path) < 0 || check_keys(c, v, keys, path) < 0)
+        return -1;
+    const cJSON *port = cJSON_GetObjectItemCaseSensitive(v, "port");
+    char p[PATH_MAX_LEN];
+    join_key(p, path, "port");
+    if (port && get_port(c, port, p, &st->port) < 0)
+        return -1;
+    if (get_token(c, v, "community", path, 1, st->community, sizeof st->community) < 0 ||
+        get_token(c, v, "user", path, 1, st->user, sizeof st->user) < 0 ||
+        get_protocol(c, v, "auth_protocol", path, sim_snmp_auth_protocol_known,
+                     "MD5, SHA, SHA-256, SHA-512", st->auth_protocol,
+                     sizeof st->auth_protocol) < 0 ||
+        get_token(c, v, "auth_password", path, SIM_SNMP_PASSWORD_MIN, st->auth_password,
+                  sizeof st->auth_password) < 0 ||
+        get_protocol(c, v, "priv_protocol", path, sim_snmp_priv_protocol_known, "DES, AES, AES-256",
+                     st->priv_protocol, sizeof st->priv_protocol) < 0 ||
+        get_token(c, v, "priv_password", path, SIM_SNMP_PASSWORD_MIN, st->priv_password,
+                  sizeof st->priv_password) < 0)
+        return -1;
+    static const char *const user_keys[] = {"auth_protocol", "auth_password", "priv_protocol",
+                                            "priv_password"};
+    for (size_t i = 0; i < ARRAY_LEN(user_keys); i++) {
+        if (!st->user[0] && cJSON_GetObjectItemCaseSensitive(v, user_keys[i])) {
+            join_key(p, path, user_keys[i]);
+            return fail(c, p, "only with \"user\" (the SNMPv3 user it belongs to)");
+        }
+    }
+    if (st->user[0] && (!st->auth_password[0] || !st->priv_password[0])) {
+        join_key(p, path, st->auth_password[0] ? "priv_password" : "auth_password");
+        return fail(c, p, "missing (the SNMPv3 user is served at authPriv)");
+    }
+    return 0;
+}
+
 static int parse_speedup(struct sc_ctx *c, const cJSON *v, const char *path)
 {
     if (!cJSON_IsNumber(v) || !(v->valuedouble > 0) || v->valuedouble > 1e6)
@@ -359,12 +436,13 @@ struct sc_section {
 /* Parse order, not file order: units must exist before the events that
  * name them. */
 static const struct sc_section sections[] = {
-    {"site", parse_site, true},        {"listen", parse_listen, false},
-    {"modbus", parse_modbus, false},   {"http", parse_http, false},
-    {"speedup", parse_speedup, false}, {"chillers", parse_chillers, false},
-    {"crahs", parse_crahs, false},     {"it", parse_section, false},
-    {"supply", parse_section, false},  {"room", parse_section, false},
-    {"ups", parse_ups, false},         {"events", parse_events, false},
+    {"site", parse_site, true},          {"listen", parse_listen, false},
+    {"modbus", parse_modbus, false},     {"http", parse_http, false},
+    {"snmp", parse_snmp, false},         {"speedup", parse_speedup, false},
+    {"chillers", parse_chillers, false}, {"crahs", parse_crahs, false},
+    {"it", parse_section, false},        {"supply", parse_section, false},
+    {"room", parse_section, false},      {"ups", parse_ups, false},
+    {"events", parse_events, false},
 };
 
 int sim_scenario_parse(struct sim_scenario *sc, const char *name, const char *text, size_t len,
@@ -373,6 +451,7 @@ int sim_scenario_parse(struct sim_scenario *sc, const char *name, const char *te
     memset(sc, 0, sizeof *sc);
     util_strlcpy(sc->listen, SIM_DEFAULT_LISTEN, sizeof sc->listen);
     sc->speedup = 1.0;
+    sim_snmp_settings_init(&sc->snmp);
     sim_model_init(&sc->model);
 
     struct sc_ctx c = {.sc = sc, .file = name, .err = err, .errlen = errlen};

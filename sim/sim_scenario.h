@@ -14,16 +14,18 @@
 #define FLOE_SIM_SCENARIO_H
 
 #include "sim_model.h"
+#include "sim_snmp.h"
 
 #include <stddef.h>
 
 #define SIM_DEFAULT_LISTEN "127.0.0.1"
 
 struct sim_scenario {
-    char listen[64]; /* IPv4 address to bind; default 127.0.0.1 */
-    int modbus_port; /* 0 = any free port (default) */
-    int http_port;   /* 0 = any free port (default) */
-    double speedup;  /* simulated seconds per wall second; default 1 */
+    char listen[64];               /* IPv4 address to bind; default 127.0.0.1 */
+    int modbus_port;               /* 0 = any free port (default) */
+    int http_port;                 /* 0 = any free port (default) */
+    struct sim_snmp_settings snmp; /* port 0, community "public", no v3 user by default */
+    double speedup;                /* simulated seconds per wall second; default 1 */
     struct sim_model model;
     struct sim_timeline timeline;
 };

@@ -1,9 +1,10 @@
 /*
  * sim_site — see sim_site.h.
  *
- * Lock order: the site lock, then (inside sim_modbus_publish) the register
- * map's lock. The Modbus thread takes only the latter, HTTP handlers and
- * the clock take the site lock first, so there is no cycle.
+ * Lock order: the site lock, then (inside sim_modbus_publish and
+ * sim_snmp_publish) the register map's or the SNMP map's lock. The Modbus
+ * and SNMP threads take only the latter, HTTP handlers and the clock take
+ * the site lock first, so there is no cycle.
  */
 #include "sim_site.h"
 
@@ -11,6 +12,7 @@
 #include "sim_api.h"
 #include "sim_http.h"
 #include "sim_modbus.h"
+#include "sim_snmp.h"
 #include "util.h"
 
 #include <math.h>
@@ -27,6 +29,7 @@ struct sim_site {
     pthread_mutex_t lock; /* guards sc.model and sc.timeline */
     struct sim_scenario sc;
     struct sim_modbus *modbus;
+    struct sim_snmp *snmp;
     struct sim_http *http;
     pthread_t clock;
     bool clock_started;
@@ -46,6 +49,18 @@ int sim_site_modbus_port(const struct sim_site *s)
 int sim_site_http_port(const struct sim_site *s)
 {
     return sim_http_port(s->http);
+}
+
+int sim_site_snmp_port(const struct sim_site *s)
+{
+    return sim_snmp_port(s->snmp);
+}
+
+/* Every protocol shows the model as it is now; called under s->lock. */
+static void publish(struct sim_site *s)
+{
+    sim_modbus_publish(s->modbus, &s->sc.model);
+    sim_snmp_publish(s->snmp, &s->sc.model);
 }
 
 static void log_event(void *arg, const struct sim_event *ev, const char *err)
@@ -86,7 +101,7 @@ static void *run_clock(void *arg)
                 sim_model_step(&s->sc.model);
                 sim_timeline_fire(&s->sc.timeline, &s->sc.model, log_event, s);
             }
-            sim_modbus_publish(s->modbus, &s->sc.model);
+            publish(s);
             pthread_mutex_unlock(&s->lock);
             continue;
         }
@@ -125,7 +140,7 @@ static void handle_set(void *arg, const struct sim_http_request *req,
     pthread_mutex_lock(&s->lock);
     int rc = sim_api_set(&s->sc.model, req->body, req->body_len, &why, err, sizeof err);
     if (rc == 0)
-        sim_modbus_publish(s->modbus, &s->sc.model);
+        publish(s);
     pthread_mutex_unlock(&s->lock);
     if (rc < 0) {
         sim_http_error(resp, 400, sim_api_error_code(why), "%s", err);
@@ -157,6 +172,8 @@ int sim_site_start(struct sim_site **out, struct sim_scenario *sc, char *err, si
     if (sim_modbus_start(&s->modbus, s->sc.listen, s->sc.modbus_port, &s->sc.model, err, errlen) <
         0)
         goto fail;
+    if (sim_snmp_start(&s->snmp, s->sc.listen, &s->sc.snmp, &s->sc.model, err, errlen) < 0)
+        goto fail;
     const struct sim_http_route routes[] = {
         {"/sim/state", false, handle_state, s},
         {"/sim/set", false, handle_set, s},
@@ -184,8 +201,9 @@ void sim_site_stop(struct sim_site *s)
     s->stop = 1;
     if (s->clock_started)
         pthread_join(s->clock, NULL);
-    /* HTTP first: its handlers publish to the Modbus server. */
+    /* HTTP first: its handlers publish to the Modbus and SNMP servers. */
     sim_http_stop(s->http);
+    sim_snmp_stop(s->snmp);
     sim_modbus_stop(s->modbus);
     sim_scenario_clear(&s->sc);
     pthread_mutex_destroy(&s->lock);

@@ -2,7 +2,7 @@
 # make demo — one simulated site and an agent watching it.
 #
 # Starts floe-sim with sim/scenarios/lulea.json (Modbus on 127.0.0.1:1502,
-# its control API on :8480) and `floe agent -c etc/demo/lulea.json`
+# SNMP on udp 127.0.0.1:1161, its control API on :8480) and `floe agent -c etc/demo/lulea.json`
 # (HTTP on 127.0.0.1:8470), then shows the agent's live telemetry every two
 # seconds. The scenario trips chiller 2 after two minutes, so the table shows
 # cooling capacity falling and the room warming. Ctrl-C stops both.
@@ -21,6 +21,9 @@ busy=""
 for port in 1502 8470 8480; do
     (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && busy="$busy $port"
 done
+if command -v ss >/dev/null && ss -lun 2>/dev/null | grep -q '127.0.0.1:1161 '; then
+    busy="$busy 1161/udp"
+fi
 if [ -n "$busy" ]; then
     echo "demo: port(s)$busy on 127.0.0.1 already in use (an earlier demo still running?)" >&2
     exit 1
@@ -53,7 +56,8 @@ cat <<TXT
 floe demo: simulated site "lulea-1" and an agent watching it.
 
   agent   $agent_url         (floe agent -c etc/demo/lulea.json, log $dir/agent.log)
-  sim     $sim_url/sim/state (floe-sim site -c sim/scenarios/lulea.json, Modbus 127.0.0.1:1502)
+  sim     $sim_url/sim/state (floe-sim site -c sim/scenarios/lulea.json,
+          Modbus 127.0.0.1:1502, SNMP udp 127.0.0.1:1161 community public)
 
 Try, in another terminal:
   curl -s $agent_url/v1/status

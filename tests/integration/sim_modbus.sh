@@ -30,7 +30,8 @@ check() { # check NAME WANT GOT
 start_sim() {
     local scenario=$1; shift
     rm -f "$TMP/ports.json"
-    "$SIM" site -c "$scenario" --modbus-port 0 --http-port 0 --ports-file "$TMP/ports.json" "$@" \
+    "$SIM" site -c "$scenario" --modbus-port 0 --http-port 0 --snmp-port 0 \
+        --ports-file "$TMP/ports.json" "$@" \
         >"$TMP/stdout" 2>"$TMP/stderr" &
     SIM_PID=$!
     for _ in $(seq 100); do

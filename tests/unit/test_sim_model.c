@@ -127,6 +127,28 @@ static void ups_drains_on_battery_and_recharges(void **state)
     assert_int_equal(sim_model_ups_status(&m), SIM_UPS_BATTERY_LOW);
 }
 
+static void seconds_on_battery_count_from_the_switch_to_battery(void **state)
+{
+    (void)state;
+    struct sim_model m;
+    sim_model_init(&m);
+    run_steps(&m, 10);
+    assert_true(sim_model_ups_seconds_on_battery(&m) == 0);
+    assert_int_equal(sim_model_set(&m, "ups.on_battery", 1, NULL, 0), 0);
+    run_steps(&m, 25);
+    assert_true(sim_model_ups_seconds_on_battery(&m) == 25);
+    /* Saying "on battery" again is not a new outage. */
+    assert_int_equal(sim_model_set(&m, "ups.on_battery", 1, NULL, 0), 0);
+    run_steps(&m, 5);
+    assert_true(sim_model_ups_seconds_on_battery(&m) == 30);
+    assert_int_equal(sim_model_set(&m, "ups.on_battery", 0, NULL, 0), 0);
+    assert_true(sim_model_ups_seconds_on_battery(&m) == 0);
+    run_steps(&m, 5);
+    assert_int_equal(sim_model_set(&m, "ups.on_battery", 1, NULL, 0), 0);
+    run_steps(&m, 3);
+    assert_true(sim_model_ups_seconds_on_battery(&m) == 3);
+}
+
 static void ups_runtime_calibrates_capacity(void **state)
 {
     (void)state;
@@ -369,6 +391,7 @@ int main(void)
         cmocka_unit_test(unit_alarm_bits_reflect_state),
         cmocka_unit_test(it_energy_integrates_load),
         cmocka_unit_test(ups_drains_on_battery_and_recharges),
+        cmocka_unit_test(seconds_on_battery_count_from_the_switch_to_battery),
         cmocka_unit_test(ups_runtime_calibrates_capacity),
         cmocka_unit_test(set_by_name_validates),
         cmocka_unit_test(unit_names_are_checked),

@@ -103,6 +103,38 @@ static void mistakes_are_reported_with_their_path(void **state)
         {"event_sets_nothing",
          "{\"site\": {\"name\": \"a\"}, \"events\": [{\"at\": \"1s\", \"set\": {}}]}",
          "t.json: events[0].set: sets nothing"},
+        {"snmp_unknown_key", "{\"site\": {\"name\": \"a\"}, \"snmp\": {\"version\": 3}}",
+         "t.json: snmp.version: unknown key"},
+        {"snmp_port_out_of_range", "{\"site\": {\"name\": \"a\"}, \"snmp\": {\"port\": -1}}",
+         "t.json: snmp.port: expected a port number"},
+        {"snmp_community_empty", "{\"site\": {\"name\": \"a\"}, \"snmp\": {\"community\": \"\"}}",
+         "t.json: snmp.community: expected 1 to 63 printable ASCII characters"},
+        {"snmp_community_blank",
+         "{\"site\": {\"name\": \"a\"}, \"snmp\": {\"community\": \"pub lic\"}}",
+         "t.json: snmp.community: expected 1 to 63"},
+        {"snmp_password_short",
+         "{\"site\": {\"name\": \"a\"}, \"snmp\": {\"user\": \"floe\", \"auth_password\": "
+         "\"short\", \"priv_password\": \"longenough\"}}",
+         "t.json: snmp.auth_password: expected 8 to 127"},
+        {"snmp_password_quote",
+         "{\"site\": {\"name\": \"a\"}, \"snmp\": {\"user\": \"floe\", \"auth_password\": "
+         "\"longenough\", \"priv_password\": \"long\\\"enough\"}}",
+         "t.json: snmp.priv_password: expected 8 to 127"},
+        {"snmp_user_without_priv",
+         "{\"site\": {\"name\": \"a\"}, \"snmp\": {\"user\": \"floe\", \"auth_password\": "
+         "\"longenough\"}}",
+         "t.json: snmp.priv_password: missing"},
+        {"snmp_password_without_user",
+         "{\"site\": {\"name\": \"a\"}, \"snmp\": {\"auth_password\": \"longenough\"}}",
+         "t.json: snmp.auth_password: only with \"user\""},
+        {"snmp_auth_protocol_unknown",
+         "{\"site\": {\"name\": \"a\"}, \"snmp\": {\"user\": \"floe\", \"auth_protocol\": "
+         "\"SHA1\", \"auth_password\": \"longenough\", \"priv_password\": \"longenough\"}}",
+         "t.json: snmp.auth_protocol: expected one of MD5, SHA, SHA-256, SHA-512"},
+        {"snmp_priv_protocol_unknown",
+         "{\"site\": {\"name\": \"a\"}, \"snmp\": {\"user\": \"floe\", \"priv_protocol\": "
+         "\"AES-192\", \"auth_password\": \"longenough\", \"priv_password\": \"longenough\"}}",
+         "t.json: snmp.priv_protocol: expected one of DES, AES, AES-256"},
         {"event_unknown_key",
          "{\"site\": {\"name\": \"a\"}, \"events\": [{\"at\": \"1s\", \"set\": {\"it.base_kw\": "
          "1}, \"why\": 1}]}",
@@ -131,6 +163,9 @@ static const char full_scenario[] =
     "  \"site\": { \"name\": \"lulea-1\" },\n"
     "  \"modbus\": { \"port\": 1502 },\n"
     "  \"http\": { \"port\": 8480 },\n"
+    "  \"snmp\": { \"port\": 1161, \"community\": \"floe-ro\", \"user\": \"floe\",\n"
+    "            \"auth_protocol\": \"SHA-512\", \"auth_password\": \"auth-pass\",\n"
+    "            \"priv_protocol\": \"AES-256\", \"priv_password\": \"priv-pass\" },\n"
     "  \"speedup\": 10,\n"
     "  \"chillers\": [ { \"name\": \"chiller1\", \"capacity_kw\": 250, \"supply_c\": 6.5 },\n"
     "                { \"name\": \"chiller2\", \"capacity_kw\": 200, \"rated_kw\": 250, "
@@ -153,6 +188,13 @@ static void valid_scenario_builds_model_and_timeline(void **state)
     assert_string_equal(sc.listen, "127.0.0.1");
     assert_int_equal(sc.modbus_port, 1502);
     assert_int_equal(sc.http_port, 8480);
+    assert_int_equal(sc.snmp.port, 1161);
+    assert_string_equal(sc.snmp.community, "floe-ro");
+    assert_string_equal(sc.snmp.user, "floe");
+    assert_string_equal(sc.snmp.auth_protocol, "SHA-512");
+    assert_string_equal(sc.snmp.auth_password, "auth-pass");
+    assert_string_equal(sc.snmp.priv_protocol, "AES-256");
+    assert_string_equal(sc.snmp.priv_password, "priv-pass");
     assert_true(sc.speedup == 10);
 
     assert_int_equal(sc.model.nunits, 3);
@@ -193,6 +235,9 @@ static void minimal_scenario_takes_defaults(void **state)
         fail_msg("%s", err);
     assert_int_equal(sc.modbus_port, 0);
     assert_int_equal(sc.http_port, 0);
+    assert_int_equal(sc.snmp.port, 0);
+    assert_string_equal(sc.snmp.community, "public");
+    assert_string_equal(sc.snmp.user, "");
     assert_true(sc.speedup == 1);
     assert_int_equal(sc.model.nunits, 0);
     assert_true(sc.model.room_setpoint_c == 22 && sc.model.room_inlet_c == 22);
