@@ -38,8 +38,12 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
-static int parse_target(int argc, char **argv, struct cli_target *t)
+/* Reads --url and --token; other arguments go to rest (at most nrest,
+ * NULL if none are allowed). Returns the number of rest arguments, or -1
+ * after printing what was wrong. */
+static int parse_target_rest(int argc, char **argv, struct cli_target *t, char **rest, int nrest)
 {
+    int got = 0;
     t->url = getenv("FLOE_URL");
     t->token = getenv("FLOE_TOKEN");
     for (int i = 1; i < argc; i++) {
@@ -47,6 +51,8 @@ static int parse_target(int argc, char **argv, struct cli_target *t)
             t->url = argv[++i];
         else if (strcmp(argv[i], "--token") == 0 && i + 1 < argc)
             t->token = argv[++i];
+        else if (got < nrest)
+            rest[got++] = argv[i];
         else {
             fprintf(stderr, "floe %s: unknown argument '%s' (expected --url URL, --token T)\n",
                     argv[0], argv[i]);
@@ -55,12 +61,18 @@ static int parse_target(int argc, char **argv, struct cli_target *t)
     }
     if (!t->url || !*t->url)
         t->url = "http://127.0.0.1:8470";
-    return 0;
+    return got;
+}
+
+static int parse_target(int argc, char **argv, struct cli_target *t)
+{
+    return parse_target_rest(argc, argv, t, NULL, 0) < 0 ? -1 : 0;
 }
 
 /* GETs path; returns the HTTP status (body in *out, caller frees) or -1
  * when the agent could not be reached (message printed). */
-static long http_get(const struct cli_target *t, const char *path, char **out)
+static long http_request(const struct cli_target *t, const char *method, const char *path,
+                         char **out)
 {
     *out = NULL;
     CURL *curl = curl_easy_init();
@@ -80,6 +92,10 @@ static long http_get(const struct cli_target *t, const char *path, char **out)
         headers = curl_slist_append(headers, auth);
     }
     curl_easy_setopt(curl, CURLOPT_URL, url);
+    if (strcmp(method, "POST") == 0) {
+        curl_easy_setopt(curl, CURLOPT_POST, 1L);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
+    }
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
@@ -98,6 +114,11 @@ static long http_get(const struct cli_target *t, const char *path, char **out)
     curl_slist_free_all(headers);
     curl_easy_cleanup(curl);
     return status;
+}
+
+static long http_get(const struct cli_target *t, const char *path, char **out)
+{
+    return http_request(t, "GET", path, out);
 }
 
 static const char *json_str(const cJSON *o, const char *key)
@@ -241,4 +262,90 @@ out:
     cJSON_Delete(st);
     free(body);
     return rc;
+}
+
+/* One line per decision, newest first. */
+int cli_decisions(int argc, char **argv)
+{
+    struct cli_target t;
+    if (parse_target(argc, argv, &t) != 0)
+        return CLI_EXIT_REFUSED;
+    char *body = NULL;
+    long status = http_get(&t, "/v1/decisions?limit=50", &body);
+    if (status < 0)
+        return CLI_EXIT_UNREACHABLE;
+    if (status != 200) {
+        int rc = report_refusal(status, body);
+        free(body);
+        return rc;
+    }
+    cJSON *j = cJSON_Parse(body);
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(j, "decisions");
+    if (!cJSON_IsArray(list)) {
+        fprintf(stderr, "floe: %s/v1/decisions: answer has no decisions list\n", t.url);
+        cJSON_Delete(j);
+        free(body);
+        return CLI_EXIT_UNREACHABLE;
+    }
+    const cJSON *d;
+    cJSON_ArrayForEach(d, list)
+    {
+        const cJSON *need = cJSON_GetObjectItemCaseSensitive(d, "need_kw");
+        const cJSON *reasons = cJSON_GetObjectItemCaseSensitive(d, "reasons");
+        const cJSON *why = cJSON_GetArrayItem(reasons, cJSON_GetArraySize(reasons) - 1);
+        char needbuf[32] = "";
+        if (cJSON_IsNumber(need))
+            snprintf(needbuf, sizeof needbuf, " need %.1f kW", need->valuedouble);
+        printf("%-6.0f %s %-24s %-9s %-17s%s%s%s\n", json_num(d, "id"), json_str(d, "ts"),
+               json_str(d, "policy"), json_str(d, "kind"), json_str(d, "status"), needbuf,
+               cJSON_IsString(why) ? " — " : "", cJSON_IsString(why) ? why->valuestring : "");
+    }
+    cJSON_Delete(j);
+    free(body);
+    return CLI_EXIT_OK;
+}
+
+/* POST /v1/decisions/{id}/approve or /reject. */
+static int answer(int argc, char **argv, const char *verb)
+{
+    struct cli_target t;
+    char *rest[1];
+    int n = parse_target_rest(argc, argv, &t, rest, 1);
+    if (n != 1) {
+        if (n == 0)
+            fprintf(stderr, "usage: floe %s ID [--url URL] [--token T]\n", verb);
+        return CLI_EXIT_REFUSED;
+    }
+    char *end;
+    long long id = strtoll(rest[0], &end, 10);
+    if (*end || id < 1) {
+        fprintf(stderr, "floe %s: '%s' is not a decision id\n", verb, rest[0]);
+        return CLI_EXIT_REFUSED;
+    }
+    char path[96];
+    snprintf(path, sizeof path, "/v1/decisions/%lld/%s", id, verb);
+    char *body = NULL;
+    long status = http_request(&t, "POST", path, &body);
+    if (status < 0)
+        return CLI_EXIT_UNREACHABLE;
+    int rc = CLI_EXIT_OK;
+    if (status != 200) {
+        rc = report_refusal(status, body);
+    } else {
+        cJSON *d = cJSON_Parse(body);
+        printf("decision %lld (%s): %s\n", id, json_str(d, "policy"), json_str(d, "status"));
+        cJSON_Delete(d);
+    }
+    free(body);
+    return rc;
+}
+
+int cli_approve(int argc, char **argv)
+{
+    return answer(argc, argv, "approve");
+}
+
+int cli_reject(int argc, char **argv)
+{
+    return answer(argc, argv, "reject");
 }

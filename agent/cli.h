@@ -1,6 +1,7 @@
 /*
  * cli — the client subcommands that talk to a running agent over its HTTP
- * API (`floe status`). URL and token come from --url/--token, else from
+ * API (`floe status`, `floe decisions`, `floe approve`, `floe reject`).
+ * URL and token come from --url/--token, else from
  * $FLOE_URL/$FLOE_TOKEN, else http://127.0.0.1:8470 and no token.
  */
 #ifndef FLOE_CLI_H
@@ -12,5 +13,11 @@
 #define CLI_EXIT_UNREACHABLE 3
 
 int cli_status(int argc, char **argv);
+/* floe decisions: the latest decisions, one line each. */
+int cli_decisions(int argc, char **argv);
+/* floe approve ID / floe reject ID: answer a decision awaiting approval
+ * (needs an operator token). Exit 1 when the agent refuses (e.g. 409). */
+int cli_approve(int argc, char **argv);
+int cli_reject(int argc, char **argv);
 
 #endif

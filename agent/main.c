@@ -18,12 +18,18 @@
 static const char usage[] =
     "usage: floe COMMAND [options]\n"
     "\n"
-    "  agent [-c FILE] [-v]          run the agent in the foreground (systemd Type=notify)\n"
-    "  check-config [-c FILE]        validate the configuration; errors as FILE: json.path: message\n"
-    "  status [--url U] [--token T]  summary of a running agent ($FLOE_URL, $FLOE_TOKEN)\n"
-    "  replay -c FILE --telemetry CSV  run the policies over recorded telemetry; decisions as\n"
-    "                                JSON lines (also --db FILE --from T --to T; see floe replay -h)\n"
-    "  version                       print the version\n"
+    "  agent [-c FILE] [-v]            run the agent in the foreground (systemd Type=notify)\n"
+    "  check-config [-c FILE]          validate the configuration; errors as FILE: json.path: message\n"
+    "  replay -c FILE --telemetry CSV  run the policies over recorded telemetry; decisions as JSON\n"
+    "                                  lines (also --db FILE --from T --to T; see floe replay -h)\n"
+    "  status                          summary of a running agent: collectors, policies, decisions,\n"
+    "                                  telemetry\n"
+    "  decisions                       the latest decisions, one line each\n"
+    "  approve ID, reject ID           answer a decision awaiting approval (operator token)\n"
+    "  version                         print the version\n"
+    "\n"
+    "status, decisions, approve and reject take [--url URL] [--token T], else $FLOE_URL and\n"
+    "$FLOE_TOKEN, else http://127.0.0.1:8470. Exit: 0 ok, 1 refused, 3 unreachable.\n"
     "\n"
     "Default configuration: " CFG_DEFAULT_PATH "\n";
 
@@ -96,6 +102,12 @@ int main(int argc, char **argv)
         return cmd_check_config(argc, argv);
     if (strcmp(cmd, "replay") == 0)
         return cmd_replay(argc, argv);
+    if (strcmp(cmd, "decisions") == 0)
+        return cli_decisions(argc, argv);
+    if (strcmp(cmd, "approve") == 0)
+        return cli_approve(argc, argv);
+    if (strcmp(cmd, "reject") == 0)
+        return cli_reject(argc, argv);
     if (strcmp(cmd, "status") == 0)
         return cli_status(argc, argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

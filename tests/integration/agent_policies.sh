@@ -96,6 +96,16 @@ c=$(code -X POST -H "$OP" "$base/v1/decisions/$aid/reject")
 check "reject after approval: 409 ($c)" test "$c" = 409
 c=$(code -X POST -H "$OP" "$base/v1/decisions/$id/approve")
 check "approve a decision that never waited: 409 ($c)" test "$c" = 409
+"$BUILD/floe" approve "$id" --url "$base" --token op-secret-1 >"$TMP/cli.out" 2>&1
+rc=$?
+check "floe approve of a decision not waiting: exit 1 with the reason ($(cat "$TMP/cli.out"))" \
+    sh -c "[ $rc = 1 ] && grep -q 'not awaiting-approval' '$TMP/cli.out'"
+FLOE_URL=$base FLOE_TOKEN=read-secret-1 "$BUILD/floe" decisions >"$TMP/cli.out" 2>&1
+rc=$?
+check "floe decisions lists both decisions (FLOE_URL, FLOE_TOKEN)" \
+    sh -c "[ $rc = 0 ] && grep -q 'cooling-shortfall.*shed.*no-placement.*need 380.0 kW' '$TMP/cli.out' && grep -q 'load-watch.*notified' '$TMP/cli.out'"
+"$BUILD/floe" decisions --url "http://127.0.0.1:$(free_port)" >/dev/null 2>&1
+check "floe decisions against nothing: exit 3" test $? = 3
 c=$(code -X POST -H "$OP" "$base/v1/decisions/99999/approve")
 check "approve an unknown decision: 404 ($c)" test "$c" = 404
 
