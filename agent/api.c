@@ -396,13 +396,14 @@ static void handle_healthz(struct api_call *c, const char *param)
     api_respond_json(c, 200, api_json_finish(root, ok));
 }
 
-/* Fields of SPEC 4's status that later steps compute (accepting, alarms,
- * migrations_active, capacity) are left out until they exist: a made-up
- * "accepting": true or "alarms": [] would tell a NOC tool that all is well
- * when nothing has looked. Collectors that have not finished a poll yet
- * are "pending", neither ok nor failing. "store" (an addition) tells
- * whether history is being kept: samples stored, and samples dropped
- * because the store fell behind. */
+/* SPEC 4's status. `alarms` lists the policies that are pending or
+ * firing; `accepting` is false while a critical policy fires (SPEC 3).
+ * migrations_active and capacity belong to placement and migration, which
+ * this version does not do: they are left out rather than reported as a
+ * made-up 0. Collectors that have not finished a poll yet are "pending",
+ * neither ok nor failing. "store" (an addition) tells whether history is
+ * being kept: samples stored, and samples dropped because the store fell
+ * behind. */
 static void handle_status(struct api_call *c, const char *param)
 {
     (void)param;
@@ -425,6 +426,8 @@ static void handle_status(struct api_call *c, const char *param)
     api_jadd(root, "site", cJSON_CreateString(c->cfg->site.name ? c->cfg->site.name : ""), &ok);
     api_jadd(root, "version", cJSON_CreateString(FLOE_VERSION), &ok);
     api_jadd(root, "uptime_s", cJSON_CreateNumber((double)(uptime_ms > 0 ? uptime_ms / 1000 : 0)), &ok);
+    if (!api_status_alarms(c, root))
+        ok = false;
     cJSON *col = api_jadd(root, "collectors", cJSON_CreateObject(), &ok);
     api_jadd(col, "ok", cJSON_CreateNumber(ok_count), &ok);
     api_jadd(col, "failing", cJSON_CreateNumber(failing), &ok);

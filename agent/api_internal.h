@@ -52,6 +52,9 @@ void api_handle_decisions(struct api_call *c, const char *param);
 void api_handle_decision(struct api_call *c, const char *id);
 void api_handle_decision_approve(struct api_call *c, const char *id);
 void api_handle_decision_reject(struct api_call *c, const char *id);
+/* Adds "accepting" and "alarms" (from the policy states) to a status
+ * object, when a policy loop runs; false when out of memory. */
+bool api_status_alarms(struct api_call *c, cJSON *status);
 /* Renders floe_policy_state and floe_decisions_total for /metrics: a new
  * string (caller frees), NULL when out of memory. */
 char *api_prom_records(struct api_call *c);

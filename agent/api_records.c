@@ -170,6 +170,35 @@ void api_handle_policy_delete(struct api_call *c, const char *param)
     api_respond_json(c, 200, api_json_finish(root, ok));
 }
 
+bool api_status_alarms(struct api_call *c, cJSON *status)
+{
+    /* Without a policy loop nothing has looked: say nothing rather than
+     * "accepting, no alarms". */
+    if (!c->a->evaluator)
+        return true;
+    struct eval_policy_status *st = NULL;
+    size_t n = eval_statuses(c->a->evaluator, &st);
+    bool ok = true, accepting = true;
+    cJSON *alarms = cJSON_CreateArray();
+    for (size_t i = 0; alarms && i < n; i++) {
+        if (st[i].state == POL_STATE_OK)
+            continue;
+        if (st[i].state == POL_STATE_FIRING && st[i].severity == POL_SEV_CRITICAL)
+            accepting = false;
+        cJSON *a = api_jadd(alarms, NULL, cJSON_CreateObject(), &ok);
+        if (!a)
+            break;
+        api_jadd(a, "policy", cJSON_CreateString(st[i].name), &ok);
+        api_jadd(a, "severity", cJSON_CreateString(severity_name(st[i].severity)), &ok);
+        api_jadd(a, "state", cJSON_CreateString(pol_state_name(st[i].state)), &ok);
+        api_jadd(a, "since", api_json_time(st[i].since_ms), &ok);
+    }
+    free(st);
+    api_jadd(status, "accepting", cJSON_CreateBool(accepting), &ok);
+    api_jadd(status, "alarms", alarms, &ok);
+    return ok;
+}
+
 /* ---- decisions ---- */
 
 /* The stored body with the row's id and status, which the store keeps

@@ -232,6 +232,13 @@ int cli_status(int argc, char **argv)
     const cJSON *col = cJSON_GetObjectItemCaseSensitive(st, "collectors");
     if (cJSON_IsObject(col))
         printf("collectors: %.0f ok, %.0f failing\n", json_num(col, "ok"), json_num(col, "failing"));
+    const cJSON *accepting = cJSON_GetObjectItemCaseSensitive(st, "accepting");
+    if (cJSON_IsBool(accepting))
+        printf("accepting work from peers: %s\n", cJSON_IsTrue(accepting) ? "yes" : "no");
+    const cJSON *alarm;
+    cJSON_ArrayForEach(alarm, cJSON_GetObjectItemCaseSensitive(st, "alarms"))
+        printf("ALARM %s %s: %s since %s\n", json_str(alarm, "severity"), json_str(alarm, "policy"),
+               json_str(alarm, "state"), json_str(alarm, "since"));
 
     print_policies(&t);
     print_decisions(&t);

@@ -64,6 +64,8 @@ check "policy listed with state ok, mode and severity" \
 # Trip both chillers: capacity 60 kW against 400 kW of IT load.
 curl -s -X POST "$sim/sim/set" -d '{"chiller1.capacity_kw": 0, "chiller2.capacity_kw": 0}' >/dev/null
 check "policy fires after for=1s" until_json /v1/policies 'd["policies"][0]["state"] == "firing"'
+check "/v1/status: not accepting while a critical policy fires, alarm listed" \
+    until_json /v1/status 'd["accepting"] is False and d["alarms"][0]["policy"] == "cooling-shortfall" and d["alarms"][0]["severity"] == "critical" and d["alarms"][0]["state"] == "firing" and d["alarms"][0]["since"].endswith("Z")'
 check "shed decision recorded: need 380 kW, no-placement, placement not configured, inputs kept" \
     until_json /v1/decisions 'len(d["decisions"]) == 1 and d["decisions"][0]["policy"] == "cooling-shortfall" and d["decisions"][0]["kind"] == "shed" and d["decisions"][0]["status"] == "no-placement" and abs(d["decisions"][0]["need_kw"] - 380) < 1e-6 and "placement not configured" in d["decisions"][0]["reasons"] and {"cooling.capacity_kw": 60, "it.load_kw": 400}.items() <= {i["name"]: i["value"] for i in d["decisions"][0]["inputs"]}.items()'
 id=$(get /v1/decisions | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["decisions"][0]["id"])')
@@ -134,6 +136,7 @@ check "audit log names the token for put, approve and delete" \
 # Recovery: chillers back, policy clears (clear defaults to !when).
 curl -s -X POST "$sim/sim/set" -d '{"chiller1.capacity_kw": 250, "chiller2.capacity_kw": 250}' >/dev/null
 check "policy clears when cooling is back" until_json /v1/policies 'd["policies"][0]["state"] == "ok"'
+check "/v1/status: accepting again, no alarms" until_json /v1/status 'd["accepting"] is True and d["alarms"] == []'
 grep -q "policy cooling-shortfall: ok -> pending" "$TMP/agent.log" && grep -q "policy cooling-shortfall: firing -> ok" "$TMP/agent.log"
 check "state changes are logged" test $? -eq 0
 finish
