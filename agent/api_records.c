@@ -113,14 +113,19 @@ void api_handle_policy_put(struct api_call *c, const char *param)
     /* Store the text as sent (re-serialised without comments), so GET
      * shows what the operator wrote. */
     cJSON *body = cJSON_ParseWithLength(c->req->body, c->req->body_len);
-    char *text = body ? cJSON_PrintUnformatted(body) : NULL;
-    if (!text ||
-        store_policy_put(c->a->store, name, text, c->actor, c->now_ms, err, sizeof err) != 0) {
-        log_err("policy %s: not stored: %s", name, text ? err : "body with comments");
-        if (text)
-            api_respond_error(c, 500, "policy not stored: %s", err);
-        else
-            api_respond_error(c, 400, "body: comments are not accepted here; send plain JSON");
+    if (!body) {
+        api_respond_error(c, 400, "body: comments are not accepted here; send plain JSON");
+        goto out;
+    }
+    char *text = cJSON_PrintUnformatted(body);
+    if (!text) {
+        cJSON_Delete(body);
+        api_respond_oom(c);
+        goto out;
+    }
+    if (store_policy_put(c->a->store, name, text, c->actor, c->now_ms, err, sizeof err) != 0) {
+        log_err("policy %s: not stored: %s", name, err);
+        api_respond_error(c, 500, "policy not stored: %s", err);
         cJSON_Delete(body);
         cJSON_free(text);
         goto out;
@@ -359,14 +364,14 @@ static void answer_decision(struct api_call *c, const char *param, bool approve)
     }
     log_warn("decision %lld (%s) %s by %s: now %s", (long long)id, d.policy,
              approve ? "approved" : "rejected", c->actor, decision_status_name(d.status));
-    store_decision_row_clear(&row);
-    if (load_decision(c, id, &row)) {
-        cJSON *j = decision_json(&row);
-        if (j)
-            api_respond_json(c, 200, j);
-        else
-            api_respond_error(c, 500, "decision %lld: stored record is unreadable", (long long)id);
-    }
+    /* Answer from what was just committed; re-reading could fail and
+     * report an error for a change that took effect. */
+    d.id = id;
+    cJSON *j = decision_to_json(&d);
+    if (j)
+        api_respond_json(c, 200, j);
+    else
+        api_respond_oom(c);
 out:
     decision_clear(&d);
     store_decision_row_clear(&row);

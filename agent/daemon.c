@@ -137,6 +137,13 @@ static void reload(struct agent *a, const char *path, struct recorder *rec)
     a->cfg_generation++;
     pthread_rwlock_unlock(&a->cfg_lock);
     forget_removed(a->metrics, old, next);
+    const char **derived = calloc(next->nderive + 1, sizeof *derived);
+    for (size_t i = 0; derived && i < next->nderive; i++)
+        derived[i] = next->derive[i].metric;
+    if (derived)
+        metrics_forget_source_except(a->metrics, "derive", derived, next->nderive);
+    free(derived);
+    eval_config_changed(a->evaluator);
     recorder_set_retention(rec, next->store.retention_ms);
     char err[256];
     a->pollers = pollers_start(next, a->metrics, err, sizeof err);
@@ -176,6 +183,11 @@ int daemon_run(const char *config_path)
         log_err("not starting: %s", err);
         goto out;
     }
+    a.evaluator = eval_start(&a, err, sizeof err);
+    if (!a.evaluator) {
+        log_err("not starting: %s", err);
+        goto out;
+    }
     a.api = api_start(&a, a.cfg->http.listen, err, sizeof err);
     if (!a.api) {
         log_err("not starting: http: %s", err);
@@ -183,11 +195,6 @@ int daemon_run(const char *config_path)
     }
     a.pollers = pollers_start(a.cfg, a.metrics, err, sizeof err);
     if (!a.pollers) {
-        log_err("not starting: %s", err);
-        goto out;
-    }
-    a.evaluator = eval_start(&a, err, sizeof err);
-    if (!a.evaluator) {
         log_err("not starting: %s", err);
         goto out;
     }

@@ -23,6 +23,7 @@ struct evaluator {
     pthread_cond_t wake;
     bool stop;
     bool api_dirty;
+    bool wake_now;              /* tick at once (config reloaded) */
     struct eval_policy_status *status;
     size_t nstatus;
 
@@ -43,7 +44,10 @@ struct evaluator {
 
 /* ---- policy states in the store ---- */
 
-static char *status_to_json(const struct pol_status *st, int64_t last_decision_id)
+/* The saved form of a policy's state. The id of its latest decision is
+ * not in it: that comes from the decision table, which is written in the
+ * same transaction as the state at each decision. */
+static char *status_to_json(const struct pol_status *st)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "state", pol_state_name(st->state));
@@ -53,7 +57,6 @@ static char *status_to_json(const struct pol_status *st, int64_t last_decision_i
     cJSON_AddNumberToObject(o, "last_tick_ms", (double)st->last_tick_ms);
     cJSON_AddNumberToObject(o, "last_decision_ms", (double)st->last_decision_ms);
     cJSON_AddNumberToObject(o, "decisions", (double)st->decisions);
-    cJSON_AddNumberToObject(o, "last_decision_id", (double)last_decision_id);
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return text;
@@ -65,13 +68,31 @@ static int64_t json_int(const cJSON *o, const char *key)
     return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
 }
 
-struct restore_ctx {
-    struct evaluator *ev;
+/* Saved states as read from the store: applied after the read, since the
+ * store's listing holds its read lock while it calls back. */
+struct saved_states {
+    char **names, **bodies;
+    size_t n;
 };
 
-static void restore_one(void *ctx, const char *name, const char *body)
+static void collect_state(void *ctx, const char *name, const char *body)
 {
-    struct evaluator *ev = ((struct restore_ctx *)ctx)->ev;
+    struct saved_states *ss = ctx;
+    char **names = realloc(ss->names, (ss->n + 1) * sizeof *names);
+    if (names)
+        ss->names = names;
+    char **bodies = realloc(ss->bodies, (ss->n + 1) * sizeof *bodies);
+    if (bodies)
+        ss->bodies = bodies;
+    if (!names || !bodies)
+        return;
+    ss->names[ss->n] = util_strdup(name);
+    ss->bodies[ss->n] = util_strdup(body);
+    ss->n++;
+}
+
+static void restore_one(struct evaluator *ev, const char *name, const char *body)
+{
     int i = pol_engine_find(ev->engine, name);
     if (i < 0)
         return;
@@ -97,7 +118,9 @@ static void restore_one(void *ctx, const char *name, const char *body)
     st.last_decision_ms = json_int(o, "last_decision_ms");
     st.decisions = (uint64_t)json_int(o, "decisions");
     pol_engine_set_status(ev->engine, (size_t)i, &st);
-    ev->last_decision_id[i] = json_int(o, "last_decision_id");
+    char err[256];
+    if (store_decision_last_id(ev->a->store, name, &ev->last_decision_id[i], err, sizeof err) != 0)
+        log_warn("policy %s: latest decision unknown: %s", name, err);
     if (st.state != POL_STATE_OK)
         log_info("policy %s: resumes %s (since the last run)", name, state->valuestring);
     cJSON_Delete(o);
@@ -108,14 +131,16 @@ static void persist_states(struct evaluator *ev)
     for (size_t i = 0; i < ev->nmerged; i++) {
         if (!ev->state_dirty[i])
             continue;
-        ev->state_dirty[i] = false;
         struct pol_status st;
         pol_engine_status(ev->engine, i, &st);
-        char *body = status_to_json(&st, ev->last_decision_id[i]);
+        char *body = status_to_json(&st);
         char err[256];
+        /* The flag stays set on failure: the next tick tries again. */
         if (!body ||
             store_policy_state_put(ev->a->store, ev->merged[i].name, body, err, sizeof err) != 0)
             log_err("policy %s: state not saved: %s", ev->merged[i].name, body ? err : "out of memory");
+        else
+            ev->state_dirty[i] = false;
         cJSON_free(body);
     }
 }
@@ -218,8 +243,10 @@ static int build(struct evaluator *ev, const struct floe_config *cfg)
         errf(err, sizeof err, "out of memory");
         goto fail;
     }
-    memcpy(ev->merged, cfg->policies, cfg->npolicies * sizeof *ev->merged);
-    memcpy(ev->merged + cfg->npolicies, ev->api_policies, ev->napi * sizeof *ev->merged);
+    if (cfg->npolicies)
+        memcpy(ev->merged, cfg->policies, cfg->npolicies * sizeof *ev->merged);
+    if (ev->napi)
+        memcpy(ev->merged + cfg->npolicies, ev->api_policies, ev->napi * sizeof *ev->merged);
     if (pol_engine_new(&ev->engine, ev->merged, ev->nmerged, err, sizeof err) != 0)
         goto fail;
     if (cfg->site.timezone && pol_tz_load(cfg->site.timezone, &ev->tz, err, sizeof err) != 0)
@@ -237,10 +264,21 @@ static int build(struct evaluator *ev, const struct floe_config *cfg)
                 ev->last_decision_id[j] = keep_ids[i];
         }
     } else {
-        struct restore_ctx rc = { ev };
-        if (store_policy_states(ev->a->store, restore_one, &rc, err, sizeof err) != 0)
+        struct saved_states ss = { 0 };
+        if (store_policy_states(ev->a->store, collect_state, &ss, err, sizeof err) != 0)
             log_err("policy states could not be read: %s; all policies start from ok", err);
+        for (size_t i = 0; i < ss.n; i++) {
+            restore_one(ev, ss.names[i], ss.bodies[i]);
+            free(ss.names[i]);
+            free(ss.bodies[i]);
+        }
+        free(ss.names);
+        free(ss.bodies);
     }
+    /* Save every state at the next tick, so a policy new under an old name
+     * never inherits a stale saved state at the next restart. */
+    for (size_t i = 0; i < ev->nmerged; i++)
+        ev->state_dirty[i] = true;
     ev->built = true;
     ev->tick_ms = cfg->policy_tick_ms;
     pol_engine_free(keep);
@@ -302,22 +340,28 @@ static void on_decision(void *ctx, struct decision *d)
 {
     struct tick_ctx *tc = ctx;
     struct evaluator *ev = tc->ev;
+    int i = pol_engine_find(ev->engine, d->policy);
+    char *state = NULL;
+    if (i >= 0) {
+        struct pol_status st;
+        pol_engine_status(ev->engine, (size_t)i, &st);
+        state = status_to_json(&st);
+    }
     char *body = decision_to_text(d);
     char err[256];
     int64_t id = 0;
     if (!body || store_decision_add(ev->a->store, d->ts_ms, d->policy, decision_kind_name(d->kind),
-                                    decision_status_name(d->status), body, &id, err,
+                                    decision_status_name(d->status), body, state, &id, err,
                                     sizeof err) != 0) {
         log_err("policy %s: decision not recorded: %s", d->policy, body ? err : "out of memory");
         free(body);
+        cJSON_free(state);
         return;
     }
     free(body);
-    int i = pol_engine_find(ev->engine, d->policy);
-    if (i >= 0) {
+    cJSON_free(state);
+    if (i >= 0)
         ev->last_decision_id[i] = id;
-        ev->state_dirty[i] = true;
-    }
     char need[48] = "";
     if (!isnan(d->need_kw))
         snprintf(need, sizeof need, ", need %.1f kW", d->need_kw);
@@ -359,9 +403,11 @@ static void tick(struct evaluator *ev, bool rebuild)
     const struct floe_config *cfg = a->cfg;
     if (rebuild || ev->built_generation != a->cfg_generation) {
         /* A failed build is retried at the next config change only, not
-         * every tick: it would fail the same way. */
+         * every tick: it would fail the same way. Until then nothing is
+         * evaluated, and the API must not show the last states as live. */
         ev->built_generation = a->cfg_generation;
-        build(ev, cfg);
+        if (build(ev, cfg) != 0)
+            publish(ev);
     }
     if (ev->run) {
         int64_t now = util_now_ms();
@@ -400,19 +446,20 @@ static bool wait_next(struct evaluator *ev, bool *rebuild)
     pthread_mutex_lock(&ev->lock);
     int64_t period = ev->built ? ev->tick_ms : 10000;
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
+    clock_gettime(CLOCK_MONOTONIC, &until); /* the condvar waits on the monotonic clock */
     until.tv_sec += period / 1000;
     until.tv_nsec += (period % 1000) * 1000000L;
     if (until.tv_nsec >= 1000000000L) {
         until.tv_sec++;
         until.tv_nsec -= 1000000000L;
     }
-    while (!ev->stop && !ev->api_dirty)
+    while (!ev->stop && !ev->api_dirty && !ev->wake_now)
         if (pthread_cond_timedwait(&ev->wake, &ev->lock, &until) != 0)
             break;
     bool go_on = !ev->stop;
     *rebuild = ev->api_dirty;
     ev->api_dirty = false;
+    ev->wake_now = false;
     pthread_mutex_unlock(&ev->lock);
     return go_on;
 }
@@ -420,10 +467,9 @@ static bool wait_next(struct evaluator *ev, bool *rebuild)
 static void *eval_main(void *arg)
 {
     struct evaluator *ev = arg;
-    /* Build at once, so /v1/policies lists the policies, but evaluate only
-     * after one period: at start-up no device has answered yet and every
-     * policy would report unknown inputs. */
-    build_now(ev);
+    /* eval_start has built; evaluate only after one period: at start-up
+     * no device has answered yet and every policy would report unknown
+     * inputs. */
     bool rebuild;
     while (wait_next(ev, &rebuild))
         tick(ev, rebuild);
@@ -439,7 +485,17 @@ struct evaluator *eval_start(struct agent *a, char *err, size_t errlen)
     }
     ev->a = a;
     pthread_mutex_init(&ev->lock, NULL);
-    pthread_cond_init(&ev->wake, NULL);
+    /* Waits use the monotonic clock, so a wall-clock step (NTP at boot)
+     * neither stalls nor hurries the policy loop. */
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&ev->wake, &attr);
+    pthread_condattr_destroy(&attr);
+    /* Build (and publish the restored states) before the caller goes on,
+     * so the API never shows a moment of "accepting, no alarms" that the
+     * saved states contradict. */
+    build_now(ev);
     if (pthread_create(&ev->thread, NULL, eval_main, ev) != 0) {
         pthread_cond_destroy(&ev->wake);
         pthread_mutex_destroy(&ev->lock);
@@ -464,6 +520,15 @@ void eval_stop(struct evaluator *ev)
     pthread_cond_destroy(&ev->wake);
     pthread_mutex_destroy(&ev->lock);
     free(ev);
+}
+
+void eval_config_changed(struct evaluator *ev)
+{
+    /* The generation check in tick() does the rebuild; this only wakes. */
+    pthread_mutex_lock(&ev->lock);
+    ev->wake_now = true;
+    pthread_cond_signal(&ev->wake);
+    pthread_mutex_unlock(&ev->lock);
 }
 
 void eval_policies_changed(struct evaluator *ev)

@@ -13,6 +13,11 @@
  * length of one tick and rebuilds its engine when the config was reloaded
  * or API policies changed; states of policies that keep their name carry
  * over.
+ *
+ * After a reload, the engine's shallow copies of the old config's policies
+ * point into freed memory until the next tick rebuilds; nothing reads them
+ * before that: every use is inside a tick, under the config read lock,
+ * after the generation check has rebuilt.
  */
 #ifndef FLOE_EVALUATOR_H
 #define FLOE_EVALUATOR_H
@@ -31,6 +36,8 @@ struct evaluator;
 struct evaluator *eval_start(struct agent *a, char *err, size_t errlen);
 void eval_stop(struct evaluator *ev);
 
+/* The agent's config was swapped (SIGHUP): rebuild and tick now. */
+void eval_config_changed(struct evaluator *ev);
 /* API-managed policies changed in the store: rebuild and tick now. */
 void eval_policies_changed(struct evaluator *ev);
 

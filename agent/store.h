@@ -81,10 +81,16 @@ struct store_decision_row {
 };
 void store_decision_rows_free(struct store_decision_row *rows, size_t n);
 
-/* Adds a decision; *id gets its id (1, 2, ... never reused). */
+/* Adds a decision; *id gets its id (1, 2, ... never reused). When
+ * state_body is not NULL, the policy's state (store_policy_state_put) is
+ * written in the same transaction, so a crash can never keep the decision
+ * and lose the state that says it was made (which would decide again). */
 int store_decision_add(struct store *s, int64_t ts_ms, const char *policy, const char *kind,
-                       const char *status, const char *body, int64_t *id, char *err,
-                       size_t errlen);
+                       const char *status, const char *body, const char *state_body, int64_t *id,
+                       char *err, size_t errlen);
+/* Id of the latest decision of policy into *id (0 when none). */
+int store_decision_last_id(struct store *s, const char *policy, int64_t *id, char *err,
+                           size_t errlen);
 /* Moves decision id from status `from` to `to`, replacing its body, and
  * writes an audit record in the same transaction. Returns 0 when done,
  * STORE_NOT_FOUND, STORE_CONFLICT when its status is not `from`, or -1. */
@@ -112,7 +118,7 @@ int store_decision_counts(struct store *s,
  * restarts. Each change writes an audit record in the same transaction. */
 int store_policy_put(struct store *s, const char *name, const char *body, const char *actor,
                      int64_t ts_ms, char *err, size_t errlen);
-/* 0 when deleted, STORE_NOT_FOUND, or -1. */
+/* 0 when deleted (with its saved state), STORE_NOT_FOUND, or -1. */
 int store_policy_delete(struct store *s, const char *name, const char *actor, int64_t ts_ms,
                         char *err, size_t errlen);
 /* Calls each() for every stored policy in name order. */

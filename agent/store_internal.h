@@ -57,6 +57,7 @@ int store_fail(const struct store *s, sqlite3 *db, const char *what, char *err, 
     "  body   TEXT NOT NULL"                                                                       \
     ");"                                                                                           \
     "CREATE INDEX decision_ts ON decision(ts_ms);"                                                 \
+    "CREATE INDEX decision_policy ON decision(policy, id);"                                        \
     "CREATE TABLE policy ("                                                                        \
     "  name       TEXT PRIMARY KEY NOT NULL,"                                                      \
     "  body       TEXT NOT NULL,"                                                                  \

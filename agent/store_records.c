@@ -129,30 +129,77 @@ out:
 
 /* ---- decisions ------------------------------------------------------- */
 
+static int state_put_locked(struct store *s, const char *name, const char *body, char *err,
+                            size_t errlen)
+{
+    sqlite3_stmt *st = prep(s, s->writer,
+                            "INSERT INTO policy_state(name, body) VALUES (?1, ?2) "
+                            "ON CONFLICT(name) DO UPDATE SET body = ?2",
+                            err, errlen);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, body, -1, SQLITE_STATIC);
+    int rc = step_done(s, st, "store policy state", err, errlen) < 0 ? -1 : 0;
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int store_decision_add(struct store *s, int64_t ts_ms, const char *policy, const char *kind,
-                       const char *status, const char *body, int64_t *id, char *err,
-                       size_t errlen)
+                       const char *status, const char *body, const char *state_body, int64_t *id,
+                       char *err, size_t errlen)
 {
     pthread_mutex_lock(&s->write_lock);
     int rc = -1;
-    sqlite3_stmt *st = prep(s, s->writer,
-                            "INSERT INTO decision(ts_ms, policy, kind, status, body) "
-                            "VALUES (?, ?, ?, ?, ?)",
-                            err, errlen);
-    if (!st)
+    sqlite3_stmt *st = NULL;
+    if (exec_locked(s, "BEGIN IMMEDIATE", err, errlen) < 0)
         goto out;
+    st = prep(s, s->writer,
+              "INSERT INTO decision(ts_ms, policy, kind, status, body) VALUES (?, ?, ?, ?, ?)",
+              err, errlen);
+    if (!st)
+        goto rollback;
     sqlite3_bind_int64(st, 1, ts_ms);
     sqlite3_bind_text(st, 2, policy, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, status, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, body, -1, SQLITE_STATIC);
     if (step_done(s, st, "add decision", err, errlen) < 0)
-        goto out;
-    *id = sqlite3_last_insert_rowid(s->writer);
+        goto rollback;
+    int64_t new_id = sqlite3_last_insert_rowid(s->writer);
+    if ((state_body && state_put_locked(s, policy, state_body, err, errlen) < 0) ||
+        exec_locked(s, "COMMIT", err, errlen) < 0)
+        goto rollback;
+    *id = new_id;
     rc = 0;
+    goto out;
+rollback:
+    sqlite3_exec(s->writer, "ROLLBACK", NULL, NULL, NULL);
 out:
     sqlite3_finalize(st);
     pthread_mutex_unlock(&s->write_lock);
+    return rc;
+}
+
+int store_decision_last_id(struct store *s, const char *policy, int64_t *id, char *err,
+                           size_t errlen)
+{
+    *id = 0;
+    pthread_mutex_lock(&s->read_lock);
+    int rc = -1;
+    sqlite3_stmt *st = prep(s, s->reader, "SELECT max(id) FROM decision WHERE policy = ?", err,
+                            errlen);
+    if (st) {
+        sqlite3_bind_text(st, 1, policy, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            *id = sqlite3_column_int64(st, 0);
+            rc = 0;
+        } else {
+            store_fail(s, s->reader, "latest decision", err, errlen);
+        }
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->read_lock);
     return rc;
 }
 
@@ -391,6 +438,13 @@ int store_policy_delete(struct store *s, const char *name, const char *actor, in
         rc = STORE_NOT_FOUND;
         goto rollback;
     }
+    sqlite3_finalize(st);
+    st = prep(s, s->writer, "DELETE FROM policy_state WHERE name = ?", err, errlen);
+    if (!st)
+        goto rollback;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if (step_done(s, st, "delete policy state", err, errlen) < 0)
+        goto rollback;
     char target[160];
     snprintf(target, sizeof target, "policy %s", name);
     if (audit_locked(s, ts_ms, actor, "delete", target, NULL, err, errlen) < 0 ||
@@ -441,17 +495,7 @@ int store_policy_state_put(struct store *s, const char *name, const char *body, 
                            size_t errlen)
 {
     pthread_mutex_lock(&s->write_lock);
-    int rc = -1;
-    sqlite3_stmt *st = prep(s, s->writer,
-                            "INSERT INTO policy_state(name, body) VALUES (?1, ?2) "
-                            "ON CONFLICT(name) DO UPDATE SET body = ?2",
-                            err, errlen);
-    if (st) {
-        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, body, -1, SQLITE_STATIC);
-        rc = step_done(s, st, "store policy state", err, errlen) < 0 ? -1 : 0;
-    }
-    sqlite3_finalize(st);
+    int rc = state_put_locked(s, name, body, err, errlen);
     pthread_mutex_unlock(&s->write_lock);
     return rc;
 }

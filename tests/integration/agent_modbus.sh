@@ -141,6 +141,6 @@ kill -HUP "$agent"; sleep 2
 check "a valid config is applied on SIGHUP" sh -c \
     "curl -s '$base/v1/telemetry' | grep -q '\"room.extra_c\"'"
 
-kill -TERM "$agent"; wait "$agent"
+stop_pid "$agent"
 check "agent exits 0 on SIGTERM" test $? -eq 0
 finish

@@ -116,14 +116,27 @@ check "/metrics with policies passes promtool" sh -c "promtool check metrics < '
 check "floe_policy_state shows cooling-shortfall firing" grep -q '^floe_policy_state{policy="cooling-shortfall",state="firing"} 1$' "$TMP/metrics.txt"
 check "floe_decisions_total counts the shed decision" grep -q '^floe_decisions_total{kind="shed",status="no-placement"} 1$' "$TMP/metrics.txt"
 
+# A policy deleted while firing and added again under its name starts
+# afresh, also after the restart below (its old state is not restored).
+code -X PUT -H "$OP" "$base/v1/policies/flip" -d '{"name": "flip", "when": "1 > 0", "severity": "critical"}' >/dev/null
+check "flip fires and decides" until_json /v1/decisions '[x for x in d["decisions"] if x["policy"] == "flip"]'
+code -X DELETE -H "$OP" "$base/v1/policies/flip" >/dev/null
+code -X PUT -H "$OP" "$base/v1/policies/flip" -d '{"name": "flip", "when": "1 < 0", "severity": "critical"}' >/dev/null
+check "flip re-added starts ok" until_json /v1/policies '[p for p in d["policies"] if p["name"] == "flip" and p["state"] == "ok"]'
+sleep 1
+
 # Restart: the firing state and the API policy survive; no new decision
 # for cooling-shortfall (its cooldown runs from the stored decision).
-kill -TERM "$agent"; wait "$agent"
+stop_pid "$agent"
+check "agent stops cleanly on SIGTERM" test $? -eq 0
 start_agent
 check "after a restart the API policy is back" until_json /v1/policies '[p for p in d["policies"] if p["name"] == "load-watch" and p["source"] == "api"]'
 check "after a restart cooling-shortfall resumes firing without a new decision" \
     sh -c "sleep 1.5; curl -s -H '$RD' '$base/v1/policies' | grep -q '\"name\":\"cooling-shortfall\",\"state\":\"firing\"' && [ \$(curl -s -H '$RD' '$base/v1/decisions' | grep -o '\"policy\":\"cooling-shortfall\"' | wc -l) = 1 ]"
 
+check "after a restart the re-added flip is still ok, with no new decision" \
+    sh -c "curl -s -H '$RD' '$base/v1/policies' | grep -q '\"name\":\"flip\",\"state\":\"ok\"' && [ \$(curl -s -H '$RD' '$base/v1/decisions' | grep -o '\"policy\":\"flip\"' | wc -l) = 1 ]"
+c=$(code -X DELETE -H "$OP" "$base/v1/policies/flip")
 c=$(code -X DELETE -H "$OP" "$base/v1/policies/load-watch")
 check "DELETE an API policy: 200 ($c)" test "$c" = 200
 c=$(code -X DELETE -H "$OP" "$base/v1/policies/load-watch")

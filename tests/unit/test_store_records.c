@@ -47,9 +47,9 @@ static void decisions_list_newest_first_and_filter_by_time(void **state)
     struct fixture *f = *state;
     char err[256];
     int64_t id1, id2, id3;
-    assert_int_equal(store_decision_add(f->s, 1000, "a", "shed", "observed", "{\"x\":1}", &id1, err, sizeof err), 0);
-    assert_int_equal(store_decision_add(f->s, 2000, "b", "notify", "notified", "{\"x\":2}", &id2, err, sizeof err), 0);
-    assert_int_equal(store_decision_add(f->s, 3000, "a", "shed", "observed", "{\"x\":3}", &id3, err, sizeof err), 0);
+    assert_int_equal(store_decision_add(f->s, 1000, "a", "shed", "observed", "{\"x\":1}", NULL, &id1, err, sizeof err), 0);
+    assert_int_equal(store_decision_add(f->s, 2000, "b", "notify", "notified", "{\"x\":2}", NULL, &id2, err, sizeof err), 0);
+    assert_int_equal(store_decision_add(f->s, 3000, "a", "shed", "observed", "{\"x\":3}", NULL, &id3, err, sizeof err), 0);
     assert_true(id1 < id2 && id2 < id3);
     struct store_decision_row *rows;
     size_t n;
@@ -69,7 +69,7 @@ static void transition_checks_status_and_audits(void **state)
     struct fixture *f = *state;
     char err[256];
     int64_t id;
-    assert_int_equal(store_decision_add(f->s, 1000, "a", "shed", "awaiting-approval", "{}", &id, err, sizeof err), 0);
+    assert_int_equal(store_decision_add(f->s, 1000, "a", "shed", "awaiting-approval", "{}", NULL, &id, err, sizeof err), 0);
     assert_int_equal(store_decision_transition(f->s, id, "awaiting-approval", "approved", "{\"s\":1}",
                                                "facility", 2000, err, sizeof err), 0);
     /* A second approval finds the status moved on: conflict, nothing audited. */
@@ -129,6 +129,29 @@ static void policies_put_replace_delete_with_audit(void **state)
     store_audit_rows_free(audit, n);
 }
 
+static void decision_with_state_commits_both_and_delete_drops_state(void **state)
+{
+    struct fixture *f = *state;
+    char err[256];
+    int64_t id, last;
+    assert_int_equal(store_policy_put(f->s, "hot", "{}", "facility", 1000, err, sizeof err), 0);
+    assert_int_equal(store_decision_add(f->s, 1000, "hot", "notify", "notified", "{}",
+                                        "{\"state\":\"firing\"}", &id, err, sizeof err), 0);
+    assert_int_equal(store_decision_last_id(f->s, "hot", &last, err, sizeof err), 0);
+    assert_int_equal(last, id);
+    assert_int_equal(store_decision_last_id(f->s, "cold", &last, err, sizeof err), 0);
+    assert_int_equal(last, 0);
+    struct collected c = { 0 };
+    assert_int_equal(store_policy_states(f->s, collect, &c, err, sizeof err), 0);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.bodies[0], "{\"state\":\"firing\"}");
+    /* A deleted policy's state must not come back for a new one of its name. */
+    assert_int_equal(store_policy_delete(f->s, "hot", "facility", 2000, err, sizeof err), 0);
+    memset(&c, 0, sizeof c);
+    assert_int_equal(store_policy_states(f->s, collect, &c, err, sizeof err), 0);
+    assert_int_equal(c.n, 0);
+}
+
 static void policy_states_survive_reopen(void **state)
 {
     struct fixture *f = *state;
@@ -173,6 +196,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(transition_checks_status_and_audits, setup, teardown),
         cmocka_unit_test_setup_teardown(policies_put_replace_delete_with_audit, setup, teardown),
         cmocka_unit_test_setup_teardown(policy_states_survive_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(decision_with_state_commits_both_and_delete_drops_state, setup, teardown),
         cmocka_unit_test_setup_teardown(window_summarises_good_samples_in_range, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

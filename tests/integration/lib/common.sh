@@ -14,6 +14,8 @@ cleanup() {
     rm -rf "$TMP"
 }
 trap cleanup EXIT
+# A test killed by its runner's timeout still cleans up.
+trap 'exit 1' TERM INT HUP
 
 ok()     { echo "ok - $*"; }
 not_ok() { echo "not ok - $*"; FAILS=$((FAILS + 1)); }
@@ -50,3 +52,20 @@ wait_http() {
 
 # json_get JSON_FILE PYTHON_EXPR: evaluates EXPR with `d` = the parsed file.
 json_get() { /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
+
+# stop_pid PID: SIGTERM, then up to 15 s for it to exit. Returns its exit
+# status, or 124 after a SIGKILL when it did not stop (a hung shutdown).
+stop_pid() {
+    local i
+    kill -TERM "$1" 2>/dev/null
+    for ((i = 0; i < 150; i++)); do
+        if ! kill -0 "$1" 2>/dev/null; then
+            wait "$1" 2>/dev/null
+            return $?
+        fi
+        sleep 0.1
+    done
+    kill -KILL "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+    return 124
+}
