@@ -96,7 +96,7 @@ deps:
 check: deps
 	$(MAKE) all unit
 	$(MAKE) CC=clang BUILD=$(BUILD)/clang all unit
-	$(MAKE) BUILD=$(BUILD)/asan SAN=1 unit
+	$(MAKE) BUILD=$(BUILD)/asan SAN=1 all unit
 	tests/run.sh $(BUILD)
 
 check-unit: all unit

@@ -2,6 +2,7 @@
 # The one test runner. Runs, in order:
 #   unit tests (cmocka) of BUILD and of BUILD/asan (ASan + UBSan) when built,
 #   integration tests (tests/integration/*.sh|*.py; each prints ok/not ok lines),
+#   the agent's and the simulator's integration tests again against BUILD/asan,
 #   fuzz targets for a short time each when clang's libFuzzer is available.
 # Closes with "N passed, N failed"; exits non-zero if anything failed.
 #   tests/run.sh [--only unit|integration|fuzz] [BUILD]
@@ -40,14 +41,20 @@ run_unit() { # $1 = build dir, $2 = label
     done
 }
 
+# run_integration [BUILD LABEL PATTERN...]: every integration test against
+# BUILD (default: the build), or only those matching the patterns.
 run_integration() {
     local t log rc ok bad
-    for t in tests/integration/*.sh tests/integration/*.py; do
+    local b=${1:-$build} label=${2:-integration}
+    shift 2 2>/dev/null
+    local tests=("$@")
+    [ ${#tests[@]} -eq 0 ] && tests=(tests/integration/*.sh tests/integration/*.py)
+    for t in "${tests[@]}"; do
         [ -x "$t" ] || continue
-        log="$logdir/int-$(basename "$t").log"
-        echo "== integration $(basename "$t")"
+        log="$logdir/$label-$(basename "$t").log"
+        echo "== $label $(basename "$t")"
         start=$(date +%s)
-        timeout 600 "$t" "$build" >"$log" 2>&1
+        timeout 600 "$t" "$b" >"$log" 2>&1
         rc=$?
         grep -E '^(ok|not ok) ' "$log"
         ok=$(grep -c '^ok ' "$log"); bad=$(grep -c '^not ok ' "$log")
@@ -61,7 +68,7 @@ run_integration() {
         fi
         echo "   ($(( $(date +%s) - start )) s)"
         passed=$((passed + ok)); failed=$((failed + bad))
-        [ "$bad" -ne 0 ] && failures+=("integration $(basename "$t")")
+        [ "$bad" -ne 0 ] && failures+=("$label $(basename "$t")")
     done
 }
 
@@ -92,7 +99,15 @@ case "$only" in
     ""|unit) run_unit "$build" unit
              [ -z "$only" ] && [ -d "$build/asan/tests" ] && run_unit "$build/asan" asan ;;
 esac
-case "$only" in ""|integration) run_integration ;; esac
+case "$only" in ""|integration)
+    run_integration
+    # The daemon and the simulator under ASan + UBSan, against real peers.
+    if [ -x "$build/asan/floe" ]; then
+        run_integration "$build/asan" asan tests/integration/agent_policies.sh \
+            tests/integration/agent_modbus.sh tests/integration/agent_snmp.sh \
+            tests/integration/sim_snmp.sh tests/integration/sim_modbus.sh
+    fi ;;
+esac
 case "$only" in ""|fuzz) run_fuzz ;; esac
 
 echo
