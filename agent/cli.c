@@ -176,33 +176,59 @@ static void print_policies(const struct cli_target *t)
     free(body);
 }
 
-static void print_decisions(const struct cli_target *t)
+/* One decision as a line: id, time, policy, kind, status, need, and the
+ * last reason (the one that says what happened). */
+static void print_decision_line(const cJSON *d, const char *indent)
 {
-    char *body = NULL;
-    if (http_get(t, "/v1/decisions?limit=5", &body) != 200) {
+    const cJSON *need = cJSON_GetObjectItemCaseSensitive(d, "need_kw");
+    const cJSON *reasons = cJSON_GetObjectItemCaseSensitive(d, "reasons");
+    const cJSON *why = cJSON_GetArrayItem(reasons, cJSON_GetArraySize(reasons) - 1);
+    char needbuf[32] = "";
+    if (cJSON_IsNumber(need))
+        snprintf(needbuf, sizeof needbuf, " need %.1f kW", need->valuedouble);
+    printf("%s#%-5.0f %s %-24s %-9s %-17s%s%s%s\n", indent, json_num(d, "id"), json_str(d, "ts"),
+           json_str(d, "policy"), json_str(d, "kind"), json_str(d, "status"), needbuf,
+           cJSON_IsString(why) ? " — " : "", cJSON_IsString(why) ? why->valuestring : "");
+}
+
+/* GETs /v1/decisions?limit=N and prints a line each. Returns the exit
+ * code (quiet: errors are not printed, for the status summary). */
+static int print_decisions_from(const struct cli_target *t, int limit, const char *indent,
+                                bool quiet)
+{
+    char path[64], *body = NULL;
+    snprintf(path, sizeof path, "/v1/decisions?limit=%d", limit);
+    long status = http_get(t, path, &body);
+    if (status < 0) {
         free(body);
-        return;
+        return CLI_EXIT_UNREACHABLE;
+    }
+    if (status != 200) {
+        int rc = quiet ? CLI_EXIT_REFUSED : report_refusal(status, body);
+        free(body);
+        return rc;
     }
     cJSON *j = cJSON_Parse(body);
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(j, "decisions");
-    if (cJSON_GetArraySize(list) > 0) {
+    int rc = CLI_EXIT_OK;
+    if (!cJSON_IsArray(list)) {
+        if (!quiet)
+            fprintf(stderr, "floe: %s/v1/decisions: answer has no decisions list\n", t->url);
+        rc = CLI_EXIT_UNREACHABLE;
+    } else if (cJSON_GetArraySize(list) > 0 && quiet) {
         printf("\nlatest decisions:\n");
-        const cJSON *d;
-        cJSON_ArrayForEach(d, list)
-        {
-            const cJSON *need = cJSON_GetObjectItemCaseSensitive(d, "need_kw");
-            const cJSON *reasons = cJSON_GetObjectItemCaseSensitive(d, "reasons");
-            const cJSON *last_reason = cJSON_GetArrayItem(reasons, cJSON_GetArraySize(reasons) - 1);
-            char needbuf[32] = "";
-            if (cJSON_IsNumber(need))
-                snprintf(needbuf, sizeof needbuf, " need %.0f kW", need->valuedouble);
-            printf("  #%.0f %s %s %s %s%s — %s\n", json_num(d, "id"), json_str(d, "ts"),
-                   json_str(d, "policy"), json_str(d, "kind"), json_str(d, "status"), needbuf,
-                   cJSON_IsString(last_reason) ? last_reason->valuestring : "");
-        }
     }
+    const cJSON *d;
+    cJSON_ArrayForEach(d, list)
+        print_decision_line(d, indent);
     cJSON_Delete(j);
     free(body);
+    return rc;
+}
+
+static void print_decisions(const struct cli_target *t)
+{
+    print_decisions_from(t, 5, "  ", true);
 }
 
 int cli_status(int argc, char **argv)
@@ -277,39 +303,7 @@ int cli_decisions(int argc, char **argv)
     struct cli_target t;
     if (parse_target(argc, argv, &t) != 0)
         return CLI_EXIT_REFUSED;
-    char *body = NULL;
-    long status = http_get(&t, "/v1/decisions?limit=50", &body);
-    if (status < 0)
-        return CLI_EXIT_UNREACHABLE;
-    if (status != 200) {
-        int rc = report_refusal(status, body);
-        free(body);
-        return rc;
-    }
-    cJSON *j = cJSON_Parse(body);
-    const cJSON *list = cJSON_GetObjectItemCaseSensitive(j, "decisions");
-    if (!cJSON_IsArray(list)) {
-        fprintf(stderr, "floe: %s/v1/decisions: answer has no decisions list\n", t.url);
-        cJSON_Delete(j);
-        free(body);
-        return CLI_EXIT_UNREACHABLE;
-    }
-    const cJSON *d;
-    cJSON_ArrayForEach(d, list)
-    {
-        const cJSON *need = cJSON_GetObjectItemCaseSensitive(d, "need_kw");
-        const cJSON *reasons = cJSON_GetObjectItemCaseSensitive(d, "reasons");
-        const cJSON *why = cJSON_GetArrayItem(reasons, cJSON_GetArraySize(reasons) - 1);
-        char needbuf[32] = "";
-        if (cJSON_IsNumber(need))
-            snprintf(needbuf, sizeof needbuf, " need %.1f kW", need->valuedouble);
-        printf("%-6.0f %s %-24s %-9s %-17s%s%s%s\n", json_num(d, "id"), json_str(d, "ts"),
-               json_str(d, "policy"), json_str(d, "kind"), json_str(d, "status"), needbuf,
-               cJSON_IsString(why) ? " — " : "", cJSON_IsString(why) ? why->valuestring : "");
-    }
-    cJSON_Delete(j);
-    free(body);
-    return CLI_EXIT_OK;
+    return print_decisions_from(&t, 50, "", false);
 }
 
 /* POST /v1/decisions/{id}/approve or /reject. */
