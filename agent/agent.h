@@ -34,7 +34,6 @@ struct agent {
     struct evaluator *evaluator;    /* owned; NULL in tests without policies */
     int64_t started_ms;             /* wall clock at start */
     int64_t started_mono_ms;
-    volatile int stop;              /* set on SIGTERM/SIGINT: threads wind down */
 };
 
 #endif

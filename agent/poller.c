@@ -7,6 +7,7 @@
  */
 #include "poller.h"
 
+#include <stdatomic.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -21,7 +22,7 @@
 struct device_poller {
     pthread_t thread;
     bool started;
-    volatile int stop;
+    atomic_int stop;
     const char *name;
     const struct collector_ops *ops;
     const void *device_cfg;

@@ -29,7 +29,7 @@
 struct recorder {
     pthread_t thread;
     pthread_t retention_thread;
-    volatile int stop;
+    atomic_int stop;
     struct metrics *metrics;
     struct store *store;
     _Atomic int64_t retention_ms;

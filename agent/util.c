@@ -3,6 +3,7 @@
  */
 #include "util.h"
 
+#include <stdatomic.h>
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -61,7 +62,7 @@ int64_t util_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int util_sleep_ms(int64_t ms, volatile int *stop)
+int util_sleep_ms(int64_t ms, atomic_int *stop)
 {
     int64_t end = util_mono_ms() + ms;
     for (;;) {

@@ -9,6 +9,7 @@
 #ifndef FLOE_UTIL_H
 #define FLOE_UTIL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -34,7 +35,7 @@ int64_t util_now_ms(void);
 int64_t util_mono_ms(void);
 /* Sleeps; returns early (0) if *stop becomes non-zero, checking every
  * 50 ms. stop may be NULL. Returns 1 if the full time elapsed. */
-int util_sleep_ms(int64_t ms, volatile int *stop);
+int util_sleep_ms(int64_t ms, atomic_int *stop);
 
 /* Durations: "500ms", "5s", "2m", "1h", "1d" (a number with one unit;
  * decimals allowed: "1.5s"). Returns 0 or -1 with a message in err. */

@@ -16,6 +16,7 @@
 #ifndef FLOE_COLLECTOR_H
 #define FLOE_COLLECTOR_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,7 +33,7 @@ struct collector_ops {
      * contact the device; the first poll does. */
     int (*open)(void **state, const void *device_cfg, char *err, size_t errlen);
     /* `stop` is polled between requests so shutdown is prompt; may be NULL. */
-    int (*poll)(void *state, const struct metric_sink *sink, volatile int *stop, char *err,
+    int (*poll)(void *state, const struct metric_sink *sink, atomic_int *stop, char *err,
                 size_t errlen);
     void (*close)(void *state);
 };

@@ -29,6 +29,7 @@
  *   connect failed     the poll fails; no new attempt before a backoff that
  *                      starts at the interval and doubles up to 60 s.
  */
+#include <stdatomic.h>
 #include <errno.h>
 #include <modbus.h>
 #include <arpa/inet.h>
@@ -65,7 +66,7 @@ enum mb_outcome {
     MB_STOPPED       /* `stop` was raised while waiting */
 };
 
-static bool stopping(volatile int *stop)
+static bool stopping(atomic_int *stop)
 {
     return stop && *stop;
 }
@@ -210,7 +211,7 @@ fail:
 
 /* Connects now. On failure, starts or doubles the backoff and explains in
  * reason. Returns 0 when connected (after pause_after_connect). */
-static int connect_now(struct mb_state *st, volatile int *stop, char *reason, size_t reasonlen)
+static int connect_now(struct mb_state *st, atomic_int *stop, char *reason, size_t reasonlen)
 {
     const struct cfg_mb_device *d = st->dev;
     int64_t attempt_ms = util_mono_ms();
@@ -324,7 +325,7 @@ static enum mb_xfer transact(struct mb_state *st, const struct mb_request *r, in
 
 /* Runs request r with connects, link retries and busy retries. */
 static enum mb_outcome run_request(struct mb_state *st, const struct mb_request *r,
-                                   volatile int *stop, char *reason, size_t reasonlen)
+                                   atomic_int *stop, char *reason, size_t reasonlen)
 {
     const struct cfg_mb_device *d = st->dev;
     int link_left = d->retries, busy_left = d->busy_retries;
@@ -402,7 +403,7 @@ static void report_bad(const struct mb_state *st, const struct mb_request *r,
 
 /* ---- poll ---- */
 
-static int mb_poll(void *state, const struct metric_sink *sink, volatile int *stop, char *err,
+static int mb_poll(void *state, const struct metric_sink *sink, atomic_int *stop, char *err,
                    size_t errlen)
 {
     struct mb_state *st = state;

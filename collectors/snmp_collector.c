@@ -40,6 +40,7 @@
 #include "snmp_value.h"
 #include "util.h"
 
+#include <stdatomic.h>
 #include <net-snmp/net-snmp-config.h>
 #include <net-snmp/net-snmp-includes.h>
 #include <net-snmp/library/keytools.h>
@@ -345,7 +346,7 @@ static int snmp_coll_on_response(int op, netsnmp_session *session, int reqid, ne
 /* Waits until the outstanding request is answered or given up on, driving
  * net-snmp's retransmissions. Returns 0, or an SNMPERR_* code when the poll
  * ran out of time or was stopped. */
-static int snmp_coll_wait(struct snmp_state *st, volatile int *stop)
+static int snmp_coll_wait(struct snmp_state *st, atomic_int *stop)
 {
     netsnmp_large_fd_set fds;
     netsnmp_large_fd_set_init(&fds, FD_SETSIZE);
@@ -395,7 +396,7 @@ static int snmp_coll_wait(struct snmp_state *st, volatile int *stop)
 /* Sends pdu (always consumed) and waits for the answer. Returns 0 with
  * *response set (caller frees with snmp_free_pdu), or an SNMPERR_* code. */
 static int snmp_coll_exchange(struct snmp_state *st, netsnmp_pdu *pdu, netsnmp_pdu **response,
-                              volatile int *stop)
+                              atomic_int *stop)
 {
     *response = NULL;
     memset(&st->wait, 0, sizeof st->wait);
@@ -596,7 +597,7 @@ static int snmp_coll_resolve(struct snmp_state *st, char *peername, size_t n, ch
 
 /* v3: learns the agent's engine ID with the unauthenticated probe of RFC
  * 3414 4, then claims this user's entry in net-snmp's USM table. */
-static int snmp_coll_discover_engine(struct snmp_state *st, volatile int *stop, char *err,
+static int snmp_coll_discover_engine(struct snmp_state *st, atomic_int *stop, char *err,
                                      size_t errlen)
 {
     pthread_mutex_lock(&snmp_coll_lock);
@@ -638,7 +639,7 @@ static int snmp_coll_discover_engine(struct snmp_state *st, volatile int *stop, 
     return 0;
 }
 
-static int snmp_coll_session_start(struct snmp_state *st, volatile int *stop, char *err,
+static int snmp_coll_session_start(struct snmp_state *st, atomic_int *stop, char *err,
                                    size_t errlen)
 {
     const struct cfg_snmp_device *d = st->cfg;
@@ -763,7 +764,7 @@ static size_t snmp_coll_get_answer(struct snmp_state *st, const struct metric_si
  * (the agent's limit does not change between polls); a varbind rejected for
  * the whole PDU is reported and dropped, and the rest are asked again. */
 static int snmp_coll_poll_gets(struct snmp_state *st, const struct metric_sink *sink,
-                               volatile int *stop, char *err, size_t errlen)
+                               atomic_int *stop, char *err, size_t errlen)
 {
     size_t *queue = st->queue, left = st->ngets;
     for (size_t i = 0; i < st->ngets; i++)
@@ -883,7 +884,7 @@ static int snmp_coll_walk_page(const struct snmp_walk_point *w, const struct met
 }
 
 static int snmp_coll_walk(struct snmp_state *st, struct snmp_walk_point *w,
-                          const struct metric_sink *sink, volatile int *stop, char *err,
+                          const struct metric_sink *sink, atomic_int *stop, char *err,
                           size_t errlen)
 {
     oid cur[MAX_OID_LEN];
@@ -1084,7 +1085,7 @@ fail:
     return -1;
 }
 
-static int snmp_coll_poll(void *state, const struct metric_sink *sink, volatile int *stop,
+static int snmp_coll_poll(void *state, const struct metric_sink *sink, atomic_int *stop,
                           char *err, size_t errlen)
 {
     struct snmp_state *st = state;

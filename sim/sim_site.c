@@ -15,6 +15,7 @@
 #include "sim_snmp.h"
 #include "util.h"
 
+#include <stdatomic.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -33,7 +34,7 @@ struct sim_site {
     struct sim_http *http;
     pthread_t clock;
     bool clock_started;
-    volatile int stop;
+    atomic_int stop;
 };
 
 const char *sim_site_listen(const struct sim_site *s)

@@ -21,6 +21,7 @@
  *   NAME value METRIC VALUE          (%.17g)
  *   NAME bad METRIC REASON
  */
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,7 +41,7 @@ struct device_run {
     struct cfg_mb_point points[MAX_POINTS];
     int polls;
     int64_t stop_after_ms;
-    volatile int stop;
+    atomic_int stop;
     int64_t start_ms;
     pthread_mutex_t *out_lock;
 };

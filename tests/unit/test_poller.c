@@ -32,7 +32,7 @@ static int fake_open(void **state, const void *cfg, char *err, size_t errlen)
     return 0;
 }
 
-static int fake_poll(void *state, const struct metric_sink *sink, volatile int *stop, char *err,
+static int fake_poll(void *state, const struct metric_sink *sink, atomic_int *stop, char *err,
                      size_t errlen)
 {
     struct fake_device *d = state;
