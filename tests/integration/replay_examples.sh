@@ -1,7 +1,8 @@
 #!/bin/bash
 # floe replay over the example traces: each tests/replay/NAME.csv, run
 # against tests/replay/site.json (which loads policies/examples), must print
-# exactly tests/replay/NAME.expected. Then the same trace through the
+# exactly tests/replay/NAME.expected, and its policy must change state
+# (fire, clear) exactly as tests/replay/NAME.events says. Then the same trace through the
 # agent's database format (--db), and bad input: exit 1 with FILE:LINE.
 #   tests/integration/replay_examples.sh BUILD
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -28,6 +29,15 @@ for csv in "$ROOT"/tests/replay/*.csv; do
         head -20 "$TMP/$name.diff"
     else
         ok "replay $name: all $(wc -l <"$expected") decision lines as expected"
+    fi
+    # When the story's own policy fires and clears: its state changes (-v),
+    # exactly as tests/replay/NAME.events says.
+    "$FLOE" replay -c "$SITE" --telemetry "$csv" -v 2>&1 >/dev/null | grep " $name: " >"$TMP/$name.events"
+    if diff -u "$ROOT/tests/replay/$name.events" "$TMP/$name.events" >"$TMP/$name.ediff"; then
+        ok "replay $name: fires and clears as $name.events says ($(grep -c -- '-> firing' "$TMP/$name.events") fired, $(grep -c 'firing -> ok' "$TMP/$name.events") cleared)"
+    else
+        not_ok "replay $name: state changes differ from $name.events"
+        head -20 "$TMP/$name.ediff"
     fi
 done
 
