@@ -28,6 +28,15 @@ static const char *const kind_names[] = {
     [POL_ACTION_REBALANCE] = "rebalance",
 };
 
+/* Index of name in a table of names (NULL holes allowed), or -1. */
+static int name_index(const char *const *names, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (names[i] && strcmp(names[i], name) == 0)
+            return (int)i;
+    return -1;
+}
+
 const char *decision_status_name(enum decision_status s)
 {
     return (size_t)s < ARRAY_LEN(status_names) && status_names[s] ? status_names[s] : "?";
@@ -35,13 +44,11 @@ const char *decision_status_name(enum decision_status s)
 
 int decision_status_parse(const char *name, enum decision_status *out)
 {
-    for (size_t i = 0; i < ARRAY_LEN(status_names); i++) {
-        if (status_names[i] && strcmp(status_names[i], name) == 0) {
-            *out = (enum decision_status)i;
-            return 0;
-        }
-    }
-    return -1;
+    int i = name_index(status_names, ARRAY_LEN(status_names), name);
+    if (i < 0)
+        return -1;
+    *out = (enum decision_status)i;
+    return 0;
 }
 
 const char *decision_kind_name(enum pol_action_type k)
@@ -51,13 +58,11 @@ const char *decision_kind_name(enum pol_action_type k)
 
 int decision_kind_parse(const char *name, enum pol_action_type *out)
 {
-    for (size_t i = 0; i < ARRAY_LEN(kind_names); i++) {
-        if (kind_names[i] && strcmp(kind_names[i], name) == 0) {
-            *out = (enum pol_action_type)i;
-            return 0;
-        }
-    }
-    return -1;
+    int i = name_index(kind_names, ARRAY_LEN(kind_names), name);
+    if (i < 0)
+        return -1;
+    *out = (enum pol_action_type)i;
+    return 0;
 }
 
 /* ---- building ------------------------------------------------------------ */
