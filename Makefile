@@ -19,7 +19,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
-ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Iagent -Icollectors -Ipolicies -Imigrator \
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -I. \
               $(PKG_CFLAGS) -MMD -MP
 ifeq ($(SAN),1)
 ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -37,7 +37,9 @@ else
 Q := @
 endif
 
-LIB_SRC  := $(filter-out agent/main.c,$(wildcard agent/*.c collectors/*.c policies/*.c migrator/*.c))
+# Layers, bottom first; an include names its folder and points down only.
+LAYERS   := lib config store collectors policies placement migrator core api agent
+LIB_SRC  := $(filter-out agent/main.c,$(wildcard $(LAYERS:%=%/*.c)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 FLOE_OBJ := $(BUILD)/obj/agent/main.o
 SIM_SRC  := $(wildcard sim/*.c)
@@ -73,7 +75,7 @@ SIM_LIB_OBJ := $(filter-out $(BUILD)/obj/sim/sim_main.o,$(SIM_OBJ))
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libfloe.a $(SIM_LIB_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST    $@")
-	$(Q)$(CC) $(ALL_CFLAGS) -Isim $(LDFLAGS) -o $@ $< $(SIM_LIB_OBJ) $(BUILD)/libfloe.a $(SIM_LIBS) $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(SIM_LIB_OBJ) $(BUILD)/libfloe.a $(SIM_LIBS) $(LDLIBS) -lcmocka
 
 unit: $(UNIT_BIN)
 
@@ -123,7 +125,7 @@ install: all
 	  install -m 0640 etc/floe.json $(DESTDIR)$(SYSCONFDIR)/floe/floe.json
 
 format:
-	clang-format -i $(wildcard agent/*.[ch] collectors/*.[ch] policies/*.[ch] migrator/*.[ch] sim/*.[ch] tests/unit/*.c tests/fuzz/*.c)
+	clang-format -i $(wildcard $(LAYERS:%=%/*.[ch]) sim/*.[ch] tests/unit/*.c tests/fuzz/*.c)
 
 clean:
 	rm -rf $(BUILD)

@@ -2,7 +2,7 @@
  * cli — see cli.h. One HTTP GET with libcurl, the answer parsed with cJSON
  * and printed for a person at a terminal.
  */
-#include "cli.h"
+#include "agent/cli.h"
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "lib/util.h"
 
 struct cli_target {
     const char *url;

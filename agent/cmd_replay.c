@@ -4,18 +4,18 @@
  * work). Exit 0 when the replay ran, 1 for bad input of any kind (config,
  * CSV, database, options), with the reason on stderr.
  */
-#include "cmd_replay.h"
+#include "agent/cmd_replay.h"
 
-#include "cfg_expr.h"
+#include "policies/cfg_expr.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "replay.h"
-#include "util.h"
+#include "config/config.h"
+#include "lib/util.h"
+#include "policies/replay.h"
 
 static const char replay_usage[] =
     "usage: floe replay [-c FILE] (--telemetry CSV | --db FILE) [options]\n"

@@ -2,22 +2,22 @@
  * daemon — see daemon.h. The only place where the agent's threads are
  * created and joined; everything else receives the context.
  */
-#include "daemon.h"
+#include "agent/daemon.h"
 
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent.h"
-#include "api.h"
-#include "cfg_expr.h"
-#include "evaluator.h"
-#include "log.h"
-#include "notify.h"
-#include "poller.h"
-#include "recorder.h"
-#include "util.h"
+#include "api/api.h"
+#include "core/agent.h"
+#include "core/evaluator.h"
+#include "core/poller.h"
+#include "core/recorder.h"
+#include "lib/log.h"
+#include "lib/notify.h"
+#include "lib/util.h"
+#include "policies/cfg_expr.h"
 
 #define RECORDER_STUCK_MS 60000
 

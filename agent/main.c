@@ -7,13 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent.h"
-#include "cli.h"
-#include "cmd_replay.h"
-#include "cfg_expr.h"
-#include "config.h"
-#include "daemon.h"
-#include "log.h"
+#include "agent/cli.h"
+#include "agent/cmd_replay.h"
+#include "agent/daemon.h"
+#include "config/config.h"
+#include "core/agent.h"
+#include "lib/log.h"
+#include "policies/cfg_expr.h"
 
 static const char usage[] =
     "usage: floe COMMAND [options]\n"

@@ -29,9 +29,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "config.h"
-#include "replay.h"
-#include "replay_trace.h"
+#include "config/config.h"
+#include "policies/replay.h"
+#include "policies/replay_trace.h"
 
 #define TICK_MS 10000LL
 #define DAY_SAMPLES 8640

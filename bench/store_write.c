@@ -1,5 +1,5 @@
 /*
- * store_write — how fast agent/store.c writes telemetry, in samples per
+ * store_write — how fast store/store.c writes telemetry, in samples per
  * second, in batches of 1000 (the store thread's drain size), and how long
  * a history query and a retention run over the written data take. Not
  * run by the tests.
@@ -20,8 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "store.h"
-#include "util.h"
+#include "lib/util.h"
+#include "store/store.h"
 
 enum { BATCH = 1000, POLL_MS = 5000 };
 

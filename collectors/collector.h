@@ -2,7 +2,7 @@
  * collector — the one interface between the agent and a telemetry protocol.
  *
  * Each protocol (Modbus, SNMP) provides a `struct collector_ops`. The agent
- * runs one poller thread per device (agent/poller.c) and never knows which
+ * runs one poller thread per device (core/poller.c) and never knows which
  * protocol it is polling: it calls open once, poll every interval, and
  * close on shutdown or reload. A device that hangs only holds up its own
  * thread.

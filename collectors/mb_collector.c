@@ -37,11 +37,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector.h"
-#include "config.h"
-#include "mb_decode.h"
-#include "mb_plan.h"
-#include "util.h"
+#include "collectors/collector.h"
+#include "collectors/mb_decode.h"
+#include "collectors/mb_plan.h"
+#include "config/config.h"
+#include "lib/util.h"
 
 #define MB_BACKOFF_CAP_MS 60000
 

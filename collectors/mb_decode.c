@@ -2,12 +2,12 @@
  * mb_decode — see mb_decode.h. Pure functions: bytes in, numbers or a
  * reason out; nothing here touches a socket or a clock.
  */
-#include "mb_decode.h"
+#include "collectors/mb_decode.h"
 
 #include <math.h>
 #include <string.h>
 
-#include "util.h"
+#include "lib/util.h"
 
 unsigned mb_type_registers(enum mb_type type)
 {

@@ -30,7 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "config/config.h"
 
 /* Registers a value of this type occupies: 1, 2 or 4 (BOOL: 1). */
 unsigned mb_type_registers(enum mb_type type);

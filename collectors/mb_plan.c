@@ -10,13 +10,13 @@
  * [start, stretched end) of ours, so ours covers at least as much of what
  * is left. Induction over the remaining points does the rest.
  */
-#include "mb_plan.h"
+#include "collectors/mb_plan.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "mb_decode.h"
-#include "util.h"
+#include "collectors/mb_decode.h"
+#include "lib/util.h"
 
 /* Largest register count / bit count one read may ask for (Modbus
  * application protocol 1.1b, functions 1-4). */

@@ -34,11 +34,11 @@
  * Secrets: v3 passwords are turned into keys (Ku) at open and zeroed at
  * close; neither they nor communities ever appear in messages or logs.
  */
-#include "collector.h"
-#include "config.h"
-#include "log.h"
-#include "snmp_value.h"
-#include "util.h"
+#include "collectors/collector.h"
+#include "collectors/snmp_value.h"
+#include "config/config.h"
+#include "lib/log.h"
+#include "lib/util.h"
 
 #include <stdatomic.h>
 #include <net-snmp/net-snmp-config.h>

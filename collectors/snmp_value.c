@@ -2,9 +2,9 @@
  * snmp_value — see snmp_value.h. Varbind value -> double, dotted OID text
  * <-> OID arrays, and walked row -> metric name. No I/O, no state.
  */
-#include "snmp_value.h"
+#include "collectors/snmp_value.h"
 
-#include "util.h"
+#include "lib/util.h"
 
 #include <net-snmp/library/asn1.h>
 #include <net-snmp/library/snmp.h>

@@ -9,13 +9,13 @@
  * reads the environment) is not safe, nor cheap enough to do per tick in a
  * replay of a year. A loaded struct pol_tz is immutable and lock-free.
  */
-#include "pol_engine.h"
+#include "policies/pol_engine.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "lib/util.h"
 
 /* ---- calendar arithmetic (proleptic Gregorian, days since 1970-01-01) -- */
 

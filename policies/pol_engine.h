@@ -56,8 +56,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "pol_lang.h"
+#include "config/config.h"
+#include "policies/pol_lang.h"
 
 /* ---- site time ---------------------------------------------------------- */
 

@@ -14,7 +14,7 @@
  * after an operand it multiplies ("it.load_kw*1.1"). A name segment of a
  * glob must be '*' alone, so "a.b*c" is a product, never a pattern.
  */
-#include "pol_lang.h"
+#include "policies/pol_lang.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "lib/util.h"
 
 /* ---- nodes ------------------------------------------------------------ */
 

@@ -4,14 +4,14 @@
  * engine: it layers this tick's derived values over the caller's data
  * source and records what the policy expressions read.
  */
-#include "pol_run.h"
+#include "policies/pol_run.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "lib/util.h"
 
 struct derive {
     char *metric;

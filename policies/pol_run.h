@@ -14,7 +14,7 @@
  *      changes, and a policy's deciding expression turning unknown or
  *      known again, go to ops->event (one log/audit line each).
  *   3. each policy whose tick says a decision is due yields a struct
- *      decision (agent/decision.h) to ops->decision: for a shed, action.kw
+ *      decision (policies/decision.h) to ops->decision: for a shed, action.kw
  *      is evaluated and need_kw = action.kw - inflight_kw; its inputs are
  *      every value `when`, `clear` and `action.kw` read in this tick (via
  *      pol_env.input, each name once, in the order first read); its status
@@ -37,10 +37,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "decision.h"
-#include "pol_engine.h"
-#include "pol_lang.h"
+#include "config/config.h"
+#include "policies/decision.h"
+#include "policies/pol_engine.h"
+#include "policies/pol_lang.h"
 
 struct pol_run;
 

@@ -3,7 +3,7 @@
  * loop of `floe replay`; the rules are in replay.h, the command line in
  * agent/cmd_replay.c.
  */
-#include "replay.h"
+#include "policies/replay.h"
 
 #include <errno.h>
 #include <math.h>
@@ -12,10 +12,10 @@
 
 #include <sqlite3.h>
 
-#include "decision.h"
-#include "pol_engine.h"
-#include "pol_run.h"
-#include "util.h"
+#include "lib/util.h"
+#include "policies/decision.h"
+#include "policies/pol_engine.h"
+#include "policies/pol_run.h"
 
 /* ---- CSV ---------------------------------------------------------------------- */
 

@@ -42,8 +42,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "config.h"
-#include "replay_trace.h"
+#include "config/config.h"
+#include "policies/replay_trace.h"
 
 /* The agent's policy tick. */
 #define REPLAY_DEFAULT_TICK_MS 10000

@@ -3,14 +3,14 @@
  * pol_env over them. The layout and the query rules are in
  * replay_trace.h.
  */
-#include "replay_trace.h"
+#include "policies/replay_trace.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "lib/util.h"
 
 #define BLOCK_SHIFT 6 /* 64 samples per block */
 #define BLOCK (1u << BLOCK_SHIFT)

@@ -45,7 +45,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pol_lang.h"
+#include "policies/pol_lang.h"
 
 struct replay_trace;
 

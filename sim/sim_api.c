@@ -1,9 +1,9 @@
 /*
  * sim_api — see sim_api.h.
  */
-#include "sim_api.h"
+#include "sim/sim_api.h"
 
-#include "util.h"
+#include "lib/util.h"
 
 #include <cjson/cJSON.h>
 #include <string.h>

@@ -7,7 +7,7 @@
 #ifndef FLOE_SIM_API_H
 #define FLOE_SIM_API_H
 
-#include "sim_model.h"
+#include "sim/sim_model.h"
 
 #include <stddef.h>
 

@@ -1,10 +1,10 @@
 /*
  * sim_http — see sim_http.h.
  */
-#include "sim_http.h"
+#include "sim/sim_http.h"
 
-#include "log.h"
-#include "util.h"
+#include "lib/log.h"
+#include "lib/util.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>

@@ -12,9 +12,9 @@
  * on stdout, and writes the ports as JSON to --ports-file, so scripts that
  * asked for port 0 can find them.
  */
-#include "log.h"
-#include "sim_site.h"
-#include "util.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "sim/sim_site.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -4,11 +4,11 @@
  * modbus_reply per readable client); a pipe wakes it for shutdown so stop
  * does not wait for a select timeout.
  */
-#include "sim_modbus.h"
+#include "sim/sim_modbus.h"
 
-#include "log.h"
-#include "sim_regmap.h"
-#include "util.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "sim/sim_regmap.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -12,7 +12,7 @@
 #ifndef FLOE_SIM_MODBUS_H
 #define FLOE_SIM_MODBUS_H
 
-#include "sim_model.h"
+#include "sim/sim_model.h"
 
 #include <stddef.h>
 

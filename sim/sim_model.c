@@ -3,9 +3,9 @@
  * list of value names: what exists, its type, its limits and whether it is
  * derived. Scenario sections, events and /sim/set all go through them.
  */
-#include "sim_model.h"
+#include "sim/sim_model.h"
 
-#include "util.h"
+#include "lib/util.h"
 
 #include <math.h>
 #include <stdio.h>

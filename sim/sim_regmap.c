@@ -4,7 +4,7 @@
  * wrapping), except the UPS runtime, which is rounded down as UPSes report
  * whole minutes left.
  */
-#include "sim_regmap.h"
+#include "sim/sim_regmap.h"
 
 #include <math.h>
 #include <string.h>

@@ -11,7 +11,7 @@
 #ifndef FLOE_SIM_REGMAP_H
 #define FLOE_SIM_REGMAP_H
 
-#include "sim_model.h"
+#include "sim/sim_model.h"
 
 #include <stdint.h>
 

@@ -8,9 +8,9 @@
  * model's own value table, so a value added to the model is at once
  * settable from scenarios.
  */
-#include "sim_scenario.h"
+#include "sim/sim_scenario.h"
 
-#include "util.h"
+#include "lib/util.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>

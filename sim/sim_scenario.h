@@ -13,8 +13,8 @@
 #ifndef FLOE_SIM_SCENARIO_H
 #define FLOE_SIM_SCENARIO_H
 
-#include "sim_model.h"
-#include "sim_snmp.h"
+#include "sim/sim_model.h"
+#include "sim/sim_snmp.h"
 
 #include <stddef.h>
 

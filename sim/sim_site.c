@@ -6,14 +6,14 @@
  * and SNMP threads take only the latter, HTTP handlers and the clock take
  * the site lock first, so there is no cycle.
  */
-#include "sim_site.h"
+#include "sim/sim_site.h"
 
-#include "log.h"
-#include "sim_api.h"
-#include "sim_http.h"
-#include "sim_modbus.h"
-#include "sim_snmp.h"
-#include "util.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "sim/sim_api.h"
+#include "sim/sim_http.h"
+#include "sim/sim_modbus.h"
+#include "sim/sim_snmp.h"
 
 #include <stdatomic.h>
 #include <math.h>

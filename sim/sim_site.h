@@ -8,7 +8,7 @@
 #ifndef FLOE_SIM_SITE_H
 #define FLOE_SIM_SITE_H
 
-#include "sim_scenario.h"
+#include "sim/sim_scenario.h"
 
 #include <stddef.h>
 

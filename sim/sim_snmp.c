@@ -26,11 +26,11 @@
  * start and join order the two). Lock order: the site's lock, then (in
  * sim_snmp_publish) s->lock; the agent thread takes only s->lock.
  */
-#include "sim_snmp.h"
+#include "sim/sim_snmp.h"
 
-#include "log.h"
-#include "sim_snmpmap.h"
-#include "util.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "sim/sim_snmpmap.h"
 
 #include <net-snmp/net-snmp-config.h>
 #include <net-snmp/net-snmp-includes.h>

@@ -24,7 +24,7 @@
 #ifndef FLOE_SIM_SNMP_H
 #define FLOE_SIM_SNMP_H
 
-#include "sim_model.h"
+#include "sim/sim_model.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -4,9 +4,9 @@
  * wrapping), except the UPS runtime, which is rounded down as in the
  * Modbus map: UPSes report whole minutes left.
  */
-#include "sim_snmpmap.h"
+#include "sim/sim_snmpmap.h"
 
-#include "util.h"
+#include "lib/util.h"
 
 #include <assert.h>
 #include <math.h>

@@ -17,7 +17,7 @@
 #ifndef FLOE_SIM_SNMPMAP_H
 #define FLOE_SIM_SNMPMAP_H
 
-#include "sim_model.h"
+#include "sim/sim_model.h"
 
 #include <stddef.h>
 #include <stdint.h>

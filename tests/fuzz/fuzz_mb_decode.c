@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mb_decode.h"
+#include "collectors/mb_decode.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pol_engine.h"
-#include "pol_lang.h"
+#include "policies/pol_engine.h"
+#include "policies/pol_lang.h"
 
 static uint32_t name_hash(const char *s)
 {

@@ -10,8 +10,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "replay.h"
-#include "replay_trace.h"
+#include "policies/replay.h"
+#include "policies/replay_trace.h"
 
 static void check_series(struct replay_trace *t, const struct pol_env *env, const char *name,
                          int64_t first, int64_t last)

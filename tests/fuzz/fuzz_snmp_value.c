@@ -11,7 +11,7 @@
  * Beyond not crashing, it checks the promises of the header: a number is
  * always finite, a reason is printable text, and OIDs survive a round trip.
  */
-#include "snmp_value.h"
+#include "collectors/snmp_value.h"
 
 #include <net-snmp/library/asn1.h>
 

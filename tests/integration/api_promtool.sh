@@ -21,9 +21,9 @@ cat > "$TMP/api_testd.c" <<'C'
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "api.h"
-#include "log.h"
-#include "util.h"
+#include "api/api.h"
+#include "lib/log.h"
+#include "lib/util.h"
 
 int main(int argc, char **argv)
 {
@@ -117,7 +117,7 @@ int main(int argc, char **argv)
 C
 
 # shellcheck disable=SC2046
-if ! cc -std=c11 -D_GNU_SOURCE -I"$SRC/agent" -I"$SRC/collectors" -o "$TMP/api_testd" \
+if ! cc -std=c11 -D_GNU_SOURCE -I"$SRC" -o "$TMP/api_testd" \
         "$TMP/api_testd.c" "$BUILD/libfloe.a" \
         $(pkg-config --libs libmicrohttpd libcjson sqlite3) -lpthread -lm 2>"$TMP/cc.log"; then
     not_ok "build api_testd: $(head -5 "$TMP/cc.log")"

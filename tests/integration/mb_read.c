@@ -28,10 +28,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector.h"
-#include "config.h"
-#include "mb_plan.h"
-#include "util.h"
+#include "collectors/collector.h"
+#include "collectors/mb_plan.h"
+#include "config/config.h"
+#include "lib/util.h"
 
 #define MAX_DEVICES 16
 #define MAX_POINTS 128

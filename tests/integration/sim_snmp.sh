@@ -196,7 +196,7 @@ if stop_sim; then ok "SIGTERM stops it with status 0"; else not_ok "SIGTERM stop
 san=()
 nm "$BUILD/libfloe.a" 2>/dev/null | grep -q __asan_ && san=(-fsanitize=address,undefined)
 # shellcheck disable=SC2046
-if ! cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror "${san[@]}" -Iagent -Icollectors \
+if ! cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror "${san[@]}" -I. \
         tests/integration/snmp_read.c "$BUILD/libfloe.a" \
         $(pkg-config --cflags --libs netsnmp libcjson) -lpthread -lm -o "$TMP/snmp_read"; then
     not_ok "snmp_read builds against $BUILD/libfloe.a"; finish

@@ -20,9 +20,9 @@
  * clock of Python's time.monotonic(), so a test can match packets it saw to
  * polls.
  */
-#include "collector.h"
-#include "config.h"
-#include "log.h"
+#include "collectors/collector.h"
+#include "config/config.h"
+#include "lib/log.h"
 
 #include <cjson/cJSON.h>
 #include <net-snmp/net-snmp-config.h>

@@ -22,7 +22,7 @@ SNMPD=$(command -v snmpd || echo /usr/sbin/snmpd)
 san=()
 nm "$BUILD/libfloe.a" 2>/dev/null | grep -q __asan_ && san=(-fsanitize=address,undefined)
 # shellcheck disable=SC2046
-if ! cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror "${san[@]}" -Iagent -Icollectors \
+if ! cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror "${san[@]}" -I. \
         tests/integration/snmp_read.c "$BUILD/libfloe.a" \
         $(pkg-config --cflags --libs netsnmp libcjson) -lpthread -lm -o "$TMP/snmp_read"; then
     not_ok "snmp_read builds against $BUILD/libfloe.a"; finish

@@ -20,10 +20,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api.h"
-#include "api_internal.h"
-#include "api_prom.h"
-#include "util.h"
+#include "api/api.h"
+#include "api/api_internal.h"
+#include "api/api_prom.h"
+#include "lib/util.h"
 
 #define TOKEN_READ "read-token-0123456789"
 #define TOKEN_OPERATOR "operator-token-0123456789"

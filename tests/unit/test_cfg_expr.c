@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "cfg_expr.h"
+#include "policies/cfg_expr.h"
 
 static struct floe_config *load(const char *text)
 {

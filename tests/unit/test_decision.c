@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "decision.h"
+#include "policies/decision.h"
 
 /* ---- status rules ---------------------------------------------------------- */
 

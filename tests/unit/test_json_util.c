@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json_util.h"
-#include "util.h"
+#include "lib/json_util.h"
+#include "lib/util.h"
 
 struct syntax_case {
     const char *name;

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "mb_decode.h"
+#include "collectors/mb_decode.h"
 
 struct decode_case {
     const char *name;

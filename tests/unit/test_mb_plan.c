@@ -15,8 +15,8 @@
 
 #include <cmocka.h>
 
-#include "mb_decode.h"
-#include "mb_plan.h"
+#include "collectors/mb_decode.h"
+#include "collectors/mb_plan.h"
 
 #define MAX_BRUTE 14
 

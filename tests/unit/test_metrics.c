@@ -1,4 +1,4 @@
-/* Unit tests of agent/metrics: quality over time, error reasons, the
+/* Unit tests of core/metrics: quality over time, error reasons, the
  * sample queue and collector health. */
 #include <math.h>
 #include <setjmp.h>
@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "metrics.h"
+#include "core/metrics.h"
 
 static void declared_metric_is_stale_until_first_sample(void **state)
 {

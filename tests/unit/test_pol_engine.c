@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "pol_engine.h"
+#include "policies/pol_engine.h"
 
 #define SEC 1000LL
 #define MIN (60 * SEC)

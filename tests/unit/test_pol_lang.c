@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "pol_lang.h"
+#include "policies/pol_lang.h"
 
 /* ---- a fake data source ------------------------------------------------ */
 

@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "pol_run.h"
+#include "policies/pol_run.h"
 
 #define SEC 1000LL
 #define MIN (60 * SEC)

@@ -1,4 +1,4 @@
-/* Unit tests of agent/poller with fake collectors: a hung or failing
+/* Unit tests of core/poller with fake collectors: a hung or failing
  * device never delays another device, failures mark the device's points
  * as errors, and stopping is prompt. */
 #include <setjmp.h>
@@ -10,10 +10,10 @@
 
 #include <cmocka.h>
 
-#include "collector.h"
-#include "metrics.h"
-#include "poller.h"
-#include "util.h"
+#include "collectors/collector.h"
+#include "core/metrics.h"
+#include "core/poller.h"
+#include "lib/util.h"
 
 /* A fake device: answers with `value`, or fails with `fail`, after
  * sleeping `delay_ms` (honouring stop like a real collector's timeout). */

@@ -18,9 +18,9 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "config.h"
-#include "replay.h"
-#include "replay_trace.h"
+#include "config/config.h"
+#include "policies/replay.h"
+#include "policies/replay_trace.h"
 
 #define SEC 1000LL
 #define MIN (60 * SEC)

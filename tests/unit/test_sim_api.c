@@ -8,7 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "sim_api.h"
+#include "sim/sim_api.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>

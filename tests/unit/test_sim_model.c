@@ -7,7 +7,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "sim_model.h"
+#include "sim/sim_model.h"
 
 #include <math.h>
 #include <stdlib.h>

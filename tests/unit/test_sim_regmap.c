@@ -8,7 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "sim_regmap.h"
+#include "sim/sim_regmap.h"
 
 #include <string.h>
 

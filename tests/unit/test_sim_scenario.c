@@ -8,7 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "sim_scenario.h"
+#include "sim/sim_scenario.h"
 
 #include <math.h>
 #include <string.h>

@@ -9,8 +9,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "sim_snmpmap.h"
-#include "util.h"
+#include "lib/util.h"
+#include "sim/sim_snmpmap.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "snmp_value.h"
+#include "collectors/snmp_value.h"
 
 #include <net-snmp/library/asn1.h>
 #include <net-snmp/library/snmp.h>

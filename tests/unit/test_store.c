@@ -1,5 +1,5 @@
 /*
- * Unit tests of agent/store.c: schema migrations and refusals, writing
+ * Unit tests of store/store.c: schema migrations and refusals, writing
  * and querying history (raw and downsampled), retention, the metric-id
  * cache, concurrency of the writer and reader connections, and recovery
  * after the writing process is killed with SIGKILL.
@@ -26,8 +26,8 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "store.h"
-#include "util.h"
+#include "lib/util.h"
+#include "store/store.h"
 
 struct fixture {
     char dir[64];

@@ -1,4 +1,4 @@
-/* Unit tests of agent/store_records: decisions, their transitions with
+/* Unit tests of store/store_records: decisions, their transitions with
  * audit, API-managed policies, policy states and history summaries. */
 #include <math.h>
 #include <setjmp.h>
@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "store.h"
+#include "store/store.h"
 
 struct fixture {
     char dir[64];

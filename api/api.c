@@ -1,0 +1,542 @@
+/*
+ * api — see api.h. Routing, authentication and the answers of the read
+ * endpoints: /healthz, /v1/status, /v1/telemetry, /v1/telemetry/{metric}
+ * and /metrics. The transport (api_http.c) hands a request in and sends
+ * back whatever api_handle() puts in the response.
+ *
+ * One route table says, per method and path, which role may call it; the
+ * checks run in the order 413 (body too large), 404 (no such path), 405
+ * (path exists, method does not), 401/403 (caller), then the handler.
+ * The configuration is read under the agent's cfg_lock for the whole
+ * request, so a reload never swaps tokens out from under a check.
+ *
+ * History answers are capped at API_HISTORY_MAX_POINTS points: when the
+ * asked step (or raw samples, step 0) would give more, the step is raised
+ * to the smallest whole number of seconds that fits, and the answer's
+ * "step_s" says which step was used. A client gets a coarser curve rather
+ * than an error or a silently truncated one.
+ */
+#include "api/api.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/api_internal.h"
+#include "api/api_prom.h"
+#include "api/api_records.h"
+#include "api/api_respond.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#define API_HISTORY_MAX_POINTS 10000
+#define API_HISTORY_DEFAULT_RANGE_MS (3600 * 1000LL)
+#define API_QUERY_VALUE_MAX 128
+#define API_TOKEN_MAX 4096
+#define API_JSON "application/json"
+
+typedef void (*api_handler)(struct api_call *c, const char *param);
+
+/* A path is either exact ("/v1/status") or ends in a "{name}" segment
+ * that matches one non-empty segment, passed to the handler as param.
+ * need is the least role that may call it: ROLE_NONE is open to all,
+ * ROLE_PEER means "peer or admin" (SPEC section 5). */
+struct api_route {
+    const char *method;
+    const char *path;
+    enum cfg_role need;
+    api_handler handler;
+};
+
+static void handle_healthz(struct api_call *c, const char *param);
+static void handle_status(struct api_call *c, const char *param);
+static void handle_telemetry(struct api_call *c, const char *param);
+static void handle_history(struct api_call *c, const char *param);
+static void handle_prometheus(struct api_call *c, const char *param);
+
+static const struct api_route api_routes[] = {
+    {"GET", "/healthz", ROLE_NONE, handle_healthz},
+    {"GET", "/v1/status", ROLE_READ, handle_status},
+    {"GET", "/v1/telemetry", ROLE_READ, handle_telemetry},
+    {"GET", "/v1/telemetry/{metric}", ROLE_READ, handle_history},
+    {"GET", "/v1/policies", ROLE_READ, api_handle_policies},
+    {"PUT", "/v1/policies/{name}", ROLE_OPERATOR, api_handle_policy_put},
+    {"DELETE", "/v1/policies/{name}", ROLE_OPERATOR, api_handle_policy_delete},
+    {"GET", "/v1/decisions", ROLE_READ, api_handle_decisions},
+    {"GET", "/v1/decisions/{id}", ROLE_READ, api_handle_decision},
+    {"POST", "/v1/decisions/{id}/approve", ROLE_OPERATOR, api_handle_decision_approve},
+    {"POST", "/v1/decisions/{id}/reject", ROLE_OPERATOR, api_handle_decision_reject},
+    {"GET", "/metrics", ROLE_READ, handle_prometheus},
+};
+
+/* ---- authentication ---- */
+
+/* The role of the bearer token in an Authorization header, ROLE_NONE if
+ * the header is malformed or the token unknown. Every configured token is
+ * compared (constant time each, no early exit) so the answer time does not
+ * tell which entry, if any, came close. */
+static enum cfg_role api_token_role(const struct cfg_http *http, const char *authorization,
+                                    const char **name)
+{
+    const char *p = authorization;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (strncasecmp(p, "Bearer", 6) != 0 || (p[6] != ' ' && p[6] != '\t'))
+        return ROLE_NONE;
+    p += 6;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    size_t n = strlen(p);
+    while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+        n--;
+    if (n == 0 || n > API_TOKEN_MAX)
+        return ROLE_NONE;
+    char token[API_TOKEN_MAX + 1];
+    memcpy(token, p, n);
+    token[n] = '\0';
+    enum cfg_role role = ROLE_NONE;
+    for (size_t i = 0; i < http->ntokens; i++) {
+        const struct cfg_token *t = &http->tokens[i];
+        if (t->token && util_secret_equal(t->token, token) && role == ROLE_NONE) {
+            role = t->role;
+            *name = t->name;
+        }
+    }
+    explicit_bzero(token, sizeof token);
+    return role;
+}
+
+/* 0 when the caller may use a route needing `need`, else 401 or 403 with
+ * *why set. A token that is sent must be valid even where anonymous_read
+ * would let the request in without one: a client with a revoked or
+ * mistyped token learns it at once, not when anonymous_read is turned off. */
+static int api_authorize(const struct cfg_http *http, const char *authorization, enum cfg_role need,
+                         const char **why, const char **actor)
+{
+    *actor = "anonymous";
+    if (need == ROLE_NONE)
+        return 0;
+    bool anonymous_ok = need == ROLE_READ && http->anonymous_read;
+    if (!authorization) {
+        if (anonymous_ok)
+            return 0;
+        *why = "a bearer token is required (Authorization: Bearer TOKEN)";
+        return 401;
+    }
+    enum cfg_role role = api_token_role(http, authorization, actor);
+    if (role == ROLE_NONE) {
+        *why = "the bearer token is not valid";
+        return 401;
+    }
+    if (anonymous_ok)
+        return 0;
+    if (need == ROLE_PEER) {
+        if (role == ROLE_PEER || role == ROLE_ADMIN)
+            return 0;
+        *why = "this endpoint is for peers and admins";
+        return 403;
+    }
+    if (role == ROLE_PEER) {
+        *why = "a peer token may only call the peer protocol";
+        return 403;
+    }
+    if (role < need) {
+        *why = need == ROLE_OPERATOR ? "this endpoint needs the operator role"
+                                     : "this endpoint needs the admin role";
+        return 403;
+    }
+    return 0;
+}
+
+/* ---- routing ---- */
+
+/* Does path match the route's path? A "{name}" segment of the route
+ * matches one non-empty segment of the path; *param points at it in path
+ * (it runs to the next '/' or the end: handlers copy it with
+ * api_param_copy). */
+static bool route_matches(const struct api_route *r, const char *path, const char **param)
+{
+    *param = NULL;
+    const char *brace = strchr(r->path, '{');
+    if (!brace)
+        return strcmp(path, r->path) == 0;
+    size_t prefix = (size_t)(brace - r->path);
+    if (strncmp(path, r->path, prefix) != 0)
+        return false;
+    const char *seg = path + prefix;
+    const char *seg_end = strchrnul(seg, '/');
+    const char *rest = strchr(brace, '}') + 1;
+    if (seg_end == seg || strcmp(seg_end, rest) != 0)
+        return false;
+    *param = seg;
+    return true;
+}
+
+void api_allowed_methods(const char *path, char *buf, size_t n)
+{
+    if (n == 0)
+        return;
+    buf[0] = '\0';
+    size_t used = 0;
+    for (size_t i = 0; i < ARRAY_LEN(api_routes); i++) {
+        const char *param;
+        if (!route_matches(&api_routes[i], path, &param))
+            continue;
+        /* HEAD is served wherever GET is (libmicrohttpd drops the body). */
+        bool get = strcmp(api_routes[i].method, "GET") == 0;
+        int w = snprintf(buf + used, n - used, "%s%s%s", used ? ", " : "", api_routes[i].method,
+                         get ? ", HEAD" : "");
+        if (w < 0 || (size_t)w >= n - used)
+            return;
+        used += (size_t)w;
+    }
+}
+
+/* ---- handlers ---- */
+
+static void handle_healthz(struct api_call *c, const char *param)
+{
+    (void)param;
+    cJSON *root = cJSON_CreateObject();
+    bool ok = true;
+    api_jadd(root, "ok", cJSON_CreateTrue(), &ok);
+    api_respond_json(c, 200, api_json_finish(root, ok));
+}
+
+/* SPEC 4's status. `alarms` lists the policies that are pending or
+ * firing; `accepting` is false while a critical policy fires (SPEC 3).
+ * migrations_active and capacity belong to placement and migration, which
+ * this version does not do: they are left out rather than reported as a
+ * made-up 0. Collectors that have not finished a poll yet are "pending",
+ * neither ok nor failing. "store" (an addition) tells whether history is
+ * being kept: samples stored, and samples dropped because the store fell
+ * behind. */
+static void handle_status(struct api_call *c, const char *param)
+{
+    (void)param;
+    struct collector_snapshot *cs = NULL;
+    size_t ncs = metrics_collectors(c->a->metrics, &cs);
+    int ok_count = 0, failing = 0, pending = 0;
+    for (size_t i = 0; i < ncs; i++) {
+        if (!cs[i].polled)
+            pending++;
+        else if (cs[i].up)
+            ok_count++;
+        else
+            failing++;
+    }
+    free(cs);
+
+    int64_t uptime_ms = util_mono_ms() - c->a->started_mono_ms;
+    bool ok = true;
+    cJSON *root = cJSON_CreateObject();
+    api_jadd(root, "site", cJSON_CreateString(c->cfg->site.name ? c->cfg->site.name : ""), &ok);
+    api_jadd(root, "version", cJSON_CreateString(FLOE_VERSION), &ok);
+    api_jadd(root, "uptime_s", cJSON_CreateNumber((double)(uptime_ms > 0 ? uptime_ms / 1000 : 0)), &ok);
+    if (!api_status_alarms(c, root))
+        ok = false;
+    cJSON *col = api_jadd(root, "collectors", cJSON_CreateObject(), &ok);
+    api_jadd(col, "ok", cJSON_CreateNumber(ok_count), &ok);
+    api_jadd(col, "failing", cJSON_CreateNumber(failing), &ok);
+    api_jadd(col, "pending", cJSON_CreateNumber(pending), &ok);
+    int64_t stored = c->a->store ? store_sample_count(c->a->store) : -1;
+    cJSON *st = api_jadd(root, "store", cJSON_CreateObject(), &ok);
+    api_jadd(st, "samples", stored >= 0 ? cJSON_CreateNumber((double)stored) : cJSON_CreateNull(), &ok);
+    api_jadd(st, "dropped", cJSON_CreateNumber((double)metrics_dropped(c->a->metrics)), &ok);
+    api_respond_json(c, 200, api_json_finish(root, ok));
+}
+
+static cJSON *telemetry_entry(const struct metric_snapshot *m, int64_t now_ms)
+{
+    bool ok = true;
+    cJSON *o = cJSON_CreateObject();
+    api_jadd(o, "name", cJSON_CreateString(m->name), &ok);
+    api_jadd(o, "value", api_json_number(m->value), &ok);
+    api_jadd(o, "unit", cJSON_CreateString(m->unit), &ok);
+    api_jadd(o, "quality", cJSON_CreateString(metrics_quality_name(m->quality)), &ok);
+    api_jadd(o, "ts", api_json_time(m->ts_ms), &ok);
+    /* A wall clock stepped back must not show a negative age. */
+    int64_t age_ms = now_ms - m->ts_ms;
+    api_jadd(o, "age_s",
+         m->ts_ms > 0 ? cJSON_CreateNumber((double)(age_ms > 0 ? age_ms : 0) / 1000.0)
+                      : cJSON_CreateNull(),
+         &ok);
+    api_jadd(o, "source", cJSON_CreateString(m->source), &ok);
+    return api_json_finish(o, ok);
+}
+
+static void handle_telemetry(struct api_call *c, const char *param)
+{
+    (void)param;
+    struct metric_snapshot *ms = NULL;
+    size_t n = metrics_snapshot(c->a->metrics, c->now_ms, &ms);
+    bool ok = true;
+    cJSON *root = cJSON_CreateObject();
+    cJSON *list = api_jadd(root, "metrics", cJSON_CreateArray(), &ok);
+    for (size_t i = 0; i < n && ok; i++)
+        api_jadd(list, NULL, telemetry_entry(&ms[i], c->now_ms), &ok);
+    free(ms);
+    api_respond_json(c, 200, api_json_finish(root, ok));
+}
+
+/* Reads a time parameter (RFC 3339 or Unix seconds). Returns 0 (value or
+ * default in *out) or -1 after answering 400. */
+static int time_param(struct api_call *c, const char *key, int64_t dflt, int64_t *out)
+{
+    char v[API_QUERY_VALUE_MAX];
+    int found = api_query_param(c->req->query, key, v, sizeof v);
+    if (found == 0) {
+        *out = dflt;
+        return 0;
+    }
+    if (found < 0 || util_parse_time_ms(v, out) != 0) {
+        api_respond_error(c, 400,
+                      "%s: not a time (RFC 3339 like 2026-01-31T12:00:00Z, or Unix seconds)", key);
+        return -1;
+    }
+    return 0;
+}
+
+/* step: a duration ("1m", "500ms") or a number of seconds; 0 = raw. */
+static int step_param(struct api_call *c, int64_t *out_ms)
+{
+    char v[API_QUERY_VALUE_MAX];
+    int found = api_query_param(c->req->query, "step", v, sizeof v);
+    if (found == 0) {
+        *out_ms = 0;
+        return 0;
+    }
+    if (found > 0 && v[0]) {
+        char *end;
+        double secs = strtod(v, &end);
+        if (strspn(v, "0123456789.") == strlen(v) && end != v && !*end && secs < 1e10) {
+            *out_ms = llround(secs * 1000.0);
+            return 0;
+        }
+        char derr[128];
+        if (util_parse_duration_ms(v, out_ms, derr, sizeof derr) == 0)
+            return 0;
+    }
+    api_respond_error(c, 400, "step: not a duration (like \"1m\", \"30s\") or a number of seconds");
+    return -1;
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+/* Step buckets (aligned to the epoch, as the store aligns them) that
+ * [since, until] touches. */
+static int64_t bucket_count(int64_t since_ms, int64_t until_ms, int64_t step_ms)
+{
+    return floor_div(until_ms, step_ms) - floor_div(since_ms, step_ms) + 1;
+}
+
+/* The smallest whole-second step that keeps [since, until] within
+ * API_HISTORY_MAX_POINTS buckets: range/(max-1), rounded up, touches at most
+ * max buckets however the range sits against the epoch. */
+static int64_t fitting_step_ms(int64_t since_ms, int64_t until_ms)
+{
+    int64_t range = until_ms - since_ms;
+    int64_t step = range / (API_HISTORY_MAX_POINTS - 1) + 1;
+    step = (step + 999) / 1000 * 1000;
+    while (bucket_count(since_ms, until_ms, step) > API_HISTORY_MAX_POINTS)
+        step += 1000;
+    return step;
+}
+
+/* Points of the metric; raises *step_ms when the answer would pass the cap.
+ * Returns 0, or -1 after answering 500. */
+static int history_points(struct api_call *c, const char *metric, int64_t since_ms,
+                          int64_t until_ms, int64_t *step_ms, struct store_point **pts, size_t *n)
+{
+    char err[256];
+    *pts = NULL;
+    *n = 0;
+    if (!c->a->store)
+        return 0;
+    if (*step_ms > 0 && bucket_count(since_ms, until_ms, *step_ms) > API_HISTORY_MAX_POINTS)
+        *step_ms = fitting_step_ms(since_ms, until_ms);
+    /* Raw samples: ask for one more than the cap to learn whether they fit. */
+    size_t ask = *step_ms ? API_HISTORY_MAX_POINTS : API_HISTORY_MAX_POINTS + 1;
+    if (store_query(c->a->store, metric, since_ms, until_ms, *step_ms, ask, pts, n, err,
+                    sizeof err) != 0)
+        goto fail;
+    if (*n > API_HISTORY_MAX_POINTS) {
+        free(*pts);
+        *pts = NULL;
+        *n = 0;
+        *step_ms = fitting_step_ms(since_ms, until_ms);
+        if (store_query(c->a->store, metric, since_ms, until_ms, *step_ms, API_HISTORY_MAX_POINTS,
+                        pts, n, err, sizeof err) != 0)
+            goto fail;
+    }
+    return 0;
+fail:
+    api_respond_error(c, 500, "history of %s: %s", metric, err);
+    return -1;
+}
+
+/* True when the store holds any good sample of the metric, at any time. */
+static bool history_exists(struct api_call *c, const char *metric)
+{
+    struct store_point *one = NULL;
+    size_t n = 0;
+    char err[256];
+    if (!c->a->store ||
+        store_query(c->a->store, metric, 0, INT64_MAX, 0, 1, &one, &n, err, sizeof err) != 0)
+        return false;
+    free(one);
+    return n > 0;
+}
+
+static cJSON *history_json(const char *metric, const char *unit, int64_t step_ms,
+                           const struct store_point *pts, size_t n)
+{
+    bool ok = true;
+    cJSON *root = cJSON_CreateObject();
+    api_jadd(root, "name", cJSON_CreateString(metric), &ok);
+    api_jadd(root, "unit", cJSON_CreateString(unit), &ok);
+    api_jadd(root, "step_s", cJSON_CreateNumber((double)step_ms / 1000.0), &ok);
+    cJSON *list = api_jadd(root, "points", cJSON_CreateArray(), &ok);
+    for (size_t i = 0; i < n && ok; i++) {
+        cJSON *pair = api_jadd(list, NULL, cJSON_CreateArray(), &ok);
+        api_jadd(pair, NULL, api_json_time(pts[i].ts_ms), &ok);
+        api_jadd(pair, NULL, api_json_number(pts[i].value), &ok);
+    }
+    return api_json_finish(root, ok);
+}
+
+static void handle_history(struct api_call *c, const char *metric)
+{
+    if (!util_metric_name_valid(metric)) {
+        api_respond_error(c, 404, "no such metric (names are [a-z0-9_] segments joined by '.')");
+        return;
+    }
+    int64_t until_ms, since_ms, step_ms;
+    if (time_param(c, "until", c->now_ms, &until_ms) != 0 ||
+        time_param(c, "since", until_ms - API_HISTORY_DEFAULT_RANGE_MS, &since_ms) != 0 ||
+        step_param(c, &step_ms) != 0)
+        return;
+    if (since_ms > until_ms) {
+        api_respond_error(c, 400, "since: later than until");
+        return;
+    }
+    struct metric_snapshot snap;
+    bool known = metrics_get(c->a->metrics, metric, c->now_ms, &snap);
+    struct store_point *pts = NULL;
+    size_t n = 0;
+    if (history_points(c, metric, since_ms, until_ms, &step_ms, &pts, &n) != 0)
+        return;
+    if (!known && n == 0 && !history_exists(c, metric)) {
+        api_respond_error(c, 404, "no metric named %s", metric);
+        return;
+    }
+    cJSON *root = history_json(metric, known ? snap.unit : "", step_ms, pts, n);
+    free(pts);
+    api_respond_json(c, 200, root);
+}
+
+static void handle_prometheus(struct api_call *c, const char *param)
+{
+    (void)param;
+    struct metric_snapshot *ms = NULL;
+    struct collector_snapshot *cs = NULL;
+    size_t nms = metrics_snapshot(c->a->metrics, c->now_ms, &ms);
+    size_t ncs = metrics_collectors(c->a->metrics, &cs);
+    size_t len = 0;
+    char *text = api_prom_render(ms, nms, cs, ncs, metrics_dropped(c->a->metrics), &len);
+    free(ms);
+    free(cs);
+    char *records = text ? api_prom_records(c) : NULL;
+    if (records) {
+        size_t rlen = strlen(records);
+        char *joined = realloc(text, len + rlen + 1);
+        if (joined) {
+            memcpy(joined + len, records, rlen + 1);
+            text = joined;
+            len += rlen;
+        }
+    }
+    if (text && !records) {
+        free(text);
+        text = NULL;
+    }
+    free(records);
+    if (!text) {
+        api_respond_oom(c);
+        return;
+    }
+    free(c->resp->body);
+    c->resp->status = 200;
+    c->resp->content_type = API_PROM_CONTENT_TYPE;
+    c->resp->body = text;
+    c->resp->body_len = len;
+}
+
+/* ---- entry points ---- */
+
+static void api_dispatch(struct api_call *c)
+{
+    const struct api_request *req = c->req;
+    if (req->body_too_large || req->body_len > API_MAX_BODY) {
+        api_respond_error(c, 413, "request body larger than %d bytes", API_MAX_BODY);
+        return;
+    }
+    /* HEAD is GET without the body; the transport leaves the body out. */
+    const char *method = strcmp(req->method, "HEAD") == 0 ? "GET" : req->method;
+    const struct api_route *route = NULL, *any = NULL;
+    const char *param = NULL;
+    for (size_t i = 0; i < ARRAY_LEN(api_routes) && !route; i++) {
+        const char *p;
+        if (!route_matches(&api_routes[i], req->path, &p))
+            continue;
+        any = &api_routes[i];
+        if (strcmp(api_routes[i].method, method) == 0) {
+            route = &api_routes[i];
+            param = p;
+        }
+    }
+    if (!any) {
+        api_respond_error(c, 404, "no such endpoint");
+        return;
+    }
+    if (!route) {
+        char allow[64];
+        api_allowed_methods(req->path, allow, sizeof allow);
+        api_respond_error(c, 405, "method %s not allowed here (allowed: %s)", req->method, allow);
+        return;
+    }
+    const char *why = "";
+    int denied = api_authorize(&c->cfg->http, req->authorization, route->need, &why, &c->actor);
+    if (denied) {
+        api_respond_error(c, denied, "%s", why);
+        return;
+    }
+    route->handler(c, param);
+}
+
+void api_handle(struct agent *a, const struct api_request *req, struct api_response *resp)
+{
+    memset(resp, 0, sizeof *resp);
+    struct api_call c = {.a = a, .req = req, .resp = resp, .now_ms = util_now_ms()};
+    pthread_rwlock_rdlock(&a->cfg_lock);
+    c.cfg = a->cfg;
+    api_dispatch(&c);
+    pthread_rwlock_unlock(&a->cfg_lock);
+}
+
+void api_response_clear(struct api_response *resp)
+{
+    if (!resp)
+        return;
+    free(resp->body);
+    resp->body = NULL;
+    resp->body_len = 0;
+}

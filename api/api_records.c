@@ -1,0 +1,462 @@
+/*
+ * api_records — the HTTP handlers for policies and decisions (SPEC 4):
+ * GET /v1/policies, PUT and DELETE /v1/policies/{name}, GET
+ * /v1/decisions[/{id}], POST /v1/decisions/{id}/approve|reject, and their
+ * two families of /metrics.
+ *
+ * Policy states come from the evaluator's published snapshot; decisions
+ * and API-managed policies from the store. Changes go to the store (with
+ * their audit record, in one transaction) and the evaluator is told to
+ * rebuild; no handler evaluates a policy itself.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_records.h"
+#include "core/evaluator.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "policies/decision.h"
+#include "policies/pol_engine.h"
+
+#define DECISIONS_DEFAULT_LIMIT 100
+#define DECISIONS_MAX_LIMIT 1000
+
+static const char *mode_name(enum pol_mode m)
+{
+    return m == POL_MODE_AUTO ? "auto" : m == POL_MODE_APPROVE ? "approve" : "observe";
+}
+
+static const char *severity_name(enum pol_severity s)
+{
+    return s == POL_SEV_CRITICAL ? "critical" : "warning";
+}
+
+static bool is_config_policy(const struct floe_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->npolicies; i++)
+        if (strcmp(cfg->policies[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+/* ---- policies ---- */
+
+void api_handle_policies(struct api_call *c, const char *param)
+{
+    (void)param;
+    struct eval_policy_status *st = NULL;
+    size_t n = c->a->evaluator ? eval_statuses(c->a->evaluator, &st) : 0;
+    bool ok = true;
+    cJSON *root = cJSON_CreateObject();
+    cJSON *list = api_jadd(root, "policies", cJSON_CreateArray(), &ok);
+    for (size_t i = 0; list && i < n; i++) {
+        cJSON *p = api_jadd(list, NULL, cJSON_CreateObject(), &ok);
+        if (!p)
+            break;
+        api_jadd(p, "name", cJSON_CreateString(st[i].name), &ok);
+        api_jadd(p, "state", cJSON_CreateString(pol_state_name(st[i].state)), &ok);
+        api_jadd(p, "since", api_json_time(st[i].since_ms), &ok);
+        api_jadd(p, "unknown", cJSON_CreateBool(st[i].unknown), &ok);
+        api_jadd(p, "in_window", cJSON_CreateBool(st[i].in_window), &ok);
+        api_jadd(p, "mode", cJSON_CreateString(mode_name(st[i].mode)), &ok);
+        api_jadd(p, "severity", cJSON_CreateString(severity_name(st[i].severity)), &ok);
+        api_jadd(p, "last_decision",
+                 st[i].last_decision_id ? cJSON_CreateNumber((double)st[i].last_decision_id)
+                                        : cJSON_CreateNull(),
+                 &ok);
+        api_jadd(p, "source", cJSON_CreateString(st[i].from_api ? "api" : "config"), &ok);
+    }
+    free(st);
+    api_respond_json(c, 200, api_json_finish(root, ok));
+}
+
+void api_handle_policy_put(struct api_call *c, const char *param)
+{
+    char name[96];
+    if (!api_param_copy(param, name, sizeof name)) {
+        api_respond_error(c, 400, "name: too long");
+        return;
+    }
+    if (!c->req->body || c->req->body_len == 0) {
+        api_respond_error(c, 400, "body: a policy object is required");
+        return;
+    }
+    if (is_config_policy(c->cfg, name)) {
+        api_respond_error(c, 409,
+                          "policy %s is defined in %s; change it there (the API manages only "
+                          "its own policies)",
+                          name, c->cfg->path);
+        return;
+    }
+    struct cfg_errors errs = { 0 };
+    struct cfg_policy p;
+    if (cfg_parse_policy_json(c->req->body, c->req->body_len, "body", &p, &errs) != 0) {
+        api_respond_error(c, 400, "%s%s", errs.n ? errs.lines[0] : "body: invalid policy",
+                          errs.n > 1 ? " (and more errors)" : "");
+        cfg_errors_clear(&errs);
+        return;
+    }
+    char err[512];
+    if (strcmp(p.name, name) != 0) {
+        api_respond_error(c, 400, "body.name: '%s' differs from the name in the path ('%s')",
+                          p.name, name);
+        goto out;
+    }
+    if (pol_policy_check(&p, "body", err, sizeof err) != 0) {
+        api_respond_error(c, 400, "%s", err);
+        goto out;
+    }
+    /* Store the text as sent (re-serialised without comments), so GET
+     * shows what the operator wrote. */
+    cJSON *body = cJSON_ParseWithLength(c->req->body, c->req->body_len);
+    if (!body) {
+        api_respond_error(c, 400, "body: comments are not accepted here; send plain JSON");
+        goto out;
+    }
+    char *text = cJSON_PrintUnformatted(body);
+    if (!text) {
+        cJSON_Delete(body);
+        api_respond_oom(c);
+        goto out;
+    }
+    if (store_policy_put(c->a->store, name, text, c->actor, c->now_ms, err, sizeof err) != 0) {
+        log_err("policy %s: not stored: %s", name, err);
+        api_respond_error(c, 500, "policy not stored: %s", err);
+        cJSON_Delete(body);
+        cJSON_free(text);
+        goto out;
+    }
+    cJSON_free(text);
+    log_info("policy %s stored by %s over the API", name, c->actor);
+    if (c->a->evaluator)
+        eval_policies_changed(c->a->evaluator);
+    bool ok = true;
+    cJSON *root = cJSON_CreateObject();
+    api_jadd(root, "name", cJSON_CreateString(name), &ok);
+    api_jadd(root, "source", cJSON_CreateString("api"), &ok);
+    api_jadd(root, "policy", body, &ok);
+    api_respond_json(c, 200, api_json_finish(root, ok));
+out:
+    cfg_policy_clear(&p);
+}
+
+void api_handle_policy_delete(struct api_call *c, const char *param)
+{
+    char name[96];
+    if (!api_param_copy(param, name, sizeof name)) {
+        api_respond_error(c, 404, "no API-managed policy with that name");
+        return;
+    }
+    if (is_config_policy(c->cfg, name)) {
+        api_respond_error(c, 409, "policy %s is defined in %s; remove it there", name,
+                          c->cfg->path);
+        return;
+    }
+    char err[256];
+    int rc = store_policy_delete(c->a->store, name, c->actor, c->now_ms, err, sizeof err);
+    if (rc == STORE_NOT_FOUND) {
+        api_respond_error(c, 404, "no API-managed policy named %s", name);
+        return;
+    }
+    if (rc != 0) {
+        api_respond_error(c, 500, "policy not deleted: %s", err);
+        return;
+    }
+    log_info("policy %s deleted by %s over the API", name, c->actor);
+    if (c->a->evaluator)
+        eval_policies_changed(c->a->evaluator);
+    bool ok = true;
+    cJSON *root = cJSON_CreateObject();
+    api_jadd(root, "deleted", cJSON_CreateString(name), &ok);
+    api_respond_json(c, 200, api_json_finish(root, ok));
+}
+
+bool api_status_alarms(struct api_call *c, cJSON *status)
+{
+    /* Without a policy loop nothing has looked: say nothing rather than
+     * "accepting, no alarms". */
+    if (!c->a->evaluator)
+        return true;
+    struct eval_policy_status *st = NULL;
+    size_t n = eval_statuses(c->a->evaluator, &st);
+    bool ok = true, accepting = true;
+    cJSON *alarms = cJSON_CreateArray();
+    for (size_t i = 0; alarms && i < n; i++) {
+        if (st[i].state == POL_STATE_OK)
+            continue;
+        if (st[i].state == POL_STATE_FIRING && st[i].severity == POL_SEV_CRITICAL)
+            accepting = false;
+        cJSON *a = api_jadd(alarms, NULL, cJSON_CreateObject(), &ok);
+        if (!a)
+            break;
+        api_jadd(a, "policy", cJSON_CreateString(st[i].name), &ok);
+        api_jadd(a, "severity", cJSON_CreateString(severity_name(st[i].severity)), &ok);
+        api_jadd(a, "state", cJSON_CreateString(pol_state_name(st[i].state)), &ok);
+        api_jadd(a, "since", api_json_time(st[i].since_ms), &ok);
+    }
+    free(st);
+    api_jadd(status, "accepting", cJSON_CreateBool(accepting), &ok);
+    api_jadd(status, "alarms", alarms, &ok);
+    return ok;
+}
+
+/* ---- decisions ---- */
+
+/* The stored body with the row's id and status, which the store keeps
+ * authoritative; id first, as replay prints it. NULL when the body is
+ * unreadable (logged) or memory ran out. */
+static cJSON *decision_json(const struct store_decision_row *row)
+{
+    cJSON *stored = cJSON_Parse(row->body);
+    if (!cJSON_IsObject(stored)) {
+        log_err("decision %lld: stored record is not JSON", (long long)row->id);
+        cJSON_Delete(stored);
+        return NULL;
+    }
+    cJSON *o = cJSON_CreateObject();
+    bool ok = o && cJSON_AddNumberToObject(o, "id", (double)row->id);
+    while (ok && stored->child) {
+        cJSON *item = cJSON_DetachItemViaPointer(stored, stored->child);
+        if (strcmp(item->string, "id") == 0) {
+            cJSON_Delete(item);
+        } else if (strcmp(item->string, "status") == 0) {
+            cJSON_Delete(item);
+            ok = cJSON_AddStringToObject(o, "status", row->status) != NULL;
+        } else {
+            cJSON_AddItemToObject(o, item->string, item);
+        }
+    }
+    cJSON_Delete(stored);
+    if (!ok) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+void api_handle_decisions(struct api_call *c, const char *param)
+{
+    (void)param;
+    char buf[64];
+    int64_t since = 0;
+    long limit = DECISIONS_DEFAULT_LIMIT;
+    int got = api_query_param(c->req->query, "since", buf, sizeof buf);
+    if (got < 0 || (got > 0 && util_parse_time_ms(buf, &since) != 0)) {
+        api_respond_error(c, 400, "since: expected RFC 3339 time or Unix seconds");
+        return;
+    }
+    got = api_query_param(c->req->query, "limit", buf, sizeof buf);
+    if (got != 0) {
+        char *end;
+        errno = 0;
+        limit = got > 0 ? strtol(buf, &end, 10) : -1;
+        if (got < 0 || errno || *end || end == buf || limit < 1 || limit > DECISIONS_MAX_LIMIT) {
+            api_respond_error(c, 400, "limit: expected a whole number from 1 to %d",
+                              DECISIONS_MAX_LIMIT);
+            return;
+        }
+    }
+    struct store_decision_row *rows = NULL;
+    size_t n = 0;
+    char err[256];
+    if (store_decisions(c->a->store, since, (size_t)limit, &rows, &n, err, sizeof err) != 0) {
+        api_respond_error(c, 500, "decisions unavailable: %s", err);
+        return;
+    }
+    bool ok = true;
+    cJSON *root = cJSON_CreateObject();
+    cJSON *list = api_jadd(root, "decisions", cJSON_CreateArray(), &ok);
+    for (size_t i = 0; list && i < n; i++) {
+        cJSON *d = decision_json(&rows[i]);
+        if (d)
+            api_jadd(list, NULL, d, &ok);
+    }
+    store_decision_rows_free(rows, n);
+    api_respond_json(c, 200, api_json_finish(root, ok));
+}
+
+/* Parses the {id} of a decision path; answers 400 itself when bad. */
+static bool decision_id(struct api_call *c, const char *param, int64_t *id)
+{
+    char buf[32];
+    char *end;
+    errno = 0;
+    long long v = api_param_copy(param, buf, sizeof buf) ? strtoll(buf, &end, 10) : -1;
+    if (v < 1 || errno || *end) {
+        api_respond_error(c, 400, "id: expected a decision id (a whole number from 1)");
+        return false;
+    }
+    *id = v;
+    return true;
+}
+
+/* Reads decision id into row; answers 404/500 itself when it cannot. */
+static bool load_decision(struct api_call *c, int64_t id, struct store_decision_row *row)
+{
+    char err[256];
+    int rc = store_decision_get(c->a->store, id, row, err, sizeof err);
+    if (rc == STORE_NOT_FOUND) {
+        api_respond_error(c, 404, "no decision %lld", (long long)id);
+        return false;
+    }
+    if (rc != 0) {
+        api_respond_error(c, 500, "decision unavailable: %s", err);
+        return false;
+    }
+    return true;
+}
+
+void api_handle_decision(struct api_call *c, const char *param)
+{
+    int64_t id;
+    struct store_decision_row row;
+    if (!decision_id(c, param, &id) || !load_decision(c, id, &row))
+        return;
+    cJSON *d = decision_json(&row);
+    store_decision_row_clear(&row);
+    if (!d)
+        api_respond_error(c, 500, "decision %lld: stored record is unreadable", (long long)id);
+    else
+        api_respond_json(c, 200, d);
+}
+
+static void answer_decision(struct api_call *c, const char *param, bool approve)
+{
+    int64_t id;
+    struct store_decision_row row;
+    if (!decision_id(c, param, &id) || !load_decision(c, id, &row))
+        return;
+    const char *waiting = decision_status_name(DECISION_AWAITING_APPROVAL);
+    struct decision d;
+    decision_init(&d);
+    char err[256];
+    if (strcmp(row.status, waiting) != 0) {
+        api_respond_error(c, 409, "decision %lld is %s, not %s", (long long)id, row.status,
+                          waiting);
+        goto out;
+    }
+    if (decision_parse(row.body, strlen(row.body), &d, err, sizeof err) != 0) {
+        api_respond_error(c, 500, "decision %lld: stored record is unreadable: %s",
+                          (long long)id, err);
+        goto out;
+    }
+    if (approve)
+        decision_approve(&d, c->actor);
+    else
+        decision_reject(&d, c->actor);
+    char *body = decision_to_text(&d);
+    int rc = body ? store_decision_transition(c->a->store, id, waiting,
+                                              decision_status_name(d.status), body, c->actor,
+                                              c->now_ms, err, sizeof err)
+                  : -1;
+    free(body);
+    if (rc == STORE_CONFLICT) {
+        api_respond_error(c, 409, "decision %lld was answered meanwhile", (long long)id);
+        goto out;
+    }
+    if (rc != 0) {
+        api_respond_error(c, 500, "decision %lld not updated: %s", (long long)id, err);
+        goto out;
+    }
+    log_warn("decision %lld (%s) %s by %s: now %s", (long long)id, d.policy,
+             approve ? "approved" : "rejected", c->actor, decision_status_name(d.status));
+    /* Answer from what was just committed; re-reading could fail and
+     * report an error for a change that took effect. */
+    d.id = id;
+    cJSON *j = decision_to_json(&d);
+    if (j)
+        api_respond_json(c, 200, j);
+    else
+        api_respond_oom(c);
+out:
+    decision_clear(&d);
+    store_decision_row_clear(&row);
+}
+
+void api_handle_decision_approve(struct api_call *c, const char *param)
+{
+    answer_decision(c, param, true);
+}
+
+void api_handle_decision_reject(struct api_call *c, const char *param)
+{
+    answer_decision(c, param, false);
+}
+
+/* ---- /metrics ---- */
+
+struct prom_text {
+    char *buf;
+    size_t len, cap;
+    bool oom;
+};
+
+static void prom_add(struct prom_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void prom_add(struct prom_text *t, const char *fmt, ...)
+{
+    if (t->oom)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int w = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+        va_end(ap);
+        if (w < 0) {
+            t->oom = true;
+            return;
+        }
+        if ((size_t)w < t->cap - t->len) {
+            t->len += (size_t)w;
+            return;
+        }
+        size_t ncap = (t->cap + (size_t)w + 1) * 2;
+        char *nb = realloc(t->buf, ncap);
+        if (!nb) {
+            t->oom = true;
+            return;
+        }
+        t->buf = nb;
+        t->cap = ncap;
+    }
+}
+
+static void count_decisions(void *ctx, const char *kind, const char *status, int64_t count)
+{
+    /* Kinds and statuses are our own fixed words; no escaping needed. */
+    prom_add(ctx, "floe_decisions_total{kind=\"%s\",status=\"%s\"} %lld\n", kind, status,
+             (long long)count);
+}
+
+char *api_prom_records(struct api_call *c)
+{
+    struct prom_text t = { .buf = malloc(256), .cap = 256 };
+    if (!t.buf)
+        return NULL;
+    t.buf[0] = '\0';
+    struct eval_policy_status *st = NULL;
+    size_t n = c->a->evaluator ? eval_statuses(c->a->evaluator, &st) : 0;
+    prom_add(&t, "# HELP floe_policy_state 1 for the state each policy is in, 0 for the others.\n"
+                 "# TYPE floe_policy_state gauge\n");
+    static const enum pol_state states[] = { POL_STATE_OK, POL_STATE_PENDING, POL_STATE_FIRING };
+    /* Policy names are [A-Za-z0-9_.-] (config validation): no escaping. */
+    for (size_t i = 0; i < n; i++)
+        for (size_t s = 0; s < ARRAY_LEN(states); s++)
+            prom_add(&t, "floe_policy_state{policy=\"%s\",state=\"%s\"} %d\n", st[i].name,
+                     pol_state_name(states[s]), st[i].state == states[s]);
+    free(st);
+    prom_add(&t, "# HELP floe_decisions_total Decisions recorded, by action kind and status.\n"
+                 "# TYPE floe_decisions_total counter\n");
+    char err[256];
+    if (store_decision_counts(c->a->store, count_decisions, &t, err, sizeof err) != 0)
+        log_err("/metrics: decision counts unavailable: %s", err);
+    if (t.oom) {
+        free(t.buf);
+        return NULL;
+    }
+    return t.buf;
+}

@@ -1,0 +1,173 @@
+/*
+ * cfg_expr — see cfg_expr.h.
+ */
+#include "policies/cfg_expr.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/util.h"
+#include "policies/pol_engine.h"
+#include "policies/pol_lang.h"
+
+static void add_line(struct cfg_errors *list, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void add_line(struct cfg_errors *list, const char *fmt, ...)
+{
+    if (!list)
+        return;
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    char **lines = realloc(list->lines, (list->n + 1) * sizeof *lines);
+    if (!lines)
+        return;
+    list->lines = lines;
+    list->lines[list->n++] = util_strdup(buf);
+}
+
+/* Does a walk metric template ("power.pdu1.outlet{index}_w") produce
+ * name? {index} stands for the OID suffix, which becomes digits and '_'. */
+static bool template_matches(const char *tmpl, const char *name)
+{
+    const char *hole = strstr(tmpl, "{index}");
+    if (!hole)
+        return strcmp(tmpl, name) == 0;
+    size_t pre = (size_t)(hole - tmpl);
+    const char *post = hole + strlen("{index}");
+    size_t npost = strlen(post), nname = strlen(name);
+    if (nname < pre + npost + 1 || strncmp(tmpl, name, pre) != 0 ||
+        strcmp(name + nname - npost, post) != 0)
+        return false;
+    for (const char *p = name + pre; p < name + nname - npost; p++)
+        if (!((*p >= '0' && *p <= '9') || *p == '_'))
+            return false;
+    return true;
+}
+
+struct produced {
+    const char **names; /* metric names or walk templates, borrowed */
+    size_t n;
+};
+
+static void produced_add(struct produced *p, const char *name)
+{
+    const char **nn = realloc(p->names, (p->n + 1) * sizeof *nn);
+    if (!nn)
+        return;
+    p->names = nn;
+    p->names[p->n++] = name;
+}
+
+static bool is_produced(const struct produced *p, const char *name, bool glob)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        if (glob) {
+            /* A walk template's rows look like "{index}" replaced by "1". */
+            char sample[256];
+            const char *hole = strstr(p->names[i], "{index}");
+            if (hole)
+                snprintf(sample, sizeof sample, "%.*s1%s", (int)(hole - p->names[i]),
+                         p->names[i], hole + 7);
+            else
+                util_strlcpy(sample, p->names[i], sizeof sample);
+            if (pol_glob_match(name, sample))
+                return true;
+        } else if (template_matches(p->names[i], name)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Compiles one expression; warns about unproduced metrics when p != NULL. */
+static int check_one(const struct floe_config *cfg, const char *path, const char *src,
+                     const struct produced *p, struct cfg_errors *errs,
+                     struct cfg_errors *warnings)
+{
+    if (!src)
+        return 0;
+    char err[256];
+    struct pol_expr *e = pol_parse(src, err, sizeof err);
+    if (!e) {
+        add_line(errs, "%s: %s: %s", cfg->path, path, err);
+        return -1;
+    }
+    const struct pol_input *in;
+    size_t n = p ? pol_expr_inputs(e, &in) : 0;
+    for (size_t i = 0; i < n; i++) {
+        bool glob = (in[i].uses & POL_USE_GLOB) != 0;
+        if (!is_produced(p, in[i].name, glob))
+            add_line(warnings,
+                     "%s: %s: warning: %s '%s' %s no device or derive in this file (it stays "
+                     "unknown until one does)",
+                     cfg->path, path, glob ? "pattern" : "metric", in[i].name,
+                     glob ? "matches" : "comes from");
+    }
+    pol_free(e);
+    return 0;
+}
+
+int cfg_check_expressions(const struct floe_config *cfg, struct cfg_errors *errs,
+                          struct cfg_errors *warnings)
+{
+    int rc = 0;
+    struct produced prod = { 0 };
+    for (size_t i = 0; i < cfg->nmodbus; i++)
+        for (size_t j = 0; j < cfg->modbus[i].npoints; j++)
+            produced_add(&prod, cfg->modbus[i].points[j].metric);
+    for (size_t i = 0; i < cfg->nsnmp; i++)
+        for (size_t j = 0; j < cfg->snmp[i].npoints; j++)
+            produced_add(&prod, cfg->snmp[i].points[j].metric);
+
+    char path[160];
+    for (size_t i = 0; i < cfg->nderive; i++) {
+        snprintf(path, sizeof path, "derive[%zu].expr", i);
+        /* Derives see the devices and the derives before them. */
+        if (check_one(cfg, path, cfg->derive[i].expr, &prod, errs, warnings) != 0)
+            rc = -1;
+        produced_add(&prod, cfg->derive[i].metric);
+    }
+    /* Capacity expressions have defaults, so a site without them would be
+     * warned about lines it never wrote: compile them, warn not. */
+    if (check_one(cfg, "capacity.power_headroom_kw", cfg->capacity.power_headroom_kw, NULL, errs,
+                  warnings) != 0)
+        rc = -1;
+    if (check_one(cfg, "capacity.cooling_headroom_kw", cfg->capacity.cooling_headroom_kw, NULL,
+                  errs, warnings) != 0)
+        rc = -1;
+    for (size_t i = 0; i < cfg->npolicies; i++) {
+        const struct cfg_policy *pol = &cfg->policies[i];
+        char base[96], err[512];
+        snprintf(base, sizeof base, "policies[%zu]", i);
+        if (pol_policy_check(pol, base, err, sizeof err) != 0) {
+            add_line(errs, "%s: %s", cfg->path, err);
+            rc = -1;
+            continue;
+        }
+        snprintf(path, sizeof path, "%s.when", base);
+        check_one(cfg, path, pol->when, &prod, errs, warnings);
+        snprintf(path, sizeof path, "%s.clear", base);
+        check_one(cfg, path, pol->clear, &prod, errs, warnings);
+        snprintf(path, sizeof path, "%s.action.kw", base);
+        check_one(cfg, path, pol->action.kw, &prod, errs, warnings);
+    }
+    free(prod.names);
+    return rc;
+}
+
+struct floe_config *cfg_load_checked(const char *path, struct cfg_errors *errs,
+                                     struct cfg_errors *warnings)
+{
+    struct floe_config *cfg = cfg_load(path, errs);
+    if (cfg && cfg_check_expressions(cfg, errs, warnings) != 0) {
+        cfg_free(cfg);
+        return NULL;
+    }
+    return cfg;
+}

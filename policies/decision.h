@@ -1,0 +1,173 @@
+/*
+ * decision — the record of one policy decision (SPEC 3.3), as the policy
+ * tick makes it, the store keeps it and GET /v1/decisions serves it.
+ *
+ * A decision is made when a policy enters `firing` and again after each
+ * `cooldown` while it is still firing (policies/pol_run.c builds it). It
+ * carries the metric values the policy's expressions read (its inputs),
+ * the workloads and peers placement considered, and the reasons for its
+ * status, so an engineer can see afterwards why the site did or did not
+ * act.
+ *
+ * JSON shape (one element of GET /v1/decisions, also one line of `floe
+ * replay`):
+ *   {"id": 7, "ts": "2026-01-15T10:12:00Z", "policy": "cooling-shortfall",
+ *    "kind": "shed", "status": "no-placement", "need_kw": 140,
+ *    "inputs": [{"name": "it.load_kw", "value": 400, "quality": "good"}, ...],
+ *    "workloads": [{"name", "namespace", "power_kw", "chosen", "to", "reason"}],
+ *    "peers": [{"name", "accepting", "spare_kw", "reason"}],
+ *    "reasons": ["entered firing: `when` held for 2m", "placement not configured"]}
+ * ts is RFC 3339 UTC; need_kw and an unknown input's value are null when
+ * not applicable / unknown; numbers are written with 12 significant digits
+ * (so 400 * 1.1 - 300 reads 140, not 140.00000000000006).
+ *
+ * Statuses (what happened to the decision). At this step:
+ *   inputs-unknown     an expression that decides was unknown (SPEC 3.2): at
+ *                      a cooldown decision `when` or `clear`, for a shed
+ *                      also `action.kw`. Nothing is done: a site never
+ *                      migrates because of data it does not have.
+ *   no-need            shed whose need_kw (action.kw minus the kW of this
+ *                      site's migrations already in flight) is <= 0: the
+ *                      reason says whether in-flight work covers it.
+ *   observed           mode observe: recorded only ("mode observe:
+ *                      recorded only").
+ *   awaiting-approval  mode approve: waits for POST
+ *                      /v1/decisions/{id}/approve or /reject.
+ *   notified           mode auto, action notify: the decision (and the
+ *                      alarm it raises) is the whole action.
+ *   no-placement       mode auto, action shed or rebalance: this build does
+ *                      not place workloads on peers, so nothing moves
+ *                      ("placement not configured"); it does not pretend
+ *                      to migrate.
+ *   rejected           an operator rejected a decision awaiting approval.
+ * An approved decision takes the status mode auto would have given it
+ * (notified, no-placement), with "approved by NAME" among its reasons.
+ * The rules apply in that order (decision_classify). Later steps add the
+ * statuses that placement and approval lead to; names are stable once
+ * stored.
+ *
+ * Ownership: a struct decision owns every string and array in it;
+ * decision_clear() frees them. Allocation failures in the builders abort,
+ * as util_strdup does: the records are small and a tick that cannot
+ * allocate a few hundred bytes has nothing sensible left to do.
+ */
+#ifndef FLOE_DECISION_H
+#define FLOE_DECISION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "config/config.h"
+
+enum decision_status {
+    DECISION_INPUTS_UNKNOWN,
+    DECISION_NO_NEED,
+    DECISION_OBSERVED,
+    DECISION_AWAITING_APPROVAL,
+    DECISION_NOTIFIED,
+    DECISION_NO_PLACEMENT,
+    DECISION_REJECTED,
+};
+
+/* One value an expression read: a metric name (also each member of a
+ * glob), or a history/age call as text ("rate(room.inlet_c, 5m)"). */
+struct decision_input {
+    char *name;
+    double value; /* NAN when unknown */
+    bool good;
+};
+
+/* A workload placement considered (filled by placement, a later step). */
+struct decision_workload {
+    char *name;
+    char *namespace_; /* NULL = same as name */
+    double power_kw;
+    bool chosen;
+    char *to;     /* the peer it goes to when chosen, else NULL */
+    char *reason; /* why it was taken or left */
+};
+
+/* A peer asked for capacity (filled by placement, a later step). */
+struct decision_peer {
+    char *name;
+    bool accepting;
+    double spare_kw; /* NAN when the peer did not answer */
+    char *reason;
+};
+
+struct decision {
+    int64_t id;    /* 0 until stored (replay numbers its own from 1) */
+    int64_t ts_ms; /* the tick that made it */
+    char *policy;
+    enum pol_action_type kind; /* shed, notify, rebalance */
+    enum decision_status status;
+    double need_kw; /* shed: action.kw minus in-flight kW; NAN otherwise */
+    struct decision_input *inputs;
+    size_t ninputs;
+    struct decision_workload *workloads;
+    size_t nworkloads;
+    struct decision_peer *peers;
+    size_t npeers;
+    char **reasons;
+    size_t nreasons;
+};
+
+/* Zeroes d (need_kw NAN): an empty decision ready to fill. */
+void decision_init(struct decision *d);
+/* Frees what d owns and re-initialises it. NULL is a no-op. */
+void decision_clear(struct decision *d);
+
+/* Builders; strings are copied. */
+void decision_set_policy(struct decision *d, const char *policy);
+void decision_add_input(struct decision *d, const char *name, double value, bool good);
+void decision_add_reason(struct decision *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void decision_add_workload(struct decision *d, const struct decision_workload *w);
+void decision_add_peer(struct decision *d, const struct decision_peer *p);
+
+/* What decision_classify needs to know besides d->kind. */
+struct decision_facts {
+    enum pol_mode mode;
+    /* NULL, or the deciding expression that was unknown: "when", "clear"
+     * or "action.kw". */
+    const char *unknown;
+    double kw;          /* shed: the value of action.kw (NAN when unknown) */
+    double inflight_kw; /* shed: kW of this site's migrations in flight */
+};
+
+/* Sets d->need_kw (shed only) and d->status by the rules above, and
+ * appends the status's reason. */
+void decision_classify(struct decision *d, const struct decision_facts *f);
+
+/* "inputs-unknown", "no-need", ... ; "?" for a value out of range. */
+/* An operator's answer to a decision awaiting approval (the caller has
+ * checked the status). `actor` is the token name, kept in the reasons. */
+void decision_approve(struct decision *d, const char *actor);
+void decision_reject(struct decision *d, const char *actor);
+
+const char *decision_status_name(enum decision_status s);
+/* Returns 0 and *out, or -1 for an unknown name. */
+int decision_status_parse(const char *name, enum decision_status *out);
+/* "shed", "notify", "rebalance". */
+const char *decision_kind_name(enum pol_action_type k);
+int decision_kind_parse(const char *name, enum pol_action_type *out);
+
+/* The JSON object above. Returns a new tree (caller frees with
+ * cJSON_Delete). */
+cJSON *decision_to_json(const struct decision *d);
+/* The same as one line of text without white space; caller frees. */
+char *decision_to_text(const struct decision *d);
+
+/* Reads a decision back from its JSON object (as decision_to_json wrote
+ * it; keys it does not know are ignored so newer records stay readable).
+ * Returns 0 and fills *out (free with decision_clear), or -1 with the
+ * path of the bad field in err ("inputs[2].quality: must be \"good\" or
+ * \"unknown\""); *out is then empty. */
+int decision_from_json(const cJSON *obj, struct decision *out, char *err, size_t errlen);
+/* The same from text. */
+int decision_parse(const char *text, size_t len, struct decision *out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,80 @@
+/*
+ * store_internal — what store.c and store_records.c share: the store's
+ * struct and its error helper. Not for any other module: the rest of the
+ * agent sees only store.h.
+ */
+#ifndef FLOE_STORE_INTERNAL_H
+#define FLOE_STORE_INTERNAL_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+/* Open-addressing hash map from metric name to metric.id, so a batch of
+ * samples does not look names up in SQLite once per sample. */
+struct store_id_slot {
+    char *name; /* NULL: empty slot */
+    size_t len;
+    uint64_t hash;
+    int64_t id;
+};
+
+struct store_ids {
+    struct store_id_slot *slots;
+    size_t cap; /* power of two, or 0 */
+    size_t used;
+};
+
+struct store {
+    char *path;
+
+    pthread_mutex_t write_lock; /* guards writer, its statements and ids */
+    sqlite3 *writer;
+    sqlite3_stmt *begin, *commit, *rollback;
+    sqlite3_stmt *metric_find, *metric_add;
+    sqlite3_stmt *sample_add, *sample_update, *count_add;
+    sqlite3_stmt *metric_ids, *retention_chunk;
+    struct store_ids ids;
+
+    pthread_mutex_t read_lock; /* guards reader and its statements */
+    sqlite3 *reader;
+    sqlite3_stmt *query_raw, *query_step, *count_get;
+};
+
+/* Formats "PATH: what: sqlite message" into err; returns -1. */
+int store_fail(const struct store *s, sqlite3 *db, const char *what, char *err, size_t errlen);
+
+/* Schema migration 2, defined in store_records.c's terms. */
+#define STORE_RECORDS_SCHEMA                                                                       \
+    "CREATE TABLE decision ("                                                                      \
+    "  id     INTEGER PRIMARY KEY AUTOINCREMENT,"                                                  \
+    "  ts_ms  INTEGER NOT NULL,"                                                                   \
+    "  policy TEXT NOT NULL,"                                                                      \
+    "  kind   TEXT NOT NULL,"                                                                      \
+    "  status TEXT NOT NULL,"                                                                      \
+    "  body   TEXT NOT NULL"                                                                       \
+    ");"                                                                                           \
+    "CREATE INDEX decision_ts ON decision(ts_ms);"                                                 \
+    "CREATE INDEX decision_policy ON decision(policy, id);"                                        \
+    "CREATE TABLE policy ("                                                                        \
+    "  name       TEXT PRIMARY KEY NOT NULL,"                                                      \
+    "  body       TEXT NOT NULL,"                                                                  \
+    "  updated_ms INTEGER NOT NULL,"                                                               \
+    "  updated_by TEXT NOT NULL"                                                                   \
+    ") WITHOUT ROWID;"                                                                             \
+    "CREATE TABLE policy_state ("                                                                  \
+    "  name TEXT PRIMARY KEY NOT NULL,"                                                            \
+    "  body TEXT NOT NULL"                                                                         \
+    ") WITHOUT ROWID;"                                                                             \
+    "CREATE TABLE audit ("                                                                         \
+    "  id     INTEGER PRIMARY KEY AUTOINCREMENT,"                                                  \
+    "  ts_ms  INTEGER NOT NULL,"                                                                   \
+    "  actor  TEXT NOT NULL,"                                                                      \
+    "  action TEXT NOT NULL,"                                                                      \
+    "  target TEXT NOT NULL,"                                                                      \
+    "  detail TEXT"                                                                                \
+    ");"
+
+#endif

@@ -1,0 +1,570 @@
+/*
+ * store_records — the store's records other than telemetry: decisions,
+ * API-managed policies, policy states and the audit log (schema 2), and
+ * the history summaries the policy language reads.
+ *
+ * These are written a few times an hour, not thousands of times a second,
+ * so statements are prepared per call rather than kept: simpler, and the
+ * cost is invisible at this rate. Writes go through the writer connection
+ * under write_lock, reads through the reader under read_lock, as in
+ * store.c. A change and its audit record commit in one transaction, so
+ * the log never misses a change nor records one that did not happen.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/util.h"
+#include "store/store_internal.h"
+
+/* Prepares sql on db; on failure fills err. */
+static sqlite3_stmt *prep(const struct store *s, sqlite3 *db, const char *sql, char *err,
+                          size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        store_fail(s, db, "prepare", err, errlen);
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    return st;
+}
+
+static char *col_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return util_strdup(t ? (const char *)t : "");
+}
+
+static int exec_locked(struct store *s, const char *sql, char *err, size_t errlen)
+{
+    if (sqlite3_exec(s->writer, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return store_fail(s, s->writer, sql, err, errlen);
+    return 0;
+}
+
+/* Runs one statement to completion; returns the number of rows changed or -1. */
+static int step_done(struct store *s, sqlite3_stmt *st, const char *what, char *err, size_t errlen)
+{
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return store_fail(s, s->writer, what, err, errlen);
+    return sqlite3_changes(s->writer);
+}
+
+static int audit_locked(struct store *s, int64_t ts_ms, const char *actor, const char *action,
+                        const char *target, const char *detail, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = prep(s, s->writer,
+                            "INSERT INTO audit(ts_ms, actor, action, target, detail) "
+                            "VALUES (?, ?, ?, ?, ?)",
+                            err, errlen);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, ts_ms);
+    sqlite3_bind_text(st, 2, actor, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, action, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, target, -1, SQLITE_STATIC);
+    if (detail)
+        sqlite3_bind_text(st, 5, detail, -1, SQLITE_STATIC);
+    int rc = step_done(s, st, "audit", err, errlen);
+    sqlite3_finalize(st);
+    return rc < 0 ? -1 : 0;
+}
+
+int store_audit_add(struct store *s, int64_t ts_ms, const char *actor, const char *action,
+                    const char *target, const char *detail, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&s->write_lock);
+    int rc = audit_locked(s, ts_ms, actor, action, target, detail, err, errlen);
+    pthread_mutex_unlock(&s->write_lock);
+    return rc;
+}
+
+/* ---- history summaries ---------------------------------------------- */
+
+int store_window(struct store *s, const char *metric, int64_t since_ms, int64_t until_ms,
+                 struct store_window *w, char *err, size_t errlen)
+{
+    memset(w, 0, sizeof *w);
+    /* One pass for the aggregates; first and last come from the primary
+     * key's order, so they are two index probes, not scans. */
+    static const char sql[] =
+        "WITH r AS (SELECT ts_ms, value FROM sample JOIN metric ON metric.id = sample.metric_id "
+        "           WHERE metric.name = ?1 AND ts_ms BETWEEN ?2 AND ?3 AND value IS NOT NULL) "
+        "SELECT (SELECT count(*) FROM r), (SELECT sum(value) FROM r), (SELECT min(value) FROM r), "
+        "       (SELECT max(value) FROM r), "
+        "       (SELECT ts_ms FROM r ORDER BY ts_ms LIMIT 1), "
+        "       (SELECT value FROM r ORDER BY ts_ms LIMIT 1), "
+        "       (SELECT ts_ms FROM r ORDER BY ts_ms DESC LIMIT 1), "
+        "       (SELECT value FROM r ORDER BY ts_ms DESC LIMIT 1)";
+    pthread_mutex_lock(&s->read_lock);
+    int rc = -1;
+    sqlite3_stmt *st = prep(s, s->reader, sql, err, errlen);
+    if (!st)
+        goto out;
+    sqlite3_bind_text(st, 1, metric, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, since_ms);
+    sqlite3_bind_int64(st, 3, until_ms);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        store_fail(s, s->reader, "history window", err, errlen);
+        goto out;
+    }
+    w->n = (size_t)sqlite3_column_int64(st, 0);
+    if (w->n > 0) {
+        w->sum = sqlite3_column_double(st, 1);
+        w->min = sqlite3_column_double(st, 2);
+        w->max = sqlite3_column_double(st, 3);
+        w->first_ms = sqlite3_column_int64(st, 4);
+        w->first = sqlite3_column_double(st, 5);
+        w->last_ms = sqlite3_column_int64(st, 6);
+        w->last = sqlite3_column_double(st, 7);
+    }
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->read_lock);
+    return rc;
+}
+
+/* ---- decisions ------------------------------------------------------- */
+
+static int state_put_locked(struct store *s, const char *name, const char *body, char *err,
+                            size_t errlen)
+{
+    sqlite3_stmt *st = prep(s, s->writer,
+                            "INSERT INTO policy_state(name, body) VALUES (?1, ?2) "
+                            "ON CONFLICT(name) DO UPDATE SET body = ?2",
+                            err, errlen);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, body, -1, SQLITE_STATIC);
+    int rc = step_done(s, st, "store policy state", err, errlen) < 0 ? -1 : 0;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_decision_add(struct store *s, int64_t ts_ms, const char *policy, const char *kind,
+                       const char *status, const char *body, const char *state_body, int64_t *id,
+                       char *err, size_t errlen)
+{
+    pthread_mutex_lock(&s->write_lock);
+    int rc = -1;
+    sqlite3_stmt *st = NULL;
+    if (exec_locked(s, "BEGIN IMMEDIATE", err, errlen) < 0)
+        goto out;
+    st = prep(s, s->writer,
+              "INSERT INTO decision(ts_ms, policy, kind, status, body) VALUES (?, ?, ?, ?, ?)",
+              err, errlen);
+    if (!st)
+        goto rollback;
+    sqlite3_bind_int64(st, 1, ts_ms);
+    sqlite3_bind_text(st, 2, policy, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, status, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, body, -1, SQLITE_STATIC);
+    if (step_done(s, st, "add decision", err, errlen) < 0)
+        goto rollback;
+    int64_t new_id = sqlite3_last_insert_rowid(s->writer);
+    if ((state_body && state_put_locked(s, policy, state_body, err, errlen) < 0) ||
+        exec_locked(s, "COMMIT", err, errlen) < 0)
+        goto rollback;
+    *id = new_id;
+    rc = 0;
+    goto out;
+rollback:
+    sqlite3_exec(s->writer, "ROLLBACK", NULL, NULL, NULL);
+out:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->write_lock);
+    return rc;
+}
+
+int store_decision_last_id(struct store *s, const char *policy, int64_t *id, char *err,
+                           size_t errlen)
+{
+    *id = 0;
+    pthread_mutex_lock(&s->read_lock);
+    int rc = -1;
+    sqlite3_stmt *st = prep(s, s->reader, "SELECT max(id) FROM decision WHERE policy = ?", err,
+                            errlen);
+    if (st) {
+        sqlite3_bind_text(st, 1, policy, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            *id = sqlite3_column_int64(st, 0);
+            rc = 0;
+        } else {
+            store_fail(s, s->reader, "latest decision", err, errlen);
+        }
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->read_lock);
+    return rc;
+}
+
+int store_decision_transition(struct store *s, int64_t id, const char *from, const char *to,
+                              const char *body, const char *actor, int64_t ts_ms, char *err,
+                              size_t errlen)
+{
+    pthread_mutex_lock(&s->write_lock);
+    int rc = -1;
+    sqlite3_stmt *st = NULL;
+    if (exec_locked(s, "BEGIN IMMEDIATE", err, errlen) < 0)
+        goto out;
+    st = prep(s, s->writer, "SELECT status FROM decision WHERE id = ?", err, errlen);
+    if (!st)
+        goto rollback;
+    sqlite3_bind_int64(st, 1, id);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_DONE) {
+        rc = STORE_NOT_FOUND;
+        goto rollback;
+    }
+    if (step != SQLITE_ROW) {
+        store_fail(s, s->writer, "read decision", err, errlen);
+        goto rollback;
+    }
+    if (strcmp((const char *)sqlite3_column_text(st, 0), from) != 0) {
+        rc = STORE_CONFLICT;
+        goto rollback;
+    }
+    sqlite3_finalize(st);
+    st = prep(s, s->writer, "UPDATE decision SET status = ?, body = ? WHERE id = ?", err, errlen);
+    if (!st)
+        goto rollback;
+    sqlite3_bind_text(st, 1, to, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, body, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, id);
+    if (step_done(s, st, "update decision", err, errlen) < 0)
+        goto rollback;
+    char target[32], detail[128];
+    snprintf(target, sizeof target, "decision %lld", (long long)id);
+    snprintf(detail, sizeof detail, "%s -> %s", from, to);
+    if (audit_locked(s, ts_ms, actor, to, target, detail, err, errlen) < 0 ||
+        exec_locked(s, "COMMIT", err, errlen) < 0)
+        goto rollback;
+    rc = 0;
+    goto out;
+rollback:
+    sqlite3_exec(s->writer, "ROLLBACK", NULL, NULL, NULL);
+out:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->write_lock);
+    return rc;
+}
+
+static void row_from(sqlite3_stmt *st, struct store_decision_row *row)
+{
+    row->id = sqlite3_column_int64(st, 0);
+    row->ts_ms = sqlite3_column_int64(st, 1);
+    row->policy = col_text(st, 2);
+    row->kind = col_text(st, 3);
+    row->status = col_text(st, 4);
+    row->body = col_text(st, 5);
+}
+
+void store_decision_row_clear(struct store_decision_row *row)
+{
+    free(row->policy);
+    free(row->kind);
+    free(row->status);
+    free(row->body);
+    memset(row, 0, sizeof *row);
+}
+
+void store_decision_rows_free(struct store_decision_row *rows, size_t n)
+{
+    for (size_t i = 0; rows && i < n; i++)
+        store_decision_row_clear(&rows[i]);
+    free(rows);
+}
+
+int store_decisions(struct store *s, int64_t since_ms, size_t limit,
+                    struct store_decision_row **rows, size_t *n, char *err, size_t errlen)
+{
+    *rows = NULL;
+    *n = 0;
+    pthread_mutex_lock(&s->read_lock);
+    int rc = -1;
+    struct store_decision_row *out = NULL;
+    size_t len = 0, cap = 0;
+    sqlite3_stmt *st = prep(s, s->reader,
+                            "SELECT id, ts_ms, policy, kind, status, body FROM decision "
+                            "WHERE ts_ms >= ? ORDER BY id DESC LIMIT ?",
+                            err, errlen);
+    if (!st)
+        goto out;
+    sqlite3_bind_int64(st, 1, since_ms);
+    sqlite3_bind_int64(st, 2, limit > (size_t)INT64_MAX ? -1 : (int64_t)limit);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap) {
+            size_t ncap = cap ? cap * 2 : 32;
+            struct store_decision_row *grown = realloc(out, ncap * sizeof *grown);
+            if (!grown) {
+                errf(err, errlen, "out of memory");
+                goto out;
+            }
+            out = grown;
+            cap = ncap;
+        }
+        row_from(st, &out[len++]);
+    }
+    if (step != SQLITE_DONE) {
+        store_fail(s, s->reader, "list decisions", err, errlen);
+        goto out;
+    }
+    *rows = out;
+    *n = len;
+    out = NULL;
+    len = 0;
+    rc = 0;
+out:
+    store_decision_rows_free(out, len);
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->read_lock);
+    return rc;
+}
+
+int store_decision_get(struct store *s, int64_t id, struct store_decision_row *row, char *err,
+                       size_t errlen)
+{
+    memset(row, 0, sizeof *row);
+    pthread_mutex_lock(&s->read_lock);
+    int rc = -1;
+    sqlite3_stmt *st = prep(s, s->reader,
+                            "SELECT id, ts_ms, policy, kind, status, body FROM decision "
+                            "WHERE id = ?",
+                            err, errlen);
+    if (!st)
+        goto out;
+    sqlite3_bind_int64(st, 1, id);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        row_from(st, row);
+        rc = 0;
+    } else if (step == SQLITE_DONE) {
+        rc = STORE_NOT_FOUND;
+    } else {
+        store_fail(s, s->reader, "read decision", err, errlen);
+    }
+out:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->read_lock);
+    return rc;
+}
+
+int store_decision_counts(struct store *s,
+                          void (*each)(void *ctx, const char *kind, const char *status,
+                                       int64_t count),
+                          void *ctx, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&s->read_lock);
+    int rc = -1;
+    sqlite3_stmt *st = prep(s, s->reader,
+                            "SELECT kind, status, count(*) FROM decision "
+                            "GROUP BY kind, status ORDER BY kind, status",
+                            err, errlen);
+    if (!st)
+        goto out;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW)
+        each(ctx, (const char *)sqlite3_column_text(st, 0),
+             (const char *)sqlite3_column_text(st, 1), sqlite3_column_int64(st, 2));
+    if (step != SQLITE_DONE) {
+        store_fail(s, s->reader, "count decisions", err, errlen);
+        goto out;
+    }
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->read_lock);
+    return rc;
+}
+
+/* ---- policies and their states ---------------------------------------- */
+
+int store_policy_put(struct store *s, const char *name, const char *body, const char *actor,
+                     int64_t ts_ms, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&s->write_lock);
+    int rc = -1;
+    sqlite3_stmt *st = NULL;
+    if (exec_locked(s, "BEGIN IMMEDIATE", err, errlen) < 0)
+        goto out;
+    st = prep(s, s->writer,
+              "INSERT INTO policy(name, body, updated_ms, updated_by) VALUES (?1, ?2, ?3, ?4) "
+              "ON CONFLICT(name) DO UPDATE SET body = ?2, updated_ms = ?3, updated_by = ?4",
+              err, errlen);
+    if (!st)
+        goto rollback;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, body, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, ts_ms);
+    sqlite3_bind_text(st, 4, actor, -1, SQLITE_STATIC);
+    char target[160];
+    snprintf(target, sizeof target, "policy %s", name);
+    if (step_done(s, st, "store policy", err, errlen) < 0 ||
+        audit_locked(s, ts_ms, actor, "put", target, body, err, errlen) < 0 ||
+        exec_locked(s, "COMMIT", err, errlen) < 0)
+        goto rollback;
+    rc = 0;
+    goto out;
+rollback:
+    sqlite3_exec(s->writer, "ROLLBACK", NULL, NULL, NULL);
+out:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->write_lock);
+    return rc;
+}
+
+int store_policy_delete(struct store *s, const char *name, const char *actor, int64_t ts_ms,
+                        char *err, size_t errlen)
+{
+    pthread_mutex_lock(&s->write_lock);
+    int rc = -1;
+    sqlite3_stmt *st = NULL;
+    if (exec_locked(s, "BEGIN IMMEDIATE", err, errlen) < 0)
+        goto out;
+    st = prep(s, s->writer, "DELETE FROM policy WHERE name = ?", err, errlen);
+    if (!st)
+        goto rollback;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int changed = step_done(s, st, "delete policy", err, errlen);
+    if (changed < 0)
+        goto rollback;
+    if (changed == 0) {
+        rc = STORE_NOT_FOUND;
+        goto rollback;
+    }
+    sqlite3_finalize(st);
+    st = prep(s, s->writer, "DELETE FROM policy_state WHERE name = ?", err, errlen);
+    if (!st)
+        goto rollback;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if (step_done(s, st, "delete policy state", err, errlen) < 0)
+        goto rollback;
+    char target[160];
+    snprintf(target, sizeof target, "policy %s", name);
+    if (audit_locked(s, ts_ms, actor, "delete", target, NULL, err, errlen) < 0 ||
+        exec_locked(s, "COMMIT", err, errlen) < 0)
+        goto rollback;
+    rc = 0;
+    goto out;
+rollback:
+    sqlite3_exec(s->writer, "ROLLBACK", NULL, NULL, NULL);
+out:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->write_lock);
+    return rc;
+}
+
+/* Lists (name, body) pairs of a two-column query through the reader. */
+static int list_pairs(struct store *s, const char *sql,
+                      void (*each)(void *ctx, const char *name, const char *body), void *ctx,
+                      char *err, size_t errlen)
+{
+    pthread_mutex_lock(&s->read_lock);
+    int rc = -1;
+    sqlite3_stmt *st = prep(s, s->reader, sql, err, errlen);
+    if (!st)
+        goto out;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW)
+        each(ctx, (const char *)sqlite3_column_text(st, 0),
+             (const char *)sqlite3_column_text(st, 1));
+    if (step != SQLITE_DONE) {
+        store_fail(s, s->reader, sql, err, errlen);
+        goto out;
+    }
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->read_lock);
+    return rc;
+}
+
+int store_policies(struct store *s, void (*each)(void *ctx, const char *name, const char *body),
+                   void *ctx, char *err, size_t errlen)
+{
+    return list_pairs(s, "SELECT name, body FROM policy ORDER BY name", each, ctx, err, errlen);
+}
+
+int store_policy_state_put(struct store *s, const char *name, const char *body, char *err,
+                           size_t errlen)
+{
+    pthread_mutex_lock(&s->write_lock);
+    int rc = state_put_locked(s, name, body, err, errlen);
+    pthread_mutex_unlock(&s->write_lock);
+    return rc;
+}
+
+int store_policy_states(struct store *s,
+                        void (*each)(void *ctx, const char *name, const char *body), void *ctx,
+                        char *err, size_t errlen)
+{
+    return list_pairs(s, "SELECT name, body FROM policy_state ORDER BY name", each, ctx, err,
+                      errlen);
+}
+
+/* ---- audit ------------------------------------------------------------ */
+
+void store_audit_rows_free(struct store_audit_row *rows, size_t n)
+{
+    for (size_t i = 0; rows && i < n; i++) {
+        free(rows[i].actor);
+        free(rows[i].action);
+        free(rows[i].target);
+        free(rows[i].detail);
+    }
+    free(rows);
+}
+
+int store_audit(struct store *s, size_t limit, struct store_audit_row **rows, size_t *n, char *err,
+                size_t errlen)
+{
+    *rows = NULL;
+    *n = 0;
+    pthread_mutex_lock(&s->read_lock);
+    int rc = -1;
+    struct store_audit_row *out = NULL;
+    size_t len = 0;
+    sqlite3_stmt *st = prep(s, s->reader,
+                            "SELECT id, ts_ms, actor, action, target, detail FROM audit "
+                            "ORDER BY id DESC LIMIT ?",
+                            err, errlen);
+    if (!st)
+        goto out;
+    sqlite3_bind_int64(st, 1, limit > (size_t)INT64_MAX ? -1 : (int64_t)limit);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_audit_row *grown = realloc(out, (len + 1) * sizeof *grown);
+        if (!grown) {
+            errf(err, errlen, "out of memory");
+            goto out;
+        }
+        out = grown;
+        out[len].id = sqlite3_column_int64(st, 0);
+        out[len].ts_ms = sqlite3_column_int64(st, 1);
+        out[len].actor = col_text(st, 2);
+        out[len].action = col_text(st, 3);
+        out[len].target = col_text(st, 4);
+        out[len].detail = col_text(st, 5);
+        len++;
+    }
+    if (step != SQLITE_DONE) {
+        store_fail(s, s->reader, "read audit", err, errlen);
+        goto out;
+    }
+    *rows = out;
+    *n = len;
+    out = NULL;
+    len = 0;
+    rc = 0;
+out:
+    store_audit_rows_free(out, len);
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->read_lock);
+    return rc;
+}
