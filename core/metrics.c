@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "lib/util.h"
+#include "lib/vec.h"
 
 const double metrics_poll_bucket_s[METRICS_POLL_BUCKETS] = { 0.005, 0.01, 0.025, 0.05, 0.1,
                                                               0.25,  0.5,  1,     2.5,  5 };
@@ -83,14 +84,8 @@ static struct metric_entry *get_or_add_locked(struct metrics *m, const char *nam
     if (i >= 0)
         return &m->items[i];
     size_t at = (size_t)(-i - 1);
-    if (m->n == m->cap) {
-        size_t ncap = m->cap ? m->cap * 2 : 64;
-        struct metric_entry *ni = realloc(m->items, ncap * sizeof *ni);
-        if (!ni)
-            return NULL;
-        m->items = ni;
-        m->cap = ncap;
-    }
+    if (vec_reserve(m->items, m->cap, m->n + 1) < 0)
+        return NULL;
     memmove(&m->items[at + 1], &m->items[at], (m->n - at) * sizeof *m->items);
     m->n++;
     struct metric_entry *e = &m->items[at];
@@ -244,14 +239,8 @@ void metrics_collector_declare(struct metrics *m, const char *device, const char
     pthread_mutex_lock(&m->lock);
     struct collector_snapshot *c = collector_find_locked(m, device);
     if (!c) {
-        if (m->ncollectors == m->collectors_cap) {
-            size_t ncap = m->collectors_cap ? m->collectors_cap * 2 : 16;
-            struct collector_snapshot *nc = realloc(m->collectors, ncap * sizeof *nc);
-            if (!nc)
-                goto out;
-            m->collectors = nc;
-            m->collectors_cap = ncap;
-        }
+        if (vec_reserve(m->collectors, m->collectors_cap, m->ncollectors + 1) < 0)
+            goto out;
         c = &m->collectors[m->ncollectors++];
         memset(c, 0, sizeof *c);
         util_strlcpy(c->device, device, sizeof c->device);

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/vec.h"
+
 int errf(char *err, size_t errlen, const char *fmt, ...)
 {
     if (err && errlen) {
@@ -218,21 +220,16 @@ char *util_read_file(const char *path, size_t *len, char *err, size_t errlen)
         errf(err, errlen, "%s: %s", path, strerror(errno));
         return NULL;
     }
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    if (!buf)
-        goto oom;
+    size_t cap = 0, n = 0;
+    char *buf = NULL;
     for (;;) {
         if (n + 1 >= cap) {
             if (cap > ((size_t)64 << 20)) {
                 errf(err, errlen, "%s: file larger than 64 MiB", path);
                 goto fail;
             }
-            char *nb = realloc(buf, cap * 2);
-            if (!nb)
+            if (vec_reserve(buf, cap, cap < 4096 ? 4096 : 2 * cap) < 0)
                 goto oom;
-            buf = nb;
-            cap *= 2;
         }
         size_t got = fread(buf + n, 1, cap - n - 1, f);
         n += got;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "lib/util.h"
+#include "lib/vec.h"
 
 static const char *const status_names[] = {
     [DECISION_INPUTS_UNKNOWN] = "inputs-unknown",
@@ -67,17 +68,6 @@ int decision_kind_parse(const char *name, enum pol_action_type *out)
 
 /* ---- building ------------------------------------------------------------ */
 
-/* Grows *arr to hold n + 1 elements of size sz (amortised doubling). */
-static void *grow(void *arr, size_t n, size_t sz)
-{
-    if (n & (n - 1)) /* not a power of two (or 0): room is left */
-        return arr;
-    void *p = realloc(arr, (n ? 2 * n : 1) * sz);
-    if (!p)
-        abort();
-    return p;
-}
-
 void decision_init(struct decision *d)
 {
     memset(d, 0, sizeof *d);
@@ -118,14 +108,14 @@ void decision_set_policy(struct decision *d, const char *policy)
 
 void decision_add_input(struct decision *d, const char *name, double value, bool good)
 {
-    d->inputs = grow(d->inputs, d->ninputs, sizeof *d->inputs);
+    vec_reserve_or_abort(d->inputs, d->cap_inputs, d->ninputs + 1);
     d->inputs[d->ninputs++] = (struct decision_input){
         .name = util_strdup(name), .value = good ? value : NAN, .good = good};
 }
 
 static void add_reason_text(struct decision *d, char *text)
 {
-    d->reasons = grow(d->reasons, d->nreasons, sizeof *d->reasons);
+    vec_reserve_or_abort(d->reasons, d->cap_reasons, d->nreasons + 1);
     d->reasons[d->nreasons++] = text;
 }
 
@@ -143,7 +133,7 @@ void decision_add_reason(struct decision *d, const char *fmt, ...)
 
 void decision_add_workload(struct decision *d, const struct decision_workload *w)
 {
-    d->workloads = grow(d->workloads, d->nworkloads, sizeof *d->workloads);
+    vec_reserve_or_abort(d->workloads, d->cap_workloads, d->nworkloads + 1);
     d->workloads[d->nworkloads++] = (struct decision_workload){
         .name = util_strdup(w->name),
         .namespace_ = util_strdup(w->namespace_),
@@ -156,7 +146,7 @@ void decision_add_workload(struct decision *d, const struct decision_workload *w
 
 void decision_add_peer(struct decision *d, const struct decision_peer *p)
 {
-    d->peers = grow(d->peers, d->npeers, sizeof *d->peers);
+    vec_reserve_or_abort(d->peers, d->cap_peers, d->npeers + 1);
     d->peers[d->npeers++] = (struct decision_peer){
         .name = util_strdup(p->name),
         .accepting = p->accepting,

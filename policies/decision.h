@@ -106,13 +106,13 @@ struct decision {
     enum decision_status status;
     double need_kw; /* shed: action.kw minus in-flight kW; NAN otherwise */
     struct decision_input *inputs;
-    size_t ninputs;
+    size_t ninputs, cap_inputs;
     struct decision_workload *workloads;
-    size_t nworkloads;
+    size_t nworkloads, cap_workloads;
     struct decision_peer *peers;
-    size_t npeers;
+    size_t npeers, cap_peers;
     char **reasons;
-    size_t nreasons;
+    size_t nreasons, cap_reasons;
 };
 
 /* Zeroes d (need_kw NAN): an empty decision ready to fill. */

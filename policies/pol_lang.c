@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "lib/util.h"
+#include "lib/vec.h"
 
 /* ---- nodes ------------------------------------------------------------ */
 
@@ -411,25 +412,10 @@ static enum tok_kind peek_next(struct parser *p)
 
 /* ---- tree building ---------------------------------------------------- */
 
-static int grow(void **buf, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t ncap = *cap ? *cap * 2 : 16;
-    while (ncap < need)
-        ncap *= 2;
-    void *n = realloc(*buf, ncap * elem);
-    if (!n)
-        return -1;
-    *buf = n;
-    *cap = ncap;
-    return 0;
-}
-
 static int64_t new_node(struct parser *p, enum node_kind kind, int col)
 {
     struct pol_expr *e = p->e;
-    if (grow((void **)&e->nodes, &e->cap_nodes, e->nnodes + 1, sizeof *e->nodes) < 0)
+    if (vec_reserve(e->nodes, e->cap_nodes, e->nnodes + 1) < 0)
         return perr(p, "out of memory");
     struct node *n = &e->nodes[e->nnodes];
     memset(n, 0, sizeof *n);
@@ -482,7 +468,7 @@ static const char *add_input(struct parser *p, const char *s, size_t len, unsign
             return e->inputs[i].name;
         }
     }
-    if (grow((void **)&e->inputs, &e->cap_inputs, e->ninputs + 1, sizeof *e->inputs) < 0)
+    if (vec_reserve(e->inputs, e->cap_inputs, e->ninputs + 1) < 0)
         goto oom;
     char *copy = malloc(len + 1);
     if (!copy)
@@ -502,7 +488,7 @@ static const char *add_label(struct parser *p, const char *fn, const char *metri
                              const char *dur_src, size_t dur_len)
 {
     struct pol_expr *e = p->e;
-    if (grow((void **)&e->labels, &e->cap_labels, e->nlabels + 1, sizeof *e->labels) < 0)
+    if (vec_reserve(e->labels, e->cap_labels, e->nlabels + 1) < 0)
         goto oom;
     size_t n = strlen(fn) + strlen(metric) + dur_len + 8;
     char *label = malloc(n);
@@ -652,7 +638,7 @@ static int64_t parse_call(struct parser *p, struct token name)
     p->depth--;
 
     struct pol_expr *e = p->e;
-    if (grow((void **)&e->args, &e->cap_args, e->nargs + nargs, sizeof *e->args) < 0)
+    if (vec_reserve(e->args, e->cap_args, e->nargs + nargs) < 0)
         return perr(p, "out of memory");
     int64_t i = new_node(p, N_CALL, col);
     if (i < 0)

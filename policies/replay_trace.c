@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "lib/util.h"
+#include "lib/vec.h"
 
 #define BLOCK_SHIFT 6 /* 64 samples per block */
 #define BLOCK (1u << BLOCK_SHIFT)
@@ -82,14 +83,6 @@ static inline double min2(double a, double b)
 static inline double max2(double a, double b)
 {
     return b > a ? b : a;
-}
-
-static void *xrealloc(void *p, size_t n, size_t sz)
-{
-    p = realloc(p, (n ? n : 1) * sz);
-    if (!p)
-        abort(); /* see replay_trace_new */
-    return p;
 }
 
 static uint64_t hash_name(const char *s)
@@ -179,10 +172,7 @@ size_t replay_trace_series(struct replay_trace *t, const char *metric)
     long found = lookup(t, metric, h);
     if (found >= 0)
         return (size_t)found;
-    if (t->n == t->cap) {
-        t->cap = t->cap ? 2 * t->cap : 16;
-        t->s = xrealloc(t->s, t->cap, sizeof *t->s);
-    }
+    vec_reserve_or_abort(t->s, t->cap, t->n + 1); /* see replay_trace_new */
     size_t idx = t->n++;
     t->s[idx] = (struct series){.name = util_strdup(metric), .hash = h};
     if (2 * t->n > t->nslots) { /* keep the table at most half full */
@@ -215,13 +205,13 @@ static void series_grow(struct series *s, size_t cap)
         return;
     size_t blocks = (cap >> BLOCK_SHIFT) + 1;
     size_t supers = (cap >> SUPER_SHIFT) + 1;
-    s->ts = xrealloc(s->ts, cap, sizeof *s->ts);
-    s->v = xrealloc(s->v, cap, sizeof *s->v);
-    s->cum = xrealloc(s->cum, blocks + 1, sizeof *s->cum);
-    s->bmin = xrealloc(s->bmin, blocks, sizeof *s->bmin);
-    s->bmax = xrealloc(s->bmax, blocks, sizeof *s->bmax);
-    s->smin = xrealloc(s->smin, supers, sizeof *s->smin);
-    s->smax = xrealloc(s->smax, supers, sizeof *s->smax);
+    vec_resize_or_abort(s->ts, cap);
+    vec_resize_or_abort(s->v, cap);
+    vec_resize_or_abort(s->cum, blocks + 1);
+    vec_resize_or_abort(s->bmin, blocks);
+    vec_resize_or_abort(s->bmax, blocks);
+    vec_resize_or_abort(s->smin, supers);
+    vec_resize_or_abort(s->smax, supers);
     if (s->cap == 0)
         s->cum[0] = 0;
     s->cap = cap;
@@ -263,10 +253,7 @@ int replay_trace_append(struct replay_trace *t, size_t series, int64_t ts_ms, do
     if (s->any && ts_ms <= s->last_ms)
         return -1;
     if (isnan(value)) {
-        if (s->nerr == s->cap_err) {
-            s->cap_err = s->cap_err ? 2 * s->cap_err : 16;
-            s->err_ts = xrealloc(s->err_ts, s->cap_err, sizeof *s->err_ts);
-        }
+        vec_reserve_or_abort(s->err_ts, s->cap_err, s->nerr + 1);
         s->err_ts[s->nerr++] = ts_ms;
     } else {
         append_good(s, ts_ms, value);
@@ -296,10 +283,7 @@ void replay_trace_set_stale(struct replay_trace *t, size_t series, int64_t stale
 void replay_trace_add(struct replay_trace *t, size_t series, int64_t ts_ms, double value,
                       uint32_t line)
 {
-    if (t->nstaged == t->cap_staged) {
-        t->cap_staged = t->cap_staged ? 2 * t->cap_staged : 1024;
-        t->staged = xrealloc(t->staged, t->cap_staged, sizeof *t->staged);
-    }
+    vec_reserve_or_abort(t->staged, t->cap_staged, t->nstaged + 1);
     t->staged[t->nstaged++] = (struct staged){ts_ms, value, series, line};
 }
 
@@ -546,13 +530,10 @@ static const struct glob_entry *glob_members(struct replay_trace *t, const char 
     for (size_t i = 0; i < t->nglobs; i++)
         if (strcmp(t->globs[i].pattern, pattern) == 0)
             return &t->globs[i];
-    if (t->nglobs == t->cap_globs) {
-        t->cap_globs = t->cap_globs ? 2 * t->cap_globs : 8;
-        t->globs = xrealloc(t->globs, t->cap_globs, sizeof *t->globs);
-    }
+    vec_reserve_or_abort(t->globs, t->cap_globs, t->nglobs + 1);
     struct glob_entry *g = &t->globs[t->nglobs++];
     *g = (struct glob_entry){.pattern = util_strdup(pattern)};
-    g->members = xrealloc(NULL, t->n, sizeof *g->members);
+    vec_resize_or_abort(g->members, t->n);
     for (size_t i = 0; i < t->n; i++)
         if (pol_glob_match(pattern, t->s[i].name))
             g->members[g->n++] = i;

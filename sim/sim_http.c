@@ -5,6 +5,7 @@
 
 #include "lib/log.h"
 #include "lib/util.h"
+#include "lib/vec.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -26,7 +27,7 @@ struct sim_http {
 /* Per-request state, kept by libmicrohttpd between calls of on_request. */
 struct pending {
     char *body;
-    size_t len;
+    size_t len, cap;
     bool too_large;
 };
 
@@ -119,16 +120,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             p->too_large = true;
             free(p->body);
             p->body = NULL;
-            p->len = 0;
+            p->len = p->cap = 0;
             return MHD_YES;
         }
-        char *grown = realloc(p->body, p->len + n + 1);
-        if (!grown)
+        if (vec_reserve(p->body, p->cap, p->len + n + 1) < 0)
             return MHD_NO;
-        memcpy(grown + p->len, upload_data, n);
+        memcpy(p->body + p->len, upload_data, n);
         p->len += n;
-        grown[p->len] = '\0';
-        p->body = grown;
+        p->body[p->len] = '\0';
         return MHD_YES;
     }
     struct sim_http_response resp = {0};

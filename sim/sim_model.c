@@ -6,6 +6,7 @@
 #include "sim/sim_model.h"
 
 #include "lib/util.h"
+#include "lib/vec.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -437,14 +438,12 @@ void sim_model_step(struct sim_model *m)
 
 int sim_timeline_add(struct sim_timeline *tl, struct sim_event *ev, char *err, size_t errlen)
 {
-    struct sim_event *grown = realloc(tl->events, (tl->nevents + 1) * sizeof *grown);
-    if (!grown)
+    if (vec_reserve(tl->events, tl->cap_events, tl->nevents + 1) < 0)
         return errf(err, errlen, "out of memory");
-    tl->events = grown;
     size_t pos = tl->nevents;
     while (pos > 0 && tl->events[pos - 1].at_ms > ev->at_ms)
         pos--;
-    memmove(&tl->events[pos + 1], &tl->events[pos], (tl->nevents - pos) * sizeof *grown);
+    memmove(&tl->events[pos + 1], &tl->events[pos], (tl->nevents - pos) * sizeof *tl->events);
     tl->events[pos] = *ev;
     tl->nevents++;
     ev->sets = NULL;

@@ -167,7 +167,7 @@ struct sim_event {
 /* Events sorted by time; `next` is the first one not yet fired. */
 struct sim_timeline {
     struct sim_event *events;
-    size_t nevents;
+    size_t nevents, cap_events;
     size_t next;
 };
 

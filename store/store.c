@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 
 #include "lib/util.h"
+#include "lib/vec.h"
 #include "store/store_internal.h"
 
 /* "floe" in ASCII: marks the file as ours so a mistyped store.path that
@@ -594,14 +595,8 @@ static int store_metric_id_list(struct store *s, int64_t **out, size_t *n, char 
     pthread_mutex_lock(&s->write_lock);
     int rc;
     while ((rc = sqlite3_step(s->metric_ids)) == SQLITE_ROW) {
-        if (len == cap) {
-            size_t ncap = cap ? cap * 2 : 64;
-            int64_t *grown = realloc(ids, ncap * sizeof *grown);
-            if (!grown)
-                break;
-            ids = grown;
-            cap = ncap;
-        }
+        if (vec_reserve(ids, cap, len + 1) < 0)
+            break;
         ids[len++] = sqlite3_column_int64(s->metric_ids, 0);
     }
     if (rc != SQLITE_DONE) {
@@ -726,15 +721,9 @@ static int store_query_locked(struct store *s, const char *metric, int64_t since
     size_t len = 0, cap = 0;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (len == cap) {
-            size_t ncap = cap ? cap * 2 : 256;
-            struct store_point *grown = realloc(points, ncap * sizeof *grown);
-            if (!grown) {
-                errf(err, errlen, "%s: query %s: out of memory", s->path, metric);
-                goto fail;
-            }
-            points = grown;
-            cap = ncap;
+        if (vec_reserve(points, cap, len + 1) < 0) {
+            errf(err, errlen, "%s: query %s: out of memory", s->path, metric);
+            goto fail;
         }
         points[len].ts_ms = sqlite3_column_int64(st, 0);
         points[len].value = sqlite3_column_double(st, 1);
