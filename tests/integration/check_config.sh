@@ -115,4 +115,36 @@ fi
 
 expect_error "missing config file" "$TMP/absent.json" "$TMP/absent.json: No such file or directory"
 
+
+# --- every example configuration is complete and valid ---------------------------
+# Each etc/**/*.json is a whole floe.json, never a fragment to merge: in a
+# copy of its folder, with every "*_file" it names created (each with its
+# own content), check-config exits 0 with nothing on stderr. A new example
+# is checked without being listed here.
+examples=$(git ls-files 'etc/*.json')
+for want in etc/floe.json etc/ups-snmp.json etc/demo/lulea.json; do
+    grep -qx "$want" <<<"$examples" || not_ok "example $want: not found among the examples checked"
+done
+for example in $examples; do
+    # An absolute path would be this machine's file, not the example's.
+    if grep -v '^[[:space:]]*//' "$example" | grep -q '"[a-z_]*_file": *"/'; then
+        not_ok "example $example: names an absolute *_file path; use one relative to the config"
+        continue
+    fi
+    copy="$TMP/examples/$(dirname "$example")"
+    mkdir -p "$copy"
+    cp "$example" "$copy/"
+    grep -v '^[[:space:]]*//' "$example" | grep -o '"[a-z_]*_file": *"[^"]*"' | sed 's/.*: *"\(.*\)"/\1/' |
+    while read -r f; do
+        mkdir -p "$(dirname "$copy/$f")"
+        echo "secret-for-$(basename "$f")-0123456789" >"$copy/$f"
+    done
+    run_check "$copy/$(basename "$example")"
+    if [ "$RC" -eq 0 ] && [ ! -s "$TMP/err" ] && grep -q ": valid: " "$TMP/out"; then
+        ok "example $example is a complete, valid configuration"
+    else
+        not_ok "example $example: exit $RC, stderr: $(head -5 "$TMP/err")"
+    fi
+done
+
 finish
