@@ -3,7 +3,8 @@
 #   make check      install missing Debian packages, build (gcc, clang, ASan+UBSan), run every test
 #   make demo       install, build, run the demonstration site
 #   make deps       install missing Debian packages (apt-get)
-#   make install    binaries, example config, systemd units (PREFIX, DESTDIR)
+#   make install    binaries, example config, systemd unit, the floe user (PREFIX, DESTDIR,
+#                   FLOE_USER, FLOE_GROUP; see "install" below)
 #   make V=1        show full command lines;  CC=clang make  builds with clang
 #   make BUILD=dir  put objects elsewhere (parallel builds, sanitizer builds)
 
@@ -12,6 +13,9 @@ BUILD   ?= build
 PREFIX  ?= /usr/local
 SYSTEMD_UNIT_DIR ?= /lib/systemd/system
 SYSCONFDIR ?= /etc
+# The system user and group the service runs as (User=, Group= in the unit).
+FLOE_USER  ?= floe
+FLOE_GROUP ?= floe
 
 PKGS    := libmodbus libmicrohttpd libcurl libcjson sqlite3 netsnmp
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -49,7 +53,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
 .PHONY: all unit check check-unit check-asan check-integration check-fuzz check-systemd \
-        deps demo install clean format fuzz
+        deps demo install install-user clean format fuzz
 
 all: $(BUILD)/floe $(BUILD)/floe-sim
 
@@ -113,16 +117,53 @@ demo: deps
 	etc/demo/run.sh $(BUILD)
 
 # ---- install ------------------------------------------------------------
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSTEMD_UNIT_DIR) $(DESTDIR)$(SYSCONFDIR)/floe \
+# The service runs as the static system user and group floe (not systemd's
+# DynamicUser=: a uid picked at each start cannot be given the group of
+# root-owned secrets in /etc beforehand). Root owns and writes the
+# configuration; group floe reads it:
+#   /etc/floe, /etc/floe/secrets, /etc/floe/tls   0750 root:floe
+#   /etc/floe/floe.json                           0640 root:floe
+# floe.json is never overwritten, but its owner and mode are set on every
+# install; files in secrets/ and tls/ are left alone (README says how to
+# make them). Installing to the real root (DESTDIR empty) first creates
+# the user and group when missing (install-user). With DESTDIR, root gives
+# the same owners, so FLOE_USER/FLOE_GROUP must exist here or be numeric
+# ids; an unprivileged DESTDIR install (packaging) leaves owners to the
+# package. /var/lib/floe is made by systemd (StateDirectory=).
+CONF_DIR := $(DESTDIR)$(SYSCONFDIR)/floe
+IS_ROOT   = $(filter 0,$(shell id -u))
+CONF_OWNER = $(if $(IS_ROOT),-o root -g $(FLOE_GROUP))
+
+install: all $(if $(DESTDIR),,install-user)
+	@if [ -n "$(IS_ROOT)" ] && ! getent group $(FLOE_GROUP) >/dev/null && \
+	    ! echo "$(FLOE_GROUP)" | grep -qx '[0-9][0-9]*'; then \
+	  echo "make install: group $(FLOE_GROUP) does not exist on this machine; install to the real root" \
+	       "(no DESTDIR) to create it, or give FLOE_GROUP=GID, the id it has on the target" >&2; exit 1; fi
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSTEMD_UNIT_DIR) \
 	  $(DESTDIR)$(PREFIX)/share/doc/floe/examples
+	install -d -m 0750 $(CONF_OWNER) $(CONF_DIR) $(CONF_DIR)/secrets $(CONF_DIR)/tls
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/floe/
 	install -m 0644 policies/examples/*.json etc/ups-snmp.json $(DESTDIR)$(PREFIX)/share/doc/floe/examples/
 	install -m 0755 $(BUILD)/floe $(BUILD)/floe-sim $(DESTDIR)$(PREFIX)/bin/
-	sed -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@DOCDIR@|$(PREFIX)/share/doc/floe|g' systemd/floe.service > $(DESTDIR)$(SYSTEMD_UNIT_DIR)/floe.service
+	sed -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@DOCDIR@|$(PREFIX)/share/doc/floe|g' \
+	    -e 's|^User=floe$$|User=$(FLOE_USER)|' -e 's|^Group=floe$$|Group=$(FLOE_GROUP)|' \
+	    systemd/floe.service > $(DESTDIR)$(SYSTEMD_UNIT_DIR)/floe.service
 	chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/floe.service
-	test -e $(DESTDIR)$(SYSCONFDIR)/floe/floe.json || \
-	  install -m 0640 etc/floe.json $(DESTDIR)$(SYSCONFDIR)/floe/floe.json
+	test -e $(CONF_DIR)/floe.json || install -m 0640 $(CONF_OWNER) etc/floe.json $(CONF_DIR)/floe.json
+	chmod 0640 $(CONF_DIR)/floe.json
+	$(if $(IS_ROOT),chown root:$(FLOE_GROUP) $(CONF_DIR)/floe.json,\
+	  @echo "make install: not root: $(CONF_DIR) and floe.json must be made root:$(FLOE_GROUP) by the package")
+
+# The system user and group, when missing; a numeric FLOE_USER/FLOE_GROUP
+# names an id, which is used as it is. No login; its home is the state
+# directory, which systemd makes at the first start.
+install-user:
+	@if ! echo "$(FLOE_GROUP)" | grep -qx '[0-9][0-9]*' && ! getent group $(FLOE_GROUP) >/dev/null; then \
+	  echo "groupadd --system $(FLOE_GROUP)"; groupadd --system $(FLOE_GROUP); fi
+	@if ! echo "$(FLOE_USER)" | grep -qx '[0-9][0-9]*' && ! getent passwd $(FLOE_USER) >/dev/null; then \
+	  echo "useradd --system $(FLOE_USER)"; \
+	  useradd --system --gid $(FLOE_GROUP) --no-create-home --home-dir /var/lib/floe \
+	    --shell /usr/sbin/nologin --comment "floe datacenter agent" $(FLOE_USER); fi
 
 format:
 	clang-format -i $(wildcard $(LAYERS:%=%/*.[ch]) sim/*.[ch] tests/unit/*.c tests/fuzz/*.c)

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "lib/json_util.h"
+#include "lib/perm.h"
 #include "lib/util.h"
 
 /* A config with thousands of mistakes is not worth listing in full. */
@@ -1422,7 +1423,11 @@ static int parse_file(struct cfg_ctx *ctx, const struct cfg_key *k, const cJSON 
     char *resolved = resolve_path(ctx->base_dir, item->valuestring);
     set_str(f, resolved);
     if ((k->flags & READABLE) && access(resolved, R_OK) != 0) {
-        cfg_error(ctx, path, "%s: %s", resolved, strerror(errno));
+        int access_errno = errno;
+        char why[512] = "";
+        if (access_errno == EACCES)
+            perm_explain_unreadable_self(resolved, why, sizeof why);
+        cfg_error(ctx, path, "%s: %s%s", resolved, strerror(access_errno), why);
         return -1;
     }
     return 0;

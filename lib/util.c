@@ -2,6 +2,7 @@
  * util — see util.h. Plain helpers without state.
  */
 #include "lib/util.h"
+#include "lib/perm.h"
 
 #include <stdatomic.h>
 #include <ctype.h>
@@ -217,7 +218,13 @@ char *util_read_file(const char *path, size_t *len, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        errf(err, errlen, "%s: %s", path, strerror(errno));
+        int open_errno = errno;
+        /* "Permission denied" alone does not say which uid was refused or
+         * which directory is closed; a service user meets it first. */
+        char why[512] = "";
+        if (open_errno == EACCES)
+            perm_explain_unreadable_self(path, why, sizeof why);
+        errf(err, errlen, "%s: %s%s", path, strerror(open_errno), why);
         return NULL;
     }
     size_t cap = 0, n = 0;

@@ -54,7 +54,8 @@ int util_parse_time_ms(const char *s, int64_t *out_ms);
  * string (caller frees) or NULL with err filled. */
 char *util_read_secret_file(const char *path, char *err, size_t errlen);
 /* Reads a whole file. Returns a new NUL-terminated buffer (caller frees),
- * length in *len if len != NULL; NULL with err filled on failure. */
+ * length in *len if len != NULL; NULL with err filled on failure ("PATH:
+ * reason"; for EACCES with who was refused and why, see perm.h). */
 char *util_read_file(const char *path, size_t *len, char *err, size_t errlen);
 
 /* Constant-time comparison of two NUL-terminated strings (for tokens). */

@@ -16,11 +16,21 @@ for key in Type=notify WatchdogSec= StateDirectory=floe ConfigurationDirectory=f
     grep -q "^$key" "$TMP/floe.service" || not_ok "unit lacks $key"
 done
 ok "unit has the hardening keys"
+# The static user make install creates, whose group reads /etc/floe
+# (install_unprivileged.sh runs the installed agent as such a user).
+if grep -qx 'User=floe' "$TMP/floe.service" && grep -qx 'Group=floe' "$TMP/floe.service" &&
+   ! grep -q '^DynamicUser' "$TMP/floe.service"; then
+    ok "unit runs as the static user and group floe"
+else
+    not_ok "unit user: $(grep -E '^(User|Group|DynamicUser)=' "$TMP/floe.service" | tr '\n' ' ')"
+fi
 
 # make install puts binaries, the unit (with its paths filled in) and the
 # example config where systemd and the unit expect them.
 rel_build=$(realpath --relative-to="$PWD" "$BUILD")
-if make -s install BUILD="$rel_build" DESTDIR="$TMP/root" PREFIX=/usr/local >"$TMP/install.log" 2>&1 &&
+# Numeric ids: the group floe need not exist on this machine.
+if make -s install BUILD="$rel_build" DESTDIR="$TMP/root" PREFIX=/usr/local \
+       FLOE_USER=64123 FLOE_GROUP=64123 >"$TMP/install.log" 2>&1 &&
    [ -x "$TMP/root/usr/local/bin/floe" ] && [ -x "$TMP/root/usr/local/bin/floe-sim" ] &&
    [ -f "$TMP/root/etc/floe/floe.json" ] && [ -f "$TMP/root/usr/local/share/doc/floe/README.md" ] &&
    grep -q '^ExecStart=/usr/local/bin/floe agent -c /etc/floe/floe.json$' "$TMP/root/lib/systemd/system/floe.service"; then
