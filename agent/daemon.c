@@ -113,7 +113,13 @@ static void forget_removed(struct metrics *m, const struct floe_config *old_cfg,
     }
 }
 
-static void reload(struct agent *a, const char *path, struct recorder *rec)
+/* *running is the daemon's own reference to the config the pollers were
+ * started with (they borrow it); it moves to the new config here. The
+ * next config is loaded and validated before anything is locked or
+ * stopped; the swap itself waits for nobody: a tick or request in flight
+ * finishes on the config it started with. */
+static void reload(struct agent *a, const char *path, struct recorder *rec,
+                   struct floe_config **running)
 {
     log_info("reloading %s", path);
     struct floe_config *next = load_or_report(path);
@@ -123,7 +129,7 @@ static void reload(struct agent *a, const char *path, struct recorder *rec)
                 path);
         return;
     }
-    struct floe_config *old = a->cfg;
+    struct floe_config *old = *running;
     if (strcmp(old->http.listen, next->http.listen) != 0)
         log_warn("http.listen changed to %s: takes effect at the next restart; still serving %s",
                  next->http.listen, old->http.listen);
@@ -132,10 +138,8 @@ static void reload(struct agent *a, const char *path, struct recorder *rec)
                  next->store.path, old->store.path);
     pollers_stop(a->pollers);
     a->pollers = NULL;
-    pthread_rwlock_wrlock(&a->cfg_lock);
-    a->cfg = next;
-    a->cfg_generation++;
-    pthread_rwlock_unlock(&a->cfg_lock);
+    agent_config_swap(a, config_ref(next));
+    *running = next;
     forget_removed(a->metrics, old, next);
     const char **derived = calloc(next->nderive + 1, sizeof *derived);
     for (size_t i = 0; derived && i < next->nderive; i++)
@@ -149,7 +153,7 @@ static void reload(struct agent *a, const char *path, struct recorder *rec)
     a->pollers = pollers_start(next, a->metrics, err, sizeof err);
     if (!a->pollers)
         log_err("reload: pollers could not start: %s", err);
-    cfg_free(old);
+    config_unref(old);
     log_info("reloaded %s: %zu devices", path, device_count(next));
 }
 
@@ -159,17 +163,19 @@ int daemon_run(const char *config_path)
     char err[512];
     struct recorder *rec = NULL;
     struct agent a = { 0 };
-    pthread_rwlock_init(&a.cfg_lock, NULL);
     a.started_ms = util_now_ms();
     a.started_mono_ms = util_mono_ms();
     install_signals();
 
-    a.cfg = load_or_report(config_path);
-    if (!a.cfg) {
+    /* The daemon's own reference: the config the pollers run on, and what
+     * this thread reads; the agent holds another for everyone else. */
+    struct floe_config *cfg = load_or_report(config_path);
+    if (!cfg) {
         log_err("not starting: %s is invalid", config_path);
-        goto out;
+        return 1;
     }
-    if (store_open(&a.store, a.cfg->store.path, err, sizeof err) != 0) {
+    agent_config_init(&a, config_ref(cfg));
+    if (store_open(&a.store, cfg->store.path, err, sizeof err) != 0) {
         log_err("not starting: store: %s", err);
         goto out;
     }
@@ -178,7 +184,7 @@ int daemon_run(const char *config_path)
         log_err("not starting: out of memory");
         goto out;
     }
-    rec = recorder_start(a.metrics, a.store, a.cfg->store.retention_ms, err, sizeof err);
+    rec = recorder_start(a.metrics, a.store, cfg->store.retention_ms, err, sizeof err);
     if (!rec) {
         log_err("not starting: %s", err);
         goto out;
@@ -188,25 +194,25 @@ int daemon_run(const char *config_path)
         log_err("not starting: %s", err);
         goto out;
     }
-    a.api = api_start(&a, a.cfg->http.listen, err, sizeof err);
+    a.api = api_start(&a, cfg->http.listen, err, sizeof err);
     if (!a.api) {
         log_err("not starting: http: %s", err);
         goto out;
     }
-    a.pollers = pollers_start(a.cfg, a.metrics, err, sizeof err);
+    a.pollers = pollers_start(cfg, a.metrics, err, sizeof err);
     if (!a.pollers) {
         log_err("not starting: %s", err);
         goto out;
     }
-    if (a.cfg->npeers || a.cfg->workloads.source ||
-        (a.cfg->traffic.driver && strcmp(a.cfg->traffic.driver, "none") != 0))
+    if (cfg->npeers || cfg->workloads.source ||
+        (cfg->traffic.driver && strcmp(cfg->traffic.driver, "none") != 0))
         log_warn("peers, workloads and traffic are configured, but this version of floe does not "
                  "place or migrate workloads: shed decisions end as no-placement");
     log_info("floe %s started: site %s, %zu devices, http %s, store %s", FLOE_VERSION,
-             a.cfg->site.name, device_count(a.cfg), a.cfg->http.listen, a.cfg->store.path);
+             cfg->site.name, device_count(cfg), cfg->http.listen, cfg->store.path);
     notify_send("READY=1");
     char status[128];
-    snprintf(status, sizeof status, "STATUS=watching %zu devices", device_count(a.cfg));
+    snprintf(status, sizeof status, "STATUS=watching %zu devices", device_count(cfg));
     notify_send(status);
 
     int64_t watchdog_ms = notify_watchdog_ms();
@@ -215,7 +221,7 @@ int daemon_run(const char *config_path)
         if (got_reload) {
             got_reload = 0;
             notify_send("RELOADING=1");
-            reload(&a, config_path, rec);
+            reload(&a, config_path, rec, &cfg);
             notify_send("READY=1");
         }
         if (watchdog_ms > 0 && util_mono_ms() >= next_ping) {
@@ -238,7 +244,7 @@ out:
     recorder_stop(rec);
     store_close(a.store);
     metrics_free(a.metrics);
-    cfg_free(a.cfg);
-    pthread_rwlock_destroy(&a.cfg_lock);
+    agent_config_clear(&a);
+    config_unref(cfg);
     return rc;
 }

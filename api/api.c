@@ -7,8 +7,9 @@
  * One route table says, per method and path, which role may call it; the
  * checks run in the order 413 (body too large), 404 (no such path), 405
  * (path exists, method does not), 401/403 (caller), then the handler.
- * The configuration is read under the agent's cfg_lock for the whole
- * request, so a reload never swaps tokens out from under a check.
+ * Each request takes one reference to the agent's config snapshot and
+ * reads only that one until it has answered, so a reload never swaps
+ * tokens out from under a check, and never waits for a slow request.
  *
  * History answers are capped at API_HISTORY_MAX_POINTS points: when the
  * asked step (or raw samples, step 0) would give more, the step is raised
@@ -526,10 +527,10 @@ void api_handle(struct agent *a, const struct api_request *req, struct api_respo
 {
     memset(resp, 0, sizeof *resp);
     struct api_call c = {.a = a, .req = req, .resp = resp, .now_ms = util_now_ms()};
-    pthread_rwlock_rdlock(&a->cfg_lock);
-    c.cfg = a->cfg;
+    struct floe_config *cfg = agent_config_get(a);
+    c.cfg = cfg;
     api_dispatch(&c);
-    pthread_rwlock_unlock(&a->cfg_lock);
+    config_unref(cfg);
 }
 
 void api_response_clear(struct api_response *resp)

@@ -344,9 +344,9 @@ struct api_server *api_start(struct agent *a, const char *listen, char *err, siz
     srv->a = a;
     pthread_mutex_init(&srv->log_lock, NULL);
 
-    pthread_rwlock_rdlock(&a->cfg_lock);
-    int tls_rc = api_load_tls(srv, &a->cfg->http, err, errlen);
-    pthread_rwlock_unlock(&a->cfg_lock);
+    struct floe_config *cfg = agent_config_get(a);
+    int tls_rc = api_load_tls(srv, &cfg->http, err, errlen);
+    config_unref(cfg);
     if (tls_rc != 0)
         goto fail;
 

@@ -15,7 +15,7 @@
 /* One request in flight: what the handlers need, in one place. */
 struct api_call {
     struct agent *a;
-    const struct floe_config *cfg;
+    const struct floe_config *cfg; /* the request's own reference (api_handle releases it) */
     const struct api_request *req;
     struct api_response *resp;
     int64_t now_ms;

@@ -8,6 +8,15 @@
  * "FILE: json.path: message" in the cfg_errors list, so check-config can
  * show them all at once.
  *
+ * A loaded config is immutable once published: after it is handed to the
+ * running agent (core/agent.h agent_config_swap) no field is written
+ * again, which is what lets any number of threads read it without a lock.
+ * A change is a new config, loaded and validated on the side and swapped
+ * in whole. Its lifetime is a reference count (config_ref/config_unref,
+ * config/config_ref.c): each reader — a policy tick, an HTTP request, the
+ * pollers, later a migration — holds its own reference for as long as it
+ * reads, so a reload never frees a config that somebody still uses.
+ *
  * Durations are stored in milliseconds (_ms). Secrets given as *_file are
  * read at load time and stored in the same field as an inline secret.
  * Strings are owned by the config (freed by cfg_free). Sections that later
@@ -17,6 +26,7 @@
 #ifndef FLOE_CONFIG_H
 #define FLOE_CONFIG_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -246,6 +256,10 @@ struct floe_config {
     struct cfg_workloads workloads;
     struct cfg_migrator migrator;
     struct cfg_traffic traffic;
+    /* References beyond the creator's, so that a zeroed config (calloc in
+     * cfg_load_buffer, a test's struct) starts with exactly one owner.
+     * Only config_ref/config_unref touch it. */
+    atomic_long extra_refs;
 };
 
 /* A list of error lines, each "FILE: json.path: message". */
@@ -273,7 +287,22 @@ int cfg_parse_policy_json(const char *text, size_t len, const char *path, struct
                           struct cfg_errors *errs);
 
 void cfg_policy_clear(struct cfg_policy *p);
+/* Frees cfg whatever its reference count: for a config nobody else has
+ * seen (check-config, replay). A published config is released with
+ * config_unref instead. */
 void cfg_free(struct floe_config *cfg);
+
+/* ---- references (config_ref.c) ----
+ * A new config has one reference, its creator's. config_ref returns cfg
+ * with one more (the caller owns it; NULL gives NULL); config_unref drops
+ * one and frees the config with the last, returning true then (NULL: no-op,
+ * false). Both are safe from any thread. After config_unref the caller
+ * must not touch cfg nor anything it pointed into. */
+struct floe_config *config_ref(struct floe_config *cfg);
+bool config_unref(struct floe_config *cfg);
+/* The number of references held now (diagnostics and tests; it may change
+ * as soon as it is read). */
+long config_refcount(struct floe_config *cfg);
 void cfg_errors_clear(struct cfg_errors *errs);
 
 const char *cfg_role_name(enum cfg_role role);

@@ -3,9 +3,18 @@
  * live metrics, the store, the device pollers and the HTTP server.
  *
  * agent/daemon.c owns it and its threads. Other modules get a pointer and
- * read what they need: the configuration under cfg_lock (read lock for the
- * length of one request or tick; write lock only while main swaps in a
- * reloaded config), metrics and store through their own thread-safe calls.
+ * read what they need: the configuration as a snapshot (below), metrics
+ * and store through their own thread-safe calls.
+ *
+ * The configuration is an immutable, reference-counted snapshot
+ * (config/config.h). The agent holds one reference to the current one;
+ * agent_config_get hands out another, which the caller keeps for as long
+ * as it reads (one HTTP request, one policy tick, later one migration) and
+ * then drops with config_unref. A reload loads and validates the next
+ * config without any lock and publishes it with agent_config_swap, which
+ * holds the agent's mutex only to exchange one pointer: it never waits for
+ * a reader, and a reader never waits for a tick, a request or SQLite. The
+ * old config lives on until its last holder lets go.
  */
 #ifndef FLOE_AGENT_H
 #define FLOE_AGENT_H
@@ -24,9 +33,9 @@ struct api_server;
 struct evaluator;
 
 struct agent {
-    pthread_rwlock_t cfg_lock;
-    struct floe_config *cfg;        /* owned; swapped on reload */
-    uint64_t cfg_generation;        /* +1 on every swap (under the write lock) */
+    pthread_mutex_t cfg_mutex;      /* guards the two fields below, for a pointer copy only */
+    struct floe_config *cfg_snap;   /* the agent's reference; use agent_config_get */
+    uint64_t cfg_generation;        /* +1 on every swap */
     struct metrics *metrics;        /* owned */
     struct store *store;            /* owned */
     struct poller_set *pollers;     /* owned */
@@ -35,5 +44,23 @@ struct agent {
     int64_t started_ms;             /* wall clock at start */
     int64_t started_mono_ms;
 };
+
+/* Sets up the snapshot and publishes cfg (generation 0), taking over the
+ * caller's reference to it. */
+void agent_config_init(struct agent *a, struct floe_config *cfg);
+/* Drops the agent's reference and tears the snapshot down; every other
+ * thread that reads it must have stopped. */
+void agent_config_clear(struct agent *a);
+
+/* A new reference to the current config: the caller releases it with
+ * config_unref. The _gen form also gives the generation it belongs to
+ * (equal generations mean the same config). */
+struct floe_config *agent_config_get(struct agent *a);
+struct floe_config *agent_config_get_gen(struct agent *a, uint64_t *generation);
+
+/* Publishes next as the current config, taking over the caller's
+ * reference; bumps the generation and drops the agent's reference to the
+ * previous config (freed now, or by its last holder). */
+void agent_config_swap(struct agent *a, struct floe_config *next);
 
 #endif

@@ -19,7 +19,8 @@
 struct evaluator {
     struct agent *a;
     pthread_t thread;
-    pthread_mutex_t lock;       /* guards the fields below up to "thread-owned" */
+    bool threaded;              /* eval_start started the loop (else eval_new: eval_tick only) */
+    pthread_mutex_t lock;       /* guards the fields below up to "owned by the ticking thread" */
     pthread_cond_t wake;
     bool stop;
     bool api_dirty;
@@ -27,9 +28,11 @@ struct evaluator {
     struct eval_policy_status *status;
     size_t nstatus;
 
-    /* thread-owned */
+    /* owned by the ticking thread */
     bool built;                          /* an engine is built for built_generation */
-    uint64_t built_generation;           /* agent.cfg_generation it was built from */
+    uint64_t built_generation;           /* agent config generation last built (or tried) */
+    struct floe_config *built_cfg;       /* reference to the config the engine was built
+                                            from: merged and the run point into it */
     int64_t tick_ms;                     /* policy_tick of that config */
     struct cfg_policy *api_policies;     /* parsed from the store; owned */
     size_t napi;
@@ -206,18 +209,22 @@ static void free_built(struct evaluator *ev)
     ev->last_decision_id = NULL;
     free(ev->state_dirty);
     ev->state_dirty = NULL;
+    config_unref(ev->built_cfg);
+    ev->built_cfg = NULL;
 }
 
 /* Builds the engine for cfg + the stored API policies, carrying states of
  * policies that keep their name over from the previous engine (or, on the
- * first build, from the store). Returns 0, or -1 keeping nothing. */
-static int build(struct evaluator *ev, const struct floe_config *cfg)
+ * first build, from the store). Takes its own reference to cfg for as long
+ * as the engine lives. Returns 0, or -1 keeping nothing. */
+static int build(struct evaluator *ev, struct floe_config *cfg)
 {
     struct pol_engine *old_engine = ev->engine;
     int64_t *old_ids = ev->last_decision_id;
     size_t old_n = ev->nmerged;
-    /* The old policies' strings may belong to a config already freed by a
-     * reload; the engine keeps its own copies of the names. */
+    /* free_built below drops the reference to the old config, and with it
+     * the old policies' strings; the engine keeps its own copies of the
+     * names. */
     char **old_names = calloc(old_n ? old_n : 1, sizeof *old_names);
     for (size_t i = 0; old_names && old_engine && i < old_n; i++)
         old_names[i] = util_strdup(pol_engine_name(old_engine, i));
@@ -229,6 +236,7 @@ static int build(struct evaluator *ev, const struct floe_config *cfg)
     struct pol_engine *keep = old_engine;
     int64_t *keep_ids = old_ids;
     free_built(ev);
+    ev->built_cfg = config_ref(cfg);
 
     char err[512];
     struct api_load_ctx lc = { ev, cfg };
@@ -396,52 +404,60 @@ static void publish(struct evaluator *ev)
     pthread_mutex_unlock(&ev->lock);
 }
 
-static void tick(struct evaluator *ev, bool rebuild)
+void eval_tick(struct evaluator *ev, int64_t now_ms)
 {
     struct agent *a = ev->a;
-    pthread_rwlock_rdlock(&a->cfg_lock);
-    const struct floe_config *cfg = a->cfg;
-    if (rebuild || ev->built_generation != a->cfg_generation) {
+    pthread_mutex_lock(&ev->lock);
+    bool rebuild = ev->api_dirty;
+    ev->api_dirty = false;
+    pthread_mutex_unlock(&ev->lock);
+    /* This tick's own reference: a reload during the tick swaps the
+     * agent's pointer without waiting, and this config lives on until the
+     * unref below. No agent lock is held from here on, so the store writes
+     * (decisions, states) never hold up a reload or a request. */
+    uint64_t generation;
+    struct floe_config *cfg = agent_config_get_gen(a, &generation);
+    if (rebuild || ev->built_generation != generation) {
         /* A failed build is retried at the next config change only, not
          * every tick: it would fail the same way. Until then nothing is
          * evaluated, and the API must not show the last states as live. */
-        ev->built_generation = a->cfg_generation;
+        ev->built_generation = generation;
         if (build(ev, cfg) != 0)
             publish(ev);
     }
     if (ev->run) {
-        int64_t now = util_now_ms();
         struct metric_snapshot *snap = NULL;
-        size_t n = metrics_snapshot(a->metrics, now, &snap);
+        size_t n = metrics_snapshot(a->metrics, now_ms, &snap);
         struct live_env le = { .snap = snap, .n = n, .store = a->store };
         struct pol_env env = { 0 };
         live_env_bind(&le, &env);
-        env.now_ms = now;
+        env.now_ms = now_ms;
         struct tick_ctx tc = { ev, cfg };
         struct pol_run_ops ops = { .ctx = &tc, .derived = on_derived, .event = on_event,
                                    .decision = on_decision };
-        pol_run_tick(ev->run, &env, now, 0, &ops);
+        pol_run_tick(ev->run, &env, now_ms, 0, &ops);
         free(snap);
         persist_states(ev);
         publish(ev);
     }
-    pthread_rwlock_unlock(&a->cfg_lock);
+    config_unref(cfg);
 }
 
 static void build_now(struct evaluator *ev)
 {
-    struct agent *a = ev->a;
-    pthread_rwlock_rdlock(&a->cfg_lock);
-    ev->built_generation = a->cfg_generation;
-    build(ev, a->cfg);
+    uint64_t generation;
+    struct floe_config *cfg = agent_config_get_gen(ev->a, &generation);
+    ev->built_generation = generation;
+    build(ev, cfg);
     if (ev->run)
         publish(ev);
-    pthread_rwlock_unlock(&a->cfg_lock);
+    config_unref(cfg);
 }
 
-/* Waits one period, or less when told to stop or rebuild. Returns false
- * when the loop must end; *rebuild says whether API policies changed. */
-static bool wait_next(struct evaluator *ev, bool *rebuild)
+/* Waits one period, or less when told to stop, to rebuild (API policies
+ * changed; eval_tick reads that flag) or to tick now. Returns false when
+ * the loop must end. */
+static bool wait_next(struct evaluator *ev)
 {
     pthread_mutex_lock(&ev->lock);
     int64_t period = ev->built ? ev->tick_ms : 10000;
@@ -457,8 +473,6 @@ static bool wait_next(struct evaluator *ev, bool *rebuild)
         if (pthread_cond_timedwait(&ev->wake, &ev->lock, &until) != 0)
             break;
     bool go_on = !ev->stop;
-    *rebuild = ev->api_dirty;
-    ev->api_dirty = false;
     ev->wake_now = false;
     pthread_mutex_unlock(&ev->lock);
     return go_on;
@@ -470,13 +484,12 @@ static void *eval_main(void *arg)
     /* eval_start has built; evaluate only after one period: at start-up
      * no device has answered yet and every policy would report unknown
      * inputs. */
-    bool rebuild;
-    while (wait_next(ev, &rebuild))
-        tick(ev, rebuild);
+    while (wait_next(ev))
+        eval_tick(ev, util_now_ms());
     return NULL;
 }
 
-struct evaluator *eval_start(struct agent *a, char *err, size_t errlen)
+struct evaluator *eval_new(struct agent *a, char *err, size_t errlen)
 {
     struct evaluator *ev = calloc(1, sizeof *ev);
     if (!ev) {
@@ -496,13 +509,20 @@ struct evaluator *eval_start(struct agent *a, char *err, size_t errlen)
      * so the API never shows a moment of "accepting, no alarms" that the
      * saved states contradict. */
     build_now(ev);
+    return ev;
+}
+
+struct evaluator *eval_start(struct agent *a, char *err, size_t errlen)
+{
+    struct evaluator *ev = eval_new(a, err, errlen);
+    if (!ev)
+        return NULL;
     if (pthread_create(&ev->thread, NULL, eval_main, ev) != 0) {
-        pthread_cond_destroy(&ev->wake);
-        pthread_mutex_destroy(&ev->lock);
-        free(ev);
+        eval_stop(ev);
         errf(err, errlen, "cannot start the policy thread");
         return NULL;
     }
+    ev->threaded = true;
     return ev;
 }
 
@@ -514,7 +534,8 @@ void eval_stop(struct evaluator *ev)
     ev->stop = true;
     pthread_cond_signal(&ev->wake);
     pthread_mutex_unlock(&ev->lock);
-    pthread_join(ev->thread, NULL);
+    if (ev->threaded)
+        pthread_join(ev->thread, NULL);
     free_built(ev);
     free(ev->status);
     pthread_cond_destroy(&ev->wake);
@@ -524,7 +545,7 @@ void eval_stop(struct evaluator *ev)
 
 void eval_config_changed(struct evaluator *ev)
 {
-    /* The generation check in tick() does the rebuild; this only wakes. */
+    /* The generation check in eval_tick() does the rebuild; this only wakes. */
     pthread_mutex_lock(&ev->lock);
     ev->wake_now = true;
     pthread_cond_signal(&ev->wake);

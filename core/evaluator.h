@@ -9,15 +9,14 @@
  *
  * Policy states are persisted on every change, so a restarted agent
  * neither forgets that a policy is firing nor decides again before its
- * cooldown. The loop reads the agent's config under its read lock for the
- * length of one tick and rebuilds its engine when the config was reloaded
- * or API policies changed; states of policies that keep their name carry
+ * cooldown. Each tick takes its own reference to the agent's config
+ * snapshot (core/agent.h) and holds no agent lock, so a slow store write
+ * never holds up a reload or an HTTP request. The engine keeps shallow
+ * copies of the config's policies, so the evaluator keeps a reference to
+ * the config it was built from; it rebuilds when the agent's config
+ * generation moves on (a reload) or API policies changed, and only then
+ * lets the old config go. States of policies that keep their name carry
  * over.
- *
- * After a reload, the engine's shallow copies of the old config's policies
- * point into freed memory until the next tick rebuilds; nothing reads them
- * before that: every use is inside a tick, under the config read lock,
- * after the generation check has rebuilt.
  */
 #ifndef FLOE_EVALUATOR_H
 #define FLOE_EVALUATOR_H
@@ -34,7 +33,18 @@ struct evaluator;
 /* Starts the loop; borrows a until eval_stop. NULL with err on failure
  * (the policies of a config that passed cfg_load_checked compile). */
 struct evaluator *eval_start(struct agent *a, char *err, size_t errlen);
+/* The same without the thread: builds (restoring saved states) and
+ * returns; the caller drives it with eval_tick (tests). */
+struct evaluator *eval_new(struct agent *a, char *err, size_t errlen);
+/* Stops the loop if there is one and frees ev (NULL: no-op). */
 void eval_stop(struct evaluator *ev);
+
+/* One tick at wall-clock time now_ms: rebuilds first when the config
+ * generation changed or API policies changed, then evaluates derives and
+ * policies on a metrics snapshot taken at now_ms and records what
+ * happened. The loop calls it every policy_tick with the clock's time;
+ * only one thread may tick an evaluator. */
+void eval_tick(struct evaluator *ev, int64_t now_ms);
 
 /* The agent's config was swapped (SIGHUP): rebuild and tick now. */
 void eval_config_changed(struct evaluator *ev);

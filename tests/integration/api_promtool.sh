@@ -46,8 +46,9 @@ int main(int argc, char **argv)
         cfg.http.tls_key_file = argv[4];
     }
     struct agent a = { 0 };
-    pthread_rwlock_init(&a.cfg_lock, NULL);
-    a.cfg = &cfg;
+    /* cfg lives on this stack: main keeps its own reference for good, so
+     * the agent's release never frees it. */
+    agent_config_init(&a, config_ref(&cfg));
     a.started_ms = util_now_ms();
     a.started_mono_ms = util_mono_ms();
     a.metrics = metrics_new(100000);
@@ -111,7 +112,7 @@ int main(int argc, char **argv)
     sqlite3_close(holder);
     store_close(a.store);
     metrics_free(a.metrics);
-    pthread_rwlock_destroy(&a.cfg_lock);
+    agent_config_clear(&a);
     return 0;
 }
 C

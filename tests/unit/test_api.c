@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +39,11 @@ struct fixture {
     char dir[64];
     char db[96];
     struct cfg_token tokens[4];
+    /* The fixture holds one reference to each config for good (they live
+     * in the fixture, not on the heap), so the agent's unrefs never free
+     * them; tests edit cfg only while no request is in flight. */
     struct floe_config cfg;
+    struct floe_config cfg2;
     struct agent a;
 };
 
@@ -56,8 +61,9 @@ static int setup(void **state)
     f->cfg.site.name = "lulea-1";
     f->cfg.http.tokens = f->tokens;
     f->cfg.http.ntokens = 4;
-    pthread_rwlock_init(&f->a.cfg_lock, NULL);
-    f->a.cfg = &f->cfg;
+    f->cfg2.site.name = "lulea-2";
+    f->cfg2.http = f->cfg.http;
+    agent_config_init(&f->a, config_ref(&f->cfg));
     f->a.metrics = metrics_new(100000);
     assert_non_null(f->a.metrics);
     char err[256] = "";
@@ -74,7 +80,7 @@ static int teardown(void **state)
     struct fixture *f = *state;
     store_close(f->a.store);
     metrics_free(f->a.metrics);
-    pthread_rwlock_destroy(&f->a.cfg_lock);
+    agent_config_clear(&f->a);
     const char *suffixes[] = {"", "-wal", "-shm", "-journal"};
     for (size_t i = 0; i < ARRAY_LEN(suffixes); i++) {
         char p[128];
@@ -251,33 +257,68 @@ static void healthz_is_open_to_everyone(void **state)
     }
 }
 
-struct locked_call {
+struct slow_put {
     struct fixture *f;
-    atomic_int done;
+    atomic_int status;
 };
 
-static void *call_in_thread(void *arg)
+static void *put_policy_in_thread(void *arg)
 {
-    struct locked_call *lc = arg;
-    struct answer ans = get(lc->f, "/v1/status", NULL, auth_read);
-    atomic_store(&lc->done, ans.status);
-    answer_clear(&ans);
+    struct slow_put *sp = arg;
+    static const char body[] = "{\"name\": \"p1\", \"when\": \"1 > 2\"}";
+    struct api_request req = {.method = "PUT",
+                              .path = "/v1/policies/p1",
+                              .authorization = "Bearer " TOKEN_OPERATOR,
+                              .body = body,
+                              .body_len = sizeof body - 1};
+    struct api_response resp;
+    api_handle(&sp->f->a, &req, &resp);
+    atomic_store(&sp->status, resp.status);
+    api_response_clear(&resp);
     return NULL;
 }
 
-static void request_waits_while_config_is_being_swapped(void **state)
+/* A request keeps the config it started with for its whole length, and a
+ * reload does not wait for it: with the database locked by another
+ * connection, a PUT /v1/policies hangs in its store write while the
+ * config is swapped; the swap returns at once, the request still holds its
+ * reference to the old config, and requests after the swap see the new
+ * one. */
+static void swap_during_a_slow_request_neither_waits_nor_frees_its_config(void **state)
 {
     struct fixture *f = *state;
-    struct locked_call lc = {.f = f, .done = 0};
+    sqlite3 *blocker = NULL;
+    assert_int_equal(sqlite3_open(f->db, &blocker), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(blocker, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    struct slow_put sp = {.f = f, .status = 0};
     pthread_t t;
-    pthread_rwlock_wrlock(&f->a.cfg_lock);
-    assert_int_equal(pthread_create(&t, NULL, call_in_thread, &lc), 0);
-    util_sleep_ms(150, NULL);
-    int done_while_locked = atomic_load(&lc.done);
-    pthread_rwlock_unlock(&f->a.cfg_lock);
+    assert_int_equal(pthread_create(&t, NULL, put_policy_in_thread, &sp), 0);
+    util_sleep_ms(200, NULL);
+    /* Checked after the database is let go, so a failure never leaves the
+     * request thread behind. */
+    int status_before_swap = atomic_load(&sp.status);
+    int refs_before_swap = (int)config_refcount(&f->cfg);
+
+    int64_t t0 = util_mono_ms();
+    agent_config_swap(&f->a, config_ref(&f->cfg2));
+    int64_t swap_ms = util_mono_ms() - t0;
+    int status_during_swap = atomic_load(&sp.status);
+    int refs_during_request = (int)config_refcount(&f->cfg);
+    struct answer ans = get(f, "/v1/status", NULL, auth_read);
+
+    assert_int_equal(sqlite3_exec(blocker, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(blocker);
     pthread_join(t, NULL);
-    assert_int_equal(done_while_locked, 0);
-    assert_int_equal(atomic_load(&lc.done), 200);
+    assert_int_equal(status_before_swap, 0); /* waiting for the database */
+    assert_int_equal(refs_before_swap, 3);   /* fixture, agent, request */
+    assert_true(swap_ms < 100);
+    assert_int_equal(status_during_swap, 0);
+    assert_int_equal(refs_during_request, 2); /* the agent let go, the request did not */
+    assert_int_equal(atomic_load(&sp.status), 200);
+    assert_int_equal(config_refcount(&f->cfg), 1);
+    assert_int_equal(ans.status, 200);
+    assert_string_equal(cJSON_GetObjectItem(ans.json, "site")->valuestring, "lulea-2");
+    answer_clear(&ans);
 }
 
 /* ---- routing ---- */
@@ -870,8 +911,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(auth_matrix_per_endpoint_role_and_anonymous_read, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(healthz_is_open_to_everyone, setup, teardown),
-        cmocka_unit_test_setup_teardown(request_waits_while_config_is_being_swapped, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            swap_during_a_slow_request_neither_waits_nor_frees_its_config, setup, teardown),
         cmocka_unit_test_setup_teardown(unknown_paths_are_404_and_wrong_methods_405, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(head_is_served_where_get_is, setup, teardown),
