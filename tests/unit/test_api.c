@@ -23,6 +23,7 @@
 #include "api/api.h"
 #include "api/api_internal.h"
 #include "api/api_prom.h"
+#include "api/api_respond.h"
 #include "lib/util.h"
 #include "policies/decision.h"
 
@@ -596,6 +597,15 @@ static void history_rejects_bad_parameters_naming_them(void **state)
         {"step=.", "step:"},
         {"step=1m%00x", "step:"}, /* no NUL smuggled past the parser */
         {"since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z", "since:"},
+        {"since=2026-02-30T00:00:00Z", "since:"}, /* not turned into 2 March */
+        {"since=2026-01-01T00:00:00%2B24:00", "since:"},
+        {"since=%201767225600", "since:"}, /* no blank before Unix seconds */
+        {"until=1e9", "until:"},
+        {"until=0x10", "until:"},
+        {"until=1767225600.", "until:"},
+        {"step=0x10", "step:"},
+        {"step=1e3ms", "step:"},
+        {"step=%2B1m", "step:"},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         struct answer ans = get(f, "/v1/telemetry/" METRIC, cases[i].query, auth_read);
@@ -604,6 +614,51 @@ static void history_rejects_bad_parameters_naming_them(void **state)
         assert_error(&ans, 400, "bad_request", cases[i].names);
         answer_clear(&ans);
     }
+}
+
+static void query_param_decodes_the_first_occurrence_and_refuses_bad_escapes(void **unused)
+{
+    (void)unused;
+    static const struct {
+        const char *query, *key;
+        int found;
+        const char *value;
+    } cases[] = {
+        {"since=1&until=2", "until", 1, "2"},
+        {"since=1&until=2", "step", 0, NULL},
+        {"", "since", 0, NULL},
+        {NULL, "since", 0, NULL},
+        {"since=1&since=2", "since", 1, "1"}, /* the first wins */
+        {"since", "since", 1, ""},            /* a key alone has an empty value */
+        {"since=", "since", 1, ""},
+        {"sincex=1&since=2", "since", 1, "2"},
+        {"&&since=3&", "since", 1, "3"},
+        {"since=a=b", "since", 1, "a=b"},
+        {"since=2026-01-01T00:00:00%2B01:00", "since", 1, "2026-01-01T00:00:00+01:00"},
+        {"since=2026-01-01T00:00:00+01:00", "since", 1, "2026-01-01T00:00:00+01:00"}, /* '+' stays */
+        {"since=%7e%7E", "since", 1, "~~"},
+        {"%73ince=4", "since", 1, "4"},         /* the key is decoded too */
+        {"since=%zz", "since", -1, NULL},
+        {"since=%4", "since", -1, NULL},        /* escape cut short */
+        {"since=%", "since", -1, NULL},
+        {"since=1%00x", "since", -1, NULL},     /* no NUL smuggled in */
+        {"%zz=1&since=5", "since", 1, "5"},     /* a key that does not decode is not ours */
+        /* The buffer below holds 31 characters and the NUL. */
+        {"since=0123456789012345678901234567890", "since", 1, "0123456789012345678901234567890"},
+        {"since=01234567890123456789012345678901", "since", -1, NULL},
+        {"since=012345678901234567890123456789%41", "since", 1, "012345678901234567890123456789A"},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        char out[32] = "unset";
+        int got = api_query_param(cases[i].query, cases[i].key, out, sizeof out);
+        if (got != cases[i].found)
+            fail_msg("%s: %d, want %d", cases[i].query ? cases[i].query : "(null)", got,
+                     cases[i].found);
+        if (cases[i].value)
+            assert_string_equal(out, cases[i].value);
+    }
+    char none[1] = "";
+    assert_int_equal(api_query_param("since=", "since", none, 0), -1);
 }
 
 static void history_ignores_parameters_it_does_not_know(void **state)
@@ -998,6 +1053,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(history_caps_points_by_raising_the_step, setup, teardown),
         cmocka_unit_test_setup_teardown(history_rejects_bad_parameters_naming_them, setup,
                                         teardown),
+        cmocka_unit_test(query_param_decodes_the_first_occurrence_and_refuses_bad_escapes),
         cmocka_unit_test_setup_teardown(history_ignores_parameters_it_does_not_know, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(history_404_only_for_a_metric_neither_live_nor_stored,
