@@ -95,8 +95,6 @@ int recorder_batcher_flush(struct recorder_batcher *b)
 
 int64_t recorder_batcher_cycle(struct recorder_batcher *b, int64_t now_ms)
 {
-    if (b->written_once && now_ms < b->next_due_ms)
-        return b->next_due_ms - now_ms;
     if (!b->written_once) {
         /* Until the first samples come, look often: waiting out a whole
          * interval would lose them to a crash within it. */
@@ -104,6 +102,8 @@ int64_t recorder_batcher_cycle(struct recorder_batcher *b, int64_t now_ms)
         if (b->pending == 0)
             return RECORDER_FIRST_CHECK_MS;
         b->written_once = true;
+    } else if (now_ms < b->next_due_ms) {
+        return b->next_due_ms - now_ms;
     }
     recorder_batcher_flush(b);
     b->next_due_ms = now_ms + RECORDER_FLUSH_EVERY_MS;
