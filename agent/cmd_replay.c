@@ -32,7 +32,8 @@ static const char replay_usage[] =
     "  --from TIME        first tick (RFC 3339 or Unix seconds; default: the first\n"
     "                     sample); with --db, samples before it are not read\n"
     "  --to TIME          last tick (default: the last sample)\n"
-    "  --tick DURATION    time between policy evaluations (default 10s, as the agent)\n"
+    "  --tick DURATION    time between policy evaluations (default: the config's\n"
+    "                     policy_tick, as the agent ticks; 10s when not set)\n"
     "  --stale DURATION   when a metric that no device in the configuration produces\n"
     "                     goes stale (default 3 x its median sample spacing, 30s\n"
     "                     with fewer than two samples); device metrics go stale\n"
@@ -158,8 +159,7 @@ int cmd_replay(int argc, char **argv)
         char from[32], to[32], tick[16];
         util_format_rfc3339(stats.first_ms, from, sizeof from);
         util_format_rfc3339(stats.last_ms, to, sizeof to);
-        util_format_duration(a.opts.tick_ms ? a.opts.tick_ms : REPLAY_DEFAULT_TICK_MS, tick,
-                             sizeof tick);
+        util_format_duration(stats.tick_ms, tick, sizeof tick);
         fprintf(stderr, "replay: %llu samples, %llu ticks of %s from %s to %s, %llu decisions\n",
                 (unsigned long long)stats.samples, (unsigned long long)stats.ticks, tick, from, to,
                 (unsigned long long)stats.decisions);

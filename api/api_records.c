@@ -425,11 +425,21 @@ static void prom_add(struct prom_text *t, const char *fmt, ...)
     }
 }
 
-static void count_decisions(void *ctx, const char *kind, const char *status, int64_t count)
+/* The two decision families, each gathered whole, since a family's
+ * samples must not be interleaved with another's. */
+struct decision_families {
+    struct prom_text entered, now_in;
+};
+
+static void count_decisions(void *ctx, const char *kind, const char *status, int64_t entered,
+                            int64_t now_in)
 {
+    struct decision_families *f = ctx;
     /* Kinds and statuses are our own fixed words; no escaping needed. */
-    prom_add(ctx, "floe_decisions_total{kind=\"%s\",status=\"%s\"} %lld\n", kind, status,
-             (long long)count);
+    prom_add(&f->entered, "floe_decisions_total{kind=\"%s\",status=\"%s\"} %lld\n", kind,
+             status, (long long)entered);
+    prom_add(&f->now_in, "floe_decisions_in_status{kind=\"%s\",status=\"%s\"} %lld\n", kind,
+             status, (long long)now_in);
 }
 
 char *api_prom_records(struct api_call *c)
@@ -449,12 +459,29 @@ char *api_prom_records(struct api_call *c)
             prom_add(&t, "floe_policy_state{policy=\"%s\",state=\"%s\"} %d\n", st[i].name,
                      pol_state_name(states[s]), st[i].state == states[s]);
     free(st);
-    prom_add(&t, "# HELP floe_decisions_total Decisions recorded, by action kind and status.\n"
-                 "# TYPE floe_decisions_total counter\n");
+    /* A counter must never decrease, so floe_decisions_total counts the
+     * decisions that entered each status: an approve adds one to the new
+     * status and takes none from awaiting-approval. Where they are now is
+     * the gauge floe_decisions_in_status. */
+    struct decision_families f = { .entered = { .buf = calloc(1, 256), .cap = 256 },
+                                   .now_in = { .buf = calloc(1, 256), .cap = 256 } };
+    f.entered.oom = !f.entered.buf;
+    f.now_in.oom = !f.now_in.buf;
     char err[256];
-    if (store_decision_counts(c->a->store, count_decisions, &t, err, sizeof err) != 0)
+    if (!f.entered.oom && !f.now_in.oom &&
+        store_decision_counts(c->a->store, count_decisions, &f, err, sizeof err) != 0)
         log_err("/metrics: decision counts unavailable: %s", err);
-    if (t.oom) {
+    prom_add(&t, "# HELP floe_decisions_total Decisions that entered each status (recorded "
+                 "with it, or moved to it by an approve or reject), by action kind.\n"
+                 "# TYPE floe_decisions_total counter\n");
+    prom_add(&t, "%s", f.entered.oom ? "" : f.entered.buf);
+    prom_add(&t, "# HELP floe_decisions_in_status Decisions now in each status, by action kind.\n"
+                 "# TYPE floe_decisions_in_status gauge\n");
+    prom_add(&t, "%s", f.now_in.oom ? "" : f.now_in.buf);
+    bool oom = t.oom || f.entered.oom || f.now_in.oom;
+    free(f.entered.buf);
+    free(f.now_in.buf);
+    if (oom) {
         free(t.buf);
         return NULL;
     }

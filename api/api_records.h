@@ -21,8 +21,10 @@ void api_handle_decision_reject(struct api_call *c, const char *id);
 /* Adds "accepting" and "alarms" (from the policy states) to a status
  * object, when a policy loop runs; false when out of memory. */
 bool api_status_alarms(struct api_call *c, cJSON *status);
-/* Renders floe_policy_state and floe_decisions_total for /metrics: a new
- * string (caller frees), NULL when out of memory. */
+/* Renders floe_policy_state, floe_decisions_total (decisions that entered
+ * each status: a counter) and floe_decisions_in_status (where they are
+ * now: a gauge) for /metrics: a new string (caller frees), NULL when out
+ * of memory. */
 char *api_prom_records(struct api_call *c);
 
 #endif

@@ -166,6 +166,8 @@ static int hex_value(char ch)
  * are far likelier in these parameters than form-encoded spaces. */
 static int percent_decode(const char *s, size_t n, char *out, size_t outlen)
 {
+    if (outlen == 0)
+        return -1; /* not even room for the NUL */
     size_t w = 0;
     for (size_t i = 0; i < n; i++) {
         char ch = s[i];

@@ -6,7 +6,9 @@
  * each second puts ~1 sample on each page written (~5 KB of disk writes
  * per sample, measured by bench/store_write.c); every 10 s, 2–10 samples
  * share a page. A crash loses at most those 10 s of history, never the
- * database, and the live values the policies read come from memory.
+ * database, and the live values the policies read come from memory. The
+ * first samples of a run are the exception, committed as soon as they
+ * come: a run that crashes within 10 s would otherwise keep nothing.
  *
  * Retention runs on its own thread: deleting a large backlog can take
  * minutes, and the watchdog must keep seeing the recorder cycle.
@@ -22,48 +24,108 @@
 #include "lib/log.h"
 #include "lib/util.h"
 
-#define RECORDER_BATCH 4096
-#define RECORDER_FLUSH_EVERY_MS 10000
 #define RECORDER_RETENTION_EVERY_MS (3600 * 1000)
+
+/* ---- batching ---- */
+
+struct recorder_batcher {
+    struct metrics *metrics;
+    struct recorder_sink sink;
+    struct metric_sample *batch;
+    size_t pending;             /* samples in batch not yet written */
+    bool failing;               /* the last write failed (logged once) */
+    bool written_once;          /* a write has been tried: the 10 s rhythm runs */
+    int64_t next_due_ms;        /* monotonic, once written_once */
+};
+
+struct recorder_batcher *recorder_batcher_new(struct metrics *m, struct recorder_sink sink)
+{
+    struct recorder_batcher *b = calloc(1, sizeof *b);
+    if (!b || !(b->batch = calloc(RECORDER_BATCH, sizeof *b->batch))) {
+        free(b);
+        return NULL;
+    }
+    b->metrics = m;
+    b->sink = sink;
+    return b;
+}
+
+void recorder_batcher_free(struct recorder_batcher *b)
+{
+    if (!b)
+        return;
+    free(b->batch);
+    free(b);
+}
+
+size_t recorder_batcher_pending(const struct recorder_batcher *b)
+{
+    return b->pending;
+}
+
+static void batcher_fill(struct recorder_batcher *b)
+{
+    if (b->pending < RECORDER_BATCH)
+        b->pending += metrics_drain(b->metrics, b->batch + b->pending, RECORDER_BATCH - b->pending);
+}
+
+int recorder_batcher_flush(struct recorder_batcher *b)
+{
+    for (;;) {
+        batcher_fill(b);
+        if (b->pending == 0)
+            return 0;
+        char err[256];
+        if (b->sink.write(b->sink.ctx, b->batch, b->pending, err, sizeof err) != 0) {
+            if (!b->failing)
+                log_err("store: writing %zu samples failed: %s; keeping them and retrying",
+                        b->pending, err);
+            b->failing = true;
+            return -1;
+        }
+        if (b->failing)
+            log_info("store: writing samples again");
+        b->failing = false;
+        bool full = b->pending == RECORDER_BATCH;
+        b->pending = 0;
+        if (!full)
+            return 0;
+    }
+}
+
+int64_t recorder_batcher_cycle(struct recorder_batcher *b, int64_t now_ms)
+{
+    if (!b->written_once) {
+        /* Until the first samples come, look often: waiting out a whole
+         * interval would lose them to a crash within it. */
+        batcher_fill(b);
+        if (b->pending == 0)
+            return RECORDER_FIRST_CHECK_MS;
+        b->written_once = true;
+    } else if (now_ms < b->next_due_ms) {
+        return b->next_due_ms - now_ms;
+    }
+    recorder_batcher_flush(b);
+    b->next_due_ms = now_ms + RECORDER_FLUSH_EVERY_MS;
+    return RECORDER_FLUSH_EVERY_MS;
+}
+
+/* ---- the threads ---- */
 
 struct recorder {
     pthread_t thread;
     pthread_t retention_thread;
     atomic_int stop;
-    struct metrics *metrics;
     struct store *store;
+    struct recorder_batcher *batcher;
     _Atomic int64_t retention_ms;
     _Atomic int64_t heartbeat_ms;
-    struct metric_sample *batch;
-    size_t pending;             /* samples in batch not yet written */
-    bool failing;
 };
 
-/* Writes what is pending plus what is queued; returns false on error. */
-static bool flush_once(struct recorder *r)
+static int write_to_store(void *ctx, const struct metric_sample *samples, size_t n, char *err,
+                          size_t errlen)
 {
-    for (;;) {
-        if (r->pending < RECORDER_BATCH)
-            r->pending += metrics_drain(r->metrics, r->batch + r->pending,
-                                        RECORDER_BATCH - r->pending);
-        if (r->pending == 0)
-            return true;
-        char err[256];
-        if (store_write_samples(r->store, r->batch, r->pending, err, sizeof err) != 0) {
-            if (!r->failing)
-                log_err("store: writing %zu samples failed: %s; keeping them and retrying",
-                        r->pending, err);
-            r->failing = true;
-            return false;
-        }
-        if (r->failing)
-            log_info("store: writing samples again");
-        r->failing = false;
-        bool full = r->pending == RECORDER_BATCH;
-        r->pending = 0;
-        if (!full)
-            return true;
-    }
+    return store_write_samples(ctx, samples, n, err, errlen);
 }
 
 static void apply_retention(struct recorder *r)
@@ -84,11 +146,12 @@ static void *recorder_main(void *arg)
 {
     struct recorder *r = arg;
     while (!r->stop) {
-        flush_once(r);
+        int64_t wait_ms = recorder_batcher_cycle(r->batcher, util_mono_ms());
         atomic_store(&r->heartbeat_ms, util_mono_ms());
-        util_sleep_ms(RECORDER_FLUSH_EVERY_MS, &r->stop);
+        util_sleep_ms(wait_ms, &r->stop);
     }
-    flush_once(r);
+    if (recorder_batcher_flush(r->batcher) != 0)
+        log_err("store: %zu samples not written at stop", recorder_batcher_pending(r->batcher));
     return NULL;
 }
 
@@ -109,17 +172,18 @@ struct recorder *recorder_start(struct metrics *m, struct store *s, int64_t rete
                                 char *err, size_t errlen)
 {
     struct recorder *r = calloc(1, sizeof *r);
-    if (!r || !(r->batch = calloc(RECORDER_BATCH, sizeof *r->batch))) {
+    if (r)
+        r->batcher = recorder_batcher_new(m, (struct recorder_sink){ write_to_store, s });
+    if (!r || !r->batcher) {
         free(r);
         errf(err, errlen, "out of memory");
         return NULL;
     }
-    r->metrics = m;
     r->store = s;
     atomic_store(&r->retention_ms, retention_ms);
     atomic_store(&r->heartbeat_ms, util_mono_ms());
     if (pthread_create(&r->thread, NULL, recorder_main, r) != 0) {
-        free(r->batch);
+        recorder_batcher_free(r->batcher);
         free(r);
         errf(err, errlen, "cannot start recorder thread");
         return NULL;
@@ -127,7 +191,7 @@ struct recorder *recorder_start(struct metrics *m, struct store *s, int64_t rete
     if (pthread_create(&r->retention_thread, NULL, retention_main, r) != 0) {
         r->stop = 1;
         pthread_join(r->thread, NULL);
-        free(r->batch);
+        recorder_batcher_free(r->batcher);
         free(r);
         errf(err, errlen, "cannot start retention thread");
         return NULL;
@@ -152,6 +216,6 @@ void recorder_stop(struct recorder *r)
     r->stop = 1;
     pthread_join(r->thread, NULL);
     pthread_join(r->retention_thread, NULL);
-    free(r->batch);
+    recorder_batcher_free(r->batcher);
     free(r);
 }

@@ -1,8 +1,19 @@
 /*
  * recorder — the thread that moves samples from the metrics queue into the
- * store in batched transactions (one every 10 s) and applies retention
- * (once an hour, on a thread of its own). A failed write is kept and retried, not dropped, until
- * the queue itself overflows.
+ * store in batched transactions, and applies retention (once an hour, on a
+ * thread of its own).
+ *
+ * When samples are committed: the first ones at once (the queue is looked
+ * at every RECORDER_FIRST_CHECK_MS until they come), so an agent in a
+ * crash loop — systemd restarts it 5 s after each crash — still keeps the
+ * first poll of every run; after that one transaction every
+ * RECORDER_FLUSH_EVERY_MS. A failed write keeps its samples and retries
+ * them, oldest first, at the next commit; none are dropped until the
+ * metrics queue itself overflows. Stopping writes what is queued.
+ *
+ * The batching runs apart from the thread and the clock (struct
+ * recorder_batcher), so its schedule can be driven with any `now` and
+ * any sink.
  */
 #ifndef FLOE_RECORDER_H
 #define FLOE_RECORDER_H
@@ -12,6 +23,13 @@
 
 #include "core/metrics.h"
 #include "store/store.h"
+
+#define RECORDER_FLUSH_EVERY_MS 10000
+#define RECORDER_FIRST_CHECK_MS 100
+/* Samples per transaction; a longer queue is written in several. */
+#define RECORDER_BATCH 4096
+
+/* ---- the thread ---- */
 
 struct recorder;
 
@@ -24,5 +42,33 @@ void recorder_set_retention(struct recorder *r, int64_t retention_ms);
 int64_t recorder_heartbeat_ms(struct recorder *r);
 /* Flushes what is queued, stops the thread, frees. NULL is a no-op. */
 void recorder_stop(struct recorder *r);
+
+/* ---- the batching it runs ---- */
+
+/* Where batches go: the thread writes them with store_write_samples.
+ * write() stores n samples in one transaction and returns 0, or -1 with
+ * err filled (nothing stored). */
+struct recorder_sink {
+    int (*write)(void *ctx, const struct metric_sample *samples, size_t n, char *err,
+                 size_t errlen);
+    void *ctx;
+};
+
+struct recorder_batcher;
+
+/* Borrows m, and sink.ctx, until recorder_batcher_free. NULL when out of
+ * memory. */
+struct recorder_batcher *recorder_batcher_new(struct metrics *m, struct recorder_sink sink);
+/* One pass at monotonic time now_ms: when a commit is due, writes all that
+ * is queued (in transactions of at most RECORDER_BATCH samples). Returns
+ * how many ms from now_ms the next commit is due. */
+int64_t recorder_batcher_cycle(struct recorder_batcher *b, int64_t now_ms);
+/* Writes all that is queued, due or not (at stop). Returns 0, or -1 when
+ * a write failed (its samples are kept). */
+int recorder_batcher_flush(struct recorder_batcher *b);
+/* Samples taken from the queue but not yet written (after a failed write). */
+size_t recorder_batcher_pending(const struct recorder_batcher *b);
+/* NULL is a no-op. */
+void recorder_batcher_free(struct recorder_batcher *b);
 
 #endif

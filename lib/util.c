@@ -85,26 +85,30 @@ int util_parse_duration_ms(const char *s, int64_t *out_ms, char *err, size_t err
 {
     if (!s || !*s)
         return errf(err, errlen, "empty duration");
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || errno || !isfinite(v) || v < 0 || isspace((unsigned char)*s))
+    /* Plain decimal digits, checked before strtod, which would also take
+     * blanks, signs, hex ("0x10"), exponents and "inf". */
+    size_t len = strspn(s, "0123456789");
+    if (len == 0)
         return errf(err, errlen, "'%s' is not a duration (examples: \"500ms\", \"5s\", \"2m\", \"1h\", \"1d\")", s);
+    if (s[len] == '.' && isdigit((unsigned char)s[len + 1]))
+        len += 1 + strspn(s + len + 1, "0123456789");
+    const char *unit = s + len;
     double mult;
-    if (strcmp(end, "ms") == 0)
+    if (strcmp(unit, "ms") == 0)
         mult = 1;
-    else if (strcmp(end, "s") == 0)
+    else if (strcmp(unit, "s") == 0)
         mult = 1000;
-    else if (strcmp(end, "m") == 0)
+    else if (strcmp(unit, "m") == 0)
         mult = 60e3;
-    else if (strcmp(end, "h") == 0)
+    else if (strcmp(unit, "h") == 0)
         mult = 3600e3;
-    else if (strcmp(end, "d") == 0)
+    else if (strcmp(unit, "d") == 0)
         mult = 86400e3;
     else
         return errf(err, errlen, "'%s' has no known unit (use ms, s, m, h or d)", s);
-    double ms = v * mult;
-    if (ms > 9.0e15)
+    /* The number ends at a unit letter, so strtod reads exactly it. */
+    double ms = strtod(s, NULL) * mult;
+    if (!isfinite(ms) || ms > 9.0e15)
         return errf(err, errlen, "'%s' is too long", s);
     *out_ms = (int64_t)llround(ms);
     return 0;
@@ -151,67 +155,122 @@ static int parse_digits(const char **p, int count, int *out)
     return 0;
 }
 
+static bool is_leap_year(int year)
+{
+    return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+}
+
+static int days_in_month(int year, int mon)
+{
+    static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    return mon == 2 && is_leap_year(year) ? 29 : days[mon - 1];
+}
+
+/* Reads digits after a decimal point as milliseconds: the first three
+ * count, finer ones are dropped (not rounded). At least one digit. */
+static int parse_fraction_ms(const char **p, int *ms)
+{
+    int digits = 0;
+    *ms = 0;
+    while (isdigit((unsigned char)**p)) {
+        if (digits < 3)
+            *ms = *ms * 10 + (**p - '0');
+        digits++;
+        (*p)++;
+    }
+    if (!digits)
+        return -1;
+    for (; digits < 3; digits++)
+        *ms *= 10;
+    return 0;
+}
+
+static int parse_rfc3339(const char *s, int64_t *out_ms)
+{
+    const char *p = s;
+    int year, mon, day, hour, min, sec;
+    if (parse_digits(&p, 4, &year) || *p++ != '-' || parse_digits(&p, 2, &mon) || *p++ != '-' ||
+        parse_digits(&p, 2, &day))
+        return -1;
+    if (*p != 'T' && *p != 't' && *p != ' ')
+        return -1;
+    p++;
+    if (parse_digits(&p, 2, &hour) || *p++ != ':' || parse_digits(&p, 2, &min) || *p++ != ':' ||
+        parse_digits(&p, 2, &sec))
+        return -1;
+    /* timegm would quietly turn 31 April into 1 May; a :60 leap second
+     * is accepted and reads as the start of the next second. */
+    if (mon < 1 || mon > 12 || day < 1 || day > days_in_month(year, mon) || hour > 23 ||
+        min > 59 || sec > 60)
+        return -1;
+    int ms = 0;
+    if (*p == '.') {
+        p++;
+        if (parse_fraction_ms(&p, &ms))
+            return -1;
+    }
+    int offset_min = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int sign = *p == '-' ? -1 : 1, oh, om;
+        p++;
+        if (parse_digits(&p, 2, &oh) || *p++ != ':' || parse_digits(&p, 2, &om) || oh > 23 ||
+            om > 59)
+            return -1;
+        offset_min = sign * (oh * 60 + om);
+    } else {
+        return -1;
+    }
+    if (*p)
+        return -1;
+    struct tm tm = { .tm_year = year - 1900, .tm_mon = mon - 1, .tm_mday = day,
+                     .tm_hour = hour, .tm_min = min, .tm_sec = sec };
+    time_t t = timegm(&tm);
+    *out_ms = ((int64_t)t - (int64_t)offset_min * 60) * 1000 + ms;
+    return 0;
+}
+
+/* Beyond this a number is a mistake, not a time (the year 318857). */
+#define UNIX_SECONDS_MAX 10000000000000LL
+
+/* [-]digits[.digits], read exactly (no binary floating point, so
+ * "1767225600.001" is ...001 ms and never ...000.9999). */
+static int parse_unix_seconds(const char *s, int64_t *out_ms)
+{
+    const char *p = s;
+    bool negative = *p == '-';
+    if (negative)
+        p++;
+    if (!isdigit((unsigned char)*p))
+        return -1;
+    int64_t secs = 0;
+    while (isdigit((unsigned char)*p)) {
+        secs = secs * 10 + (*p++ - '0');
+        if (secs > UNIX_SECONDS_MAX)
+            return -1;
+    }
+    int ms = 0;
+    if (*p == '.') {
+        p++;
+        if (parse_fraction_ms(&p, &ms))
+            return -1;
+    }
+    if (*p)
+        return -1;
+    int64_t total = secs * 1000 + ms;
+    *out_ms = negative ? -total : total;
+    return 0;
+}
+
 int util_parse_time_ms(const char *s, int64_t *out_ms)
 {
     if (!s || !*s)
         return -1;
-    const char *p = s;
-    int year, mon, day, hour, min, sec;
-    if (parse_digits(&p, 4, &year) == 0 && *p == '-') {
-        p++;
-        if (parse_digits(&p, 2, &mon) || *p++ != '-' || parse_digits(&p, 2, &day))
-            return -1;
-        if (*p != 'T' && *p != 't' && *p != ' ')
-            return -1;
-        p++;
-        if (parse_digits(&p, 2, &hour) || *p++ != ':' || parse_digits(&p, 2, &min) ||
-            *p++ != ':' || parse_digits(&p, 2, &sec))
-            return -1;
-        if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60)
-            return -1;
-        int ms = 0;
-        if (*p == '.') {
-            p++;
-            int digits = 0;
-            while (isdigit((unsigned char)*p)) {
-                if (digits < 3)
-                    ms = ms * 10 + (*p - '0');
-                digits++;
-                p++;
-            }
-            if (!digits)
-                return -1;
-            for (; digits < 3; digits++)
-                ms *= 10;
-        }
-        int offset_min = 0;
-        if (*p == 'Z' || *p == 'z') {
-            p++;
-        } else if (*p == '+' || *p == '-') {
-            int sign = *p == '-' ? -1 : 1, oh, om;
-            p++;
-            if (parse_digits(&p, 2, &oh) || *p++ != ':' || parse_digits(&p, 2, &om))
-                return -1;
-            offset_min = sign * (oh * 60 + om);
-        } else {
-            return -1;
-        }
-        if (*p)
-            return -1;
-        struct tm tm = { .tm_year = year - 1900, .tm_mon = mon - 1, .tm_mday = day,
-                         .tm_hour = hour, .tm_min = min, .tm_sec = sec };
-        time_t t = timegm(&tm);
-        *out_ms = ((int64_t)t - (int64_t)offset_min * 60) * 1000 + ms;
-        return 0;
-    }
-    /* Unix seconds */
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end || errno || !isfinite(v) || fabs(v) > 1e13)
-        return -1;
-    *out_ms = (int64_t)llround(v * 1000.0);
-    return 0;
+    /* Four digits and a '-' start a date; anything else is seconds. */
+    if (strspn(s, "0123456789") == 4 && s[4] == '-')
+        return parse_rfc3339(s, out_ms);
+    return parse_unix_seconds(s, out_ms);
 }
 
 char *util_read_file(const char *path, size_t *len, char *err, size_t errlen)

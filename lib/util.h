@@ -38,7 +38,9 @@ int64_t util_mono_ms(void);
 int util_sleep_ms(int64_t ms, atomic_int *stop);
 
 /* Durations: "500ms", "5s", "2m", "1h", "1d" (a number with one unit;
- * decimals allowed: "1.5s"). Returns 0 or -1 with a message in err. */
+ * decimals allowed: "1.5s"; no sign, blank, exponent or hex), rounded to
+ * the nearest ms, at most 9e15 ms. Returns 0 or -1 with a message in err
+ * (*out_ms untouched). */
 int util_parse_duration_ms(const char *s, int64_t *out_ms, char *err, size_t errlen);
 /* Formats a duration compactly ("2m", "1500ms"). */
 void util_format_duration(int64_t ms, char *buf, size_t n);
@@ -46,8 +48,12 @@ void util_format_duration(int64_t ms, char *buf, size_t n);
 /* RFC 3339 UTC with seconds ("2026-11-25T10:49:07Z"); milliseconds are
  * added only when non-zero ("...07.250Z"). buf needs 32 bytes. */
 void util_format_rfc3339(int64_t ms, char *buf, size_t n);
-/* Accepts RFC 3339 with Z or ±hh:mm offset and optional fraction, or a
- * plain number of Unix seconds (may be fractional). */
+/* Accepts RFC 3339 ("2026-01-31T12:00:00Z"; T, t or a space between date
+ * and time; Z, z or a ±hh:mm offset; years 0000-9999; days checked
+ * against the month, leap years included; a :60 leap second reads as the
+ * next second), or Unix seconds as plain decimal "[-]digits[.digits]"
+ * (at most 1e13). A fraction keeps its first three digits (milliseconds);
+ * finer ones are dropped. Returns 0, or -1 (*out_ms untouched). */
 int util_parse_time_ms(const char *s, int64_t *out_ms);
 
 /* Reads a secret file and trims surrounding white space. Returns a new

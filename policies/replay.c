@@ -352,7 +352,10 @@ int replay_run(const struct floe_config *cfg, struct replay_trace *t,
                const struct replay_opts *opts, const struct replay_output *out,
                struct replay_stats *stats, char *err, size_t errlen)
 {
-    int64_t tick_ms = opts->tick_ms > 0 ? opts->tick_ms : REPLAY_DEFAULT_TICK_MS;
+    /* Tick as the agent running this config would, unless told otherwise. */
+    int64_t tick_ms = opts->tick_ms > 0          ? opts->tick_ms
+                      : cfg->policy_tick_ms > 0 ? cfg->policy_tick_ms
+                                                : REPLAY_DEFAULT_TICK_MS;
     struct pol_tz *tz = NULL;
     struct pol_engine *eng = NULL;
     struct pol_run *run = NULL;
@@ -414,6 +417,7 @@ int replay_run(const struct floe_config *cfg, struct replay_trace *t,
             .metrics = replay_trace_count(t),
             .first_ms = first,
             .last_ms = first + (int64_t)(ticks ? ticks - 1 : 0) * tick_ms,
+            .tick_ms = tick_ms,
         };
     result = 0;
 done:

@@ -5,7 +5,8 @@
  * Telemetry comes from a CSV file or from the agent's own SQLite database
  * and is held in a struct replay_trace (replay_trace.h). The run then
  * ticks pol_run — the same derive/tick/decide routine the live agent runs
- * — every `tick` from the first to the last sample (or --from/--to), with
+ * — every tick (the config's policy_tick, as the agent, unless opts say
+ * otherwise) from the first to the last sample (or --from/--to), with
  * the clock, the site time zone and the data all taken from the trace and
  * the config, so a replay is deterministic.
  *
@@ -45,7 +46,7 @@
 #include "config/config.h"
 #include "policies/replay_trace.h"
 
-/* The agent's policy tick. */
+/* The agent's policy tick when the config sets no policy_tick. */
 #define REPLAY_DEFAULT_TICK_MS 10000
 /* Staleness of a metric with fewer than two samples and no device. */
 #define REPLAY_DEFAULT_STALE_MS 30000
@@ -54,7 +55,7 @@
 #define REPLAY_MAX_TICKS 100000000LL
 
 struct replay_opts {
-    int64_t tick_ms; /* 0 = REPLAY_DEFAULT_TICK_MS */
+    int64_t tick_ms; /* 0 = the config's policy_tick, as the agent ticks */
     bool has_from, has_to;
     int64_t from_ms, to_ms; /* first and last tick; default: first and last sample */
     int64_t stale_ms;       /* metrics without a device; 0 = the median rule above */
@@ -70,6 +71,7 @@ struct replay_stats {
     uint64_t samples; /* read from the input (derived ones not counted) */
     size_t metrics;
     int64_t first_ms, last_ms; /* first and last tick */
+    int64_t tick_ms;           /* the tick used */
 };
 
 /* Reads CSV text (name is the file name used in messages) into t and

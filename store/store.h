@@ -119,11 +119,13 @@ int store_decisions(struct store *s, int64_t since_ms, size_t limit,
 int store_decision_get(struct store *s, int64_t id, struct store_decision_row *row, char *err,
                        size_t errlen);
 void store_decision_row_clear(struct store_decision_row *row);
-/* Count of decisions per (kind, status), for /metrics. Calls each() once
- * per pair. */
+/* Decisions per (kind, status), for /metrics: `entered` counts those that
+ * ever entered the status (recorded with it, or moved to it by a
+ * transition), so it never decreases; `now_in` those in it now. Calls
+ * each() once per pair that was ever entered, in (kind, status) order. */
 int store_decision_counts(struct store *s,
                           void (*each)(void *ctx, const char *kind, const char *status,
-                                       int64_t count),
+                                       int64_t entered, int64_t now_in),
                           void *ctx, char *err, size_t errlen);
 
 /* API-managed policies (PUT/DELETE /v1/policies/{name}), kept across

@@ -129,6 +129,11 @@ out:
 
 /* ---- decisions ------------------------------------------------------- */
 
+/* The audit record of a transition; store_decision_counts reads the
+ * statuses a decision left from these. */
+#define DECISION_AUDIT_TARGET "decision %lld"
+#define DECISION_AUDIT_DETAIL "%s -> %s"
+
 static int state_put_locked(struct store *s, const char *name, const char *body, char *err,
                             size_t errlen)
 {
@@ -239,8 +244,8 @@ int store_decision_transition(struct store *s, int64_t id, const char *from, con
     if (step_done(s, st, "update decision", err, errlen) < 0)
         goto rollback;
     char target[32], detail[128];
-    snprintf(target, sizeof target, "decision %lld", (long long)id);
-    snprintf(detail, sizeof detail, "%s -> %s", from, to);
+    snprintf(target, sizeof target, DECISION_AUDIT_TARGET, (long long)id);
+    snprintf(detail, sizeof detail, DECISION_AUDIT_DETAIL, from, to);
     if (audit_locked(s, ts_ms, actor, to, target, detail, err, errlen) < 0 ||
         exec_locked(s, "COMMIT", err, errlen) < 0)
         goto rollback;
@@ -357,21 +362,35 @@ out:
 
 int store_decision_counts(struct store *s,
                           void (*each)(void *ctx, const char *kind, const char *status,
-                                       int64_t count),
+                                       int64_t entered, int64_t now_in),
                           void *ctx, char *err, size_t errlen)
 {
+    /* A decision entered the status it is in now and every status a
+     * transition took it out of: its audit records (DECISION_AUDIT_*)
+     * name them. So "entered" only grows, and survives restarts. */
+    static const char sql[] =
+        "WITH now_in AS (SELECT kind, status, count(*) AS n FROM decision GROUP BY kind, status),"
+        " left_behind AS ("
+        "   SELECT d.kind AS kind, substr(a.detail, 1, instr(a.detail, ' -> ') - 1) AS status,"
+        "          count(*) AS n"
+        "   FROM audit a JOIN decision d ON d.id = CAST(substr(a.target, 10) AS INTEGER)"
+        "   WHERE substr(a.target, 1, 9) = 'decision ' AND instr(a.detail, ' -> ') > 1"
+        "   GROUP BY 1, 2),"
+        " pairs AS (SELECT kind, status FROM now_in UNION SELECT kind, status FROM left_behind) "
+        "SELECT p.kind, p.status, coalesce(i.n, 0) + coalesce(l.n, 0), coalesce(i.n, 0) "
+        "FROM pairs p LEFT JOIN now_in i USING (kind, status)"
+        " LEFT JOIN left_behind l USING (kind, status) "
+        "ORDER BY p.kind, p.status";
     pthread_mutex_lock(&s->read_lock);
     int rc = -1;
-    sqlite3_stmt *st = prep(s, s->reader,
-                            "SELECT kind, status, count(*) FROM decision "
-                            "GROUP BY kind, status ORDER BY kind, status",
-                            err, errlen);
+    sqlite3_stmt *st = prep(s, s->reader, sql, err, errlen);
     if (!st)
         goto out;
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW)
         each(ctx, (const char *)sqlite3_column_text(st, 0),
-             (const char *)sqlite3_column_text(st, 1), sqlite3_column_int64(st, 2));
+             (const char *)sqlite3_column_text(st, 1), sqlite3_column_int64(st, 2),
+             sqlite3_column_int64(st, 3));
     if (step != SQLITE_DONE) {
         store_fail(s, s->reader, "count decisions", err, errlen);
         goto out;

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The store survives kill -9 of the agent while it writes: after each
 # kill the database passes integrity_check, samples seen committed before
-# the kill are still there, and the restarted agent goes on writing.
+# the kill are still there, and the restarted agent goes on writing. A run
+# killed a moment after start has already committed its first samples.
 . "$(dirname "$0")/lib/common.sh"
 LIB=$(cd "$(dirname "$0")/lib" && pwd)
 
@@ -21,6 +22,23 @@ cat > "$TMP/floe.json" <<JSON
 JSON
 
 count() { sqlite3 "$TMP/floe.db" 'PRAGMA busy_timeout=2000; SELECT count(*) FROM sample;' 2>/dev/null | tail -1; }
+
+# A crash loop (systemd restarts the agent 5 s after each crash) keeps
+# history: each short run's first samples are committed at once, not after
+# the first 10 s interval it never lives to see.
+for run in 1 2; do
+    before=0
+    [ -f "$TMP/floe.db" ] && before=$(count)
+    "$BUILD/floe" agent -c "$TMP/floe.json" 2>>"$TMP/agent.log" &
+    agent=$!
+    PIDS+=("$agent")
+    wait_http "http://127.0.0.1:$http_port/healthz" 10 || not_ok "crash loop run $run: agent did not start"
+    sleep 1.5
+    kill -9 "$agent"; wait "$agent" 2>/dev/null
+    after=$(count)
+    check "crash loop run $run: a run killed 1.5 s after it answered kept samples (${before:-0} before, $after after)" \
+        test "${after:-0}" -gt "${before:-0}"
+done
 for round in 1 2 3; do
     "$BUILD/floe" agent -c "$TMP/floe.json" 2>>"$TMP/agent.log" &
     agent=$!

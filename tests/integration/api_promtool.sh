@@ -1,13 +1,15 @@
 #!/bin/bash
 # The HTTP API over real sockets (libmicrohttpd), without the rest of the
 # agent: a small server built here against BUILD/libfloe.a serves
-# api_start() with fixed metrics, collectors and stored history. Checks:
-# /metrics passes `promtool check metrics` and escapes labels; auth answers
-# 401 with WWW-Authenticate, 405 carries Allow; a 2 MiB body (with
-# Content-Length, and chunked) gets 413 without the server keeping it;
-# idle and trickling connections do not delay /healthz for anyone else;
-# history still answers while another connection holds the database's write
-# lock; HTTPS works with a cert/key pair; tokens never reach the log.
+# api_start() with fixed metrics, collectors, stored history and a decision
+# awaiting approval. Checks: /metrics passes `promtool check metrics` and
+# escapes labels, and no counter of it decreases when that decision is
+# approved; auth answers 401 with WWW-Authenticate, 405 carries Allow; a
+# 2 MiB body (with Content-Length, and chunked) gets 413 without the server
+# keeping it; idle and trickling connections do not delay /healthz for
+# anyone else; history still answers while another connection holds the
+# database's write lock; HTTPS works with a cert/key pair; tokens never
+# reach the log.
 . "$(dirname "$0")/lib/common.sh"
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 
@@ -24,6 +26,7 @@ cat > "$TMP/api_testd.c" <<'C'
 #include "api/api.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "policies/decision.h"
 
 int main(int argc, char **argv)
 {
@@ -68,6 +71,22 @@ int main(int argc, char **argv)
         fprintf(stderr, "store: %s\n", err);
         return 1;
     }
+    /* Decision 1, awaiting approval, for the counters of /metrics. */
+    struct decision d;
+    decision_init(&d);
+    d.ts_ms = 1767225600000LL;
+    d.kind = POL_ACTION_SHED;
+    decision_set_policy(&d, "cooling-shortfall");
+    decision_classify(&d, &(struct decision_facts){ .mode = POL_MODE_APPROVE, .kw = 80 });
+    char *body = decision_to_text(&d);
+    int64_t id;
+    if (store_decision_add(a.store, d.ts_ms, d.policy, "shed", "awaiting-approval", body, NULL,
+                           &id, err, sizeof err) != 0) {
+        fprintf(stderr, "store: %s\n", err);
+        return 1;
+    }
+    free(body);
+    decision_clear(&d);
     int64_t now = util_now_ms();
     metrics_set_good(a.metrics, "cooling.chiller1.capacity_kw", 159, "kW", "chiller1", 15000, now);
     metrics_set_good(a.metrics, "room.inlet_c", 21.25, "C", "odd \"dev\" \\ name\nline2", 0, now);
@@ -148,6 +167,48 @@ if [ "$code" = 200 ] && promtool check metrics <"$TMP/m.txt" >"$TMP/promtool.log
 else
     not_ok "promtool check metrics accepts /metrics: HTTP $code; $(head -5 "$TMP/promtool.log")"
 fi
+# A counter never decreases: approving decision 1 moves it from
+# awaiting-approval to no-placement; every counter sample of the page
+# before is still there after, no lower, and the page still passes promtool.
+code=$(status /dev/null -X POST -H "Authorization: Bearer operator-secret-2222" \
+    "$URL/v1/decisions/1/approve")
+check "approve decision 1: 200" test "$code" = 200
+curl -s -o "$TMP/m2.txt" -H "$READ" "$URL/metrics"
+if promtool check metrics <"$TMP/m2.txt" >"$TMP/promtool2.log" 2>&1; then
+    ok "promtool check metrics accepts /metrics after an approve"
+else
+    not_ok "promtool check metrics accepts /metrics after an approve: $(head -5 "$TMP/promtool2.log")"
+fi
+if /usr/bin/python3 - "$TMP/m.txt" "$TMP/m2.txt" >"$TMP/counters.log" 2>&1 <<'PY'
+import sys
+def counters(path):
+    kinds, out = {}, {}
+    for line in open(path):
+        f = line.split()
+        if line.startswith("# TYPE"):
+            kinds[f[2]] = f[3]
+        elif f and not line.startswith("#"):
+            series, value = line.rsplit(" ", 1)
+            if kinds.get(series.split("{")[0]) == "counter":
+                out[series] = float(value)
+    return out
+before, after = counters(sys.argv[1]), counters(sys.argv[2])
+bad = [f"{s}: {v} -> {after.get(s)}" for s, v in before.items() if not after.get(s, -1) >= v]
+want = {'floe_decisions_total{kind="shed",status="awaiting-approval"}': 1,
+        'floe_decisions_total{kind="shed",status="no-placement"}': 1}
+bad += [f"{s}: {after.get(s)}, expected {v}" for s, v in want.items() if after.get(s) != v]
+print("; ".join(bad) or f"{len(before)} counters, none lower")
+sys.exit(1 if bad else 0)
+PY
+then
+    ok "no counter decreased after an approve ($(cat "$TMP/counters.log"))"
+else
+    not_ok "no counter decreased after an approve: $(cat "$TMP/counters.log")"
+fi
+check "floe_decisions_in_status: 0 awaiting approval, 1 no-placement after the approve" \
+    grep -qzF 'floe_decisions_in_status{kind="shed",status="awaiting-approval"} 0
+floe_decisions_in_status{kind="shed",status="no-placement"} 1' "$TMP/m2.txt"
+
 ctype=$(curl -s -o /dev/null -w '%{content_type}' -H "$READ" "$URL/metrics")
 check "/metrics is text format 0.0.4" test "$ctype" = "text/plain; version=0.0.4; charset=utf-8"
 check "label values are escaped (quote, backslash, newline)" grep -qF \

@@ -76,6 +76,16 @@ else
     not_ok "replay --from/--to: $(head -3 "$TMP/range.err") $(head -3 "$TMP/range.out")"
 fi
 
+# The config's policy_tick sets the replay's tick, as it sets the agent's;
+# --tick still wins.
+sed -e 's|"site": {|"policy_tick": "1m", "site": {|' \
+    -e "s|\"policies_dir\": \"../../|\"policies_dir\": \"$ROOT/|" "$SITE" >"$TMP/site-1m.json"
+"$FLOE" replay -c "$TMP/site-1m.json" --db "$TMP/floe.db" -v >/dev/null 2>"$TMP/tick.err"
+check "replay --db ticks at the config's policy_tick: $(grep '^replay:' "$TMP/tick.err")" \
+    grep -q '^replay: .* ticks of 1m from' "$TMP/tick.err"
+"$FLOE" replay -c "$TMP/site-1m.json" --db "$TMP/floe.db" --tick 30s -v >/dev/null 2>"$TMP/tick.err"
+check "replay --tick 30s wins over policy_tick" grep -q '^replay: .* ticks of 30s from' "$TMP/tick.err"
+
 # Bad input: exit 1, the message names the file and the line.
 bad() { # bad NAME EXPECTED_MESSAGE CSV_TEXT
     local name=$1 want=$2 rc

@@ -24,7 +24,9 @@
 #include "api/api.h"
 #include "api/api_internal.h"
 #include "api/api_prom.h"
+#include "api/api_respond.h"
 #include "lib/util.h"
+#include "policies/decision.h"
 
 #define TOKEN_READ "read-token-0123456789"
 #define TOKEN_OPERATOR "operator-token-0123456789"
@@ -636,6 +638,15 @@ static void history_rejects_bad_parameters_naming_them(void **state)
         {"step=.", "step:"},
         {"step=1m%00x", "step:"}, /* no NUL smuggled past the parser */
         {"since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z", "since:"},
+        {"since=2026-02-30T00:00:00Z", "since:"}, /* not turned into 2 March */
+        {"since=2026-01-01T00:00:00%2B24:00", "since:"},
+        {"since=%201767225600", "since:"}, /* no blank before Unix seconds */
+        {"until=1e9", "until:"},
+        {"until=0x10", "until:"},
+        {"until=1767225600.", "until:"},
+        {"step=0x10", "step:"},
+        {"step=1e3ms", "step:"},
+        {"step=%2B1m", "step:"},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         struct answer ans = get(f, "/v1/telemetry/" METRIC, cases[i].query, auth_read);
@@ -644,6 +655,51 @@ static void history_rejects_bad_parameters_naming_them(void **state)
         assert_error(&ans, 400, "bad_request", cases[i].names);
         answer_clear(&ans);
     }
+}
+
+static void query_param_decodes_the_first_occurrence_and_refuses_bad_escapes(void **unused)
+{
+    (void)unused;
+    static const struct {
+        const char *query, *key;
+        int found;
+        const char *value;
+    } cases[] = {
+        {"since=1&until=2", "until", 1, "2"},
+        {"since=1&until=2", "step", 0, NULL},
+        {"", "since", 0, NULL},
+        {NULL, "since", 0, NULL},
+        {"since=1&since=2", "since", 1, "1"}, /* the first wins */
+        {"since", "since", 1, ""},            /* a key alone has an empty value */
+        {"since=", "since", 1, ""},
+        {"sincex=1&since=2", "since", 1, "2"},
+        {"&&since=3&", "since", 1, "3"},
+        {"since=a=b", "since", 1, "a=b"},
+        {"since=2026-01-01T00:00:00%2B01:00", "since", 1, "2026-01-01T00:00:00+01:00"},
+        {"since=2026-01-01T00:00:00+01:00", "since", 1, "2026-01-01T00:00:00+01:00"}, /* '+' stays */
+        {"since=%7e%7E", "since", 1, "~~"},
+        {"%73ince=4", "since", 1, "4"},         /* the key is decoded too */
+        {"since=%zz", "since", -1, NULL},
+        {"since=%4", "since", -1, NULL},        /* escape cut short */
+        {"since=%", "since", -1, NULL},
+        {"since=1%00x", "since", -1, NULL},     /* no NUL smuggled in */
+        {"%zz=1&since=5", "since", 1, "5"},     /* a key that does not decode is not ours */
+        /* The buffer below holds 31 characters and the NUL. */
+        {"since=0123456789012345678901234567890", "since", 1, "0123456789012345678901234567890"},
+        {"since=01234567890123456789012345678901", "since", -1, NULL},
+        {"since=012345678901234567890123456789%41", "since", 1, "012345678901234567890123456789A"},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        char out[32] = "unset";
+        int got = api_query_param(cases[i].query, cases[i].key, out, sizeof out);
+        if (got != cases[i].found)
+            fail_msg("%s: %d, want %d", cases[i].query ? cases[i].query : "(null)", got,
+                     cases[i].found);
+        if (cases[i].value)
+            assert_string_equal(out, cases[i].value);
+    }
+    char none[1] = "";
+    assert_int_equal(api_query_param("since=", "since", none, 0), -1);
 }
 
 static void history_ignores_parameters_it_does_not_know(void **state)
@@ -707,6 +763,113 @@ static void prometheus_page_is_served_with_its_content_type(void **state)
     assert_non_null(strstr(
         ans.body, "floe_poll_duration_seconds_bucket{device=\"chiller1\",le=\"0.025\"} 1\n"));
     answer_clear(&ans);
+}
+
+/* The samples of every counter family on a Prometheus page ("name{labels}"
+ * and value), in page order. */
+struct counter_samples {
+    char series[32][160];
+    double value[32];
+    size_t n;
+};
+
+static void counters_of(const char *page, struct counter_samples *out)
+{
+    char counters[16][64];
+    size_t ncounters = 0;
+    memset(out, 0, sizeof *out);
+    for (const char *line = page; *line;) {
+        const char *eol = strchr(line, '\n');
+        size_t len = eol ? (size_t)(eol - line) : strlen(line);
+        char text[256];
+        assert_true(len < sizeof text);
+        memcpy(text, line, len);
+        text[len] = '\0';
+        char family[64], type[16];
+        if (sscanf(text, "# TYPE %63s %15s", family, type) == 2 && strcmp(type, "counter") == 0) {
+            assert_true(ncounters < ARRAY_LEN(counters));
+            strcpy(counters[ncounters++], family);
+        } else if (text[0] != '#' && text[0]) {
+            char *space = strrchr(text, ' ');
+            assert_non_null(space);
+            *space = '\0';
+            size_t name_len = strcspn(text, "{");
+            for (size_t i = 0; i < ncounters; i++) {
+                if (strlen(counters[i]) != name_len || strncmp(text, counters[i], name_len) != 0)
+                    continue;
+                assert_true(out->n < ARRAY_LEN(out->series));
+                util_strlcpy(out->series[out->n], text, sizeof out->series[0]);
+                out->value[out->n++] = strtod(space + 1, NULL);
+            }
+        }
+        line += len + (eol ? 1 : 0);
+    }
+}
+
+static double counter_value(const struct counter_samples *c, const char *series)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (strcmp(c->series[i], series) == 0)
+            return c->value[i];
+    return NAN;
+}
+
+static void store_awaiting_decision(struct fixture *f, int64_t *id)
+{
+    struct decision d;
+    decision_init(&d);
+    d.ts_ms = BASE_MS;
+    d.kind = POL_ACTION_SHED;
+    decision_set_policy(&d, "cooling-shortfall");
+    decision_classify(&d, &(struct decision_facts){.mode = POL_MODE_APPROVE, .kw = 80});
+    assert_int_equal(d.status, DECISION_AWAITING_APPROVAL);
+    char *body = decision_to_text(&d);
+    char err[256] = "";
+    if (store_decision_add(f->a.store, d.ts_ms, d.policy, "shed", "awaiting-approval", body, NULL,
+                           id, err, sizeof err) != 0)
+        fail_msg("store_decision_add: %s", err);
+    free(body);
+    decision_clear(&d);
+}
+
+/* A Prometheus counter must never go down: an approve moves a decision
+ * from awaiting-approval to the status auto mode gives it, and the count
+ * of decisions that were ever awaiting approval stays what it was. The
+ * decisions now in each status are a gauge of their own. */
+static void prometheus_counters_never_decrease_when_a_decision_is_approved(void **state)
+{
+    struct fixture *f = *state;
+    int64_t id;
+    store_awaiting_decision(f, &id);
+    struct answer before = get(f, "/metrics", NULL, auth_read);
+    assert_int_equal(before.status, 200);
+    struct counter_samples c0, c1;
+    counters_of(before.body, &c0);
+    assert_true(counter_value(&c0, "floe_decisions_total{kind=\"shed\",status=\"awaiting-approval\"}") == 1);
+    assert_non_null(strstr(before.body, "# TYPE floe_decisions_in_status gauge\n"
+                                        "floe_decisions_in_status{kind=\"shed\",status=\"awaiting-approval\"} 1\n"));
+
+    char path[64];
+    snprintf(path, sizeof path, "/v1/decisions/%lld/approve", (long long)id);
+    struct answer ans = call_full(f, "POST", path, NULL, "Bearer " TOKEN_OPERATOR, 0);
+    if (ans.status != 200)
+        fail_msg("approve: %d %s", ans.status, ans.body);
+    answer_clear(&ans);
+
+    struct answer after = get(f, "/metrics", NULL, auth_read);
+    assert_int_equal(after.status, 200);
+    counters_of(after.body, &c1);
+    for (size_t i = 0; i < c0.n; i++) {
+        double v = counter_value(&c1, c0.series[i]);
+        if (!(v >= c0.value[i]))
+            fail_msg("counter %s went from %g to %g after an approve", c0.series[i], c0.value[i], v);
+    }
+    assert_true(counter_value(&c1, "floe_decisions_total{kind=\"shed\",status=\"awaiting-approval\"}") == 1);
+    assert_true(counter_value(&c1, "floe_decisions_total{kind=\"shed\",status=\"no-placement\"}") == 1);
+    assert_non_null(strstr(after.body, "floe_decisions_in_status{kind=\"shed\",status=\"awaiting-approval\"} 0\n"
+                                       "floe_decisions_in_status{kind=\"shed\",status=\"no-placement\"} 1\n"));
+    answer_clear(&before);
+    answer_clear(&after);
 }
 
 static void prometheus_render_is_exact(void **state)
@@ -931,12 +1094,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(history_caps_points_by_raising_the_step, setup, teardown),
         cmocka_unit_test_setup_teardown(history_rejects_bad_parameters_naming_them, setup,
                                         teardown),
+        cmocka_unit_test(query_param_decodes_the_first_occurrence_and_refuses_bad_escapes),
         cmocka_unit_test_setup_teardown(history_ignores_parameters_it_does_not_know, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(history_404_only_for_a_metric_neither_live_nor_stored,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(prometheus_page_is_served_with_its_content_type, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            prometheus_counters_never_decrease_when_a_decision_is_approved, setup, teardown),
         cmocka_unit_test(prometheus_render_is_exact),
         cmocka_unit_test(prometheus_label_values_are_escaped),
         cmocka_unit_test(prometheus_values_round_trip),

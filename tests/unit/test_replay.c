@@ -610,6 +610,33 @@ static void run_range_and_tick_follow_the_options(void **unused)
     run_free(&r);
 }
 
+static void run_ticks_at_the_config_policy_tick_unless_tick_is_given(void **unused)
+{
+    (void)unused;
+    /* Ten minutes of data; the agent this config runs ticks every minute. */
+    const char *csv = HDR "1768467600,room.a.temp_c,25\n1768468200,room.a.temp_c,25\n";
+    const char *config = "{ \"site\": { \"name\": \"t\" }, \"policy_tick\": \"1m\"," HOT_POLICY;
+    struct run_result r = run(config, csv, NULL);
+    assert_int_equal(r.rc, 0);
+    assert_int_equal(r.stats.ticks, 11);
+    assert_int_equal(r.stats.tick_ms, MIN);
+    assert_int_equal(r.stats.last_ms, T0 + 10 * MIN);
+    run_free(&r);
+
+    /* --tick wins over the config. */
+    struct replay_opts o = {.tick_ms = 5 * MIN};
+    r = run(config, csv, &o);
+    assert_int_equal(r.stats.ticks, 3);
+    assert_int_equal(r.stats.tick_ms, 5 * MIN);
+    run_free(&r);
+
+    /* Without policy_tick, the agent's default: 10 s. */
+    r = run(config_hot, csv, NULL);
+    assert_int_equal(r.stats.ticks, 61);
+    assert_int_equal(r.stats.tick_ms, REPLAY_DEFAULT_TICK_MS);
+    run_free(&r);
+}
+
 static void run_reports_a_bad_policy_by_path(void **unused)
 {
     (void)unused;
@@ -636,6 +663,7 @@ int main(void)
         cmocka_unit_test(run_numbers_decisions_and_recomputes_derived_metrics),
         cmocka_unit_test(run_takes_staleness_from_device_then_option_then_spacing),
         cmocka_unit_test(run_range_and_tick_follow_the_options),
+        cmocka_unit_test(run_ticks_at_the_config_policy_tick_unless_tick_is_given),
         cmocka_unit_test(run_reports_a_bad_policy_by_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -92,6 +92,51 @@ static void transition_checks_status_and_audits(void **state)
     store_audit_rows_free(audit, n);
 }
 
+struct counted {
+    char lines[8][96];
+    size_t n;
+};
+
+static void count_each(void *ctx, const char *kind, const char *status, int64_t entered,
+                       int64_t now_in)
+{
+    struct counted *c = ctx;
+    assert_true(c->n < 8);
+    snprintf(c->lines[c->n++], sizeof c->lines[0], "%s %s entered %lld now %lld", kind, status,
+             (long long)entered, (long long)now_in);
+}
+
+static void decision_counts_keep_every_status_entered_across_transitions_and_reopen(void **state)
+{
+    struct fixture *f = *state;
+    char err[256];
+    int64_t a, b, c;
+    assert_int_equal(store_decision_add(f->s, 1000, "hot", "shed", "awaiting-approval", "{}", NULL, &a, err, sizeof err), 0);
+    assert_int_equal(store_decision_add(f->s, 2000, "hot", "shed", "awaiting-approval", "{}", NULL, &b, err, sizeof err), 0);
+    assert_int_equal(store_decision_add(f->s, 3000, "ups", "notify", "awaiting-approval", "{}", NULL, &c, err, sizeof err), 0);
+    assert_int_equal(store_decision_transition(f->s, a, "awaiting-approval", "no-placement", "{}", "facility", 4000, err, sizeof err), 0);
+    assert_int_equal(store_decision_transition(f->s, b, "awaiting-approval", "rejected", "{}", "facility", 5000, err, sizeof err), 0);
+    /* Audit records about other things must not count. */
+    assert_int_equal(store_policy_put(f->s, "hot", "{}", "facility", 6000, err, sizeof err), 0);
+    assert_int_equal(store_audit_add(f->s, 7000, "facility", "note", "decisions", "a -> b", err, sizeof err), 0);
+    static const char *const want[] = {
+        "notify awaiting-approval entered 1 now 1",
+        "shed awaiting-approval entered 2 now 0",
+        "shed no-placement entered 1 now 1",
+        "shed rejected entered 1 now 1",
+    };
+    for (int round = 0; round < 2; round++) {
+        struct counted got = { 0 };
+        assert_int_equal(store_decision_counts(f->s, count_each, &got, err, sizeof err), 0);
+        assert_int_equal(got.n, 4);
+        for (size_t i = 0; i < 4; i++)
+            assert_string_equal(got.lines[i], want[i]);
+        /* The counts come from the records, so a restart keeps them. */
+        store_close(f->s);
+        assert_int_equal(store_open(&f->s, f->path, err, sizeof err), 0);
+    }
+}
+
 struct collected {
     char names[8][32];
     char bodies[8][64];
@@ -194,6 +239,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(decisions_list_newest_first_and_filter_by_time, setup, teardown),
         cmocka_unit_test_setup_teardown(transition_checks_status_and_audits, setup, teardown),
+        cmocka_unit_test_setup_teardown(decision_counts_keep_every_status_entered_across_transitions_and_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(policies_put_replace_delete_with_audit, setup, teardown),
         cmocka_unit_test_setup_teardown(policy_states_survive_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(decision_with_state_commits_both_and_delete_drops_state, setup, teardown),

@@ -1,0 +1,270 @@
+/* Unit tests of core/recorder: when samples are committed (the first at
+ * once, then every RECORDER_FLUSH_EVERY_MS), batches larger than one
+ * transaction, failed writes kept for the next commit, the flush at stop.
+ * The batcher is driven with an injected clock and a recording sink; the
+ * recorder's own thread is checked against a real store. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/recorder.h"
+#include "lib/util.h"
+
+/* 2026-01-01T00:00:00Z, the wall time samples are stamped with. */
+#define T0 1767225600000LL
+
+static void queue_samples(struct metrics *m, int count, int64_t ts_ms)
+{
+    for (int i = 0; i < count; i++)
+        metrics_set_good(m, "it.rack1.load_kw", i, "kW", "rack1", 15000, ts_ms + i);
+}
+
+/* ---- the batcher, with an injected clock and a recording sink ---- */
+
+/* Records every write; fails while fail_writes is set. */
+struct sink_log {
+    size_t writes;              /* write() calls, failed ones included */
+    size_t sizes[16];           /* samples per call */
+    double first_value[16];     /* value of the first sample of each call */
+    int64_t first_ts[16];
+    size_t stored;              /* samples of the successful calls */
+    bool fail_writes;
+};
+
+static int sink_write(void *ctx, const struct metric_sample *samples, size_t n, char *err,
+                      size_t errlen)
+{
+    struct sink_log *log = ctx;
+    assert_true(log->writes < ARRAY_LEN(log->sizes));
+    assert_true(n > 0 && n <= RECORDER_BATCH);
+    log->sizes[log->writes] = n;
+    log->first_value[log->writes] = samples[0].value;
+    log->first_ts[log->writes] = samples[0].ts_ms;
+    log->writes++;
+    if (log->fail_writes)
+        return errf(err, errlen, "disk I/O error");
+    log->stored += n;
+    return 0;
+}
+
+struct batcher_fixture {
+    struct metrics *metrics;
+    struct sink_log log;
+    struct recorder_batcher *b;
+};
+
+static int batcher_setup(void **state)
+{
+    struct batcher_fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->metrics = metrics_new(100000);
+    assert_non_null(f->metrics);
+    f->b = recorder_batcher_new(f->metrics, (struct recorder_sink){sink_write, &f->log});
+    assert_non_null(f->b);
+    *state = f;
+    return 0;
+}
+
+static int batcher_teardown(void **state)
+{
+    struct batcher_fixture *f = *state;
+    recorder_batcher_free(f->b);
+    metrics_free(f->metrics);
+    free(f);
+    return 0;
+}
+
+/* Monotonic times of the run; any origin will do. */
+#define START 5000000LL
+
+static void first_samples_are_committed_at_once_then_every_interval(void **state)
+{
+    struct batcher_fixture *f = *state;
+    /* Nothing queued yet: nothing written, look again soon. */
+    assert_int_equal(recorder_batcher_cycle(f->b, START), RECORDER_FIRST_CHECK_MS);
+    assert_int_equal(recorder_batcher_cycle(f->b, START + 100), RECORDER_FIRST_CHECK_MS);
+    assert_int_equal(f->log.writes, 0);
+    /* The first poll answers: committed on the next look, not 10 s on. */
+    queue_samples(f->metrics, 3, T0);
+    assert_int_equal(recorder_batcher_cycle(f->b, START + 200), RECORDER_FLUSH_EVERY_MS);
+    assert_int_equal(f->log.writes, 1);
+    assert_int_equal(f->log.sizes[0], 3);
+    /* From then on one commit per interval, however much is queued. */
+    queue_samples(f->metrics, 4, T0 + 1000);
+    assert_int_equal(recorder_batcher_cycle(f->b, START + 300), RECORDER_FLUSH_EVERY_MS - 100);
+    assert_int_equal(recorder_batcher_cycle(f->b, START + 10199), 1);
+    assert_int_equal(f->log.writes, 1);
+    assert_int_equal(recorder_batcher_cycle(f->b, START + 10200), RECORDER_FLUSH_EVERY_MS);
+    assert_int_equal(f->log.writes, 2);
+    assert_int_equal(f->log.sizes[1], 4);
+    /* An interval with nothing queued writes nothing and keeps the rhythm. */
+    assert_int_equal(recorder_batcher_cycle(f->b, START + 20200), RECORDER_FLUSH_EVERY_MS);
+    assert_int_equal(f->log.writes, 2);
+    assert_int_equal(f->log.stored, 7);
+}
+
+static void a_long_queue_is_written_in_transactions_of_at_most_a_batch(void **state)
+{
+    struct batcher_fixture *f = *state;
+    queue_samples(f->metrics, 2 * RECORDER_BATCH + 10, T0);
+    recorder_batcher_cycle(f->b, START);
+    assert_int_equal(f->log.writes, 3);
+    assert_int_equal(f->log.sizes[0], RECORDER_BATCH);
+    assert_int_equal(f->log.sizes[1], RECORDER_BATCH);
+    assert_int_equal(f->log.sizes[2], 10);
+    assert_true(f->log.first_value[1] == RECORDER_BATCH); /* oldest first */
+    assert_int_equal(f->log.stored, 2 * RECORDER_BATCH + 10);
+    assert_int_equal(recorder_batcher_pending(f->b), 0);
+}
+
+static void failed_write_keeps_its_samples_for_the_next_commit(void **state)
+{
+    struct batcher_fixture *f = *state;
+    f->log.fail_writes = true;
+    queue_samples(f->metrics, 5, T0);
+    assert_int_equal(recorder_batcher_cycle(f->b, START), RECORDER_FLUSH_EVERY_MS);
+    assert_int_equal(f->log.writes, 1);
+    assert_int_equal(f->log.stored, 0);
+    assert_int_equal(recorder_batcher_pending(f->b), 5);
+    /* A failure does not hurry the retry: the next is an interval on. */
+    queue_samples(f->metrics, 3, T0 + 1000);
+    assert_int_equal(recorder_batcher_cycle(f->b, START + 100), RECORDER_FLUSH_EVERY_MS - 100);
+    assert_int_equal(f->log.writes, 1);
+    /* Still failing: nothing lost. */
+    recorder_batcher_cycle(f->b, START + RECORDER_FLUSH_EVERY_MS);
+    assert_int_equal(f->log.writes, 2);
+    assert_int_equal(recorder_batcher_pending(f->b), 8);
+    /* Back: the kept samples go first, with what came meanwhile. */
+    f->log.fail_writes = false;
+    recorder_batcher_cycle(f->b, START + 2 * RECORDER_FLUSH_EVERY_MS);
+    assert_int_equal(f->log.writes, 3);
+    assert_int_equal(f->log.sizes[2], 8);
+    assert_int_equal(f->log.first_ts[2], T0);
+    assert_int_equal(f->log.stored, 8);
+    assert_int_equal(recorder_batcher_pending(f->b), 0);
+}
+
+static void flush_writes_what_is_queued_whether_due_or_not(void **state)
+{
+    struct batcher_fixture *f = *state;
+    queue_samples(f->metrics, 2, T0);
+    recorder_batcher_cycle(f->b, START);
+    queue_samples(f->metrics, 6, T0 + 1000);
+    assert_int_equal(recorder_batcher_flush(f->b), 0);
+    assert_int_equal(f->log.writes, 2);
+    assert_int_equal(f->log.stored, 8);
+    /* A flush that fails says so and keeps the samples. */
+    f->log.fail_writes = true;
+    queue_samples(f->metrics, 1, T0 + 2000);
+    assert_int_equal(recorder_batcher_flush(f->b), -1);
+    assert_int_equal(recorder_batcher_pending(f->b), 1);
+    /* Back: the kept sample is written; with nothing queued, no call. */
+    f->log.fail_writes = false;
+    assert_int_equal(recorder_batcher_flush(f->b), 0);
+    assert_int_equal(recorder_batcher_flush(f->b), 0);
+    assert_int_equal(f->log.writes, 4);
+    assert_int_equal(f->log.stored, 9);
+}
+
+/* ---- the thread, against a real store ---- */
+
+struct store_fixture {
+    char dir[64];
+    char path[96];
+    struct store *store;
+    struct metrics *metrics;
+};
+
+static int store_setup(void **state)
+{
+    struct store_fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/floe-recorder.XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof f->path, "%s/floe.db", f->dir);
+    char err[256] = "";
+    if (store_open(&f->store, f->path, err, sizeof err) != 0)
+        fail_msg("store_open: %s", err);
+    f->metrics = metrics_new(100000);
+    assert_non_null(f->metrics);
+    *state = f;
+    return 0;
+}
+
+static int store_teardown(void **state)
+{
+    struct store_fixture *f = *state;
+    store_close(f->store);
+    metrics_free(f->metrics);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+/* An agent in a crash loop (systemd restarts it 5 s after each crash)
+ * must still keep history: the first samples of a run reach the database
+ * within a second, not after the first 10 s commit interval. */
+static void first_samples_reach_the_store_within_a_second(void **state)
+{
+    struct store_fixture *f = *state;
+    char err[256] = "";
+    struct recorder *r = recorder_start(f->metrics, f->store, 0, err, sizeof err);
+    if (!r)
+        fail_msg("recorder_start: %s", err);
+    /* The first poll answers a little after start, when the recorder has
+     * already looked at an empty queue. */
+    util_sleep_ms(300, NULL);
+    queue_samples(f->metrics, 5, T0);
+    int64_t deadline = util_mono_ms() + 1000;
+    while (store_sample_count(f->store) < 5 && util_mono_ms() < deadline)
+        util_sleep_ms(20, NULL);
+    assert_int_equal(store_sample_count(f->store), 5);
+    recorder_stop(r);
+}
+
+static void stop_writes_what_is_queued(void **state)
+{
+    struct store_fixture *f = *state;
+    char err[256] = "";
+    struct recorder *r = recorder_start(f->metrics, f->store, 0, err, sizeof err);
+    if (!r)
+        fail_msg("recorder_start: %s", err);
+    /* Let the first commit happen, so the next is 10 s away. */
+    queue_samples(f->metrics, 1, T0);
+    int64_t deadline = util_mono_ms() + 1000;
+    while (store_sample_count(f->store) < 1 && util_mono_ms() < deadline)
+        util_sleep_ms(20, NULL);
+    assert_int_equal(store_sample_count(f->store), 1);
+    queue_samples(f->metrics, 7, T0 + 1000);
+    recorder_stop(r);
+    assert_int_equal(store_sample_count(f->store), 8);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(first_samples_are_committed_at_once_then_every_interval,
+                                        batcher_setup, batcher_teardown),
+        cmocka_unit_test_setup_teardown(a_long_queue_is_written_in_transactions_of_at_most_a_batch,
+                                        batcher_setup, batcher_teardown),
+        cmocka_unit_test_setup_teardown(failed_write_keeps_its_samples_for_the_next_commit,
+                                        batcher_setup, batcher_teardown),
+        cmocka_unit_test_setup_teardown(flush_writes_what_is_queued_whether_due_or_not,
+                                        batcher_setup, batcher_teardown),
+        cmocka_unit_test_setup_teardown(first_samples_reach_the_store_within_a_second, store_setup,
+                                        store_teardown),
+        cmocka_unit_test_setup_teardown(stop_writes_what_is_queued, store_setup, store_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
