@@ -36,6 +36,7 @@
 #include "api/api_internal.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "lib/vec.h"
 
 #define API_HTTP_MAX_CONNECTIONS 128
 #define API_HTTP_MAX_PER_IP 64
@@ -198,24 +199,14 @@ static void api_conn_take(struct api_conn *c, const char *data, size_t n)
         c->len = c->cap = 0;
         return;
     }
-    if (c->len + n > c->cap) {
-        size_t ncap = c->cap ? c->cap : 4096;
-        while (ncap < c->len + n)
-            ncap *= 2;
-        if (ncap > API_MAX_BODY)
-            ncap = API_MAX_BODY;
-        char *nb = realloc(c->body, ncap);
-        if (!nb) {
-            /* Cannot keep it: answer as for an oversized body rather than
-             * hand the handler a truncated one. */
-            c->too_large = true;
-            free(c->body);
-            c->body = NULL;
-            c->len = c->cap = 0;
-            return;
-        }
-        c->body = nb;
-        c->cap = ncap;
+    if (vec_reserve(c->body, c->cap, c->len + n) < 0) {
+        /* Cannot keep it: answer as for an oversized body rather than
+         * hand the handler a truncated one. */
+        c->too_large = true;
+        free(c->body);
+        c->body = NULL;
+        c->len = c->cap = 0;
+        return;
     }
     memcpy(c->body + c->len, data, n);
     c->len += n;

@@ -9,9 +9,12 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "lib/vec.h"
 
 struct prom_buf {
     char *data;
@@ -23,16 +26,8 @@ static void buf_reserve(struct prom_buf *b, size_t more)
 {
     if (b->failed || b->len + more + 1 <= b->cap)
         return;
-    size_t ncap = b->cap ? b->cap : 4096;
-    while (ncap < b->len + more + 1)
-        ncap *= 2;
-    char *nd = realloc(b->data, ncap);
-    if (!nd) {
+    if (more > SIZE_MAX - b->len - 1 || vec_reserve(b->data, b->cap, b->len + more + 1) < 0)
         b->failed = true;
-        return;
-    }
-    b->data = nd;
-    b->cap = ncap;
 }
 
 static void buf_put(struct prom_buf *b, const char *s, size_t n)

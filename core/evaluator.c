@@ -13,6 +13,7 @@
 #include "core/live_env.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "lib/vec.h"
 #include "policies/decision.h"
 #include "policies/pol_run.h"
 
@@ -35,7 +36,7 @@ struct evaluator {
                                             from: merged and the run point into it */
     int64_t tick_ms;                     /* policy_tick of that config */
     struct cfg_policy *api_policies;     /* parsed from the store; owned */
-    size_t napi;
+    size_t napi, cap_api;
     struct cfg_policy *merged;           /* shallow copies: config's, then API's */
     size_t nmerged;
     struct pol_engine *engine;
@@ -73,25 +74,21 @@ static int64_t json_int(const cJSON *o, const char *key)
 
 /* Saved states as read from the store: applied after the read, since the
  * store's listing holds its read lock while it calls back. */
+struct saved_state {
+    char *name, *body;
+};
 struct saved_states {
-    char **names, **bodies;
-    size_t n;
+    struct saved_state *v;
+    size_t n, cap;
 };
 
 static void collect_state(void *ctx, const char *name, const char *body)
 {
     struct saved_states *ss = ctx;
-    char **names = realloc(ss->names, (ss->n + 1) * sizeof *names);
-    if (names)
-        ss->names = names;
-    char **bodies = realloc(ss->bodies, (ss->n + 1) * sizeof *bodies);
-    if (bodies)
-        ss->bodies = bodies;
-    if (!names || !bodies)
-        return;
-    ss->names[ss->n] = util_strdup(name);
-    ss->bodies[ss->n] = util_strdup(body);
-    ss->n++;
+    /* One entry per policy: bounded by the configuration, so out of
+     * memory here is fatal like util_strdup (see lib/vec.h). */
+    vec_reserve_or_abort(ss->v, ss->cap, ss->n + 1);
+    ss->v[ss->n++] = (struct saved_state){util_strdup(name), util_strdup(body)};
 }
 
 static void restore_one(struct evaluator *ev, const char *name, const char *body)
@@ -180,12 +177,11 @@ static void load_api_policy(void *ctx, const char *name, const char *body)
         return;
     }
     cfg_errors_clear(&errs);
-    struct cfg_policy *grown = realloc(ev->api_policies, (ev->napi + 1) * sizeof *grown);
-    if (!grown) {
+    if (vec_reserve(ev->api_policies, ev->cap_api, ev->napi + 1) < 0) {
+        log_err("%s: out of memory; not running it", path);
         cfg_policy_clear(&p);
         return;
     }
-    ev->api_policies = grown;
     ev->api_policies[ev->napi++] = p;
 }
 
@@ -201,7 +197,7 @@ static void free_built(struct evaluator *ev)
         cfg_policy_clear(&ev->api_policies[i]);
     free(ev->api_policies);
     ev->api_policies = NULL;
-    ev->napi = 0;
+    ev->napi = ev->cap_api = 0;
     free(ev->merged);
     ev->merged = NULL;
     ev->nmerged = 0;
@@ -276,12 +272,11 @@ static int build(struct evaluator *ev, struct floe_config *cfg)
         if (store_policy_states(ev->a->store, collect_state, &ss, err, sizeof err) != 0)
             log_err("policy states could not be read: %s; all policies start from ok", err);
         for (size_t i = 0; i < ss.n; i++) {
-            restore_one(ev, ss.names[i], ss.bodies[i]);
-            free(ss.names[i]);
-            free(ss.bodies[i]);
+            restore_one(ev, ss.v[i].name, ss.v[i].body);
+            free(ss.v[i].name);
+            free(ss.v[i].body);
         }
-        free(ss.names);
-        free(ss.bodies);
+        free(ss.v);
     }
     /* Save every state at the next tick, so a policy new under an old name
      * never inherits a stale saved state at the next restart. */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "lib/util.h"
+#include "lib/vec.h"
 
 struct derive {
     char *metric;
@@ -128,14 +129,7 @@ static void env_input(void *ctx, const char *name, double value, int good)
     struct pol_run *run = ctx;
     if (!run->recording)
         return;
-    if (run->nreadings == run->cap_readings) {
-        size_t cap = run->cap_readings ? 2 * run->cap_readings : 32;
-        struct reading *r = realloc(run->readings, cap * sizeof *r);
-        if (!r)
-            abort(); /* a few hundred bytes, once: see decision.h */
-        run->readings = r;
-        run->cap_readings = cap;
-    }
+    vec_reserve_or_abort(run->readings, run->cap_readings, run->nreadings + 1); /* see decision.h */
     run->readings[run->nreadings++] = (struct reading){name, value, good != 0};
 }
 

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "lib/util.h"
+#include "lib/vec.h"
 #include "store/store_internal.h"
 
 /* Prepares sql on db; on failure fills err. */
@@ -304,15 +305,9 @@ int store_decisions(struct store *s, int64_t since_ms, size_t limit,
     sqlite3_bind_int64(st, 2, limit > (size_t)INT64_MAX ? -1 : (int64_t)limit);
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (len == cap) {
-            size_t ncap = cap ? cap * 2 : 32;
-            struct store_decision_row *grown = realloc(out, ncap * sizeof *grown);
-            if (!grown) {
-                errf(err, errlen, "out of memory");
-                goto out;
-            }
-            out = grown;
-            cap = ncap;
+        if (vec_reserve(out, cap, len + 1) < 0) {
+            errf(err, errlen, "out of memory");
+            goto out;
         }
         row_from(st, &out[len++]);
     }
@@ -548,7 +543,7 @@ int store_audit(struct store *s, size_t limit, struct store_audit_row **rows, si
     pthread_mutex_lock(&s->read_lock);
     int rc = -1;
     struct store_audit_row *out = NULL;
-    size_t len = 0;
+    size_t len = 0, cap = 0;
     sqlite3_stmt *st = prep(s, s->reader,
                             "SELECT id, ts_ms, actor, action, target, detail FROM audit "
                             "ORDER BY id DESC LIMIT ?",
@@ -558,12 +553,10 @@ int store_audit(struct store *s, size_t limit, struct store_audit_row **rows, si
     sqlite3_bind_int64(st, 1, limit > (size_t)INT64_MAX ? -1 : (int64_t)limit);
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        struct store_audit_row *grown = realloc(out, (len + 1) * sizeof *grown);
-        if (!grown) {
+        if (vec_reserve(out, cap, len + 1) < 0) {
             errf(err, errlen, "out of memory");
             goto out;
         }
-        out = grown;
         out[len].id = sqlite3_column_int64(st, 0);
         out[len].ts_ms = sqlite3_column_int64(st, 1);
         out[len].actor = col_text(st, 2);
