@@ -1,7 +1,9 @@
 # floe — one non-recursive Makefile.
 #   make            build build/floe and build/floe-sim
 #   make check      install missing Debian packages, build (gcc, clang, ASan+UBSan), run every test
-#   make demo       install, build, run the demonstration site
+#   make demo       install, build, run the demonstration site; DEMO_SECONDS=N stops it
+#                   after N s (default: Ctrl-C on a terminal, else after its first
+#                   decision); DEMO_DIR, DEMO_*_PORT, DEMO_SPEEDUP: see etc/demo/run.sh
 #   make deps       install missing Debian packages (apt-get)
 #   make install    binaries, example config, systemd unit, the floe user (PREFIX, DESTDIR,
 #                   FLOE_USER, FLOE_GROUP; see "install" below)

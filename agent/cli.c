@@ -6,11 +6,16 @@
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/util.h"
+#include "policies/pol_engine.h"
 
 struct cli_target {
     const char *url;
@@ -143,42 +148,9 @@ static int report_refusal(long status, const char *body)
     return CLI_EXIT_REFUSED;
 }
 
-static void print_policies(const struct cli_target *t)
-{
-    char *body = NULL;
-    if (http_get(t, "/v1/policies", &body) != 200) {
-        free(body);
-        return;
-    }
-    cJSON *j = cJSON_Parse(body);
-    const cJSON *list = cJSON_GetObjectItemCaseSensitive(j, "policies");
-    if (cJSON_GetArraySize(list) > 0) {
-        printf("\n%-28s %-8s %-8s %-8s %-20s %s\n", "policy", "state", "mode", "severity",
-               "since", "last decision");
-        const cJSON *p;
-        cJSON_ArrayForEach(p, list)
-        {
-            const cJSON *last = cJSON_GetObjectItemCaseSensitive(p, "last_decision");
-            const cJSON *unknown = cJSON_GetObjectItemCaseSensitive(p, "unknown");
-            char lastbuf[24] = "—";
-            if (cJSON_IsNumber(last))
-                snprintf(lastbuf, sizeof lastbuf, "#%.0f", last->valuedouble);
-            char state[24];
-            snprintf(state, sizeof state, "%s%s", json_str(p, "state"),
-                     cJSON_IsTrue(unknown) ? "?" : "");
-            const cJSON *since = cJSON_GetObjectItemCaseSensitive(p, "since");
-            printf("%-28s %-8s %-8s %-8s %-20s %s\n", json_str(p, "name"), state,
-                   json_str(p, "mode"), json_str(p, "severity"),
-                   cJSON_IsString(since) ? since->valuestring : "—", lastbuf);
-        }
-    }
-    cJSON_Delete(j);
-    free(body);
-}
-
 /* One decision as a line: id, time, policy, kind, status, need, and the
  * last reason (the one that says what happened). */
-static void print_decision_line(const cJSON *d, const char *indent)
+static void print_decision_line(const cJSON *d)
 {
     const cJSON *need = cJSON_GetObjectItemCaseSensitive(d, "need_kw");
     const cJSON *reasons = cJSON_GetObjectItemCaseSensitive(d, "reasons");
@@ -186,56 +158,662 @@ static void print_decision_line(const cJSON *d, const char *indent)
     char needbuf[32] = "";
     if (cJSON_IsNumber(need))
         snprintf(needbuf, sizeof needbuf, " need %.1f kW", need->valuedouble);
-    printf("%s#%-5.0f %s %-24s %-9s %-17s%s%s%s\n", indent, json_num(d, "id"), json_str(d, "ts"),
+    printf("#%-5.0f %s %-24s %-9s %-17s%s%s%s\n", json_num(d, "id"), json_str(d, "ts"),
            json_str(d, "policy"), json_str(d, "kind"), json_str(d, "status"), needbuf,
            cJSON_IsString(why) ? " — " : "", cJSON_IsString(why) ? why->valuestring : "");
 }
 
-/* GETs /v1/decisions?limit=N and prints a line each. Returns the exit
- * code (quiet: errors are not printed, for the status summary). */
-static int print_decisions_from(const struct cli_target *t, int limit, const char *indent,
-                                bool quiet)
+/* ---- floe status ----
+ *
+ * One screen, most important first: the site and whether it accepts work,
+ * then each alarm (a policy pending or firing) with its description, its
+ * `when` and the current values of what it reads, and its last decision;
+ * then each failing device with its error; then the headline metrics.
+ * Without --all it fits STATUS_ROWS lines of STATUS_COLS columns: what
+ * does not fit is summarised in one line, never scrolled away. Times are
+ * the site's (the agent's site.timezone), values rounded to what a person
+ * reads (22.12, not 22.1200008392334), on/off for a bit. */
+
+#define STATUS_ROWS 23 /* a 24-line terminal, less the line of the next prompt */
+#define STATUS_COLS 80
+#define LINE_BYTES (STATUS_COLS * 4 + 8)
+#define BLOCK_LINES 6
+
+struct screen {
+    int rows;     /* lines printed so far */
+    int max_rows; /* INT_MAX with --all */
+    bool clip;    /* cut lines at STATUS_COLS columns */
+};
+
+struct block {
+    char line[BLOCK_LINES][LINE_BYTES];
+    int n;
+};
+
+/* Copies src into dst (LINE_BYTES), control characters (a device's error
+ * text, a description) as spaces, cut with "…" past cols columns when
+ * cols > 0. Columns are UTF-8 code points. */
+static void clip_line(char *dst, const char *src, int cols)
 {
-    char path[64], *body = NULL;
-    snprintf(path, sizeof path, "/v1/decisions?limit=%d", limit);
-    long status = http_get(t, path, &body);
-    if (status < 0) {
-        free(body);
-        return CLI_EXIT_UNREACHABLE;
+    size_t o = 0;
+    int col = 0;
+    size_t cut = 0;
+    for (const unsigned char *p = (const unsigned char *)src; *p && o + 5 < LINE_BYTES; p++) {
+        bool starts = (*p & 0xC0) != 0x80;
+        if (starts) {
+            if (cols > 0 && col == cols - 1)
+                cut = o;
+            if (cols > 0 && col == cols) {
+                memcpy(dst + cut, "…", 4); /* with its NUL */
+                return;
+            }
+            col++;
+        }
+        dst[o++] = *p < 0x20 || *p == 0x7f ? ' ' : (char)*p;
     }
-    if (status != 200) {
-        int rc = quiet ? CLI_EXIT_REFUSED : report_refusal(status, body);
-        free(body);
-        return rc;
-    }
-    cJSON *j = cJSON_Parse(body);
-    const cJSON *list = cJSON_GetObjectItemCaseSensitive(j, "decisions");
-    int rc = CLI_EXIT_OK;
-    if (!cJSON_IsArray(list)) {
-        if (!quiet)
-            fprintf(stderr, "floe: %s/v1/decisions: answer has no decisions list\n", t->url);
-        rc = CLI_EXIT_UNREACHABLE;
-    } else if (cJSON_GetArraySize(list) > 0 && quiet) {
-        printf("\nlatest decisions:\n");
-    }
-    const cJSON *d;
-    cJSON_ArrayForEach(d, list)
-        print_decision_line(d, indent);
-    cJSON_Delete(j);
-    free(body);
-    return rc;
+    while (o > 0 && dst[o - 1] == ' ')
+        o--;
+    dst[o] = '\0';
 }
 
-static void print_decisions(const struct cli_target *t)
+static int columns(const char *s)
 {
-    print_decisions_from(t, 5, "  ", true);
+    int n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+static void block_add(struct block *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void block_add(struct block *b, const char *fmt, ...)
+{
+    if (b->n == BLOCK_LINES)
+        return;
+    char raw[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    va_end(ap);
+    clip_line(b->line[b->n++], raw, 0);
+}
+
+/* Prints a block (lines cut to the screen's width); counts its rows. */
+static void screen_put(struct screen *s, const struct block *b)
+{
+    for (int i = 0; i < b->n; i++) {
+        char out[LINE_BYTES];
+        clip_line(out, b->line[i], s->clip ? STATUS_COLS : 0);
+        puts(out);
+        s->rows++;
+    }
+}
+
+static void screen_line(struct screen *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void screen_line(struct screen *s, const char *fmt, ...)
+{
+    struct block b = {.n = 1};
+    va_list ap;
+    va_start(ap, fmt);
+    char raw[2048];
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    va_end(ap);
+    clip_line(b.line[0], raw, 0);
+    screen_put(s, &b);
+}
+
+static int screen_left(const struct screen *s)
+{
+    return s->max_rows - s->rows;
+}
+
+/* The site's clock: its zone loaded here, since this client may run on
+ * another machine than the agent; UTC when this machine lacks the zone. */
+struct site_clock {
+    struct pol_tz *tz;
+    char zone[64];
+    bool zone_known;
+    int64_t now_ms;
+    struct pol_local now;
+};
+
+static void site_clock_init(struct site_clock *sc, const char *zone, int64_t now_ms)
+{
+    memset(sc, 0, sizeof *sc);
+    util_strlcpy(sc->zone, zone && *zone ? zone : "UTC", sizeof sc->zone);
+    sc->zone_known = pol_tz_load(sc->zone, &sc->tz, NULL, 0) == 0;
+    if (!sc->zone_known)
+        pol_tz_load("UTC", &sc->tz, NULL, 0);
+    sc->now_ms = now_ms;
+    pol_tz_local(sc->tz, now_ms, &sc->now);
+}
+
+/* "14:04:31" today (site time), "2026-01-30 14:04" another day, "-"
+ * when the API gave no time. */
+static void fmt_time(const struct site_clock *sc, const char *rfc3339, char *buf, size_t n)
+{
+    int64_t ms;
+    if (!rfc3339 || util_parse_time_ms(rfc3339, &ms) != 0) {
+        snprintf(buf, n, "-");
+        return;
+    }
+    struct pol_local l;
+    pol_tz_local(sc->tz, ms, &l);
+    if (l.year == sc->now.year && l.month == sc->now.month && l.day == sc->now.day)
+        snprintf(buf, n, "%02d:%02d:%02d", l.hour, l.minute, l.second);
+    else
+        snprintf(buf, n, "%04d-%02d-%02d %02d:%02d", l.year, l.month, l.day, l.hour, l.minute);
+}
+
+/* "45s", "2m 10s", "3h 05m", "2d 04h": how long ago rfc3339 was. */
+static void fmt_ago(const struct site_clock *sc, const char *rfc3339, char *buf, size_t n)
+{
+    int64_t ms;
+    buf[0] = '\0';
+    if (!rfc3339 || util_parse_time_ms(rfc3339, &ms) != 0)
+        return;
+    long long s = (sc->now_ms - ms) / 1000;
+    if (s < 0)
+        s = 0;
+    if (s < 60)
+        snprintf(buf, n, "%llds", s);
+    else if (s < 3600)
+        snprintf(buf, n, "%lldm %02llds", s / 60, s % 60);
+    else if (s < 86400)
+        snprintf(buf, n, "%lldh %02lldm", s / 3600, s % 3600 / 60);
+    else
+        snprintf(buf, n, "%lldd %02lldh", s / 86400, s % 86400 / 3600);
+}
+
+/* A value as a person reads it: at most two decimals without trailing
+ * zeros (22.12, 310, 0.5), three significant digits below 0.01 or from
+ * 1e15; "-" when unknown. */
+static void fmt_number(double v, char *buf, size_t n)
+{
+    double a = fabs(v);
+    if (!isfinite(v)) {
+        snprintf(buf, n, "-");
+        return;
+    }
+    if (a >= 1e15 || (a > 0 && a < 0.01)) {
+        snprintf(buf, n, "%.3g", v);
+        return;
+    }
+    snprintf(buf, n, "%.2f", v);
+    char *dot = strchr(buf, '.');
+    if (dot) {
+        char *end = buf + strlen(buf) - 1;
+        while (end > dot && *end == '0')
+            *end-- = '\0';
+        if (end == dot)
+            *end = '\0';
+    }
+    if (strcmp(buf, "-0") == 0)
+        snprintf(buf, n, "0");
+}
+
+static const cJSON *find_metric(const cJSON *telemetry, const char *name)
+{
+    const cJSON *m;
+    cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(telemetry, "metrics"))
+    {
+        if (strcmp(json_str(m, "name"), name) == 0)
+            return m;
+    }
+    return NULL;
+}
+
+/* value (a JSON number or null) as text: on/off when the telemetry entry
+ * m says the metric is a bit, else a rounded number. */
+static void fmt_value(const cJSON *value, const cJSON *m, char *buf, size_t n)
+{
+    if (!cJSON_IsNumber(value)) {
+        snprintf(buf, n, "-");
+        return;
+    }
+    if (m && strcmp(json_str(m, "type"), "bool") == 0)
+        snprintf(buf, n, "%s", value->valuedouble != 0 ? "on" : "off");
+    else
+        fmt_number(value->valuedouble, buf, n);
+}
+
+/* "cooling.capacity_kw 310 kW, it.load_kw 400 kW": the inputs object of
+ * a policy, each value with the unit its metric has. */
+static void fmt_inputs(const cJSON *inputs, const cJSON *telemetry, char *buf, size_t n)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    const cJSON *in;
+    cJSON_ArrayForEach(in, inputs)
+    {
+        const cJSON *m = find_metric(telemetry, in->string);
+        char value[48];
+        fmt_value(in, m, value, sizeof value);
+        const char *unit = m && cJSON_IsNumber(in) ? json_str(m, "unit") : "";
+        if (strcmp(unit, "?") == 0 || strcmp(json_str(m, "type"), "bool") == 0)
+            unit = "";
+        int w = snprintf(buf + used, n - used, "%s%s %s%s%s", used ? ", " : "", in->string,
+                         cJSON_IsNumber(in) ? value : "unknown", *unit ? " " : "", unit);
+        if (w < 0 || (size_t)w >= n - used)
+            return;
+        used += (size_t)w;
+    }
+}
+
+/* The data one status screen is made of; NULL parts were unavailable. */
+struct status_view {
+    const struct cli_target *t;
+    cJSON *status, *policies, *telemetry;
+    struct site_clock clock;
+    bool all;
+};
+
+static cJSON *get_json(const struct cli_target *t, const char *path)
+{
+    char *body = NULL;
+    cJSON *j = NULL;
+    if (http_get(t, path, &body) == 200)
+        j = cJSON_Parse(body);
+    free(body);
+    return j;
+}
+
+static bool is_alarm(const cJSON *p)
+{
+    const char *state = json_str(p, "state");
+    return strcmp(state, "firing") == 0 || strcmp(state, "pending") == 0;
+}
+
+/* Firing before pending, critical before warning, else as listed. */
+static int alarm_rank(const cJSON *p)
+{
+    return (strcmp(json_str(p, "state"), "firing") == 0 ? 0 : 2) +
+           (strcmp(json_str(p, "severity"), "critical") == 0 ? 0 : 1);
+}
+
+/* The lines of one alarm: state, name, severity, mode, since; the
+ * description; `when` with the current values of what it reads; the
+ * policy's last decision. */
+static void alarm_block(const struct status_view *v, const cJSON *p, struct block *b)
+{
+    char since[32], ago[32];
+    const cJSON *since_j = cJSON_GetObjectItemCaseSensitive(p, "since");
+    const char *since_s = cJSON_IsString(since_j) ? since_j->valuestring : NULL;
+    fmt_time(&v->clock, since_s, since, sizeof since);
+    fmt_ago(&v->clock, since_s, ago, sizeof ago);
+    char state[16];
+    snprintf(state, sizeof state, "%s", json_str(p, "state"));
+    for (char *c = state; *c; c++)
+        *c = (char)(*c >= 'a' && *c <= 'z' ? *c - 32 : *c);
+    bool unknown = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "unknown"));
+    block_add(b, "%-7s %s: %s, %s, since %s%s%s%s%s", state, json_str(p, "name"),
+              json_str(p, "severity"), json_str(p, "mode"), since, *ago ? " (" : "", ago,
+              *ago ? ")" : "", unknown ? "; inputs unknown, holding" : "");
+    const cJSON *desc = cJSON_GetObjectItemCaseSensitive(p, "description");
+    if (cJSON_IsString(desc) && *desc->valuestring)
+        block_add(b, "  %s", desc->valuestring);
+    const cJSON *when = cJSON_GetObjectItemCaseSensitive(p, "when");
+    if (cJSON_IsString(when)) {
+        char inputs[1024];
+        fmt_inputs(cJSON_GetObjectItemCaseSensitive(p, "inputs"), v->telemetry, inputs,
+                   sizeof inputs);
+        char one[1200];
+        snprintf(one, sizeof one, "  when %s; now %s", when->valuestring, inputs);
+        if (!*inputs) {
+            block_add(b, "  when %s", when->valuestring);
+        } else if (columns(one) <= STATUS_COLS) {
+            block_add(b, "%s", one);
+        } else {
+            block_add(b, "  when %s", when->valuestring);
+            block_add(b, "  now  %s", inputs);
+        }
+    }
+    const cJSON *last = cJSON_GetObjectItemCaseSensitive(p, "last_decision");
+    if (!cJSON_IsNumber(last))
+        return;
+    char path[64];
+    snprintf(path, sizeof path, "/v1/decisions/%.0f", last->valuedouble);
+    cJSON *d = get_json(v->t, path);
+    if (!d) {
+        block_add(b, "  decision #%.0f", last->valuedouble);
+        return;
+    }
+    char at[32], need[48] = "";
+    const cJSON *ts = cJSON_GetObjectItemCaseSensitive(d, "ts");
+    fmt_time(&v->clock, cJSON_IsString(ts) ? ts->valuestring : NULL, at, sizeof at);
+    const cJSON *need_kw = cJSON_GetObjectItemCaseSensitive(d, "need_kw");
+    if (cJSON_IsNumber(need_kw)) {
+        char kw[32];
+        fmt_number(need_kw->valuedouble, kw, sizeof kw);
+        snprintf(need, sizeof need, ", need %s kW", kw);
+    }
+    const cJSON *reasons = cJSON_GetObjectItemCaseSensitive(d, "reasons");
+    const cJSON *why = cJSON_GetArrayItem(reasons, cJSON_GetArraySize(reasons) - 1);
+    block_add(b, "  decision #%.0f %s: %s, %s%s%s%s", last->valuedouble, at, json_str(d, "kind"),
+              json_str(d, "status"), need, cJSON_IsString(why) ? "; " : "",
+              cJSON_IsString(why) ? why->valuestring : "");
+    cJSON_Delete(d);
+}
+
+/* Two lines: site, version, uptime and site time; whether the site
+ * accepts work, device and policy counts. */
+static void status_header(struct screen *s, const struct status_view *v)
+{
+    double up = json_num(v->status, "uptime_s");
+    const struct pol_local *l = &v->clock.now;
+    screen_line(s, "%s  floe %s  up %dd %02dh %02dm  %04d-%02d-%02d %02d:%02d:%02d %s%s",
+                json_str(v->status, "site"), json_str(v->status, "version"), (int)(up / 86400),
+                (int)((long)up % 86400 / 3600), (int)((long)up % 3600 / 60), l->year, l->month,
+                l->day, l->hour, l->minute, l->second, v->clock.zone,
+                v->clock.zone_known ? "" : " (unknown here: UTC)");
+    char line[512] = "";
+    size_t used = 0;
+    const cJSON *accepting = cJSON_GetObjectItemCaseSensitive(v->status, "accepting");
+    if (cJSON_IsBool(accepting))
+        used += (size_t)snprintf(line + used, sizeof line - used, "accepting work: %s | ",
+                                 cJSON_IsTrue(accepting) ? "yes" : "NO");
+    const cJSON *col = cJSON_GetObjectItemCaseSensitive(v->status, "collectors");
+    if (cJSON_IsObject(col)) {
+        used += (size_t)snprintf(line + used, sizeof line - used, "devices %.0f ok",
+                                 json_num(col, "ok"));
+        if (json_num(col, "failing") > 0)
+            used += (size_t)snprintf(line + used, sizeof line - used, ", %.0f failing",
+                                     json_num(col, "failing"));
+        if (json_num(col, "pending") > 0)
+            used += (size_t)snprintf(line + used, sizeof line - used, ", %.0f starting",
+                                     json_num(col, "pending"));
+    }
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(v->policies, "policies");
+    if (cJSON_IsArray(list)) {
+        int firing = 0, pending = 0, ok = 0;
+        const cJSON *p;
+        cJSON_ArrayForEach(p, list)
+        {
+            const char *st = json_str(p, "state");
+            firing += strcmp(st, "firing") == 0;
+            pending += strcmp(st, "pending") == 0;
+            ok += strcmp(st, "ok") == 0;
+        }
+        /* Only the counts that are not 0: the line must fit 80 columns. */
+        used += (size_t)snprintf(line + used, sizeof line - used, " | policies");
+        const char *sep = " ";
+        const int counts[] = {firing, pending, ok};
+        const char *words[] = {"firing", "pending", "ok"};
+        for (size_t i = 0; i < ARRAY_LEN(counts) && used < sizeof line; i++) {
+            if (counts[i]) {
+                used += (size_t)snprintf(line + used, sizeof line - used, "%s%d %s", sep, counts[i],
+                                         words[i]);
+                sep = ", ";
+            }
+        }
+        if (firing + pending + ok == 0)
+            snprintf(line + used, sizeof line - used, " none");
+    }
+    screen_line(s, "%s", line);
+}
+
+/* The alarms, as many as fit above `reserve` rows; the rest in one line. */
+static void status_alarms(struct screen *s, const struct status_view *v, int reserve)
+{
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(v->policies, "policies");
+    int n = cJSON_GetArraySize(list), nalarms = 0;
+    const cJSON **alarms = calloc(n ? (size_t)n : 1, sizeof *alarms);
+    if (!alarms)
+        return;
+    const cJSON *p;
+    cJSON_ArrayForEach(p, list)
+    {
+        if (is_alarm(p))
+            alarms[nalarms++] = p;
+    }
+    /* Insertion sort: stable, and a site has a handful of alarms. */
+    for (int i = 1; i < nalarms; i++)
+        for (int j = i; j > 0 && alarm_rank(alarms[j]) < alarm_rank(alarms[j - 1]); j--) {
+            const cJSON *tmp = alarms[j];
+            alarms[j] = alarms[j - 1];
+            alarms[j - 1] = tmp;
+        }
+    if (nalarms > 0)
+        screen_line(s, "%s", "");
+    for (int i = 0; i < nalarms; i++) {
+        struct block b = {0};
+        alarm_block(v, alarms[i], &b);
+        int after = i + 1 < nalarms ? 1 : 0; /* the "more alarms" line */
+        if (b.n + after > screen_left(s) - reserve) {
+            char names[1024] = "";
+            size_t used = 0;
+            for (int j = i; j < nalarms && used < sizeof names; j++)
+                used += (size_t)snprintf(names + used, sizeof names - used, "%s%s",
+                                         j > i ? ", " : "", json_str(alarms[j], "name"));
+            screen_line(s, "and %d more alarm%s: %s", nalarms - i, nalarms - i == 1 ? "" : "s",
+                        names);
+            break;
+        }
+        screen_put(s, &b);
+    }
+    /* Policies that are not alarming but cannot tell: they hold their
+     * state until their inputs are known again (a failing device, most
+     * likely; it is listed below). */
+    char names[1024] = "";
+    size_t used = 0;
+    int nunknown = 0;
+    cJSON_ArrayForEach(p, list)
+    {
+        if (!is_alarm(p) && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "unknown")) &&
+            used < sizeof names) {
+            used += (size_t)snprintf(names + used, sizeof names - used, "%s%s",
+                                     nunknown ? ", " : "", json_str(p, "name"));
+            nunknown++;
+        }
+    }
+    if (nunknown && screen_left(s) > reserve)
+        screen_line(s, "UNKNOWN %s: input%s missing, stale or in error; holding state", names,
+                    nunknown == 1 ? "" : "s");
+    free(alarms);
+}
+
+/* "head: reason" on one line, or on two when that would be cut. */
+static void add_with_reason(struct block *b, bool clip, const char *head, const char *reason)
+{
+    char one[1024];
+    snprintf(one, sizeof one, "%s: %s", head, reason);
+    if (!clip || columns(one) <= STATUS_COLS) {
+        block_add(b, "%s", one);
+    } else {
+        block_add(b, "%s", head);
+        block_add(b, "  %s", reason);
+    }
+}
+
+static void down_block(const struct status_view *v, const cJSON *d, bool clip, struct block *b)
+{
+    char since[32], ago[32], head[256];
+    const cJSON *since_j = cJSON_GetObjectItemCaseSensitive(d, "since");
+    const char *since_s = cJSON_IsString(since_j) ? since_j->valuestring : NULL;
+    fmt_time(&v->clock, since_s, since, sizeof since);
+    fmt_ago(&v->clock, since_s, ago, sizeof ago);
+    snprintf(head, sizeof head, "DOWN    %s (%s) since %s (%s)", json_str(d, "device"),
+             json_str(d, "protocol"), since, ago);
+    add_with_reason(b, clip, head, json_str(d, "error"));
+}
+
+/* A metric in error although its device answers (a point the device
+ * does not have, a value it cannot decode); a failing device's metrics
+ * and derived metrics (in error when an input is) are told by the DOWN
+ * line and the alarms. */
+static bool point_error(const cJSON *m, const cJSON *down)
+{
+    const cJSON *error = cJSON_GetObjectItemCaseSensitive(m, "error");
+    const char *source = json_str(m, "source");
+    if (!cJSON_IsString(error) || strcmp(source, "derive") == 0)
+        return false;
+    const cJSON *d;
+    cJSON_ArrayForEach(d, down)
+    {
+        if (strcmp(json_str(d, "device"), source) == 0)
+            return false;
+    }
+    return true;
+}
+
+static const cJSON *failing_devices(const struct status_view *v)
+{
+    const cJSON *col = cJSON_GetObjectItemCaseSensitive(v->status, "collectors");
+    return cJSON_GetObjectItemCaseSensitive(col, "failing_devices");
+}
+
+/* Failing devices and points in error. */
+static int failure_count(const struct status_view *v)
+{
+    const cJSON *down = failing_devices(v);
+    int n = cJSON_GetArraySize(down);
+    const cJSON *m;
+    cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(v->telemetry, "metrics"))
+    {
+        n += point_error(m, down);
+    }
+    return n;
+}
+
+/* Failing devices, then points in error, each with why, as many as fit
+ * above `reserve` rows; the rest counted in one line. */
+static void status_devices(struct screen *s, const struct status_view *v, int reserve)
+{
+    const cJSON *down = failing_devices(v);
+    const cJSON *metrics = cJSON_GetObjectItemCaseSensitive(v->telemetry, "metrics");
+    int n = failure_count(v);
+    if (n == 0)
+        return;
+    screen_line(s, "%s", "");
+    const cJSON *d = down ? down->child : NULL;
+    const cJSON *m = metrics ? metrics->child : NULL;
+    for (int i = 0; i < n; i++) {
+        struct block b = {0};
+        if (d) {
+            down_block(v, d, s->clip, &b);
+            d = d->next;
+        } else {
+            while (!point_error(m, down))
+                m = m->next;
+            char head[256];
+            snprintf(head, sizeof head, "ERROR   %s (%s)", json_str(m, "name"),
+                     json_str(m, "source"));
+            add_with_reason(&b, s->clip, head, json_str(m, "error"));
+            m = m->next;
+        }
+        int after = i + 1 < n ? 1 : 0;
+        if (b.n + after > screen_left(s) - reserve) {
+            screen_line(s, "and %d more failing device%s or point%s", n - i, n - i == 1 ? "" : "s",
+                        n - i == 1 ? "" : "s");
+            return;
+        }
+        screen_put(s, &b);
+    }
+}
+
+/* The headline metrics: the derived ones (the site-level sums the
+ * engineer chose to compute), then what the policies read, each once. */
+static int headline_metrics(const struct status_view *v, const cJSON **out, int max)
+{
+    int n = 0;
+    const cJSON *m;
+    cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(v->telemetry, "metrics"))
+    {
+        if (n < max && strcmp(json_str(m, "source"), "derive") == 0)
+            out[n++] = m;
+    }
+    const cJSON *p;
+    cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(v->policies, "policies"))
+    {
+        const cJSON *in;
+        cJSON_ArrayForEach(in, cJSON_GetObjectItemCaseSensitive(p, "inputs"))
+        {
+            const cJSON *found = find_metric(v->telemetry, in->string);
+            bool seen = !found;
+            for (int i = 0; i < n && !seen; i++)
+                seen = out[i] == found;
+            if (!seen && n < max)
+                out[n++] = found;
+        }
+    }
+    return n;
+}
+
+static void metric_line(struct screen *s, const cJSON *m, int width, bool full)
+{
+    char value[48], age[32] = "-";
+    fmt_value(cJSON_GetObjectItemCaseSensitive(m, "value"), m, value, sizeof value);
+    bool is_bool = strcmp(json_str(m, "type"), "bool") == 0;
+    const char *unit = is_bool ? "" : json_str(m, "unit");
+    const char *quality = json_str(m, "quality");
+    const cJSON *age_j = cJSON_GetObjectItemCaseSensitive(m, "age_s");
+    if (cJSON_IsNumber(age_j))
+        snprintf(age, sizeof age, "%.0fs", age_j->valuedouble);
+    if (full)
+        screen_line(s, "%-*s %12s %-6s %-7s %6s %s", width, json_str(m, "name"), value, unit,
+                    quality, age, json_str(m, "source"));
+    else if (strcmp(quality, "good") == 0)
+        screen_line(s, "  %-*s %10s %s", width, json_str(m, "name"), value, unit);
+    else
+        screen_line(s, "  %-*s %10s %-4s %s, last good %s ago", width, json_str(m, "name"), value,
+                    unit, quality, age);
+}
+
+static void status_metrics(struct screen *s, const struct status_view *v)
+{
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(v->telemetry, "metrics");
+    int total = cJSON_GetArraySize(list);
+    if (!v->telemetry)
+        return;
+    screen_line(s, "%s", "");
+    if (v->all) {
+        int width = 6;
+        const cJSON *m;
+        cJSON_ArrayForEach(m, list)
+        {
+            int w = columns(json_str(m, "name"));
+            width = w > width ? w : width;
+        }
+        screen_line(s, "%-*s %12s %-6s %-7s %6s %s", width, "metric", "value", "unit", "quality",
+                    "age", "source");
+        cJSON_ArrayForEach(m, list)
+            metric_line(s, m, width, true);
+        return;
+    }
+    const cJSON *head[64];
+    int n = headline_metrics(v, head, (int)ARRAY_LEN(head));
+    int room = screen_left(s) - 2; /* the title above, the hint below */
+    if (n > room)
+        n = room > 0 ? room : 0;
+    if (n > 0) {
+        int width = 20;
+        for (int i = 0; i < n; i++) {
+            int w = columns(json_str(head[i], "name"));
+            width = w > width ? (w < 44 ? w : 44) : width;
+        }
+        screen_line(s, "%s", "derived metrics and what the policies read:");
+        for (int i = 0; i < n; i++)
+            metric_line(s, head[i], width, false);
+    }
+    screen_line(s, "floe status --all: all %d metrics; floe decisions: the decision log", total);
 }
 
 int cli_status(int argc, char **argv)
 {
     struct cli_target t;
-    if (parse_target(argc, argv, &t) != 0)
+    char *rest[1];
+    int nrest = parse_target_rest(argc, argv, &t, rest, 1);
+    if (nrest < 0)
         return CLI_EXIT_REFUSED;
+    bool all = nrest == 1 && strcmp(rest[0], "--all") == 0;
+    if (nrest == 1 && !all) {
+        fprintf(stderr,
+                "floe status: unknown argument '%s' (expected --all, --url URL, --token T)\n",
+                rest[0]);
+        return CLI_EXIT_REFUSED;
+    }
     char *body = NULL;
     long status = http_get(&t, "/v1/status", &body);
     if (status < 0)
@@ -245,56 +823,34 @@ int cli_status(int argc, char **argv)
         free(body);
         return rc;
     }
-    int rc = CLI_EXIT_OK;
-    cJSON *st = cJSON_Parse(body);
-    if (!cJSON_IsObject(st)) {
+    struct status_view v = {.t = &t, .all = all, .status = cJSON_Parse(body)};
+    free(body);
+    if (!cJSON_IsObject(v.status)) {
         fprintf(stderr, "floe: %s/v1/status: answer is not a JSON object\n", t.url);
-        rc = CLI_EXIT_UNREACHABLE;
-        goto out;
+        cJSON_Delete(v.status);
+        return CLI_EXIT_UNREACHABLE;
     }
-    double up = json_num(st, "uptime_s");
-    printf("site %s — floe %s, up %dd %02dh %02dm\n", json_str(st, "site"), json_str(st, "version"),
-           (int)(up / 86400), (int)((long)up % 86400 / 3600), (int)((long)up % 3600 / 60));
-    const cJSON *col = cJSON_GetObjectItemCaseSensitive(st, "collectors");
-    if (cJSON_IsObject(col))
-        printf("collectors: %.0f ok, %.0f failing\n", json_num(col, "ok"), json_num(col, "failing"));
-    const cJSON *accepting = cJSON_GetObjectItemCaseSensitive(st, "accepting");
-    if (cJSON_IsBool(accepting))
-        printf("accepting work from peers: %s\n", cJSON_IsTrue(accepting) ? "yes" : "no");
-    const cJSON *alarm;
-    cJSON_ArrayForEach(alarm, cJSON_GetObjectItemCaseSensitive(st, "alarms"))
-        printf("ALARM %s %s: %s since %s\n", json_str(alarm, "severity"), json_str(alarm, "policy"),
-               json_str(alarm, "state"), json_str(alarm, "since"));
+    const cJSON *zone = cJSON_GetObjectItemCaseSensitive(v.status, "timezone");
+    site_clock_init(&v.clock, cJSON_IsString(zone) ? zone->valuestring : "UTC", util_now_ms());
+    v.policies = get_json(&t, "/v1/policies");
+    v.telemetry = get_json(&t, "/v1/telemetry");
 
-    print_policies(&t);
-    print_decisions(&t);
+    struct screen s = {.max_rows = all ? INT_MAX : STATUS_ROWS, .clip = !all};
+    int nfail = failure_count(&v);
+    /* Rows kept below the alarms: a blank, one failure (two lines) and the
+     * "more" line; below the failures, the metrics' blank and hint. */
+    int below_devices = v.telemetry ? 2 : 0;
+    int below_alarms = below_devices + (nfail ? 3 + (nfail > 1) : 0);
+    status_header(&s, &v);
+    status_alarms(&s, &v, all ? 0 : below_alarms);
+    status_devices(&s, &v, all ? 0 : below_devices);
+    status_metrics(&s, &v);
 
-    free(body);
-    body = NULL;
-    status = http_get(&t, "/v1/telemetry", &body);
-    if (status == 200) {
-        cJSON *tel = cJSON_Parse(body);
-        const cJSON *metrics = cJSON_GetObjectItemCaseSensitive(tel, "metrics");
-        const cJSON *m;
-        printf("\n%-40s %14s %-8s %-7s %8s\n", "metric", "value", "unit", "quality", "age");
-        cJSON_ArrayForEach(m, metrics)
-        {
-            const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, "value");
-            const cJSON *age = cJSON_GetObjectItemCaseSensitive(m, "age_s");
-            char value[32] = "—", agebuf[32] = "—";
-            if (cJSON_IsNumber(v))
-                snprintf(value, sizeof value, "%.3f", v->valuedouble);
-            if (cJSON_IsNumber(age))
-                snprintf(agebuf, sizeof agebuf, "%.0fs", age->valuedouble);
-            printf("%-40s %14s %-8s %-7s %8s\n", json_str(m, "name"), value, json_str(m, "unit"),
-                   json_str(m, "quality"), agebuf);
-        }
-        cJSON_Delete(tel);
-    }
-out:
-    cJSON_Delete(st);
-    free(body);
-    return rc;
+    pol_tz_free(v.clock.tz);
+    cJSON_Delete(v.status);
+    cJSON_Delete(v.policies);
+    cJSON_Delete(v.telemetry);
+    return CLI_EXIT_OK;
 }
 
 /* One line per decision, newest first. */
@@ -303,7 +859,31 @@ int cli_decisions(int argc, char **argv)
     struct cli_target t;
     if (parse_target(argc, argv, &t) != 0)
         return CLI_EXIT_REFUSED;
-    return print_decisions_from(&t, 50, "", false);
+    char *body = NULL;
+    long status = http_get(&t, "/v1/decisions?limit=50", &body);
+    if (status < 0)
+        return CLI_EXIT_UNREACHABLE;
+    if (status != 200) {
+        int rc = report_refusal(status, body);
+        free(body);
+        return rc;
+    }
+    cJSON *j = cJSON_Parse(body);
+    free(body);
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(j, "decisions");
+    int rc = CLI_EXIT_OK;
+    if (!cJSON_IsArray(list)) {
+        fprintf(stderr, "floe: %s/v1/decisions: answer has no decisions list\n", t.url);
+        rc = CLI_EXIT_UNREACHABLE;
+    } else if (cJSON_GetArraySize(list) == 0) {
+        /* Silence would look like a hung or broken command. */
+        printf("no decisions recorded\n");
+    }
+    const cJSON *d;
+    cJSON_ArrayForEach(d, list)
+        print_decision_line(d);
+    cJSON_Delete(j);
+    return rc;
 }
 
 /* POST /v1/decisions/{id}/approve or /reject. */

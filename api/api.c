@@ -208,6 +208,39 @@ static void handle_healthz(struct api_call *c, const char *param)
     api_respond_json(c, 200, api_json_finish(root, ok));
 }
 
+/* collectors: counts as SPEC 4 has them, and (an addition) each failing
+ * device with the error of its last poll and since when it fails, so a
+ * person learns why without reading the log. */
+static cJSON *status_collectors(struct api_call *c)
+{
+    struct collector_snapshot *cs = NULL;
+    size_t ncs = metrics_collectors(c->a->metrics, &cs);
+    int ok_count = 0, failing = 0, pending = 0;
+    bool ok = true;
+    cJSON *col = cJSON_CreateObject();
+    cJSON *down = cJSON_CreateArray();
+    for (size_t i = 0; i < ncs; i++) {
+        if (!cs[i].polled) {
+            pending++;
+        } else if (cs[i].up) {
+            ok_count++;
+        } else {
+            failing++;
+            cJSON *d = api_jadd(down, NULL, cJSON_CreateObject(), &ok);
+            api_jadd(d, "device", cJSON_CreateString(cs[i].device), &ok);
+            api_jadd(d, "protocol", cJSON_CreateString(cs[i].protocol), &ok);
+            api_jadd(d, "since", api_json_time(cs[i].up_since_ms), &ok);
+            api_jadd(d, "error", cJSON_CreateString(cs[i].last_error), &ok);
+        }
+    }
+    free(cs);
+    api_jadd(col, "ok", cJSON_CreateNumber(ok_count), &ok);
+    api_jadd(col, "failing", cJSON_CreateNumber(failing), &ok);
+    api_jadd(col, "pending", cJSON_CreateNumber(pending), &ok);
+    api_jadd(col, "failing_devices", down, &ok);
+    return api_json_finish(col, ok);
+}
+
 /* SPEC 4's status. `alarms` lists the policies that are pending or
  * firing; `accepting` is false while a critical policy fires (SPEC 3).
  * migrations_active and capacity belong to placement and migration, which
@@ -215,35 +248,22 @@ static void handle_healthz(struct api_call *c, const char *param)
  * made-up 0. Collectors that have not finished a poll yet are "pending",
  * neither ok nor failing. "store" (an addition) tells whether history is
  * being kept: samples stored, and samples dropped because the store fell
- * behind. */
+ * behind. "timezone" (an addition) is site.timezone, so a client can show
+ * the API's UTC times as the site's local time. */
 static void handle_status(struct api_call *c, const char *param)
 {
     (void)param;
-    struct collector_snapshot *cs = NULL;
-    size_t ncs = metrics_collectors(c->a->metrics, &cs);
-    int ok_count = 0, failing = 0, pending = 0;
-    for (size_t i = 0; i < ncs; i++) {
-        if (!cs[i].polled)
-            pending++;
-        else if (cs[i].up)
-            ok_count++;
-        else
-            failing++;
-    }
-    free(cs);
-
     int64_t uptime_ms = util_mono_ms() - c->a->started_mono_ms;
     bool ok = true;
     cJSON *root = cJSON_CreateObject();
     api_jadd(root, "site", cJSON_CreateString(c->cfg->site.name ? c->cfg->site.name : ""), &ok);
+    api_jadd(root, "timezone",
+             cJSON_CreateString(c->cfg->site.timezone ? c->cfg->site.timezone : "UTC"), &ok);
     api_jadd(root, "version", cJSON_CreateString(FLOE_VERSION), &ok);
     api_jadd(root, "uptime_s", cJSON_CreateNumber((double)(uptime_ms > 0 ? uptime_ms / 1000 : 0)), &ok);
     if (!api_status_alarms(c, root))
         ok = false;
-    cJSON *col = api_jadd(root, "collectors", cJSON_CreateObject(), &ok);
-    api_jadd(col, "ok", cJSON_CreateNumber(ok_count), &ok);
-    api_jadd(col, "failing", cJSON_CreateNumber(failing), &ok);
-    api_jadd(col, "pending", cJSON_CreateNumber(pending), &ok);
+    api_jadd(root, "collectors", status_collectors(c), &ok);
     int64_t stored = c->a->store ? store_sample_count(c->a->store) : -1;
     cJSON *st = api_jadd(root, "store", cJSON_CreateObject(), &ok);
     api_jadd(st, "samples", stored >= 0 ? cJSON_CreateNumber((double)stored) : cJSON_CreateNull(), &ok);
@@ -251,7 +271,33 @@ static void handle_status(struct api_call *c, const char *param)
     api_respond_json(c, 200, api_json_finish(root, ok));
 }
 
-static cJSON *telemetry_entry(const struct metric_snapshot *m, int64_t now_ms)
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The metrics that are on/off (Modbus coils, discrete inputs and `bit`
+ * points), sorted for bsearch: a new array of names borrowed from cfg
+ * (caller frees the array), NULL when there are none. */
+static const char **bool_metrics(const struct floe_config *cfg, size_t *n)
+{
+    size_t count = 0;
+    for (size_t d = 0; d < cfg->nmodbus; d++)
+        for (size_t p = 0; p < cfg->modbus[d].npoints; p++)
+            count += cfg->modbus[d].points[p].type == MB_TYPE_BOOL;
+    *n = 0;
+    const char **names = count ? malloc(count * sizeof *names) : NULL;
+    if (!names)
+        return NULL;
+    for (size_t d = 0; d < cfg->nmodbus; d++)
+        for (size_t p = 0; p < cfg->modbus[d].npoints; p++)
+            if (cfg->modbus[d].points[p].type == MB_TYPE_BOOL)
+                names[(*n)++] = cfg->modbus[d].points[p].metric;
+    qsort(names, *n, sizeof *names, compare_names);
+    return names;
+}
+
+static cJSON *telemetry_entry(const struct metric_snapshot *m, bool is_bool, int64_t now_ms)
 {
     bool ok = true;
     cJSON *o = cJSON_CreateObject();
@@ -267,6 +313,11 @@ static cJSON *telemetry_entry(const struct metric_snapshot *m, int64_t now_ms)
                       : cJSON_CreateNull(),
          &ok);
     api_jadd(o, "source", cJSON_CreateString(m->source), &ok);
+    /* Additions: "bool" (value 1 on, 0 off) or "number"; why the last
+     * read failed while quality is "error", else null. */
+    api_jadd(o, "type", cJSON_CreateString(is_bool ? "bool" : "number"), &ok);
+    api_jadd(o, "error",
+             m->quality == MQ_ERROR ? cJSON_CreateString(m->reason) : cJSON_CreateNull(), &ok);
     return api_json_finish(o, ok);
 }
 
@@ -275,11 +326,17 @@ static void handle_telemetry(struct api_call *c, const char *param)
     (void)param;
     struct metric_snapshot *ms = NULL;
     size_t n = metrics_snapshot(c->a->metrics, c->now_ms, &ms);
+    size_t nbool = 0;
+    const char **bools = bool_metrics(c->cfg, &nbool);
     bool ok = true;
     cJSON *root = cJSON_CreateObject();
     cJSON *list = api_jadd(root, "metrics", cJSON_CreateArray(), &ok);
-    for (size_t i = 0; i < n && ok; i++)
-        api_jadd(list, NULL, telemetry_entry(&ms[i], c->now_ms), &ok);
+    for (size_t i = 0; i < n && ok; i++) {
+        const char *name = ms[i].name;
+        bool is_bool = nbool && bsearch(&name, bools, nbool, sizeof *bools, compare_names);
+        api_jadd(list, NULL, telemetry_entry(&ms[i], is_bool, c->now_ms), &ok);
+    }
+    free(bools);
     free(ms);
     api_respond_json(c, 200, api_json_finish(root, ok));
 }

@@ -7,7 +7,10 @@
  * Policy states come from the evaluator's published snapshot; decisions
  * and API-managed policies from the store. Changes go to the store (with
  * their audit record, in one transaction) and the evaluator is told to
- * rebuild; no handler evaluates a policy itself.
+ * rebuild; no handler changes a policy's state. GET /v1/policies does
+ * evaluate each policy's `when` once more, over a snapshot of the live
+ * metrics, only to report what it reads ("inputs") — the values a person
+ * needs to judge an alarm without looking them up.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -17,6 +20,7 @@
 
 #include "api/api_records.h"
 #include "core/evaluator.h"
+#include "core/live_env.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "policies/decision.h"
@@ -24,6 +28,9 @@
 
 #define DECISIONS_DEFAULT_LIMIT 100
 #define DECISIONS_MAX_LIMIT 1000
+/* Most inputs listed per policy: a glob over a few hundred racks must not
+ * turn /v1/policies into a telemetry dump. */
+#define POLICY_INPUTS_MAX 20
 
 static const char *mode_name(enum pol_mode m)
 {
@@ -45,11 +52,119 @@ static bool is_config_policy(const struct floe_config *cfg, const char *name)
 
 /* ---- policies ---- */
 
+/* What a running policy says (its description and `when`), copied from
+ * the config file or, for an API-managed policy, from its stored body. */
+struct policy_text {
+    char *name, *description, *when;
+};
+
+struct policy_texts {
+    struct policy_text *v;
+    size_t n;
+};
+
+static void collect_api_text(void *ctx, const char *name, const char *body)
+{
+    struct policy_texts *t = ctx;
+    cJSON *o = cJSON_Parse(body);
+    const cJSON *desc = cJSON_GetObjectItemCaseSensitive(o, "description");
+    const cJSON *when = cJSON_GetObjectItemCaseSensitive(o, "when");
+    struct policy_text *grown = realloc(t->v, (t->n + 1) * sizeof *grown);
+    if (grown) {
+        t->v = grown;
+        t->v[t->n++] = (struct policy_text){
+            util_strdup(name), util_strdup(cJSON_IsString(desc) ? desc->valuestring : ""),
+            util_strdup(cJSON_IsString(when) ? when->valuestring : "")};
+    }
+    cJSON_Delete(o);
+}
+
+static void policy_texts_free(struct policy_texts *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        free(t->v[i].name);
+        free(t->v[i].description);
+        free(t->v[i].when);
+    }
+    free(t->v);
+}
+
+/* The description and `when` of a policy the evaluator runs; NULL when
+ * its definition went away since (a reload or DELETE between the tick and
+ * this request). */
+static const struct policy_text *find_text(const struct floe_config *cfg,
+                                           const struct policy_texts *api,
+                                           const struct eval_policy_status *st,
+                                           struct policy_text *scratch)
+{
+    if (!st->from_api) {
+        for (size_t i = 0; i < cfg->npolicies; i++) {
+            if (strcmp(cfg->policies[i].name, st->name) == 0) {
+                *scratch = (struct policy_text){cfg->policies[i].name, cfg->policies[i].description,
+                                                cfg->policies[i].when};
+                return scratch;
+            }
+        }
+        return NULL;
+    }
+    for (size_t i = 0; i < api->n; i++)
+        if (api->v[i].name && strcmp(api->v[i].name, st->name) == 0)
+            return &api->v[i];
+    return NULL;
+}
+
+/* Records what an expression reads. It begins with the live_env so that
+ * the live_env callbacks, which take env.ctx as their live_env, and
+ * record_input, which takes it as the probe, share one ctx. */
+struct input_probe {
+    struct live_env le;
+    cJSON *inputs;
+    bool ok;
+};
+
+static void record_input(void *ctx, const char *name, double value, int good)
+{
+    struct input_probe *p = ctx;
+    if (cJSON_GetObjectItemCaseSensitive(p->inputs, name) ||
+        cJSON_GetArraySize(p->inputs) >= POLICY_INPUTS_MAX)
+        return;
+    api_jadd(p->inputs, name, good ? api_json_number(value) : cJSON_CreateNull(), &p->ok);
+}
+
+/* {metric: value} for what `when` reads now (null for an unknown value);
+ * names as pol_env.input gives them: metrics, glob members, history calls
+ * ("avg_over(it.load_kw, 5m)"). hour() and weekday() are left unknown
+ * here (no zone is loaded per request), which can only make the list
+ * longer: Kleene && and || then read both sides. */
+static cJSON *when_inputs(const char *when, const struct metric_snapshot *snap, size_t n,
+                          struct store *store, int64_t now_ms)
+{
+    struct input_probe p = {
+        .le = {.snap = snap, .n = n, .store = store}, .inputs = cJSON_CreateObject(), .ok = true};
+    char err[256];
+    struct pol_expr *e = when && *when ? pol_parse(when, err, sizeof err) : NULL;
+    if (e && p.inputs) {
+        struct pol_env env = {0};
+        live_env_bind(&p.le, &env);
+        env.input = record_input;
+        env.now_ms = now_ms;
+        pol_eval_truth(e, &env);
+    }
+    pol_free(e);
+    return api_json_finish(p.inputs, p.ok);
+}
+
 void api_handle_policies(struct api_call *c, const char *param)
 {
     (void)param;
     struct eval_policy_status *st = NULL;
     size_t n = c->a->evaluator ? eval_statuses(c->a->evaluator, &st) : 0;
+    struct policy_texts api = {0};
+    char err[256];
+    if (n && store_policies(c->a->store, collect_api_text, &api, err, sizeof err) != 0)
+        log_warn("/v1/policies: API-managed policies unreadable: %s", err);
+    struct metric_snapshot *snap = NULL;
+    size_t nsnap = n ? metrics_snapshot(c->a->metrics, c->now_ms, &snap) : 0;
     bool ok = true;
     cJSON *root = cJSON_CreateObject();
     cJSON *list = api_jadd(root, "policies", cJSON_CreateArray(), &ok);
@@ -57,6 +172,8 @@ void api_handle_policies(struct api_call *c, const char *param)
         cJSON *p = api_jadd(list, NULL, cJSON_CreateObject(), &ok);
         if (!p)
             break;
+        struct policy_text scratch;
+        const struct policy_text *text = find_text(c->cfg, &api, &st[i], &scratch);
         api_jadd(p, "name", cJSON_CreateString(st[i].name), &ok);
         api_jadd(p, "state", cJSON_CreateString(pol_state_name(st[i].state)), &ok);
         api_jadd(p, "since", api_json_time(st[i].since_ms), &ok);
@@ -69,7 +186,20 @@ void api_handle_policies(struct api_call *c, const char *param)
                                         : cJSON_CreateNull(),
                  &ok);
         api_jadd(p, "source", cJSON_CreateString(st[i].from_api ? "api" : "config"), &ok);
+        /* Additions: what the policy is about, and what it reads now. */
+        api_jadd(p, "description",
+                 text ? cJSON_CreateString(text->description ? text->description : "")
+                      : cJSON_CreateNull(),
+                 &ok);
+        api_jadd(p, "when",
+                 text ? cJSON_CreateString(text->when ? text->when : "") : cJSON_CreateNull(), &ok);
+        api_jadd(p, "inputs",
+                 text ? when_inputs(text->when, snap, nsnap, c->a->store, c->now_ms)
+                      : cJSON_CreateObject(),
+                 &ok);
     }
+    free(snap);
+    policy_texts_free(&api);
     free(st);
     api_respond_json(c, 200, api_json_finish(root, ok));
 }

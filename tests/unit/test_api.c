@@ -411,20 +411,34 @@ static void status_has_real_fields_only_and_counts_collectors(void **state)
     metrics_collector_report(f->a.metrics, "ups1", true, 0.01, NULL, now);
     write_samples(f, METRIC, BASE_MS, 1000, 7);
 
+    f->cfg.site.timezone = "Europe/Stockholm";
     struct answer ans = get(f, "/v1/status", NULL, auth_read);
     assert_int_equal(ans.status, 200);
     assert_string_equal(ans.content_type, "application/json");
-    const char *keys[] = {"site", "version", "uptime_s", "collectors", "store", NULL};
+    const char *keys[] = {"site", "timezone", "version", "uptime_s", "collectors", "store", NULL};
     assert_keys(ans.json, keys);
     assert_string_equal(field(ans.json, "site")->valuestring, "lulea-1");
+    assert_string_equal(field(ans.json, "timezone")->valuestring, "Europe/Stockholm");
     assert_string_equal(field(ans.json, "version")->valuestring, FLOE_VERSION);
     assert_int_equal(field(ans.json, "uptime_s")->valuedouble, 90);
     const cJSON *col = field(ans.json, "collectors");
-    const char *ckeys[] = {"ok", "failing", "pending", NULL};
+    const char *ckeys[] = {"ok", "failing", "pending", "failing_devices", NULL};
     assert_keys(col, ckeys);
     assert_int_equal(field(col, "ok")->valueint, 2);
     assert_int_equal(field(col, "failing")->valueint, 1);
     assert_int_equal(field(col, "pending")->valueint, 1);
+    /* Each failing device says why and since when; the others are not listed. */
+    const cJSON *down = field(col, "failing_devices");
+    assert_int_equal(cJSON_GetArraySize(down), 1);
+    const cJSON *d = cJSON_GetArrayItem(down, 0);
+    const char *dkeys[] = {"device", "protocol", "since", "error", NULL};
+    assert_keys(d, dkeys);
+    assert_string_equal(field(d, "device")->valuestring, "chiller2");
+    assert_string_equal(field(d, "protocol")->valuestring, "modbus");
+    char since[32];
+    util_format_rfc3339(now, since, sizeof since);
+    assert_string_equal(field(d, "since")->valuestring, since);
+    assert_string_equal(field(d, "error")->valuestring, "timed out");
     const cJSON *st = field(ans.json, "store");
     const char *skeys[] = {"samples", "dropped", NULL};
     assert_keys(st, skeys);
@@ -458,20 +472,39 @@ static void telemetry_lists_value_quality_ts_and_age(void **state)
     metrics_set_error(f->a.metrics, "cooling.chiller2.capacity_kw", "chiller2", 15000, "timed out",
                       now);
 
+    /* A bit of a Modbus register and a coil are on/off ("type": "bool"). */
+    struct cfg_mb_point points[] = {
+        {.metric = "it.load_kw", .type = MB_TYPE_FLOAT32, .bit = -1, .unit = "kW"},
+        {.metric = "cooling.chiller1.running", .table = MB_TABLE_COIL, .type = MB_TYPE_BOOL,
+         .bit = -1, .unit = ""},
+        {.metric = "cooling.chiller1.fault", .type = MB_TYPE_BOOL, .bit = 2, .unit = ""},
+    };
+    struct cfg_mb_device dev = {.name = "chiller1", .points = points, .npoints = 3};
+    f->cfg.modbus = &dev;
+    f->cfg.nmodbus = 1;
+    metrics_set_good(f->a.metrics, "cooling.chiller1.running", 1, "", "chiller1", 15000, fresh_ts);
+    metrics_set_good(f->a.metrics, "cooling.chiller1.fault", 0, "", "chiller1", 15000, fresh_ts);
+
     struct answer ans = get(f, "/v1/telemetry", NULL, auth_read);
+    f->cfg.modbus = NULL;
+    f->cfg.nmodbus = 0;
     assert_int_equal(ans.status, 200);
     const char *top[] = {"metrics", NULL};
     assert_keys(ans.json, top);
     const cJSON *list = field(ans.json, "metrics");
-    assert_int_equal(cJSON_GetArraySize(list), 4);
-    /* Sorted by name, each with exactly the seven fields of SPEC 4. */
-    const char *order[] = {"cooling.chiller2.capacity_kw", "it.load_kw", "power.supply_kw",
+    assert_int_equal(cJSON_GetArraySize(list), 6);
+    /* Sorted by name, each with the seven fields of SPEC 4, "type" and "error". */
+    const char *order[] = {"cooling.chiller1.fault", "cooling.chiller1.running",
+                           "cooling.chiller2.capacity_kw", "it.load_kw", "power.supply_kw",
                            "room.inlet_c"};
-    const char *keys[] = {"name", "value", "unit", "quality", "ts", "age_s", "source", NULL};
-    for (int i = 0; i < 4; i++) {
+    const char *types[] = {"bool", "bool", "number", "number", "number", "number"};
+    const char *keys[] = {"name", "value",  "unit", "quality", "ts",
+                          "age_s", "source", "type", "error", NULL};
+    for (int i = 0; i < 6; i++) {
         const cJSON *m = cJSON_GetArrayItem(list, i);
         assert_keys(m, keys);
         assert_string_equal(field(m, "name")->valuestring, order[i]);
+        assert_string_equal(field(m, "type")->valuestring, types[i]);
     }
 
     char ts[32];
@@ -501,6 +534,9 @@ static void telemetry_lists_value_quality_ts_and_age(void **state)
     const cJSON *err = find_metric(list, "cooling.chiller2.capacity_kw");
     assert_string_equal(field(err, "quality")->valuestring, "error");
     assert_true(field(err, "value")->valuedouble == 300);
+    assert_string_equal(field(err, "error")->valuestring, "timed out");
+    assert_true(cJSON_IsNull(field(good, "error")));
+    assert_true(cJSON_IsNull(field(stale, "error")));
     util_format_rfc3339(old_ts, ts, sizeof ts);
     assert_string_equal(field(err, "ts")->valuestring, ts);
     answer_clear(&ans);
