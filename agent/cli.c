@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/strbuf.h"
 #include "lib/util.h"
 #include "policies/pol_engine.h"
 
@@ -22,25 +23,14 @@ struct cli_target {
     const char *token;
 };
 
-struct growbuf {
-    char *data;
-    size_t len;
-};
-
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
-    struct growbuf *b = userdata;
+    struct strbuf *b = userdata;
     size_t n = size * nmemb;
     if (b->len + n > (8u << 20))
         return 0;
-    char *nd = realloc(b->data, b->len + n + 1);
-    if (!nd)
-        return 0;
-    memcpy(nd + b->len, ptr, n);
-    b->data = nd;
-    b->len += n;
-    b->data[b->len] = '\0';
-    return n;
+    strbuf_append(b, ptr, n);
+    return b->failed ? 0 : n;
 }
 
 /* Reads --url and --token; other arguments go to rest (at most nrest,
@@ -89,7 +79,7 @@ static long http_request(const struct cli_target *t, const char *method, const c
     size_t ulen = strlen(t->url);
     snprintf(url, sizeof url, "%.*s%s", (int)(ulen && t->url[ulen - 1] == '/' ? ulen - 1 : ulen),
              t->url, path);
-    struct growbuf body = { 0 };
+    struct strbuf body = { 0 };
     struct curl_slist *headers = NULL;
     char auth[1100];
     if (t->token && *t->token) {

@@ -14,183 +14,128 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/vec.h"
-
-struct prom_buf {
-    char *data;
-    size_t len, cap;
-    bool failed;
-};
-
-static void buf_reserve(struct prom_buf *b, size_t more)
-{
-    if (b->failed || b->len + more + 1 <= b->cap)
-        return;
-    if (more > SIZE_MAX - b->len - 1 || vec_reserve(b->data, b->cap, b->len + more + 1) < 0)
-        b->failed = true;
-}
-
-static void buf_put(struct prom_buf *b, const char *s, size_t n)
-{
-    buf_reserve(b, n);
-    if (b->failed)
-        return;
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-static void buf_puts(struct prom_buf *b, const char *s)
-{
-    buf_put(b, s, strlen(s));
-}
-
-static void buf_printf(struct prom_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void buf_printf(struct prom_buf *b, const char *fmt, ...)
-{
-    char small[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        b->failed = true;
-        return;
-    }
-    if ((size_t)n < sizeof small) {
-        buf_put(b, small, (size_t)n);
-        return;
-    }
-    buf_reserve(b, (size_t)n);
-    if (b->failed)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
+#include "lib/strbuf.h"
 
 /* Label values may hold anything a config author typed (units like
  * `"kW"`, device names); the format reserves backslash, quote and
  * newline. */
-static void put_label_value(struct prom_buf *b, const char *v)
+static void put_label_value(struct strbuf *b, const char *v)
 {
-    buf_puts(b, "\"");
+    strbuf_puts(b, "\"");
     for (const char *p = v; *p; p++) {
         switch (*p) {
         case '\\':
-            buf_puts(b, "\\\\");
+            strbuf_puts(b, "\\\\");
             break;
         case '"':
-            buf_puts(b, "\\\"");
+            strbuf_puts(b, "\\\"");
             break;
         case '\n':
-            buf_puts(b, "\\n");
+            strbuf_puts(b, "\\n");
             break;
         default:
-            buf_put(b, p, 1);
+            strbuf_append(b, p, 1);
         }
     }
-    buf_puts(b, "\"");
+    strbuf_puts(b, "\"");
 }
 
 /* Shortest text that reads back as the same double, in the spellings the
  * format uses for the special values. */
-static void put_value(struct prom_buf *b, double v)
+static void put_value(struct strbuf *b, double v)
 {
     if (isnan(v)) {
-        buf_puts(b, "NaN");
+        strbuf_puts(b, "NaN");
         return;
     }
     if (isinf(v)) {
-        buf_puts(b, v > 0 ? "+Inf" : "-Inf");
+        strbuf_puts(b, v > 0 ? "+Inf" : "-Inf");
         return;
     }
     char s[40];
     snprintf(s, sizeof s, "%.15g", v);
     if (strtod(s, NULL) != v)
         snprintf(s, sizeof s, "%.17g", v);
-    buf_puts(b, s);
+    strbuf_puts(b, s);
 }
 
-static void put_family(struct prom_buf *b, const char *name, const char *type, const char *help)
+static void put_family(struct strbuf *b, const char *name, const char *type, const char *help)
 {
-    buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    strbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void put_metric_families(struct prom_buf *b, const struct metric_snapshot *ms, size_t n)
+static void put_metric_families(struct strbuf *b, const struct metric_snapshot *ms, size_t n)
 {
     put_family(b, "floe_metric_value", "gauge",
                "Last good value of a facility metric (absent until its first good sample).");
     for (size_t i = 0; i < n; i++) {
         if (isnan(ms[i].value))
             continue;
-        buf_puts(b, "floe_metric_value{metric=");
+        strbuf_puts(b, "floe_metric_value{metric=");
         put_label_value(b, ms[i].name);
-        buf_puts(b, ",unit=");
+        strbuf_puts(b, ",unit=");
         put_label_value(b, ms[i].unit);
-        buf_puts(b, ",source=");
+        strbuf_puts(b, ",source=");
         put_label_value(b, ms[i].source);
-        buf_puts(b, "} ");
+        strbuf_puts(b, "} ");
         put_value(b, ms[i].value);
-        buf_puts(b, "\n");
+        strbuf_puts(b, "\n");
     }
 
     put_family(b, "floe_metric_quality", "gauge",
                "1 when the metric's quality is good, 0 when stale or error.");
     for (size_t i = 0; i < n; i++) {
-        buf_puts(b, "floe_metric_quality{metric=");
+        strbuf_puts(b, "floe_metric_quality{metric=");
         put_label_value(b, ms[i].name);
-        buf_printf(b, "} %d\n", ms[i].quality == MQ_GOOD ? 1 : 0);
+        strbuf_printf(b, "} %d\n", ms[i].quality == MQ_GOOD ? 1 : 0);
     }
 }
 
 /* One counter or gauge sample per collector, labelled by device only. */
-static void put_collector_counter(struct prom_buf *b, const struct collector_snapshot *cs, size_t n,
+static void put_collector_counter(struct strbuf *b, const struct collector_snapshot *cs, size_t n,
                                   const char *name, const char *help, bool failures)
 {
     put_family(b, name, "counter", help);
     for (size_t i = 0; i < n; i++) {
-        buf_printf(b, "%s{device=", name);
+        strbuf_printf(b, "%s{device=", name);
         put_label_value(b, cs[i].device);
-        buf_printf(b, "} %" PRIu64 "\n", failures ? cs[i].failures : cs[i].polls);
+        strbuf_printf(b, "} %" PRIu64 "\n", failures ? cs[i].failures : cs[i].polls);
     }
 }
 
-static void put_histogram(struct prom_buf *b, const struct collector_snapshot *c)
+static void put_histogram(struct strbuf *b, const struct collector_snapshot *c)
 {
     for (size_t k = 0; k < METRICS_POLL_BUCKETS; k++) {
-        buf_puts(b, "floe_poll_duration_seconds_bucket{device=");
+        strbuf_puts(b, "floe_poll_duration_seconds_bucket{device=");
         put_label_value(b, c->device);
-        buf_puts(b, ",le=\"");
+        strbuf_puts(b, ",le=\"");
         put_value(b, metrics_poll_bucket_s[k]);
-        buf_printf(b, "\"} %" PRIu64 "\n", c->bucket_counts[k]);
+        strbuf_printf(b, "\"} %" PRIu64 "\n", c->bucket_counts[k]);
     }
-    buf_puts(b, "floe_poll_duration_seconds_bucket{device=");
+    strbuf_puts(b, "floe_poll_duration_seconds_bucket{device=");
     put_label_value(b, c->device);
-    buf_printf(b, ",le=\"+Inf\"} %" PRIu64 "\n", c->duration_count);
-    buf_puts(b, "floe_poll_duration_seconds_sum{device=");
+    strbuf_printf(b, ",le=\"+Inf\"} %" PRIu64 "\n", c->duration_count);
+    strbuf_puts(b, "floe_poll_duration_seconds_sum{device=");
     put_label_value(b, c->device);
-    buf_puts(b, "} ");
+    strbuf_puts(b, "} ");
     put_value(b, c->duration_sum_s);
-    buf_puts(b, "\n");
-    buf_puts(b, "floe_poll_duration_seconds_count{device=");
+    strbuf_puts(b, "\n");
+    strbuf_puts(b, "floe_poll_duration_seconds_count{device=");
     put_label_value(b, c->device);
-    buf_printf(b, "} %" PRIu64 "\n", c->duration_count);
+    strbuf_printf(b, "} %" PRIu64 "\n", c->duration_count);
 }
 
-static void put_collector_families(struct prom_buf *b, const struct collector_snapshot *cs,
+static void put_collector_families(struct strbuf *b, const struct collector_snapshot *cs,
                                    size_t n)
 {
     put_family(b, "floe_collector_up", "gauge",
                "1 when the device's last poll succeeded, 0 when it failed or none finished yet.");
     for (size_t i = 0; i < n; i++) {
-        buf_puts(b, "floe_collector_up{device=");
+        strbuf_puts(b, "floe_collector_up{device=");
         put_label_value(b, cs[i].device);
-        buf_puts(b, ",protocol=");
+        strbuf_puts(b, ",protocol=");
         put_label_value(b, cs[i].protocol);
-        buf_printf(b, "} %d\n", cs[i].polled && cs[i].up ? 1 : 0);
+        strbuf_printf(b, "} %d\n", cs[i].polled && cs[i].up ? 1 : 0);
     }
     put_collector_counter(b, cs, n, "floe_collector_polls_total",
                           "Polls of the device finished since the agent started.", false);
@@ -205,16 +150,15 @@ char *api_prom_render(const struct metric_snapshot *metrics, size_t nmetrics,
                       const struct collector_snapshot *collectors, size_t ncollectors,
                       uint64_t samples_dropped, size_t *len)
 {
-    struct prom_buf b = {0};
+    struct strbuf b = {0};
     put_metric_families(&b, metrics, nmetrics);
     put_collector_families(&b, collectors, ncollectors);
     put_family(&b, "floe_samples_dropped_total", "counter",
                "Samples lost because the store fell behind the collectors.");
-    buf_printf(&b, "floe_samples_dropped_total %" PRIu64 "\n", samples_dropped);
-    if (b.failed) {
-        free(b.data);
-        return NULL;
-    }
-    *len = b.len;
-    return b.data;
+    strbuf_printf(&b, "floe_samples_dropped_total %" PRIu64 "\n", samples_dropped);
+    size_t n = b.len;
+    char *text = strbuf_take(&b);
+    if (text)
+        *len = n;
+    return text;
 }

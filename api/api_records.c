@@ -22,7 +22,9 @@
 #include "core/evaluator.h"
 #include "core/live_env.h"
 #include "lib/log.h"
+#include "lib/strbuf.h"
 #include "lib/util.h"
+#include "lib/vec.h"
 #include "policies/decision.h"
 #include "policies/pol_engine.h"
 
@@ -60,7 +62,7 @@ struct policy_text {
 
 struct policy_texts {
     struct policy_text *v;
-    size_t n;
+    size_t n, cap;
 };
 
 static void collect_api_text(void *ctx, const char *name, const char *body)
@@ -69,13 +71,10 @@ static void collect_api_text(void *ctx, const char *name, const char *body)
     cJSON *o = cJSON_Parse(body);
     const cJSON *desc = cJSON_GetObjectItemCaseSensitive(o, "description");
     const cJSON *when = cJSON_GetObjectItemCaseSensitive(o, "when");
-    struct policy_text *grown = realloc(t->v, (t->n + 1) * sizeof *grown);
-    if (grown) {
-        t->v = grown;
+    if (vec_reserve(t->v, t->cap, t->n + 1) == 0)
         t->v[t->n++] = (struct policy_text){
             util_strdup(name), util_strdup(cJSON_IsString(desc) ? desc->valuestring : ""),
             util_strdup(cJSON_IsString(when) ? when->valuestring : "")};
-    }
     cJSON_Delete(o);
 }
 
@@ -519,46 +518,10 @@ void api_handle_decision_reject(struct api_call *c, const char *param)
 
 /* ---- /metrics ---- */
 
-struct prom_text {
-    char *buf;
-    size_t len, cap;
-    bool oom;
-};
-
-static void prom_add(struct prom_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void prom_add(struct prom_text *t, const char *fmt, ...)
-{
-    if (t->oom)
-        return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int w = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
-        va_end(ap);
-        if (w < 0) {
-            t->oom = true;
-            return;
-        }
-        if ((size_t)w < t->cap - t->len) {
-            t->len += (size_t)w;
-            return;
-        }
-        size_t ncap = (t->cap + (size_t)w + 1) * 2;
-        char *nb = realloc(t->buf, ncap);
-        if (!nb) {
-            t->oom = true;
-            return;
-        }
-        t->buf = nb;
-        t->cap = ncap;
-    }
-}
-
 /* The two decision families, each gathered whole, since a family's
  * samples must not be interleaved with another's. */
 struct decision_families {
-    struct prom_text entered, now_in;
+    struct strbuf entered, now_in;
 };
 
 static void count_decisions(void *ctx, const char *kind, const char *status, int64_t entered,
@@ -566,54 +529,45 @@ static void count_decisions(void *ctx, const char *kind, const char *status, int
 {
     struct decision_families *f = ctx;
     /* Kinds and statuses are our own fixed words; no escaping needed. */
-    prom_add(&f->entered, "floe_decisions_total{kind=\"%s\",status=\"%s\"} %lld\n", kind,
+    strbuf_printf(&f->entered, "floe_decisions_total{kind=\"%s\",status=\"%s\"} %lld\n", kind,
              status, (long long)entered);
-    prom_add(&f->now_in, "floe_decisions_in_status{kind=\"%s\",status=\"%s\"} %lld\n", kind,
+    strbuf_printf(&f->now_in, "floe_decisions_in_status{kind=\"%s\",status=\"%s\"} %lld\n", kind,
              status, (long long)now_in);
 }
 
 char *api_prom_records(struct api_call *c)
 {
-    struct prom_text t = { .buf = malloc(256), .cap = 256 };
-    if (!t.buf)
-        return NULL;
-    t.buf[0] = '\0';
+    struct strbuf t = {0};
     struct eval_policy_status *st = NULL;
     size_t n = c->a->evaluator ? eval_statuses(c->a->evaluator, &st) : 0;
-    prom_add(&t, "# HELP floe_policy_state 1 for the state each policy is in, 0 for the others.\n"
+    strbuf_printf(&t, "# HELP floe_policy_state 1 for the state each policy is in, 0 for the others.\n"
                  "# TYPE floe_policy_state gauge\n");
     static const enum pol_state states[] = { POL_STATE_OK, POL_STATE_PENDING, POL_STATE_FIRING };
     /* Policy names are [A-Za-z0-9_.-] (config validation): no escaping. */
     for (size_t i = 0; i < n; i++)
         for (size_t s = 0; s < ARRAY_LEN(states); s++)
-            prom_add(&t, "floe_policy_state{policy=\"%s\",state=\"%s\"} %d\n", st[i].name,
+            strbuf_printf(&t, "floe_policy_state{policy=\"%s\",state=\"%s\"} %d\n", st[i].name,
                      pol_state_name(states[s]), st[i].state == states[s]);
     free(st);
     /* A counter must never decrease, so floe_decisions_total counts the
      * decisions that entered each status: an approve adds one to the new
      * status and takes none from awaiting-approval. Where they are now is
      * the gauge floe_decisions_in_status. */
-    struct decision_families f = { .entered = { .buf = calloc(1, 256), .cap = 256 },
-                                   .now_in = { .buf = calloc(1, 256), .cap = 256 } };
-    f.entered.oom = !f.entered.buf;
-    f.now_in.oom = !f.now_in.buf;
+    struct decision_families f = {0};
     char err[256];
-    if (!f.entered.oom && !f.now_in.oom &&
-        store_decision_counts(c->a->store, count_decisions, &f, err, sizeof err) != 0)
+    if (store_decision_counts(c->a->store, count_decisions, &f, err, sizeof err) != 0)
         log_err("/metrics: decision counts unavailable: %s", err);
-    prom_add(&t, "# HELP floe_decisions_total Decisions that entered each status (recorded "
+    strbuf_printf(&t, "# HELP floe_decisions_total Decisions that entered each status (recorded "
                  "with it, or moved to it by an approve or reject), by action kind.\n"
                  "# TYPE floe_decisions_total counter\n");
-    prom_add(&t, "%s", f.entered.oom ? "" : f.entered.buf);
-    prom_add(&t, "# HELP floe_decisions_in_status Decisions now in each status, by action kind.\n"
+    if (f.entered.data)
+        strbuf_append(&t, f.entered.data, f.entered.len);
+    strbuf_printf(&t, "# HELP floe_decisions_in_status Decisions now in each status, by action kind.\n"
                  "# TYPE floe_decisions_in_status gauge\n");
-    prom_add(&t, "%s", f.now_in.oom ? "" : f.now_in.buf);
-    bool oom = t.oom || f.entered.oom || f.now_in.oom;
-    free(f.entered.buf);
-    free(f.now_in.buf);
-    if (oom) {
-        free(t.buf);
-        return NULL;
-    }
-    return t.buf;
+    if (f.now_in.data)
+        strbuf_append(&t, f.now_in.data, f.now_in.len);
+    t.failed |= f.entered.failed || f.now_in.failed;
+    strbuf_free(&f.entered);
+    strbuf_free(&f.now_in);
+    return strbuf_take(&t);
 }
