@@ -118,4 +118,32 @@ fi
 
 expect_error "missing config file" "$TMP/absent.json" "$TMP/absent.json: No such file or directory"
 
+# --- what check-config says beyond "invalid" -----------------------------------------
+# A vendor register number where the protocol address belongs: valid (exit
+# 0), with a warning naming the point and the address meant.
+bad regnum "{ $site_json, \"modbus\": [{\"name\": \"chiller1\", \"host\": \"10.0.0.5\",
+  \"points\": [{\"metric\": \"cooling.chiller1.capacity_kw\", \"table\": \"holding\", \"address\": 40101}]}] }"
+run_check "$TMP/regnum.json"
+want="$TMP/regnum.json:2:88: modbus[0].points[0].address (metric cooling.chiller1.capacity_kw): warning: 40101 looks like a register number; the protocol address of register 40101 is 100 (\"address\" counts from 0)"
+if [ "$RC" -eq 0 ] && grep -qFx -- "$want" "$TMP/err" && grep -q "valid" "$TMP/out"; then
+    ok "register number in address warns, config stays valid"
+else
+    not_ok "register number in address: exit $RC, stderr: $(cat "$TMP/err")"
+fi
+
+bad overlap "{ $site_json, \"modbus\": [{\"name\": \"chiller1\", \"host\": \"10.0.0.5\", \"points\": [
+  {\"metric\": \"cooling.chiller1.capacity_kw\", \"table\": \"holding\", \"address\": 100, \"type\": \"float32\"},
+  {\"metric\": \"cooling.chiller1.flow\", \"table\": \"holding\", \"address\": 101},
+  {\"metric\": \"cooling.chiller1.alarm\", \"table\": \"holding\", \"address\": 101, \"bit\": 3}]}] }"
+expect_error "point reading half of another's registers names both" "$TMP/overlap.json" \
+    "$TMP/overlap.json:3:70: modbus[0].points[1].address (metric cooling.chiller1.flow): a uint16 at holding 101 overlaps points[0] (metric cooling.chiller1.capacity_kw), a float32 at holding 100-101"
+
+bad spaced "{ $site_json, \"store\": {\"retention\": \"30 d\"} }"
+expect_error "duration with a space says to remove it" "$TMP/spaced.json" \
+    "$TMP/spaced.json:1:55: store.retention: '30 d': remove the space: '30d'"
+
+bad andword "{ $site_json, \"policies\": [{\"name\": \"p\", \"when\": \"it.load_kw > 1 and it.load_kw < 5\"}] }"
+expect_error "'and' in a policy says to use &&" "$TMP/andword.json" \
+    "$TMP/andword.json: policies[0].when: unexpected 'and' at column 16 (use '&&')"
+
 finish

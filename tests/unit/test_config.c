@@ -433,6 +433,24 @@ static const struct error_case error_cases[] = {
     { "unterminated_block_comment_is_reported_where_it_starts",
       "{" SITE " /* never closed\n}",
       { "floe.json:1:30: unterminated /* comment" } },
+    { "duration_with_a_space_says_to_remove_it",
+      "{" SITE ", " MB(", 'interval': '30 s'", REG("")) "}",
+      { "floe.json:1:95: modbus[0].interval: '30 s': remove the space: '30s'" } },
+    { "point_reading_half_of_a_float_is_rejected_naming_both",
+      "{" SITE ", " MB("", REG(", 'type': 'float32'") ", "
+                       "{'metric': 'cooling.chiller1.flow', 'table': 'holding', 'address': 101}") "}",
+      { "floe.json:1:260: modbus[0].points[1].address (metric cooling.chiller1.flow): a uint16 at holding 101 "
+        "overlaps points[0] (metric cooling.chiller1.capacity_kw), a float32 at holding 100-101" } },
+    { "wider_point_over_a_narrower_one_is_rejected",
+      "{" SITE ", " MB("", "{'metric': 'cooling.chiller1.flow', 'table': 'input', 'address': 101}, "
+                       PT("input", "100", ", 'type': 'uint32'")) "}",
+      { "floe.json:1:237: modbus[0].points[1].address (metric cooling.chiller1.capacity_kw): a uint32 at input "
+        "100-101 overlaps points[0] (metric cooling.chiller1.flow), a uint16 at input 101" } },
+    { "multi_register_points_overlapping_in_part_are_rejected",
+      "{" SITE ", " MB("", REG(", 'type': 'float64'") ", "
+                       "{'metric': 'cooling.chiller1.flow', 'table': 'holding', 'address': 102, 'type': 'float32'}") "}",
+      { "floe.json:1:260: modbus[0].points[1].address (metric cooling.chiller1.flow): a float32 at holding 102-103 "
+        "overlaps points[0] (metric cooling.chiller1.capacity_kw), a float64 at holding 100-103" } },
 };
 // clang-format on
 
@@ -1000,6 +1018,240 @@ static void thousands_of_errors_are_capped_with_a_count(void **state)
     free(text);
 }
 
+/* ---- positions, warnings, shared registers --------------------------------------- */
+
+static void field_errors_give_line_column_and_metric(void **state)
+{
+    static const char text[] =
+        "// chillers\n"
+        "{\n"
+        "  'site': {'name': 'lulea-1'},\n"
+        "  'modbus': [{'name': 'chiller1', 'host': '10.0.0.5',\n"
+        "    'points': [\n"
+        "      {'metric': 'cooling.chiller1.capacity_kw', 'table': 'holding', 'address': 100,\n"
+        "       'type': 'float32', 'order': 'ABDC'},\n"
+        "      {'metric': 'cooling.chiller1.flow', 'table': 'input', 'address': 7, 'scael': 2},\n"
+        "      {'metric': 'cooling.chiller1.alarm', 'table': 'coil'}\n"
+        "    ]}],\n"
+        "  'derive': [{'metric': 'cooling.chiller1.flow', 'expr': '1'}]\n"
+        "}\n";
+    /* The value for a bad value, the key for a bad key, the object for a
+     * missing key; the metric names the point, except on the metric itself. */
+    const char *want[] = {
+        "floe.json:7:36: modbus[0].points[0].order (metric cooling.chiller1.capacity_kw): "
+        "must be one of ABCD, DCBA, BADC, CDAB",
+        "floe.json:8:75: modbus[0].points[1].scael (metric cooling.chiller1.flow): "
+        "unknown key (did you mean 'scale'?)",
+        "floe.json:9:7: modbus[0].points[2].address (metric cooling.chiller1.alarm): "
+        "missing required key",
+        "floe.json:11:25: derive[0].metric: duplicate metric 'cooling.chiller1.flow' "
+        "(first at modbus[0].points[1].metric)",
+    };
+    struct cfg_errors errs = {0};
+    assert_null(load(*state, text, &errs));
+    print_errors(&errs);
+    assert_int_equal(errs.n, ARRAY_LEN(want));
+    for (size_t i = 0; i < ARRAY_LEN(want); i++)
+        assert_string_equal(errs.lines[i], want[i]);
+    cfg_errors_clear(&errs);
+}
+
+static void points_sharing_registers_legitimately_are_accepted(void **state)
+{
+    /* Bits of one register, a bit inside a float, the same registers read
+     * twice (two byte orders, signed and unsigned), equal addresses in
+     * different tables, and neighbours that only touch. */
+    struct floe_config *cfg = load_ok(
+        *state, "{" SITE ", " MB("",
+                    "{'metric': 'a.bit0', 'table': 'holding', 'address': 10, 'bit': 0},"
+                    "{'metric': 'a.bit1', 'table': 'holding', 'address': 10, 'bit': 1},"
+                    "{'metric': 'a.whole', 'table': 'holding', 'address': 10},"
+                    "{'metric': 'a.flow', 'table': 'holding', 'address': 100, 'type': 'float32'},"
+                    "{'metric': 'a.flow_flag', 'table': 'holding', 'address': 101, 'bit': 15},"
+                    "{'metric': 'a.temp_abcd', 'table': 'holding', 'address': 200, 'type': 'float32'},"
+                    "{'metric': 'a.temp_cdab', 'table': 'holding', 'address': 200, 'type': 'float32', "
+                    "'order': 'CDAB'},"
+                    "{'metric': 'a.count_u', 'table': 'input', 'address': 300},"
+                    "{'metric': 'a.count_s', 'table': 'input', 'address': 300, 'type': 'int16'},"
+                    "{'metric': 'a.h', 'table': 'holding', 'address': 400, 'type': 'float32'},"
+                    "{'metric': 'a.i', 'table': 'input', 'address': 401},"
+                    "{'metric': 'a.next', 'table': 'holding', 'address': 102}") "}");
+    assert_int_equal(cfg->modbus[0].npoints, 12);
+    cfg_free(cfg);
+}
+
+static void addresses_that_look_like_register_numbers_warn(void **state)
+{
+    static const struct {
+        const char *table, *address;
+        const char *warning; /* the message after "warning: ", NULL: none */
+        bool error;          /* also refused (a 6-digit number is no address) */
+    } cases[] = {
+        {"holding", "40101",
+         "40101 looks like a register number; the protocol address of register 40101 is 100 "
+         "(\"address\" counts from 0)",
+         false},
+        {"input", "30001",
+         "30001 looks like a register number; the protocol address of register 30001 is 0 "
+         "(\"address\" counts from 0)",
+         false},
+        {"discrete", "19999",
+         "19999 looks like a register number; the protocol address of register 19999 is 9998 "
+         "(\"address\" counts from 0)",
+         false},
+        {"holding", "400101",
+         "400101 looks like a register number; the protocol address of register 400101 is 100 "
+         "(\"address\" counts from 0)",
+         true},
+        {"holding", "40000", NULL, false},  /* register numbers start at 40001 */
+        {"holding", "50001", NULL, false},
+        {"input", "40101", NULL, false},    /* the wrong table's numbering: a plain address */
+        {"coil", "10001", NULL, false},     /* coil numbers look like any address */
+        {"holding", "100", NULL, false},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        char json[512], want[512];
+        snprintf(json, sizeof json, "{" SITE ", " MB("", PT("%s", "%s", "")) "}", cases[i].table,
+                 cases[i].address);
+        char *text = expand(json, "", 1);
+        struct cfg_errors errs = {0}, warnings = {0};
+        struct floe_config *cfg =
+            cfg_load_buffer_warn("floe.json", text, strlen(text), NULL, &errs, &warnings);
+        print_errors(&errs);
+        print_errors(&warnings);
+        if (cases[i].error)
+            assert_null(cfg);
+        else
+            assert_non_null(cfg);
+        assert_int_equal(warnings.n, cases[i].warning ? 1 : 0);
+        if (cases[i].warning) {
+            snprintf(want, sizeof want,
+                     "floe.json:1:%zu: modbus[0].points[0].address (metric "
+                     "cooling.chiller1.capacity_kw): warning: %s",
+                     (size_t)(strstr(text, cases[i].address) - text) + 1, cases[i].warning);
+            assert_string_equal(warnings.lines[0], want);
+        }
+        cfg_free(cfg);
+        free(text);
+        cfg_errors_clear(&errs);
+        cfg_errors_clear(&warnings);
+    }
+    (void)state;
+}
+
+static void devices_are_listed_whatever_their_protocol(void **state)
+{
+    struct floe_config *cfg = load_ok(
+        *state, "{" SITE ", 'snmp': [{'name': 'pdu', 'host': 'h', 'interval': '30s', 'points': ["
+                OIDPT ", {'metric': 'power.pdu.outlet{index}_w', 'walk': '1.3.6.1.2', "
+                "'unit': 'W'}]}], "
+                "'modbus': [{'name': 'm1', 'host': 'h', 'timeout': '2s', 'points': [" REG(", 'unit': 'kW'")
+                "]}, {'name': 'm2', 'host': 'h', 'points': []}]}");
+    assert_int_equal(cfg->ndevices, 3);
+    const struct cfg_device *d = cfg->devices;
+    /* Section by section, in the order of the schema (modbus first). */
+    assert_string_equal(d[0].name, "m1");
+    assert_string_equal(d[0].protocol, "modbus");
+    assert_int_equal(d[0].index, 0);
+    assert_int_equal(d[0].interval_ms, 5000);
+    assert_int_equal(d[0].timeout_ms, 2000);
+    assert_ptr_equal(d[0].config, &cfg->modbus[0]);
+    assert_int_equal(d[0].nmetrics, 1);
+    assert_string_equal(d[0].metrics[0].name, "cooling.chiller1.capacity_kw");
+    assert_string_equal(d[0].metrics[0].unit, "kW");
+    assert_false(d[0].metrics[0].is_template);
+    assert_string_equal(d[1].name, "m2");
+    assert_int_equal(d[1].index, 1);
+    assert_int_equal(d[1].nmetrics, 0);
+    assert_string_equal(d[2].name, "pdu");
+    assert_string_equal(d[2].protocol, "snmp");
+    assert_int_equal(d[2].index, 0);
+    assert_int_equal(d[2].interval_ms, 30000);
+    assert_ptr_equal(d[2].config, &cfg->snmp[0]);
+    assert_int_equal(d[2].nmetrics, 2);
+    assert_false(d[2].metrics[0].is_template);
+    assert_string_equal(d[2].metrics[1].name, "power.pdu.outlet{index}_w");
+    assert_string_equal(d[2].metrics[1].unit, "W");
+    assert_true(d[2].metrics[1].is_template);
+    char summary[128];
+    cfg_devices_summary(cfg, summary, sizeof summary);
+    assert_string_equal(summary, "2 Modbus and 1 SNMP devices");
+    cfg_free(cfg);
+}
+
+/* The config, the SNMP collector, the policy checks and replay once had
+ * their own idea of "{index}"; these are the cases where they disagreed. */
+static void walk_templates_expand_and_match_alike(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *tmpl, *name;
+        bool match;
+    } matches[] = {
+        {"power.pdu1.outlet{index}_w", "power.pdu1.outlet7_w", true},
+        {"power.pdu1.outlet{index}_w", "power.pdu1.outlet1_2_w", true},
+        /* every {index} is the same index (the collector replaces all) */
+        {"a{index}.b{index}", "a3.b3", true},
+        {"a{index}.b{index}", "a3.b4", false},
+        /* an index is numbers joined by '_', nothing else */
+        {"power.pdu1.outlet{index}_w", "power.pdu1.outletx_w", false},
+        {"power.pdu1.outlet{index}_w", "power.pdu1.outlet__w", false},
+        {"power.pdu1.outlet{index}_w", "power.pdu1.outlet_w", false},
+        {"power.pdu1.outlet{index}_w", "power.pdu1.outlet1__2_w", false},
+        /* the text after {index} may start like an index */
+        {"x.y{index}_1", "x.y3_1", true},
+        {"x.y{index}_1", "x.y3_1_1", true},
+        {"sensors.{index}.temp_c", "sensors.1004.temp_c", true},
+        {"plain.name", "plain.name", true},
+        {"plain.name", "plain.name2", false},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(matches); i++)
+        if (cfg_metric_template_matches(matches[i].tmpl, matches[i].name) != matches[i].match)
+            fail_msg("'%s' vs '%s': want %s", matches[i].tmpl, matches[i].name,
+                     matches[i].match ? "a match" : "no match");
+
+    /* What expand gives, matches says it gives. */
+    static const char *const templates[] = {"a{index}.b{index}", "x.y{index}_1", "p.o{index}_w"};
+    static const char *const indexes[] = {"0", "7", "1_2", "4294967295"};
+    for (size_t t = 0; t < ARRAY_LEN(templates); t++)
+        for (size_t x = 0; x < ARRAY_LEN(indexes); x++) {
+            char name[128], err[160];
+            assert_int_equal(cfg_metric_template_expand(templates[t], indexes[x], name,
+                                                        sizeof name, err, sizeof err),
+                             0);
+            assert_true(cfg_metric_template_matches(templates[t], name));
+        }
+
+    char out[16], err[160];
+    assert_int_equal(cfg_metric_template_expand("a.b", "1", out, sizeof out, err, sizeof err), -1);
+    assert_string_equal(err, "metric template \"a.b\" has no {index}");
+    assert_int_equal(cfg_metric_template_expand("a.b{index}", "1.2", out, sizeof out, err,
+                                                sizeof err),
+                     -1);
+    assert_string_equal(err, "'1.2' is not a row index (numbers joined by '_')");
+
+    char msg[256];
+    assert_int_equal(cfg_metric_template_check("power.{index}.w", msg, sizeof msg), 0);
+    assert_int_equal(cfg_metric_template_check("power.w", msg, sizeof msg), -1);
+    assert_int_equal(cfg_metric_template_check("Power.{index}", msg, sizeof msg), -1);
+    assert_true(cfg_metric_is_template("a{index}"));
+    assert_false(cfg_metric_is_template("a{inde}"));
+}
+
+static void register_counts_match_types(void **state)
+{
+    (void)state;
+    assert_int_equal(cfg_mb_type_registers(MB_TYPE_UINT16), 1);
+    assert_int_equal(cfg_mb_type_registers(MB_TYPE_INT16), 1);
+    assert_int_equal(cfg_mb_type_registers(MB_TYPE_BOOL), 1);
+    assert_int_equal(cfg_mb_type_registers(MB_TYPE_UINT32), 2);
+    assert_int_equal(cfg_mb_type_registers(MB_TYPE_INT32), 2);
+    assert_int_equal(cfg_mb_type_registers(MB_TYPE_FLOAT32), 2);
+    assert_int_equal(cfg_mb_type_registers(MB_TYPE_UINT64), 4);
+    assert_int_equal(cfg_mb_type_registers(MB_TYPE_INT64), 4);
+    assert_int_equal(cfg_mb_type_registers(MB_TYPE_FLOAT64), 4);
+}
+
 static void names_of_roles_and_tables(void **state)
 {
     (void)state;
@@ -1041,6 +1293,12 @@ int main(void)
         FIXED(errors_are_appended_to_existing_ones),
         FIXED(thousands_of_errors_are_capped_with_a_count),
         FIXED(names_of_roles_and_tables),
+        FIXED(field_errors_give_line_column_and_metric),
+        FIXED(points_sharing_registers_legitimately_are_accepted),
+        FIXED(addresses_that_look_like_register_numbers_warn),
+        FIXED(devices_are_listed_whatever_their_protocol),
+        FIXED(walk_templates_expand_and_match_alike),
+        FIXED(register_counts_match_types),
     };
     size_t ncases = sizeof error_cases / sizeof error_cases[0];
     size_t nfixed = sizeof fixed / sizeof fixed[0];
