@@ -174,6 +174,7 @@ struct cfg_table {
 #define FIELD(base, off, type) ((type *)(void *)((char *)(base) + (off)))
 
 /* Table entries; T is the struct the table fills. */
+// clang-format off
 #define KEY(name, kd, fld, ...) { .key = (name), .kind = (kd), .off = offsetof(T, fld), __VA_ARGS__ }
 /* A nested object whose fields live in the enclosing struct. */
 #define NESTED(name, table_, ...) { .key = (name), .kind = K_OBJ, .off = 0, .sub = &(table_), __VA_ARGS__ }
@@ -182,6 +183,7 @@ struct cfg_table {
       .elem_size = sizeof(elem_type), .count_off = offsetof(T, count_fld), __VA_ARGS__ }
 #define FN(name, fn, ...) { .key = (name), .kind = K_FN, .parse = (fn), __VA_ARGS__ }
 #define TABLE(keys_, check_, ...) { .keys = (keys_), .nkeys = ARRAY_LEN(keys_), .check = (check_), __VA_ARGS__ }
+// clang-format on
 
 /* ---- for check hooks ----------------------------------------------------- */
 
