@@ -62,33 +62,19 @@ static struct floe_config *load_or_report(const char *path)
     return cfg;
 }
 
-static size_t device_count(const struct floe_config *cfg)
-{
-    return cfg->nmodbus + cfg->nsnmp;
-}
-
 /* Metric names the config gives to one device; NULL names when the
  * device is gone. Returns a new array of borrowed strings. */
 static const char **device_metric_names(const struct floe_config *cfg, const char *device,
                                         size_t *n)
 {
     *n = 0;
-    for (size_t i = 0; i < cfg->nmodbus; i++) {
-        const struct cfg_mb_device *d = &cfg->modbus[i];
+    for (size_t i = 0; i < cfg->ndevices; i++) {
+        const struct cfg_device *d = &cfg->devices[i];
         if (strcmp(d->name, device) != 0)
             continue;
-        const char **names = calloc(d->npoints + 1, sizeof *names);
-        for (size_t p = 0; names && p < d->npoints; p++)
-            names[(*n)++] = d->points[p].metric;
-        return names;
-    }
-    for (size_t i = 0; i < cfg->nsnmp; i++) {
-        const struct cfg_snmp_device *d = &cfg->snmp[i];
-        if (strcmp(d->name, device) != 0)
-            continue;
-        const char **names = calloc(d->npoints + 1, sizeof *names);
-        for (size_t p = 0; names && p < d->npoints; p++)
-            names[(*n)++] = d->points[p].metric;
+        const char **names = calloc(d->nmetrics + 1, sizeof *names);
+        for (size_t p = 0; names && p < d->nmetrics; p++)
+            names[(*n)++] = d->metrics[p].name;
         return names;
     }
     return NULL;
@@ -97,19 +83,16 @@ static const char **device_metric_names(const struct floe_config *cfg, const cha
 static void forget_removed(struct metrics *m, const struct floe_config *old_cfg,
                            const struct floe_config *new_cfg)
 {
-    for (size_t pass = 0; pass < 2; pass++) {
-        size_t n = pass == 0 ? old_cfg->nmodbus : old_cfg->nsnmp;
-        for (size_t i = 0; i < n; i++) {
-            const char *dev = pass == 0 ? old_cfg->modbus[i].name : old_cfg->snmp[i].name;
-            size_t nkeep = 0;
-            const char **keep = device_metric_names(new_cfg, dev, &nkeep);
-            /* Walk metrics are rediscovered by the next poll, so dropping
-             * them with the rest costs one interval at most. */
-            metrics_forget_source_except(m, dev, keep, nkeep);
-            if (!keep)
-                metrics_collector_forget(m, dev);
-            free(keep);
-        }
+    for (size_t i = 0; i < old_cfg->ndevices; i++) {
+        const char *dev = old_cfg->devices[i].name;
+        size_t nkeep = 0;
+        const char **keep = device_metric_names(new_cfg, dev, &nkeep);
+        /* Walk metrics are rediscovered by the next poll, so dropping
+         * them with the rest costs one interval at most. */
+        metrics_forget_source_except(m, dev, keep, nkeep);
+        if (!keep)
+            metrics_collector_forget(m, dev);
+        free(keep);
     }
 }
 
@@ -154,7 +137,7 @@ static void reload(struct agent *a, const char *path, struct recorder *rec,
     if (!a->pollers)
         log_err("reload: pollers could not start: %s", err);
     config_unref(old);
-    log_info("reloaded %s: %zu devices", path, device_count(next));
+    log_info("reloaded %s: %zu devices", path, next->ndevices);
 }
 
 int daemon_run(const char *config_path)
@@ -209,10 +192,10 @@ int daemon_run(const char *config_path)
         log_warn("peers, workloads and traffic are configured, but this version of floe does not "
                  "place or migrate workloads: shed decisions end as no-placement");
     log_info("floe %s started: site %s, %zu devices, http %s, store %s", FLOE_VERSION,
-             cfg->site.name, device_count(cfg), cfg->http.listen, cfg->store.path);
+             cfg->site.name, cfg->ndevices, cfg->http.listen, cfg->store.path);
     notify_send("READY=1");
     char status[128];
-    snprintf(status, sizeof status, "STATUS=watching %zu devices", device_count(cfg));
+    snprintf(status, sizeof status, "STATUS=watching %zu devices", cfg->ndevices);
     notify_send(status);
 
     int64_t watchdog_ms = notify_watchdog_ms();

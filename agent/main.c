@@ -19,7 +19,8 @@ static const char usage[] =
     "usage: floe COMMAND [options]\n"
     "\n"
     "  agent [-c FILE] [-v]            run the agent in the foreground (systemd Type=notify)\n"
-    "  check-config [-c FILE]          validate the configuration; errors as FILE: json.path: message\n"
+    "  check-config [-c FILE]          validate the configuration; errors as\n"
+    "                                  FILE:LINE:COL: json.path: message\n"
     "  replay -c FILE --telemetry CSV  run the policies over recorded telemetry; decisions as JSON\n"
     "                                  lines (also --db FILE --from T --to T; see floe replay -h)\n"
     "  status [--all]                  one screen (80x24) on a running agent: alarms with their\n"
@@ -77,12 +78,12 @@ static int cmd_check_config(int argc, char **argv)
     if (!cfg)
         return 1;
     size_t points = 0;
-    for (size_t i = 0; i < cfg->nmodbus; i++)
-        points += cfg->modbus[i].npoints;
-    for (size_t i = 0; i < cfg->nsnmp; i++)
-        points += cfg->snmp[i].npoints;
-    printf("%s: valid: site %s, %zu Modbus and %zu SNMP devices, %zu points, %zu policies\n", path,
-           cfg->site.name, cfg->nmodbus, cfg->nsnmp, points, cfg->npolicies);
+    for (size_t i = 0; i < cfg->ndevices; i++)
+        points += cfg->devices[i].nmetrics;
+    char devices[160];
+    cfg_devices_summary(cfg, devices, sizeof devices);
+    printf("%s: valid: site %s, %s, %zu points, %zu policies\n", path, cfg->site.name, devices,
+           points, cfg->npolicies);
     cfg_free(cfg);
     return 0;
 }

@@ -1,7 +1,8 @@
 /*
  * collector — the one interface between the agent and a telemetry protocol.
  *
- * Each protocol (Modbus, SNMP) provides a `struct collector_ops`. The agent
+ * Each protocol (Modbus, SNMP) provides a `struct collector_ops`, found by
+ * its name with collector_ops_for(). The agent
  * runs one poller thread per device (core/poller.c) and never knows which
  * protocol it is polling: it calls open once, poll every interval, and
  * close on shutdown or reload. A device that hangs only holds up its own
@@ -40,5 +41,9 @@ struct collector_ops {
 
 extern const struct collector_ops mb_collector_ops;
 extern const struct collector_ops snmp_collector_ops;
+
+/* The collector of a protocol, by the name config gives it
+ * (struct cfg_device.protocol: "modbus", "snmp"); NULL when floe has none. */
+const struct collector_ops *collector_ops_for(const char *protocol);
 
 #endif

@@ -9,25 +9,6 @@
 
 #include "lib/util.h"
 
-unsigned mb_type_registers(enum mb_type type)
-{
-    switch (type) {
-    case MB_TYPE_UINT32:
-    case MB_TYPE_INT32:
-    case MB_TYPE_FLOAT32:
-        return 2;
-    case MB_TYPE_UINT64:
-    case MB_TYPE_INT64:
-    case MB_TYPE_FLOAT64:
-        return 4;
-    case MB_TYPE_UINT16:
-    case MB_TYPE_INT16:
-    case MB_TYPE_BOOL:
-        break;
-    }
-    return 1;
-}
-
 const char *mb_type_name(enum mb_type type)
 {
     static const char *const names[] = {
@@ -97,7 +78,7 @@ int mb_decode_raw(const uint16_t *words, enum mb_type type, enum mb_order order,
         *raw = (words[0] >> bit) & 1u;
         return 0;
     }
-    unsigned n = mb_type_registers(type);
+    unsigned n = cfg_mb_type_registers(type);
     uint64_t u = assemble(words, n, order);
     switch (type) {
     case MB_TYPE_BOOL:

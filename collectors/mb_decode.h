@@ -32,14 +32,12 @@
 
 #include "config/config.h"
 
-/* Registers a value of this type occupies: 1, 2 or 4 (BOOL: 1). */
-unsigned mb_type_registers(enum mb_type type);
 const char *mb_type_name(enum mb_type type);
 const char *mb_order_name(enum mb_order order);
 const char *mb_table_name(enum mb_table table);
 
 /* Decodes the raw value of a register point. `words` holds
- * mb_type_registers(type) registers (1 when bit >= 0). bit 0..15 selects a
+ * cfg_mb_type_registers(type) registers (1 when bit >= 0). bit 0..15 selects a
  * single bit (bit 0 = least significant) and gives 0 or 1; bit < 0 reads
  * the whole value (BOOL without a bit: 1 when the register is non-zero).
  * Returns 0, or -1 with a reason when the value is not a number (NaN or

@@ -37,7 +37,7 @@ unsigned mb_point_width(const struct cfg_mb_point *p)
 {
     if (table_is_bits(p->table) || p->bit >= 0)
         return 1;
-    return mb_type_registers(p->type);
+    return cfg_mb_type_registers(p->type);
 }
 
 static int span_cmp(const void *a, const void *b)

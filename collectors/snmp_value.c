@@ -4,6 +4,7 @@
  */
 #include "collectors/snmp_value.h"
 
+#include "config/config.h"
 #include "lib/util.h"
 
 #include <net-snmp/library/asn1.h>
@@ -308,34 +309,5 @@ int snmp_value_walk_metric(const char *tmpl, const oid *root, size_t root_len, c
             return errf(err, errlen, "row index too long");
         il += (size_t)w;
     }
-
-    static const char index_token[] = "{index}";
-    const size_t plen = sizeof index_token - 1;
-    size_t o = 0;
-    bool replaced = false;
-    for (const char *p = tmpl; *p;) {
-        const char *piece = p;
-        size_t n = 1;
-        if (strncmp(p, index_token, plen) == 0) {
-            piece = index, n = il, replaced = true;
-            p += plen;
-        } else {
-            p++;
-        }
-        if (o + n >= outlen)
-            return errf(err, errlen, "metric name for index %s too long", index);
-        memcpy(out + o, piece, n);
-        o += n;
-    }
-    if (!replaced) {
-        if (o + 1 + il >= outlen)
-            return errf(err, errlen, "metric name for index %s too long", index);
-        out[o++] = '.';
-        memcpy(out + o, index, il);
-        o += il;
-    }
-    out[o] = '\0';
-    if (!util_metric_name_valid(out))
-        return errf(err, errlen, "\"%.100s\" is not a valid metric name", out);
-    return 0;
+    return cfg_metric_template_expand(tmpl, index, out, outlen, err, errlen);
 }

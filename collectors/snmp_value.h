@@ -53,10 +53,10 @@ void snmp_value_format_oid(const oid *name, size_t len, char *buf, size_t buflen
 /* The metric name of a walked row. `row` must lie strictly below `root`;
  * its suffix below the root is the row's index, written with '_' between
  * sub-identifiers ("1" or "1_2") so that it stays inside one metric
- * segment. Every "{index}" in `tmpl` is replaced by it; a template without
- * "{index}" gets ".<index>" appended, so rows never collide. Returns 0, or
- * -1 with a reason in err when the row is not below the root or the result
- * is not a valid metric name (see util_metric_name_valid). */
+ * segment; the name is cfg_metric_template_expand(tmpl, index). Returns 0,
+ * or -1 with a reason in err when the row is not below the root, tmpl has
+ * no "{index}" (the config refuses such walks) or the result is not a
+ * valid metric name. */
 int snmp_value_walk_metric(const char *tmpl, const oid *root, size_t root_len, const oid *row,
                            size_t row_len, char *out, size_t outlen, char *err, size_t errlen);
 

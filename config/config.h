@@ -2,11 +2,14 @@
  * config — floe.json: the whole configuration as plain structs.
  *
  * cfg_load() reads a file (JSON with // and block comments), validates
- * every key against the tables in config.c and returns a new
+ * every key against the tables of config/ and returns a new
  * struct floe_config; the caller owns it and frees it with cfg_free().
  * Errors are collected, not stopped at: each one is a line
- * "FILE: json.path: message" in the cfg_errors list, so check-config can
- * show them all at once.
+ * "FILE:LINE:COL: json.path: message" in the cfg_errors list (LINE:COL
+ * where the offending value starts; a point's metric follows the path as
+ * "(metric NAME)"), so check-config can show them all at once. Warnings
+ * (valid, but probably not what was meant) are lines of the same shape
+ * with "warning: " before the message.
  *
  * A loaded config is immutable once published: after it is handed to the
  * running agent (core/agent.h agent_config_swap) no field is written
@@ -22,6 +25,11 @@
  * Strings are owned by the config (freed by cfg_free). Sections that later
  * steps act on (peers, workloads, migrator, traffic) are validated and kept
  * here so one file serves the whole roadmap.
+ *
+ * Devices: each protocol has its own section and struct (modbus,
+ * snmp), and `devices` lists all of them protocol-neutrally, so that code
+ * outside config/ and collectors/ never needs to know which protocols
+ * exist.
  */
 #ifndef FLOE_CONFIG_H
 #define FLOE_CONFIG_H
@@ -56,6 +64,9 @@ struct cfg_mb_point {
     double offset;          /* default 0 */
     char *unit;             /* "" when not given */
 };
+
+/* Registers a value of type t occupies (1 for bool and 16-bit types). */
+unsigned cfg_mb_type_registers(enum mb_type t);
 
 struct cfg_mb_device {
     char *name;
@@ -116,6 +127,44 @@ struct cfg_snmp_device {
     struct cfg_snmp_point *points;
     size_t npoints;
 };
+
+/* ---- devices of every protocol ---- */
+
+/* A metric a device produces, as configured. */
+struct cfg_device_metric {
+    const char *name;       /* a metric name, or a template with {index} (is_template) */
+    const char *unit;
+    bool is_template;       /* the device names the rows when polled (SNMP walks) */
+};
+
+/* One device, whatever its protocol: what the poller, the policy checks
+ * and replay need. Everything is borrowed from the config. */
+struct cfg_device {
+    const char *name;
+    const char *protocol;   /* "modbus", "snmp": its section of floe.json, and the
+                               collector that polls it (collector_ops_for) */
+    size_t index;           /* its place in that section: modbus[index] */
+    int64_t interval_ms;
+    int64_t timeout_ms;
+    const void *config;     /* the protocol's struct (struct cfg_mb_device *, ...) */
+    struct cfg_device_metric *metrics; /* one per point, in the file's order */
+    size_t nmetrics;
+};
+
+/* Walk templates ("power.pdu1.outlet{index}_w"): every {index} stands for
+ * the row index a walk finds, its numbers joined by '_' ("7", "1_2"). */
+bool cfg_metric_is_template(const char *metric);
+/* 0 when tmpl is a valid walk template (holds {index}, and gives metric
+ * names); else -1 with the reason (without path) in msg. */
+int cfg_metric_template_check(const char *tmpl, char *msg, size_t n);
+/* The metric name of row `index` ("1_2"): every {index} replaced. Returns
+ * 0, or -1 with a reason in err (not a row index, no {index} in tmpl, out
+ * too small, or not a valid metric name). */
+int cfg_metric_template_expand(const char *tmpl, const char *index, char *out, size_t outlen,
+                               char *err, size_t errlen);
+/* Whether name is the metric of some row of tmpl; a name without {index}
+ * matches only itself. */
+bool cfg_metric_template_matches(const char *tmpl, const char *name);
 
 /* ---- HTTP ---- */
 enum cfg_role { ROLE_NONE = 0, ROLE_READ = 1, ROLE_OPERATOR = 2, ROLE_ADMIN = 3, ROLE_PEER = 10 };
@@ -243,6 +292,8 @@ struct floe_config {
     size_t nmodbus;
     struct cfg_snmp_device *snmp;
     size_t nsnmp;
+    struct cfg_device *devices; /* every device above, section by section */
+    size_t ndevices;
     struct cfg_derive *derive;
     size_t nderive;
     struct cfg_capacity capacity;
@@ -262,7 +313,7 @@ struct floe_config {
     atomic_long extra_refs;
 };
 
-/* A list of error lines, each "FILE: json.path: message". */
+/* A list of error lines, each "FILE:LINE:COL: json.path: message". */
 struct cfg_errors {
     char **lines;
     size_t n;
@@ -270,19 +321,26 @@ struct cfg_errors {
 
 /* Loads and validates path. Returns a new config (caller frees with
  * cfg_free) when there were no errors; NULL otherwise, with every problem
- * appended to errs (free with cfg_errors_clear). */
+ * appended to errs (free with cfg_errors_clear). Warnings are appended to
+ * warnings (NULL: dropped); they never make the load fail. */
+struct floe_config *cfg_load_warn(const char *path, struct cfg_errors *errs,
+                                  struct cfg_errors *warnings);
+/* cfg_load_warn without the warnings. */
 struct floe_config *cfg_load(const char *path, struct cfg_errors *errs);
 
 /* The same from a buffer already in memory; `name` is used as FILE in
  * messages and relative *_file paths are resolved against base_dir (NULL =
- * current directory). Used by cfg_load, the fuzz target and the policy API. */
+ * current directory). Used by cfg_load, the fuzz target and the tests. */
+struct floe_config *cfg_load_buffer_warn(const char *name, const char *text, size_t len,
+                                         const char *base_dir, struct cfg_errors *errs,
+                                         struct cfg_errors *warnings);
 struct floe_config *cfg_load_buffer(const char *name, const char *text, size_t len,
                                     const char *base_dir, struct cfg_errors *errs);
 
 /* Parses one policy object (the body of PUT /v1/policies/{name}) with the
  * same rules as an entry of "policies". `path` prefixes messages
- * (e.g. "body"). Returns 0 and fills *out (free with cfg_policy_clear), or
- * -1 with errors appended. */
+ * (e.g. "body: mode: must be ...", without line and column). Returns 0
+ * and fills *out (free with cfg_policy_clear), or -1 with errors appended. */
 int cfg_parse_policy_json(const char *text, size_t len, const char *path, struct cfg_policy *out,
                           struct cfg_errors *errs);
 
@@ -307,5 +365,8 @@ void cfg_errors_clear(struct cfg_errors *errs);
 
 const char *cfg_role_name(enum cfg_role role);
 const char *cfg_mb_table_name(enum mb_table t);
+
+/* "2 Modbus and 1 SNMP devices": how many devices of each protocol. */
+void cfg_devices_summary(const struct floe_config *cfg, char *buf, size_t n);
 
 #endif

@@ -205,16 +205,15 @@ struct poller_set *pollers_start_devices(const struct poller_device *devs, size_
     return ps;
 }
 
-/* Builds the protocol-neutral device list from the config; the list and
- * its name arrays (metrics then units, per device) are freed with the set. */
+/* Builds the poller's device list from the config's protocol-neutral one;
+ * the list and its name arrays (metrics then units, per device) are freed
+ * with the set. */
 struct poller_set *pollers_start(const struct floe_config *cfg, struct metrics *m, char *err,
                                  size_t errlen)
 {
-    size_t ndev = cfg->nmodbus + cfg->nsnmp, nstr = 0;
-    for (size_t i = 0; i < cfg->nmodbus; i++)
-        nstr += 2 * cfg->modbus[i].npoints;
-    for (size_t i = 0; i < cfg->nsnmp; i++)
-        nstr += 2 * cfg->snmp[i].npoints;
+    size_t ndev = cfg->ndevices, nstr = 0;
+    for (size_t i = 0; i < ndev; i++)
+        nstr += 2 * cfg->devices[i].nmetrics;
     struct poller_device *devs = calloc(ndev ? ndev : 1, sizeof *devs);
     const char **strings = calloc(nstr ? nstr : 1, sizeof *strings);
     if (!devs || !strings) {
@@ -224,30 +223,25 @@ struct poller_set *pollers_start(const struct floe_config *cfg, struct metrics *
         return NULL;
     }
     const char **next = strings;
-    size_t d = 0;
-    for (size_t i = 0; i < cfg->nmodbus; i++, d++) {
-        const struct cfg_mb_device *md = &cfg->modbus[i];
-        devs[d] = (struct poller_device){ .name = md->name, .ops = &mb_collector_ops,
-                                          .device_cfg = md, .interval_ms = md->interval_ms,
-                                          .metrics = next, .units = next + md->npoints };
-        for (size_t p = 0; p < md->npoints; p++) {
-            next[devs[d].nmetrics] = md->points[p].metric;
-            next[md->npoints + devs[d].nmetrics++] = md->points[p].unit;
+    for (size_t i = 0; i < ndev; i++) {
+        const struct cfg_device *cd = &cfg->devices[i];
+        const struct collector_ops *ops = collector_ops_for(cd->protocol);
+        if (!ops) {
+            free(devs);
+            free(strings);
+            errf(err, errlen, "%s: no collector for protocol %s", cd->name, cd->protocol);
+            return NULL;
         }
-        next += 2 * md->npoints;
-    }
-    for (size_t i = 0; i < cfg->nsnmp; i++, d++) {
-        const struct cfg_snmp_device *sd = &cfg->snmp[i];
-        devs[d] = (struct poller_device){ .name = sd->name, .ops = &snmp_collector_ops,
-                                          .device_cfg = sd, .interval_ms = sd->interval_ms,
-                                          .metrics = next, .units = next + sd->npoints };
-        for (size_t p = 0; p < sd->npoints; p++) {
-            if (sd->points[p].walk)
-                continue;   /* names come from the walk itself */
-            next[devs[d].nmetrics] = sd->points[p].metric;
-            next[sd->npoints + devs[d].nmetrics++] = sd->points[p].unit;
+        devs[i] = (struct poller_device){ .name = cd->name, .ops = ops, .device_cfg = cd->config,
+                                          .interval_ms = cd->interval_ms, .metrics = next,
+                                          .units = next + cd->nmetrics };
+        for (size_t p = 0; p < cd->nmetrics; p++) {
+            if (cd->metrics[p].is_template)
+                continue;   /* names come from the device when it is polled */
+            next[devs[i].nmetrics] = cd->metrics[p].name;
+            next[cd->nmetrics + devs[i].nmetrics++] = cd->metrics[p].unit;
         }
-        next += 2 * sd->npoints;
+        next += 2 * cd->nmetrics;
     }
     struct poller_set *ps = pollers_start_devices(devs, ndev, m, err, errlen);
     if (!ps) {

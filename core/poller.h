@@ -33,10 +33,11 @@ struct poller_device {
 struct poller_set *pollers_start_devices(const struct poller_device *devs, size_t n,
                                          struct metrics *m, char *err, size_t errlen);
 
-/* Starts a thread per device of cfg (Modbus and SNMP). cfg and m are borrowed until
- * pollers_stop returns. Declares every configured metric and collector in
- * m first. Returns NULL with err filled if a thread or collector could not
- * be created (then nothing is left running). */
+/* Starts a thread per device of cfg (cfg->devices), each polled by the
+ * collector of its protocol. cfg and m are borrowed until pollers_stop
+ * returns. Declares every configured metric and collector in m first.
+ * Returns NULL with err filled if a thread or collector could not be
+ * created (then nothing is left running). */
 struct poller_set *pollers_start(const struct floe_config *cfg, struct metrics *m, char *err,
                                  size_t errlen);
 /* Asks every thread to stop, waits for them (at most one device timeout),

@@ -9,6 +9,12 @@
  * infinity, a NUL byte ending the document early, "\u0000" cutting a
  * string short) are thereby refused with a position instead of being
  * accepted silently.
+ *
+ * While scanning, json_parse_located() also notes where each value (and
+ * the key before it) starts. The scan meets the values in document order,
+ * which is the order of a pre-order walk of cJSON's tree, so the i-th mark
+ * belongs to the i-th item of that walk; the pairs are then sorted by item
+ * address for lookup.
  */
 #include "lib/json_util.h"
 
@@ -16,11 +22,20 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/util.h"
+
+#define NO_KEY SIZE_MAX
+
+/* Byte offsets where a value and the key naming it (NO_KEY in arrays and
+ * at the top) start. */
+struct json_mark {
+    size_t key, value;
+};
 
 struct json_scan {
     char *buf; /* private copy; comments are blanked in place */
@@ -30,6 +45,21 @@ struct json_scan {
     bool failed;
     size_t err_pos;
     char msg[128];
+    bool want_marks;          /* cleared when marks cannot be allocated */
+    struct json_mark *marks;  /* one per value, in document order */
+    size_t nmarks, cap_marks;
+    size_t pending_key;       /* the key of the value about to be scanned */
+};
+
+struct json_located {
+    const cJSON *item;
+    bool has_key;
+    struct json_pos key, value;
+};
+
+struct json_positions {
+    struct json_located *v; /* sorted by item address */
+    size_t n;
 };
 
 static int scan_fail(struct json_scan *s, size_t pos, const char *fmt, ...)
@@ -241,6 +271,30 @@ static int scan_literal(struct json_scan *s)
 
 static int scan_value(struct json_scan *s);
 
+/* Notes that a value starts at s->pos. Running out of memory only loses
+ * the positions, never the parse. */
+static void mark_value(struct json_scan *s)
+{
+    size_t key = s->pending_key;
+    s->pending_key = NO_KEY;
+    if (!s->want_marks)
+        return;
+    if (s->nmarks == s->cap_marks) {
+        size_t ncap = s->cap_marks ? s->cap_marks * 2 : 64;
+        struct json_mark *m = realloc(s->marks, ncap * sizeof *m);
+        if (!m) {
+            free(s->marks);
+            s->marks = NULL;
+            s->nmarks = s->cap_marks = 0;
+            s->want_marks = false;
+            return;
+        }
+        s->marks = m;
+        s->cap_marks = ncap;
+    }
+    s->marks[s->nmarks++] = (struct json_mark){.key = key, .value = s->pos};
+}
+
 static int enter(struct json_scan *s)
 {
     if (++s->depth > JSON_MAX_DEPTH)
@@ -267,12 +321,16 @@ static int scan_object(struct json_scan *s)
             return scan_fail(s, s->pos, "object keys must be in double quotes");
         if (s->pos >= s->len || s->buf[s->pos] != '"')
             return unexpected(s, "a key in double quotes");
+        size_t key = s->pos;
         if (scan_string(s) || skip_ws(s))
             return -1;
         if (s->pos >= s->len || s->buf[s->pos] != ':')
             return unexpected(s, "':' after the key");
         s->pos++;
-        if (skip_ws(s) || scan_value(s) || skip_ws(s))
+        if (skip_ws(s))
+            return -1;
+        s->pending_key = key;
+        if (scan_value(s) || skip_ws(s))
             return -1;
         if (s->pos < s->len && s->buf[s->pos] == '}') {
             s->pos++;
@@ -328,6 +386,7 @@ static int scan_value(struct json_scan *s)
     if (s->pos >= s->len)
         return scan_fail(
             s, s->pos, "unexpected end of input (a value is missing, or a bracket is not closed)");
+    mark_value(s);
     char c = s->buf[s->pos];
     switch (c) {
     case '{':
@@ -351,31 +410,118 @@ static int scan_value(struct json_scan *s)
     }
 }
 
-/* 1-based line and column of byte offset pos; the column counts UTF-8
- * characters (continuation bytes do not advance it), as editors show. */
-static void line_col(const char *text, size_t len, size_t pos, int *line, int *col)
+/* Turns byte offsets into lines and columns in one forward pass when
+ * the offsets come in increasing order (they do: marks are in document
+ * order); an earlier offset restarts from the top. The column counts
+ * UTF-8 characters (continuation bytes do not advance it), as editors
+ * show. */
+struct line_cursor {
+    const char *text;
+    size_t len, pos;
+    struct json_pos at;
+};
+
+static struct json_pos cursor_at(struct line_cursor *c, size_t offset)
 {
-    int l = 1, c = 1;
-    for (size_t i = 0; i < pos && i < len; i++) {
-        unsigned char b = (unsigned char)text[i];
+    if (offset < c->pos) {
+        c->pos = 0;
+        c->at = (struct json_pos){1, 1};
+    }
+    for (; c->pos < offset && c->pos < c->len; c->pos++) {
+        unsigned char b = (unsigned char)c->text[c->pos];
         if (b == '\n') {
-            l++;
-            c = 1;
+            c->at.line++;
+            c->at.col = 1;
         } else if ((b & 0xC0) != 0x80) {
-            c++;
+            c->at.col++;
         }
     }
-    *line = l;
-    *col = c;
+    return c->at;
 }
 
-cJSON *json_parse_commented(const char *text, size_t len, char *err, size_t errlen)
+/* Pairs the marks with the tree's items in pre-order. Returns -1 when
+ * they do not line up (which would be a bug in the scanner). */
+static int pair_marks(const cJSON *item, const struct json_scan *s, struct line_cursor *cur,
+                      struct json_located *out, size_t *next)
 {
-    struct json_scan s = {.len = len};
+    for (; item; item = item->next) {
+        if (*next >= s->nmarks)
+            return -1;
+        const struct json_mark *m = &s->marks[*next];
+        struct json_located *l = &out[(*next)++];
+        l->item = item;
+        l->has_key = m->key != NO_KEY;
+        if (l->has_key)
+            l->key = cursor_at(cur, m->key);
+        l->value = cursor_at(cur, m->value);
+        if (item->child && pair_marks(item->child, s, cur, out, next))
+            return -1;
+    }
+    return 0;
+}
+
+static int compare_located(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)((const struct json_located *)a)->item;
+    uintptr_t y = (uintptr_t)((const struct json_located *)b)->item;
+    return x < y ? -1 : x > y;
+}
+
+static struct json_positions *build_positions(const cJSON *root, const struct json_scan *s,
+                                              const char *text, size_t len)
+{
+    if (!s->want_marks || !s->nmarks)
+        return NULL;
+    struct json_positions *p = calloc(1, sizeof *p);
+    if (!p || !(p->v = calloc(s->nmarks, sizeof *p->v))) {
+        free(p);
+        return NULL;
+    }
+    struct line_cursor cur = {.text = text, .len = len, .at = {1, 1}};
+    size_t n = 0;
+    if (pair_marks(root, s, &cur, p->v, &n) || n != s->nmarks) {
+        json_positions_free(p);
+        return NULL;
+    }
+    p->n = n;
+    qsort(p->v, p->n, sizeof *p->v, compare_located);
+    return p;
+}
+
+int json_position_of(const struct json_positions *positions, const cJSON *item, bool of_key,
+                     struct json_pos *out)
+{
+    if (!positions || !item)
+        return -1;
+    struct json_located want = {.item = item};
+    const struct json_located *l =
+        bsearch(&want, positions->v, positions->n, sizeof *positions->v, compare_located);
+    if (!l || (of_key && !l->has_key))
+        return -1;
+    *out = of_key ? l->key : l->value;
+    return 0;
+}
+
+void json_positions_free(struct json_positions *positions)
+{
+    if (!positions)
+        return;
+    free(positions->v);
+    free(positions);
+}
+
+cJSON *json_parse_located(const char *text, size_t len, struct json_positions **positions,
+                          struct json_pos *err_at, char *err, size_t errlen)
+{
+    struct json_scan s = {.len = len, .want_marks = positions != NULL, .pending_key = NO_KEY};
     cJSON *root = NULL;
+    if (positions)
+        *positions = NULL;
     s.buf = malloc(len + 1);
     if (!s.buf) {
-        errf(err, errlen, "line 1 column 1: out of memory");
+        if (err_at)
+            *err_at = (struct json_pos){1, 1};
+        errf(err, errlen, "out of memory");
         return NULL;
     }
     memcpy(s.buf, text, len);
@@ -413,12 +559,27 @@ cJSON *json_parse_commented(const char *text, size_t len, char *err, size_t errl
                   "cannot build the JSON tree (out of memory)");
         goto fail;
     }
+    if (positions)
+        *positions = build_positions(root, &s, text, len);
+    free(s.marks);
     free(s.buf);
     return root;
 fail:;
-    int line, col;
-    line_col(text, len, s.err_pos, &line, &col);
-    errf(err, errlen, "line %d column %d: %s", line, col, s.msg);
+    struct line_cursor cur = {.text = text, .len = len, .at = {1, 1}};
+    if (err_at)
+        *err_at = cursor_at(&cur, s.err_pos);
+    errf(err, errlen, "%s", s.msg);
+    free(s.marks);
     free(s.buf);
     return NULL;
+}
+
+cJSON *json_parse_commented(const char *text, size_t len, char *err, size_t errlen)
+{
+    struct json_pos at;
+    char msg[160];
+    cJSON *root = json_parse_located(text, len, NULL, &at, msg, sizeof msg);
+    if (!root)
+        errf(err, errlen, "line %d column %d: %s", at.line, at.col, msg);
+    return root;
 }

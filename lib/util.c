@@ -81,6 +81,29 @@ int util_sleep_ms(int64_t ms, atomic_int *stop)
     }
 }
 
+/* "30 s" (or "30s ") is the commonest slip: the unit, if the text after
+ * the number is one once its blanks are taken out, else NULL. */
+static const char *unit_among_blanks(const char *end)
+{
+    static const char *const units[] = {"ms", "s", "m", "h", "d"};
+    char word[4];
+    size_t n = 0;
+    bool blank = false;
+    for (; *end; end++) {
+        if (*end == ' ' || *end == '\t')
+            blank = true;
+        else if (n + 1 < sizeof word)
+            word[n++] = *end;
+        else
+            return NULL;
+    }
+    word[n] = '\0';
+    for (size_t i = 0; blank && i < ARRAY_LEN(units); i++)
+        if (strcmp(word, units[i]) == 0)
+            return units[i];
+    return NULL;
+}
+
 int util_parse_duration_ms(const char *s, int64_t *out_ms, char *err, size_t errlen)
 {
     if (!s || !*s)
@@ -104,6 +127,9 @@ int util_parse_duration_ms(const char *s, int64_t *out_ms, char *err, size_t err
         mult = 3600e3;
     else if (strcmp(unit, "d") == 0)
         mult = 86400e3;
+    else if (unit_among_blanks(unit))
+        return errf(err, errlen, "'%s': remove the space: '%.*s%s'", s, (int)(unit - s), s,
+                    unit_among_blanks(unit));
     else
         return errf(err, errlen, "'%s' has no known unit (use ms, s, m, h or d)", s);
     /* The number ends at a unit letter, so strtod reads exactly it. */

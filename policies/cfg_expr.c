@@ -31,25 +31,6 @@ static void add_line(struct cfg_errors *list, const char *fmt, ...)
     list->lines[list->n++] = util_strdup(buf);
 }
 
-/* Does a walk metric template ("power.pdu1.outlet{index}_w") produce
- * name? {index} stands for the OID suffix, which becomes digits and '_'. */
-static bool template_matches(const char *tmpl, const char *name)
-{
-    const char *hole = strstr(tmpl, "{index}");
-    if (!hole)
-        return strcmp(tmpl, name) == 0;
-    size_t pre = (size_t)(hole - tmpl);
-    const char *post = hole + strlen("{index}");
-    size_t npost = strlen(post), nname = strlen(name);
-    if (nname < pre + npost + 1 || strncmp(tmpl, name, pre) != 0 ||
-        strcmp(name + nname - npost, post) != 0)
-        return false;
-    for (const char *p = name + pre; p < name + nname - npost; p++)
-        if (!((*p >= '0' && *p <= '9') || *p == '_'))
-            return false;
-    return true;
-}
-
 struct produced {
     const char **names; /* metric names or walk templates, borrowed */
     size_t n;
@@ -68,17 +49,16 @@ static bool is_produced(const struct produced *p, const char *name, bool glob)
 {
     for (size_t i = 0; i < p->n; i++) {
         if (glob) {
-            /* A walk template's rows look like "{index}" replaced by "1". */
-            char sample[256];
-            const char *hole = strstr(p->names[i], "{index}");
-            if (hole)
-                snprintf(sample, sizeof sample, "%.*s1%s", (int)(hole - p->names[i]),
-                         p->names[i], hole + 7);
-            else
+            /* A glob matches a walk's rows if it matches row 1's name. */
+            char sample[256], why[160];
+            if (!cfg_metric_is_template(p->names[i]))
                 util_strlcpy(sample, p->names[i], sizeof sample);
+            else if (cfg_metric_template_expand(p->names[i], "1", sample, sizeof sample, why,
+                                                sizeof why) != 0)
+                continue;
             if (pol_glob_match(name, sample))
                 return true;
-        } else if (template_matches(p->names[i], name)) {
+        } else if (cfg_metric_template_matches(p->names[i], name)) {
             return true;
         }
     }
@@ -118,12 +98,9 @@ int cfg_check_expressions(const struct floe_config *cfg, struct cfg_errors *errs
 {
     int rc = 0;
     struct produced prod = { 0 };
-    for (size_t i = 0; i < cfg->nmodbus; i++)
-        for (size_t j = 0; j < cfg->modbus[i].npoints; j++)
-            produced_add(&prod, cfg->modbus[i].points[j].metric);
-    for (size_t i = 0; i < cfg->nsnmp; i++)
-        for (size_t j = 0; j < cfg->snmp[i].npoints; j++)
-            produced_add(&prod, cfg->snmp[i].points[j].metric);
+    for (size_t i = 0; i < cfg->ndevices; i++)
+        for (size_t j = 0; j < cfg->devices[i].nmetrics; j++)
+            produced_add(&prod, cfg->devices[i].metrics[j].name);
 
     char path[160];
     for (size_t i = 0; i < cfg->nderive; i++) {
@@ -164,7 +141,7 @@ int cfg_check_expressions(const struct floe_config *cfg, struct cfg_errors *errs
 struct floe_config *cfg_load_checked(const char *path, struct cfg_errors *errs,
                                      struct cfg_errors *warnings)
 {
-    struct floe_config *cfg = cfg_load(path, errs);
+    struct floe_config *cfg = cfg_load_warn(path, errs, warnings);
     if (cfg && cfg_check_expressions(cfg, errs, warnings) != 0) {
         cfg_free(cfg);
         return NULL;

@@ -20,8 +20,9 @@
 int cfg_check_expressions(const struct floe_config *cfg, struct cfg_errors *errs,
                           struct cfg_errors *warnings);
 
-/* cfg_load followed by cfg_check_expressions: the one way to get a config
- * the agent may run. NULL when invalid (errors in errs). */
+/* cfg_load_warn followed by cfg_check_expressions: the one way to get a
+ * config the agent may run. NULL when invalid (errors in errs); warnings of
+ * both steps go to warnings (NULL: dropped). */
 struct floe_config *cfg_load_checked(const char *path, struct cfg_errors *errs,
                                      struct cfg_errors *warnings);
 

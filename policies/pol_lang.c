@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lib/util.h"
 #include "lib/vec.h"
@@ -308,6 +309,36 @@ static int lex_number(struct parser *p, size_t i, struct token *t)
                 (int)t->len, s + t->start, t->start + 1);
 }
 
+/* People who write other languages type "and", "or" and "not". Returns
+ * the operator meant when the word at s[i] (any case, a whole word) is
+ * one of them used as an operator, and its length in *len; NULL when it
+ * is not, or is a metric of that name ("and > 1"). */
+static const char *misused_logic_word(const char *s, size_t i, bool operand_expected, size_t *len)
+{
+    static const struct {
+        const char *word, *op;
+    } words[] = {{"and", "&&"}, {"or", "||"}, {"not", "!"}};
+    for (size_t w = 0; w < ARRAY_LEN(words); w++) {
+        size_t n = strlen(words[w].word);
+        if (strncasecmp(s + i, words[w].word, n) != 0 || isalnum((unsigned char)s[i + n]) ||
+            s[i + n] == '_' || s[i + n] == '.')
+            continue;
+        bool lower = strncmp(s + i, words[w].word, n) == 0;
+        bool is_not = words[w].op[0] == '!';
+        /* An operator where an operand belongs reads "not x"; "and"/"or"
+         * there, lower case, is a metric. */
+        size_t next = i + n + strspn(s + i + n, " \t\r\n");
+        bool operand_follows = isalnum((unsigned char)s[next]) || s[next] == '_' ||
+                               s[next] == '(' || s[next] == '!';
+        bool misused = !lower || (operand_expected ? is_not && operand_follows : true);
+        if (!misused)
+            return NULL;
+        *len = n;
+        return words[w].op;
+    }
+    return NULL;
+}
+
 /* Reads the token at p->pos into p->tok. */
 static int lex(struct parser *p)
 {
@@ -319,6 +350,11 @@ static int lex(struct parser *p)
     int c = (unsigned char)s[i];
     bool operand_expected = !p->after_operand;
 
+    const char *logic_op;
+    size_t logic_len;
+    if (isalpha(c) && (logic_op = misused_logic_word(s, i, operand_expected, &logic_len)))
+        return perr(p, "unexpected '%.*s' at column %zu (use '%s')", (int)logic_len, s + i, i + 1,
+                    logic_op);
     if (c == '\0') {
         t.kind = T_END;
         t.len = 0;

@@ -237,30 +237,13 @@ done:
 
 /* ---- the run ------------------------------------------------------------------------ */
 
-/* Whether a point's metric (SNMP walk points carry "{index}") names m. */
-static bool point_names(const char *point_metric, const char *m)
-{
-    const char *brace = strstr(point_metric, "{index}");
-    if (!brace)
-        return strcmp(point_metric, m) == 0;
-    size_t pre = (size_t)(brace - point_metric);
-    const char *suffix = brace + strlen("{index}");
-    size_t mlen = strlen(m), slen = strlen(suffix);
-    return mlen > pre + slen && strncmp(m, point_metric, pre) == 0 &&
-           strcmp(m + mlen - slen, suffix) == 0;
-}
-
 /* The interval of the device that produces metric m, or 0. */
 static int64_t device_interval(const struct floe_config *cfg, const char *m)
 {
-    for (size_t d = 0; d < cfg->nmodbus; d++)
-        for (size_t p = 0; p < cfg->modbus[d].npoints; p++)
-            if (point_names(cfg->modbus[d].points[p].metric, m))
-                return cfg->modbus[d].interval_ms;
-    for (size_t d = 0; d < cfg->nsnmp; d++)
-        for (size_t p = 0; p < cfg->snmp[d].npoints; p++)
-            if (point_names(cfg->snmp[d].points[p].metric, m))
-                return cfg->snmp[d].interval_ms;
+    for (size_t d = 0; d < cfg->ndevices; d++)
+        for (size_t p = 0; p < cfg->devices[d].nmetrics; p++)
+            if (cfg_metric_template_matches(cfg->devices[d].metrics[p].name, m))
+                return cfg->devices[d].interval_ms;
     return 0;
 }
 

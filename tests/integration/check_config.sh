@@ -2,7 +2,8 @@
 # check_config: `floe check-config -c FILE` end to end. The example
 # etc/floe.json must pass (with the secret and TLS files it names created in
 # a temporary copy); broken configs must exit 1 and print each error as
-# "FILE: json.path: message" on stderr, all of them, with the exact path.
+# "FILE:LINE:COL: json.path: message" on stderr, all of them, with the exact
+# path and the place of the offending value.
 #   tests/integration/check_config.sh BUILD
 cd "$(dirname "$0")/../.." || exit 1
 . tests/integration/lib/common.sh
@@ -54,8 +55,10 @@ else
 fi
 
 rm "$site/secrets/noc.token"
-expect_error "missing secret file names key and path" "$site/floe.json" \
-    "$site/floe.json: http.tokens[0].token_file: $site/secrets/noc.token: No such file or directory"
+# Where the file names the secret: LINE:COL of the value.
+at=$(awk '/"token_file": "secrets\/noc.token"/ { print NR ":" index($0, "\"secrets/noc.token\"") }' etc/floe.json)
+expect_error "missing secret file names key, path and place" "$site/floe.json" \
+    "$site/floe.json:$at: http.tokens[0].token_file: $site/secrets/noc.token: No such file or directory"
 echo "noc-token-0123456789" >"$site/secrets/noc.token"
 
 # --- broken configs ----------------------------------------------------------------
@@ -68,17 +71,17 @@ point='{"metric": "cooling.chiller1.capacity_kw", "table": "holding", "address":
 bad unknown "{ $site_json, \"modbus\": [{\"name\": \"chiller1\", \"host\": \"10.0.0.5\",
   \"points\": [$point, \"scael\": 2}]}] }"
 expect_error "unknown key reported with its path" "$TMP/unknown.json" \
-    "$TMP/unknown.json: modbus[0].points[0].scael: unknown key (did you mean 'scale'?)"
+    "$TMP/unknown.json:2:93: modbus[0].points[0].scael (metric cooling.chiller1.capacity_kw): unknown key (did you mean 'scale'?)"
 
 bad order "{ $site_json, \"modbus\": [{\"name\": \"chiller1\", \"host\": \"10.0.0.5\",
   \"points\": [$point}, $point, \"order\": \"ADBC\"}]}] }"
 expect_error "bad byte order lists the choices" "$TMP/order.json" \
-    "$TMP/order.json: modbus[0].points[1].order: must be one of ABCD, DCBA, BADC, CDAB"
+    "$TMP/order.json:2:182: modbus[0].points[1].order (metric cooling.chiller1.capacity_kw): must be one of ABCD, DCBA, BADC, CDAB"
 
 bad span "{ $site_json, \"modbus\": [{\"name\": \"chiller1\", \"host\": \"10.0.0.5\",
   \"points\": [{\"metric\": \"a.b\", \"table\": \"input\", \"address\": 65533, \"type\": \"float64\"}]}] }"
 expect_error "point past register 65535 is refused" "$TMP/span.json" \
-    "$TMP/span.json: modbus[0].points[0].address: a float64 at 65533 spans 4 registers and runs past 65535"
+    "$TMP/span.json:2:61: modbus[0].points[0].address (metric a.b): a float64 at 65533 spans 4 registers and runs past 65535"
 
 bad syntax "{
   // chillers
@@ -86,28 +89,28 @@ bad syntax "{
   \"modbus\": [],
 }"
 expect_error "syntax error gives line and column" "$TMP/syntax.json" \
-    "$TMP/syntax.json: line 4 column 15: trailing comma before '}'"
+    "$TMP/syntax.json:4:15: trailing comma before '}'"
 
 bad dupmetric "{ $site_json,
   \"modbus\": [{\"name\": \"chiller1\", \"host\": \"10.0.0.5\", \"points\": [$point}]}],
   \"derive\": [{\"metric\": \"cooling.chiller1.capacity_kw\", \"expr\": \"1\"}] }"
 expect_error "duplicate metric across modbus and derive" "$TMP/dupmetric.json" \
-    "$TMP/dupmetric.json: derive[0].metric: duplicate metric 'cooling.chiller1.capacity_kw' (first at modbus[0].points[0].metric)"
+    "$TMP/dupmetric.json:3:25: derive[0].metric: duplicate metric 'cooling.chiller1.capacity_kw' (first at modbus[0].points[0].metric)"
 
 mkdir -p "$TMP/policies.d"
 printf '{"name": "p", "when": "a > 1", "mode": "sometimes"}\n' >"$TMP/policies.d/p.json"
 bad pdir "{ $site_json, \"policies_dir\": \"policies.d\" }"
 expect_error "policy file error names the file" "$TMP/pdir.json" \
-    "$TMP/policies.d/p.json: mode: must be one of auto, approve, observe"
+    "$TMP/policies.d/p.json:1:40: mode: must be one of auto, approve, observe"
 
 bad many "{ \"site\": {\"name\": \"lulea-1\", \"timezone\": 7},
   \"http\": {\"listen\": \"127.0.0.1\"},
   \"snmp\": [{\"name\": \"ups-a\", \"host\": \"10.0.0.9\", \"version\": \"3\", \"points\": []}] }"
 run_check "$TMP/many.json"
 if [ "$RC" -eq 1 ] && [ "$(wc -l <"$TMP/err")" -eq 3 ] &&
-   grep -qFx "$TMP/many.json: site.timezone: must be a string, not a number" "$TMP/err" &&
-   grep -qFx "$TMP/many.json: http.listen: must be IP:PORT, e.g. \"127.0.0.1:8470\", \"0.0.0.0:8470\" or \"[::1]:8470\"" "$TMP/err" &&
-   grep -qFx "$TMP/many.json: snmp[0].user: missing required key (SNMP version 3 needs a user)" "$TMP/err"; then
+   grep -qFx "$TMP/many.json:1:43: site.timezone: must be a string, not a number" "$TMP/err" &&
+   grep -qFx "$TMP/many.json:2:22: http.listen: must be IP:PORT, e.g. \"127.0.0.1:8470\", \"0.0.0.0:8470\" or \"[::1]:8470\"" "$TMP/err" &&
+   grep -qFx "$TMP/many.json:3:12: snmp[0].user: missing required key (SNMP version 3 needs a user)" "$TMP/err"; then
     ok "every error is reported, not just the first"
 else
     not_ok "every error is reported: exit $RC, stderr: $(cat "$TMP/err")"
@@ -115,6 +118,33 @@ fi
 
 expect_error "missing config file" "$TMP/absent.json" "$TMP/absent.json: No such file or directory"
 
+# --- what check-config says beyond "invalid" -----------------------------------------
+# A vendor register number where the protocol address belongs: valid (exit
+# 0), with a warning naming the point and the address meant.
+bad regnum "{ $site_json, \"modbus\": [{\"name\": \"chiller1\", \"host\": \"10.0.0.5\",
+  \"points\": [{\"metric\": \"cooling.chiller1.capacity_kw\", \"table\": \"holding\", \"address\": 40101}]}] }"
+run_check "$TMP/regnum.json"
+want="$TMP/regnum.json:2:88: modbus[0].points[0].address (metric cooling.chiller1.capacity_kw): warning: 40101 looks like a register number; the protocol address of register 40101 is 100 (\"address\" counts from 0)"
+if [ "$RC" -eq 0 ] && grep -qFx -- "$want" "$TMP/err" && grep -q "valid" "$TMP/out"; then
+    ok "register number in address warns, config stays valid"
+else
+    not_ok "register number in address: exit $RC, stderr: $(cat "$TMP/err")"
+fi
+
+bad overlap "{ $site_json, \"modbus\": [{\"name\": \"chiller1\", \"host\": \"10.0.0.5\", \"points\": [
+  {\"metric\": \"cooling.chiller1.capacity_kw\", \"table\": \"holding\", \"address\": 100, \"type\": \"float32\"},
+  {\"metric\": \"cooling.chiller1.flow\", \"table\": \"holding\", \"address\": 101},
+  {\"metric\": \"cooling.chiller1.alarm\", \"table\": \"holding\", \"address\": 101, \"bit\": 3}]}] }"
+expect_error "point reading half of another's registers names both" "$TMP/overlap.json" \
+    "$TMP/overlap.json:3:70: modbus[0].points[1].address (metric cooling.chiller1.flow): a uint16 at holding 101 overlaps points[0] (metric cooling.chiller1.capacity_kw), a float32 at holding 100-101"
+
+bad spaced "{ $site_json, \"store\": {\"retention\": \"30 d\"} }"
+expect_error "duration with a space says to remove it" "$TMP/spaced.json" \
+    "$TMP/spaced.json:1:55: store.retention: '30 d': remove the space: '30d'"
+
+bad andword "{ $site_json, \"policies\": [{\"name\": \"p\", \"when\": \"it.load_kw > 1 and it.load_kw < 5\"}] }"
+expect_error "'and' in a policy says to use &&" "$TMP/andword.json" \
+    "$TMP/andword.json: policies[0].when: unexpected 'and' at column 16 (use '&&')"
 
 # --- every example configuration is complete and valid ---------------------------
 # Each etc/**/*.json is a whole floe.json, never a fragment to merge: in a

@@ -175,264 +175,282 @@ static struct floe_config *load_ok(const struct fixture *f, const char *q)
 static const struct error_case error_cases[] = {
     { "unknown_key_names_its_path_and_suggests_the_key",
       "{" SITE ", " MB("", REG(", 'ordr': 'ABCD'")) "}",
-      { "floe.json: modbus[0].points[0].ordr: unknown key (did you mean 'order'?)" } },
+      { "floe.json:1:173: modbus[0].points[0].ordr (metric cooling.chiller1.capacity_kw): unknown key (did you mean 'order'?)" } },
     { "unknown_top_level_key_is_an_error",
       "{" SITE ", 'colour': 'blue'}",
-      { "floe.json: colour: unknown key" } },
+      { "floe.json:1:31: colour: unknown key" } },
     { "key_given_twice_is_an_error",
       "{" SITE ", 'site': {'name': 'other'}}",
-      { "floe.json: site: key given twice" } },
+      { "floe.json:1:31: site: key given twice" } },
     { "string_for_integer_is_wrong_type",
       "{" SITE ", " MB(", 'port': '502'", REG("")) "}",
-      { "floe.json: modbus[0].port: must be an integer, not a string" } },
+      { "floe.json:1:91: modbus[0].port: must be an integer, not a string" } },
     { "fractional_address_is_rejected",
       "{" SITE ", " MB("", PT("holding", "1.5", "")) "}",
-      { "floe.json: modbus[0].points[0].address: must be an integer, not 1.5" } },
+      { "floe.json:1:168: modbus[0].points[0].address (metric cooling.chiller1.capacity_kw): must be an integer, not 1.5" } },
     { "object_where_array_expected_is_wrong_type",
       "{" SITE ", 'modbus': {}}",
-      { "floe.json: modbus: must be an array, not an object" } },
+      { "floe.json:1:41: modbus: must be an array, not an object" } },
     { "top_level_array_is_rejected",
       "[]",
-      { "floe.json: must be an object, not an array" } },
+      { "floe.json:1:1: must be an object, not an array" } },
     { "missing_required_key_names_the_key",
       "{" SITE ", " MB("", "{'metric': 'cooling.chiller1.capacity_kw', 'table': 'holding'}") "}",
-      { "floe.json: modbus[0].points[0].address: missing required key" } },
+      { "floe.json:1:94: modbus[0].points[0].address (metric cooling.chiller1.capacity_kw): missing required key" } },
     { "missing_site_is_an_error",
       "{}",
-      { "floe.json: site: missing required key" } },
+      { "floe.json:1:1: site: missing required key" } },
     { "duplicate_metric_across_modbus_and_snmp",
       "{" SITE ", " MB("", REG("")) ", "
       SNMP("", "{'metric': 'cooling.chiller1.capacity_kw', 'oid': '1.3.6.1.2.1.1.3.0'}") "}",
-      { "floe.json: snmp[0].points[0].metric: duplicate metric 'cooling.chiller1.capacity_kw' "
+      { "floe.json:1:246: snmp[0].points[0].metric: duplicate metric 'cooling.chiller1.capacity_kw' "
         "(first at modbus[0].points[0].metric)" } },
     { "duplicate_metric_between_point_and_derive",
       "{" SITE ", " MB("", REG("")) ", 'derive': [{'metric': 'cooling.chiller1.capacity_kw', 'expr': '1'}]}",
-      { "floe.json: derive[0].metric: duplicate metric 'cooling.chiller1.capacity_kw' "
+      { "floe.json:1:199: derive[0].metric: duplicate metric 'cooling.chiller1.capacity_kw' "
         "(first at modbus[0].points[0].metric)" } },
     { "invalid_metric_name_is_rejected",
       "{" SITE ", " MB("", "{'metric': 'Cooling.kw', 'table': 'coil', 'address': 1}") "}",
-      { "floe.json: modbus[0].points[0].metric: 'Cooling.kw' is not a metric name: use [a-z0-9_]+ "
+      { "floe.json:1:105: modbus[0].points[0].metric: 'Cooling.kw' is not a metric name: use [a-z0-9_]+ "
         "segments joined by '.' (e.g. cooling.chiller1.capacity_kw)" } },
     { "duplicate_device_name_across_protocols",
       "{" SITE ", " MB("", REG("")) ", 'snmp': [{'name': 'chiller1', 'host': 'h', 'points': [" OIDPT "]}]}",
-      { "floe.json: snmp[0].name: duplicate device name 'chiller1' (first at modbus[0].name)" } },
+      { "floe.json:1:195: snmp[0].name: duplicate device name 'chiller1' (first at modbus[0].name)" } },
     { "address_above_65535_is_out_of_range",
       "{" SITE ", " MB("", PT("input", "65536", "")) "}",
-      { "floe.json: modbus[0].points[0].address: must be between 0 and 65535" } },
+      { "floe.json:1:166: modbus[0].points[0].address (metric cooling.chiller1.capacity_kw): must be between 0 and 65535" } },
     { "negative_address_is_out_of_range",
       "{" SITE ", " MB("", PT("input", "-1", "")) "}",
-      { "floe.json: modbus[0].points[0].address: must be between 0 and 65535" } },
+      { "floe.json:1:166: modbus[0].points[0].address (metric cooling.chiller1.capacity_kw): must be between 0 and 65535" } },
     { "float64_at_65533_runs_past_the_last_register",
       "{" SITE ", " MB("", PT("holding", "65533", ", 'type': 'float64'")) "}",
-      { "floe.json: modbus[0].points[0].address: a float64 at 65533 spans 4 registers and runs past 65535" } },
+      { "floe.json:1:168: modbus[0].points[0].address (metric cooling.chiller1.capacity_kw): a float64 at 65533 spans 4 registers and runs past 65535" } },
     { "bit_above_15_is_out_of_range",
       "{" SITE ", " MB("", REG(", 'bit': 16")) "}",
-      { "floe.json: modbus[0].points[0].bit: must be between 0 and 15" } },
+      { "floe.json:1:180: modbus[0].points[0].bit (metric cooling.chiller1.capacity_kw): must be between 0 and 15" } },
     { "bit_on_a_coil_is_rejected",
       "{" SITE ", " MB("", PT("coil", "3", ", 'bit': 1")) "}",
-      { "floe.json: modbus[0].points[0].bit: only holding and input registers have bits" } },
+      { "floe.json:1:175: modbus[0].points[0].bit (metric cooling.chiller1.capacity_kw): only holding and input registers have bits" } },
     { "non_bool_type_on_a_coil_is_rejected",
       "{" SITE ", " MB("", PT("discrete", "3", ", 'type': 'uint16'")) "}",
-      { "floe.json: modbus[0].points[0].type: coils and discrete inputs are bool" } },
+      { "floe.json:1:180: modbus[0].points[0].type (metric cooling.chiller1.capacity_kw): coils and discrete inputs are bool" } },
     { "bool_on_a_register_without_bit_is_rejected",
       "{" SITE ", " MB("", REG(", 'type': 'bool'")) "}",
-      { "floe.json: modbus[0].points[0].type: bool on a holding register needs \"bit\" (0-15)" } },
+      { "floe.json:1:181: modbus[0].points[0].type (metric cooling.chiller1.capacity_kw): bool on a holding register needs \"bit\" (0-15)" } },
     { "bad_enum_value_lists_the_choices",
       "{" SITE ", " MB("", REG(", 'order': 'ADCB'")) "}",
-      { "floe.json: modbus[0].points[0].order: must be one of ABCD, DCBA, BADC, CDAB" } },
+      { "floe.json:1:182: modbus[0].points[0].order (metric cooling.chiller1.capacity_kw): must be one of ABCD, DCBA, BADC, CDAB" } },
     { "bad_duration_unit_is_rejected",
       "{" SITE ", " MB(", 'interval': '5x'", REG("")) "}",
-      { "floe.json: modbus[0].interval: '5x' has no known unit (use ms, s, m, h or d)" } },
+      { "floe.json:1:95: modbus[0].interval: '5x' has no known unit (use ms, s, m, h or d)" } },
     { "zero_interval_is_rejected",
       "{" SITE ", " MB(", 'interval': 0", REG("")) "}",
-      { "floe.json: modbus[0].interval: must be greater than 0" } },
+      { "floe.json:1:95: modbus[0].interval: must be greater than 0" } },
     { "zero_interval_string_is_rejected",
       "{" SITE ", " SNMP(", 'interval': '0s'", OIDPT) "}",
-      { "floe.json: snmp[0].interval: must be greater than 0" } },
+      { "floe.json:1:90: snmp[0].interval: must be greater than 0" } },
     { "negative_duration_number_is_rejected",
       "{" SITE ", " MB(", 'timeout': -1", REG("")) "}",
-      { "floe.json: modbus[0].timeout: must not be negative" } },
+      { "floe.json:1:94: modbus[0].timeout: must not be negative" } },
     { "boolean_duration_is_wrong_type",
       "{" SITE ", 'store': {'retention': true}}",
-      { "floe.json: store.retention: must be a duration (a string such as \"5s\" or a number of seconds), "
+      { "floe.json:1:54: store.retention: must be a duration (a string such as \"5s\" or a number of seconds), "
         "not a boolean" } },
     { "missing_secret_file_is_reported_with_its_path",
       "{" SITE ", " TOKENS("{'name': 'noc', 'role': 'read', 'token_file': 'missing.token'}") "}",
-      { "floe.json: http.tokens[0].token_file: @DIR@/missing.token: No such file or directory" } },
+      { "floe.json:1:97: http.tokens[0].token_file: @DIR@/missing.token: No such file or directory" } },
     { "empty_secret_file_is_rejected",
       "{" SITE ", " TOKENS("{'name': 'noc', 'role': 'read', 'token_file': 'empty.token'}") "}",
-      { "floe.json: http.tokens[0].token_file: @DIR@/empty.token: file is empty" } },
+      { "floe.json:1:97: http.tokens[0].token_file: @DIR@/empty.token: file is empty" } },
     { "secret_file_must_be_a_regular_file",
       "{" SITE ", " TOKENS("{'name': 'noc', 'role': 'read', 'token_file': 'zoneinfo'}") "}",
-      { "floe.json: http.tokens[0].token_file: @DIR@/zoneinfo: not a regular file" } },
+      { "floe.json:1:97: http.tokens[0].token_file: @DIR@/zoneinfo: not a regular file" } },
     { "inline_secret_and_secret_file_together_are_rejected",
       "{" SITE ", " TOKENS("{'name': 'noc', 'role': 'read', 'token': 'x', 'token_file': 'noc.token'}") "}",
-      { "floe.json: http.tokens[0].token_file: give either token or token_file, not both" } },
+      { "floe.json:1:111: http.tokens[0].token_file: give either token or token_file, not both" } },
     { "missing_secret_names_both_spellings",
       "{" SITE ", " TOKENS("{'name': 'noc', 'role': 'read'}") "}",
-      { "floe.json: http.tokens[0].token: missing required key (give token or token_file)" } },
+      { "floe.json:1:51: http.tokens[0].token: missing required key (give token or token_file)" } },
     { "unit_id_above_255_is_out_of_range",
       "{" SITE ", " MB(", 'unit_id': 300", REG("")) "}",
-      { "floe.json: modbus[0].unit_id: must be between 0 and 255" } },
+      { "floe.json:1:94: modbus[0].unit_id: must be between 0 and 255" } },
     { "reserved_unit_id_on_tcp_is_rejected",
       "{" SITE ", " MB(", 'unit_id': 250", REG("")) "}",
-      { "floe.json: modbus[0].unit_id: must be between 0 and 247, or 255" } },
+      { "floe.json:1:94: modbus[0].unit_id: must be between 0 and 247, or 255" } },
     { "broadcast_unit_id_on_rtu_is_rejected",
       "{" SITE ", 'modbus': [{'name': 'meter', 'transport': 'rtu', 'device': '/dev/ttyUSB0', 'unit_id': 0, "
       "'points': [" REG("") "]}]}",
-      { "floe.json: modbus[0].unit_id: must be between 1 and 247 on a serial line" } },
+      { "floe.json:1:117: modbus[0].unit_id: must be between 1 and 247 on a serial line" } },
     { "max_registers_above_125_is_rejected",
       "{" SITE ", " MB(", 'max_registers': 126", REG("")) "}",
-      { "floe.json: modbus[0].max_registers: must be between 1 and 125" } },
+      { "floe.json:1:100: modbus[0].max_registers: must be between 1 and 125" } },
     { "max_registers_zero_is_rejected",
       "{" SITE ", " MB(", 'max_registers': 0", REG("")) "}",
-      { "floe.json: modbus[0].max_registers: must be between 1 and 125" } },
+      { "floe.json:1:100: modbus[0].max_registers: must be between 1 and 125" } },
     { "value_wider_than_max_registers_is_rejected",
       "{" SITE ", " MB(", 'max_registers': 2", REG(", 'type': 'float64'")) "}",
-      { "floe.json: modbus[0].points[0].type: a float64 needs 4 registers in one request but max_registers is 2" } },
+      { "floe.json:1:201: modbus[0].points[0].type (metric cooling.chiller1.capacity_kw): a float64 needs 4 registers in one request but max_registers is 2" } },
     { "rtu_without_device_is_rejected",
       "{" SITE ", 'modbus': [{'name': 'meter', 'transport': 'rtu', 'points': []}]}",
-      { "floe.json: modbus[0].device: missing required key (transport \"rtu\" needs a serial device)" } },
+      { "floe.json:1:42: modbus[0].device: missing required key (transport \"rtu\" needs a serial device)" } },
     { "tcp_key_on_rtu_device_is_rejected",
       "{" SITE ", 'modbus': [{'name': 'meter', 'transport': 'rtu', 'device': '/dev/ttyS0', 'port': 502, "
       "'points': []}]}",
-      { "floe.json: modbus[0].port: only for transport \"tcp\"" } },
+      { "floe.json:1:112: modbus[0].port: only for transport \"tcp\"" } },
     { "listen_without_port_is_invalid",
       "{" SITE ", 'http': {'listen': '127.0.0.1'}}",
-      { "floe.json: http.listen: must be IP:PORT, e.g. \"127.0.0.1:8470\", \"0.0.0.0:8470\" or \"[::1]:8470\"" } },
+      { "floe.json:1:50: http.listen: must be IP:PORT, e.g. \"127.0.0.1:8470\", \"0.0.0.0:8470\" or \"[::1]:8470\"" } },
     { "listen_with_host_name_is_invalid",
       "{" SITE ", 'http': {'listen': 'example.org:8470'}}",
-      { "floe.json: http.listen: must be IP:PORT, e.g. \"127.0.0.1:8470\", \"0.0.0.0:8470\" or \"[::1]:8470\"" } },
+      { "floe.json:1:50: http.listen: must be IP:PORT, e.g. \"127.0.0.1:8470\", \"0.0.0.0:8470\" or \"[::1]:8470\"" } },
     { "listen_port_out_of_range_is_invalid",
       "{" SITE ", 'http': {'listen': '[::1]:65536'}}",
-      { "floe.json: http.listen: must be IP:PORT, e.g. \"127.0.0.1:8470\", \"0.0.0.0:8470\" or \"[::1]:8470\"" } },
+      { "floe.json:1:50: http.listen: must be IP:PORT, e.g. \"127.0.0.1:8470\", \"0.0.0.0:8470\" or \"[::1]:8470\"" } },
     { "tls_with_only_cert_file_is_rejected",
       "{" SITE ", 'http': {'tls': {'cert_file': 'tls.crt'}}}",
-      { "floe.json: http.tls.key_file: missing required key" } },
+      { "floe.json:1:47: http.tls.key_file: missing required key" } },
     { "tls_with_unreadable_cert_is_rejected",
       "{" SITE ", 'http': {'tls': {'cert_file': 'missing.crt', 'key_file': 'tls.key'}}}",
-      { "floe.json: http.tls.cert_file: @DIR@/missing.crt: No such file or directory" } },
+      { "floe.json:1:61: http.tls.cert_file: @DIR@/missing.crt: No such file or directory" } },
     { "bad_role_is_rejected",
       "{" SITE ", " TOKENS("{'name': 'noc', 'role': 'root', 'token': 'x'}") "}",
-      { "floe.json: http.tokens[0].role: must be one of read, operator, admin, peer" } },
+      { "floe.json:1:75: http.tokens[0].role: must be one of read, operator, admin, peer" } },
     { "duplicate_token_names_are_rejected",
       "{" SITE ", " TOKENS("{'name': 'noc', 'role': 'read', 'token': 'a'}, {'name': 'noc', 'role': 'read', 'token': 'b'}") "}",
-      { "floe.json: http.tokens[1].name: duplicate token name 'noc' (first at http.tokens[0].name)" } },
+      { "floe.json:1:107: http.tokens[1].name: duplicate token name 'noc' (first at http.tokens[0].name)" } },
     { "same_secret_for_two_tokens_is_rejected_without_showing_it",
       "{" SITE ", " TOKENS("{'name': 'noc', 'role': 'read', 'token': 's3cret-noc'}, "
                          "{'name': 'ops', 'role': 'operator', 'token_file': 'noc.token'}") "}",
-      { "floe.json: http.tokens[1]: same token as http.tokens[0] (each client needs its own)" } },
+      { "floe.json:1:107: http.tokens[1]: same token as http.tokens[0] (each client needs its own)" } },
     { "snmp_v3_without_user_is_rejected",
       "{" SITE ", " SNMP(", 'version': '3'", OIDPT) "}",
-      { "floe.json: snmp[0].user: missing required key (SNMP version 3 needs a user)" } },
+      { "floe.json:1:40: snmp[0].user: missing required key (SNMP version 3 needs a user)" } },
     { "snmp_authpriv_without_priv_password_is_rejected",
       "{" SITE ", " SNMP(V3 ", 'level': 'authPriv', 'auth_password': 'authpass1'", OIDPT) "}",
-      { "floe.json: snmp[0].priv_password: missing required key (level authPriv needs priv_password or "
+      { "floe.json:1:40: snmp[0].priv_password: missing required key (level authPriv needs priv_password or "
         "priv_password_file)" } },
     { "snmp_v3_short_password_is_rejected",
       "{" SITE ", " SNMP(V3 ", 'auth_password': 'short'", OIDPT) "}",
-      { "floe.json: snmp[0].auth_password: must be at least 8 characters (SNMPv3 USM)" } },
+      { "floe.json:1:127: snmp[0].auth_password: must be at least 8 characters (SNMPv3 USM)" } },
     { "snmp_community_on_v3_is_rejected",
       "{" SITE ", " SNMP(", 'version': 3, 'user': 'floe', 'community': 'public'", OIDPT) "}",
-      { "floe.json: snmp[0].community: only for versions 1 and 2c (version 3 uses user and passwords)" } },
+      { "floe.json:1:121: snmp[0].community: only for versions 1 and 2c (version 3 uses user and passwords)" } },
     { "snmp_v3_key_on_v2c_is_rejected",
       "{" SITE ", " SNMP(", 'user': 'floe'", OIDPT) "}",
-      { "floe.json: snmp[0].user: only for version 3" } },
+      { "floe.json:1:86: snmp[0].user: only for version 3" } },
     { "snmp_version_2_is_not_2c",
       "{" SITE ", " SNMP(", 'version': 2", OIDPT) "}",
-      { "floe.json: snmp[0].version: must be one of 1, 2c, 3" } },
+      { "floe.json:1:89: snmp[0].version: must be one of 1, 2c, 3" } },
     { "oid_with_letters_is_invalid",
       "{" SITE ", " SNMP("", "{'metric': 'power.x', 'oid': '1.3.6.a'}") "}",
-      { "floe.json: snmp[0].points[0].oid: must be a numeric OID: numbers joined by dots, "
+      { "floe.json:1:118: snmp[0].points[0].oid (metric power.x): must be a numeric OID: numbers joined by dots, "
         "e.g. 1.3.6.1.2.1.33.1.2.4.0" } },
     { "oid_with_leading_dot_is_invalid",
       "{" SITE ", " SNMP("", "{'metric': 'power.x', 'walk': '.1.3.6.1', 'unit': ''}") "}",
-      { "floe.json: snmp[0].points[0].walk: must be a numeric OID: numbers joined by dots, "
+      { "floe.json:1:119: snmp[0].points[0].walk (metric power.x): must be a numeric OID: numbers joined by dots, "
         "e.g. 1.3.6.1.2.1.33.1.2.4.0",
-        "floe.json: snmp[0].points[0].metric: a walk metric must contain {index} (replaced by each row's OID suffix)" } },
+        "floe.json:1:100: snmp[0].points[0].metric: a walk metric must contain {index} (replaced by each row's OID suffix)" } },
     { "walk_and_oid_together_are_rejected",
       "{" SITE ", " SNMP("", "{'metric': 'power.x', 'oid': '1.3.6.1.2.1.1.3.0', 'walk': '1.3.6.1.2.1.2'}") "}",
-      { "floe.json: snmp[0].points[0].walk: give either \"oid\" or \"walk\", not both" } },
+      { "floe.json:1:147: snmp[0].points[0].walk (metric power.x): give either \"oid\" or \"walk\", not both" } },
     { "point_without_walk_or_oid_is_rejected",
       "{" SITE ", " SNMP("", "{'metric': 'power.x'}") "}",
-      { "floe.json: snmp[0].points[0]: needs \"oid\" (one value) or \"walk\" (a table subtree)" } },
+      { "floe.json:1:89: snmp[0].points[0] (metric power.x): needs \"oid\" (one value) or \"walk\" (a table subtree)" } },
     { "index_placeholder_outside_walk_is_rejected",
       "{" SITE ", " SNMP("", "{'metric': 'power.outlet{index}_w', 'oid': '1.3.6.1.2.1.1.3.0'}") "}",
-      { "floe.json: snmp[0].points[0].metric: {index} is only for walk points" } },
+      { "floe.json:1:100: snmp[0].points[0].metric: {index} is only for walk points" } },
     { "index_placeholder_in_modbus_metric_is_rejected",
       "{" SITE ", " MB("", "{'metric': 'power.outlet{index}_w', 'table': 'coil', 'address': 1}") "}",
-      { "floe.json: modbus[0].points[0].metric: 'power.outlet{index}_w' is not a metric name: use [a-z0-9_]+ "
+      { "floe.json:1:105: modbus[0].points[0].metric: 'power.outlet{index}_w' is not a metric name: use [a-z0-9_]+ "
         "segments joined by '.' (e.g. cooling.chiller1.capacity_kw)" } },
     { "schedule_window_needs_two_digit_hours",
       "{" SITE ", 'policies': [" POLICY(", 'schedule': {'window': '1:00-05:00'}") "]}",
-      { "floe.json: policies[0].schedule.window: must be \"HH:MM-HH:MM\" in 24-hour time, e.g. \"01:00-05:00\"" } },
+      { "floe.json:1:110: policies[0].schedule.window: must be \"HH:MM-HH:MM\" in 24-hour time, e.g. \"01:00-05:00\"" } },
     { "schedule_window_hour_25_is_rejected",
       "{" SITE ", 'policies': [" POLICY(", 'schedule': {'window': '22:00-25:00'}") "]}",
-      { "floe.json: policies[0].schedule.window: must be \"HH:MM-HH:MM\" in 24-hour time, e.g. \"01:00-05:00\"" } },
+      { "floe.json:1:110: policies[0].schedule.window: must be \"HH:MM-HH:MM\" in 24-hour time, e.g. \"01:00-05:00\"" } },
     { "schedule_without_window_is_rejected",
       "{" SITE ", 'policies': [" POLICY(", 'schedule': {'days': ['mon']}") "]}",
-      { "floe.json: policies[0].schedule.window: missing required key" } },
+      { "floe.json:1:99: policies[0].schedule.window: missing required key" } },
     { "schedule_day_names_are_checked",
       "{" SITE ", 'policies': [" POLICY(", 'schedule': {'window': '01:00-05:00', 'days': ['mon', 'monday']}") "]}",
-      { "floe.json: policies[0].schedule.days[1]: must be one of mon, tue, wed, thu, fri, sat, sun" } },
+      { "floe.json:1:141: policies[0].schedule.days[1]: must be one of mon, tue, wed, thu, fri, sat, sun" } },
     { "duplicate_policy_names_are_rejected",
       "{" SITE ", 'policies': [" POLICY("") ", " POLICY("") "]}",
-      { "floe.json: policies[1].name: duplicate policy name 'p1' (first at policies[0].name)" } },
+      { "floe.json:1:97: policies[1].name: duplicate policy name 'p1' (first at policies[0].name)" } },
     { "empty_policy_expression_is_rejected",
       "{" SITE ", 'policies': [{'name': 'p1', 'when': ''}]}",
-      { "floe.json: policies[0].when: must not be empty" } },
+      { "floe.json:1:67: policies[0].when: must not be empty" } },
     { "policy_expression_must_be_a_string",
       "{" SITE ", 'policies': [{'name': 'p1', 'when': 5}]}",
-      { "floe.json: policies[0].when: must be a string, not a number" } },
+      { "floe.json:1:67: policies[0].when: must be a string, not a number" } },
     { "bad_policy_mode_is_rejected",
       "{" SITE ", 'policies': [" POLICY(", 'mode': 'manual'") "]}",
-      { "floe.json: policies[0].mode: must be one of auto, approve, observe" } },
+      { "floe.json:1:95: policies[0].mode: must be one of auto, approve, observe" } },
     { "zero_cooldown_is_rejected",
       "{" SITE ", 'policies': [" POLICY(", 'cooldown': 0") "]}",
-      { "floe.json: policies[0].cooldown: must be greater than 0" } },
+      { "floe.json:1:99: policies[0].cooldown: must be greater than 0" } },
     { "shed_action_without_kw_is_rejected",
       "{" SITE ", 'policies': [" POLICY(", 'action': {'type': 'shed'}") "]}",
-      { "floe.json: policies[0].action.kw: missing required key (a shed action needs the kW to move)" } },
+      { "floe.json:1:97: policies[0].action.kw: missing required key (a shed action needs the kW to move)" } },
     { "rebalance_key_on_shed_action_is_rejected",
       "{" SITE ", 'policies': [" POLICY(", 'action': {'type': 'shed', 'kw': '10', 'max_migrations': 3}") "]}",
-      { "floe.json: policies[0].action.max_migrations: only for type \"rebalance\" (this action is \"shed\")" } },
+      { "floe.json:1:144: policies[0].action.max_migrations: only for type \"rebalance\" (this action is \"shed\")" } },
     { "policy_name_with_slash_is_rejected",
       "{" SITE ", 'policies': [{'name': 'a/b', 'when': 'x > 1'}]}",
-      { "floe.json: policies[0].name: must be at most 64 letters, digits, '_', '-' or '.'" } },
+      { "floe.json:1:53: policies[0].name: must be at most 64 letters, digits, '_', '-' or '.'" } },
     { "given_policies_dir_must_exist",
       "{" SITE ", 'policies_dir': 'nope.d'}",
-      { "floe.json: policies_dir: @DIR@/nope.d: No such file or directory" } },
+      { "floe.json:1:47: policies_dir: @DIR@/nope.d: No such file or directory" } },
     { "peer_named_like_this_site_is_rejected",
       "{" SITE ", 'peers': [{'name': 'lulea-1', 'url': 'http://127.0.0.1:8471', 'token': 't'}]}",
-      { "floe.json: peers[0].name: 'lulea-1' is this site's own name" } },
+      { "floe.json:1:50: peers[0].name: 'lulea-1' is this site's own name" } },
     { "peer_url_must_be_http",
       "{" SITE ", 'peers': [{'name': 'falkenberg-1', 'url': 'ftp://x', 'token': 't'}]}",
-      { "floe.json: peers[0].url: must be an http:// or https:// URL" } },
+      { "floe.json:1:73: peers[0].url: must be an http:// or https:// URL" } },
     { "kubernetes_source_needs_kubernetes_section",
       "{" SITE ", 'workloads': {'source': 'kubernetes'}}",
-      { "floe.json: workloads.kubernetes: missing required key (source \"kubernetes\")" } },
+      { "floe.json:1:44: workloads.kubernetes: missing required key (source \"kubernetes\")" } },
     { "powerdns_driver_needs_zone",
       "{" SITE ", 'traffic': {'driver': 'powerdns', 'api': 'http://127.0.0.1:8081', 'api_key': 'k'}}",
-      { "floe.json: traffic.zone: missing required key (driver \"powerdns\")" } },
+      { "floe.json:1:42: traffic.zone: missing required key (driver \"powerdns\")" } },
     { "unknown_time_zone_is_rejected",
       "{'site': {'name': 'lulea-1', 'timezone': 'Europe/Stokholm'}}",
-      { "floe.json: site.timezone: unknown time zone 'Europe/Stokholm' (not in @DIR@/zoneinfo)" } },
+      { "floe.json:1:42: site.timezone: unknown time zone 'Europe/Stokholm' (not in @DIR@/zoneinfo)" } },
     { "negative_margin_is_rejected",
       "{" SITE ", 'capacity': {'margin_kw': -5}}",
-      { "floe.json: capacity.margin_kw: must not be negative" } },
+      { "floe.json:1:57: capacity.margin_kw: must not be negative" } },
     { "all_errors_are_reported_in_document_order",
       "{'site': {'name': 'lulea-1', 'timezone': 7}, " MB(", 'port': 0", REG(", 'order': 'X'")) ", "
       "'migrator': {'max_parallel': 0}}",
-      { "floe.json: site.timezone: must be a string, not a number",
-        "floe.json: modbus[0].port: must be between 1 and 65535",
-        "floe.json: modbus[0].points[0].order: must be one of ABCD, DCBA, BADC, CDAB",
-        "floe.json: migrator.max_parallel: must be between 1 and 64" } },
+      { "floe.json:1:42: site.timezone: must be a string, not a number",
+        "floe.json:1:106: modbus[0].port: must be between 1 and 65535",
+        "floe.json:1:208: modbus[0].points[0].order (metric cooling.chiller1.capacity_kw): must be one of ABCD, DCBA, BADC, CDAB",
+        "floe.json:1:246: migrator.max_parallel: must be between 1 and 64" } },
     { "syntax_error_reports_line_and_column_of_the_original_text",
       "{\n  // a comment with 'quotes' and a /* in it\n  'site': {'name': 'x',}\n}",
-      { "floe.json: line 3 column 23: trailing comma before '}'" } },
+      { "floe.json:3:23: trailing comma before '}'" } },
     { "unterminated_block_comment_is_reported_where_it_starts",
       "{" SITE " /* never closed\n}",
-      { "floe.json: line 1 column 30: unterminated /* comment" } },
+      { "floe.json:1:30: unterminated /* comment" } },
+    { "duration_with_a_space_says_to_remove_it",
+      "{" SITE ", " MB(", 'interval': '30 s'", REG("")) "}",
+      { "floe.json:1:95: modbus[0].interval: '30 s': remove the space: '30s'" } },
+    { "point_reading_half_of_a_float_is_rejected_naming_both",
+      "{" SITE ", " MB("", REG(", 'type': 'float32'") ", "
+                       "{'metric': 'cooling.chiller1.flow', 'table': 'holding', 'address': 101}") "}",
+      { "floe.json:1:260: modbus[0].points[1].address (metric cooling.chiller1.flow): a uint16 at holding 101 "
+        "overlaps points[0] (metric cooling.chiller1.capacity_kw), a float32 at holding 100-101" } },
+    { "wider_point_over_a_narrower_one_is_rejected",
+      "{" SITE ", " MB("", "{'metric': 'cooling.chiller1.flow', 'table': 'input', 'address': 101}, "
+                       PT("input", "100", ", 'type': 'uint32'")) "}",
+      { "floe.json:1:237: modbus[0].points[1].address (metric cooling.chiller1.capacity_kw): a uint32 at input "
+        "100-101 overlaps points[0] (metric cooling.chiller1.flow), a uint16 at input 101" } },
+    { "multi_register_points_overlapping_in_part_are_rejected",
+      "{" SITE ", " MB("", REG(", 'type': 'float64'") ", "
+                       "{'metric': 'cooling.chiller1.flow', 'table': 'holding', 'address': 102, 'type': 'float32'}") "}",
+      { "floe.json:1:260: modbus[0].points[1].address (metric cooling.chiller1.flow): a float32 at holding 102-103 "
+        "overlaps points[0] (metric cooling.chiller1.capacity_kw), a float64 at holding 100-103" } },
 };
 // clang-format on
 
@@ -804,7 +822,7 @@ static void single_quotes_are_a_syntax_error_with_position(void **state)
     assert_int_equal(errs.n, 1);
     assert_string_equal(
         errs.lines[0],
-        "f.json: line 1 column 11: keys and strings use double quotes, not single quotes");
+        "f.json:1:11: keys and strings use double quotes, not single quotes");
     cfg_errors_clear(&errs);
 }
 
@@ -909,9 +927,9 @@ static void policies_dir_errors_name_the_file(void **state)
         load(f, "{" SITE ", 'policies': [" POLICY("") "], 'policies_dir': 'policies.d'}", &errs);
     assert_null(cfg);
     const char *want[] = {
-        "@DIR@/policies.d/b.json: mode: must be one of auto, approve, observe",
-        "@DIR@/policies.d/c.json: line 2 column 10: expected a value, found '}'",
-        ("@DIR@/policies.d/a.json: name: duplicate policy name 'p1' "
+        "@DIR@/policies.d/b.json:1:40: mode: must be one of auto, approve, observe",
+        "@DIR@/policies.d/c.json:2:10: expected a value, found '}'",
+        ("@DIR@/policies.d/a.json:1:10: name: duplicate policy name 'p1' "
          "(first in floe.json: policies[0].name)"),
     };
     print_errors(&errs);
@@ -976,7 +994,7 @@ static void errors_are_appended_to_existing_ones(void **state)
     assert_null(load(*state, "{}", &errs));
     assert_int_equal(errs.n, 2);
     assert_string_equal(errs.lines[0], "earlier");
-    assert_string_equal(errs.lines[1], "floe.json: site: missing required key");
+    assert_string_equal(errs.lines[1], "floe.json:1:1: site: missing required key");
     cfg_errors_clear(&errs);
     assert_int_equal(errs.n, 0);
 }
@@ -994,10 +1012,244 @@ static void thousands_of_errors_are_capped_with_a_count(void **state)
     const struct fixture *f = *state;
     assert_null(cfg_load_buffer("floe.json", text, strlen(text), f->dir, &errs));
     assert_int_equal(errs.n, 1001);
-    assert_string_equal(errs.lines[0], "floe.json: k0: unknown key");
+    assert_string_equal(errs.lines[0], "floe.json:1:25: k0: unknown key");
     assert_string_equal(errs.lines[1000], "floe.json: 100 more errors not shown");
     cfg_errors_clear(&errs);
     free(text);
+}
+
+/* ---- positions, warnings, shared registers --------------------------------------- */
+
+static void field_errors_give_line_column_and_metric(void **state)
+{
+    static const char text[] =
+        "// chillers\n"
+        "{\n"
+        "  'site': {'name': 'lulea-1'},\n"
+        "  'modbus': [{'name': 'chiller1', 'host': '10.0.0.5',\n"
+        "    'points': [\n"
+        "      {'metric': 'cooling.chiller1.capacity_kw', 'table': 'holding', 'address': 100,\n"
+        "       'type': 'float32', 'order': 'ABDC'},\n"
+        "      {'metric': 'cooling.chiller1.flow', 'table': 'input', 'address': 7, 'scael': 2},\n"
+        "      {'metric': 'cooling.chiller1.alarm', 'table': 'coil'}\n"
+        "    ]}],\n"
+        "  'derive': [{'metric': 'cooling.chiller1.flow', 'expr': '1'}]\n"
+        "}\n";
+    /* The value for a bad value, the key for a bad key, the object for a
+     * missing key; the metric names the point, except on the metric itself. */
+    const char *want[] = {
+        "floe.json:7:36: modbus[0].points[0].order (metric cooling.chiller1.capacity_kw): "
+        "must be one of ABCD, DCBA, BADC, CDAB",
+        "floe.json:8:75: modbus[0].points[1].scael (metric cooling.chiller1.flow): "
+        "unknown key (did you mean 'scale'?)",
+        "floe.json:9:7: modbus[0].points[2].address (metric cooling.chiller1.alarm): "
+        "missing required key",
+        "floe.json:11:25: derive[0].metric: duplicate metric 'cooling.chiller1.flow' "
+        "(first at modbus[0].points[1].metric)",
+    };
+    struct cfg_errors errs = {0};
+    assert_null(load(*state, text, &errs));
+    print_errors(&errs);
+    assert_int_equal(errs.n, ARRAY_LEN(want));
+    for (size_t i = 0; i < ARRAY_LEN(want); i++)
+        assert_string_equal(errs.lines[i], want[i]);
+    cfg_errors_clear(&errs);
+}
+
+static void points_sharing_registers_legitimately_are_accepted(void **state)
+{
+    /* Bits of one register, a bit inside a float, the same registers read
+     * twice (two byte orders, signed and unsigned), equal addresses in
+     * different tables, and neighbours that only touch. */
+    struct floe_config *cfg = load_ok(
+        *state, "{" SITE ", " MB("",
+                    "{'metric': 'a.bit0', 'table': 'holding', 'address': 10, 'bit': 0},"
+                    "{'metric': 'a.bit1', 'table': 'holding', 'address': 10, 'bit': 1},"
+                    "{'metric': 'a.whole', 'table': 'holding', 'address': 10},"
+                    "{'metric': 'a.flow', 'table': 'holding', 'address': 100, 'type': 'float32'},"
+                    "{'metric': 'a.flow_flag', 'table': 'holding', 'address': 101, 'bit': 15},"
+                    "{'metric': 'a.temp_abcd', 'table': 'holding', 'address': 200, 'type': 'float32'},"
+                    "{'metric': 'a.temp_cdab', 'table': 'holding', 'address': 200, 'type': 'float32', "
+                    "'order': 'CDAB'},"
+                    "{'metric': 'a.count_u', 'table': 'input', 'address': 300},"
+                    "{'metric': 'a.count_s', 'table': 'input', 'address': 300, 'type': 'int16'},"
+                    "{'metric': 'a.h', 'table': 'holding', 'address': 400, 'type': 'float32'},"
+                    "{'metric': 'a.i', 'table': 'input', 'address': 401},"
+                    "{'metric': 'a.next', 'table': 'holding', 'address': 102}") "}");
+    assert_int_equal(cfg->modbus[0].npoints, 12);
+    cfg_free(cfg);
+}
+
+static void addresses_that_look_like_register_numbers_warn(void **state)
+{
+    static const struct {
+        const char *table, *address;
+        const char *warning; /* the message after "warning: ", NULL: none */
+        bool error;          /* also refused (a 6-digit number is no address) */
+    } cases[] = {
+        {"holding", "40101",
+         "40101 looks like a register number; the protocol address of register 40101 is 100 "
+         "(\"address\" counts from 0)",
+         false},
+        {"input", "30001",
+         "30001 looks like a register number; the protocol address of register 30001 is 0 "
+         "(\"address\" counts from 0)",
+         false},
+        {"discrete", "19999",
+         "19999 looks like a register number; the protocol address of register 19999 is 9998 "
+         "(\"address\" counts from 0)",
+         false},
+        {"holding", "400101",
+         "400101 looks like a register number; the protocol address of register 400101 is 100 "
+         "(\"address\" counts from 0)",
+         true},
+        {"holding", "40000", NULL, false},  /* register numbers start at 40001 */
+        {"holding", "50001", NULL, false},
+        {"input", "40101", NULL, false},    /* the wrong table's numbering: a plain address */
+        {"coil", "10001", NULL, false},     /* coil numbers look like any address */
+        {"holding", "100", NULL, false},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        char json[512], want[512];
+        snprintf(json, sizeof json, "{" SITE ", " MB("", PT("%s", "%s", "")) "}", cases[i].table,
+                 cases[i].address);
+        char *text = expand(json, "", 1);
+        struct cfg_errors errs = {0}, warnings = {0};
+        struct floe_config *cfg =
+            cfg_load_buffer_warn("floe.json", text, strlen(text), NULL, &errs, &warnings);
+        print_errors(&errs);
+        print_errors(&warnings);
+        if (cases[i].error)
+            assert_null(cfg);
+        else
+            assert_non_null(cfg);
+        assert_int_equal(warnings.n, cases[i].warning ? 1 : 0);
+        if (cases[i].warning) {
+            snprintf(want, sizeof want,
+                     "floe.json:1:%zu: modbus[0].points[0].address (metric "
+                     "cooling.chiller1.capacity_kw): warning: %s",
+                     (size_t)(strstr(text, cases[i].address) - text) + 1, cases[i].warning);
+            assert_string_equal(warnings.lines[0], want);
+        }
+        cfg_free(cfg);
+        free(text);
+        cfg_errors_clear(&errs);
+        cfg_errors_clear(&warnings);
+    }
+    (void)state;
+}
+
+static void devices_are_listed_whatever_their_protocol(void **state)
+{
+    struct floe_config *cfg = load_ok(
+        *state, "{" SITE ", 'snmp': [{'name': 'pdu', 'host': 'h', 'interval': '30s', 'points': ["
+                OIDPT ", {'metric': 'power.pdu.outlet{index}_w', 'walk': '1.3.6.1.2', "
+                "'unit': 'W'}]}], "
+                "'modbus': [{'name': 'm1', 'host': 'h', 'timeout': '2s', 'points': [" REG(", 'unit': 'kW'")
+                "]}, {'name': 'm2', 'host': 'h', 'points': []}]}");
+    assert_int_equal(cfg->ndevices, 3);
+    const struct cfg_device *d = cfg->devices;
+    /* Section by section, in the order of the schema (modbus first). */
+    assert_string_equal(d[0].name, "m1");
+    assert_string_equal(d[0].protocol, "modbus");
+    assert_int_equal(d[0].index, 0);
+    assert_int_equal(d[0].interval_ms, 5000);
+    assert_int_equal(d[0].timeout_ms, 2000);
+    assert_ptr_equal(d[0].config, &cfg->modbus[0]);
+    assert_int_equal(d[0].nmetrics, 1);
+    assert_string_equal(d[0].metrics[0].name, "cooling.chiller1.capacity_kw");
+    assert_string_equal(d[0].metrics[0].unit, "kW");
+    assert_false(d[0].metrics[0].is_template);
+    assert_string_equal(d[1].name, "m2");
+    assert_int_equal(d[1].index, 1);
+    assert_int_equal(d[1].nmetrics, 0);
+    assert_string_equal(d[2].name, "pdu");
+    assert_string_equal(d[2].protocol, "snmp");
+    assert_int_equal(d[2].index, 0);
+    assert_int_equal(d[2].interval_ms, 30000);
+    assert_ptr_equal(d[2].config, &cfg->snmp[0]);
+    assert_int_equal(d[2].nmetrics, 2);
+    assert_false(d[2].metrics[0].is_template);
+    assert_string_equal(d[2].metrics[1].name, "power.pdu.outlet{index}_w");
+    assert_string_equal(d[2].metrics[1].unit, "W");
+    assert_true(d[2].metrics[1].is_template);
+    char summary[128];
+    cfg_devices_summary(cfg, summary, sizeof summary);
+    assert_string_equal(summary, "2 Modbus and 1 SNMP devices");
+    cfg_free(cfg);
+}
+
+/* The config, the SNMP collector, the policy checks and replay once had
+ * their own idea of "{index}"; these are the cases where they disagreed. */
+static void walk_templates_expand_and_match_alike(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *tmpl, *name;
+        bool match;
+    } matches[] = {
+        {"power.pdu1.outlet{index}_w", "power.pdu1.outlet7_w", true},
+        {"power.pdu1.outlet{index}_w", "power.pdu1.outlet1_2_w", true},
+        /* every {index} is the same index (the collector replaces all) */
+        {"a{index}.b{index}", "a3.b3", true},
+        {"a{index}.b{index}", "a3.b4", false},
+        /* an index is numbers joined by '_', nothing else */
+        {"power.pdu1.outlet{index}_w", "power.pdu1.outletx_w", false},
+        {"power.pdu1.outlet{index}_w", "power.pdu1.outlet__w", false},
+        {"power.pdu1.outlet{index}_w", "power.pdu1.outlet_w", false},
+        {"power.pdu1.outlet{index}_w", "power.pdu1.outlet1__2_w", false},
+        /* the text after {index} may start like an index */
+        {"x.y{index}_1", "x.y3_1", true},
+        {"x.y{index}_1", "x.y3_1_1", true},
+        {"sensors.{index}.temp_c", "sensors.1004.temp_c", true},
+        {"plain.name", "plain.name", true},
+        {"plain.name", "plain.name2", false},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(matches); i++)
+        if (cfg_metric_template_matches(matches[i].tmpl, matches[i].name) != matches[i].match)
+            fail_msg("'%s' vs '%s': want %s", matches[i].tmpl, matches[i].name,
+                     matches[i].match ? "a match" : "no match");
+
+    /* What expand gives, matches says it gives. */
+    static const char *const templates[] = {"a{index}.b{index}", "x.y{index}_1", "p.o{index}_w"};
+    static const char *const indexes[] = {"0", "7", "1_2", "4294967295"};
+    for (size_t t = 0; t < ARRAY_LEN(templates); t++)
+        for (size_t x = 0; x < ARRAY_LEN(indexes); x++) {
+            char name[128], err[160];
+            assert_int_equal(cfg_metric_template_expand(templates[t], indexes[x], name,
+                                                        sizeof name, err, sizeof err),
+                             0);
+            assert_true(cfg_metric_template_matches(templates[t], name));
+        }
+
+    char out[16], err[160];
+    assert_int_equal(cfg_metric_template_expand("a.b", "1", out, sizeof out, err, sizeof err), -1);
+    assert_string_equal(err, "metric template \"a.b\" has no {index}");
+    assert_int_equal(cfg_metric_template_expand("a.b{index}", "1.2", out, sizeof out, err,
+                                                sizeof err),
+                     -1);
+    assert_string_equal(err, "'1.2' is not a row index (numbers joined by '_')");
+
+    char msg[256];
+    assert_int_equal(cfg_metric_template_check("power.{index}.w", msg, sizeof msg), 0);
+    assert_int_equal(cfg_metric_template_check("power.w", msg, sizeof msg), -1);
+    assert_int_equal(cfg_metric_template_check("Power.{index}", msg, sizeof msg), -1);
+    assert_true(cfg_metric_is_template("a{index}"));
+    assert_false(cfg_metric_is_template("a{inde}"));
+}
+
+static void register_counts_match_types(void **state)
+{
+    (void)state;
+    assert_int_equal(cfg_mb_type_registers(MB_TYPE_UINT16), 1);
+    assert_int_equal(cfg_mb_type_registers(MB_TYPE_INT16), 1);
+    assert_int_equal(cfg_mb_type_registers(MB_TYPE_BOOL), 1);
+    assert_int_equal(cfg_mb_type_registers(MB_TYPE_UINT32), 2);
+    assert_int_equal(cfg_mb_type_registers(MB_TYPE_INT32), 2);
+    assert_int_equal(cfg_mb_type_registers(MB_TYPE_FLOAT32), 2);
+    assert_int_equal(cfg_mb_type_registers(MB_TYPE_UINT64), 4);
+    assert_int_equal(cfg_mb_type_registers(MB_TYPE_INT64), 4);
+    assert_int_equal(cfg_mb_type_registers(MB_TYPE_FLOAT64), 4);
 }
 
 static void names_of_roles_and_tables(void **state)
@@ -1041,6 +1293,12 @@ int main(void)
         FIXED(errors_are_appended_to_existing_ones),
         FIXED(thousands_of_errors_are_capped_with_a_count),
         FIXED(names_of_roles_and_tables),
+        FIXED(field_errors_give_line_column_and_metric),
+        FIXED(points_sharing_registers_legitimately_are_accepted),
+        FIXED(addresses_that_look_like_register_numbers_warn),
+        FIXED(devices_are_listed_whatever_their_protocol),
+        FIXED(walk_templates_expand_and_match_alike),
+        FIXED(register_counts_match_types),
     };
     size_t ncases = sizeof error_cases / sizeof error_cases[0];
     size_t nfixed = sizeof fixed / sizeof fixed[0];

@@ -128,11 +128,86 @@ static void text_need_not_be_nul_terminated(void **state)
     cJSON_Delete(root);
 }
 
+/* Asserts where item's value (or key) starts. */
+static void assert_at(const struct json_positions *pos, const cJSON *item, bool of_key, int line,
+                      int col)
+{
+    struct json_pos at = {0, 0};
+    assert_non_null(item);
+    assert_int_equal(json_position_of(pos, item, of_key, &at), 0);
+    if (at.line != line || at.col != col)
+        fail_msg("%s of '%s': got %d:%d, want %d:%d", of_key ? "key" : "value",
+                 item->string ? item->string : "(element)", at.line, at.col, line, col);
+}
+
+static void every_key_and_value_keeps_its_line_and_column(void **state)
+{
+    (void)state;
+    const char *text = "// header\n"
+                       "{ \"site\": {\"name\": \"x\"},\n"
+                       "  /* a block\n"
+                       "     comment */ \"modbus\": [\n"
+                       "    {\"h\\u00e9\": 1, \"points\": [ 7,\n"
+                       "  [true, null]]},\n"
+                       "    \"\xC3\xA9t\xC3\xA9\", \"after\" ] }";
+    struct json_positions *pos = NULL;
+    struct json_pos err_at;
+    char err[256];
+    cJSON *root = json_parse_located(text, strlen(text), &pos, &err_at, err, sizeof err);
+    assert_non_null(root);
+    assert_non_null(pos);
+    assert_at(pos, root, false, 2, 1);
+    const cJSON *site = cJSON_GetObjectItem(root, "site");
+    assert_at(pos, site, true, 2, 3);
+    assert_at(pos, site, false, 2, 11);
+    assert_at(pos, cJSON_GetObjectItem(site, "name"), false, 2, 20);
+    const cJSON *modbus = cJSON_GetObjectItem(root, "modbus");
+    assert_at(pos, modbus, true, 4, 17);
+    assert_at(pos, modbus, false, 4, 27);
+    const cJSON *dev = cJSON_GetArrayItem(modbus, 0);
+    assert_at(pos, dev, false, 5, 5);
+    assert_at(pos, dev->child, true, 5, 6);   /* an escape counts as the characters written */
+    assert_at(pos, dev->child, false, 5, 17);
+    const cJSON *points = cJSON_GetObjectItem(dev, "points");
+    assert_at(pos, cJSON_GetArrayItem(points, 0), false, 5, 32);
+    const cJSON *inner = cJSON_GetArrayItem(points, 1);
+    assert_at(pos, inner, false, 6, 3);
+    assert_at(pos, cJSON_GetArrayItem(inner, 1), false, 6, 10);
+    /* Columns count characters: "été" is 3 wide though 5 bytes. */
+    assert_at(pos, cJSON_GetArrayItem(modbus, 1), false, 7, 5);
+    assert_at(pos, cJSON_GetArrayItem(modbus, 2), false, 7, 12);
+    /* Elements have no key; items of another tree are unknown. */
+    struct json_pos at;
+    assert_int_equal(json_position_of(pos, cJSON_GetArrayItem(modbus, 1), true, &at), -1);
+    cJSON *other = cJSON_CreateNull();
+    assert_int_equal(json_position_of(pos, other, false, &at), -1);
+    cJSON_Delete(other);
+    json_positions_free(pos);
+    json_positions_free(NULL);
+    cJSON_Delete(root);
+}
+
+static void located_errors_give_the_position_apart(void **state)
+{
+    (void)state;
+    struct json_positions *pos = (struct json_positions *)&pos; /* must be reset */
+    struct json_pos at = {0, 0};
+    char err[256];
+    const char *text = "{\n  \"a\": 1,\n}";
+    assert_null(json_parse_located(text, strlen(text), &pos, &at, err, sizeof err));
+    assert_null(pos);
+    assert_string_equal(err, "trailing comma before '}'");
+    assert_int_equal(at.line, 2);
+    assert_int_equal(at.col, 9);
+}
+
 int main(void)
 {
     static const struct CMUnitTest fixed[] = {
         cmocka_unit_test(values_survive_comment_blanking),
         cmocka_unit_test(text_need_not_be_nul_terminated),
+        cmocka_unit_test(every_key_and_value_keeps_its_line_and_column),
+        cmocka_unit_test(located_errors_give_the_position_apart),
     };
     size_t ncases = ARRAY_LEN(cases), nfixed = ARRAY_LEN(fixed);
     struct CMUnitTest *tests = calloc(ncases + nfixed, sizeof *tests);

@@ -141,20 +141,6 @@ static void decodes_every_type_and_order(void **unused)
     }
 }
 
-static void register_counts_match_types(void **unused)
-{
-    (void)unused;
-    assert_int_equal(mb_type_registers(MB_TYPE_UINT16), 1);
-    assert_int_equal(mb_type_registers(MB_TYPE_INT16), 1);
-    assert_int_equal(mb_type_registers(MB_TYPE_BOOL), 1);
-    assert_int_equal(mb_type_registers(MB_TYPE_UINT32), 2);
-    assert_int_equal(mb_type_registers(MB_TYPE_INT32), 2);
-    assert_int_equal(mb_type_registers(MB_TYPE_FLOAT32), 2);
-    assert_int_equal(mb_type_registers(MB_TYPE_UINT64), 4);
-    assert_int_equal(mb_type_registers(MB_TYPE_INT64), 4);
-    assert_int_equal(mb_type_registers(MB_TYPE_FLOAT64), 4);
-}
-
 static void scale_and_offset_apply_after_decoding(void **unused)
 {
     (void)unused;
@@ -348,7 +334,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(decodes_every_type_and_order),
-        cmocka_unit_test(register_counts_match_types),
         cmocka_unit_test(scale_and_offset_apply_after_decoding),
         cmocka_unit_test(scale_overflow_is_a_bad_value),
         cmocka_unit_test(coil_bits_decode_to_zero_or_one_scaled),

@@ -309,6 +309,15 @@ static void invalid_expressions_name_the_column(void **unused)
         {"1.", "invalid number at column 1"},
         {"1e999", "number out of range at column 1"},
         {"a # b", "unexpected character '#' at column 3"},
+        /* Words from other languages name the operator meant. */
+        {"a > 1 and b > 2", "unexpected 'and' at column 7 (use '&&')"},
+        {"a > 1 or b > 2", "unexpected 'or' at column 7 (use '||')"},
+        {"(a > 1 and b)", "unexpected 'and' at column 8 (use '&&')"},
+        {"max(a or b)", "unexpected 'or' at column 7 (use '||')"},
+        {"a > 1 AND b > 2", "unexpected 'AND' at column 7 (use '&&')"},
+        {"not a > 1", "unexpected 'not' at column 1 (use '!')"},
+        {"not(a > 1)", "unexpected 'not' at column 1 (use '!')"},
+        {"a && NOT b", "unexpected 'NOT' at column 6 (use '!')"},
         {"a \x01", "unexpected byte 0x01 at column 3"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -656,11 +665,20 @@ static void inputs_list_each_name_once_with_how_it_is_read(void **unused)
           {"a", POL_USE_VALUE}}},
         {"delta(x, 1m) > 0 && rate(x, 5m) < 1", 1, {{"x", POL_USE_HISTORY}}},
         {"hour() < 5 && 1 > 0", 0, {{NULL, 0}}},
+        /* Where an operand belongs, and/or/not are metrics like any
+         * other, as are names that only begin like them. */
+        {"and > 1 || not > 2 || not - or < 3",
+         3,
+         {{"and", POL_USE_VALUE}, {"not", POL_USE_VALUE}, {"or", POL_USE_VALUE}}},
+        {"android.kw + order.n + not.x > 0",
+         3,
+         {{"android.kw", POL_USE_VALUE}, {"order.n", POL_USE_VALUE}, {"not.x", POL_USE_VALUE}}},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         char err[128];
         struct pol_expr *e = pol_parse(cases[c].src, err, sizeof err);
-        assert_non_null(e);
+        if (!e)
+            fail_msg("'%s': %s", cases[c].src, err);
         const struct pol_input *in;
         size_t n = pol_expr_inputs(e, &in);
         if (n != cases[c].n)

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "collectors/collector.h"
+#include "config/config.h"
 #include "core/metrics.h"
 #include "core/poller.h"
 #include "lib/util.h"
@@ -121,12 +122,58 @@ static void recovered_device_reports_good_again(void **state)
     metrics_free(m);
 }
 
+/* The poller takes devices from the config's protocol-neutral list and
+ * the collector from the protocol's name, and declares the configured
+ * metrics (a walk's names come from the device, so its template is not). */
+static void configured_devices_get_the_collector_of_their_protocol(void **state)
+{
+    (void)state;
+    assert_ptr_equal(collector_ops_for("modbus"), &mb_collector_ops);
+    assert_ptr_equal(collector_ops_for("snmp"), &snmp_collector_ops);
+    assert_null(collector_ops_for("bacnet"));
+    assert_null(collector_ops_for(NULL));
+
+    static const char text[] =
+        "{\"site\": {\"name\": \"t\"},"
+        " \"modbus\": [{\"name\": \"m\", \"host\": \"127.0.0.1\", \"port\": 1, \"interval\": \"10s\","
+        "   \"timeout\": \"100ms\", \"points\": [{\"metric\": \"a.kw\", \"table\": \"holding\","
+        "   \"address\": 1, \"unit\": \"kW\"}]}],"
+        " \"snmp\": [{\"name\": \"s\", \"host\": \"127.0.0.1\", \"port\": 1, \"interval\": \"10s\","
+        "   \"timeout\": \"100ms\", \"retries\": 0, \"points\": ["
+        "   {\"metric\": \"b.pct\", \"oid\": \"1.3.6.1.2.1.33.1.2.4.0\"},"
+        "   {\"metric\": \"b.out{index}_w\", \"walk\": \"1.3.6.1.4.1.99999.1.2\"}]}]}";
+    struct cfg_errors errs = { 0 };
+    struct floe_config *cfg = cfg_load_buffer("t.json", text, strlen(text), NULL, &errs);
+    assert_int_equal(errs.n, 0);
+    assert_non_null(cfg);
+    struct metrics *m = metrics_new(1024);
+    char err[128];
+    struct poller_set *ps = pollers_start(cfg, m, err, sizeof err);
+    assert_non_null(ps);
+    struct collector_snapshot *c = NULL;
+    assert_int_equal(metrics_collectors(m, &c), 2);
+    for (size_t i = 0; i < 2; i++)
+        assert_string_equal(c[i].protocol, strcmp(c[i].device, "m") == 0 ? "modbus" : "snmp");
+    free(c);
+    struct metric_snapshot ms;
+    assert_true(metrics_get(m, "a.kw", util_now_ms(), &ms));
+    assert_string_equal(ms.unit, "kW");
+    assert_string_equal(ms.source, "m");
+    assert_true(metrics_get(m, "b.pct", util_now_ms(), &ms));
+    assert_string_equal(ms.source, "s");
+    assert_false(metrics_get(m, "b.out{index}_w", util_now_ms(), &ms));
+    pollers_stop(ps);
+    metrics_free(m);
+    cfg_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(hung_device_does_not_delay_live_device),
         cmocka_unit_test(failed_poll_marks_points_error_with_reason),
         cmocka_unit_test(recovered_device_reports_good_again),
+        cmocka_unit_test(configured_devices_get_the_collector_of_their_protocol),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

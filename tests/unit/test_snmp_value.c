@@ -316,8 +316,6 @@ static void walked_rows_get_their_index_in_the_metric_name(void **state)
         {"index as its own segment", "sensors.{index}.temp_c", "1.3.6.1.4.1.99999.1.2.1004",
          "sensors.1004.temp_c"},
         {"every {index} replaced", "a{index}.b{index}", "1.3.6.1.4.1.99999.1.2.3", "a3.b3"},
-        {"no {index} appends the index", "power.pdu1.outlet_w", "1.3.6.1.4.1.99999.1.2.3.4",
-         "power.pdu1.outlet_w.3_4"},
         {"large sub-identifier", "x.y{index}", "1.3.6.1.4.1.99999.1.2.4294967295", "x.y4294967295"},
     };
     oid root[MAX_OID_LEN], row[MAX_OID_LEN];
@@ -359,6 +357,8 @@ static void rows_outside_the_root_or_bad_names_are_refused(void **state)
          "\"a..1\" is not a valid metric name"},
         {"name longer than the buffer", "abcdefghij{index}", "1.3.6.1.4.1.99999.1.2.12345", 12,
          "metric name for index 12345 too long"},
+        {"a template without {index} (the config refuses it)", "power.pdu1.outlet_w",
+         "1.3.6.1.4.1.99999.1.2.3.4", 256, "metric template \"power.pdu1.outlet_w\" has no {index}"},
     };
     oid root[MAX_OID_LEN], row[MAX_OID_LEN];
     size_t root_len = 0, row_len = 0;
