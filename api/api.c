@@ -32,6 +32,7 @@
 #include "api/api_records.h"
 #include "api/api_respond.h"
 #include "lib/log.h"
+#include "lib/strbuf.h"
 #include "lib/util.h"
 
 #define API_HISTORY_MAX_POINTS 10000
@@ -513,20 +514,17 @@ static void handle_prometheus(struct api_call *c, const char *param)
     free(ms);
     free(cs);
     char *records = text ? api_prom_records(c) : NULL;
-    if (records) {
-        size_t rlen = strlen(records);
-        char *joined = realloc(text, len + rlen + 1);
-        if (joined) {
-            memcpy(joined + len, records, rlen + 1);
-            text = joined;
-            len += rlen;
-        }
+    /* Both parts or a 500: a scrape missing families would read as
+     * series that vanished. */
+    struct strbuf body = {.failed = !text || !records};
+    if (!body.failed) {
+        strbuf_append(&body, text, len);
+        strbuf_puts(&body, records);
     }
-    if (text && !records) {
-        free(text);
-        text = NULL;
-    }
+    free(text);
     free(records);
+    len = body.len;
+    text = strbuf_take(&body);
     if (!text) {
         api_respond_oom(c);
         return;

@@ -39,6 +39,7 @@
 #include "config/config.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "lib/vec.h"
 
 #include <stdatomic.h>
 #include <net-snmp/net-snmp-config.h>
@@ -834,13 +835,8 @@ struct snmp_walk_rows {
 
 static int snmp_coll_rows_add(struct snmp_walk_rows *r, const char *name)
 {
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 16;
-        char **grown = realloc(r->names, cap * sizeof *grown);
-        if (!grown)
-            return -1;
-        r->names = grown, r->cap = cap;
-    }
+    if (vec_reserve(r->names, r->cap, r->n + 1) < 0)
+        return -1;
     r->names[r->n] = strdup(name);
     if (!r->names[r->n])
         return -1;

@@ -16,6 +16,8 @@
 #include "config/cfg_sections.h"
 #include "config/cfg_walk.h"
 
+#include "lib/vec.h"
+
 /* Enum fields are written through an int pointer by the walker. */
 _Static_assert(sizeof(enum pol_mode) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum pol_severity) == sizeof(int), "enum size");
@@ -220,16 +222,13 @@ static int list_json_files(const char *dir, char ***out, size_t *nout, char *err
     if (!d)
         return errf(err, errlen, "%s: %s", dir, strerror(errno));
     char **names = NULL;
-    size_t n = 0;
+    size_t n = 0, cap = 0;
     struct dirent *de;
     while ((de = readdir(d))) {
         size_t len = strlen(de->d_name);
         if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".json") != 0)
             continue;
-        char **grown = realloc(names, (n + 1) * sizeof *names);
-        if (!grown)
-            abort();
-        names = grown;
+        vec_reserve_or_abort(names, cap, n + 1);
         names[n++] = cfg_resolve_path(dir, de->d_name);
     }
     closedir(d);
@@ -256,6 +255,7 @@ void cfg_policies_load_dir(struct cfg_ctx *ctx, struct floe_config *cfg, char **
     if (!*files)
         abort();
     const char *main_file = ctx->file;
+    size_t cap_policies = cfg->npolicies; /* the main file's, allocated exactly */
     for (size_t i = 0; i < nnames; i++) {
         struct stat st;
         if (stat(names[i], &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -275,10 +275,7 @@ void cfg_policies_load_dir(struct cfg_ctx *ctx, struct floe_config *cfg, char **
             free(names[i]);
             continue;
         }
-        struct cfg_policy *grown = realloc(cfg->policies, (cfg->npolicies + 1) * sizeof *grown);
-        if (!grown)
-            abort();
-        cfg->policies = grown;
+        vec_reserve_or_abort(cfg->policies, cap_policies, cfg->npolicies + 1);
         struct cfg_policy *p = &cfg->policies[cfg->npolicies];
         memset(p, 0, sizeof *p);
         cfg_apply_defaults(&cfg_policy_table, p);

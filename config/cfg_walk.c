@@ -23,15 +23,13 @@
 #include <unistd.h>
 
 #include "lib/perm.h"
+#include "lib/vec.h"
 
 /* ---- messages ------------------------------------------------------------- */
 
 void cfg_errors_push(struct cfg_errors *errs, char *line)
 {
-    char **lines = realloc(errs->lines, (errs->n + 1) * sizeof *lines);
-    if (!lines)
-        abort(); /* a few hundred bytes: nothing sensible is left to do */
-    errs->lines = lines;
+    vec_reserve_or_abort(errs->lines, errs->cap, errs->n + 1); /* see lib/vec.h */
     errs->lines[errs->n++] = line;
 }
 
@@ -43,6 +41,7 @@ void cfg_errors_clear(struct cfg_errors *errs)
         free(errs->lines[i]);
     free(errs->lines);
     errs->lines = NULL;
+    errs->cap = 0;
     errs->n = 0;
 }
 
@@ -258,10 +257,7 @@ cJSON *cfg_parse_text(struct cfg_ctx *ctx, const char *file, const char *text, s
             cfg_error_in(ctx, file, NULL, "line %d column %d: %s", at.line, at.col, msg);
         return NULL;
     }
-    struct cfg_source *grown = realloc(ctx->sources, (ctx->nsources + 1) * sizeof *grown);
-    if (!grown)
-        abort();
-    ctx->sources = grown;
+    vec_reserve_or_abort(ctx->sources, ctx->cap_sources, ctx->nsources + 1);
     ctx->sources[ctx->nsources++] = (struct cfg_source){
         .file = util_strdup(file), .root = root, .positions = positions, .table = table};
     return root;
@@ -972,10 +968,7 @@ void cfg_seen_add(struct cfg_ctx *ctx, struct cfg_seen_set *s, const char *name,
                          s->v[i].file, s->v[i].path);
         return;
     }
-    struct cfg_seen_name *v = realloc(s->v, (s->n + 1) * sizeof *v);
-    if (!v)
-        abort();
-    s->v = v;
+    vec_reserve_or_abort(s->v, s->cap, s->n + 1);
     s->v[s->n++] = (struct cfg_seen_name){.name = name, .file = file, .path = util_strdup(path)};
 }
 
@@ -985,5 +978,5 @@ void cfg_seen_clear(struct cfg_seen_set *s)
         free(s->v[i].path);
     free(s->v);
     s->v = NULL;
-    s->n = 0;
+    s->n = s->cap = 0;
 }

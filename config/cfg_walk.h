@@ -63,13 +63,11 @@ struct cfg_ctx {
     size_t first_error;             /* errs->n when this load started */
     size_t nerrors;                 /* errors found, also those past the cap */
     struct cfg_source *sources;     /* owned; freed by cfg_ctx_release */
-    size_t nsources;
+    size_t nsources, cap_sources;
 };
 
 /* ---- messages ------------------------------------------------------------ */
 
-/* Appends line (taken over) to errs. */
-void cfg_errors_push(struct cfg_errors *errs, char *line);
 
 /* An error at path (NULL or "" = the file itself) of ctx->file, or of
  * another file read in this load (cfg_error_in; file NULL = the message
@@ -244,7 +242,7 @@ struct cfg_seen_name {
 struct cfg_seen_set {
     const char *what; /* "metric", "device name", ... */
     struct cfg_seen_name *v;
-    size_t n;
+    size_t n, cap;
 };
 
 /* Records name (borrowed; NULL is skipped) at file:path, or reports it as

@@ -316,7 +316,7 @@ struct floe_config {
 /* A list of error lines, each "FILE:LINE:COL: json.path: message". */
 struct cfg_errors {
     char **lines;
-    size_t n;
+    size_t n, cap;
 };
 
 /* Loads and validates path. Returns a new config (caller frees with
@@ -362,6 +362,8 @@ bool config_unref(struct floe_config *cfg);
  * as soon as it is read). */
 long config_refcount(struct floe_config *cfg);
 void cfg_errors_clear(struct cfg_errors *errs);
+/* Appends line (taken over) to errs; aborts when out of memory (lib/vec.h). */
+void cfg_errors_push(struct cfg_errors *errs, char *line);
 
 const char *cfg_role_name(enum cfg_role role);
 const char *cfg_mb_table_name(enum mb_table t);

@@ -18,6 +18,7 @@
 #include "collectors/collector.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "lib/vec.h"
 
 struct device_poller {
     pthread_t thread;
@@ -54,14 +55,8 @@ static void remember(struct device_poller *dp, const char *metric)
     for (size_t i = 0; i < dp->nseen; i++)
         if (strcmp(dp->seen[i], metric) == 0)
             return;
-    if (dp->nseen == dp->seen_cap) {
-        size_t ncap = dp->seen_cap ? dp->seen_cap * 2 : 16;
-        char **ns = realloc(dp->seen, ncap * sizeof *ns);
-        if (!ns)
-            return;
-        dp->seen = ns;
-        dp->seen_cap = ncap;
-    }
+    /* One per point of the device: bounded by the configuration. */
+    vec_reserve_or_abort(dp->seen, dp->seen_cap, dp->nseen + 1);
     dp->seen[dp->nseen++] = util_strdup(metric);
 }
 

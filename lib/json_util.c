@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "lib/util.h"
+#include "lib/vec.h"
 
 #define NO_KEY SIZE_MAX
 
@@ -279,18 +280,12 @@ static void mark_value(struct json_scan *s)
     s->pending_key = NO_KEY;
     if (!s->want_marks)
         return;
-    if (s->nmarks == s->cap_marks) {
-        size_t ncap = s->cap_marks ? s->cap_marks * 2 : 64;
-        struct json_mark *m = realloc(s->marks, ncap * sizeof *m);
-        if (!m) {
-            free(s->marks);
-            s->marks = NULL;
-            s->nmarks = s->cap_marks = 0;
-            s->want_marks = false;
-            return;
-        }
-        s->marks = m;
-        s->cap_marks = ncap;
+    if (vec_reserve(s->marks, s->cap_marks, s->nmarks + 1) < 0) {
+        free(s->marks);
+        s->marks = NULL;
+        s->nmarks = s->cap_marks = 0;
+        s->want_marks = false;
+        return;
     }
     s->marks[s->nmarks++] = (struct json_mark){.key = key, .value = s->pos};
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "lib/util.h"
+#include "lib/vec.h"
 #include "policies/pol_engine.h"
 #include "policies/pol_lang.h"
 
@@ -24,24 +25,18 @@ static void add_line(struct cfg_errors *list, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    char **lines = realloc(list->lines, (list->n + 1) * sizeof *lines);
-    if (!lines)
-        return;
-    list->lines = lines;
-    list->lines[list->n++] = util_strdup(buf);
+    cfg_errors_push(list, util_strdup(buf));
 }
 
 struct produced {
     const char **names; /* metric names or walk templates, borrowed */
-    size_t n;
+    size_t n, cap;
 };
 
 static void produced_add(struct produced *p, const char *name)
 {
-    const char **nn = realloc(p->names, (p->n + 1) * sizeof *nn);
-    if (!nn)
-        return;
-    p->names = nn;
+    /* One per configured point: bounded by the configuration. */
+    vec_reserve_or_abort(p->names, p->cap, p->n + 1);
     p->names[p->n++] = name;
 }
 
