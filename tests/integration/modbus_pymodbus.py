@@ -310,11 +310,14 @@ def build_driver(tmp):
     lib = os.path.join(BUILD, "libfloe.a")
     if not os.path.exists(lib):
         return None, f"{lib} is missing (run make BUILD={BUILD})"
-    libs = subprocess.run(["pkg-config", "--libs", "libmodbus"], capture_output=True,
+    # libfloe.a's collectors reach the config helpers (cJSON) and the SNMP
+    # collector: link what the Makefile links.
+    libs = subprocess.run(["pkg-config", "--libs", "libmodbus", "libmicrohttpd", "libcurl",
+                           "libcjson", "sqlite3", "netsnmp"], capture_output=True,
                           text=True).stdout.split()
     exe = os.path.join(tmp, "mb_read")
     cmd = ["cc", "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror", "-O1",
-           "-I" + os.path.join(ROOT, "agent"), "-I" + os.path.join(ROOT, "collectors"),
+           "-I" + ROOT,
            "-o", exe, os.path.join(ROOT, "tests/integration/mb_read.c"), lib] + libs + \
           ["-lpthread", "-lm"]
     r = subprocess.run(cmd, capture_output=True, text=True)
