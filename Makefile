@@ -86,10 +86,24 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libfloe.a $(SIM_LIB_OBJ)
 unit: $(UNIT_BIN)
 
 # ---- dependencies -------------------------------------------------------
-DEB_PACKAGES := gcc make pkg-config clang libclang-rt-14-dev \
-    libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev libmodbus-dev libsnmp-dev \
-    libsqlite3-dev sqlite3 libcmocka-dev \
-    tzdata python3 python3-pymodbus mbpoll snmpd snmp snmpsim prometheus systemd curl procps
+# Every package that the build, tests/, etc/demo/run.sh and bench/ run or
+# import. apt-get runs with --no-install-recommends, so a package needed only
+# as another's recommend is named here too: libc6-dev (gcc's), python3-serial
+# and python3-serial-asyncio (python3-pymodbus's; its server imports both),
+# ca-certificates (libcurl's; install_unprivileged.sh adds to its bundle).
+# Also: binutils (ar, nm), git (layers.sh, docs_links.sh, check_config.sh run
+# git ls-files), openssl (the tests' certificates), prometheus (promtool),
+# systemd (systemd-analyze), tzdata (zoneinfo), iproute2 (the demo's ss).
+# The last line is the base tools the scripts run (setpriv, unshare, flock,
+# script, useradd, getent, ...), Essential or required on every Debian,
+# named for completeness. tests/fresh-machine.sh proves the list on a fresh
+# debootstrap --variant=minbase bookworm.
+DEB_PACKAGES := gcc libc6-dev binutils make pkg-config clang libclang-rt-14-dev libcmocka-dev \
+    libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev libmodbus-dev libsnmp-dev libsqlite3-dev \
+    git openssl ca-certificates curl sqlite3 tzdata \
+    python3 python3-pymodbus python3-serial python3-serial-asyncio \
+    mbpoll snmpd snmp snmpsim prometheus systemd procps iproute2 \
+    bash coreutils diffutils findutils grep sed mawk util-linux mount bsdutils passwd libc-bin ncurses-bin
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \

@@ -56,8 +56,8 @@ static void build_agent(void)
     log_init(LOG_LVL_ERR);
     fuzz_cfg.site.name = "fuzz";
     fuzz_cfg.http.anonymous_read = true;
-    pthread_rwlock_init(&fuzz_agent.cfg_lock, NULL);
-    fuzz_agent.cfg = &fuzz_cfg;
+    /* The static config keeps its creator's reference: never freed. */
+    agent_config_init(&fuzz_agent, config_ref(&fuzz_cfg));
     fuzz_agent.metrics = metrics_new(16);
     strcpy(fuzz_dir, "/tmp/floe-fuzz-query.XXXXXX");
     char err[256] = "";

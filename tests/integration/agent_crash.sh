@@ -9,6 +9,10 @@ LIB=$(cd "$(dirname "$0")/lib" && pwd)
 mb_port=$(free_port); http_port=$(free_port)
 echo '{ "unit": 1, "holding": { "0": 1, "1": 2, "2": 3 } }' > "$TMP/spec.json"
 bg /usr/bin/python3 "$LIB/modbus_server.py" "$mb_port" "$TMP/spec.json"
+# The agent's first polls must find the server up, or the short runs
+# below see only failed reads.
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$mb_port") 2>/dev/null && break; sleep 0.1; done
+(exec 3<>"/dev/tcp/127.0.0.1/$mb_port") 2>/dev/null || { not_ok "the Modbus test server did not start"; finish; }
 
 points=""
 for i in $(seq 0 59); do
@@ -21,7 +25,9 @@ cat > "$TMP/floe.json" <<JSON
   "modbus": [ { "name": "racks", "host": "127.0.0.1", "port": $mb_port, "interval": "100ms", "points": [ $points ] } ] }
 JSON
 
-count() { sqlite3 "$TMP/floe.db" 'PRAGMA busy_timeout=2000; SELECT count(*) FROM sample;' 2>/dev/null | tail -1; }
+# Good samples only: a failed read is stored too (as NULL), and a test
+# whose Modbus server died must not pass on failed reads.
+count() { sqlite3 "$TMP/floe.db" 'PRAGMA busy_timeout=2000; SELECT count(*) FROM sample WHERE value IS NOT NULL;' 2>/dev/null | tail -1; }
 
 # A crash loop (systemd restarts the agent 5 s after each crash) keeps
 # history: each short run's first samples are committed at once, not after

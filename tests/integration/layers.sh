@@ -15,6 +15,13 @@ cd "$(dirname "$0")/../.."
 declare -A rank=([lib]=0 [config]=1 [store]=2 [collectors]=3 [policies]=3
                  [placement]=4 [migrator]=5 [core]=6 [api]=7 [agent]=8 [sim]=1)
 
+# Without git (or outside a checkout) there is nothing to read: that is
+# a failure, not a pass over zero files.
+if [ -z "$(git ls-files 'lib/*.c' 2>/dev/null)" ]; then
+    not_ok "git ls-files lists no sources (git missing or not a checkout)"
+    finish
+fi
+
 bad=0
 declare -A edges=()
 for f in $(git ls-files '*.c' '*.h' | grep -E '^(lib|config|store|collectors|policies|placement|migrator|core|api|agent|sim)/'); do
