@@ -101,6 +101,9 @@ static void forget_removed(struct metrics *m, const struct floe_config *old_cfg,
  * next config is loaded and validated before anything is locked or
  * stopped; the swap itself waits for nobody: a tick or request in flight
  * finishes on the config it started with. */
+/* How often pollers that failed to start after a reload are tried again. */
+#define POLLER_RETRY_MS 5000
+
 static void reload(struct agent *a, const char *path, struct recorder *rec,
                    struct floe_config **running)
 {
@@ -124,18 +127,13 @@ static void reload(struct agent *a, const char *path, struct recorder *rec,
     agent_config_swap(a, config_ref(next));
     *running = next;
     forget_removed(a->metrics, old, next);
-    const char **derived = calloc(next->nderive + 1, sizeof *derived);
-    for (size_t i = 0; derived && i < next->nderive; i++)
-        derived[i] = next->derive[i].metric;
-    if (derived)
-        metrics_forget_source_except(a->metrics, "derive", derived, next->nderive);
-    free(derived);
     eval_config_changed(a->evaluator);
     recorder_set_retention(rec, next->store.retention_ms);
     char err[256];
     a->pollers = pollers_start(next, a->metrics, err, sizeof err);
     if (!a->pollers)
-        log_err("reload: pollers could not start: %s", err);
+        log_err("reload: pollers could not start: %s; retrying every %d s", err,
+                POLLER_RETRY_MS / 1000);
     config_unref(old);
     log_info("reloaded %s: %zu devices", path, next->ndevices);
 }
@@ -200,7 +198,17 @@ int daemon_run(const char *config_path)
 
     int64_t watchdog_ms = notify_watchdog_ms();
     int64_t next_ping = util_mono_ms();
+    int64_t next_poller_retry = 0;
     while (!got_stop) {
+        /* Pollers that could not start after a reload (threads or memory
+         * short) are retried: an agent that answers but polls nothing
+         * would look healthy while every value goes stale. */
+        if (!a.pollers && util_mono_ms() >= next_poller_retry) {
+            a.pollers = pollers_start(cfg, a.metrics, err, sizeof err);
+            if (a.pollers)
+                log_info("pollers started: %zu devices", cfg->ndevices);
+            next_poller_retry = util_mono_ms() + POLLER_RETRY_MS;
+        }
         if (got_reload) {
             got_reload = 0;
             notify_send("RELOADING=1");

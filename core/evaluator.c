@@ -399,6 +399,24 @@ static void publish(struct evaluator *ev)
     pthread_mutex_unlock(&ev->lock);
 }
 
+/* Drops the derive metrics cfg no longer defines. Done here, on the one
+ * thread that writes derive metrics, between the last tick on the old
+ * config and the first on the new: done by the reload instead, a tick
+ * still running on the old config would write a removed derive back, and
+ * it would stay in the table, stale, until the next restart. */
+static void forget_removed_derives(struct evaluator *ev, const struct floe_config *cfg)
+{
+    const char **keep = calloc(cfg->nderive + 1, sizeof *keep);
+    if (!keep) {
+        log_err("policies: out of memory; removed derive metrics stay listed until a restart");
+        return;
+    }
+    for (size_t i = 0; i < cfg->nderive; i++)
+        keep[i] = cfg->derive[i].metric;
+    metrics_forget_source_except(ev->a->metrics, "derive", keep, cfg->nderive);
+    free(keep);
+}
+
 void eval_tick(struct evaluator *ev, int64_t now_ms)
 {
     struct agent *a = ev->a;
@@ -412,6 +430,8 @@ void eval_tick(struct evaluator *ev, int64_t now_ms)
      * (decisions, states) never hold up a reload or a request. */
     uint64_t generation;
     struct floe_config *cfg = agent_config_get_gen(a, &generation);
+    if (ev->built_generation != generation)
+        forget_removed_derives(ev, cfg);
     if (rebuild || ev->built_generation != generation) {
         /* A failed build is retried at the next config change only, not
          * every tick: it would fail the same way. Until then nothing is

@@ -240,6 +240,46 @@ static void config_swaps_between_ticks_are_picked_up_and_release_the_old_config(
     assert_int_equal(st.since_ms, T0 + 210000);
 }
 
+static struct floe_config *config_with_derive(const char *derive_json)
+{
+    char text[1024];
+    snprintf(text, sizeof text,
+             "{ \"site\": { \"name\": \"test\" }, \"policy_tick\": \"10s\", \"derive\": [ %s ] }",
+             derive_json);
+    struct cfg_errors errs = {0};
+    struct floe_config *cfg = cfg_load_buffer("floe.json", text, strlen(text), NULL, &errs);
+    if (!cfg)
+        fail_msg("%s", errs.n ? errs.lines[0] : "config not loaded");
+    cfg_errors_clear(&errs);
+    return cfg;
+}
+
+static bool metric_listed(struct fixture *f, const char *name, int64_t now_ms)
+{
+    struct metric_snapshot m;
+    return metrics_get(f->a.metrics, name, now_ms, &m);
+}
+
+/* A derive removed by a reload leaves the table at the next tick, even
+ * when a tick still running on the old config wrote it after the swap
+ * (the reload itself cannot order itself after that write). */
+static void a_removed_derive_is_forgotten_even_if_written_after_the_swap(void **state)
+{
+    struct fixture *f = *state;
+    agent_config_swap(&f->a, config_with_derive(
+        "{ \"metric\": \"room.double_c\", \"expr\": \"room.temp_c * 2\", \"unit\": \"C\" }"));
+    tick_at(f, T0, 21);
+    assert_true(metric_listed(f, "room.double_c", T0));
+
+    agent_config_swap(&f->a, config_with_derive(
+        "{ \"metric\": \"room.half_c\", \"expr\": \"room.temp_c / 2\", \"unit\": \"C\" }"));
+    /* What a tick in flight on the old config does after the swap. */
+    metrics_set_good(f->a.metrics, "room.double_c", 42, "C", "derive", 3 * TICK_MS, T0 + 1);
+    tick_at(f, T0 + TICK_MS, 21);
+    assert_false(metric_listed(f, "room.double_c", T0 + TICK_MS));
+    assert_true(metric_listed(f, "room.half_c", T0 + TICK_MS));
+}
+
 /* ---- a tick blocked in the store holds no agent lock ---- */
 
 struct blocked_tick {
@@ -313,6 +353,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             config_swaps_between_ticks_are_picked_up_and_release_the_old_config, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_removed_derive_is_forgotten_even_if_written_after_the_swap,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(a_reload_completes_while_a_tick_waits_on_a_store_write,
                                         setup, teardown),
     };
