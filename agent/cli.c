@@ -346,6 +346,8 @@ static void fmt_number(double v, char *buf, size_t n)
 
 static const cJSON *find_metric(const cJSON *telemetry, const char *name)
 {
+    if (!name)
+        return NULL;
     const cJSON *m;
     cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(telemetry, "metrics"))
     {
@@ -375,6 +377,8 @@ static void fmt_inputs(const cJSON *inputs, const cJSON *telemetry, char *buf, s
 {
     size_t used = 0;
     buf[0] = '\0';
+    if (!cJSON_IsObject(inputs)) /* an answer of another shape: show nothing */
+        return;
     const cJSON *in;
     cJSON_ArrayForEach(in, inputs)
     {
@@ -491,29 +495,34 @@ static void alarm_block(const struct status_view *v, const cJSON *p, struct bloc
  * accepts work, device and policy counts. */
 static void status_header(struct screen *s, const struct status_view *v)
 {
+    /* The answer may come from anything listening on the URL: clamp
+     * before the integer conversions (a huge or negative uptime is
+     * undefined behaviour in a cast). */
     double up = json_num(v->status, "uptime_s");
+    if (!(up >= 0))
+        up = 0;
+    if (up > 1e9)
+        up = 1e9;
+    long up_s = (long)up;
     const struct pol_local *l = &v->clock.now;
-    screen_line(s, "%s  floe %s  up %dd %02dh %02dm  %04d-%02d-%02d %02d:%02d:%02d %s%s",
-                json_str(v->status, "site"), json_str(v->status, "version"), (int)(up / 86400),
-                (int)((long)up % 86400 / 3600), (int)((long)up % 3600 / 60), l->year, l->month,
-                l->day, l->hour, l->minute, l->second, v->clock.zone,
+    screen_line(s, "%s  floe %s  up %ldd %02ldh %02ldm  %04d-%02d-%02d %02d:%02d:%02d %s%s",
+                json_str(v->status, "site"), json_str(v->status, "version"), up_s / 86400,
+                up_s % 86400 / 3600, up_s % 3600 / 60, l->year, l->month, l->day, l->hour,
+                l->minute, l->second, v->clock.zone,
                 v->clock.zone_known ? "" : " (unknown here: UTC)");
-    char line[512] = "";
-    size_t used = 0;
+    /* Built in a growing buffer: the counts come from the answer, and
+     * screen_line cuts the line to the terminal's width. */
+    struct strbuf line = {0};
     const cJSON *accepting = cJSON_GetObjectItemCaseSensitive(v->status, "accepting");
     if (cJSON_IsBool(accepting))
-        used += (size_t)snprintf(line + used, sizeof line - used, "accepting work: %s | ",
-                                 cJSON_IsTrue(accepting) ? "yes" : "NO");
+        strbuf_printf(&line, "accepting work: %s | ", cJSON_IsTrue(accepting) ? "yes" : "NO");
     const cJSON *col = cJSON_GetObjectItemCaseSensitive(v->status, "collectors");
     if (cJSON_IsObject(col)) {
-        used += (size_t)snprintf(line + used, sizeof line - used, "devices %.0f ok",
-                                 json_num(col, "ok"));
+        strbuf_printf(&line, "devices %.0f ok", json_num(col, "ok"));
         if (json_num(col, "failing") > 0)
-            used += (size_t)snprintf(line + used, sizeof line - used, ", %.0f failing",
-                                     json_num(col, "failing"));
+            strbuf_printf(&line, ", %.0f failing", json_num(col, "failing"));
         if (json_num(col, "pending") > 0)
-            used += (size_t)snprintf(line + used, sizeof line - used, ", %.0f starting",
-                                     json_num(col, "pending"));
+            strbuf_printf(&line, ", %.0f starting", json_num(col, "pending"));
     }
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(v->policies, "policies");
     if (cJSON_IsArray(list)) {
@@ -527,21 +536,22 @@ static void status_header(struct screen *s, const struct status_view *v)
             ok += strcmp(st, "ok") == 0;
         }
         /* Only the counts that are not 0: the line must fit 80 columns. */
-        used += (size_t)snprintf(line + used, sizeof line - used, " | policies");
+        strbuf_puts(&line, " | policies");
         const char *sep = " ";
         const int counts[] = {firing, pending, ok};
         const char *words[] = {"firing", "pending", "ok"};
-        for (size_t i = 0; i < ARRAY_LEN(counts) && used < sizeof line; i++) {
+        for (size_t i = 0; i < ARRAY_LEN(counts); i++) {
             if (counts[i]) {
-                used += (size_t)snprintf(line + used, sizeof line - used, "%s%d %s", sep, counts[i],
-                                         words[i]);
+                strbuf_printf(&line, "%s%d %s", sep, counts[i], words[i]);
                 sep = ", ";
             }
         }
         if (firing + pending + ok == 0)
-            snprintf(line + used, sizeof line - used, " none");
+            strbuf_puts(&line, " none");
     }
-    screen_line(s, "%s", line);
+    char *text = strbuf_take(&line);
+    screen_line(s, "%s", text ? text : "");
+    free(text);
 }
 
 /* The alarms, as many as fit above `reserve` rows; the rest in one line. */
@@ -717,8 +727,10 @@ static int headline_metrics(const struct status_view *v, const cJSON **out, int 
     const cJSON *p;
     cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(v->policies, "policies"))
     {
-        const cJSON *in;
-        cJSON_ArrayForEach(in, cJSON_GetObjectItemCaseSensitive(p, "inputs"))
+        const cJSON *in, *inputs = cJSON_GetObjectItemCaseSensitive(p, "inputs");
+        if (!cJSON_IsObject(inputs))
+            continue;
+        cJSON_ArrayForEach(in, inputs)
         {
             const cJSON *found = find_metric(v->telemetry, in->string);
             bool seen = !found;
