@@ -116,11 +116,12 @@ static void mb_point_check(struct cfg_obj *o)
     struct cfg_mb_point *pt = o->base;
     if (!cfg_given(o, "table"))
         return;
-    /* Also when the number was refused as out of range (6 digits): the
-     * hint says what was meant. */
+    /* A 6-digit number is refused as out of range: the hint says what
+     * was meant. (A 5-digit one is judged with the device's other points,
+     * in mb_device_check.) */
     const cJSON *address = cJSON_GetObjectItemCaseSensitive(o->json, "address");
     long likely;
-    if (cJSON_IsNumber(address) &&
+    if (cJSON_IsNumber(address) && address->valuedouble > 65535 &&
         looks_like_register_number(pt->table, address->valuedouble, &likely))
         cfg_obj_warning(o, "address",
                         "%.0f looks like a register number; the protocol address of register "
@@ -207,6 +208,44 @@ static void check_overlaps(struct cfg_obj *o, const struct cfg_mb_device *d)
     }
 }
 
+/* One warning per device, and only when every register address of it
+ * looks like a register number of its table: a device whose manual counts
+ * from 40001 then has all its points there, while a map that really sits
+ * at protocol address 40000 and up (SunSpec) would be broken by the
+ * "fix", so the warning says when it applies. */
+static void warn_register_numbers(struct cfg_obj *o, const struct cfg_mb_device *d)
+{
+    size_t nregs = 0, nlike = 0, first = 0;
+    long first_likely = 0;
+    for (size_t i = 0; i < d->npoints; i++) {
+        const struct cfg_mb_point *pt = &d->points[i];
+        if (pt->table == MB_TABLE_COIL)
+            continue;
+        nregs++;
+        long likely;
+        if (looks_like_register_number(pt->table, pt->address, &likely)) {
+            if (nlike++ == 0) {
+                first = i;
+                first_likely = likely;
+            }
+        }
+    }
+    if (nregs == 0 || nlike != nregs)
+        return;
+    char path[CFG_PATH_MAX];
+    cfg_path_fmt(path, "%s.points[%zu].address", o->path, first);
+    char all[64] = "";
+    if (nregs > 1)
+        snprintf(all, sizeof all, ", as do all %zu addresses of this device", nregs);
+    int table_digit = d->points[first].address / 10000;
+    cfg_warning(o->ctx, path,
+                "%d looks like a register number%s: if the manual numbers registers from "
+                "%d0001, the protocol address of register %d is %ld (\"address\" counts from 0); "
+                "a map that starts at protocol address %d0000 (SunSpec) is right as it is",
+                d->points[first].address, all, table_digit, d->points[first].address,
+                first_likely, table_digit);
+}
+
 static void mb_device_check(struct cfg_obj *o)
 {
     static const char *const rtu_only[] = {"device", "baud", "parity", "data_bits", "stop_bits"};
@@ -235,8 +274,10 @@ static void mb_device_check(struct cfg_obj *o)
 
     if (!cfg_given(o, "points"))
         return;
-    if (cfg_obj_clean(o))
+    if (cfg_obj_clean(o)) {
         check_overlaps(o, d);
+        warn_register_numbers(o, d);
+    }
     if (!cfg_settled(o, "max_registers"))
         return;
     for (size_t i = 0; i < d->npoints; i++) {

@@ -422,6 +422,9 @@ static struct json_pos cursor_at(struct line_cursor *c, size_t offset)
         c->pos = 0;
         c->at = (struct json_pos){1, 1};
     }
+    /* A byte order mark is no character an editor shows. */
+    if (c->pos == 0 && offset >= 3 && c->len >= 3 && memcmp(c->text, "\xEF\xBB\xBF", 3) == 0)
+        c->pos = 3;
     for (; c->pos < offset && c->pos < c->len; c->pos++) {
         unsigned char b = (unsigned char)c->text[c->pos];
         if (b == '\n') {

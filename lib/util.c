@@ -316,7 +316,7 @@ char *util_read_file(const char *path, size_t *len, char *err, size_t errlen)
     char *buf = NULL;
     for (;;) {
         if (n + 1 >= cap) {
-            if (cap > ((size_t)64 << 20)) {
+            if (cap >= ((size_t)64 << 20)) {
                 errf(err, errlen, "%s: file larger than 64 MiB", path);
                 goto fail;
             }

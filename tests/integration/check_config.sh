@@ -124,7 +124,7 @@ expect_error "missing config file" "$TMP/absent.json" "$TMP/absent.json: No such
 bad regnum "{ $site_json, \"modbus\": [{\"name\": \"chiller1\", \"host\": \"10.0.0.5\",
   \"points\": [{\"metric\": \"cooling.chiller1.capacity_kw\", \"table\": \"holding\", \"address\": 40101}]}] }"
 run_check "$TMP/regnum.json"
-want="$TMP/regnum.json:2:88: modbus[0].points[0].address (metric cooling.chiller1.capacity_kw): warning: 40101 looks like a register number; the protocol address of register 40101 is 100 (\"address\" counts from 0)"
+want="$TMP/regnum.json:2:88: modbus[0].points[0].address (metric cooling.chiller1.capacity_kw): warning: 40101 looks like a register number: if the manual numbers registers from 40001, the protocol address of register 40101 is 100 (\"address\" counts from 0); a map that starts at protocol address 40000 (SunSpec) is right as it is"
 if [ "$RC" -eq 0 ] && grep -qFx -- "$want" "$TMP/err" && grep -q "valid" "$TMP/out"; then
     ok "register number in address warns, config stays valid"
 else

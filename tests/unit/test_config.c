@@ -826,6 +826,32 @@ static void single_quotes_are_a_syntax_error_with_position(void **state)
     cfg_errors_clear(&errs);
 }
 
+/* A body with 100,000 distinct unknown keys (a 1 MiB PUT holds that
+ * many) is judged in linear time: a scan of every earlier key for each key
+ * took about 35 s here, an HTTP thread's worth of CPU per request. */
+static void many_unknown_keys_are_judged_in_linear_time(void **state)
+{
+    (void)state;
+    enum { NKEYS = 100000 };
+    size_t cap = 64 + (size_t)NKEYS * 16, len = 0;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    len += (size_t)snprintf(text + len, cap - len, "{\"site\": {\"name\": \"t\"");
+    for (int i = 0; i < NKEYS; i++)
+        len += (size_t)snprintf(text + len, cap - len, ", \"k%d\": 0", i);
+    len += (size_t)snprintf(text + len, cap - len, "}}");
+    struct cfg_errors errs = {0};
+    int64_t start = util_mono_ms();
+    assert_null(cfg_load_buffer("f.json", text, len, NULL, &errs));
+    int64_t took_ms = util_mono_ms() - start;
+    assert_true(errs.n > 0);
+    assert_non_null(strstr(errs.lines[0], "site.k0: unknown key"));
+    if (took_ms > 10000)
+        fail_msg("%d unknown keys took %lld ms", NKEYS, (long long)took_ms);
+    cfg_errors_clear(&errs);
+    free(text);
+}
+
 static void snmp_v3_level_follows_the_passwords_given(void **state)
 {
     struct floe_config *cfg =
@@ -1088,16 +1114,19 @@ static void addresses_that_look_like_register_numbers_warn(void **state)
         bool error;          /* also refused (a 6-digit number is no address) */
     } cases[] = {
         {"holding", "40101",
-         "40101 looks like a register number; the protocol address of register 40101 is 100 "
-         "(\"address\" counts from 0)",
+         "40101 looks like a register number: if the manual numbers registers from 40001, the "
+         "protocol address of register 40101 is 100 (\"address\" counts from 0); a map that "
+         "starts at protocol address 40000 (SunSpec) is right as it is",
          false},
         {"input", "30001",
-         "30001 looks like a register number; the protocol address of register 30001 is 0 "
-         "(\"address\" counts from 0)",
+         "30001 looks like a register number: if the manual numbers registers from 30001, the "
+         "protocol address of register 30001 is 0 (\"address\" counts from 0); a map that "
+         "starts at protocol address 30000 (SunSpec) is right as it is",
          false},
         {"discrete", "19999",
-         "19999 looks like a register number; the protocol address of register 19999 is 9998 "
-         "(\"address\" counts from 0)",
+         "19999 looks like a register number: if the manual numbers registers from 10001, the "
+         "protocol address of register 19999 is 9998 (\"address\" counts from 0); a map that "
+         "starts at protocol address 10000 (SunSpec) is right as it is",
          false},
         {"holding", "400101",
          "400101 looks like a register number; the protocol address of register 400101 is 100 "
@@ -1137,6 +1166,45 @@ static void addresses_that_look_like_register_numbers_warn(void **state)
         cfg_errors_clear(&warnings);
     }
     (void)state;
+}
+
+/* The register-number warning is one per device, and only when every
+ * register address of the device looks like one: a device with points at
+ * 100 and 40101 is a real map reaching high, not a manual's numbering. */
+static void the_register_number_warning_is_per_device(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *points;
+        const char *warning_start; /* NULL: no warning */
+    } cases[] = {
+        {PT("holding", "100", "") ", " PT("holding", "40101", ""), NULL},
+        {PT("holding", "40003", "") ", " PT("holding", "40101", "") ", " PT("coil", "5", ""),
+         "floe.json:1:"},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        char json[1024];
+        snprintf(json, sizeof json, "{" SITE ", " MB("", "%s") "}", cases[i].points);
+        char *text = expand(json, "", 1);
+        /* Points of one device need distinct metrics. */
+        for (char *m = text, n = 'a'; (m = strstr(m, "capacity_kw")); m++)
+            m[0] = n++;
+        struct cfg_errors errs = {0}, warnings = {0};
+        struct floe_config *cfg =
+            cfg_load_buffer_warn("floe.json", text, strlen(text), NULL, &errs, &warnings);
+        print_errors(&errs);
+        assert_non_null(cfg);
+        assert_int_equal(warnings.n, cases[i].warning_start ? 1 : 0);
+        if (cases[i].warning_start) {
+            assert_non_null(strstr(warnings.lines[0], "modbus[0].points[0].address"));
+            assert_non_null(strstr(warnings.lines[0], "40003 looks like a register number, as do "
+                                                      "all 2 addresses of this device"));
+        }
+        cfg_free(cfg);
+        free(text);
+        cfg_errors_clear(&errs);
+        cfg_errors_clear(&warnings);
+    }
 }
 
 static void devices_are_listed_whatever_their_protocol(void **state)
@@ -1284,6 +1352,7 @@ int main(void)
         FIXED(comment_markers_inside_strings_are_kept),
         FIXED(single_quotes_are_a_syntax_error_with_position),
         FIXED(snmp_v3_level_follows_the_passwords_given),
+        FIXED(many_unknown_keys_are_judged_in_linear_time),
         FIXED(window_ending_at_24_00_ends_at_midnight),
         FIXED(cfg_load_resolves_files_against_the_config_directory),
         FIXED(cfg_load_of_a_missing_file_names_it),
@@ -1296,6 +1365,7 @@ int main(void)
         FIXED(field_errors_give_line_column_and_metric),
         FIXED(points_sharing_registers_legitimately_are_accepted),
         FIXED(addresses_that_look_like_register_numbers_warn),
+        FIXED(the_register_number_warning_is_per_device),
         FIXED(devices_are_listed_whatever_their_protocol),
         FIXED(walk_templates_expand_and_match_alike),
         FIXED(register_counts_match_types),

@@ -201,6 +201,26 @@ static void located_errors_give_the_position_apart(void **state)
     assert_int_equal(at.col, 9);
 }
 
+/* A byte order mark takes no column: positions read as without it. */
+static void a_byte_order_mark_shifts_no_column(void **state)
+{
+    (void)state;
+    struct json_positions *pos = NULL;
+    struct json_pos at = {0, 0};
+    char err[256];
+    const char *text = "\xEF\xBB\xBF{\"site\": 5}";
+    cJSON *root = json_parse_located(text, strlen(text), &pos, &at, err, sizeof err);
+    assert_non_null(root);
+    assert_at(pos, root, false, 1, 1);
+    assert_at(pos, cJSON_GetObjectItem(root, "site"), false, 1, 10);
+    json_positions_free(pos);
+    cJSON_Delete(root);
+    const char *bad = "\xEF\xBB\xBF{\"site\" 5}";
+    assert_null(json_parse_located(bad, strlen(bad), &pos, &at, err, sizeof err));
+    assert_int_equal(at.line, 1);
+    assert_int_equal(at.col, 9);
+}
+
 int main(void)
 {
     static const struct CMUnitTest fixed[] = {
@@ -208,6 +228,7 @@ int main(void)
         cmocka_unit_test(text_need_not_be_nul_terminated),
         cmocka_unit_test(every_key_and_value_keeps_its_line_and_column),
         cmocka_unit_test(located_errors_give_the_position_apart),
+        cmocka_unit_test(a_byte_order_mark_shifts_no_column),
     };
     size_t ncases = ARRAY_LEN(cases), nfixed = ARRAY_LEN(fixed);
     struct CMUnitTest *tests = calloc(ncases + nfixed, sizeof *tests);
