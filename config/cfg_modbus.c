@@ -345,15 +345,8 @@ const struct cfg_table cfg_mb_device_table = TABLE(mb_device_keys, mb_device_che
 void cfg_mb_describe(const void *device, struct cfg_device *out)
 {
     const struct cfg_mb_device *d = device;
-    out->name = d->name;
-    out->interval_ms = d->interval_ms;
-    out->timeout_ms = d->timeout_ms;
-    out->config = d;
-    out->metrics = calloc(d->npoints ? d->npoints : 1, sizeof *out->metrics);
-    if (!out->metrics)
-        abort();
+    cfg_device_begin(out, d->name, d->interval_ms, d->timeout_ms, d, d->npoints);
     for (size_t i = 0; i < d->npoints; i++)
         out->metrics[i] = (struct cfg_device_metric){.name = d->points[i].metric,
                                                      .unit = d->points[i].unit};
-    out->nmetrics = d->npoints;
 }

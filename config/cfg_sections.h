@@ -12,6 +12,8 @@
 #ifndef FLOE_CFG_SECTIONS_H
 #define FLOE_CFG_SECTIONS_H
 
+#include <stdlib.h>
+
 #include "config/cfg_walk.h"
 #include "config/config.h"
 
@@ -27,6 +29,23 @@
  * device of the section; out->metrics is a new array, freed by
  * cfg_devices_free. */
 typedef void cfg_describe_fn(const void *device, struct cfg_device *out);
+/* What every describe function starts with: the common fields set and
+ * out->metrics allocated for npoints (out->nmetrics = npoints; the caller
+ * fills each). Aborts when out of memory, like the loader (lib/vec.h).
+ * Inline: cfg_devices.c calls the describe functions, which call this. */
+static inline void cfg_device_begin(struct cfg_device *out, const char *name,
+                                    int64_t interval_ms, int64_t timeout_ms, const void *config,
+                                    size_t npoints)
+{
+    out->name = name;
+    out->interval_ms = interval_ms;
+    out->timeout_ms = timeout_ms;
+    out->config = config;
+    out->metrics = calloc(npoints ? npoints : 1, sizeof *out->metrics);
+    if (!out->metrics)
+        abort();
+    out->nmetrics = npoints;
+}
 
 extern const struct cfg_table cfg_mb_device_table;   /* cfg_modbus.c */
 cfg_describe_fn cfg_mb_describe;

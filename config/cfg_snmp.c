@@ -199,15 +199,8 @@ const struct cfg_table cfg_snmp_device_table = TABLE(snmp_device_keys, snmp_devi
 void cfg_snmp_describe(const void *device, struct cfg_device *out)
 {
     const struct cfg_snmp_device *d = device;
-    out->name = d->name;
-    out->interval_ms = d->interval_ms;
-    out->timeout_ms = d->timeout_ms;
-    out->config = d;
-    out->metrics = calloc(d->npoints ? d->npoints : 1, sizeof *out->metrics);
-    if (!out->metrics)
-        abort();
+    cfg_device_begin(out, d->name, d->interval_ms, d->timeout_ms, d, d->npoints);
     for (size_t i = 0; i < d->npoints; i++)
         out->metrics[i] = (struct cfg_device_metric){
             .name = d->points[i].metric, .unit = d->points[i].unit, .is_template = d->points[i].walk != NULL};
-    out->nmetrics = d->npoints;
 }

@@ -44,18 +44,25 @@ struct fixture {
     struct evaluator *ev;
 };
 
-static struct floe_config *config_with(const char *policies)
+/* A config with the given top-level members (after "site" and "policy_tick"). */
+static struct floe_config *config_of(const char *members)
 {
     char text[1024];
     snprintf(text, sizeof text,
-             "{ \"site\": { \"name\": \"test\" }, \"policy_tick\": \"10s\", \"policies\": [ %s ] }",
-             policies);
+             "{ \"site\": { \"name\": \"test\" }, \"policy_tick\": \"10s\", %s }", members);
     struct cfg_errors errs = {0};
     struct floe_config *cfg = cfg_load_buffer("floe.json", text, strlen(text), NULL, &errs);
     if (!cfg)
         fail_msg("%s", errs.n ? errs.lines[0] : "config not loaded");
     cfg_errors_clear(&errs);
     return cfg;
+}
+
+static struct floe_config *config_with(const char *policies)
+{
+    char members[900];
+    snprintf(members, sizeof members, "\"policies\": [ %s ]", policies);
+    return config_of(members);
 }
 
 static int setup(void **state)
@@ -242,16 +249,9 @@ static void config_swaps_between_ticks_are_picked_up_and_release_the_old_config(
 
 static struct floe_config *config_with_derive(const char *derive_json)
 {
-    char text[1024];
-    snprintf(text, sizeof text,
-             "{ \"site\": { \"name\": \"test\" }, \"policy_tick\": \"10s\", \"derive\": [ %s ] }",
-             derive_json);
-    struct cfg_errors errs = {0};
-    struct floe_config *cfg = cfg_load_buffer("floe.json", text, strlen(text), NULL, &errs);
-    if (!cfg)
-        fail_msg("%s", errs.n ? errs.lines[0] : "config not loaded");
-    cfg_errors_clear(&errs);
-    return cfg;
+    char members[900];
+    snprintf(members, sizeof members, "\"derive\": [ %s ]", derive_json);
+    return config_of(members);
 }
 
 static bool metric_listed(struct fixture *f, const char *name, int64_t now_ms)
