@@ -30,6 +30,11 @@
  * different ones (one of the configs is wrong) get a clear error instead of
  * overwriting each other's keys, and the entry goes when its last device
  * closes or fails, so a corrected password takes effect (config reload).
+ * Which device claims first is a race between poll threads, so a claim
+ * whose keys the agent has not yet accepted does not win it: a device with
+ * other credentials waits (within its poll budget) until the agent has
+ * answered the holder — then the holder's keys are proven and the newcomer
+ * is the wrong one — or the holder has failed and let go.
  *
  * Secrets: v3 passwords are turned into keys (Ku) at open and zeroed at
  * close; neither they nor communities ever appear in messages or logs.
@@ -59,6 +64,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 /* Varbinds per GET PDU before the agent has told us anything: small enough
  * for most agents' PDU limits, large enough that a typical UPS or PDU is one
@@ -92,12 +98,16 @@ struct snmp_usm_claim {
     u_char priv_ku[USM_PRIV_KU_LEN];
     size_t priv_ku_len;
     int devices;
+    bool verified; /* the agent answered an authenticated request with these keys */
 };
 
 /* net-snmp's process-wide state and our bookkeeping of it (see the top of
  * the file); the list is only touched under the lock. */
 static pthread_once_t snmp_coll_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t snmp_coll_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Signalled when a claim is verified or loses a device; set up on the
+ * monotonic clock in snmp_coll_lib_init. */
+static pthread_cond_t snmp_coll_claim_changed;
 static struct snmp_usm_claim *snmp_coll_claims;
 
 struct snmp_get_point {
@@ -187,6 +197,12 @@ static void snmp_coll_lib_init(void)
     netsnmp_register_loghandler(NETSNMP_LOGHANDLER_CALLBACK, LOG_DEBUG);
     snmp_register_callback(SNMP_CALLBACK_LIBRARY, SNMP_CALLBACK_LOGGING, snmp_coll_lib_log, NULL);
     init_snmp("floe");
+
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&snmp_coll_claim_changed, &ca);
+    pthread_condattr_destroy(&ca);
 }
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -426,6 +442,12 @@ static int snmp_coll_exchange(struct snmp_state *st, netsnmp_pdu *pdu, netsnmp_p
     *response = st->wait.response;
     st->wait.response = NULL;
     st->got_response = true;
+    if (st->claim && !st->claim->verified) {
+        pthread_mutex_lock(&snmp_coll_lock);
+        st->claim->verified = true;
+        pthread_cond_broadcast(&snmp_coll_claim_changed);
+        pthread_mutex_unlock(&snmp_coll_lock);
+    }
     return 0;
 }
 
@@ -467,6 +489,7 @@ static int snmp_coll_claim_install(struct snmp_usm_claim *c, const struct snmp_s
     memcpy(c->engine_id, s->securityEngineID, s->securityEngineIDLen);
     c->engine_id_len = s->securityEngineIDLen;
     c->level = st->cfg->level;
+    c->verified = false; /* new key parts are unproven until the agent answers */
     c->auth_proto = st->auth_proto;
     c->priv_proto = st->priv_proto;
     memcpy(c->auth_ku, st->auth_ku, st->auth_ku_len);
@@ -482,7 +505,10 @@ static void snmp_coll_claim_release(struct snmp_state *st)
 {
     struct snmp_usm_claim *c = st->claim;
     st->claim = NULL;
-    if (!c || --c->devices > 0)
+    if (!c)
+        return;
+    pthread_cond_broadcast(&snmp_coll_claim_changed);
+    if (--c->devices > 0)
         return;
     struct usmUser *u = usm_get_user(c->engine_id, c->engine_id_len, c->user);
     if (u) {
@@ -499,22 +525,53 @@ static void snmp_coll_claim_release(struct snmp_state *st)
     free(c);
 }
 
+/* Waits (lock released meanwhile) until some claim changes, the poll's
+ * deadline passes or stop is set. Returns 0 to look again, or the code
+ * that ends the wait. */
+static int snmp_coll_claim_wait(const struct snmp_state *st, atomic_int *stop)
+{
+    if (stop && *stop)
+        return SNMP_COLL_ERR_STOPPED;
+    int64_t now = util_mono_ms();
+    if (now >= st->deadline_ms)
+        return SNMP_COLL_ERR_USER_CONFLICT;
+    int64_t until = now + SNMP_COLL_STOP_CHECK_MS;
+    if (until > st->deadline_ms)
+        until = st->deadline_ms;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t ns = ts.tv_nsec + (until - now) * 1000000;
+    ts.tv_sec += ns / 1000000000;
+    ts.tv_nsec = ns % 1000000000;
+    pthread_cond_timedwait(&snmp_coll_claim_changed, &snmp_coll_lock, &ts);
+    return 0;
+}
+
 /* Makes net-snmp's USM entry for (engine ID, user) serve this device:
  * shares an entry with compatible credentials (extending it when this
- * device uses more of them, e.g. authPriv beside authNoPriv), refuses
- * conflicting ones, and installs a new one otherwise. Returns 0 or an
- * error code. */
-static int snmp_coll_claim(struct snmp_state *st, netsnmp_session *s)
+ * device uses more of them, e.g. authPriv beside authNoPriv), installs a
+ * new one when there is none, and refuses conflicting ones — at once when
+ * the agent has accepted the holder's keys, otherwise only if the holder
+ * neither proves nor drops them before this poll's deadline. Returns 0 or
+ * an error code. */
+static int snmp_coll_claim(struct snmp_state *st, netsnmp_session *s, atomic_int *stop)
 {
     if (s->securityEngineIDLen > SNMP_COLL_ENGINE_ID_MAX)
         return SNMPERR_BAD_ENG_ID;
+again:
     for (struct snmp_usm_claim *c = snmp_coll_claims; c; c = c->next) {
         if (c->engine_id_len != s->securityEngineIDLen ||
             memcmp(c->engine_id, s->securityEngineID, c->engine_id_len) != 0 ||
             strcmp(c->user, st->cfg->user) != 0)
             continue;
-        if (!snmp_coll_claim_compatible(c, st))
-            return SNMP_COLL_ERR_USER_CONFLICT;
+        if (!snmp_coll_claim_compatible(c, st)) {
+            if (c->verified)
+                return SNMP_COLL_ERR_USER_CONFLICT;
+            int rc = snmp_coll_claim_wait(st, stop); /* c may be gone after this */
+            if (rc)
+                return rc;
+            goto again;
+        }
         if (st->cfg->level > c->level) {
             int rc = snmp_coll_claim_install(c, st, s);
             if (rc)
@@ -630,7 +687,7 @@ static int snmp_coll_discover_engine(struct snmp_state *st, atomic_int *stop, ch
     pthread_mutex_lock(&snmp_coll_lock);
     netsnmp_session *s = snmp_sess_session(st->sess);
     if (s && s->securityEngineIDLen > 0)
-        code = snmp_coll_claim(st, s);
+        code = snmp_coll_claim(st, s, stop);
     else if (code == SNMPERR_SUCCESS || code == SNMPERR_UNKNOWN_ENG_ID)
         code = SNMPERR_BAD_ENG_ID; /* answered, but not with the agent's engine ID */
     pthread_mutex_unlock(&snmp_coll_lock);

@@ -193,8 +193,12 @@ for name, text in (("wrongauth", "snmp: authentication failure (wrong auth passw
           len(ps) == 4 and all(p["rc"] == -1 and text in p["err"] and not p["v"] for p in ps),
           str([(p["rc"], p["err"]) for p in ps][:2]))
 ps = creds.get("wrongauth", []) + creds.get("nouser", [])
+# A timeout wait is at least one 500 ms try; an agent Report comes back at
+# once. The bound sits well under 500 ms because a loaded 2-core CI machine
+# took 137 ms for a first poll (discovery plus key localisation); most
+# polls take under 30 ms.
 check("credential rejections are reported at once (agent Report, no timeout wait)",
-      ps and max(p["dur"] for p in ps) < 100, str([p["dur"] for p in ps]))
+      ps and max(p["dur"] for p in ps) < 350, str([p["dur"] for p in ps]))
 
 rel = creds.get("reload_bad", []) + creds.get("reload_good", [])
 check("a corrected password takes effect when the device is re-opened (reload)",
