@@ -5,7 +5,6 @@
 #include "agent/cli.h"
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -14,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/httpc.h"
 #include "lib/strbuf.h"
 #include "lib/util.h"
 #include "policies/pol_engine.h"
@@ -22,16 +22,6 @@ struct cli_target {
     const char *url;
     const char *token;
 };
-
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    struct strbuf *b = userdata;
-    size_t n = size * nmemb;
-    if (b->len + n > (8u << 20))
-        return 0;
-    strbuf_append(b, ptr, n);
-    return b->failed ? 0 : n;
-}
 
 /* Reads --url and --token; other arguments go to rest (at most nrest,
  * NULL if none are allowed). Returns the number of rest arguments, or -1
@@ -64,51 +54,26 @@ static int parse_target(int argc, char **argv, struct cli_target *t)
     return parse_target_rest(argc, argv, t, NULL, 0) < 0 ? -1 : 0;
 }
 
-/* GETs path; returns the HTTP status (body in *out, caller frees) or -1
- * when the agent could not be reached (message printed). */
+/* Sends method to path; returns the HTTP status (body in *out, caller
+ * frees) or -1 when the agent could not be reached (message printed). */
 static long http_request(const struct cli_target *t, const char *method, const char *path,
                          char **out)
 {
     *out = NULL;
-    CURL *curl = curl_easy_init();
-    if (!curl) {
-        fprintf(stderr, "floe: cannot initialise libcurl\n");
-        return -1;
-    }
     char url[1024];
     size_t ulen = strlen(t->url);
     snprintf(url, sizeof url, "%.*s%s", (int)(ulen && t->url[ulen - 1] == '/' ? ulen - 1 : ulen),
              t->url, path);
-    struct strbuf body = { 0 };
-    struct curl_slist *headers = NULL;
-    char auth[1100];
-    if (t->token && *t->token) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", t->token);
-        headers = curl_slist_append(headers, auth);
+    struct httpc_req r = {.method = method, .url = url, .bearer = t->token,
+                          .timeout_ms = 10000, .max_body = 8u << 20};
+    if (httpc_run(&r) < 0) {
+        fprintf(stderr, "floe: %s\n", r.error);
+        httpc_req_clear(&r);
+        return -1;
     }
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    if (strcmp(method, "POST") == 0) {
-        curl_easy_setopt(curl, CURLOPT_POST, 1L);
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
-    }
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    CURLcode cc = curl_easy_perform(curl);
-    long status = -1;
-    if (cc != CURLE_OK) {
-        fprintf(stderr, "floe: %s: %s\n", url, curl_easy_strerror(cc));
-        free(body.data);
-    } else {
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-        *out = body.data;
-    }
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(curl);
-    return status;
+    *out = r.answer;
+    r.answer = NULL;
+    return r.status;
 }
 
 static long http_get(const struct cli_target *t, const char *path, char **out)

@@ -12,6 +12,7 @@
 #include "agent/daemon.h"
 #include "config/config.h"
 #include "core/agent.h"
+#include "lib/httpc.h"
 #include "lib/log.h"
 #include "policies/cfg_expr.h"
 
@@ -94,6 +95,10 @@ int main(int argc, char **argv)
         strcmp(argv[1], "help") == 0) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
+    }
+    if (httpc_global_init() < 0) {
+        fputs("floe: cannot initialise libcurl\n", stderr);
+        return 1;
     }
     const char *cmd = argv[1];
     argc--;
