@@ -475,6 +475,8 @@ static void answer_decision(struct api_call *c, const char *param, bool approve)
     }
     if (approve)
         decision_approve(&d, c->actor);
+    if (d.status == DECISION_PLACING)
+        decision_not_placed(&d, "placement not configured");
     else
         decision_reject(&d, c->actor);
     char *body = decision_to_text(&d);

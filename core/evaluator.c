@@ -343,6 +343,8 @@ static void on_decision(void *ctx, struct decision *d)
 {
     struct tick_ctx *tc = ctx;
     struct evaluator *ev = tc->ev;
+    if (d->status == DECISION_PLACING)
+        decision_not_placed(d, "placement not configured");
     int i = pol_engine_find(ev->engine, d->policy);
     char *state = NULL;
     if (i >= 0) {

@@ -20,6 +20,9 @@ static const char *const status_names[] = {
     [DECISION_AWAITING_APPROVAL] = "awaiting-approval",
     [DECISION_NOTIFIED] = "notified",
     [DECISION_NO_PLACEMENT] = "no-placement",
+    [DECISION_PLACING] = "placing",
+    [DECISION_PLACED] = "placed",
+    [DECISION_PARTIAL] = "partial",
     [DECISION_REJECTED] = "rejected",
 };
 
@@ -72,6 +75,7 @@ void decision_init(struct decision *d)
 {
     memset(d, 0, sizeof *d);
     d->need_kw = NAN;
+    d->placed_kw = NAN;
 }
 
 void decision_clear(struct decision *d)
@@ -86,6 +90,7 @@ void decision_clear(struct decision *d)
         free(d->workloads[i].name);
         free(d->workloads[i].namespace_);
         free(d->workloads[i].to);
+        free(d->workloads[i].reservation);
         free(d->workloads[i].reason);
     }
     free(d->workloads);
@@ -138,8 +143,12 @@ void decision_add_workload(struct decision *d, const struct decision_workload *w
         .name = util_strdup(w->name),
         .namespace_ = util_strdup(w->namespace_),
         .power_kw = w->power_kw,
+        .priority = w->priority,
+        .data_gb = w->data_gb,
+        .downtime_s = w->downtime_s,
         .chosen = w->chosen,
         .to = util_strdup(w->to),
+        .reservation = util_strdup(w->reservation),
         .reason = util_strdup(w->reason),
     };
 }
@@ -151,6 +160,7 @@ void decision_add_peer(struct decision *d, const struct decision_peer *p)
         .name = util_strdup(p->name),
         .accepting = p->accepting,
         .spare_kw = p->spare_kw,
+        .reserved_kw = p->reserved_kw,
         .reason = util_strdup(p->reason),
     };
 }
@@ -161,6 +171,23 @@ void decision_add_peer(struct decision *d, const struct decision_peer *p)
 static void format_kw(double kw, char *buf, size_t n)
 {
     snprintf(buf, n, "%.6g", kw);
+}
+
+/* What mode auto does with a decision that needs something done. */
+static void act(struct decision *d)
+{
+    switch (d->kind) {
+    case POL_ACTION_NOTIFY:
+        d->status = DECISION_NOTIFIED;
+        decision_add_reason(d, "notify: the decision is the notification");
+        break;
+    case POL_ACTION_SHED:
+        d->status = DECISION_PLACING; /* the caller's placement resolves it */
+        break;
+    case POL_ACTION_REBALANCE:
+        decision_not_placed(d, "rebalance does not move workloads in this version");
+        break;
+    }
 }
 
 void decision_classify(struct decision *d, const struct decision_facts *f)
@@ -203,25 +230,26 @@ void decision_classify(struct decision *d, const struct decision_facts *f)
     case POL_MODE_AUTO:
         break;
     }
-    if (d->kind == POL_ACTION_NOTIFY) {
-        d->status = DECISION_NOTIFIED;
-        decision_add_reason(d, "notify: the decision is the notification");
-    } else {
-        d->status = DECISION_NO_PLACEMENT;
-        decision_add_reason(d, "placement not configured");
-    }
+    act(d);
+}
+
+void decision_not_placed(struct decision *d, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *text;
+    int rc = vasprintf(&text, fmt, ap);
+    va_end(ap);
+    if (rc < 0)
+        abort();
+    d->status = DECISION_NO_PLACEMENT;
+    add_reason_text(d, text);
 }
 
 void decision_approve(struct decision *d, const char *actor)
 {
     decision_add_reason(d, "approved by %s", actor);
-    if (d->kind == POL_ACTION_NOTIFY) {
-        d->status = DECISION_NOTIFIED;
-        decision_add_reason(d, "notify: the decision is the notification");
-    } else {
-        d->status = DECISION_NO_PLACEMENT;
-        decision_add_reason(d, "placement not configured");
-    }
+    act(d);
 }
 
 void decision_reject(struct decision *d, const char *actor)
@@ -281,6 +309,7 @@ cJSON *decision_to_json(const struct decision *d)
     put(o, "kind", cJSON_CreateString(decision_kind_name(d->kind)));
     put(o, "status", cJSON_CreateString(decision_status_name(d->status)));
     put(o, "need_kw", json_number(d->need_kw));
+    put(o, "placed_kw", json_number(d->placed_kw));
 
     cJSON *inputs = must(cJSON_CreateArray());
     put(o, "inputs", inputs);
@@ -302,8 +331,12 @@ cJSON *decision_to_json(const struct decision *d)
         put(e, "name", cJSON_CreateString(w->name));
         put(e, "namespace", cJSON_CreateString(w->namespace_ ? w->namespace_ : w->name));
         put(e, "power_kw", json_number(w->power_kw));
+        put(e, "priority", cJSON_CreateNumber(w->priority));
+        put(e, "data_gb", json_number(w->data_gb));
+        put(e, "downtime_s", json_number(w->downtime_s));
         put(e, "chosen", cJSON_CreateBool(w->chosen));
         put(e, "to", json_string_or_null(w->to));
+        put(e, "reservation", json_string_or_null(w->reservation));
         put(e, "reason", json_string_or_null(w->reason));
     }
 
@@ -316,6 +349,7 @@ cJSON *decision_to_json(const struct decision *d)
         put(e, "name", cJSON_CreateString(p->name));
         put(e, "accepting", cJSON_CreateBool(p->accepting));
         put(e, "spare_kw", json_number(p->spare_kw));
+        put(e, "reserved_kw", json_number(p->reserved_kw));
         put(e, "reason", json_string_or_null(p->reason));
     }
 
@@ -374,6 +408,17 @@ static int need_number(const cJSON *obj, const char *path, const char *key, doub
                     v ? "must be a number or null" : "required");
     *out = v->valuedouble;
     return 0;
+}
+
+/* Fields later versions added: absent in older records, read as not known. */
+static int opt_number(const cJSON *obj, const char *path, const char *key, double *out, char *err,
+                      size_t errlen)
+{
+    if (!field(obj, key)) {
+        *out = NAN;
+        return 0;
+    }
+    return need_number(obj, path, key, out, err, errlen);
 }
 
 static int need_bool(const cJSON *obj, const char *path, const char *key, bool *out, char *err,
@@ -435,20 +480,29 @@ static int read_workloads(const cJSON *arr, struct decision *d, char *err, size_
         char path[48];
         snprintf(path, sizeof path, "workloads[%zu]", i);
         struct decision_workload w = {0};
-        const char *name, *ns, *to, *reason;
+        const char *name, *ns, *to, *reason, *reservation;
+        double priority;
         if (need_object(e, path, err, errlen) < 0)
             return -1;
         strcat(path, ".");
         if (need_string(e, path, "name", false, &name, err, errlen) < 0 ||
             need_string(e, path, "namespace", true, &ns, err, errlen) < 0 ||
             need_number(e, path, "power_kw", &w.power_kw, err, errlen) < 0 ||
+            opt_number(e, path, "priority", &priority, err, errlen) < 0 ||
+            opt_number(e, path, "data_gb", &w.data_gb, err, errlen) < 0 ||
+            opt_number(e, path, "downtime_s", &w.downtime_s, err, errlen) < 0 ||
             need_bool(e, path, "chosen", &w.chosen, err, errlen) < 0 ||
             need_string(e, path, "to", true, &to, err, errlen) < 0 ||
+            need_string(e, path, "reservation", true, &reservation, err, errlen) < 0 ||
             need_string(e, path, "reason", true, &reason, err, errlen) < 0)
             return -1;
+        if (!isnan(priority) && (priority < -1e9 || priority > 1e9 || priority != floor(priority)))
+            return errf(err, errlen, "%spriority: must be an integer", path);
+        w.priority = isnan(priority) ? 0 : (int)priority;
         w.name = (char *)name;
         w.namespace_ = ns && strcmp(ns, name) != 0 ? (char *)ns : NULL;
         w.to = (char *)to;
+        w.reservation = (char *)reservation;
         w.reason = (char *)reason;
         decision_add_workload(d, &w);
     }
@@ -469,8 +523,11 @@ static int read_peers(const cJSON *arr, struct decision *d, char *err, size_t er
         if (need_string(e, path, "name", false, &name, err, errlen) < 0 ||
             need_bool(e, path, "accepting", &p.accepting, err, errlen) < 0 ||
             need_number(e, path, "spare_kw", &p.spare_kw, err, errlen) < 0 ||
+            opt_number(e, path, "reserved_kw", &p.reserved_kw, err, errlen) < 0 ||
             need_string(e, path, "reason", true, &reason, err, errlen) < 0)
             return -1;
+        if (isnan(p.reserved_kw))
+            p.reserved_kw = 0;
         p.name = (char *)name;
         p.reason = (char *)reason;
         decision_add_peer(d, &p);
@@ -523,6 +580,7 @@ int decision_from_json(const cJSON *obj, struct decision *out, char *err, size_t
         goto fail;
     }
     if (need_number(obj, "", "need_kw", &out->need_kw, err, errlen) < 0 ||
+        opt_number(obj, "", "placed_kw", &out->placed_kw, err, errlen) < 0 ||
         need_array(obj, "inputs", &inputs, err, errlen) < 0 ||
         need_array(obj, "workloads", &workloads, err, errlen) < 0 ||
         need_array(obj, "peers", &peers, err, errlen) < 0 ||

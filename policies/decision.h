@@ -14,8 +14,10 @@
  *   {"id": 7, "ts": "2026-01-15T10:12:00Z", "policy": "cooling-shortfall",
  *    "kind": "shed", "status": "no-placement", "need_kw": 140,
  *    "inputs": [{"name": "it.load_kw", "value": 400, "quality": "good"}, ...],
- *    "workloads": [{"name", "namespace", "power_kw", "chosen", "to", "reason"}],
- *    "peers": [{"name", "accepting", "spare_kw", "reason"}],
+ *    "workloads": [{"name", "namespace", "power_kw", "priority", "data_gb",
+ *                   "downtime_s", "chosen", "to", "reservation", "reason"}],
+ *    "peers": [{"name", "accepting", "spare_kw", "reserved_kw", "reason"}],
+ *    "placed_kw": 150,
  *    "reasons": ["entered firing: `when` held for 2m", "placement not configured"]}
  * ts is RFC 3339 UTC; need_kw and an unknown input's value are null when
  * not applicable / unknown; numbers are written with 12 significant digits
@@ -35,16 +37,28 @@
  *                      /v1/decisions/{id}/approve or /reject.
  *   notified           mode auto, action notify: the decision (and the
  *                      alarm it raises) is the whole action.
- *   no-placement       mode auto, action shed or rebalance: this build does
- *                      not place workloads on peers, so nothing moves
- *                      ("placement not configured"); it does not pretend
- *                      to migrate.
+ *   placing            mode auto, action shed: handed to placement. Only
+ *                      in flight between decision_classify and the
+ *                      placement that resolves it to one of the next three;
+ *                      never stored.
+ *   placed             shed: reservations at peers cover need_kw; the
+ *                      workloads, their peers and reservation ids are in
+ *                      the record. Without a migrator nothing moves yet
+ *                      and the reservations lapse at their TTL.
+ *   partial            shed: some workloads are reserved at peers but they
+ *                      cover less than need_kw; a reason says how many kW
+ *                      are missing and why.
+ *   no-placement       nothing was reserved: placement not configured (no
+ *                      peers, no workloads, or `floe replay`, which does
+ *                      not place), no movable workload, or no peer with
+ *                      capacity; the reasons and the workloads' and peers'
+ *                      entries say which. Also mode auto rebalance, which
+ *                      this version does not act on.
  *   rejected           an operator rejected a decision awaiting approval.
  * An approved decision takes the status mode auto would have given it
- * (notified, no-placement), with "approved by NAME" among its reasons.
- * The rules apply in that order (decision_classify). Later steps add the
- * statuses that placement and approval lead to; names are stable once
- * stored.
+ * (notified, or placing and then what placement makes of it), with
+ * "approved by NAME" among its reasons. The rules apply in that order
+ * (decision_classify). Names are stable once stored.
  *
  * Ownership: a struct decision owns every string and array in it;
  * decision_clear() frees them. Allocation failures in the builders abort,
@@ -70,6 +84,9 @@ enum decision_status {
     DECISION_NOTIFIED,
     DECISION_NO_PLACEMENT,
     DECISION_REJECTED,
+    DECISION_PLACING,
+    DECISION_PLACED,
+    DECISION_PARTIAL,
 };
 
 /* One value an expression read: a metric name (also each member of a
@@ -80,21 +97,26 @@ struct decision_input {
     bool good;
 };
 
-/* A workload placement considered (filled by placement, a later step). */
+/* A workload placement considered. */
 struct decision_workload {
     char *name;
     char *namespace_; /* NULL = same as name */
     double power_kw;
+    int priority;
+    double data_gb;    /* NAN when not known */
+    double downtime_s; /* expected downtime if it moves; NAN when not estimated */
     bool chosen;
-    char *to;     /* the peer it goes to when chosen, else NULL */
-    char *reason; /* why it was taken or left */
+    char *to;          /* the peer it goes to when chosen, else NULL */
+    char *reservation; /* the id the peer granted, else NULL */
+    char *reason;      /* why it was taken or left */
 };
 
-/* A peer asked for capacity (filled by placement, a later step). */
+/* A peer asked for capacity. */
 struct decision_peer {
     char *name;
     bool accepting;
-    double spare_kw; /* NAN when the peer did not answer */
+    double spare_kw;    /* NAN when the peer did not answer */
+    double reserved_kw; /* what this decision reserved there (0 = nothing) */
     char *reason;
 };
 
@@ -105,6 +127,7 @@ struct decision {
     enum pol_action_type kind; /* shed, notify, rebalance */
     enum decision_status status;
     double need_kw; /* shed: action.kw minus in-flight kW; NAN otherwise */
+    double placed_kw; /* shed after placement: kW reserved at peers; NAN before */
     struct decision_input *inputs;
     size_t ninputs, cap_inputs;
     struct decision_workload *workloads;
@@ -143,8 +166,14 @@ struct decision_facts {
 void decision_classify(struct decision *d, const struct decision_facts *f);
 
 /* "inputs-unknown", "no-need", ... ; "?" for a value out of range. */
+/* Ends a decision that is placing without placing anything: status
+ * no-placement with the reason given. */
+void decision_not_placed(struct decision *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* An operator's answer to a decision awaiting approval (the caller has
- * checked the status). `actor` is the token name, kept in the reasons. */
+ * checked the status). `actor` is the token name, kept in the reasons. An
+ * approved shed is then placing: the caller places it. */
 void decision_approve(struct decision *d, const char *actor);
 void decision_reject(struct decision *d, const char *actor);
 

@@ -303,6 +303,9 @@ static void on_decision(void *ctx, struct decision *d)
 {
     struct run_ctx *rc = ctx;
     d->id = ++rc->next_id;
+    /* A replay asks no peer and reserves nothing. */
+    if (d->status == DECISION_PLACING)
+        decision_not_placed(d, "placement not configured");
     if (!rc->out->decisions)
         return;
     char *text = decision_to_text(d);

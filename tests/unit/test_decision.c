@@ -41,10 +41,10 @@ static const struct classify_case classify_cases[] = {
      DECISION_AWAITING_APPROVAL, NAN, "mode approve: waiting for approval"},
     {"auto_notify_is_notified", POL_MODE_AUTO, POL_ACTION_NOTIFY, NULL, NAN, 0, DECISION_NOTIFIED,
      NAN, "notify: the decision is the notification"},
-    {"auto_shed_does_not_pretend_to_migrate", POL_MODE_AUTO, POL_ACTION_SHED, NULL, 140, 0,
-     DECISION_NO_PLACEMENT, 140, "placement not configured"},
+    {"auto_shed_goes_to_placement", POL_MODE_AUTO, POL_ACTION_SHED, NULL, 140, 0,
+     DECISION_PLACING, 140, NULL},
     {"auto_rebalance_has_no_placement", POL_MODE_AUTO, POL_ACTION_REBALANCE, NULL, NAN, 0,
-     DECISION_NO_PLACEMENT, NAN, "placement not configured"},
+     DECISION_NO_PLACEMENT, NAN, "rebalance does not move workloads in this version"},
     {"unknown_when_beats_mode", POL_MODE_AUTO, POL_ACTION_NOTIFY, "when", NAN, 0,
      DECISION_INPUTS_UNKNOWN, NAN, "inputs unknown: `when`"},
     {"unknown_clear_in_observe", POL_MODE_OBSERVE, POL_ACTION_SHED, "clear", 30, 0,
@@ -57,8 +57,8 @@ static const struct classify_case classify_cases[] = {
      "no need: action.kw is 0 kW"},
     {"inflight_covers_need", POL_MODE_AUTO, POL_ACTION_SHED, NULL, 40, 60, DECISION_NO_NEED, -20,
      "need met by in-flight work: action.kw 40 kW, in flight 60 kW"},
-    {"inflight_reduces_need", POL_MODE_AUTO, POL_ACTION_SHED, NULL, 100, 60, DECISION_NO_PLACEMENT,
-     40, "placement not configured"},
+    {"inflight_reduces_need", POL_MODE_AUTO, POL_ACTION_SHED, NULL, 100, 60, DECISION_PLACING,
+     40, NULL},
 };
 
 static void test_classify_follows_mode_action_and_inputs(void **state)
@@ -71,7 +71,9 @@ static void test_classify_follows_mode_action_and_inputs(void **state)
         d.kind = c->kind;
         struct decision_facts f = {c->mode, c->unknown, c->kw, c->inflight_kw};
         decision_classify(&d, &f);
-        if (d.status != c->status || d.nreasons != 1 || !strstr(d.reasons[0], c->reason))
+        /* placing adds no reason: placement adds what it did */
+        if (d.status != c->status || d.nreasons != (c->reason ? 1u : 0u) ||
+            (c->reason && !strstr(d.reasons[0], c->reason)))
             fail_msg("%s: status %s reason '%s'", c->name, decision_status_name(d.status),
                      d.nreasons ? d.reasons[0] : "");
         if (isnan(c->need_kw) ? !isnan(d.need_kw) : d.need_kw != c->need_kw)
@@ -83,8 +85,9 @@ static void test_classify_follows_mode_action_and_inputs(void **state)
 static void test_status_and_kind_names_round_trip(void **state)
 {
     (void)state;
-    static const char *const statuses[] = {"inputs-unknown",    "no-need",  "observed",
-                                           "awaiting-approval", "notified", "no-placement"};
+    static const char *const statuses[] = {
+        "inputs-unknown", "no-need", "observed", "awaiting-approval", "notified",
+        "no-placement",   "rejected", "placing",  "placed",           "partial"};
     for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++) {
         enum decision_status s;
         assert_int_equal(decision_status_parse(statuses[i], &s), 0);
@@ -120,15 +123,24 @@ static void fill_sample(struct decision *d)
     decision_add_workload(d, &(struct decision_workload){.name = "shop",
                                                          .namespace_ = "shop-prod",
                                                          .power_kw = 40,
+                                                         .priority = 10,
+                                                         .data_gb = 37,
+                                                         .downtime_s = 588.5,
                                                          .chosen = true,
                                                          .to = "falkenberg-1",
+                                                         .reservation = "rsv-0a1b",
                                                          .reason = "lowest priority"});
-    decision_add_workload(d,
-                          &(struct decision_workload){
-                              .name = "db", .power_kw = 60, .chosen = false, .reason = "pinned"});
+    decision_add_workload(d, &(struct decision_workload){.name = "db",
+                                                         .power_kw = 60,
+                                                         .priority = 50,
+                                                         .data_gb = NAN,
+                                                         .downtime_s = NAN,
+                                                         .chosen = false,
+                                                         .reason = "pinned"});
     decision_add_peer(d, &(struct decision_peer){.name = "falkenberg-1",
                                                  .accepting = true,
                                                  .spare_kw = 220.5,
+                                                 .reserved_kw = 40,
                                                  .reason = "most spare"});
     decision_add_peer(
         d, &(struct decision_peer){
@@ -136,6 +148,9 @@ static void fill_sample(struct decision *d)
     struct decision_facts f = {POL_MODE_AUTO, NULL, 400 * 1.1 - 300, 0};
     decision_add_reason(d, "entered firing: `when` held for %s", "2m");
     decision_classify(d, &f);
+    d->status = DECISION_PARTIAL;
+    d->placed_kw = 40;
+    decision_add_reason(d, "placed 40 of 140 kW; 100 kW missing");
 }
 
 static void test_json_has_the_api_shape(void **state)
@@ -147,18 +162,23 @@ static void test_json_has_the_api_shape(void **state)
     assert_string_equal(
         text,
         "{\"id\":42,\"ts\":\"2026-01-15T09:12:00Z\",\"policy\":\"cooling-shortfall\","
-        "\"kind\":\"shed\",\"status\":\"no-placement\",\"need_kw\":140,"
+        "\"kind\":\"shed\",\"status\":\"partial\",\"need_kw\":140,\"placed_kw\":40,"
         "\"inputs\":[{\"name\":\"cooling.capacity_kw\",\"value\":300,\"quality\":\"good\"},"
         "{\"name\":\"it.load_kw\",\"value\":null,\"quality\":\"unknown\"},"
         "{\"name\":\"rate(room.inlet_c, 5m)\",\"value\":0.0125,\"quality\":\"good\"}],"
         "\"workloads\":[{\"name\":\"shop\",\"namespace\":\"shop-prod\",\"power_kw\":40,"
-        "\"chosen\":true,\"to\":\"falkenberg-1\",\"reason\":\"lowest priority\"},"
-        "{\"name\":\"db\",\"namespace\":\"db\",\"power_kw\":60,\"chosen\":false,\"to\":null,"
-        "\"reason\":\"pinned\"}],"
+        "\"priority\":10,\"data_gb\":37,\"downtime_s\":588.5,"
+        "\"chosen\":true,\"to\":\"falkenberg-1\",\"reservation\":\"rsv-0a1b\","
+        "\"reason\":\"lowest priority\"},"
+        "{\"name\":\"db\",\"namespace\":\"db\",\"power_kw\":60,\"priority\":50,"
+        "\"data_gb\":null,\"downtime_s\":null,\"chosen\":false,\"to\":null,"
+        "\"reservation\":null,\"reason\":\"pinned\"}],"
         "\"peers\":[{\"name\":\"falkenberg-1\",\"accepting\":true,\"spare_kw\":220.5,"
-        "\"reason\":\"most spare\"},"
-        "{\"name\":\"oslo-2\",\"accepting\":false,\"spare_kw\":null,\"reason\":\"unreachable\"}],"
-        "\"reasons\":[\"entered firing: `when` held for 2m\",\"placement not configured\"]}");
+        "\"reserved_kw\":40,\"reason\":\"most spare\"},"
+        "{\"name\":\"oslo-2\",\"accepting\":false,\"spare_kw\":null,\"reserved_kw\":0,"
+        "\"reason\":\"unreachable\"}],"
+        "\"reasons\":[\"entered firing: `when` held for 2m\","
+        "\"placed 40 of 140 kW; 100 kW missing\"]}");
     free(text);
     decision_clear(&d);
 }
@@ -173,7 +193,8 @@ static void test_json_empty_decision_keeps_every_field(void **state)
     char *text = decision_to_text(&d);
     assert_string_equal(text, "{\"id\":0,\"ts\":\"2026-03-10T08:27:30.500Z\","
                               "\"policy\":\"ups-on-battery\",\"kind\":\"notify\","
-                              "\"status\":\"inputs-unknown\",\"need_kw\":null,\"inputs\":[],"
+                              "\"status\":\"inputs-unknown\",\"need_kw\":null,"
+                              "\"placed_kw\":null,\"inputs\":[],"
                               "\"workloads\":[],\"peers\":[],\"reasons\":[]}");
     free(text);
     decision_clear(&d);
@@ -195,6 +216,7 @@ static void assert_same_decision(const struct decision *a, const struct decision
     assert_int_equal(a->kind, b->kind);
     assert_int_equal(a->status, b->status);
     assert_true(same_number(a->need_kw, b->need_kw));
+    assert_true(same_number(a->placed_kw, b->placed_kw));
     assert_int_equal(a->ninputs, b->ninputs);
     for (size_t i = 0; i < a->ninputs; i++) {
         assert_string_equal(a->inputs[i].name, b->inputs[i].name);
@@ -209,10 +231,16 @@ static void assert_same_decision(const struct decision *a, const struct decision
         if (x->namespace_)
             assert_string_equal(x->namespace_, y->namespace_);
         assert_true(same_number(x->power_kw, y->power_kw));
+        assert_int_equal(x->priority, y->priority);
+        assert_true(same_number(x->data_gb, y->data_gb));
+        assert_true(same_number(x->downtime_s, y->downtime_s));
         assert_int_equal(x->chosen, y->chosen);
         assert_true((x->to == NULL) == (y->to == NULL));
         if (x->to)
             assert_string_equal(x->to, y->to);
+        assert_true((x->reservation == NULL) == (y->reservation == NULL));
+        if (x->reservation)
+            assert_string_equal(x->reservation, y->reservation);
         assert_string_equal(x->reason, y->reason);
     }
     assert_int_equal(a->npeers, b->npeers);
@@ -220,6 +248,7 @@ static void assert_same_decision(const struct decision *a, const struct decision
         assert_string_equal(a->peers[i].name, b->peers[i].name);
         assert_int_equal(a->peers[i].accepting, b->peers[i].accepting);
         assert_true(same_number(a->peers[i].spare_kw, b->peers[i].spare_kw));
+        assert_true(same_number(a->peers[i].reserved_kw, b->peers[i].reserved_kw));
         assert_string_equal(a->peers[i].reason, b->peers[i].reason);
     }
     assert_int_equal(a->nreasons, b->nreasons);

@@ -237,13 +237,14 @@ static void decision_inputs_are_each_value_read_once_in_order(void **unused)
     set_var(&r, "cap", 380, 1);
     set_var(&r, "margin", 20, 1);
     assert_int_equal(rig_tick(&r, T0, 0), 1);
+    /* pol_run hands an auto shed to its caller for placement: "placing". */
     const char *want[] = {"\"kind\":\"shed\"",
-                          "\"status\":\"no-placement\"",
+                          "\"status\":\"placing\"",
                           "\"need_kw\":140",
                           "\"inputs\":[{\"name\":\"load\",\"value\":500,\"quality\":\"good\"},"
                           "{\"name\":\"cap\",\"value\":380,\"quality\":\"good\"},"
                           "{\"name\":\"margin\",\"value\":20,\"quality\":\"good\"}]",
-                          "\"placement not configured\"",
+                          "\"reasons\":[\"entered firing: `when` true\"]",
                           NULL};
     assert_decision_has(&r, 0, want);
     rig_free(&r);
