@@ -49,11 +49,6 @@ static int parse_target_rest(int argc, char **argv, struct cli_target *t, char *
     return got;
 }
 
-static int parse_target(int argc, char **argv, struct cli_target *t)
-{
-    return parse_target_rest(argc, argv, t, NULL, 0) < 0 ? -1 : 0;
-}
-
 /* Sends method to path; returns the HTTP status (body in *out, caller
  * frees) or -1 when the agent could not be reached (message printed). */
 static long http_request(const struct cli_target *t, const char *method, const char *path,
@@ -821,13 +816,113 @@ int cli_status(int argc, char **argv)
 }
 
 /* One line per decision, newest first. */
+/* A number for a person: "40", "12.5", "-" when unknown. */
+static void fmt_kw(const cJSON *v, char *buf, size_t n)
+{
+    if (cJSON_IsNumber(v) && isfinite(v->valuedouble))
+        snprintf(buf, n, "%.4g", v->valuedouble);
+    else
+        snprintf(buf, n, "-");
+}
+
+/* Under a decision's line: where each chosen workload goes, one line per
+ * peer ("    -> falkenberg-1: shop 40 kW, web 12 kW"). */
+static void print_decision_moves(const cJSON *d)
+{
+    const cJSON *peers = cJSON_GetObjectItemCaseSensitive(d, "peers");
+    const cJSON *wls = cJSON_GetObjectItemCaseSensitive(d, "workloads");
+    const cJSON *p;
+    cJSON_ArrayForEach(p, peers) {
+        const char *peer = json_str(p, "name");
+        struct strbuf line = {0};
+        const cJSON *w;
+        cJSON_ArrayForEach(w, wls) {
+            const cJSON *to = cJSON_GetObjectItemCaseSensitive(w, "to");
+            if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(w, "chosen")) ||
+                !cJSON_IsString(to) || strcmp(to->valuestring, peer) != 0)
+                continue;
+            char kw[32];
+            fmt_kw(cJSON_GetObjectItemCaseSensitive(w, "power_kw"), kw, sizeof kw);
+            strbuf_printf(&line, "%s%s %s kW", line.len ? ", " : "", json_str(w, "name"), kw);
+        }
+        char *text = strbuf_take(&line);
+        if (text && *text)
+            printf("        -> %s: %s\n", peer, text);
+        free(text);
+    }
+}
+
+/* One decision in full: what it read, every workload and peer considered
+ * with why it was taken or left, and its reasons. */
+static void print_decision_detail(const cJSON *d)
+{
+    print_decision_line(d);
+    char a[32], b[32];
+    fmt_kw(cJSON_GetObjectItemCaseSensitive(d, "need_kw"), a, sizeof a);
+    fmt_kw(cJSON_GetObjectItemCaseSensitive(d, "placed_kw"), b, sizeof b);
+    printf("  need %s kW, placed %s kW\n", a, b);
+    const cJSON *e;
+    const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(d, "inputs");
+    if (cJSON_GetArraySize(inputs) > 0)
+        printf("  inputs:\n");
+    cJSON_ArrayForEach(e, inputs) {
+        fmt_kw(cJSON_GetObjectItemCaseSensitive(e, "value"), a, sizeof a);
+        printf("    %-40s %s\n", json_str(e, "name"), a);
+    }
+    const cJSON *wls = cJSON_GetObjectItemCaseSensitive(d, "workloads");
+    if (cJSON_GetArraySize(wls) > 0)
+        printf("  workloads (* = moves):\n");
+    cJSON_ArrayForEach(e, wls) {
+        const cJSON *to = cJSON_GetObjectItemCaseSensitive(e, "to");
+        const cJSON *dt = cJSON_GetObjectItemCaseSensitive(e, "downtime_s");
+        char down[32] = "-";
+        if (cJSON_IsNumber(dt) && isfinite(dt->valuedouble))
+            snprintf(down, sizeof down, "%.0f min", dt->valuedouble / 60);
+        fmt_kw(cJSON_GetObjectItemCaseSensitive(e, "power_kw"), a, sizeof a);
+        printf("    %s %-20s %7s kW  prio %-4.0f down %-8s %s%s — %s\n",
+               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "chosen")) ? "*" : " ",
+               json_str(e, "name"), a, json_num(e, "priority"), down,
+               cJSON_IsString(to) ? "-> " : "", cJSON_IsString(to) ? to->valuestring : "",
+               json_str(e, "reason"));
+    }
+    const cJSON *peers = cJSON_GetObjectItemCaseSensitive(d, "peers");
+    if (cJSON_GetArraySize(peers) > 0)
+        printf("  peers:\n");
+    cJSON_ArrayForEach(e, peers) {
+        fmt_kw(cJSON_GetObjectItemCaseSensitive(e, "spare_kw"), a, sizeof a);
+        fmt_kw(cJSON_GetObjectItemCaseSensitive(e, "reserved_kw"), b, sizeof b);
+        printf("    %-20s spare %7s kW  reserved %7s kW  %s — %s\n", json_str(e, "name"), a, b,
+               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "accepting")) ? "accepting"
+                                                                            : "not accepting",
+               json_str(e, "reason"));
+    }
+    const cJSON *reasons = cJSON_GetObjectItemCaseSensitive(d, "reasons");
+    if (cJSON_GetArraySize(reasons) > 0)
+        printf("  reasons:\n");
+    cJSON_ArrayForEach(e, reasons)
+        if (cJSON_IsString(e))
+            printf("    %s\n", e->valuestring);
+}
+
 int cli_decisions(int argc, char **argv)
 {
     struct cli_target t;
-    if (parse_target(argc, argv, &t) != 0)
+    char *rest[1];
+    int nrest = parse_target_rest(argc, argv, &t, rest, 1);
+    if (nrest < 0)
         return CLI_EXIT_REFUSED;
+    char path[64] = "/v1/decisions?limit=50";
+    if (nrest == 1) {
+        char *end;
+        long long id = strtoll(rest[0], &end, 10);
+        if (*end || id < 1) {
+            fprintf(stderr, "floe decisions: '%s' is not a decision id\n", rest[0]);
+            return CLI_EXIT_REFUSED;
+        }
+        snprintf(path, sizeof path, "/v1/decisions/%lld", id);
+    }
     char *body = NULL;
-    long status = http_get(&t, "/v1/decisions?limit=50", &body);
+    long status = http_get(&t, path, &body);
     if (status < 0)
         return CLI_EXIT_UNREACHABLE;
     if (status != 200) {
@@ -837,8 +932,18 @@ int cli_decisions(int argc, char **argv)
     }
     cJSON *j = cJSON_Parse(body);
     free(body);
-    const cJSON *list = cJSON_GetObjectItemCaseSensitive(j, "decisions");
     int rc = CLI_EXIT_OK;
+    if (nrest == 1) {
+        if (!cJSON_IsObject(j)) {
+            fprintf(stderr, "floe: %s%s: answer is not a decision\n", t.url, path);
+            rc = CLI_EXIT_UNREACHABLE;
+        } else {
+            print_decision_detail(j);
+        }
+        cJSON_Delete(j);
+        return rc;
+    }
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(j, "decisions");
     if (!cJSON_IsArray(list)) {
         fprintf(stderr, "floe: %s/v1/decisions: answer has no decisions list\n", t.url);
         rc = CLI_EXIT_UNREACHABLE;
@@ -847,8 +952,10 @@ int cli_decisions(int argc, char **argv)
         printf("no decisions recorded\n");
     }
     const cJSON *d;
-    cJSON_ArrayForEach(d, list)
+    cJSON_ArrayForEach(d, list) {
         print_decision_line(d);
+        print_decision_moves(d);
+    }
     cJSON_Delete(j);
     return rc;
 }

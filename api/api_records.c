@@ -475,10 +475,10 @@ static void answer_decision(struct api_call *c, const char *param, bool approve)
     }
     if (approve)
         decision_approve(&d, c->actor);
-    if (d.status == DECISION_PLACING)
-        decision_not_placed(&d, "placement not configured");
     else
         decision_reject(&d, c->actor);
+    if (d.status == DECISION_PLACING)
+        decision_not_placed(&d, "placement not configured");
     char *body = decision_to_text(&d);
     int rc = body ? store_decision_transition(c->a->store, id, waiting,
                                               decision_status_name(d.status), body, c->actor,

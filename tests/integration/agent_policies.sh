@@ -92,7 +92,7 @@ aid=$(get /v1/decisions | /usr/bin/python3 -c 'import json,sys; print([x for x i
 c=$(code -X POST -H "$RD" "$base/v1/decisions/$aid/approve")
 check "approve with a read token: 403 ($c)" test "$c" = 403
 c=$(code -X POST -H "$OP" "$base/v1/decisions/$aid/approve")
-check "approve by an operator: 200, notified, reason names the approver ($c)" \
+check "approve by an operator: 200, notified, reason names the approver ($c: $(cat $TMP/body.json))" \
     sh -c "[ $c = 200 ] && grep -q '\"status\":\"notified\"' '$TMP/body.json' && grep -q 'approved by facility' '$TMP/body.json'"
 c=$(code -X POST -H "$OP" "$base/v1/decisions/$aid/reject")
 check "reject after approval: 409 ($c)" test "$c" = 409
