@@ -36,6 +36,16 @@ int sim_http_port(const struct sim_http *h)
     return h->port;
 }
 
+const char *sim_http_query(const struct sim_http_request *req, const char *key)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+const char *sim_http_header(const struct sim_http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
 void sim_http_reply(struct sim_http_response *resp, int status, char *body)
 {
     free(resp->body);
@@ -134,8 +144,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (p->too_large) {
         sim_http_error(&resp, 413, "too_large", "request body over %d bytes", SIM_HTTP_MAX_BODY);
     } else {
-        struct sim_http_request req = {
-            .method = method, .path = url, .body = p->body ? p->body : "", .body_len = p->len};
+        struct sim_http_request req = {.method = method,
+                                       .path = url,
+                                       .body = p->body ? p->body : "",
+                                       .body_len = p->len,
+                                       .conn = conn};
         dispatch(h, &req, &resp);
     }
     return send_response(conn, &resp);

@@ -4,8 +4,8 @@
  * It collects the request body (up to SIM_HTTP_MAX_BODY, else 413), finds
  * the first route whose path matches (exactly, or as a prefix for routes
  * that serve a subtree) and calls its handler, which fills a response.
- * It knows nothing about the site: /sim/... and, in later steps, the
- * Kubernetes/Velero subset are route tables handed to sim_http_start().
+ * It knows nothing about the site: /sim/... and the Kubernetes subset
+ * are route tables handed to sim_http_start().
  * Handlers run on libmicrohttpd's thread; they must be quick and take the
  * site's lock themselves.
  */
@@ -22,6 +22,7 @@ struct sim_http_request {
     const char *path;   /* without the query string */
     const char *body;   /* NUL-terminated; "" when there is none */
     size_t body_len;
+    void *conn; /* the server's connection, for the lookups below */
 };
 
 struct sim_http_response {
@@ -48,6 +49,12 @@ int sim_http_start(struct sim_http **out, const char *addr, int port,
                    const struct sim_http_route *routes, size_t nroutes, char *err, size_t errlen);
 
 int sim_http_port(const struct sim_http *h);
+
+/* A query parameter (decoded; the first when repeated) or a request
+ * header (name in any case) of the request being handled; NULL when
+ * absent. Valid while the handler runs. */
+const char *sim_http_query(const struct sim_http_request *req, const char *key);
+const char *sim_http_header(const struct sim_http_request *req, const char *name);
 
 /* Stops serving (waits for handlers in progress) and frees h. NULL is a
  * no-op. */

@@ -11,6 +11,7 @@
 #include "sim/sim_scenario.h"
 
 #include "lib/util.h"
+#include "sim/sim_cluster_edit.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -172,6 +173,8 @@ static int parse_site(struct sc_ctx *c, const cJSON *v, const char *path)
         return fail(c, "site.name", "expected a non-empty string of at most %zu characters",
                     sizeof c->sc->model.site - 1);
     util_strlcpy(c->sc->model.site, name->valuestring, sizeof c->sc->model.site);
+    /* The cluster's uids derive from the site name, known from here on. */
+    simc_init(&c->sc->cluster, c->sc->model.site);
     return 0;
 }
 
@@ -352,6 +355,14 @@ static int parse_ups(struct sc_ctx *c, const cJSON *v, const char *path)
     return apply_values(c, v, path, NULL, path);
 }
 
+static int parse_cluster(struct sc_ctx *c, const cJSON *v, const char *path)
+{
+    char why[600];
+    if (simc_parse_scenario(&c->sc->cluster, v, path, why, sizeof why) < 0)
+        return errf(c->err, c->errlen, "%s: %s", c->file, why);
+    return 0;
+}
+
 static int parse_event(struct sc_ctx *c, const cJSON *e, const char *path)
 {
     static const char *const keys[] = {"at", "set", NULL};
@@ -442,7 +453,7 @@ static const struct sc_section sections[] = {
     {"chillers", parse_chillers, false}, {"crahs", parse_crahs, false},
     {"it", parse_section, false},        {"supply", parse_section, false},
     {"room", parse_section, false},      {"ups", parse_ups, false},
-    {"events", parse_events, false},
+    {"cluster", parse_cluster, false},   {"events", parse_events, false},
 };
 
 int sim_scenario_parse(struct sim_scenario *sc, const char *name, const char *text, size_t len,
@@ -506,6 +517,7 @@ int sim_scenario_parse(struct sim_scenario *sc, const char *name, const char *te
         if (sections[i].parse(&c, v, sections[i].key) < 0)
             goto fail;
     }
+    sc->model.it_cluster_kw = simc_running_kw(&sc->cluster);
     cJSON_Delete(root);
     free(copy);
     return 0;
@@ -532,4 +544,5 @@ int sim_scenario_load(struct sim_scenario *sc, const char *path, char *err, size
 void sim_scenario_clear(struct sim_scenario *sc)
 {
     sim_timeline_clear(&sc->timeline);
+    simc_clear(&sc->cluster);
 }

@@ -13,6 +13,7 @@
 #ifndef FLOE_SIM_SCENARIO_H
 #define FLOE_SIM_SCENARIO_H
 
+#include "sim/sim_cluster.h"
 #include "sim/sim_model.h"
 #include "sim/sim_snmp.h"
 
@@ -28,6 +29,9 @@ struct sim_scenario {
     double speedup;                /* simulated seconds per wall second; default 1 */
     struct sim_model model;
     struct sim_timeline timeline;
+    /* The simulated Kubernetes cluster; model.it_cluster_kw is its
+     * running kW once parsed. */
+    struct simc_cluster cluster;
 };
 
 /* Parses text (len bytes; need not be NUL-terminated) into *sc; `name`
@@ -38,7 +42,8 @@ int sim_scenario_parse(struct sim_scenario *sc, const char *name, const char *te
 /* Reads and parses a file. */
 int sim_scenario_load(struct sim_scenario *sc, const char *path, char *err, size_t errlen);
 
-/* Frees the timeline; the scenario may be parsed into again. */
+/* Frees the timeline and the cluster; the scenario may be parsed into
+ * again. */
 void sim_scenario_clear(struct sim_scenario *sc);
 
 #endif

@@ -11,7 +11,9 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "sim/sim_api.h"
+#include "sim/sim_cluster_edit.h"
 #include "sim/sim_http.h"
+#include "sim/sim_kube.h"
 #include "sim/sim_modbus.h"
 #include "sim/sim_snmp.h"
 
@@ -27,7 +29,7 @@
 #define MAX_STEPS_PER_LOCK 10000
 
 struct sim_site {
-    pthread_mutex_t lock; /* guards sc.model and sc.timeline */
+    pthread_mutex_t lock; /* guards sc.model, sc.timeline and sc.cluster */
     struct sim_scenario sc;
     struct sim_modbus *modbus;
     struct sim_snmp *snmp;
@@ -157,6 +159,52 @@ static void handle_set(void *arg, const struct sim_http_request *req,
     sim_http_reply(resp, 200, util_strdup("{\"ok\":true}"));
 }
 
+static void handle_kube(void *arg, const struct sim_http_request *req,
+                        struct sim_http_response *resp)
+{
+    struct sim_site *s = arg;
+    struct sim_kube_request kr = {
+        .method = req->method,
+        .path = req->path,
+        .label_selector = sim_http_query(req, "labelSelector"),
+        .authorization = sim_http_header(req, "Authorization"),
+    };
+    char *body;
+    pthread_mutex_lock(&s->lock);
+    int status = sim_kube_handle(&s->sc.cluster, &kr, &body);
+    pthread_mutex_unlock(&s->lock);
+    sim_http_reply(resp, status, body);
+}
+
+static void handle_cluster(void *arg, const struct sim_http_request *req,
+                           struct sim_http_response *resp)
+{
+    struct sim_site *s = arg;
+    if (strcmp(req->method, "POST") != 0) {
+        sim_http_error(resp, 405, "method_not_allowed", "%s: use POST", req->path);
+        return;
+    }
+    char err[600];
+    enum simc_edit_error why;
+    pthread_mutex_lock(&s->lock);
+    int rc = simc_edit(&s->sc.cluster, req->body, req->body_len, s->sc.model.time_ms, &why, err,
+                       sizeof err);
+    size_t nns = s->sc.cluster.nnamespaces;
+    double kw = simc_running_kw(&s->sc.cluster);
+    if (rc == 0) {
+        s->sc.model.it_cluster_kw = kw;
+        publish(s);
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (rc < 0) {
+        sim_http_error(resp, simc_edit_error_status(why), simc_edit_error_code(why), "%s", err);
+        return;
+    }
+    /* Not the body: it may carry the API token. */
+    log_info("cluster changed: %zu namespaces, %g kW running", nns, kw);
+    sim_http_reply(resp, 200, util_strdup("{\"ok\":true}"));
+}
+
 int sim_site_start(struct sim_site **out, struct sim_scenario *sc, char *err, size_t errlen)
 {
     struct sim_site *s = calloc(1, sizeof *s);
@@ -168,6 +216,9 @@ int sim_site_start(struct sim_site **out, struct sim_scenario *sc, char *err, si
     s->sc = *sc;
     memset(sc, 0, sizeof *sc);
 
+    /* Wall-clock time of simulated time 0, for the objects'
+     * creationTimestamp. */
+    s->sc.cluster.epoch_ms = util_now_ms();
     /* Events "at 0s" are part of the initial state the servers show. */
     sim_timeline_fire(&s->sc.timeline, &s->sc.model, log_event, s);
     if (sim_modbus_start(&s->modbus, s->sc.listen, s->sc.modbus_port, &s->sc.model, err, errlen) <
@@ -178,6 +229,9 @@ int sim_site_start(struct sim_site **out, struct sim_scenario *sc, char *err, si
     const struct sim_http_route routes[] = {
         {"/sim/state", false, handle_state, s},
         {"/sim/set", false, handle_set, s},
+        {"/sim/cluster", false, handle_cluster, s},
+        {"/api", true, handle_kube, s},
+        {"/apis", true, handle_kube, s},
     };
     if (sim_http_start(&s->http, s->sc.listen, s->sc.http_port, routes, ARRAY_LEN(routes), err,
                        errlen) < 0)

@@ -2,7 +2,8 @@
  * sim_site — one running simulated site: the model and its timeline
  * behind one mutex, a clock thread that steps the physics every simulated
  * second and fires scripted events, the Modbus server, the SNMP agent and
- * the HTTP server (/sim/set, /sim/state). sim_main.c only parses the command line and
+ * the HTTP server (/sim/set, /sim/state, /sim/cluster and the simulated
+ * cluster's Kubernetes API). sim_main.c only parses the command line and
  * waits for a signal; everything a site runs is started and stopped here.
  */
 #ifndef FLOE_SIM_SITE_H

@@ -105,7 +105,7 @@ case "$only" in ""|integration)
     if [ -x "$build/asan/floe" ]; then
         run_integration "$build/asan" asan tests/integration/agent_policies.sh \
             tests/integration/agent_modbus.sh tests/integration/agent_snmp.sh \
-            tests/integration/sim_snmp.sh tests/integration/sim_modbus.sh \
+            tests/integration/sim_snmp.sh tests/integration/sim_modbus.sh tests/integration/sim_cluster.sh \
             tests/integration/cli_hostile.sh
     fi ;;
 esac
