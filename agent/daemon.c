@@ -5,12 +5,14 @@
 #include "agent/daemon.h"
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
 #include "core/agent.h"
+#include "core/capacity.h"
 #include "core/evaluator.h"
 #include "core/poller.h"
 #include "core/recorder.h"
@@ -20,6 +22,10 @@
 #include "policies/cfg_expr.h"
 
 #define RECORDER_STUCK_MS 60000
+/* How often reservations past their TTL are marked expired (and logged).
+ * They stop counting at their TTL whatever this is; it only decides how
+ * soon the log says so. */
+#define RESERVATION_SWEEP_MS 1000
 
 static volatile sig_atomic_t got_stop;
 static volatile sig_atomic_t got_reload;
@@ -161,7 +167,8 @@ int daemon_run(const char *config_path)
         goto out;
     }
     a.metrics = metrics_new(200000);
-    if (!a.metrics) {
+    a.capacity = cap_cache_new();
+    if (!a.metrics || !a.capacity) {
         log_err("not starting: out of memory");
         goto out;
     }
@@ -199,7 +206,20 @@ int daemon_run(const char *config_path)
     int64_t watchdog_ms = notify_watchdog_ms();
     int64_t next_ping = util_mono_ms();
     int64_t next_poller_retry = 0;
+    int64_t next_sweep = 0;
+    bool sweep_failing = false;
     while (!got_stop) {
+        if (util_mono_ms() >= next_sweep) {
+            /* Logged when it starts and stops failing, not every second. */
+            bool failed = cap_expire(&a, util_now_ms(), err, sizeof err) < 0;
+            if (failed && !sweep_failing)
+                log_err("reservations: expired ones cannot be marked: %s; retrying every %d ms",
+                        err, RESERVATION_SWEEP_MS);
+            else if (!failed && sweep_failing)
+                log_info("reservations: expired ones are marked again");
+            sweep_failing = failed;
+            next_sweep = util_mono_ms() + RESERVATION_SWEEP_MS;
+        }
         /* Pollers that could not start after a reload (threads or memory
          * short) are retried: an agent that answers but polls nothing
          * would look healthy while every value goes stale. */
@@ -235,6 +255,7 @@ out:
     recorder_stop(rec);
     store_close(a.store);
     metrics_free(a.metrics);
+    cap_cache_free(a.capacity);
     agent_config_clear(&a);
     config_unref(cfg);
     return rc;

@@ -28,6 +28,7 @@
 #include <strings.h>
 
 #include "api/api_internal.h"
+#include "api/api_peer.h"
 #include "api/api_prom.h"
 #include "api/api_records.h"
 #include "api/api_respond.h"
@@ -72,6 +73,10 @@ static const struct api_route api_routes[] = {
     {"GET", "/v1/decisions/{id}", ROLE_READ, api_handle_decision},
     {"POST", "/v1/decisions/{id}/approve", ROLE_OPERATOR, api_handle_decision_approve},
     {"POST", "/v1/decisions/{id}/reject", ROLE_OPERATOR, api_handle_decision_reject},
+    {"GET", "/v1/capacity", ROLE_PEER, api_handle_capacity},
+    {"GET", "/v1/reservations", ROLE_PEER, api_handle_reservations},
+    {"POST", "/v1/reservations", ROLE_PEER, api_handle_reservation_post},
+    {"DELETE", "/v1/reservations/{id}", ROLE_PEER, api_handle_reservation_delete},
     {"GET", "/metrics", ROLE_READ, handle_prometheus},
 };
 
@@ -117,9 +122,10 @@ static enum cfg_role api_token_role(const struct cfg_http *http, const char *aut
  * would let the request in without one: a client with a revoked or
  * mistyped token learns it at once, not when anonymous_read is turned off. */
 static int api_authorize(const struct cfg_http *http, const char *authorization, enum cfg_role need,
-                         const char **why, const char **actor)
+                         const char **why, const char **actor, enum cfg_role *actor_role)
 {
     *actor = "anonymous";
+    *actor_role = ROLE_NONE;
     if (need == ROLE_NONE)
         return 0;
     bool anonymous_ok = need == ROLE_READ && http->anonymous_read;
@@ -130,6 +136,7 @@ static int api_authorize(const struct cfg_http *http, const char *authorization,
         return 401;
     }
     enum cfg_role role = api_token_role(http, authorization, actor);
+    *actor_role = role;
     if (role == ROLE_NONE) {
         *why = "the bearer token is not valid";
         return 401;
@@ -244,10 +251,11 @@ static cJSON *status_collectors(struct api_call *c)
 
 /* SPEC 4's status. `alarms` lists the policies that are pending or
  * firing; `accepting` is false while a critical policy fires (SPEC 3).
- * migrations_active and capacity belong to placement and migration, which
- * this version does not do: they are left out rather than reported as a
- * made-up 0. Collectors that have not finished a poll yet are "pending",
- * neither ok nor failing. "store" (an addition) tells whether history is
+ * `capacity` is GET /v1/capacity's answer, whose own `accepting` is also
+ * false while its inputs are unknown. migrations_active belongs to
+ * migration, which this version does not do: it is left out rather than
+ * reported as a made-up 0. Collectors that have not finished a poll yet
+ * are "pending", neither ok nor failing. "store" (an addition) tells whether history is
  * being kept: samples stored, and samples dropped because the store fell
  * behind. "timezone" (an addition) is site.timezone, so a client can show
  * the API's UTC times as the site's local time. */
@@ -262,7 +270,7 @@ static void handle_status(struct api_call *c, const char *param)
              cJSON_CreateString(c->cfg->site.timezone ? c->cfg->site.timezone : "UTC"), &ok);
     api_jadd(root, "version", cJSON_CreateString(FLOE_VERSION), &ok);
     api_jadd(root, "uptime_s", cJSON_CreateNumber((double)(uptime_ms > 0 ? uptime_ms / 1000 : 0)), &ok);
-    if (!api_status_alarms(c, root))
+    if (!api_status_alarms(c, root) || !api_status_capacity(c, root))
         ok = false;
     api_jadd(root, "collectors", status_collectors(c), &ok);
     int64_t stored = c->a->store ? store_sample_count(c->a->store) : -1;
@@ -514,15 +522,18 @@ static void handle_prometheus(struct api_call *c, const char *param)
     free(ms);
     free(cs);
     char *records = text ? api_prom_records(c) : NULL;
-    /* Both parts or a 500: a scrape missing families would read as
+    char *capacity = records ? api_prom_capacity(c) : NULL;
+    /* All parts or a 500: a scrape missing families would read as
      * series that vanished. */
-    struct strbuf body = {.failed = !text || !records};
+    struct strbuf body = {.failed = !text || !records || !capacity};
     if (!body.failed) {
         strbuf_append(&body, text, len);
         strbuf_puts(&body, records);
+        strbuf_puts(&body, capacity);
     }
     free(text);
     free(records);
+    free(capacity);
     len = body.len;
     text = strbuf_take(&body);
     if (!text) {
@@ -570,7 +581,8 @@ static void api_dispatch(struct api_call *c)
         return;
     }
     const char *why = "";
-    int denied = api_authorize(&c->cfg->http, req->authorization, route->need, &why, &c->actor);
+    int denied =
+        api_authorize(&c->cfg->http, req->authorization, route->need, &why, &c->actor, &c->role);
     if (denied) {
         api_respond_error(c, denied, "%s", why);
         return;

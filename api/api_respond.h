@@ -20,6 +20,7 @@ struct api_call {
     struct api_response *resp;
     int64_t now_ms;
     const char *actor;          /* name of the token used; "anonymous" without one */
+    enum cfg_role role;         /* its role; ROLE_NONE without one */
 };
 
 /* Adds item under key (or to an array when key is NULL); on allocation

@@ -31,6 +31,7 @@
 struct poller_set;
 struct api_server;
 struct evaluator;
+struct cap_cache;
 
 struct agent {
     pthread_mutex_t cfg_mutex;      /* guards the two fields below, for a pointer copy only */
@@ -41,6 +42,8 @@ struct agent {
     struct poller_set *pollers;     /* owned */
     struct api_server *api;         /* owned */
     struct evaluator *evaluator;    /* owned; NULL in tests without policies */
+    struct cap_cache *capacity;     /* owned; compiled capacity expressions (core/capacity.h);
+                                       NULL: compiled per call */
     int64_t started_ms;             /* wall clock at start */
     int64_t started_mono_ms;
 };

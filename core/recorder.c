@@ -23,6 +23,7 @@
 
 #include "lib/log.h"
 #include "lib/util.h"
+#include "store/store_resv.h"
 
 #define RECORDER_RETENTION_EVERY_MS (3600 * 1000)
 
@@ -128,18 +129,28 @@ static int write_to_store(void *ctx, const struct metric_sample *samples, size_t
     return store_write_samples(ctx, samples, n, err, errlen);
 }
 
-static void apply_retention(struct recorder *r)
+void recorder_apply_retention(struct store *s, int64_t retention_ms, int64_t now_ms)
 {
-    int64_t retention = atomic_load(&r->retention_ms);
-    if (retention <= 0)
+    if (retention_ms <= 0)
         return;
     int64_t deleted = 0;
     char err[256];
-    if (store_apply_retention(r->store, util_now_ms() - retention, &deleted, err, sizeof err) != 0)
+    if (store_apply_retention(s, now_ms - retention_ms, &deleted, err, sizeof err) != 0)
         log_err("store: retention failed: %s", err);
     else if (deleted > 0)
         log_info("store: retention removed %lld samples older than %lld days", (long long)deleted,
-                 (long long)(retention / 86400000));
+                 (long long)(retention_ms / 86400000));
+    /* Reservations that ended are kept as long as the history around them. */
+    if (store_resv_prune(s, now_ms - retention_ms, &deleted, err, sizeof err) != 0)
+        log_err("store: retention of reservations failed: %s", err);
+    else if (deleted > 0)
+        log_info("store: retention removed %lld reservations that ended more than %lld days ago",
+                 (long long)deleted, (long long)(retention_ms / 86400000));
+}
+
+static void apply_retention(struct recorder *r)
+{
+    recorder_apply_retention(r->store, atomic_load(&r->retention_ms), util_now_ms());
 }
 
 static void *recorder_main(void *arg)

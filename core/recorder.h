@@ -1,7 +1,7 @@
 /*
  * recorder — the thread that moves samples from the metrics queue into the
  * store in batched transactions, and applies retention (once an hour, on a
- * thread of its own).
+ * thread of its own) to samples and to reservations that ended.
  *
  * When samples are committed: the first ones at once (the queue is looked
  * at every RECORDER_FIRST_CHECK_MS until they come), so an agent in a
@@ -42,6 +42,11 @@ void recorder_set_retention(struct recorder *r, int64_t retention_ms);
 int64_t recorder_heartbeat_ms(struct recorder *r);
 /* Flushes what is queued, stops the thread, frees. NULL is a no-op. */
 void recorder_stop(struct recorder *r);
+/* One retention pass at now_ms, as the thread runs it every hour: deletes
+ * the samples older than retention_ms and the reservations that ended
+ * before then (active ones stay), and logs what it removed or why it
+ * failed. retention_ms <= 0 does nothing. */
+void recorder_apply_retention(struct store *s, int64_t retention_ms, int64_t now_ms);
 
 /* ---- the batching it runs ---- */
 

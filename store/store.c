@@ -83,6 +83,8 @@ static const char *const store_migrations[] = {
     /* 2: policy decisions, API-managed policies, policy states kept across
      * restarts, and the audit log (store_records.c). */
     STORE_RECORDS_SCHEMA,
+    /* 3: the reservation book (store_resv.c). */
+    STORE_RESV_SCHEMA,
 };
 
 /* ---- metric id cache ---------------------------------------------------- */

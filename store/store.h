@@ -1,6 +1,7 @@
 /*
  * store — the agent's SQLite database: telemetry history now; decisions,
- * policies, migrations and the audit log as later steps add them.
+ * policies, migrations and the audit log as later steps add them. The
+ * reservation book has its own header, store/store_resv.h.
  *
  * WAL mode, synchronous=NORMAL: a crash (kill -9, power loss of the agent
  * process) loses at most the batch being written, never the file.

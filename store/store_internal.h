@@ -1,7 +1,7 @@
 /*
- * store_internal — what store.c and store_records.c share: the store's
- * struct and its error helper. Not for any other module: the rest of the
- * agent sees only store.h.
+ * store_internal — what store.c, store_records.c and store_resv.c share:
+ * the store's struct and its error helper. Not for any other module: the
+ * rest of the agent sees only store.h and store_resv.h.
  */
 #ifndef FLOE_STORE_INTERNAL_H
 #define FLOE_STORE_INTERNAL_H
@@ -76,5 +76,24 @@ int store_fail(const struct store *s, sqlite3 *db, const char *what, char *err, 
     "  target TEXT NOT NULL,"                                                                      \
     "  detail TEXT"                                                                                \
     ");"
+
+/* Schema migration 3: the reservation book (store_resv.c). expires_ms is
+ * the end of the TTL; confirmed_ms, ended_ms and ended_by stay NULL until
+ * those happen. The index serves the active sum and the expiry sweep. */
+#define STORE_RESV_SCHEMA                                                                          \
+    "CREATE TABLE reservation ("                                                                   \
+    "  id           TEXT PRIMARY KEY NOT NULL,"                                                    \
+    "  from_site    TEXT NOT NULL,"                                                                \
+    "  workload     TEXT NOT NULL,"                                                                \
+    "  kw           REAL NOT NULL,"                                                                \
+    "  granted_by   TEXT NOT NULL,"                                                                \
+    "  created_ms   INTEGER NOT NULL,"                                                             \
+    "  expires_ms   INTEGER NOT NULL,"                                                             \
+    "  confirmed_ms INTEGER,"                                                                      \
+    "  state        TEXT NOT NULL CHECK (state IN ('active', 'released', 'expired')),"             \
+    "  ended_ms     INTEGER,"                                                                      \
+    "  ended_by     TEXT"                                                                          \
+    ") WITHOUT ROWID;"                                                                             \
+    "CREATE INDEX reservation_state ON reservation(state, expires_ms);"
 
 #endif

@@ -213,6 +213,8 @@ ctype=$(curl -s -o /dev/null -w '%{content_type}' -H "$READ" "$URL/metrics")
 check "/metrics is text format 0.0.4" test "$ctype" = "text/plain; version=0.0.4; charset=utf-8"
 check "label values are escaped (quote, backslash, newline)" grep -qF \
     'floe_metric_value{metric="room.inlet_c",unit="C",source="odd \"dev\" \\ name\nline2"} 21.25' "$TMP/m.txt"
+check "capacity families: floe_spare_kw 0 (no capacity expressions), floe_reserved_kw 0" \
+    sh -c "grep -qx 'floe_spare_kw 0' '$TMP/m.txt' && grep -qx 'floe_reserved_kw 0' '$TMP/m.txt'"
 check "histogram +Inf bucket equals _count per device" grep -qF \
     'floe_poll_duration_seconds_bucket{device="chiller2",le="+Inf"} 1' "$TMP/m.txt"
 check "a collector that never polled is down" grep -qF \

@@ -415,8 +415,20 @@ static void status_has_real_fields_only_and_counts_collectors(void **state)
     struct answer ans = get(f, "/v1/status", NULL, auth_read);
     assert_int_equal(ans.status, 200);
     assert_string_equal(ans.content_type, "application/json");
-    const char *keys[] = {"site", "timezone", "version", "uptime_s", "collectors", "store", NULL};
+    const char *keys[] = {"site",     "timezone",   "version", "uptime_s",
+                          "capacity", "collectors", "store",   NULL};
     assert_keys(ans.json, keys);
+    /* No capacity expressions in this config: known to be unknown. */
+    const char *capkeys[] = {"site",        "accepting", "spare_kw", "power_headroom_kw",
+                             "cooling_headroom_kw", "reserved_kw", "ingress", "as_of",
+                             "margin_kw",   "reason",    NULL};
+    const cJSON *cap = field(ans.json, "capacity");
+    assert_keys(cap, capkeys);
+    assert_true(cJSON_IsFalse(field(cap, "accepting")));
+    assert_int_equal(field(cap, "spare_kw")->valuedouble, 0);
+    assert_true(cJSON_IsNull(field(cap, "power_headroom_kw")));
+    assert_string_equal(field(cap, "reason")->valuestring,
+                        "capacity.power_headroom_kw is not set");
     assert_string_equal(field(ans.json, "site")->valuestring, "lulea-1");
     assert_string_equal(field(ans.json, "timezone")->valuestring, "Europe/Stockholm");
     assert_string_equal(field(ans.json, "version")->valuestring, FLOE_VERSION);

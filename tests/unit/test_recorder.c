@@ -1,6 +1,7 @@
 /* Unit tests of core/recorder: when samples are committed (the first at
  * once, then every RECORDER_FLUSH_EVERY_MS), batches larger than one
- * transaction, failed writes kept for the next commit, the flush at stop.
+ * transaction, failed writes kept for the next commit, the flush at stop,
+ * and one retention pass (samples and reservations that ended).
  * The batcher is driven with an injected clock and a recording sink; the
  * recorder's own thread is checked against a real store. */
 #include <setjmp.h>
@@ -18,6 +19,7 @@
 
 #include "core/recorder.h"
 #include "lib/util.h"
+#include "store/store_resv.h"
 
 /* 2026-01-01T00:00:00Z, the wall time samples are stamped with. */
 #define T0 1767225600000LL
@@ -251,6 +253,43 @@ static void stop_writes_what_is_queued(void **state)
     assert_int_equal(store_sample_count(f->store), 8);
 }
 
+/* One retention pass deletes what is older than the retention, samples
+ * and ended reservations alike; newer ones, and active reservations of
+ * any age, stay. */
+static void retention_removes_old_samples_and_ended_reservations(void **state)
+{
+    struct store_fixture *f = *state;
+    const int64_t day = 86400000;
+    struct metric_sample old = {.ts_ms = T0, .value = 1, .ok = true};
+    struct metric_sample recent = {.ts_ms = T0 + 2 * day, .value = 2, .ok = true};
+    util_strlcpy(old.name, "it.load_kw", sizeof old.name);
+    util_strlcpy(recent.name, "it.load_kw", sizeof recent.name);
+    char err[256] = "";
+    assert_int_equal(store_write_samples(f->store, &old, 1, err, sizeof err), 0);
+    assert_int_equal(store_write_samples(f->store, &recent, 1, err, sizeof err), 0);
+    char ids[3][STORE_RESV_ID_SIZE];
+    for (int i = 0; i < 3; i++) {
+        struct store_resv_request req = {.from_site = "peer", .workload = "w", .granted_by = "peer",
+                                         .kw = 1, .ttl_ms = 60000};
+        struct store_resv r;
+        assert_int_equal(store_resv_grant(f->store, &req, 100, T0, &r, NULL, err, sizeof err), 0);
+        memcpy(ids[i], r.id, sizeof ids[i]);
+        store_resv_clear(&r);
+    }
+    assert_int_equal(store_resv_release(f->store, ids[0], NULL, "a", T0 + 1000, NULL, err, sizeof err), 0);
+    assert_int_equal(store_resv_release(f->store, ids[1], NULL, "a", T0 + 2 * day, NULL, err, sizeof err), 0);
+    assert_int_equal(store_resv_confirm(f->store, ids[2], T0 + 1000, err, sizeof err), 0);
+
+    recorder_apply_retention(f->store, day, T0 + 2 * day + 1);
+    assert_int_equal(store_sample_count(f->store), 1);
+    struct store_resv r;
+    assert_int_equal(store_resv_get(f->store, ids[0], &r, err, sizeof err), STORE_NOT_FOUND);
+    assert_int_equal(store_resv_get(f->store, ids[1], &r, err, sizeof err), 0);
+    store_resv_clear(&r);
+    assert_int_equal(store_resv_get(f->store, ids[2], &r, err, sizeof err), 0);
+    store_resv_clear(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -265,6 +304,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(first_samples_reach_the_store_within_a_second, store_setup,
                                         store_teardown),
         cmocka_unit_test_setup_teardown(stop_writes_what_is_queued, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(retention_removes_old_samples_and_ended_reservations,
+                                        store_setup, store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
