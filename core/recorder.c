@@ -23,6 +23,7 @@
 
 #include "lib/log.h"
 #include "lib/util.h"
+#include "store/store_hold.h"
 #include "store/store_resv.h"
 
 #define RECORDER_RETENTION_EVERY_MS (3600 * 1000)
@@ -146,6 +147,8 @@ void recorder_apply_retention(struct store *s, int64_t retention_ms, int64_t now
     else if (deleted > 0)
         log_info("store: retention removed %lld reservations that ended more than %lld days ago",
                  (long long)deleted, (long long)(retention_ms / 86400000));
+    if (store_hold_prune(s, now_ms - retention_ms, &deleted, err, sizeof err) != 0)
+        log_err("store: retention of holds at peers failed: %s", err);
 }
 
 static void apply_retention(struct recorder *r)

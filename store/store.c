@@ -85,6 +85,8 @@ static const char *const store_migrations[] = {
     STORE_RECORDS_SCHEMA,
     /* 3: the reservation book (store_resv.c). */
     STORE_RESV_SCHEMA,
+    /* 4: the reservations this site holds at its peers (store_hold.c). */
+    STORE_HOLD_SCHEMA,
 };
 
 /* ---- metric id cache ---------------------------------------------------- */

@@ -96,4 +96,21 @@ int store_fail(const struct store *s, sqlite3 *db, const char *what, char *err, 
     ") WITHOUT ROWID;"                                                                             \
     "CREATE INDEX reservation_state ON reservation(state, expires_ms);"
 
+/* Schema migration 4, defined in store_hold.c's terms. */
+#define STORE_HOLD_SCHEMA                                                                          \
+    "CREATE TABLE hold ("                                                                          \
+    "  peer        TEXT NOT NULL,"                                                                 \
+    "  id          TEXT NOT NULL,"                                                                 \
+    "  workload    TEXT NOT NULL,"                                                                 \
+    "  namespace   TEXT NOT NULL,"                                                                 \
+    "  kw          REAL NOT NULL,"                                                                 \
+    "  decision_id INTEGER NOT NULL,"                                                              \
+    "  created_ms  INTEGER NOT NULL,"                                                              \
+    "  expires_ms  INTEGER NOT NULL,"                                                              \
+    "  state       TEXT NOT NULL CHECK (state IN ('active', 'released')),"                         \
+    "  ended_ms    INTEGER,"                                                                       \
+    "  PRIMARY KEY (peer, id)"                                                                     \
+    ") WITHOUT ROWID;"                                                                             \
+    "CREATE INDEX hold_state ON hold(state, expires_ms);"
+
 #endif
