@@ -78,14 +78,8 @@ void decision_init(struct decision *d)
     d->placed_kw = NAN;
 }
 
-void decision_clear(struct decision *d)
+void decision_clear_placement(struct decision *d)
 {
-    if (!d)
-        return;
-    free(d->policy);
-    for (size_t i = 0; i < d->ninputs; i++)
-        free(d->inputs[i].name);
-    free(d->inputs);
     for (size_t i = 0; i < d->nworkloads; i++) {
         free(d->workloads[i].name);
         free(d->workloads[i].namespace_);
@@ -94,11 +88,27 @@ void decision_clear(struct decision *d)
         free(d->workloads[i].reason);
     }
     free(d->workloads);
+    d->workloads = NULL;
+    d->nworkloads = d->cap_workloads = 0;
     for (size_t i = 0; i < d->npeers; i++) {
         free(d->peers[i].name);
         free(d->peers[i].reason);
     }
     free(d->peers);
+    d->peers = NULL;
+    d->npeers = d->cap_peers = 0;
+    d->placed_kw = NAN;
+}
+
+void decision_clear(struct decision *d)
+{
+    if (!d)
+        return;
+    free(d->policy);
+    for (size_t i = 0; i < d->ninputs; i++)
+        free(d->inputs[i].name);
+    free(d->inputs);
+    decision_clear_placement(d);
     for (size_t i = 0; i < d->nreasons; i++)
         free(d->reasons[i]);
     free(d->reasons);

@@ -166,6 +166,10 @@ struct decision_facts {
 void decision_classify(struct decision *d, const struct decision_facts *f);
 
 /* "inputs-unknown", "no-need", ... ; "?" for a value out of range. */
+/* Forgets the workloads and peers placement recorded (placed_kw back to
+ * NAN), for a placement undone before the record was kept. */
+void decision_clear_placement(struct decision *d);
+
 /* Ends a decision that is placing without placing anything: status
  * no-placement with the reason given. */
 void decision_not_placed(struct decision *d, const char *fmt, ...)
