@@ -118,7 +118,8 @@ static void print_decision_line(const cJSON *d)
  * One screen, most important first: the site and whether it accepts work,
  * then each alarm (a policy pending or firing) with its description, its
  * `when` and the current values of what it reads, and its last decision;
- * then each failing device with its error; then the headline metrics.
+ * then each failing device with its error; then each peer site with its
+ * spare capacity or why it cannot be used; then the headline metrics.
  * Without --all it fits STATUS_ROWS lines of STATUS_COLS columns: what
  * does not fit is summarised in one line, never scrolled away. Times are
  * the site's (the agent's site.timezone), values rounded to what a person
@@ -257,14 +258,9 @@ static void fmt_time(const struct site_clock *sc, const char *rfc3339, char *buf
         snprintf(buf, n, "%04d-%02d-%02d %02d:%02d", l.year, l.month, l.day, l.hour, l.minute);
 }
 
-/* "45s", "2m 10s", "3h 05m", "2d 04h": how long ago rfc3339 was. */
-static void fmt_ago(const struct site_clock *sc, const char *rfc3339, char *buf, size_t n)
+/* "45s", "2m 10s", "3h 05m", "2d 04h": s seconds (at least 0). */
+static void fmt_seconds(long long s, char *buf, size_t n)
 {
-    int64_t ms;
-    buf[0] = '\0';
-    if (!rfc3339 || util_parse_time_ms(rfc3339, &ms) != 0)
-        return;
-    long long s = (sc->now_ms - ms) / 1000;
     if (s < 0)
         s = 0;
     if (s < 60)
@@ -275,6 +271,16 @@ static void fmt_ago(const struct site_clock *sc, const char *rfc3339, char *buf,
         snprintf(buf, n, "%lldh %02lldm", s / 3600, s % 3600 / 60);
     else
         snprintf(buf, n, "%lldd %02lldh", s / 86400, s % 86400 / 3600);
+}
+
+/* How long ago rfc3339 was, as fmt_seconds; "" when it is no time. */
+static void fmt_ago(const struct site_clock *sc, const char *rfc3339, char *buf, size_t n)
+{
+    int64_t ms;
+    buf[0] = '\0';
+    if (!rfc3339 || util_parse_time_ms(rfc3339, &ms) != 0)
+        return;
+    fmt_seconds((sc->now_ms - ms) / 1000, buf, n);
 }
 
 /* A value as a person reads it: at most two decimals without trailing
@@ -673,6 +679,119 @@ static void status_devices(struct screen *s, const struct status_view *v, int re
     }
 }
 
+/* ---- peers: one line each, as the agent's watcher last saw them ---- */
+
+static const cJSON *peer_list(const struct status_view *v)
+{
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(v->status, "peers");
+    return cJSON_IsArray(list) ? list : NULL;
+}
+
+/* "PEER    falkenberg-1   12s ago  120 kW spare, accepting", or the
+ * state in capitals and why ("UNREACHABLE no answer within 5000 ms"), or
+ * "not asked yet". Tagged like the DOWN and ERROR lines, so the section
+ * needs no title row. */
+static void peer_line(struct screen *s, const cJSON *p, int width)
+{
+    char ago[40] = "-";
+    const cJSON *age = cJSON_GetObjectItemCaseSensitive(p, "age_s");
+    /* from the answer: clamp before the integer conversion */
+    if (cJSON_IsNumber(age) && age->valuedouble >= 0) {
+        char d[32];
+        fmt_seconds((long long)fmin(age->valuedouble, 1e9), d, sizeof d);
+        snprintf(ago, sizeof ago, "%s ago", d);
+    }
+    const char *name = json_str(p, "name");
+    const char *state = json_str(p, "state");
+    if (strcmp(state, "ok") == 0) {
+        char kw[32];
+        const cJSON *spare = cJSON_GetObjectItemCaseSensitive(p, "spare_kw");
+        fmt_number(cJSON_IsNumber(spare) ? spare->valuedouble : NAN, kw, sizeof kw);
+        bool accepting = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "accepting"));
+        screen_line(s, "PEER    %-*s %9s  %s kW spare, %s", width, name, ago, kw,
+                    accepting ? "accepting" : "NOT accepting");
+        return;
+    }
+    if (strcmp(state, "pending") == 0) {
+        screen_line(s, "PEER    %-*s %9s  not asked yet", width, name, "-");
+        return;
+    }
+    /* The error starts with the state's own words ("garbage answer: "):
+     * the capitals say it once. */
+    const char *error = json_str(p, "error");
+    static const char *const prefixes[] = {"unreachable: ", "refused: ", "garbage answer: "};
+    for (size_t i = 0; i < ARRAY_LEN(prefixes); i++)
+        if (strncmp(error, prefixes[i], strlen(prefixes[i])) == 0)
+            error += strlen(prefixes[i]);
+    /* On the screen the peer's name stands for its URL ("URL: what
+     * failed" from the client): the room goes to what failed. --all
+     * shows it whole. */
+    if (s->clip && (strncmp(error, "http://", 7) == 0 || strncmp(error, "https://", 8) == 0)) {
+        const char *after = strstr(error, ": ");
+        if (after)
+            error = after + 2;
+    }
+    char upper[16];
+    snprintf(upper, sizeof upper, "%s", state);
+    for (char *c = upper; *c; c++)
+        *c = (char)(*c >= 'a' && *c <= 'z' ? *c - 32 : *c);
+    screen_line(s, "PEER    %-*s %9s  %s %s", width, name, ago, upper, error);
+}
+
+/* The peers listed as objects (anything else in the list is skipped). */
+static int peer_count(const struct status_view *v)
+{
+    int n = 0;
+    const cJSON *p;
+    cJSON_ArrayForEach(p, peer_list(v))
+    {
+        n += cJSON_IsObject(p);
+    }
+    return n;
+}
+
+/* Rows the peers need at least: a blank, one peer and the "more" line. */
+static int peer_rows_min(const struct status_view *v)
+{
+    int n = peer_count(v);
+    return n == 0 ? 0 : 2 + (n > 1);
+}
+
+/* The peers, as many as fit above `reserve` rows; the rest in one line
+ * that says how many of them are not usable. */
+static void status_peers(struct screen *s, const struct status_view *v, int reserve)
+{
+    const cJSON *list = peer_list(v);
+    int n = peer_count(v);
+    if (n == 0)
+        return;
+    int width = 8;
+    const cJSON *p;
+    cJSON_ArrayForEach(p, list)
+    {
+        int w = cJSON_IsObject(p) ? columns(json_str(p, "name")) : 0;
+        width = w > width ? (w < 24 ? w : 24) : width;
+    }
+    screen_line(s, "%s", "");
+    int i = 0;
+    cJSON_ArrayForEach(p, list)
+    {
+        if (!cJSON_IsObject(p))
+            continue;
+        int after = i + 1 < n ? 1 : 0;
+        if (1 + after > screen_left(s) - reserve) {
+            int unusable = 0;
+            for (const cJSON *q = p; q; q = q->next)
+                unusable += cJSON_IsObject(q) && strcmp(json_str(q, "state"), "ok") != 0;
+            screen_line(s, "and %d more peer%s, %d of them not answering usably", n - i,
+                        n - i == 1 ? "" : "s", unusable);
+            return;
+        }
+        peer_line(s, p, width);
+        i++;
+    }
+}
+
 /* The headline metrics: the derived ones (the site-level sums the
  * engineer chose to compute), then what the policies read, each once. */
 static int headline_metrics(const struct status_view *v, const cJSON **out, int max)
@@ -800,12 +919,15 @@ int cli_status(int argc, char **argv)
     struct screen s = {.max_rows = all ? INT_MAX : STATUS_ROWS, .clip = !all};
     int nfail = failure_count(&v);
     /* Rows kept below the alarms: a blank, one failure (two lines) and the
-     * "more" line; below the failures, the metrics' blank and hint. */
-    int below_devices = v.telemetry ? 2 : 0;
+     * "more" line; below the failures, the peers' least; below the peers,
+     * the metrics' blank and hint. */
+    int below_peers = v.telemetry ? 2 : 0;
+    int below_devices = below_peers + peer_rows_min(&v);
     int below_alarms = below_devices + (nfail ? 3 + (nfail > 1) : 0);
     status_header(&s, &v);
     status_alarms(&s, &v, all ? 0 : below_alarms);
     status_devices(&s, &v, all ? 0 : below_devices);
+    status_peers(&s, &v, all ? 0 : below_peers);
     status_metrics(&s, &v);
 
     pol_tz_free(v.clock.tz);

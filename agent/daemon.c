@@ -14,6 +14,7 @@
 #include "core/agent.h"
 #include "core/capacity.h"
 #include "core/evaluator.h"
+#include "core/peer_watch.h"
 #include "core/poller.h"
 #include "core/recorder.h"
 #include "lib/log.h"
@@ -134,6 +135,7 @@ static void reload(struct agent *a, const char *path, struct recorder *rec,
     *running = next;
     forget_removed(a->metrics, old, next);
     eval_config_changed(a->evaluator);
+    peer_watch_config_changed(a->peers);
     recorder_set_retention(rec, next->store.retention_ms);
     char err[256];
     a->pollers = pollers_start(next, a->metrics, err, sizeof err);
@@ -179,6 +181,11 @@ int daemon_run(const char *config_path)
     }
     a.evaluator = eval_start(&a, err, sizeof err);
     if (!a.evaluator) {
+        log_err("not starting: %s", err);
+        goto out;
+    }
+    a.peers = peer_watch_start(&a, err, sizeof err);
+    if (!a.peers) {
         log_err("not starting: %s", err);
         goto out;
     }
@@ -250,6 +257,7 @@ int daemon_run(const char *config_path)
     rc = 0;
 out:
     api_stop(a.api);
+    peer_watch_stop(a.peers);
     eval_stop(a.evaluator);
     pollers_stop(a.pollers);
     recorder_stop(rec);

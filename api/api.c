@@ -32,6 +32,7 @@
 #include "api/api_prom.h"
 #include "api/api_records.h"
 #include "api/api_respond.h"
+#include "core/peer_watch.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
 #include "lib/util.h"
@@ -249,6 +250,46 @@ static cJSON *status_collectors(struct api_call *c)
     return api_json_finish(col, ok);
 }
 
+/* peers (an addition): each configured peer as the watcher last saw it
+ * (core/peer_watch.h). reachable: an HTTP answer came (a 401 or a garbage
+ * answer is reachable, yet not usable); accepting and spare_kw only from a
+ * usable answer; error: why the answer is not usable; age_s: seconds
+ * since it was asked. Before the first answer everything but the name is
+ * null and state is "pending". */
+static cJSON *status_peers(struct api_call *c)
+{
+    struct peer_status *ps = NULL;
+    size_t n = peer_watch_snapshot(c->a->peers, &ps);
+    bool ok = true;
+    cJSON *list = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++) {
+        const struct peer_status *p = &ps[i];
+        const struct peer_capacity_result *r = &p->last;
+        bool usable = p->polled && r->state == PEER_OK;
+        cJSON *o = api_jadd(list, NULL, cJSON_CreateObject(), &ok);
+        api_jadd(o, "name", cJSON_CreateString(p->name), &ok);
+        enum peer_state state = p->polled ? r->state : PEER_NOT_ASKED;
+        api_jadd(o, "state", cJSON_CreateString(peer_state_name(state)), &ok);
+        api_jadd(o, "reachable",
+                 p->polled ? cJSON_CreateBool(r->state != PEER_UNREACHABLE) : cJSON_CreateNull(),
+                 &ok);
+        api_jadd(o, "accepting", usable ? cJSON_CreateBool(r->cap.accepting) : cJSON_CreateNull(),
+                 &ok);
+        api_jadd(o, "spare_kw", usable ? api_json_number(r->cap.spare_kw) : cJSON_CreateNull(),
+                 &ok);
+        int64_t age_ms = c->now_ms - p->checked_ms;
+        api_jadd(o, "age_s",
+                 p->polled ? cJSON_CreateNumber((double)(age_ms > 0 ? age_ms / 1000 : 0))
+                           : cJSON_CreateNull(),
+                 &ok);
+        api_jadd(o, "checked", api_json_time(p->polled ? p->checked_ms : 0), &ok);
+        api_jadd(o, "error",
+                 p->polled && !usable ? cJSON_CreateString(r->reason) : cJSON_CreateNull(), &ok);
+    }
+    free(ps);
+    return api_json_finish(list, ok);
+}
+
 /* SPEC 4's status. `alarms` lists the policies that are pending or
  * firing; `accepting` is false while a critical policy fires (SPEC 3).
  * `capacity` is GET /v1/capacity's answer, whose own `accepting` is also
@@ -258,7 +299,8 @@ static cJSON *status_collectors(struct api_call *c)
  * are "pending", neither ok nor failing. "store" (an addition) tells whether history is
  * being kept: samples stored, and samples dropped because the store fell
  * behind. "timezone" (an addition) is site.timezone, so a client can show
- * the API's UTC times as the site's local time. */
+ * the API's UTC times as the site's local time. "peers" (an addition):
+ * status_peers above. */
 static void handle_status(struct api_call *c, const char *param)
 {
     (void)param;
@@ -273,6 +315,7 @@ static void handle_status(struct api_call *c, const char *param)
     if (!api_status_alarms(c, root) || !api_status_capacity(c, root))
         ok = false;
     api_jadd(root, "collectors", status_collectors(c), &ok);
+    api_jadd(root, "peers", status_peers(c), &ok);
     int64_t stored = c->a->store ? store_sample_count(c->a->store) : -1;
     cJSON *st = api_jadd(root, "store", cJSON_CreateObject(), &ok);
     api_jadd(st, "samples", stored >= 0 ? cJSON_CreateNumber((double)stored) : cJSON_CreateNull(), &ok);
@@ -523,17 +566,23 @@ static void handle_prometheus(struct api_call *c, const char *param)
     free(cs);
     char *records = text ? api_prom_records(c) : NULL;
     char *capacity = records ? api_prom_capacity(c) : NULL;
-    /* All parts or a 500: a scrape missing families would read as
+    struct peer_status *ps = NULL;
+    size_t nps = peer_watch_snapshot(c->a->peers, &ps);
+    char *peers = records ? api_prom_peers(ps, nps) : NULL;
+    free(ps);
+    /* Every part or a 500: a scrape missing families would read as
      * series that vanished. */
-    struct strbuf body = {.failed = !text || !records || !capacity};
+    struct strbuf body = {.failed = !text || !records || !capacity || !peers};
     if (!body.failed) {
         strbuf_append(&body, text, len);
         strbuf_puts(&body, records);
         strbuf_puts(&body, capacity);
+        strbuf_puts(&body, peers);
     }
     free(text);
     free(records);
     free(capacity);
+    free(peers);
     len = body.len;
     text = strbuf_take(&body);
     if (!text) {

@@ -162,3 +162,28 @@ char *api_prom_render(const struct metric_snapshot *metrics, size_t nmetrics,
         *len = n;
     return text;
 }
+
+char *api_prom_peers(const struct peer_status *peers, size_t n)
+{
+    struct strbuf b = {0};
+    put_family(&b, "floe_peer_up", "gauge",
+               "1 when the peer's latest capacity answer was usable, 0 when it was not "
+               "(unreachable, refused, garbage) or none came yet.");
+    for (size_t i = 0; i < n; i++) {
+        strbuf_puts(&b, "floe_peer_up{peer=");
+        put_label_value(&b, peers[i].name);
+        strbuf_printf(&b, "} %d\n", peers[i].polled && peers[i].last.state == PEER_OK);
+    }
+    put_family(&b, "floe_peer_spare_kw", "gauge",
+               "Spare kW the peer reported in its latest capacity answer (only while it is up).");
+    for (size_t i = 0; i < n; i++) {
+        if (!peers[i].polled || peers[i].last.state != PEER_OK)
+            continue;
+        strbuf_puts(&b, "floe_peer_spare_kw{peer=");
+        put_label_value(&b, peers[i].name);
+        strbuf_puts(&b, "} ");
+        put_value(&b, peers[i].last.cap.spare_kw);
+        strbuf_puts(&b, "\n");
+    }
+    return strbuf_take(&b);
+}

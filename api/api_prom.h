@@ -1,6 +1,6 @@
 /*
  * api_prom — the /metrics page in the Prometheus text exposition format
- * 0.0.4, rendered from metric and collector snapshots.
+ * 0.0.4, rendered from metric, collector and peer snapshots.
  *
  * A pure function of its inputs (no clock, no locks), so the exact text can
  * be unit-tested and checked with `promtool check metrics`. Families are
@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "core/metrics.h"
+#include "core/peer_watch.h"
 
 #define API_PROM_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
@@ -23,5 +24,11 @@
 char *api_prom_render(const struct metric_snapshot *metrics, size_t nmetrics,
                       const struct collector_snapshot *collectors, size_t ncollectors,
                       uint64_t samples_dropped, size_t *len);
+
+/* The peer families: floe_peer_up{peer} (1 when the peer's latest
+ * capacity answer was usable, 0 when it was not or none came yet) and
+ * floe_peer_spare_kw{peer} (its spare kW, only for peers that are up).
+ * Returns a new string (caller frees), NULL when out of memory. */
+char *api_prom_peers(const struct peer_status *peers, size_t n);
 
 #endif

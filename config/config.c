@@ -272,6 +272,7 @@ static const struct cfg_key root_keys[] = {
     KEY("policies_dir", K_FILE, policies_dir), /* loaded by cfg_policies_load_dir */
     KEY("policy_tick", K_DUR, policy_tick_ms, .def = "10s", .min = 100, .max = 3600000),
     ARRAY("peers", peers, struct cfg_peer, npeers, peer_table),
+    KEY("peers_poll", K_DUR, peers_poll_ms, .def = "30s", .min = 1000, .max = 3600000),
     NESTED("workloads", workloads_table),
     NESTED("migrator", migrator_table),
     NESTED("traffic", traffic_table),

@@ -304,6 +304,8 @@ struct floe_config {
                                    (an addition to SPEC 2) */
     struct cfg_peer *peers;
     size_t npeers;
+    int64_t peers_poll_ms;      /* how often every peer's capacity is asked for the status
+                                   screens; default 30s (an addition to SPEC 2) */
     struct cfg_workloads workloads;
     struct cfg_migrator migrator;
     struct cfg_traffic traffic;

@@ -1,6 +1,7 @@
 /*
  * agent — the context that ties the daemon together: configuration,
- * live metrics, the store, the device pollers and the HTTP server.
+ * live metrics, the store, the device pollers, the peer watcher and the
+ * HTTP server.
  *
  * agent/daemon.c owns it and its threads. Other modules get a pointer and
  * read what they need: the configuration as a snapshot (below), metrics
@@ -32,6 +33,7 @@ struct poller_set;
 struct api_server;
 struct evaluator;
 struct cap_cache;
+struct peer_watch;
 
 struct agent {
     pthread_mutex_t cfg_mutex;      /* guards the two fields below, for a pointer copy only */
@@ -44,6 +46,8 @@ struct agent {
     struct evaluator *evaluator;    /* owned; NULL in tests without policies */
     struct cap_cache *capacity;     /* owned; compiled capacity expressions (core/capacity.h);
                                        NULL: compiled per call */
+    struct peer_watch *peers;       /* owned; the peers' latest capacity for display;
+                                       NULL in tests without it */
     int64_t started_ms;             /* wall clock at start */
     int64_t started_mono_ms;
 };

@@ -37,6 +37,7 @@ void httpc_req_clear(struct httpc_req *r)
     r->status = 0;
     r->elapsed_ms = 0;
     r->error[0] = '\0';
+    r->too_large = false;
 }
 
 static size_t httpc_on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -148,6 +149,7 @@ static void httpc_xfer_finish(struct httpc_xfer *x, CURLcode cc)
         r->answer_len = len;
         return;
     }
+    r->too_large = x->too_big;
     if (x->too_big)
         snprintf(r->error, sizeof r->error, "%s: answer larger than %zu bytes", r->url,
                  x->max_body);

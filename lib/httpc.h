@@ -52,6 +52,8 @@ struct httpc_req {
     size_t answer_len;
     int64_t elapsed_ms; /* how long the request took */
     char error[320];    /* when status is 0: what went wrong, naming the URL */
+    bool too_large;     /* the answer passed max_body (status 0; error says so): the far
+                           end answered, with more than the caller accepts */
 };
 
 /* Initialises libcurl for the process; call once from main() before any

@@ -21,10 +21,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include "api/api.h"
 #include "api/api_internal.h"
 #include "api/api_prom.h"
 #include "api/api_respond.h"
+#include "core/peer_watch.h"
+#include "lib/httpc.h"
 #include "lib/util.h"
 #include "policies/decision.h"
 
@@ -416,8 +422,10 @@ static void status_has_real_fields_only_and_counts_collectors(void **state)
     assert_int_equal(ans.status, 200);
     assert_string_equal(ans.content_type, "application/json");
     const char *keys[] = {"site",     "timezone",   "version", "uptime_s",
-                          "capacity", "collectors", "store",   NULL};
+                          "capacity", "collectors", "peers",   "store",   NULL};
     assert_keys(ans.json, keys);
+    assert_true(cJSON_IsArray(field(ans.json, "peers")));
+    assert_int_equal(cJSON_GetArraySize(field(ans.json, "peers")), 0);
     /* No capacity expressions in this config: known to be unknown. */
     const char *capkeys[] = {"site",        "accepting", "spare_kw", "power_headroom_kw",
                              "cooling_headroom_kw", "reserved_kw", "ingress", "as_of",
@@ -457,6 +465,75 @@ static void status_has_real_fields_only_and_counts_collectors(void **state)
     assert_int_equal(field(st, "samples")->valueint, 7);
     assert_int_equal(field(st, "dropped")->valueint, 0);
     answer_clear(&ans);
+}
+
+/* A loopback port nobody listens on. */
+static int closed_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t len = sizeof a;
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static void status_lists_each_peer_with_its_state_and_age(void **state)
+{
+    struct fixture *f = *state;
+    char url[2][64];
+    struct cfg_peer peers[2] = {{.name = "falkenberg-1", .url = url[0], .token = "t"},
+                                {.name = "oslo-2", .url = url[1], .token = "t"}};
+    snprintf(url[0], sizeof url[0], "http://127.0.0.1:%d", closed_port());
+    snprintf(url[1], sizeof url[1], "http://127.0.0.1:%d", closed_port());
+    f->cfg.peers = peers;
+    f->cfg.npeers = 2;
+    f->a.peers = peer_watch_new(&f->a);
+    assert_non_null(f->a.peers);
+
+    /* before the first round: listed, nothing known */
+    struct answer ans = get(f, "/v1/status", NULL, auth_read);
+    const cJSON *list = field(ans.json, "peers");
+    assert_int_equal(cJSON_GetArraySize(list), 2);
+    const cJSON *p = cJSON_GetArrayItem(list, 0);
+    const char *pkeys[] = {"name",   "state", "reachable", "accepting", "spare_kw",
+                           "age_s", "checked", "error",     NULL};
+    assert_keys(p, pkeys);
+    assert_string_equal(field(p, "name")->valuestring, "falkenberg-1");
+    assert_string_equal(field(p, "state")->valuestring, "pending");
+    const char *nulls[] = {"reachable", "accepting", "spare_kw", "age_s", "checked", "error"};
+    for (size_t i = 0; i < ARRAY_LEN(nulls); i++)
+        assert_true(cJSON_IsNull(field(p, nulls[i])));
+    answer_clear(&ans);
+
+    /* a round five seconds ago, both down */
+    int64_t asked = util_now_ms() - 5200;
+    peer_watch_poll(f->a.peers, asked);
+    ans = get(f, "/v1/status", NULL, auth_read);
+    list = field(ans.json, "peers");
+    p = cJSON_GetArrayItem(list, 1);
+    assert_string_equal(field(p, "name")->valuestring, "oslo-2");
+    assert_string_equal(field(p, "state")->valuestring, "unreachable");
+    assert_true(cJSON_IsFalse(field(p, "reachable")));
+    assert_true(cJSON_IsNull(field(p, "accepting")));
+    assert_true(cJSON_IsNull(field(p, "spare_kw")));
+    assert_int_equal(field(p, "age_s")->valuedouble, 5);
+    char checked[32];
+    util_format_rfc3339(asked, checked, sizeof checked);
+    assert_string_equal(field(p, "checked")->valuestring, checked);
+    char want[128];
+    snprintf(want, sizeof want, "unreachable: %s/v1/capacity: ", url[1]);
+    assert_int_equal(strncmp(field(p, "error")->valuestring, want, strlen(want)), 0);
+    answer_clear(&ans);
+
+    ans = get(f, "/metrics", NULL, auth_read);
+    assert_non_null(strstr(ans.body, "floe_peer_up{peer=\"falkenberg-1\"} 0\n"
+                                     "floe_peer_up{peer=\"oslo-2\"} 0\n"));
+    assert_null(strstr(ans.body, "floe_peer_spare_kw{"));
+    answer_clear(&ans);
+    peer_watch_stop(f->a.peers);
+    f->a.peers = NULL;
 }
 
 static const cJSON *find_metric(const cJSON *list, const char *name)
@@ -998,6 +1075,44 @@ static void prometheus_render_is_exact(void **state)
     free(text);
 }
 
+static void prometheus_peer_families_are_exact(void **state)
+{
+    (void)state;
+    struct peer_status ps[4];
+    memset(ps, 0, sizeof ps);
+    util_strlcpy(ps[0].name, "falkenberg-1", sizeof ps[0].name);
+    ps[0].polled = true;
+    ps[0].last.state = PEER_OK;
+    ps[0].last.cap.spare_kw = 120.5;
+    util_strlcpy(ps[1].name, "oslo-2", sizeof ps[1].name);
+    ps[1].polled = true;
+    ps[1].last.state = PEER_GARBAGE;
+    ps[1].last.cap.spare_kw = 999; /* not from a usable answer: never shown */
+    util_strlcpy(ps[2].name, "bergen-3", sizeof ps[2].name); /* not asked yet */
+    util_strlcpy(ps[3].name, "umea-4", sizeof ps[3].name);
+    ps[3].polled = true;
+    ps[3].last.state = PEER_OK; /* up, spare 0 */
+    char *text = api_prom_peers(ps, 4);
+    assert_non_null(text);
+    assert_string_equal(text,
+                        "# HELP floe_peer_up 1 when the peer's latest capacity answer was usable, "
+                        "0 when it was not (unreachable, refused, garbage) or none came yet.\n"
+                        "# TYPE floe_peer_up gauge\n"
+                        "floe_peer_up{peer=\"falkenberg-1\"} 1\n"
+                        "floe_peer_up{peer=\"oslo-2\"} 0\n"
+                        "floe_peer_up{peer=\"bergen-3\"} 0\n"
+                        "floe_peer_up{peer=\"umea-4\"} 1\n"
+                        "# HELP floe_peer_spare_kw Spare kW the peer reported in its latest "
+                        "capacity answer (only while it is up).\n"
+                        "# TYPE floe_peer_spare_kw gauge\n"
+                        "floe_peer_spare_kw{peer=\"falkenberg-1\"} 120.5\n"
+                        "floe_peer_spare_kw{peer=\"umea-4\"} 0\n");
+    free(text);
+    text = api_prom_peers(NULL, 0);
+    assert_non_null(strstr(text, "# TYPE floe_peer_spare_kw gauge\n"));
+    free(text);
+}
+
 static void prometheus_label_values_are_escaped(void **state)
 {
     (void)state;
@@ -1118,6 +1233,7 @@ static void api_start_reports_unreadable_tls_files(void **state)
 
 int main(void)
 {
+    httpc_global_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(auth_matrix_per_endpoint_role_and_anonymous_read, setup,
                                         teardown),
@@ -1129,6 +1245,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(head_is_served_where_get_is, setup, teardown),
         cmocka_unit_test(allow_lists_the_routed_methods),
         cmocka_unit_test_setup_teardown(oversized_body_is_413_before_anything_else, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(status_lists_each_peer_with_its_state_and_age, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(status_has_real_fields_only_and_counts_collectors, setup,
                                         teardown),
@@ -1152,6 +1270,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             prometheus_counters_never_decrease_when_a_decision_is_approved, setup, teardown),
         cmocka_unit_test(prometheus_render_is_exact),
+        cmocka_unit_test(prometheus_peer_families_are_exact),
         cmocka_unit_test(prometheus_label_values_are_escaped),
         cmocka_unit_test(prometheus_values_round_trip),
         cmocka_unit_test_setup_teardown(api_start_refuses_bad_listen_addresses, setup, teardown),

@@ -408,6 +408,9 @@ static const struct error_case error_cases[] = {
     { "peer_url_must_be_http",
       "{" SITE ", 'peers': [{'name': 'falkenberg-1', 'url': 'ftp://x', 'token': 't'}]}",
       { "floe.json:1:73: peers[0].url: must be an http:// or https:// URL" } },
+    { "peers_poll_under_a_second_is_rejected",
+      "{" SITE ", 'peers_poll': '500ms'}",
+      { "floe.json:1:45: peers_poll: must be at least 1s" } },
     { "kubernetes_source_needs_kubernetes_section",
       "{" SITE ", 'workloads': {'source': 'kubernetes'}}",
       { "floe.json:1:44: workloads.kubernetes: missing required key (source \"kubernetes\")" } },
@@ -785,6 +788,7 @@ static void minimal_config_gets_the_documented_defaults(void **state)
 
     assert_null(cfg->policies_dir);
     assert_int_equal(cfg->npeers, 0);
+    assert_int_equal(cfg->peers_poll_ms, 30000);
     assert_null(cfg->workloads.source);
     assert_string_equal(cfg->workloads.k8s_label_selector, "floe.dev/movable=true");
     assert_string_equal(cfg->migrator.driver, "velero");
@@ -801,6 +805,17 @@ static void minimal_config_gets_the_documented_defaults(void **state)
 }
 
 /* ---- smaller behaviours ------------------------------------------------------- */
+
+static void a_peer_token_may_come_from_a_file(void **state)
+{
+    struct floe_config *cfg = load_ok(
+        *state, "{" SITE ", 'peers_poll': '2m', 'peers': [{'name': 'falkenberg-1', 'url': "
+                "'http://127.0.0.1:8471', 'token_file': 'noc.token'}]}");
+    assert_int_equal(cfg->npeers, 1);
+    assert_string_equal(cfg->peers[0].token, "s3cret-noc"); /* trimmed */
+    assert_int_equal(cfg->peers_poll_ms, 120000);
+    cfg_free(cfg);
+}
 
 static void comment_markers_inside_strings_are_kept(void **state)
 {
@@ -1349,6 +1364,7 @@ int main(void)
     static const struct CMUnitTest fixed[] = {
         FIXED(full_config_fills_every_field),
         FIXED(minimal_config_gets_the_documented_defaults),
+        FIXED(a_peer_token_may_come_from_a_file),
         FIXED(comment_markers_inside_strings_are_kept),
         FIXED(single_quotes_are_a_syntax_error_with_position),
         FIXED(snmp_v3_level_follows_the_passwords_given),

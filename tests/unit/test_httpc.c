@@ -250,11 +250,14 @@ static void an_answer_over_the_cap_is_refused(void **state)
     assert_null(r.answer);
     assert_non_null(strstr(r.error, "answer larger than 10000 bytes"));
     assert_non_null(strstr(r.error, url));
+    assert_true(r.too_large); /* the caller can tell it from a transport error */
     httpc_req_clear(&r);
+    assert_false(r.too_large);
     /* the same answer under the default cap is fine */
     struct httpc_req ok = {.url = url, .timeout_ms = 2000};
     assert_int_equal(httpc_run(&ok), 0);
     assert_int_equal(ok.answer_len, 100000);
+    assert_false(ok.too_large);
     httpc_req_clear(&ok);
 }
 
@@ -270,6 +273,7 @@ static void a_silent_server_times_out_naming_the_url(void **state)
     assert_true(took >= 250 && took < 1500);
     assert_non_null(strstr(r.error, "no answer within 300 ms"));
     assert_non_null(strstr(r.error, url));
+    assert_false(r.too_large);
     httpc_req_clear(&r);
 }
 
