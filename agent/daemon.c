@@ -12,6 +12,7 @@
 #include "api/api.h"
 #include "core/agent.h"
 #include "core/evaluator.h"
+#include "core/inv_watch.h"
 #include "core/poller.h"
 #include "core/recorder.h"
 #include "lib/log.h"
@@ -128,6 +129,7 @@ static void reload(struct agent *a, const char *path, struct recorder *rec,
     *running = next;
     forget_removed(a->metrics, old, next);
     eval_config_changed(a->evaluator);
+    inv_watch_config_changed(a->inventory);
     recorder_set_retention(rec, next->store.retention_ms);
     char err[256];
     a->pollers = pollers_start(next, a->metrics, err, sizeof err);
@@ -172,6 +174,11 @@ int daemon_run(const char *config_path)
     }
     a.evaluator = eval_start(&a, err, sizeof err);
     if (!a.evaluator) {
+        log_err("not starting: %s", err);
+        goto out;
+    }
+    a.inventory = inv_watch_start(&a, err, sizeof err);
+    if (!a.inventory) {
         log_err("not starting: %s", err);
         goto out;
     }
@@ -230,6 +237,7 @@ int daemon_run(const char *config_path)
     rc = 0;
 out:
     api_stop(a.api);
+    inv_watch_stop(a.inventory);
     eval_stop(a.evaluator);
     pollers_stop(a.pollers);
     recorder_stop(rec);

@@ -31,6 +31,7 @@
 #include "api/api_prom.h"
 #include "api/api_records.h"
 #include "api/api_respond.h"
+#include "api/api_workloads.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
 #include "lib/util.h"
@@ -72,6 +73,8 @@ static const struct api_route api_routes[] = {
     {"GET", "/v1/decisions/{id}", ROLE_READ, api_handle_decision},
     {"POST", "/v1/decisions/{id}/approve", ROLE_OPERATOR, api_handle_decision_approve},
     {"POST", "/v1/decisions/{id}/reject", ROLE_OPERATOR, api_handle_decision_reject},
+    {"GET", "/v1/workloads", ROLE_READ, api_handle_workloads},
+    {"POST", "/v1/workloads/refresh", ROLE_OPERATOR, api_handle_workloads_refresh},
     {"GET", "/metrics", ROLE_READ, handle_prometheus},
 };
 

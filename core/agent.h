@@ -1,6 +1,7 @@
 /*
  * agent — the context that ties the daemon together: configuration,
- * live metrics, the store, the device pollers and the HTTP server.
+ * live metrics, the store, the device pollers, the inventory of
+ * workloads and the HTTP server.
  *
  * agent/daemon.c owns it and its threads. Other modules get a pointer and
  * read what they need: the configuration as a snapshot (below), metrics
@@ -31,6 +32,7 @@
 struct poller_set;
 struct api_server;
 struct evaluator;
+struct inv_watch;
 
 struct agent {
     pthread_mutex_t cfg_mutex;      /* guards the two fields below, for a pointer copy only */
@@ -41,6 +43,8 @@ struct agent {
     struct poller_set *pollers;     /* owned */
     struct api_server *api;         /* owned */
     struct evaluator *evaluator;    /* owned; NULL in tests without policies */
+    struct inv_watch *inventory;    /* owned; the workloads (core/inv_watch.h); NULL in tests
+                                       without one */
     int64_t started_ms;             /* wall clock at start */
     int64_t started_mono_ms;
 };
