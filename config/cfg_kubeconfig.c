@@ -235,22 +235,22 @@ static int kc_user(struct kc_doc *d, const yaml_node_t *root, const char *dir,
     snprintf(who, sizeof who, "(user \"%.64s\")", out->user);
     /* Each way of signing in that floe does not do, by the key that asks for it. */
     static const char *const unsupported[][2] = {
-        {"exec", "exec credential plugins"},
-        {"auth-provider", "auth-provider plugins"},
-        {"client-certificate", "client certificates"},
-        {"client-certificate-data", "client certificates"},
-        {"client-key", "client certificates"},
-        {"client-key-data", "client certificates"},
-        {"username", "basic authentication"},
-        {"password", "basic authentication"},
-        {"as", "impersonation"},
-        {"as-groups", "impersonation"},
-        {"as-uid", "impersonation"},
+        {"exec", "exec credential plugins are"},
+        {"auth-provider", "auth-provider plugins are"},
+        {"client-certificate", "client certificates are"},
+        {"client-certificate-data", "client certificates are"},
+        {"client-key", "client certificates are"},
+        {"client-key-data", "client certificates are"},
+        {"username", "basic authentication is"},
+        {"password", "basic authentication is"},
+        {"as", "impersonation is"},
+        {"as-groups", "impersonation is"},
+        {"as-uid", "impersonation is"},
     };
     for (size_t k = 0; k < ARRAY_LEN(unsupported); k++)
         if (kc_get(d, u, unsupported[k][0]))
             return kc_fail(d,
-                           "%s.%s %s: %s are not supported: floe signs in with a bearer token "
+                           "%s.%s %s: %s not supported: floe signs in with a bearer token "
                            "(token or tokenFile), e.g. a service account's",
                            where, unsupported[k][0], who, unsupported[k][1]);
     const char *token = kc_string(d, u, "token");

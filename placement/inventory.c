@@ -405,7 +405,8 @@ int inv_add_namespaces(struct inventory *inv, const cJSON *list, char *err, size
     {
         add_namespace(inv, item, i++);
     }
-    qsort(inv->workloads, inv->n, sizeof *inv->workloads, by_name);
+    if (inv->n > 1)
+        qsort(inv->workloads, inv->n, sizeof *inv->workloads, by_name);
     /* An API server lists a namespace once; a second one would be moved twice. */
     for (size_t k = 1; k < inv->n; k++)
         if (strcmp(inv->workloads[k].name, inv->workloads[k - 1].name) == 0) {
