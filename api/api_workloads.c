@@ -70,8 +70,8 @@ void api_handle_workloads(struct api_call *c, const char *param)
              read_ms ? cJSON_CreateNumber((double)(age_ms > 0 ? age_ms : 0) / 1000.0)
                      : cJSON_CreateNull(),
              &ok);
-    api_jadd(root, "attempted_at", v.attempted_ms ? api_json_time(v.attempted_ms) : cJSON_CreateNull(),
-             &ok);
+    api_jadd(root, "attempted_at",
+             v.attempted_ms ? api_json_time(v.attempted_ms) : cJSON_CreateNull(), &ok);
     api_jadd(root, "error", v.error[0] ? cJSON_CreateString(v.error) : cJSON_CreateNull(), &ok);
     api_jadd(root, "failing_since",
              v.failing_since_ms ? api_json_time(v.failing_since_ms) : cJSON_CreateNull(), &ok);

@@ -283,8 +283,8 @@ static int kc_read(struct kc_doc *d, const char *dir, struct cfg_kubeconfig *out
     const char *cluster = kc_string(d, ctx, "cluster");
     const char *user = kc_string(d, ctx, "user");
     if (!cluster || !user)
-        return kc_fail(d, "contexts[%zu].context (context \"%.64s\"): needs a cluster and a user", i,
-                       current);
+        return kc_fail(d, "contexts[%zu].context (context \"%.64s\"): needs a cluster and a user",
+                       i, current);
     out->cluster = util_strdup(cluster);
     out->user = util_strdup(user);
     if (kc_cluster(d, root, dir, out) != 0 || kc_user(d, root, dir, out) != 0)

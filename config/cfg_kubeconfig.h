@@ -26,12 +26,12 @@
 /* What the current context gives. Every string is owned (freed by
  * cfg_kubeconfig_clear); the token is wiped before it is freed. */
 struct cfg_kubeconfig {
-    char *context;    /* the names, for messages */
+    char *context; /* the names, for messages */
     char *cluster;
     char *user;
-    char *server;     /* http:// or https:// URL */
-    char *ca_file;    /* certificate-authority, resolved; NULL = none */
-    char *ca_pem;     /* certificate-authority-data, decoded PEM text; NULL = none */
+    char *server;  /* http:// or https:// URL */
+    char *ca_file; /* certificate-authority, resolved; NULL = none */
+    char *ca_pem;  /* certificate-authority-data, decoded PEM text; NULL = none */
     size_t ca_pem_len;
     char *token;      /* the user's inline token; NULL = none */
     char *token_file; /* the user's tokenFile, resolved; NULL = none */

@@ -140,8 +140,9 @@ static void kubernetes_check(struct cfg_obj *o)
     struct cfg_workloads *w = &((struct floe_config *)o->base)->workloads;
     bool api = cfg_present(o, "api"), kubeconfig = cfg_present(o, "kubeconfig");
     if (api && kubeconfig) {
-        cfg_obj_error(o, "kubeconfig", "give either api (with token and ca_file) or kubeconfig, "
-                                       "not both");
+        cfg_obj_error(o, "kubeconfig",
+                      "give either api (with token and ca_file) or kubeconfig, "
+                      "not both");
         return;
     }
     if (api) {

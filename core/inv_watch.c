@@ -19,13 +19,13 @@ struct inv_watch {
     pthread_t thread;
     bool threaded;
     atomic_int stop;
-    pthread_mutex_t lock;       /* guards the fields up to "owned by the refreshing thread" */
+    pthread_mutex_t lock; /* guards the fields up to "owned by the refreshing thread" */
     pthread_cond_t wake;
     bool wake_now;
-    uint64_t requests;          /* inv_watch_request calls so far */
-    uint64_t serving;           /* requests when the refresh in progress began */
-    struct inv_view view;       /* view.inv is the watch's own reference */
-    int64_t interval_ms;        /* workloads.refresh of the config last used */
+    uint64_t requests;    /* inv_watch_request calls so far */
+    uint64_t serving;     /* requests when the refresh in progress began */
+    struct inv_view view; /* view.inv is the watch's own reference */
+    int64_t interval_ms;  /* workloads.refresh of the config last used */
 
     /* owned by the refreshing thread */
     struct kube_client *client;
@@ -191,8 +191,8 @@ static void refresh_kubernetes(struct inv_watch *w, const struct floe_config *cf
         return;
     }
     struct inventory *inv =
-        inv_fetch_kubernetes(w->client, cfg->workloads.k8s_label_selector,
-                             cfg->migrator.data_mover, now_ms, mono_ms, &w->stop, err, sizeof err);
+        inv_fetch_kubernetes(w->client, cfg->workloads.k8s_label_selector, cfg->migrator.data_mover,
+                             now_ms, mono_ms, &w->stop, err, sizeof err);
     char warning[320];
     kube_client_token_warning(w->client, warning, sizeof warning);
     if (strcmp(warning, w->logged_token_warning) != 0) {

@@ -51,16 +51,16 @@ void inv_watch_config_changed(struct inv_watch *w);
 
 /* What GET /v1/workloads and placement see. */
 struct inv_view {
-    struct inventory *inv;      /* a reference (inv_unref), or NULL: none read yet, or no
-                                   workloads.source */
-    char source[16];            /* "static", "kubernetes", "" for none */
-    int64_t attempted_ms;       /* the last refresh that finished (0 = none yet) */
-    int64_t failing_since_ms;   /* 0 while the last refresh succeeded */
-    char error[640];            /* why the last refresh failed; "" when it did not */
-    char token_warning[320];    /* the token file could not be re-read; "" when it could */
-    uint64_t refreshes;         /* refreshes finished (any outcome) */
-    uint64_t requests_served;   /* requests (inv_watch_request) that a finished refresh
-                                   began after */
+    struct inventory *inv;    /* a reference (inv_unref), or NULL: none read yet, or no
+                                 workloads.source */
+    char source[16];          /* "static", "kubernetes", "" for none */
+    int64_t attempted_ms;     /* the last refresh that finished (0 = none yet) */
+    int64_t failing_since_ms; /* 0 while the last refresh succeeded */
+    char error[640];          /* why the last refresh failed; "" when it did not */
+    char token_warning[320];  /* the token file could not be re-read; "" when it could */
+    uint64_t refreshes;       /* refreshes finished (any outcome) */
+    uint64_t requests_served; /* requests (inv_watch_request) that a finished refresh
+                                 began after */
 };
 
 /* Fills out; every field is a copy except inv, a new reference. */

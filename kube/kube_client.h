@@ -42,10 +42,10 @@
 struct kube_client;
 
 struct kube_client_config {
-    const char *server;     /* "https://10.0.0.1:6443": scheme, host and port, no path */
-    const char *ca_file;    /* the CA that signed the server's certificate; NULL: ca_pem or the
-                               system's bundle */
-    const char *ca_pem;     /* the same as PEM text; NULL = none */
+    const char *server;  /* "https://10.0.0.1:6443": scheme, host and port, no path */
+    const char *ca_file; /* the CA that signed the server's certificate; NULL: ca_pem or the
+                            system's bundle */
+    const char *ca_pem;  /* the same as PEM text; NULL = none */
     size_t ca_pem_len;
     const char *token;      /* the bearer token as known now (may be NULL with token_file) */
     const char *token_file; /* re-read every minute; NULL: token never changes */
@@ -54,16 +54,16 @@ struct kube_client_config {
 
 struct kube_req {
     /* inputs (borrowed) */
-    const char *method;       /* NULL = GET */
-    const char *path;         /* "/api/v1/namespaces?labelSelector=floe.dev%2Fmovable%3Dtrue" */
-    const char *body;         /* NULL = none */
+    const char *method; /* NULL = GET */
+    const char *path;   /* "/api/v1/namespaces?labelSelector=floe.dev%2Fmovable%3Dtrue" */
+    const char *body;   /* NULL = none */
     size_t body_len;
     const char *content_type; /* for a body; default application/json */
 
     /* outputs */
-    long status;              /* HTTP status; 0 when no answer came */
-    cJSON *json;              /* a 2xx answer, parsed; NULL otherwise */
-    char error[640];          /* when kube_run did not return 0: what and why */
+    long status;     /* HTTP status; 0 when no answer came */
+    cJSON *json;     /* a 2xx answer, parsed; NULL otherwise */
+    char error[640]; /* when kube_run did not return 0: what and why */
 };
 
 /* A client for cfg; NULL with err when the config lacks a server or a

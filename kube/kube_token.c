@@ -12,9 +12,9 @@
 
 struct kube_token {
     pthread_mutex_t lock;
-    char *value;           /* NULL until a file was read */
-    char *file;            /* NULL: inline */
-    int64_t read_ms;       /* when value was read */
+    char *value;     /* NULL until a file was read */
+    char *file;      /* NULL: inline */
+    int64_t read_ms; /* when value was read */
 };
 
 static void wipe_free(char *s)

@@ -375,8 +375,8 @@ static void add_namespace(struct inventory *inv, const cJSON *item, size_t index
         snprintf(label, sizeof label, "items[%zu]", index);
         struct inv_workload *w = append(inv, label, label);
         char why[160];
-        snprintf(why, sizeof why, "items[%zu].metadata.name: \"%s\" is not a namespace name",
-                 index, q);
+        snprintf(why, sizeof why, "items[%zu].metadata.name: \"%s\" is not a namespace name", index,
+                 q);
         inv_exclude(w, why);
         return;
     }
@@ -394,8 +394,8 @@ int inv_add_namespaces(struct inventory *inv, const cJSON *list, char *err, size
 {
     const cJSON *kind = get(list, "kind");
     const cJSON *items = get(list, "items");
-    if (!cJSON_IsObject(list) || (kind && !(cJSON_IsString(kind) &&
-                                            strcmp(kind->valuestring, "NamespaceList") == 0)))
+    if (!cJSON_IsObject(list) ||
+        (kind && !(cJSON_IsString(kind) && strcmp(kind->valuestring, "NamespaceList") == 0)))
         return errf(err, errlen, "not a NamespaceList");
     if (!cJSON_IsArray(items) && !cJSON_IsNull(items) && items)
         return errf(err, errlen, "NamespaceList: items is not an array");
@@ -451,8 +451,8 @@ static bool mounts_claims(const cJSON *item, bool statefulset)
     return false;
 }
 
-static int read_controller(const cJSON *item, const char *kind, struct inv_controller *c,
-                           char *err, size_t errlen)
+static int read_controller(const cJSON *item, const char *kind, struct inv_controller *c, char *err,
+                           size_t errlen)
 {
     const cJSON *name = get(get(item, "metadata"), "name");
     if (!cJSON_IsString(name) || !object_name_valid(name->valuestring))
@@ -460,8 +460,8 @@ static int read_controller(const cJSON *item, const char *kind, struct inv_contr
     const cJSON *replicas = get(get(item, "spec"), "replicas");
     int n = 1;
     if (replicas && !cJSON_IsNull(replicas)) {
-        if (!cJSON_IsNumber(replicas) || replicas->valuedouble < 0 ||
-            replicas->valuedouble > 1e6 || floor(replicas->valuedouble) != replicas->valuedouble)
+        if (!cJSON_IsNumber(replicas) || replicas->valuedouble < 0 || replicas->valuedouble > 1e6 ||
+            floor(replicas->valuedouble) != replicas->valuedouble)
             return errf(err, errlen, "spec.replicas (%s %s): not a whole number >= 0", kind,
                         name->valuestring);
         n = (int)replicas->valuedouble;
@@ -509,8 +509,8 @@ int inv_add_controllers(struct inv_workload *w, const char *kind, const cJSON *l
     return 0;
 }
 
-int inv_add_controllers_text(struct inv_workload *w, const char *kind, const char *text,
-                             size_t len, char *err, size_t errlen)
+int inv_add_controllers_text(struct inv_workload *w, const char *kind, const char *text, size_t len,
+                             char *err, size_t errlen)
 {
     cJSON *list = cJSON_ParseWithLength(text, len);
     if (!list)

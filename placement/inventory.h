@@ -58,38 +58,38 @@
 
 /* One Deployment or StatefulSet of a workload's namespace. */
 struct inv_controller {
-    const char *kind;       /* "deployment" or "statefulset" (static strings) */
+    const char *kind; /* "deployment" or "statefulset" (static strings) */
     char *name;
-    int replicas;           /* spec.replicas; 1 when absent, as Kubernetes defaults it */
-    bool pod_hook;          /* its pod template carries INV_VELERO_PRE_HOOK */
-    bool mounts_volumes;    /* its pods mount persistent volume claims */
+    int replicas;        /* spec.replicas; 1 when absent, as Kubernetes defaults it */
+    bool pod_hook;       /* its pod template carries INV_VELERO_PRE_HOOK */
+    bool mounts_volumes; /* its pods mount persistent volume claims */
 };
 
 struct inv_workload {
-    char *name;             /* static: as configured; Kubernetes: the namespace's name */
+    char *name; /* static: as configured; Kubernetes: the namespace's name */
     char *namespace_;
     double power_kw;
     double data_gb;
     int priority;
     bool stateless;
-    char *group;            /* NULL = moves alone */
-    char *hostname;         /* NULL = none */
+    char *group;    /* NULL = moves alone */
+    char *hostname; /* NULL = none */
     bool pinned;
-    char *home_site;        /* NULL = this site's own */
-    char **quiesce;         /* the quiesce command; NULL when none */
+    char *home_site; /* NULL = this site's own */
+    char **quiesce;  /* the quiesce command; NULL when none */
     size_t nquiesce;
-    bool has_pod_hooks;     /* Velero pre-backup hooks cover its pods (inv_judge) */
+    bool has_pod_hooks; /* Velero pre-backup hooks cover its pods (inv_judge) */
     struct inv_controller *controllers;
     size_t ncontrollers, cap_controllers;
-    char *unmovable;        /* why it may not move (inv_judge); NULL = movable */
-    char *error;            /* why it is left out (a bad annotation, controllers that could
-                               not be read); NULL otherwise. When set, only name and
-                               namespace_ are meaningful. */
+    char *unmovable; /* why it may not move (inv_judge); NULL = movable */
+    char *error;     /* why it is left out (a bad annotation, controllers that could
+                        not be read); NULL otherwise. When set, only name and
+                        namespace_ are meaningful. */
 };
 
 struct inventory {
-    const char *source;     /* "static" or "kubernetes" */
-    int64_t read_ms;        /* wall clock: when it was read */
+    const char *source; /* "static" or "kubernetes" */
+    int64_t read_ms;    /* wall clock: when it was read */
     struct inv_workload *workloads;
     size_t n, cap;
     atomic_long extra_refs; /* references beyond the creator's (inv_ref) */
@@ -137,8 +137,8 @@ int inv_workload_from_annotations(struct inv_workload *w, const cJSON *annotatio
  * ..."); w is left as it was then. */
 int inv_add_controllers(struct inv_workload *w, const char *kind, const cJSON *list, char *err,
                         size_t errlen);
-int inv_add_controllers_text(struct inv_workload *w, const char *kind, const char *text,
-                             size_t len, char *err, size_t errlen);
+int inv_add_controllers_text(struct inv_workload *w, const char *kind, const char *text, size_t len,
+                             char *err, size_t errlen);
 
 /* Leaves w out with why (a copy), e.g. after its controllers could not be
  * read; an error already set is kept. */

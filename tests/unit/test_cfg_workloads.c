@@ -29,7 +29,8 @@
 
 #define PEM "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
 /* base64 of PEM */
-#define PEM_B64 "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJmYWtlCi0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K"
+#define PEM_B64                                                                                    \
+    "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJmYWtlCi0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K"
 
 struct fixture {
     char dir[64];
@@ -200,32 +201,37 @@ static void static_workload_errors_name_their_path(void **state)
     struct fixture *f = *state;
     const char *const empty[] = {
         "floe.json:1:196: workloads.static[0].quiesce: must hold at least 1 string", NULL};
-    load_fails(f, "{" SITE ", 'workloads': {'source': 'static', 'static': [{'name': 'a', "
-                  "'power_kw': 1, 'quiesce': []}]}}",
+    load_fails(f,
+               "{" SITE ", 'workloads': {'source': 'static', 'static': [{'name': 'a', "
+               "'power_kw': 1, 'quiesce': []}]}}",
                empty);
     const char *const blank[] = {
         "floe.json:1:205: workloads.static[0].quiesce[1]: must not be empty",
         "floe.json:1:209: workloads.static[0].quiesce[2]: must be a string, not a number", NULL};
-    load_fails(f, "{" SITE ", 'workloads': {'source': 'static', 'static': [{'name': 'a', "
-                  "'power_kw': 1, 'quiesce': ['sync', '', 3]}]}}",
+    load_fails(f,
+               "{" SITE ", 'workloads': {'source': 'static', 'static': [{'name': 'a', "
+               "'power_kw': 1, 'quiesce': ['sync', '', 3]}]}}",
                blank);
     const char *const text[] = {
         "floe.json:1:196: workloads.static[0].quiesce: must be an array of strings, not a string",
         NULL};
-    load_fails(f, "{" SITE ", 'workloads': {'source': 'static', 'static': [{'name': 'a', "
-                  "'power_kw': 1, 'quiesce': 'sync'}]}}",
+    load_fails(f,
+               "{" SITE ", 'workloads': {'source': 'static', 'static': [{'name': 'a', "
+               "'power_kw': 1, 'quiesce': 'sync'}]}}",
                text);
     const char *const home[] = {
         "floe.json:1:198: workloads.static[0].home_site: 'oslo-3' is not one of the peers "
         "(peers[].name)",
         NULL};
-    load_fails(f, "{" SITE ", 'workloads': {'source': 'static', 'static': [{'name': 'a', "
-                  "'power_kw': 1, 'home_site': 'oslo-3'}]}}",
+    load_fails(f,
+               "{" SITE ", 'workloads': {'source': 'static', 'static': [{'name': 'a', "
+               "'power_kw': 1, 'home_site': 'oslo-3'}]}}",
                home);
     const char *const pinned[] = {
         "floe.json:1:195: workloads.static[0].pinned: must be true or false, not a string", NULL};
-    load_fails(f, "{" SITE ", 'workloads': {'source': 'static', 'static': [{'name': 'a', "
-                  "'power_kw': 1, 'pinned': 'yes'}]}}",
+    load_fails(f,
+               "{" SITE ", 'workloads': {'source': 'static', 'static': [{'name': 'a', "
+               "'power_kw': 1, 'pinned': 'yes'}]}}",
                pinned);
 }
 
@@ -244,8 +250,7 @@ static void refresh_and_migrator_keys_have_defaults_and_bounds(void **state)
     assert_true(cfg->migrator.data_mover);
     cfg_free(cfg);
     const char *const bad[] = {"floe.json:1:136: workloads.refresh: must be at least 1s",
-                               "floe.json:1:170: migrator.retries: must be between 0 and 10",
-                               NULL};
+                               "floe.json:1:170: migrator.retries: must be between 0 and 10", NULL};
     load_fails(f, "{" SITE ", 'workloads': {'refresh': '500ms'}, 'migrator': {'retries': 11}}",
                bad);
 }
@@ -290,7 +295,8 @@ static void kubernetes_key_combinations_are_checked(void **state)
         "ca_file) or kubeconfig, not both",
         NULL};
     write_file(f->dir, "kubeconfig", "current-context: x\n");
-    load_fails(f, K8S("{'api': 'https://127.0.0.1:6443', 'token': 't', 'kubeconfig': 'kubeconfig'}"),
+    load_fails(f,
+               K8S("{'api': 'https://127.0.0.1:6443', 'token': 't', 'kubeconfig': 'kubeconfig'}"),
                both);
     const char *const stray[] = {
         "floe.json:1:206: workloads.kubernetes.token_file: only with api (without it, the token "

@@ -66,7 +66,8 @@ static void *serve(void *arg)
             body = "{\"kind\":\"NamespaceList\",\"apiVersion\":\"v1\",\"items\":["
                    "{\"metadata\":{\"name\":\"shop\",\"annotations\":{\"floe.dev/power-kw\":\"40\","
                    "\"floe.dev/stateless\":\"true\"}}},"
-                   "{\"metadata\":{\"name\":\"db\",\"annotations\":{\"floe.dev/power-kw\":\"bad\"}}}]}";
+                   "{\"metadata\":{\"name\":\"db\",\"annotations\":{\"floe.dev/"
+                   "power-kw\":\"bad\"}}}]}";
         else if (strstr(path, "/deployments"))
             body = "{\"kind\":\"DeploymentList\",\"items\":[{\"metadata\":{\"name\":\"web\"},"
                    "\"spec\":{\"replicas\":2}}]}";
@@ -114,12 +115,18 @@ static int setup(void **state)
     f->tokens[0] = (struct cfg_token){"noc", ROLE_READ, TOKEN_READ};
     f->tokens[1] = (struct cfg_token){"facility", ROLE_OPERATOR, TOKEN_OPERATOR};
     f->quiesce[0] = "sync";
-    f->statics[0] = (struct cfg_static_workload){.name = "shop", .namespace_ = "shop",
-                                                 .power_kw = 40, .data_gb = 1.5, .priority = 10,
-                                                 .stateless = true, .group = "storefront",
+    f->statics[0] = (struct cfg_static_workload){.name = "shop",
+                                                 .namespace_ = "shop",
+                                                 .power_kw = 40,
+                                                 .data_gb = 1.5,
+                                                 .priority = 10,
+                                                 .stateless = true,
+                                                 .group = "storefront",
                                                  .hostname = "shop.example.org"};
-    f->statics[1] = (struct cfg_static_workload){.name = "db", .namespace_ = "mysql",
-                                                 .power_kw = 20, .priority = 50,
+    f->statics[1] = (struct cfg_static_workload){.name = "db",
+                                                 .namespace_ = "mysql",
+                                                 .power_kw = 20,
+                                                 .priority = 50,
                                                  .home_site = "falkenberg-1"};
     f->cfg.site.name = "lulea-1";
     f->cfg.http.tokens = f->tokens;
@@ -296,8 +303,7 @@ static void api_down_keeps_the_last_good_inventory(void **state)
     /* the API shows the kept inventory with the error */
     int status;
     cJSON *j = call(f, "GET", "/v1/workloads", TOKEN_READ, &status);
-    assert_string_equal(cJSON_GetObjectItem(j, "credentials")->valuestring,
-                        "workloads.kubernetes");
+    assert_string_equal(cJSON_GetObjectItem(j, "credentials")->valuestring, "workloads.kubernetes");
     cJSON *db = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "workloads"), 0);
     assert_string_equal(cJSON_GetObjectItem(db, "name")->valuestring, "db");
     assert_false(cJSON_IsTrue(cJSON_GetObjectItem(db, "movable")));
@@ -345,8 +351,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(static_inventory_through_the_api, setup, teardown),
         cmocka_unit_test_setup_teardown(no_source_no_inventory, setup, teardown),
         cmocka_unit_test_setup_teardown(api_down_keeps_the_last_good_inventory, setup, teardown),
-        cmocka_unit_test_setup_teardown(the_thread_refreshes_on_request_and_stops, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(the_thread_refreshes_on_request_and_stops, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

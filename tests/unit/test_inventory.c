@@ -240,7 +240,9 @@ static struct inventory *one_stateful(const char *annotations)
     return inv;
 }
 
-#define HOOK "\"pre.hook.backup.velero.io/command\": \"[\\\"/sbin/fsfreeze\\\", \\\"--freeze\\\", \\\"/data\\\"]\""
+#define HOOK                                                                                       \
+    "\"pre.hook.backup.velero.io/command\": \"[\\\"/sbin/fsfreeze\\\", \\\"--freeze\\\", "         \
+    "\\\"/data\\\"]\""
 
 static const char deployments[] =
     "{\"kind\": \"DeploymentList\", \"apiVersion\": \"apps/v1\", \"items\": ["
@@ -250,7 +252,8 @@ static const char deployments[] =
     "[{\"name\": \"tmp\", \"emptyDir\": {}}]}}}}]}";
 static const char sts_hooked[] =
     "{\"kind\": \"StatefulSetList\", \"items\": ["
-    "{\"metadata\": {\"name\": \"mysql\"}, \"spec\": {\"replicas\": 1, \"template\": {\"metadata\": "
+    "{\"metadata\": {\"name\": \"mysql\"}, \"spec\": {\"replicas\": 1, \"template\": "
+    "{\"metadata\": "
     "{\"annotations\": {" HOOK "}}}, \"volumeClaimTemplates\": [{\"metadata\": {\"name\": "
     "\"data\"}}]}}]}";
 static const char sts_bare[] =
@@ -271,9 +274,9 @@ static void controllers_give_replicas_hooks_and_volumes(void **state)
     assert_int_equal(inv_add_controllers_text(w, "deployment", deployments, strlen(deployments),
                                               err, sizeof err),
                      0);
-    assert_int_equal(inv_add_controllers_text(w, "statefulset", sts_hooked, strlen(sts_hooked), err,
-                                              sizeof err),
-                     0);
+    assert_int_equal(
+        inv_add_controllers_text(w, "statefulset", sts_hooked, strlen(sts_hooked), err, sizeof err),
+        0);
     assert_int_equal(w->ncontrollers, 3);
     assert_string_equal(w->controllers[0].kind, "deployment");
     assert_string_equal(w->controllers[0].name, "web");
@@ -302,11 +305,13 @@ static void bad_controller_lists_name_the_item(void **state)
          "{\"items\": [{\"metadata\": {\"name\": \"a\"}}, {\"metadata\": {\"name\": \"b\"}, "
          "\"spec\": {\"replicas\": -1}}]}",
          "DeploymentList items[1].spec.replicas (deployment b): not a whole number >= 0"},
-        {"deployment", "{\"items\": [{\"metadata\": {\"name\": \"a\"}, \"spec\": {\"replicas\": 1.5}}]}",
+        {"deployment",
+         "{\"items\": [{\"metadata\": {\"name\": \"a\"}, \"spec\": {\"replicas\": 1.5}}]}",
          "DeploymentList items[0].spec.replicas (deployment a): not a whole number >= 0"},
         {"deployment", "{\"items\": [{\"metadata\": {\"name\": \"A B\"}}]}",
          "DeploymentList items[0].metadata.name: not an object name"},
-        {"deployment", "{\"items\": [{}]}", "DeploymentList items[0].metadata.name: not an object name"},
+        {"deployment", "{\"items\": [{}]}",
+         "DeploymentList items[0].metadata.name: not an object name"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct inventory *inv = one_stateful("{\"floe.dev/power-kw\": \"5\"}");
@@ -328,7 +333,8 @@ static void stateful_workloads_need_a_way_to_quiesce(void **state)
     /* no hook, no quiesce, no data mover: not movable, and why */
     struct inventory *inv = one_stateful("{\"floe.dev/power-kw\": \"5\"}");
     struct inv_workload *w = &inv->workloads[0];
-    assert_int_equal(inv_add_controllers_text(w, "statefulset", sts_bare, strlen(sts_bare), NULL, 0), 0);
+    assert_int_equal(
+        inv_add_controllers_text(w, "statefulset", sts_bare, strlen(sts_bare), NULL, 0), 0);
     inv_judge(inv, false);
     assert_false(inv_workload_movable(w));
     assert_string_equal(w->unmovable,
@@ -354,7 +360,8 @@ static void stateful_workloads_need_a_way_to_quiesce(void **state)
     /* a quiesce annotation is enough */
     inv = one_stateful("{\"floe.dev/power-kw\": \"5\", \"floe.dev/quiesce\": \"[\\\"sync\\\"]\"}");
     w = &inv->workloads[0];
-    assert_int_equal(inv_add_controllers_text(w, "statefulset", sts_bare, strlen(sts_bare), NULL, 0), 0);
+    assert_int_equal(
+        inv_add_controllers_text(w, "statefulset", sts_bare, strlen(sts_bare), NULL, 0), 0);
     inv_judge(inv, false);
     assert_true(inv_workload_movable(w));
     inv_unref(inv);
@@ -362,7 +369,8 @@ static void stateful_workloads_need_a_way_to_quiesce(void **state)
     /* a hook on one controller does not cover another one's volumes */
     inv = one_stateful("{\"floe.dev/power-kw\": \"5\"}");
     w = &inv->workloads[0];
-    assert_int_equal(inv_add_controllers_text(w, "statefulset", sts_hooked, strlen(sts_hooked), NULL, 0), 0);
+    assert_int_equal(
+        inv_add_controllers_text(w, "statefulset", sts_hooked, strlen(sts_hooked), NULL, 0), 0);
     assert_int_equal(inv_add_controllers_text(w, "deployment", deploy_with_claim,
                                               strlen(deploy_with_claim), NULL, 0),
                      0);
@@ -374,7 +382,8 @@ static void stateful_workloads_need_a_way_to_quiesce(void **state)
     /* stateless needs nothing */
     inv = one_stateful("{\"floe.dev/power-kw\": \"5\", \"floe.dev/stateless\": \"true\"}");
     w = &inv->workloads[0];
-    assert_int_equal(inv_add_controllers_text(w, "statefulset", sts_bare, strlen(sts_bare), NULL, 0), 0);
+    assert_int_equal(
+        inv_add_controllers_text(w, "statefulset", sts_bare, strlen(sts_bare), NULL, 0), 0);
     inv_judge(inv, false);
     assert_true(inv_workload_movable(w));
     inv_unref(inv);
@@ -394,10 +403,20 @@ static void static_workloads_follow_the_same_rules(void **state)
     (void)state;
     char *cmd[] = {"fsfreeze", "-f", "/data"};
     struct cfg_static_workload s[3] = {
-        {.name = "shop", .namespace_ = "shop", .power_kw = 40, .priority = 10, .stateless = true,
-         .group = "storefront", .hostname = "shop.example.org", .home_site = "falkenberg-1"},
+        {.name = "shop",
+         .namespace_ = "shop",
+         .power_kw = 40,
+         .priority = 10,
+         .stateless = true,
+         .group = "storefront",
+         .hostname = "shop.example.org",
+         .home_site = "falkenberg-1"},
         {.name = "db", .namespace_ = "mysql", .power_kw = 20, .data_gb = 37, .priority = 50},
-        {.name = "files", .namespace_ = "files", .power_kw = 5, .priority = 50, .quiesce = cmd,
+        {.name = "files",
+         .namespace_ = "files",
+         .power_kw = 5,
+         .priority = 50,
+         .quiesce = cmd,
          .nquiesce = 3},
     };
     struct cfg_workloads cw = {.source = "static", .statics = s, .nstatics = 3};
@@ -431,7 +450,8 @@ static void references_keep_an_inventory_alive(void **state)
 {
     (void)state;
     struct inventory *inv = inv_new("static", 0);
-    struct cfg_static_workload s = {.name = "a", .namespace_ = "a", .power_kw = 1, .stateless = true};
+    struct cfg_static_workload s = {
+        .name = "a", .namespace_ = "a", .power_kw = 1, .stateless = true};
     struct cfg_workloads cw = {.statics = &s, .nstatics = 1};
     inv_from_static(inv, &cw);
     struct inventory *reader = inv_ref(inv);

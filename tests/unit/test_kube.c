@@ -53,9 +53,8 @@ static void token_file_is_read_again_every_minute(void **state)
     free(tok);
 
     write_file(path, "second\n"); /* the kubelet rotated it */
-    assert_int_equal(kube_token_get(t, 1000 + KUBE_TOKEN_REREAD_MS - 1, false, &tok, warn,
-                                    sizeof warn),
-                     0);
+    assert_int_equal(
+        kube_token_get(t, 1000 + KUBE_TOKEN_REREAD_MS - 1, false, &tok, warn, sizeof warn), 0);
     assert_string_equal(tok, "first"); /* not a minute yet */
     free(tok);
     assert_int_equal(kube_token_get(t, 1000 + KUBE_TOKEN_REREAD_MS, false, &tok, warn, sizeof warn),
@@ -234,7 +233,8 @@ static void *serve(void *arg)
                    "\"Failure\",\"message\":\"Unauthorized\",\"reason\":\"Unauthorized\","
                    "\"code\":401}");
         else if (strncmp(path, "/api/v1/namespaces", 18) == 0)
-            answer(fd, 200, "OK", "{\"kind\":\"NamespaceList\",\"apiVersion\":\"v1\",\"items\":[]}");
+            answer(fd, 200, "OK",
+                   "{\"kind\":\"NamespaceList\",\"apiVersion\":\"v1\",\"items\":[]}");
         else if (strcmp(path, "/notjson") == 0)
             answer(fd, 200, "OK", "<html>hello</html>");
         else
@@ -287,8 +287,8 @@ static void a_rotated_token_is_read_at_once_on_401(void **state)
     write_file(path, "token-one\n");
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/", s->port); /* a trailing slash is fine */
-    struct kube_client_config cfg = {.server = url, .token = "token-one", .token_file = path,
-                                     .timeout_ms = 3000};
+    struct kube_client_config cfg = {
+        .server = url, .token = "token-one", .token_file = path, .timeout_ms = 3000};
     char err[256];
     struct kube_client *kc = kube_client_new(&cfg, 0, err, sizeof err);
     assert_non_null(kc);
