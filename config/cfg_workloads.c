@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config/cfg_kubeconfig.h"
@@ -30,9 +31,21 @@ static const struct cfg_enum workload_sources[] = {{"kubernetes", 0}, {"static",
 
 /* ---- credentials ---------------------------------------------------------- */
 
+/* A FIFO or a terminal would block the load, a device would feed it
+ * without end: files named here are regular files only, as secrets are. */
+static int not_regular(const char *path, char *msg, size_t n)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return errf(msg, n, "%s: not a regular file", path);
+    return 0;
+}
+
 /* A token file read now: it must be there at load, like every *_file. */
 static int read_token_file(struct cfg_workloads *w, const char *path, char *msg, size_t n)
 {
+    if (not_regular(path, msg, n) != 0)
+        return -1;
     char *token = util_read_secret_file(path, msg, n);
     if (!token)
         return -1;
@@ -48,7 +61,8 @@ static void from_kubeconfig(struct cfg_obj *o, struct cfg_workloads *w)
     char msg[768];
     size_t len;
     const char *path = w->k8s_kubeconfig;
-    char *text = util_read_file(path, &len, msg, sizeof msg);
+    char *text =
+        not_regular(path, msg, sizeof msg) ? NULL : util_read_file(path, &len, msg, sizeof msg);
     if (!text) {
         cfg_obj_error(o, "kubeconfig", "%s", msg);
         return;

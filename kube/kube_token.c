@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "lib/util.h"
 
@@ -71,7 +72,13 @@ int kube_token_get(struct kube_token *t, int64_t now_ms, bool force, char **out,
     int rc = 0;
     if (due) {
         char why[320];
-        char *fresh = util_read_secret_file(t->file, why, sizeof why);
+        struct stat st;
+        char *fresh = NULL;
+        /* A FIFO or a device would hang the reader or feed it forever. */
+        if (stat(t->file, &st) == 0 && !S_ISREG(st.st_mode))
+            snprintf(why, sizeof why, "%s: not a regular file", t->file);
+        else
+            fresh = util_read_secret_file(t->file, why, sizeof why);
         if (fresh && !*fresh) {
             free(fresh);
             fresh = NULL;

@@ -385,6 +385,12 @@ static void kubeconfig_paths_are_taken_from_its_own_directory(void **state)
         "@DIR@/kube/gone.token: No such file or directory",
         NULL};
     load_fails(f, K8S("{'kubeconfig': 'kube/config'}"), gone);
+
+    /* Only regular files: a FIFO would block the load (a folder stands in
+     * for one here, so that a failure cannot hang the test). */
+    const char *const folder[] = {
+        "floe.json:1:178: workloads.kubernetes.kubeconfig: @DIR@/kube: not a regular file", NULL};
+    load_fails(f, K8S("{'kubeconfig': 'kube'}"), folder);
 }
 
 static void unsupported_sign_in_is_a_config_error_naming_it(void **state)

@@ -87,6 +87,15 @@ static void token_file_is_read_again_every_minute(void **state)
     free(tok);
     kube_token_free(t);
     unlink(path);
+
+    /* Only a regular file is read: a FIFO would hang the refresh (a folder
+     * stands in for one, so that a failure cannot hang the test). */
+    t = kube_token_new("kept", "/tmp", 0);
+    assert_int_equal(kube_token_get(t, 0, true, &tok, warn, sizeof warn), 1);
+    assert_string_equal(tok, "kept");
+    assert_string_equal(warn, "token file /tmp: not a regular file");
+    free(tok);
+    kube_token_free(t);
 }
 
 static void an_inline_token_never_changes(void **state)
