@@ -19,7 +19,7 @@ SYSCONFDIR ?= /etc
 FLOE_USER  ?= floe
 FLOE_GROUP ?= floe
 
-PKGS    := libmodbus libmicrohttpd libcurl libcjson sqlite3 netsnmp
+PKGS    := libmodbus libmicrohttpd libcurl libcjson sqlite3 netsnmp yaml-0.1
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -44,7 +44,7 @@ Q := @
 endif
 
 # Layers, bottom first; an include names its folder and points down only.
-LAYERS   := lib config store collectors policies placement migrator core api agent
+LAYERS   := lib config store collectors policies kube placement migrator core api agent
 LIB_SRC  := $(filter-out agent/main.c,$(wildcard $(LAYERS:%=%/*.c)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 FLOE_OBJ := $(BUILD)/obj/agent/main.o
@@ -100,6 +100,7 @@ unit: $(UNIT_BIN)
 # debootstrap --variant=minbase bookworm.
 DEB_PACKAGES := gcc libc6-dev binutils make pkg-config clang libclang-rt-14-dev libcmocka-dev \
     libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev libmodbus-dev libsnmp-dev libsqlite3-dev \
+    libyaml-dev \
     git openssl ca-certificates curl sqlite3 tzdata \
     python3 python3-pymodbus python3-serial python3-serial-asyncio \
     mbpoll snmpd snmp snmpsim prometheus systemd procps iproute2 \

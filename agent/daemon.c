@@ -14,6 +14,7 @@
 #include "core/agent.h"
 #include "core/capacity.h"
 #include "core/evaluator.h"
+#include "core/inv_watch.h"
 #include "core/peer_watch.h"
 #include "core/poller.h"
 #include "core/recorder.h"
@@ -136,6 +137,7 @@ static void reload(struct agent *a, const char *path, struct recorder *rec,
     forget_removed(a->metrics, old, next);
     eval_config_changed(a->evaluator);
     peer_watch_config_changed(a->peers);
+    inv_watch_config_changed(a->inventory);
     recorder_set_retention(rec, next->store.retention_ms);
     char err[256];
     a->pollers = pollers_start(next, a->metrics, err, sizeof err);
@@ -186,6 +188,11 @@ int daemon_run(const char *config_path)
     }
     a.peers = peer_watch_start(&a, err, sizeof err);
     if (!a.peers) {
+        log_err("not starting: %s", err);
+        goto out;
+    }
+    a.inventory = inv_watch_start(&a, err, sizeof err);
+    if (!a.inventory) {
         log_err("not starting: %s", err);
         goto out;
     }
@@ -258,6 +265,7 @@ int daemon_run(const char *config_path)
 out:
     api_stop(a.api);
     peer_watch_stop(a.peers);
+    inv_watch_stop(a.inventory);
     eval_stop(a.evaluator);
     pollers_stop(a.pollers);
     recorder_stop(rec);

@@ -32,6 +32,7 @@
 #include "api/api_prom.h"
 #include "api/api_records.h"
 #include "api/api_respond.h"
+#include "api/api_workloads.h"
 #include "core/peer_watch.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
@@ -78,6 +79,8 @@ static const struct api_route api_routes[] = {
     {"GET", "/v1/reservations", ROLE_PEER, api_handle_reservations},
     {"POST", "/v1/reservations", ROLE_PEER, api_handle_reservation_post},
     {"DELETE", "/v1/reservations/{id}", ROLE_PEER, api_handle_reservation_delete},
+    {"GET", "/v1/workloads", ROLE_READ, api_handle_workloads},
+    {"POST", "/v1/workloads/refresh", ROLE_OPERATOR, api_handle_workloads_refresh},
     {"GET", "/metrics", ROLE_READ, handle_prometheus},
 };
 

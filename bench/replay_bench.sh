@@ -10,5 +10,5 @@ build=${1:-build}
 make --no-print-directory BUILD="$build" "$build/libfloe.a"
 cc -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -I. \
    $(pkg-config --cflags libcjson) -o "$build/replay_bench" bench/replay_bench.c \
-   "$build/libfloe.a" $(pkg-config --libs libcjson sqlite3) -lm -lpthread
+   "$build/libfloe.a" $(pkg-config --libs libcjson sqlite3 yaml-0.1) -lm -lpthread
 exec "$build/replay_bench"

@@ -62,6 +62,11 @@ extern const struct cfg_table cfg_derive_table;
 extern const struct cfg_table cfg_capacity_table;
 extern const struct cfg_table cfg_policy_table; /* fills struct cfg_policy */
 
+/* cfg_workloads.c: the "workloads" section (fills struct floe_config),
+ * and what it owns beyond its table's fields. */
+extern const struct cfg_table cfg_workloads_table;
+void cfg_workloads_free(struct floe_config *cfg);
+
 /* Appends one policy per *.json file of cfg->policies_dir, in name order.
  * *files gets, per policy, the file it came from (NULL for inline ones);
  * caller frees each and the array. */

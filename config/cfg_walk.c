@@ -544,6 +544,16 @@ void cfg_free_fields(const struct cfg_table *t, void *base)
         case K_OBJ:
             cfg_free_fields(k->sub, f);
             break;
+        case K_STRS: {
+            char **strs = *(char ***)f;
+            size_t *count = FIELD(base, k->count_off, size_t);
+            for (size_t j = 0; strs && j < *count; j++)
+                free(strs[j]);
+            free(strs);
+            *(char ***)f = NULL;
+            *count = 0;
+            break;
+        }
         case K_ARR: {
             char *arr = *(char **)f;
             size_t *count = FIELD(base, k->count_off, size_t);
@@ -740,6 +750,46 @@ static int parse_array(struct cfg_ctx *ctx, const struct cfg_key *k, const cJSON
     return rc;
 }
 
+static int parse_strings(struct cfg_ctx *ctx, const struct cfg_key *k, const cJSON *item,
+                         void *base, const char *path)
+{
+    if (!cJSON_IsArray(item))
+        return cfg_type_error(ctx, path, "an array of strings", item);
+    int n = cJSON_GetArraySize(item);
+    if (n < k->min) {
+        cfg_error(ctx, path, "must hold at least %lld string%s", (long long)k->min,
+                  k->min == 1 ? "" : "s");
+        return -1;
+    }
+    int rc = 0;
+    size_t i = 0;
+    const cJSON *el;
+    cJSON_ArrayForEach(el, item)
+    {
+        char ipath[CFG_PATH_MAX];
+        cfg_path_index(ipath, path, i++);
+        if (!cJSON_IsString(el))
+            rc = cfg_type_error(ctx, ipath, "a string", el);
+        else if (!*el->valuestring) {
+            cfg_error(ctx, ipath, "must not be empty");
+            rc = -1;
+        }
+    }
+    if (rc != 0 || n <= 0)
+        return rc;
+    char **strs = calloc((size_t)n, sizeof *strs);
+    if (!strs)
+        abort();
+    i = 0;
+    cJSON_ArrayForEach(el, item)
+    {
+        strs[i++] = util_strdup(el->valuestring);
+    }
+    *FIELD(base, k->off, char **) = strs;
+    *FIELD(base, k->count_off, size_t) = (size_t)n;
+    return 0;
+}
+
 /* "token" inline or "token_file" read now; exactly one of them. */
 static void parse_secret(struct cfg_obj *o, size_t i)
 {
@@ -913,6 +963,8 @@ static int parse_value(struct cfg_ctx *ctx, const struct cfg_key *k, const cJSON
         return cfg_parse_object(ctx, k->sub, item, f, path);
     case K_ARR:
         return parse_array(ctx, k, item, base, path);
+    case K_STRS:
+        return parse_strings(ctx, k, item, base, path);
     case K_FN:
         return k->parse(ctx, item, base, path);
     case K_SECRET:

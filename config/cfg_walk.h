@@ -23,7 +23,8 @@
  *
  * The schema lives in the section files: cfg_modbus.c, cfg_snmp.c and
  * cfg_devices.c (devices), cfg_policies.c (derive, capacity, policies),
- * config.c (the top level, HTTP, peers, workloads, migrator, traffic; load
+ * cfg_workloads.c (workloads, with cfg_kubeconfig.c),
+ * config.c (the top level, HTTP, peers, migrator, traffic; load
  * and free). A new section adds its own table file.
  */
 #ifndef FLOE_CFG_WALK_H
@@ -113,6 +114,8 @@ enum cfg_kind {
     K_FILE,   /* char *; a path, resolved against the config's directory */
     K_OBJ,    /* nested object whose fields live in the same struct (.sub) */
     K_ARR,    /* array of objects: new elements of .elem_size, count at .count_off */
+    K_STRS,   /* array of non-empty strings (char **), count (size_t) at .count_off; at
+                 least .min of them (a command line: "quiesce") */
     K_FN,     /* parsed by .parse, which writes into the struct itself */
 };
 
@@ -179,6 +182,9 @@ struct cfg_table {
 #define ARRAY(name, fld, elem_type, count_fld, table_, ...)                                       \
     { .key = (name), .kind = K_ARR, .off = offsetof(T, fld), .sub = &(table_),                   \
       .elem_size = sizeof(elem_type), .count_off = offsetof(T, count_fld), __VA_ARGS__ }
+#define STRINGS(name, fld, count_fld, ...)                                                        \
+    { .key = (name), .kind = K_STRS, .off = offsetof(T, fld), .count_off = offsetof(T, count_fld),  \
+      __VA_ARGS__ }
 #define FN(name, fn, ...) { .key = (name), .kind = K_FN, .parse = (fn), __VA_ARGS__ }
 #define TABLE(keys_, check_, ...) { .keys = (keys_), .nkeys = ARRAY_LEN(keys_), .check = (check_), __VA_ARGS__ }
 // clang-format on

@@ -1,12 +1,12 @@
 /*
  * config — floe.json → struct floe_config: the top level of the file
- * (site, store, HTTP and tokens, peers, workloads, migrator, traffic),
+ * (site, store, HTTP and tokens, peers, migrator, traffic),
  * the rules across objects, and load and free.
  *
  * Each object has a table of its keys; the generic walker (cfg_walk.c)
  * applies them and words every message. The other sections keep their
- * tables in files of their own (cfg_modbus.c, cfg_snmp.c, cfg_policies.c),
- * which the root table below nests. Rules that tie several keys of one
+ * tables in files of their own (cfg_modbus.c, cfg_snmp.c, cfg_policies.c,
+ * cfg_workloads.c), which the root table below nests. Rules that tie several keys of one
  * object together live in the table's check hook; rules across objects
  * (unique metric, device, token, peer and policy names) run once at the
  * end, here.
@@ -32,7 +32,6 @@ static const struct cfg_enum roles[] = {
     {"read", ROLE_READ}, {"operator", ROLE_OPERATOR}, {"admin", ROLE_ADMIN}, {"peer", ROLE_PEER},
     {NULL, 0},
 };
-static const struct cfg_enum workload_sources[] = {{"kubernetes", 0}, {"static", 0}, {NULL, 0}};
 static const struct cfg_enum migrator_drivers[] = {{"velero", 0}, {NULL, 0}};
 static const struct cfg_enum traffic_drivers[] = {
     {"powerdns", 0}, {"webhook", 0}, {"none", 0}, {NULL, 0}};
@@ -106,29 +105,6 @@ static int check_zone(const char *s, char *msg, size_t n)
 
 /* ---- check hooks: rules across the keys of one object ----------------- */
 
-static void static_workload_check(struct cfg_obj *o)
-{
-    struct cfg_static_workload *w = o->base;
-    if (!cfg_present(o, "namespace") && w->name)
-        w->namespace_ = util_strdup(w->name);
-}
-
-static void workloads_check(struct cfg_obj *o)
-{
-    struct floe_config *cfg = o->base;
-    const char *source = cfg_given(o, "source") ? cfg->workloads.source : NULL;
-    if (cfg_present(o, "source") && !source)
-        return;
-    bool k8s = source && strcmp(source, "kubernetes") == 0;
-    bool statics = source && strcmp(source, "static") == 0;
-    if (k8s && !cfg_present(o, "kubernetes"))
-        cfg_obj_error(o, "kubernetes", "missing required key (source \"kubernetes\")");
-    if (!k8s && cfg_present(o, "kubernetes"))
-        cfg_obj_error(o, "kubernetes", "only used with source \"kubernetes\"");
-    if (!statics && cfg_present(o, "static"))
-        cfg_obj_error(o, "static", "only used with source \"static\"");
-}
-
 static void traffic_check(struct cfg_obj *o)
 {
     static const char *const powerdns_keys[] = {"api", "api_key", "zone"};
@@ -178,19 +154,6 @@ static const struct cfg_key peer_keys[] = {
 #undef T
 static const struct cfg_table peer_table = TABLE(peer_keys, NULL);
 
-#define T struct cfg_static_workload
-static const struct cfg_key static_workload_keys[] = {
-    KEY("name", K_STR, name, .flags = REQ, .check = cfg_check_name),
-    KEY("namespace", K_STR, namespace_), /* default: the name (static_workload_check) */
-    KEY("power_kw", K_NUM, power_kw, .flags = REQ | NONNEG),
-    KEY("data_gb", K_NUM, data_gb, .flags = NONNEG, .def = "0"),
-    KEY("priority", K_INT, priority, .def = "50", .min = 0, .max = 1000),
-    KEY("stateless", K_BOOL, stateless, .def = "false"),
-    KEY("hostname", K_STR, hostname, .check = cfg_check_host),
-};
-#undef T
-static const struct cfg_table static_workload_table = TABLE(static_workload_keys, static_workload_check);
-
 #define T struct floe_config
 static const struct cfg_key site_keys[] = {
     KEY("name", K_STR, site.name, .flags = REQ, .check = cfg_check_name),
@@ -219,21 +182,6 @@ static const struct cfg_key http_keys[] = {
 };
 static const struct cfg_table http_table = TABLE(http_keys, NULL);
 
-static const struct cfg_key kubernetes_keys[] = {
-    KEY("api", K_STR, workloads.k8s_api, .flags = REQ, .check = cfg_check_url),
-    KEY("token", K_SECRET, workloads.k8s_token, .flags = REQ),
-    KEY("ca_file", K_FILE, workloads.k8s_ca_file, .flags = READABLE),
-    KEY("label_selector", K_STR, workloads.k8s_label_selector, .def = "floe.dev/movable=true"),
-};
-static const struct cfg_table kubernetes_table = TABLE(kubernetes_keys, NULL);
-
-static const struct cfg_key workloads_keys[] = {
-    KEY("source", K_STR, workloads.source, .names = workload_sources),
-    NESTED("kubernetes", kubernetes_table),
-    ARRAY("static", workloads.statics, struct cfg_static_workload, workloads.nstatics, static_workload_table),
-};
-static const struct cfg_table workloads_table = TABLE(workloads_keys, workloads_check);
-
 static const struct cfg_key migrator_keys[] = {
     KEY("driver", K_STR, migrator.driver, .def = "velero", .names = migrator_drivers),
     KEY("velero_namespace", K_STR, migrator.velero_namespace, .def = "velero", .check = cfg_check_name),
@@ -241,6 +189,8 @@ static const struct cfg_key migrator_keys[] = {
     KEY("max_parallel", K_INT, migrator.max_parallel, .def = "2", .min = 1, .max = 64),
     KEY("backup_ttl", K_DUR, migrator.backup_ttl_ms, .def = "72h", .min = 1),
     KEY("retain_source", K_DUR, migrator.retain_source_ms, .def = "24h"),
+    KEY("retries", K_INT, migrator.retries, .def = "2", .min = 0, .max = 10),
+    KEY("data_mover", K_BOOL, migrator.data_mover, .def = "false"),
     KEY("incremental_restore", K_BOOL, migrator.incremental_restore, .def = "false"),
 };
 static const struct cfg_table migrator_table = TABLE(migrator_keys, NULL);
@@ -273,7 +223,7 @@ static const struct cfg_key root_keys[] = {
     KEY("policy_tick", K_DUR, policy_tick_ms, .def = "10s", .min = 100, .max = 3600000),
     ARRAY("peers", peers, struct cfg_peer, npeers, peer_table),
     KEY("peers_poll", K_DUR, peers_poll_ms, .def = "30s", .min = 1000, .max = 3600000),
-    NESTED("workloads", workloads_table),
+    NESTED("workloads", cfg_workloads_table),
     NESTED("migrator", migrator_table),
     NESTED("traffic", traffic_table),
 };
@@ -343,6 +293,15 @@ static void check_across(struct cfg_ctx *ctx, const struct floe_config *cfg,
     for (size_t i = 0; i < cfg->workloads.nstatics; i++) {
         cfg_path_fmt(path, "workloads.static[%zu].name", i);
         cfg_seen_add(ctx, &statics, cfg->workloads.statics[i].name, file, path);
+        /* A guest's home is a peer it can be moved back to (SPEC 3.3). */
+        const char *home = cfg->workloads.statics[i].home_site;
+        bool peer = false;
+        for (size_t p = 0; home && p < cfg->npeers && !peer; p++)
+            peer = cfg->peers[p].name && strcmp(cfg->peers[p].name, home) == 0;
+        if (home && !peer) {
+            cfg_path_fmt(path, "workloads.static[%zu].home_site", i);
+            cfg_error(ctx, path, "'%s' is not one of the peers (peers[].name)", home);
+        }
     }
     cfg_seen_clear(&statics);
 
@@ -456,6 +415,7 @@ void cfg_free(struct floe_config *cfg)
     if (!cfg)
         return;
     cfg_devices_free(cfg);
+    cfg_workloads_free(cfg);
     cfg_free_fields(&root_table, cfg);
     free(cfg->path);
     free(cfg);

@@ -243,14 +243,29 @@ struct cfg_static_workload {
     double data_gb;
     int priority;               /* default 50 */
     bool stateless;
+    char *group;                /* moves together with the others of its group; NULL = alone */
     char *hostname;
+    bool pinned;                /* never moved */
+    char *home_site;            /* the peer it belongs to (a guest here); NULL = this site */
+    char **quiesce;             /* the command run in its pods before the final backup; NULL = none */
+    size_t nquiesce;
 };
 
 struct cfg_workloads {
     char *source;               /* "kubernetes", "static" or NULL (none) */
+    int64_t refresh_ms;         /* how often the inventory is read again; default 1m (an
+                                   addition to SPEC 2) */
+    /* The site's API server. As given with "api"; without it, filled at
+     * load from the kubeconfig or the pod's service account (SPEC 6). */
     char *k8s_api;
-    char *k8s_token;
-    char *k8s_ca_file;
+    char *k8s_token;            /* the token: inline, or the token file's content at load */
+    char *k8s_token_file;       /* the file to re-read while running; NULL for an inline token */
+    char *k8s_ca_file;          /* NULL: k8s_ca_pem, or the system's CA bundle */
+    char *k8s_ca_pem;           /* a kubeconfig's certificate-authority-data, decoded; or NULL */
+    size_t k8s_ca_pem_len;
+    char *k8s_kubeconfig;       /* the kubeconfig read, or NULL */
+    char *k8s_credentials;      /* where the credentials came from, in words, for logs and
+                                   GET /v1/workloads */
     char *k8s_label_selector;   /* default "floe.dev/movable=true" */
     struct cfg_static_workload *statics;
     size_t nstatics;
@@ -263,6 +278,9 @@ struct cfg_migrator {
     int max_parallel;           /* default 2 */
     int64_t backup_ttl_ms;      /* default 72h */
     int64_t retain_source_ms;   /* default 24h */
+    int retries;                /* a failed backup or restore tried again; default 2 */
+    bool data_mover;            /* CSI snapshots and Velero's data mover: stateful workloads
+                                   move without a quiesce hook (SPEC 6); default false */
     bool incremental_restore;
 };
 

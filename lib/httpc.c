@@ -112,8 +112,18 @@ static int httpc_xfer_setup(struct httpc_xfer *x, struct httpc_req *r)
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->curl_err);
     curl_easy_setopt(e, CURLOPT_PRIVATE, x);
-    if (r->ca_file && *r->ca_file)
+    if (r->ca_pem && r->ca_pem_len) {
+        /* libcurl copies the blob: the caller's text may go after setup. */
+        struct curl_blob blob = {
+            .data = (void *)r->ca_pem, .len = r->ca_pem_len, .flags = CURL_BLOB_COPY};
+        if (curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob) != CURLE_OK) {
+            snprintf(r->error, sizeof r->error,
+                     "%s: this libcurl cannot take a CA certificate from memory", r->url);
+            return -1;
+        }
+    } else if (r->ca_file && *r->ca_file) {
         curl_easy_setopt(e, CURLOPT_CAINFO, r->ca_file);
+    }
     if (r->body) {
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);

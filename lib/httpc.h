@@ -11,12 +11,12 @@
  * What every request gets, because the callers talk to other machines
  * that may be wrong, hostile or gone: only http and https (no file://,
  * no redirects followed: an answer is from the URL configured or it is
- * an error), https verified against ca_file when given or the system's
- * bundle otherwise, an answer body capped at max_body (default 4 MiB) so a
- * garbage peer cannot fill memory, and transport errors described in
- * words that name the URL ("http://127.0.0.1:8471/v1/capacity: connection
- * refused"). A non-2xx status is an answer, not a transport error: the
- * caller reads status and body.
+ * an error), https verified against ca_pem or ca_file when given or the
+ * system's bundle otherwise, an answer body capped at max_body (default
+ * 4 MiB) so a garbage peer cannot fill memory, and transport errors
+ * described in words that name the URL ("http://127.0.0.1:8471/v1/capacity:
+ * connection refused"). A non-2xx status is an answer, not a transport
+ * error: the caller reads status and body.
  *
  * Threads: libcurl must be initialised once per process before any
  * thread uses it — httpc_global_init() from main(). Each request is
@@ -40,6 +40,10 @@ struct httpc_req {
     const char *url;
     const char *bearer;       /* Authorization: Bearer ...; NULL or "" = none */
     const char *ca_file;      /* NULL = the system's CA bundle */
+    const char *ca_pem;       /* CA certificates as PEM text (a kubeconfig's
+                                 certificate-authority-data); used instead of
+                                 ca_file when given. NULL = none */
+    size_t ca_pem_len;
     const char *content_type; /* for a body; default "application/json" */
     const char *body;         /* NULL = no body */
     size_t body_len;

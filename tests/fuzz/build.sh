@@ -6,10 +6,10 @@ set -eu
 cd "$(dirname "$0")/../.."
 out=${1:-build/fuzz}
 mkdir -p "$out/obj"
-flags="-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer-no-link,address,undefined -I. $(pkg-config --cflags libmodbus libmicrohttpd libcurl libcjson sqlite3 netsnmp)"
-libs="$(pkg-config --libs libmodbus libmicrohttpd libcurl libcjson sqlite3 netsnmp) -lpthread -lm"
+flags="-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer-no-link,address,undefined -I. $(pkg-config --cflags libmodbus libmicrohttpd libcurl libcjson sqlite3 netsnmp yaml-0.1)"
+libs="$(pkg-config --libs libmodbus libmicrohttpd libcurl libcjson sqlite3 netsnmp yaml-0.1) -lpthread -lm"
 objs=()
-for src in $(ls lib/*.c config/*.c store/*.c collectors/*.c policies/*.c placement/*.c migrator/*.c core/*.c api/*.c agent/*.c 2>/dev/null | grep -v '^agent/main.c$'); do
+for src in $(ls lib/*.c config/*.c store/*.c collectors/*.c policies/*.c kube/*.c placement/*.c migrator/*.c core/*.c api/*.c agent/*.c 2>/dev/null | grep -v '^agent/main.c$'); do
     obj="$out/obj/$(echo "$src" | tr / _).o"
     if [ ! -e "$obj" ] || [ "$src" -nt "$obj" ]; then
         clang $flags -c -o "$obj" "$src"

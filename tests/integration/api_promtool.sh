@@ -139,7 +139,7 @@ C
 # shellcheck disable=SC2046
 if ! cc -std=c11 -D_GNU_SOURCE -I"$SRC" -o "$TMP/api_testd" \
         "$TMP/api_testd.c" "$BUILD/libfloe.a" \
-        $(pkg-config --libs libmicrohttpd libcurl libcjson sqlite3) -lpthread -lm 2>"$TMP/cc.log"; then
+        $(pkg-config --libs libmicrohttpd libcurl libcjson sqlite3 yaml-0.1) -lpthread -lm 2>"$TMP/cc.log"; then
     not_ok "build api_testd: $(head -5 "$TMP/cc.log")"
     finish
 fi

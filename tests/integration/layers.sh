@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../.."
 
 # Rank of each layer, bottom first. Folders of the same rank are siblings
 # and must not include each other.
-declare -A rank=([lib]=0 [config]=1 [store]=2 [collectors]=3 [policies]=3
+declare -A rank=([lib]=0 [config]=1 [store]=2 [collectors]=3 [policies]=3 [kube]=3
                  [placement]=4 [migrator]=5 [core]=6 [api]=7 [agent]=8 [sim]=1)
 
 # Without git (or outside a checkout) there is nothing to read: that is
@@ -24,7 +24,7 @@ fi
 
 bad=0
 declare -A edges=()
-for f in $(git ls-files '*.c' '*.h' | grep -E '^(lib|config|store|collectors|policies|placement|migrator|core|api|agent|sim)/'); do
+for f in $(git ls-files '*.c' '*.h' | grep -E '^(lib|config|store|collectors|policies|kube|placement|migrator|core|api|agent|sim)/'); do
     from=${f%%/*}
     while IFS= read -r inc; do
         if [[ $inc != */* ]]; then
@@ -55,7 +55,7 @@ build=${1:-build}
 calls=0
 if [ -d "$build/obj" ]; then
     declare -A def=()
-    objs=$(cd "$build/obj" && ls lib/*.o config/*.o store/*.o collectors/*.o policies/*.o placement/*.o migrator/*.o core/*.o api/*.o agent/*.o 2>/dev/null)
+    objs=$(cd "$build/obj" && ls lib/*.o config/*.o store/*.o collectors/*.o policies/*.o kube/*.o placement/*.o migrator/*.o core/*.o api/*.o agent/*.o 2>/dev/null)
     for o in $objs; do
         for s in $(nm --defined-only -g "$build/obj/$o" | awk '$2 ~ /^[TDBR]$/ {print $3}'); do def[$s]=$o; done
     done
@@ -79,7 +79,7 @@ fi
 # No folder holds more than a third of the code.
 total=$(git ls-files '*.c' '*.h' | grep -vE '^(tests|bench)/' | xargs cat | wc -l)
 big=0
-for d in lib config store collectors policies placement migrator core api agent sim; do
+for d in lib config store collectors policies kube placement migrator core api agent sim; do
     [ -d "$d" ] || continue
     n=$(git ls-files "$d/*.c" "$d/*.h" | xargs -r cat | wc -l)
     printf '  %-11s %6d lines (%2d%%)\n' "$d" "$n" $((n * 100 / total))

@@ -2,7 +2,9 @@
  * test_httpc — the outgoing HTTP client against a small loopback server
  * run by the test: method, headers and body as sent; answers of any
  * status; an answer over the cap refused; a silent server timed out; a
- * closed port named; requests run concurrently, not one after another.
+ * closed port named; requests run concurrently, not one after another;
+ * https verified against a CA given as PEM text (openssl s_server, with a
+ * certificate the test makes).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,11 +16,15 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <fcntl.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -336,6 +342,103 @@ static void requests_run_concurrently(void **state)
     assert_int_equal(httpc_run_all(NULL, 0), 0);
 }
 
+/* ---- https with a CA given as PEM text ---- */
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bind(fd, (struct sockaddr *)&a, sizeof a);
+    socklen_t len = sizeof a;
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static bool port_answers(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    char err[256];
+    char *text = util_read_file(path, len, err, sizeof err);
+    if (!text)
+        fail_msg("%s", err);
+    return text;
+}
+
+static void a_ca_given_as_pem_text_verifies_https(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/floe-test-httpc.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char cmd[1024];
+    /* The server's own certificate, and another that did not sign it. */
+    for (int i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof cmd,
+                 "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+                 "-addext subjectAltName=IP:127.0.0.1 -keyout %s/%d.key -out %s/%d.crt "
+                 ">/dev/null 2>&1",
+                 dir, i, dir, i);
+        if (system(cmd) != 0)
+            fail_msg("openssl could not make a certificate: %s", cmd);
+    }
+    int port = free_port();
+    char accept_arg[32], crt[128], key[128], other[128];
+    snprintf(accept_arg, sizeof accept_arg, "127.0.0.1:%d", port);
+    snprintf(crt, sizeof crt, "%s/0.crt", dir);
+    snprintf(key, sizeof key, "%s/0.key", dir);
+    snprintf(other, sizeof other, "%s/1.crt", dir);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int null_fd = open("/dev/null", O_RDWR);
+        dup2(null_fd, 0);
+        dup2(null_fd, 1);
+        dup2(null_fd, 2);
+        execlp("openssl", "openssl", "s_server", "-accept", accept_arg, "-cert", crt, "-key", key,
+               "-www", (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 100 && !port_answers(port); i++)
+        usleep(50 * 1000);
+
+    char url[64];
+    snprintf(url, sizeof url, "https://127.0.0.1:%d/", port);
+    size_t len = 0;
+    char *pem = slurp(crt, &len);
+    struct httpc_req r = {.url = url, .ca_pem = pem, .ca_pem_len = len, .timeout_ms = 5000};
+    int rc = httpc_run(&r);
+    if (rc != 0)
+        fail_msg("https with the server's CA as PEM text: %s", r.error);
+    assert_int_equal(r.status, 200);
+    httpc_req_clear(&r);
+    free(pem);
+
+    /* Another CA as text: refused, even though ca_file would trust it. */
+    pem = slurp(other, &len);
+    struct httpc_req bad = {.url = url, .ca_pem = pem, .ca_pem_len = len, .ca_file = crt,
+                            .timeout_ms = 5000};
+    assert_int_equal(httpc_run(&bad), -1);
+    assert_int_equal(bad.status, 0);
+    assert_non_null(strstr(bad.error, url));
+    assert_non_null(strstr(bad.error, "certificate"));
+    httpc_req_clear(&bad);
+    free(pem);
+
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     httpc_global_init();
@@ -348,6 +451,7 @@ int main(void)
         cmocka_unit_test(a_silent_server_times_out_naming_the_url),
         cmocka_unit_test(a_closed_port_and_other_schemes_are_errors),
         cmocka_unit_test(requests_run_concurrently),
+        cmocka_unit_test(a_ca_given_as_pem_text_verifies_https),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
