@@ -206,10 +206,9 @@ int daemon_run(const char *config_path)
         log_err("not starting: %s", err);
         goto out;
     }
-    if (cfg->npeers || cfg->workloads.source ||
-        (cfg->traffic.driver && strcmp(cfg->traffic.driver, "none") != 0))
-        log_warn("peers, workloads and traffic are configured, but this version of floe does not "
-                 "place or migrate workloads: shed decisions end as no-placement");
+    if (cfg->migrator.driver || (cfg->traffic.driver && strcmp(cfg->traffic.driver, "none") != 0))
+        log_warn("migrator and traffic are configured, but this version of floe does not migrate "
+                 "workloads: a placed decision reserves capacity at peers and moves nothing");
     log_info("floe %s started: site %s, %zu devices, http %s, store %s", FLOE_VERSION,
              cfg->site.name, cfg->ndevices, cfg->http.listen, cfg->store.path);
     notify_send("READY=1");

@@ -21,6 +21,7 @@
 #include "api/api_records.h"
 #include "core/evaluator.h"
 #include "core/live_env.h"
+#include "core/placer.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
 #include "lib/util.h"
@@ -462,6 +463,7 @@ static void answer_decision(struct api_call *c, const char *param, bool approve)
     const char *waiting = decision_status_name(DECISION_AWAITING_APPROVAL);
     struct decision d;
     decision_init(&d);
+    struct placer_grants grants = {0};
     char err[256];
     if (strcmp(row.status, waiting) != 0) {
         api_respond_error(c, 409, "decision %lld is %s, not %s", (long long)id, row.status,
@@ -477,22 +479,25 @@ static void answer_decision(struct api_call *c, const char *param, bool approve)
         decision_approve(&d, c->actor);
     else
         decision_reject(&d, c->actor);
+    /* An approved shed is placed now, with the peers' capacity of now. */
     if (d.status == DECISION_PLACING)
-        decision_not_placed(&d, "placement not configured");
+        placer_place_current(c->a, c->cfg, &d, c->now_ms, &grants);
     char *body = decision_to_text(&d);
     int rc = body ? store_decision_transition(c->a->store, id, waiting,
                                               decision_status_name(d.status), body, c->actor,
                                               c->now_ms, err, sizeof err)
                   : -1;
     free(body);
-    if (rc == STORE_CONFLICT) {
-        api_respond_error(c, 409, "decision %lld was answered meanwhile", (long long)id);
-        goto out;
-    }
     if (rc != 0) {
-        api_respond_error(c, 500, "decision %lld not updated: %s", (long long)id, err);
+        /* Not recorded: what it reserved goes back at once. */
+        placer_release(c->cfg, &grants);
+        if (rc == STORE_CONFLICT)
+            api_respond_error(c, 409, "decision %lld was answered meanwhile", (long long)id);
+        else
+            api_respond_error(c, 500, "decision %lld not updated: %s", (long long)id, err);
         goto out;
     }
+    placer_keep(c->a, &grants, id, c->now_ms);
     log_warn("decision %lld (%s) %s by %s: now %s", (long long)id, d.policy,
              approve ? "approved" : "rejected", c->actor, decision_status_name(d.status));
     /* Answer from what was just committed; re-reading could fail and
@@ -504,6 +509,7 @@ static void answer_decision(struct api_call *c, const char *param, bool approve)
     else
         api_respond_oom(c);
 out:
+    placer_grants_clear(&grants);
     decision_clear(&d);
     store_decision_row_clear(&row);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/live_env.h"
+#include "core/placer.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "lib/vec.h"
@@ -343,8 +344,9 @@ static void on_decision(void *ctx, struct decision *d)
 {
     struct tick_ctx *tc = ctx;
     struct evaluator *ev = tc->ev;
+    struct placer_grants grants = {0};
     if (d->status == DECISION_PLACING)
-        decision_not_placed(d, "placement not configured");
+        placer_place_current(ev->a, tc->cfg, d, d->ts_ms, &grants);
     int i = pol_engine_find(ev->engine, d->policy);
     char *state = NULL;
     if (i >= 0) {
@@ -359,10 +361,16 @@ static void on_decision(void *ctx, struct decision *d)
                                     decision_status_name(d->status), body, state, &id, err,
                                     sizeof err) != 0) {
         log_err("policy %s: decision not recorded: %s", d->policy, body ? err : "out of memory");
+        /* No record, no reservation: what nobody can see must not hold
+         * a peer's capacity. */
+        placer_release(tc->cfg, &grants);
+        placer_grants_clear(&grants);
         free(body);
         cJSON_free(state);
         return;
     }
+    placer_keep(ev->a, &grants, id, d->ts_ms);
+    placer_grants_clear(&grants);
     free(body);
     cJSON_free(state);
     if (i >= 0)
@@ -452,7 +460,8 @@ void eval_tick(struct evaluator *ev, int64_t now_ms)
         struct tick_ctx tc = { ev, cfg };
         struct pol_run_ops ops = { .ctx = &tc, .derived = on_derived, .event = on_event,
                                    .decision = on_decision };
-        pol_run_tick(ev->run, &env, now_ms, 0, &ops);
+        /* SPEC 3.3: need_kw is action.kw less what is already on its way */
+        pol_run_tick(ev->run, &env, now_ms, placer_inflight_kw(a, now_ms), &ops);
         free(snap);
         persist_states(ev);
         publish(ev);
