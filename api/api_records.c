@@ -464,6 +464,7 @@ static void answer_decision(struct api_call *c, const char *param, bool approve)
     struct decision d;
     decision_init(&d);
     struct placer_grants grants = {0};
+    bool placing = false;
     char err[256];
     if (strcmp(row.status, waiting) != 0) {
         api_respond_error(c, 409, "decision %lld is %s, not %s", (long long)id, row.status,
@@ -480,8 +481,11 @@ static void answer_decision(struct api_call *c, const char *param, bool approve)
     else
         decision_reject(&d, c->actor);
     /* An approved shed is placed now, with the peers' capacity of now. */
-    if (d.status == DECISION_PLACING)
+    if (d.status == DECISION_PLACING) {
+        placing = true;
+        pthread_mutex_lock(&c->a->place_lock);
         placer_place_current(c->a, c->cfg, &d, c->now_ms, &grants);
+    }
     char *body = decision_to_text(&d);
     int rc = body ? store_decision_transition(c->a->store, id, waiting,
                                               decision_status_name(d.status), body, c->actor,
@@ -509,6 +513,8 @@ static void answer_decision(struct api_call *c, const char *param, bool approve)
     else
         api_respond_oom(c);
 out:
+    if (placing)
+        pthread_mutex_unlock(&c->a->place_lock);
     placer_grants_clear(&grants);
     decision_clear(&d);
     store_decision_row_clear(&row);

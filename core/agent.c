@@ -8,6 +8,7 @@
 void agent_config_init(struct agent *a, struct floe_config *cfg)
 {
     pthread_mutex_init(&a->cfg_mutex, NULL);
+    pthread_mutex_init(&a->place_lock, NULL);
     a->cfg_snap = cfg;
     a->cfg_generation = 0;
 }
@@ -17,6 +18,7 @@ void agent_config_clear(struct agent *a)
     config_unref(a->cfg_snap);
     a->cfg_snap = NULL;
     pthread_mutex_destroy(&a->cfg_mutex);
+    pthread_mutex_destroy(&a->place_lock);
 }
 
 struct floe_config *agent_config_get_gen(struct agent *a, uint64_t *generation)

@@ -40,6 +40,11 @@ struct agent {
     pthread_mutex_t cfg_mutex;      /* guards the two fields below, for a pointer copy only */
     struct floe_config *cfg_snap;   /* the agent's reference; use agent_config_get */
     uint64_t cfg_generation;        /* +1 on every swap */
+    /* One placement at a time, held from asking the peers until its
+     * reservations are recorded as holds (core/placer.h): the policy
+     * thread and an approving HTTP thread must not both reserve the same
+     * workloads. Set up with the config snapshot (agent_config_init). */
+    pthread_mutex_t place_lock;
     struct metrics *metrics;        /* owned */
     struct store *store;            /* owned */
     struct poller_set *pollers;     /* owned */

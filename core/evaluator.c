@@ -345,8 +345,11 @@ static void on_decision(void *ctx, struct decision *d)
     struct tick_ctx *tc = ctx;
     struct evaluator *ev = tc->ev;
     struct placer_grants grants = {0};
-    if (d->status == DECISION_PLACING)
+    bool placing = d->status == DECISION_PLACING;
+    if (placing) {
+        pthread_mutex_lock(&ev->a->place_lock);
         placer_place_current(ev->a, tc->cfg, d, d->ts_ms, &grants);
+    }
     int i = pol_engine_find(ev->engine, d->policy);
     char *state = NULL;
     if (i >= 0) {
@@ -365,12 +368,16 @@ static void on_decision(void *ctx, struct decision *d)
          * a peer's capacity. */
         placer_release(tc->cfg, &grants);
         placer_grants_clear(&grants);
+        if (placing)
+            pthread_mutex_unlock(&ev->a->place_lock);
         free(body);
         cJSON_free(state);
         return;
     }
     placer_keep(ev->a, &grants, id, d->ts_ms);
     placer_grants_clear(&grants);
+    if (placing)
+        pthread_mutex_unlock(&ev->a->place_lock);
     free(body);
     cJSON_free(state);
     if (i >= 0)

@@ -123,6 +123,28 @@ void placer_place(struct agent *a, const struct floe_config *cfg,
         decision_not_placed(d, "placement not configured: no workloads (workloads.source)");
         return;
     }
+    /* SPEC 3.3: need_kw is net of the work in flight, and more may have
+     * gone on its way since the decision was made (an earlier decision of
+     * the same tick, or hours before an approval). */
+    double inflight = placer_inflight_kw(a, now_ms);
+    if (isfinite(d->inflight_kw) && isfinite(d->need_kw) && inflight != d->inflight_kw) {
+        double need = d->need_kw + d->inflight_kw - inflight;
+        char was[32], now[32], kw[32];
+        snprintf(was, sizeof was, "%.6g", d->inflight_kw);
+        snprintf(now, sizeof now, "%.6g", inflight);
+        snprintf(kw, sizeof kw, "%.6g", need);
+        d->inflight_kw = inflight;
+        d->need_kw = need;
+        if (need <= 0) {
+            d->status = DECISION_NO_NEED;
+            decision_add_reason(d, "need met by in-flight work: in flight went from %s to %s kW "
+                                   "since the decision",
+                                was, now);
+            return;
+        }
+        decision_add_reason(d, "need now %s kW: in flight went from %s to %s kW since the decision",
+                            kw, was, now);
+    }
     const struct inventory *inv = inventory ? inventory->inv : NULL;
     const char *inv_error = inventory && inventory->error && *inventory->error
                                 ? inventory->error
@@ -192,10 +214,7 @@ void placer_place(struct agent *a, const struct floe_config *cfg,
     struct pl_place_request req = {.peer_names = names, .npeers = cfg->npeers,
                                    .workloads = work, .nworkloads = n,
                                    .need_kw = d->need_kw};
-    /* the policy's action.deadline, if any, from the config snapshot */
-    for (size_t i = 0; i < cfg->npolicies; i++)
-        if (d->policy && strcmp(cfg->policies[i].name, d->policy) == 0)
-            req.deadline_s = (double)cfg->policies[i].action.deadline_ms / 1000.0;
+    req.deadline_s = d->deadline_s;
     struct pl_placement placed;
     if (pl_place(&req, &ops, d, &placed, err, sizeof err) != 0)
         log_err("policy %s: placement failed: %s", d->policy, err);
@@ -206,6 +225,8 @@ void placer_place(struct agent *a, const struct floe_config *cfg,
             for (size_t k = 0; k < placed.ngrants; k++)
                 release_one(&cfg->peers[placed.grants[k].peer], placed.grants[k].id);
             decision_clear_placement(d);
+            if (d->nreasons > 0)
+                free(d->reasons[--d->nreasons]); /* pl_place's "placed ..." */
             decision_not_placed(d, "nothing placed: out of memory recording the reservations");
         } else {
             out->n = placed.ngrants;
@@ -220,7 +241,10 @@ void placer_place(struct agent *a, const struct floe_config *cfg,
                                                            : work[pg->workload].name,
                              sizeof g->namespace_);
                 g->kw = pg->kw;
-                g->expires_ms = pg->expires_ms ? pg->expires_ms : now_ms + ttl[pg->workload] * 1000;
+                /* Our own clock, not the peer's expires_at: a peer's clock
+                 * (or a hostile one) must not keep a workload "in flight"
+                 * for years, nor end a hold the peer still keeps. */
+                g->expires_ms = now_ms + ttl[pg->workload] * 1000;
             }
         }
     }

@@ -23,6 +23,10 @@
  * "migrations already in flight", which decision_classify takes off
  * action.kw.
  *
+ * Locking: callers hold a->place_lock from placer_place until the
+ * decision and its holds are stored (or the grants released), so two
+ * placements never see the same workloads as free.
+ *
  * Blocking: placer_place makes network requests (at most
  * PLACER_CAPACITY_TIMEOUT_MS for the capacity round, then
  * PLACER_RESERVE_TIMEOUT_MS per reservation). It runs on the policy

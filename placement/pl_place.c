@@ -63,7 +63,14 @@ static void drop_grant(struct place *p, size_t workload)
     struct pl_grant *gr = &p->out->grants[g];
     if (p->ops->release)
         p->ops->release(p->ops->ctx, gr->peer, gr->id);
-    p->peers[gr->peer].reserved_kw -= gr->kw;
+    /* The peer has that room again: in the spare we believe it has, or
+     * in what it granted since its last answer, whichever counted it. */
+    struct peer_view *v = &p->peers[gr->peer];
+    if (v->granted_since_answer >= gr->kw)
+        v->granted_since_answer -= gr->kw;
+    else if (isfinite(v->answer.spare_kw))
+        v->answer.spare_kw += gr->kw;
+    v->reserved_kw -= gr->kw;
     p->out->placed_kw -= gr->kw;
     /* keep the array dense: move the last grant into the hole */
     size_t last = p->out->ngrants - 1;
@@ -75,17 +82,33 @@ static void drop_grant(struct place *p, size_t workload)
     p->granted[workload] = -1;
 }
 
-/* A peer refused with its own figure of what is left: believe it, and
- * take what every other peer granted since its answer off its spare. */
-static void correct_spares(struct place *p, size_t refused, double spare_left)
+/* Something went wrong at peer `failed`: take what every other peer
+ * granted since its answer off the spare we believe it has (pl_choose
+ * reads spare_kw as what is left beyond this decision's grants), and
+ * start counting afresh. The failed peer itself is corrected by the
+ * caller. */
+static void settle_spares(struct place *p, size_t failed)
 {
     for (size_t i = 0; i < p->req->npeers; i++) {
         struct peer_view *v = &p->peers[i];
-        if (i == refused)
-            v->answer.spare_kw = spare_left;
-        else if (isfinite(v->answer.spare_kw))
+        if (i != failed && isfinite(v->answer.spare_kw))
             v->answer.spare_kw -= v->granted_since_answer;
         v->granted_since_answer = 0;
+    }
+}
+
+/* The rounds ran out: a group some of whose chosen members hold no
+ * grant would move in halves, so its grants go back. */
+static void release_split_groups(struct place *p, const struct pl_choice *c)
+{
+    const struct pl_place_request *req = p->req;
+    for (size_t i = 0; i < req->nworkloads; i++) {
+        const char *g = req->workloads[i].group;
+        if (!g || p->granted[i] >= 0 || !c->workloads[i].chosen)
+            continue;
+        for (size_t j = 0; j < req->nworkloads; j++)
+            if (req->workloads[j].group && strcmp(req->workloads[j].group, g) == 0)
+                drop_grant(p, j);
     }
 }
 
@@ -120,11 +143,22 @@ static int reserve_round(struct place *p, const struct pl_choice *c, char *err, 
             p->out->placed_kw += kw;
             break;
         case PL_RESV_REFUSED:
-            /* A refusal without a usable figure: the peer has nothing for us. */
-            correct_spares(p, peer, isfinite(a.spare_kw) && a.spare_kw >= 0 ? a.spare_kw : 0);
+            settle_spares(p, peer);
+            if (isfinite(a.spare_kw) && a.spare_kw >= kw) {
+                /* It says it has the room and still refuses: asking again
+                 * would get the same answer (a broken or hostile peer, or
+                 * rounding at its limit). */
+                snprintf(v->problem, sizeof v->problem,
+                         "refused %.4g kW while reporting %.4g kW spare", kw, a.spare_kw);
+            } else {
+                /* Believe what it says is left; a refusal without a usable
+                 * figure means it has nothing for us. */
+                v->answer.spare_kw = isfinite(a.spare_kw) && a.spare_kw >= 0 ? a.spare_kw : 0;
+            }
             return 0;
         case PL_RESV_FAILED:
         default:
+            settle_spares(p, peer);
             /* cut the peer's text so the prefix always fits */
             snprintf(v->problem, sizeof v->problem, "reservation failed: %.200s",
                      a.problem[0] ? a.problem : "no answer");
@@ -139,8 +173,10 @@ static void kw_text(double kw, char *buf, size_t n)
     snprintf(buf, n, "%.4g", kw);
 }
 
-/* Writes the record from the last choice and the grants. */
-static void record(struct place *p, const struct pl_choice *c, struct decision *d)
+/* Writes the record from the last choice and the grants; complete is
+ * false when the rounds ran out before every chosen workload was
+ * reserved. */
+static void record(struct place *p, const struct pl_choice *c, bool complete, struct decision *d)
 {
     const struct pl_place_request *req = p->req;
     for (size_t i = 0; i < req->nworkloads; i++) {
@@ -206,6 +242,9 @@ static void record(struct place *p, const struct pl_choice *c, struct decision *
         else if (usable == 0)
             decision_add_reason(d, "nothing placed: no peer has capacity (%zu asked)",
                                 req->npeers);
+        else if (!complete)
+            decision_add_reason(d, "nothing placed: the peers refused the reservations (%d rounds)",
+                                p->out->rounds);
         else
             decision_add_reason(d, "nothing placed: %s", c ? c->summary : "no choice");
         return;
@@ -220,7 +259,11 @@ static void record(struct place *p, const struct pl_choice *c, struct decision *
     if (p->out->missing_kw > 0) {
         d->status = DECISION_PARTIAL;
         decision_add_reason(d, "placed %s of %s kW needed, %s kW missing (%s): %s", got, need,
-                            miss, c ? c->summary : "", text ? text : "");
+                            miss,
+                            !complete ? "the peers refused the rest"
+                            : c       ? c->summary
+                                      : "",
+                            text ? text : "");
     } else {
         d->status = DECISION_PLACED;
         decision_add_reason(d, "placed %s kW of %s kW needed: %s", got, need, text ? text : "");
@@ -242,7 +285,7 @@ int pl_place(const struct pl_place_request *req, const struct pl_place_ops *ops,
         p.granted[i] = -1;
     struct pl_choice choice;
     memset(&choice, 0, sizeof choice);
-    bool have_choice = false;
+    bool have_choice = false, complete = false;
     int rc = -1;
     if (!p.peers || !p.pl_peers || !p.work || !p.granted) {
         errf(err, errlen, "out of memory");
@@ -282,19 +325,29 @@ int pl_place(const struct pl_place_request *req, const struct pl_place_ops *ops,
             goto done;
         have_choice = true;
         out->rounds++;
-        /* Grants the new choice no longer wants are released at once. */
+        /* Grants the new choice no longer wants are released at once;
+         * their workloads are then free to go elsewhere: choose again. */
+        size_t dropped = 0;
         for (size_t i = 0; i < nw; i++)
-            if (p.granted[i] >= 0 && !choice.workloads[i].chosen)
+            if (p.granted[i] >= 0 && !choice.workloads[i].chosen) {
                 drop_grant(&p, i);
-        if (out->rounds > max_rounds)
+                dropped++;
+            }
+        if (out->rounds > max_rounds) {
+            release_split_groups(&p, &choice);
             break;
+        }
+        if (dropped > 0)
+            continue;
         int r = reserve_round(&p, &choice, err, errlen);
         if (r < 0)
             goto done;
-        if (r == 1)
+        if (r == 1) {
+            complete = true;
             break;
+        }
     }
-    record(&p, &choice, d);
+    record(&p, &choice, complete, d);
     rc = 0;
 done:
     if (rc != 0) {

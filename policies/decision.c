@@ -76,6 +76,7 @@ void decision_init(struct decision *d)
     memset(d, 0, sizeof *d);
     d->need_kw = NAN;
     d->placed_kw = NAN;
+    d->inflight_kw = NAN;
 }
 
 void decision_clear_placement(struct decision *d)
@@ -202,10 +203,13 @@ static void act(struct decision *d)
 
 void decision_classify(struct decision *d, const struct decision_facts *f)
 {
-    if (d->kind == POL_ACTION_SHED)
+    if (d->kind == POL_ACTION_SHED) {
         d->need_kw = isnan(f->kw) ? NAN : f->kw - f->inflight_kw;
-    else
+        d->inflight_kw = f->inflight_kw;
+    } else {
         d->need_kw = NAN;
+        d->inflight_kw = NAN;
+    }
 
     if (f->unknown || (d->kind == POL_ACTION_SHED && isnan(f->kw))) {
         d->status = DECISION_INPUTS_UNKNOWN;
@@ -320,6 +324,8 @@ cJSON *decision_to_json(const struct decision *d)
     put(o, "status", cJSON_CreateString(decision_status_name(d->status)));
     put(o, "need_kw", json_number(d->need_kw));
     put(o, "placed_kw", json_number(d->placed_kw));
+    put(o, "inflight_kw", json_number(d->inflight_kw));
+    put(o, "deadline_s", d->deadline_s > 0 ? json_number(d->deadline_s) : cJSON_CreateNull());
 
     cJSON *inputs = must(cJSON_CreateArray());
     put(o, "inputs", inputs);
@@ -591,11 +597,15 @@ int decision_from_json(const cJSON *obj, struct decision *out, char *err, size_t
     }
     if (need_number(obj, "", "need_kw", &out->need_kw, err, errlen) < 0 ||
         opt_number(obj, "", "placed_kw", &out->placed_kw, err, errlen) < 0 ||
+        opt_number(obj, "", "inflight_kw", &out->inflight_kw, err, errlen) < 0 ||
+        opt_number(obj, "", "deadline_s", &out->deadline_s, err, errlen) < 0 ||
         need_array(obj, "inputs", &inputs, err, errlen) < 0 ||
         need_array(obj, "workloads", &workloads, err, errlen) < 0 ||
         need_array(obj, "peers", &peers, err, errlen) < 0 ||
         need_array(obj, "reasons", &reasons, err, errlen) < 0)
         goto fail;
+    if (isnan(out->deadline_s) || out->deadline_s < 0)
+        out->deadline_s = 0; /* null or absent: none */
     if (read_inputs(inputs, out, err, errlen) < 0 ||
         read_workloads(workloads, out, err, errlen) < 0 ||
         read_peers(peers, out, err, errlen) < 0 || read_reasons(reasons, out, err, errlen) < 0)

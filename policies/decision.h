@@ -17,7 +17,7 @@
  *    "workloads": [{"name", "namespace", "power_kw", "priority", "data_gb",
  *                   "downtime_s", "chosen", "to", "reservation", "reason"}],
  *    "peers": [{"name", "accepting", "spare_kw", "reserved_kw", "reason"}],
- *    "placed_kw": 150,
+ *    "placed_kw": 150, "inflight_kw": 0, "deadline_s": null,
  *    "reasons": ["entered firing: `when` held for 2m", "placement not configured"]}
  * ts is RFC 3339 UTC; need_kw and an unknown input's value are null when
  * not applicable / unknown; numbers are written with 12 significant digits
@@ -128,6 +128,8 @@ struct decision {
     enum decision_status status;
     double need_kw; /* shed: action.kw minus in-flight kW; NAN otherwise */
     double placed_kw; /* shed after placement: kW reserved at peers; NAN before */
+    double inflight_kw; /* shed: the in-flight kW need_kw was reduced by; NAN otherwise */
+    double deadline_s;  /* shed: the policy's action.deadline; 0 = none */
     struct decision_input *inputs;
     size_t ninputs, cap_inputs;
     struct decision_workload *workloads;

@@ -28,6 +28,7 @@ struct policy_info {
     enum pol_mode mode;
     enum pol_action_type type;
     int64_t for_ms, cooldown_ms;
+    int64_t deadline_ms; /* shed: action.deadline, 0 = none */
 };
 
 /* One value read by an expression, as pol_env.input reported it; names
@@ -159,7 +160,8 @@ int pol_run_new(struct pol_run **out, const struct pol_run_setup *s, char *err, 
     run->npols = s->npolicies;
     for (size_t i = 0; i < s->npolicies; i++) {
         const struct cfg_policy *p = &s->policies[i];
-        run->pols[i] = (struct policy_info){p->mode, p->action.type, p->for_ms, p->cooldown_ms};
+        run->pols[i] = (struct policy_info){p->mode, p->action.type, p->for_ms, p->cooldown_ms,
+                                            p->action.deadline_ms};
     }
     for (size_t i = 0; i < s->nderive; i++) {
         const struct cfg_derive *c = &s->derive[i];
@@ -261,6 +263,8 @@ static void make_decision(struct pol_run *run, size_t i, const struct pol_tick *
     decision_init(&d);
     d.ts_ms = now_ms;
     d.kind = p->type;
+    if (p->type == POL_ACTION_SHED)
+        d.deadline_s = (double)p->deadline_ms / 1000.0;
     decision_set_policy(&d, pol_engine_name(run->eng, i));
     add_inputs(run, &d);
     char dur[32];

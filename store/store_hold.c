@@ -50,7 +50,7 @@ int store_hold_add(struct store *s, const struct store_hold *h, char *err, size_
     pthread_mutex_lock(&s->write_lock);
     int rc = -1;
     sqlite3_stmt *st = prep(s, s->writer,
-                            "INSERT OR REPLACE INTO hold(" HOLD_COLUMNS ")"
+                            "INSERT INTO hold(" HOLD_COLUMNS ")"
                             " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'active', NULL)",
                             err, errlen);
     if (st) {

@@ -5,8 +5,10 @@
 #             shop 40 kW and web 30 kW (stateless), db 50 kW (stateful,
 #             quiesce hook), ledger 20 kW (stateful, no hook: not movable)
 #             and core 25 kW (pinned); its policy sheds 100 kW;
-#   peer-b    100 kW spare;  peer-c  60 kW spare;
-#   peer-d    nobody listens;  peer-e  answers garbage.
+#   peer-b    100 kW spare;  peer-c  60 kW spare, over https (its CA in
+#             lulea-a's peers entry);
+#   peer-d    nobody listens;  peer-e  answers garbage;
+#   peer-f    peer-c's https URL without its CA: TLS is verified.
 # A's decision reserves shop and web at peer-b and db at peer-c (no set
 # sheds within 15 % of 100, so the least cover, all three, 120 kW; split
 # because no peer takes it all), skips d and e with their reasons, leaves
@@ -89,12 +91,19 @@ it_load_point() { # modbus port
         { \"metric\": \"it.load_kw\", \"table\": \"holding\", \"address\": 1000, \"type\": \"float32\", \"unit\": \"kW\" } ] }"
 }
 
+# peer-c serves https with a certificate of its own; lulea-a trusts it
+# through the peer's ca_file.
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/c.key" -out "$TMP/c.pem" -days 2 \
+    -subj "/CN=peer-c" -addext "subjectAltName=IP:127.0.0.1" >"$TMP/openssl.log" 2>&1 \
+    || not_ok "openssl could not make peer-c's certificate: $(tail -2 "$TMP/openssl.log")"
+export CURL_CA_BUNDLE=$TMP/c.pem # the test's own curl to peer-c
+
 # A peer site: answers capacity and reservations; spare = $3 kW.
-peer_config() { # name port spare mbport
+peer_config() { # name port spare mbport [tls]
     cat <<JSON
 { "site": { "name": "$1", "ingress": "192.0.2.${2: -2}" },
   "store": { "path": "$TMP/$1.db" },
-  "http": { "listen": "127.0.0.1:$2",
+  "http": { "listen": "127.0.0.1:$2", ${5:-}
             "tokens": [ { "name": "lulea-a", "role": "peer", "token": "a-secret" },
                         { "name": "site-x", "role": "peer", "token": "x-secret" },
                         { "name": "site-y", "role": "peer", "token": "y-secret" },
@@ -108,38 +117,45 @@ peer_config() { # name port spare mbport
 JSON
 }
 peer_config peer-b "$port_b" 100 "$SIM_MB_b" > "$TMP/b.json"
-peer_config peer-c "$port_c" 60 "$SIM_MB_c" > "$TMP/c.json"
+peer_config peer-c "$port_c" 60 "$SIM_MB_c" \
+    "\"tls\": { \"cert_file\": \"$TMP/c.pem\", \"key_file\": \"$TMP/c.key\" }," > "$TMP/c.json"
 
 cat > "$TMP/a.json" <<JSON
 { "site": { "name": "lulea-a" },
   "store": { "path": "$TMP/lulea-a.db" },
   "http": { "listen": "127.0.0.1:$port_a",
             "tokens": [ { "name": "noc", "role": "read", "token": "read-secret" },
-                        { "name": "ops", "role": "admin", "token": "admin-secret" } ] },
+                        { "name": "ops", "role": "admin", "token": "admin-secret" },
+                        { "name": "facility", "role": "operator", "token": "op-secret" } ] },
   "policy_tick": "250ms",
   "modbus": [ $(it_load_point "$SIM_MB_a") ],
   "derive": [ { "metric": "cooling.capacity_kw", "expr": "sum(cooling.*.available_kw)", "unit": "kW" } ],
-  "policies": [ { "name": "cooling-shortfall", "when": "cooling.capacity_kw < it.load_kw * 1.10",
+  "policies": [ { "name": "ask-first", "when": "cooling.capacity_kw < it.load_kw * 1.10",
+                  "for": "1s", "severity": "warning", "mode": "approve", "cooldown": "1h",
+                  "action": { "type": "shed", "kw": "30" } },
+                { "name": "cooling-shortfall", "when": "cooling.capacity_kw < it.load_kw * 1.10",
                   "for": "1s", "severity": "critical", "mode": "auto", "cooldown": "3s",
                   "action": { "type": "shed", "kw": "100" } } ],
   "peers": [ { "name": "peer-b", "url": "http://127.0.0.1:$port_b", "token": "a-secret" },
-             { "name": "peer-c", "url": "http://127.0.0.1:$port_c", "token": "a-secret" },
+             { "name": "peer-c", "url": "https://127.0.0.1:$port_c", "token": "a-secret",
+               "ca_file": "$TMP/c.pem" },
              { "name": "peer-d", "url": "http://127.0.0.1:$d_port", "token": "a-secret" },
-             { "name": "peer-e", "url": "http://127.0.0.1:$e_port", "token": "a-secret" } ],
+             { "name": "peer-e", "url": "http://127.0.0.1:$e_port", "token": "a-secret" },
+             { "name": "peer-f", "url": "https://127.0.0.1:$port_c", "token": "a-secret" } ],
   "workloads": { "source": "kubernetes", "refresh": "1s",
                  "kubernetes": { "api": "$SIM_HTTP_a", "token": "k8s-a-token" } } }
 JSON
 
 start_agent() { # name config -> AGENT_PID
-    "$BUILD/floe" agent -c "$2" >>"$TMP/$1.log" 2>&1 &
+    env -u CURL_CA_BUNDLE "$BUILD/floe" agent -c "$2" >>"$TMP/$1.log" 2>&1 &
     AGENT_PID=$!
     PIDS+=("$AGENT_PID")
 }
 start_agent peer-b "$TMP/b.json"; pid_b=$AGENT_PID
 start_agent peer-c "$TMP/c.json"
 start_agent lulea-a "$TMP/a.json"; pid_a=$AGENT_PID
-for p in "$port_a" "$port_b" "$port_c"; do
-    wait_http "http://127.0.0.1:$p/healthz" 10 || not_ok "agent on port $p did not start"
+for u in "http://127.0.0.1:$port_a" "http://127.0.0.1:$port_b" "https://127.0.0.1:$port_c"; do
+    wait_http "$u/healthz" 10 || not_ok "agent at $u did not start"
 done
 
 get() { curl -s -H "$2" "$1"; }
@@ -153,7 +169,7 @@ until_json() { # URL AUTH EXPR [tries]: waits until the python EXPR over the JSO
     done
     return 1
 }
-A="http://127.0.0.1:$port_a"; B="http://127.0.0.1:$port_b"; C="http://127.0.0.1:$port_c"
+A="http://127.0.0.1:$port_a"; B="http://127.0.0.1:$port_b"; C="https://127.0.0.1:$port_c"
 
 check "peer-b offers 100 kW" until_json "$B/v1/capacity" "$ADMIN" 'd["accepting"] and d["spare_kw"] == 100'
 check "peer-c offers 60 kW" until_json "$C/v1/capacity" "$ADMIN" 'd["accepting"] and d["spare_kw"] == 60'
@@ -165,11 +181,11 @@ check "no decision while cooling holds" \
 # chiller2 trips: 310 kW of cooling for 365 kW of IT
 curl -s -d '{"chiller2.capacity_kw": 0, "chiller2.fault": true}' "$SIM_HTTP_a/sim/set" >/dev/null
 check "lulea-a decides: placed" \
-    until_json "$A/v1/decisions" "$READ" 'len(d["decisions"]) >= 1 and d["decisions"][-1]["status"] == "placed"' 80
+    until_json "$A/v1/decisions" "$READ" '[x for x in d["decisions"] if x["policy"] == "cooling-shortfall" and x["status"] == "placed"]' 80
 get "$A/v1/decisions" "$READ" > "$TMP/decisions.json"
 /usr/bin/python3 - "$TMP/decisions.json" > "$TMP/first.json" <<'PY'
 import json, sys
-ds = json.load(open(sys.argv[1]))["decisions"]
+ds = [x for x in json.load(open(sys.argv[1]))["decisions"] if x["policy"] == "cooling-shortfall"]
 print(json.dumps(min(ds, key=lambda x: x["id"])))
 PY
 first_id=$(json_get "$TMP/first.json" 'd["id"]')
@@ -191,6 +207,8 @@ jcheck "peer-d skipped: unreachable, naming its URL" \
     'p["peer-d"]["reason"].startswith("unreachable: ") and "127.0.0.1" in p["peer-d"]["reason"] and p["peer-d"]["reserved_kw"] == 0 and p["peer-d"]["spare_kw"] is None'
 jcheck "peer-e skipped: garbage answer saying what is wrong" \
     'p["peer-e"]["reason"].startswith("garbage answer: ") and "spare_kw" in p["peer-e"]["reason"] and p["peer-e"]["reserved_kw"] == 0'
+jcheck "peer-f skipped: its certificate is not trusted without the peer's ca_file" \
+    'p["peer-f"]["reason"].startswith("unreachable: ") and "certificate" in p["peer-f"]["reason"].lower()'
 jcheck "the decision keeps its inputs and says what it placed where" \
     '{"cooling.capacity_kw": 310}.items() <= {i["name"]: i["value"] for i in d["inputs"]}.items() and "placed 120 kW of 100 kW needed" in d["reasons"][-1] and "shop -> peer-b" in d["reasons"][-1]'
 
@@ -203,7 +221,15 @@ check "peer-c's book: db 50 kW for lulea-a" \
 
 # The cooldown's next decision: what is reserved is in flight.
 check "the next decision finds the need met by in-flight work" \
-    until_json "$A/v1/decisions" "$READ" 'len(d["decisions"]) >= 2 and max(d["decisions"], key=lambda x: x["id"])["status"] == "no-need" and "in flight 120 kW" in max(d["decisions"], key=lambda x: x["id"])["reasons"][-1]' 80
+    until_json "$A/v1/decisions" "$READ" '[x for x in d["decisions"] if x["policy"] == "cooling-shortfall" and x["status"] == "no-need" and "in flight 120 kW" in x["reasons"][-1]]' 80
+# ask-first decided in the same tick, before the shed went out: 30 kW
+# needed then. Approved now, the 120 kW in flight cover it.
+aid=$(json_get "$TMP/decisions.json" '[x["id"] for x in d["decisions"] if x["policy"] == "ask-first"][0]')
+check "ask-first waited for approval with need 30 kW, nothing in flight then" \
+    /usr/bin/python3 -c 'import json,sys; d=[x for x in json.load(open(sys.argv[1]))["decisions"] if x["policy"] == "ask-first"][0]; sys.exit(0 if d["status"] == "awaiting-approval" and d["need_kw"] == 30 and d["inflight_kw"] == 0 else 1)' "$TMP/decisions.json"
+curl -s -X POST -H "Authorization: Bearer op-secret" "$A/v1/decisions/$aid/approve" > "$TMP/approved.json"
+check "approved later, its need is met by what went in flight since: no-need, nothing reserved" \
+    /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["status"] == "no-need" and d["inflight_kw"] == 120 and "in flight went from 0 to 120 kW" in d["reasons"][-1] else 1)' "$TMP/approved.json"
 
 "$BUILD/floe" decisions "$first_id" --url "$A" --token read-secret > "$TMP/detail.out" 2>&1
 check "floe decisions $first_id shows where each workload goes and why peers were skipped" \

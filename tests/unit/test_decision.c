@@ -150,6 +150,7 @@ static void fill_sample(struct decision *d)
     decision_classify(d, &f);
     d->status = DECISION_PARTIAL;
     d->placed_kw = 40;
+    d->deadline_s = 1800;
     decision_add_reason(d, "placed 40 of 140 kW; 100 kW missing");
 }
 
@@ -163,6 +164,7 @@ static void test_json_has_the_api_shape(void **state)
         text,
         "{\"id\":42,\"ts\":\"2026-01-15T09:12:00Z\",\"policy\":\"cooling-shortfall\","
         "\"kind\":\"shed\",\"status\":\"partial\",\"need_kw\":140,\"placed_kw\":40,"
+        "\"inflight_kw\":0,\"deadline_s\":1800,"
         "\"inputs\":[{\"name\":\"cooling.capacity_kw\",\"value\":300,\"quality\":\"good\"},"
         "{\"name\":\"it.load_kw\",\"value\":null,\"quality\":\"unknown\"},"
         "{\"name\":\"rate(room.inlet_c, 5m)\",\"value\":0.0125,\"quality\":\"good\"}],"
@@ -194,7 +196,8 @@ static void test_json_empty_decision_keeps_every_field(void **state)
     assert_string_equal(text, "{\"id\":0,\"ts\":\"2026-03-10T08:27:30.500Z\","
                               "\"policy\":\"ups-on-battery\",\"kind\":\"notify\","
                               "\"status\":\"inputs-unknown\",\"need_kw\":null,"
-                              "\"placed_kw\":null,\"inputs\":[],"
+                              "\"placed_kw\":null,\"inflight_kw\":null,\"deadline_s\":null,"
+                              "\"inputs\":[],"
                               "\"workloads\":[],\"peers\":[],\"reasons\":[]}");
     free(text);
     decision_clear(&d);
@@ -217,6 +220,8 @@ static void assert_same_decision(const struct decision *a, const struct decision
     assert_int_equal(a->status, b->status);
     assert_true(same_number(a->need_kw, b->need_kw));
     assert_true(same_number(a->placed_kw, b->placed_kw));
+    assert_true(same_number(a->inflight_kw, b->inflight_kw));
+    assert_true(same_number(a->deadline_s, b->deadline_s));
     assert_int_equal(a->ninputs, b->ninputs);
     for (size_t i = 0; i < a->ninputs; i++) {
         assert_string_equal(a->inputs[i].name, b->inputs[i].name);

@@ -324,6 +324,81 @@ static void grants_survive_refusals_and_none_is_left_unused(void **state)
     done(&r);
 }
 
+
+/* A peer that refuses while saying it has the room is taken out, not
+ * asked again and again. */
+static void a_refusal_claiming_room_takes_the_peer_out(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"liar", "b"};
+    struct run r = {.s = {.npeers = 2}};
+    r.s.peers[0].cap = answer(1000);
+    r.s.peers[0].resv[0].outcome = PL_RESV_REFUSED;
+    r.s.peers[0].resv[0].spare_kw = 1000;
+    r.s.peers[0].nresv = 1;
+    r.s.peers[1].cap = answer(100);
+    struct pl_workload w[] = {wl("w1", 40, 10), wl("w2", 40, 10)};
+    place(&r, names, w, 2, 80);
+    assert_int_equal(r.d.status, DECISION_PLACED);
+    assert_int_equal(r.s.peers[0].asked, 1);
+    assert_string_equal(find_w(&r.d, "w1")->to, "b");
+    assert_string_equal(find_w(&r.d, "w2")->to, "b");
+    assert_string_equal(find_p(&r.d, "liar")->reason, "refused 40 kW while reporting 1000 kW spare");
+    assert_true(r.out.rounds <= 2);
+    done(&r);
+}
+
+/* After a failure at one peer, what the others granted meanwhile is no
+ * longer believed to be spare there. */
+static void a_failure_lowers_what_the_others_granted_meanwhile(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"a", "b"};
+    struct run r = {.s = {.npeers = 2}};
+    r.s.peers[0].cap = answer(100);
+    r.s.peers[1].cap = answer(90);
+    r.s.peers[1].resv[0].outcome = PL_RESV_FAILED;
+    r.s.peers[1].resv[0].problem = "unreachable: timed out";
+    r.s.peers[1].nresv = 1;
+    struct pl_workload w[] = {wl("w1", 60, 10), wl("w2", 60, 10)};
+    place(&r, names, w, 2, 120);
+    /* w1 at a (40 left there), w2 failed at b: a cannot take w2 */
+    assert_int_equal(r.d.status, DECISION_PARTIAL);
+    assert_int_equal(r.s.peers[0].asked, 1);
+    assert_int_equal(r.s.peers[1].asked, 1);
+    assert_string_equal(find_w(&r.d, "w1")->to, "a");
+    assert_false(find_w(&r.d, "w2")->chosen);
+    done(&r);
+}
+
+/* A group moves whole to one peer: when the peer refuses its second
+ * member, the first member's grant there is released and the group goes
+ * elsewhere. */
+static void a_group_refused_halfway_is_released_and_moves_whole(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"a", "b"};
+    struct run r = {.s = {.npeers = 2}};
+    r.s.peers[0].cap = answer(100);
+    r.s.peers[0].resv[0].outcome = PL_RESV_GRANTED;
+    r.s.peers[0].resv[1].outcome = PL_RESV_REFUSED;
+    r.s.peers[0].resv[1].spare_kw = 0;
+    r.s.peers[0].nresv = 2;
+    r.s.peers[1].cap = answer(100);
+    struct pl_workload w[] = {wl("g1", 40, 10), wl("g2", 40, 10)};
+    w[0].group = w[1].group = "shop";
+    place(&r, names, w, 2, 80);
+    assert_int_equal(r.d.status, DECISION_PLACED);
+    assert_string_equal(find_w(&r.d, "g1")->to, "b");
+    assert_string_equal(find_w(&r.d, "g2")->to, "b");
+    assert_int_equal(r.s.peers[0].nreleased, 1);
+    assert_string_equal(r.s.peers[0].released[0], "rsv-1");
+    assert_true(find_p(&r.d, "a")->reserved_kw == 0);
+    assert_true(fabs(find_p(&r.d, "b")->reserved_kw - 80) < 1e-9);
+    assert_int_equal(r.out.ngrants, 2);
+    done(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -335,6 +410,9 @@ int main(void)
         cmocka_unit_test(no_capacity_anywhere_places_nothing),
         cmocka_unit_test(pinned_and_unmovable_are_left_with_reasons),
         cmocka_unit_test(grants_survive_refusals_and_none_is_left_unused),
+        cmocka_unit_test(a_refusal_claiming_room_takes_the_peer_out),
+        cmocka_unit_test(a_failure_lowers_what_the_others_granted_meanwhile),
+        cmocka_unit_test(a_group_refused_halfway_is_released_and_moves_whole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

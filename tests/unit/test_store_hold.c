@@ -94,6 +94,13 @@ static void holds_count_until_their_ttl_or_release(void **state)
     assert_string_equal(rows[0].state, "active");
     store_hold_rows_free(rows, n);
 
+    /* a peer that hands out an id twice does not silently replace a hold */
+    struct store_hold dup = {.peer = "falkenberg-1", .id = "rsv-1", .workload = "other", .kw = 99,
+                             .created_ms = T0, .expires_ms = T0 + 60000};
+    assert_int_equal(store_hold_add(f->s, &dup, err, sizeof err), -1);
+    assert_int_equal(active(f, T0, &kw), 2);
+    assert_true(kw == 52.5);
+
     assert_int_equal(active(f, T0 + 60000, &kw), 1); /* shop's TTL ended */
     assert_true(kw == 12.5);
     assert_int_equal(store_hold_release(f->s, "oslo-2", "rsv-1", T0 + 1000, err, sizeof err), 0);
