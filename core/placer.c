@@ -80,8 +80,8 @@ static void release_one(const struct cfg_peer *peer, const char *id)
 {
     char err[256];
     if (peer_release(peer, id, PLACER_RESERVE_TIMEOUT_MS, err, sizeof err) != 0)
-        log_warn("peer %s: reservation %s not released (it lapses at its TTL): %s", peer->name,
-                 id, err);
+        log_warn("peer %s: reservation %s not released (it lapses at its TTL): %s", peer->name, id,
+                 err);
     else
         log_info("peer %s: reservation %s released", peer->name, id);
 }
@@ -137,8 +137,9 @@ void placer_place(struct agent *a, const struct floe_config *cfg,
         d->need_kw = need;
         if (need <= 0) {
             d->status = DECISION_NO_NEED;
-            decision_add_reason(d, "need met by in-flight work: in flight went from %s to %s kW "
-                                   "since the decision",
+            decision_add_reason(d,
+                                "need met by in-flight work: in flight went from %s to %s kW "
+                                "since the decision",
                                 was, now);
             return;
         }
@@ -146,9 +147,8 @@ void placer_place(struct agent *a, const struct floe_config *cfg,
                             kw, was, now);
     }
     const struct inventory *inv = inventory ? inventory->inv : NULL;
-    const char *inv_error = inventory && inventory->error && *inventory->error
-                                ? inventory->error
-                                : NULL;
+    const char *inv_error =
+        inventory && inventory->error && *inventory->error ? inventory->error : NULL;
     if (!inv) {
         decision_not_placed(d, "nothing placed: the workload inventory has not been read yet%s%s",
                             inv_error ? ": " : "", inv_error ? inv_error : "");
@@ -157,8 +157,8 @@ void placer_place(struct agent *a, const struct floe_config *cfg,
     if (inv_error) {
         char age[32];
         age_text(now_ms - inv->read_ms, age, sizeof age);
-        decision_add_reason(d, "workload inventory from %s ago (the last refresh failed: %s)",
-                            age, inv_error);
+        decision_add_reason(d, "workload inventory from %s ago (the last refresh failed: %s)", age,
+                            inv_error);
     }
 
     /* Workloads this site already holds a reservation for are in flight. */
@@ -209,10 +209,12 @@ void placer_place(struct agent *a, const struct floe_config *cfg,
         names[i] = cfg->peers[i].name;
 
     struct ops_ctx octx = {.cfg = cfg, .work = work, .ttl_s = ttl};
-    struct pl_place_ops ops = {.ctx = &octx, .capacity = ops_capacity, .reserve = ops_reserve,
-                               .release = ops_release};
-    struct pl_place_request req = {.peer_names = names, .npeers = cfg->npeers,
-                                   .workloads = work, .nworkloads = n,
+    struct pl_place_ops ops = {
+        .ctx = &octx, .capacity = ops_capacity, .reserve = ops_reserve, .release = ops_release};
+    struct pl_place_request req = {.peer_names = names,
+                                   .npeers = cfg->npeers,
+                                   .workloads = work,
+                                   .nworkloads = n,
                                    .need_kw = d->need_kw};
     req.deadline_s = d->deadline_s;
     struct pl_placement placed;
@@ -273,10 +275,13 @@ void placer_keep(struct agent *a, const struct placer_grants *g, int64_t decisio
 {
     for (size_t i = 0; i < g->n; i++) {
         const struct placer_grant *x = &g->g[i];
-        struct store_hold h = {.peer = (char *)x->peer, .id = (char *)x->id,
+        struct store_hold h = {.peer = (char *)x->peer,
+                               .id = (char *)x->id,
                                .workload = (char *)x->workload,
-                               .namespace_ = (char *)x->namespace_, .kw = x->kw,
-                               .decision_id = decision_id, .created_ms = now_ms,
+                               .namespace_ = (char *)x->namespace_,
+                               .kw = x->kw,
+                               .decision_id = decision_id,
+                               .created_ms = now_ms,
                                .expires_ms = x->expires_ms};
         char err[256];
         if (store_hold_add(a->store, &h, err, sizeof err) != 0)

@@ -36,23 +36,23 @@
 
 struct httpc_req {
     /* inputs (borrowed) */
-    const char *method;       /* "GET" (default when NULL), "POST", "PUT", "PATCH", "DELETE" */
+    const char *method; /* "GET" (default when NULL), "POST", "PUT", "PATCH", "DELETE" */
     const char *url;
-    const char *bearer;       /* Authorization: Bearer ...; NULL or "" = none */
-    const char *ca_file;      /* NULL = the system's CA bundle */
-    const char *ca_pem;       /* CA certificates as PEM text (a kubeconfig's
-                                 certificate-authority-data); used instead of
-                                 ca_file when given. NULL = none */
+    const char *bearer;  /* Authorization: Bearer ...; NULL or "" = none */
+    const char *ca_file; /* NULL = the system's CA bundle */
+    const char *ca_pem;  /* CA certificates as PEM text (a kubeconfig's
+                            certificate-authority-data); used instead of
+                            ca_file when given. NULL = none */
     size_t ca_pem_len;
     const char *content_type; /* for a body; default "application/json" */
     const char *body;         /* NULL = no body */
     size_t body_len;
-    int64_t timeout_ms;       /* whole request; <= 0 means 10 s */
-    size_t max_body;          /* 0 = HTTPC_DEFAULT_MAX_BODY */
+    int64_t timeout_ms; /* whole request; <= 0 means 10 s */
+    size_t max_body;    /* 0 = HTTPC_DEFAULT_MAX_BODY */
 
     /* outputs */
-    long status;        /* HTTP status, 0 when no answer came */
-    char *answer;       /* NUL-terminated answer body ("" when empty); NULL without an answer */
+    long status;  /* HTTP status, 0 when no answer came */
+    char *answer; /* NUL-terminated answer body ("" when empty); NULL without an answer */
     size_t answer_len;
     int64_t elapsed_ms; /* how long the request took */
     char error[320];    /* when status is 0: what went wrong, naming the URL */

@@ -50,8 +50,7 @@ static void sync_pl_peers(struct place *p)
     }
     for (size_t i = 0; i < p->req->nworkloads; i++) {
         int g = p->granted[i];
-        p->work[i].reserved_at =
-            g >= 0 ? p->req->peer_names[p->out->grants[g].peer] : NULL;
+        p->work[i].reserved_at = g >= 0 ? p->req->peer_names[p->out->grants[g].peer] : NULL;
     }
 }
 
@@ -135,8 +134,8 @@ static int reserve_round(struct place *p, const struct pl_choice *c, char *err, 
             }
             p->granted[w] = (int)p->out->ngrants;
             struct pl_grant *g = &p->out->grants[p->out->ngrants++];
-            *g = (struct pl_grant){.workload = w, .peer = peer, .kw = kw,
-                                   .expires_ms = a.expires_ms};
+            *g = (struct pl_grant){
+                .workload = w, .peer = peer, .kw = kw, .expires_ms = a.expires_ms};
             util_strlcpy(g->id, a.id, sizeof g->id);
             v->granted_since_answer += kw;
             v->reserved_kw += kw;
@@ -189,19 +188,19 @@ static void record(struct place *p, const struct pl_choice *c, bool complete, st
             snprintf(reason, sizeof reason, "chosen, but no reservation was obtained");
         else
             snprintf(reason, sizeof reason, "%s", why);
-        decision_add_workload(d, &(struct decision_workload){
-                                     .name = (char *)w->name,
-                                     .namespace_ = (char *)w->namespace_,
-                                     .power_kw = w->power_kw,
-                                     .priority = w->priority,
-                                     .data_gb = w->data_gb,
-                                     .downtime_s = w->stateless ? 0 : w->downtime_s,
-                                     .chosen = chosen,
-                                     .to = chosen ? (char *)req->peer_names[p->out->grants[g].peer]
-                                                  : NULL,
-                                     .reservation = chosen ? p->out->grants[g].id : NULL,
-                                     .reason = reason,
-                                 });
+        decision_add_workload(
+            d, &(struct decision_workload){
+                   .name = (char *)w->name,
+                   .namespace_ = (char *)w->namespace_,
+                   .power_kw = w->power_kw,
+                   .priority = w->priority,
+                   .data_gb = w->data_gb,
+                   .downtime_s = w->stateless ? 0 : w->downtime_s,
+                   .chosen = chosen,
+                   .to = chosen ? (char *)req->peer_names[p->out->grants[g].peer] : NULL,
+                   .reservation = chosen ? p->out->grants[g].id : NULL,
+                   .reason = reason,
+               });
     }
     for (size_t i = 0; i < req->npeers; i++) {
         const struct peer_view *v = &p->peers[i];
@@ -240,8 +239,7 @@ static void record(struct place *p, const struct pl_choice *c, bool complete, st
         if (req->nworkloads == 0)
             decision_add_reason(d, "nothing placed: the inventory has no workloads");
         else if (usable == 0)
-            decision_add_reason(d, "nothing placed: no peer has capacity (%zu asked)",
-                                req->npeers);
+            decision_add_reason(d, "nothing placed: no peer has capacity (%zu asked)", req->npeers);
         else if (!complete)
             decision_add_reason(d, "nothing placed: the peers refused the reservations (%d rounds)",
                                 p->out->rounds);
@@ -258,8 +256,7 @@ static void record(struct place *p, const struct pl_choice *c, bool complete, st
     char *text = strbuf_take(&moves);
     if (p->out->missing_kw > 0) {
         d->status = DECISION_PARTIAL;
-        decision_add_reason(d, "placed %s of %s kW needed, %s kW missing (%s): %s", got, need,
-                            miss,
+        decision_add_reason(d, "placed %s of %s kW needed, %s kW missing (%s): %s", got, need, miss,
                             !complete ? "the peers refused the rest"
                             : c       ? c->summary
                                       : "",
@@ -271,8 +268,8 @@ static void record(struct place *p, const struct pl_choice *c, bool complete, st
     free(text);
 }
 
-int pl_place(const struct pl_place_request *req, const struct pl_place_ops *ops,
-             struct decision *d, struct pl_placement *out, char *err, size_t errlen)
+int pl_place(const struct pl_place_request *req, const struct pl_place_ops *ops, struct decision *d,
+             struct pl_placement *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     size_t np = req->npeers, nw = req->nworkloads;

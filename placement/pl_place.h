@@ -35,10 +35,11 @@
 
 /* One peer's answer to GET /v1/capacity. */
 struct pl_peer_answer {
-    bool answered;                /* a valid answer came */
+    bool answered; /* a valid answer came */
     bool accepting;
     double spare_kw;              /* NAN when not answered */
-    char problem[PL_PROBLEM_MAX]; /* "" or why it is skipped: "unreachable: ...", "garbage answer: ..." */
+    char problem[PL_PROBLEM_MAX]; /* "" or why it is skipped: "unreachable: ...", "garbage answer:
+                                     ..." */
 };
 
 enum pl_resv_outcome {
@@ -97,8 +98,8 @@ struct pl_placement {
  * records the outcome in d: its workloads, peers, placed_kw, status and a
  * closing reason. Returns 0, or -1 with err when memory ran out (d is then
  * no-placement with that reason and nothing stays reserved). */
-int pl_place(const struct pl_place_request *req, const struct pl_place_ops *ops,
-             struct decision *d, struct pl_placement *out, char *err, size_t errlen);
+int pl_place(const struct pl_place_request *req, const struct pl_place_ops *ops, struct decision *d,
+             struct pl_placement *out, char *err, size_t errlen);
 
 void pl_placement_clear(struct pl_placement *p);
 

@@ -209,6 +209,18 @@ int store_fail(const struct store *s, sqlite3 *db, const char *what, char *err, 
     return errf(err, errlen, "%s: %s: %s%s", s->path, what, sqlite3_errmsg(db), hint);
 }
 
+sqlite3_stmt *store_prepare(const struct store *s, sqlite3 *db, const char *sql, char *err,
+                            size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        store_fail(s, db, "prepare", err, errlen);
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    return st;
+}
+
 struct store_stmt_def {
     sqlite3_stmt **stmt;
     const char *sql;

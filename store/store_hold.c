@@ -27,18 +27,6 @@ void store_hold_rows_free(struct store_hold *rows, size_t n)
     free(rows);
 }
 
-static sqlite3_stmt *prep(const struct store *s, sqlite3 *db, const char *sql, char *err,
-                          size_t errlen)
-{
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        store_fail(s, db, "prepare", err, errlen);
-        sqlite3_finalize(st);
-        return NULL;
-    }
-    return st;
-}
-
 static char *col_text(sqlite3_stmt *st, int i)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
@@ -49,10 +37,10 @@ int store_hold_add(struct store *s, const struct store_hold *h, char *err, size_
 {
     pthread_mutex_lock(&s->write_lock);
     int rc = -1;
-    sqlite3_stmt *st = prep(s, s->writer,
-                            "INSERT INTO hold(" HOLD_COLUMNS ")"
-                            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'active', NULL)",
-                            err, errlen);
+    sqlite3_stmt *st = store_prepare(s, s->writer,
+                                     "INSERT INTO hold(" HOLD_COLUMNS ")"
+                                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'active', NULL)",
+                                     err, errlen);
     if (st) {
         sqlite3_bind_text(st, 1, h->peer, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, h->id, -1, SQLITE_STATIC);
@@ -79,10 +67,11 @@ int store_hold_active(struct store *s, int64_t now_ms, struct store_hold **rows,
     size_t len = 0, cap = 0;
     pthread_mutex_lock(&s->read_lock);
     int rc = -1;
-    sqlite3_stmt *st = prep(s, s->reader,
-                            "SELECT " HOLD_COLUMNS " FROM hold"
-                            " WHERE state = 'active' AND expires_ms > ?1 ORDER BY created_ms",
-                            err, errlen);
+    sqlite3_stmt *st =
+        store_prepare(s, s->reader,
+                      "SELECT " HOLD_COLUMNS " FROM hold"
+                      " WHERE state = 'active' AND expires_ms > ?1 ORDER BY created_ms",
+                      err, errlen);
     if (!st)
         goto out;
     sqlite3_bind_int64(st, 1, now_ms);
@@ -122,15 +111,15 @@ out:
     return rc;
 }
 
-int store_hold_release(struct store *s, const char *peer, const char *id, int64_t now_ms,
-                       char *err, size_t errlen)
+int store_hold_release(struct store *s, const char *peer, const char *id, int64_t now_ms, char *err,
+                       size_t errlen)
 {
     pthread_mutex_lock(&s->write_lock);
     int rc = -1;
-    sqlite3_stmt *st = prep(s, s->writer,
-                            "UPDATE hold SET state = 'released', ended_ms = ?3"
-                            " WHERE peer = ?1 AND id = ?2 AND state = 'active'",
-                            err, errlen);
+    sqlite3_stmt *st = store_prepare(s, s->writer,
+                                     "UPDATE hold SET state = 'released', ended_ms = ?3"
+                                     " WHERE peer = ?1 AND id = ?2 AND state = 'active'",
+                                     err, errlen);
     if (st) {
         sqlite3_bind_text(st, 1, peer, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
@@ -145,16 +134,15 @@ int store_hold_release(struct store *s, const char *peer, const char *id, int64_
     return rc;
 }
 
-int store_hold_prune(struct store *s, int64_t cutoff_ms, int64_t *deleted, char *err,
-                     size_t errlen)
+int store_hold_prune(struct store *s, int64_t cutoff_ms, int64_t *deleted, char *err, size_t errlen)
 {
     *deleted = 0;
     pthread_mutex_lock(&s->write_lock);
     int rc = -1;
-    sqlite3_stmt *st = prep(s, s->writer,
-                            "DELETE FROM hold WHERE (state != 'active' AND ended_ms < ?1)"
-                            " OR (state = 'active' AND expires_ms < ?1)",
-                            err, errlen);
+    sqlite3_stmt *st = store_prepare(s, s->writer,
+                                     "DELETE FROM hold WHERE (state != 'active' AND ended_ms < ?1)"
+                                     " OR (state = 'active' AND expires_ms < ?1)",
+                                     err, errlen);
     if (st) {
         sqlite3_bind_int64(st, 1, cutoff_ms);
         if (sqlite3_step(st) == SQLITE_DONE) {

@@ -46,6 +46,12 @@ struct store {
 /* Formats "PATH: what: sqlite message" into err; returns -1. */
 int store_fail(const struct store *s, sqlite3 *db, const char *what, char *err, size_t errlen);
 
+/* Prepares sql on db (a statement the caller finalizes), or NULL with
+ * err filled. For the record tables, whose statements are prepared per
+ * call. */
+sqlite3_stmt *store_prepare(const struct store *s, sqlite3 *db, const char *sql, char *err,
+                            size_t errlen);
+
 /* Schema migration 2, defined in store_records.c's terms. */
 #define STORE_RECORDS_SCHEMA                                                                       \
     "CREATE TABLE decision ("                                                                      \

@@ -19,18 +19,6 @@
 #include "store/store_internal.h"
 
 /* Prepares sql on db; on failure fills err. */
-static sqlite3_stmt *prep(const struct store *s, sqlite3 *db, const char *sql, char *err,
-                          size_t errlen)
-{
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        store_fail(s, db, "prepare", err, errlen);
-        sqlite3_finalize(st);
-        return NULL;
-    }
-    return st;
-}
-
 static char *col_text(sqlite3_stmt *st, int i)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
@@ -56,10 +44,10 @@ static int step_done(struct store *s, sqlite3_stmt *st, const char *what, char *
 static int audit_locked(struct store *s, int64_t ts_ms, const char *actor, const char *action,
                         const char *target, const char *detail, char *err, size_t errlen)
 {
-    sqlite3_stmt *st = prep(s, s->writer,
-                            "INSERT INTO audit(ts_ms, actor, action, target, detail) "
-                            "VALUES (?, ?, ?, ?, ?)",
-                            err, errlen);
+    sqlite3_stmt *st = store_prepare(s, s->writer,
+                                     "INSERT INTO audit(ts_ms, actor, action, target, detail) "
+                                     "VALUES (?, ?, ?, ?, ?)",
+                                     err, errlen);
     if (!st)
         return -1;
     sqlite3_bind_int64(st, 1, ts_ms);
@@ -101,7 +89,7 @@ int store_window(struct store *s, const char *metric, int64_t since_ms, int64_t 
         "       (SELECT value FROM r ORDER BY ts_ms DESC LIMIT 1)";
     pthread_mutex_lock(&s->read_lock);
     int rc = -1;
-    sqlite3_stmt *st = prep(s, s->reader, sql, err, errlen);
+    sqlite3_stmt *st = store_prepare(s, s->reader, sql, err, errlen);
     if (!st)
         goto out;
     sqlite3_bind_text(st, 1, metric, -1, SQLITE_STATIC);
@@ -138,10 +126,10 @@ out:
 static int state_put_locked(struct store *s, const char *name, const char *body, char *err,
                             size_t errlen)
 {
-    sqlite3_stmt *st = prep(s, s->writer,
-                            "INSERT INTO policy_state(name, body) VALUES (?1, ?2) "
-                            "ON CONFLICT(name) DO UPDATE SET body = ?2",
-                            err, errlen);
+    sqlite3_stmt *st = store_prepare(s, s->writer,
+                                     "INSERT INTO policy_state(name, body) VALUES (?1, ?2) "
+                                     "ON CONFLICT(name) DO UPDATE SET body = ?2",
+                                     err, errlen);
     if (!st)
         return -1;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -160,9 +148,10 @@ int store_decision_add(struct store *s, int64_t ts_ms, const char *policy, const
     sqlite3_stmt *st = NULL;
     if (exec_locked(s, "BEGIN IMMEDIATE", err, errlen) < 0)
         goto out;
-    st = prep(s, s->writer,
-              "INSERT INTO decision(ts_ms, policy, kind, status, body) VALUES (?, ?, ?, ?, ?)",
-              err, errlen);
+    st = store_prepare(
+        s, s->writer,
+        "INSERT INTO decision(ts_ms, policy, kind, status, body) VALUES (?, ?, ?, ?, ?)", err,
+        errlen);
     if (!st)
         goto rollback;
     sqlite3_bind_int64(st, 1, ts_ms);
@@ -193,8 +182,8 @@ int store_decision_last_id(struct store *s, const char *policy, int64_t *id, cha
     *id = 0;
     pthread_mutex_lock(&s->read_lock);
     int rc = -1;
-    sqlite3_stmt *st = prep(s, s->reader, "SELECT max(id) FROM decision WHERE policy = ?", err,
-                            errlen);
+    sqlite3_stmt *st =
+        store_prepare(s, s->reader, "SELECT max(id) FROM decision WHERE policy = ?", err, errlen);
     if (st) {
         sqlite3_bind_text(st, 1, policy, -1, SQLITE_STATIC);
         if (sqlite3_step(st) == SQLITE_ROW) {
@@ -218,7 +207,7 @@ int store_decision_transition(struct store *s, int64_t id, const char *from, con
     sqlite3_stmt *st = NULL;
     if (exec_locked(s, "BEGIN IMMEDIATE", err, errlen) < 0)
         goto out;
-    st = prep(s, s->writer, "SELECT status FROM decision WHERE id = ?", err, errlen);
+    st = store_prepare(s, s->writer, "SELECT status FROM decision WHERE id = ?", err, errlen);
     if (!st)
         goto rollback;
     sqlite3_bind_int64(st, 1, id);
@@ -236,7 +225,8 @@ int store_decision_transition(struct store *s, int64_t id, const char *from, con
         goto rollback;
     }
     sqlite3_finalize(st);
-    st = prep(s, s->writer, "UPDATE decision SET status = ?, body = ? WHERE id = ?", err, errlen);
+    st = store_prepare(s, s->writer, "UPDATE decision SET status = ?, body = ? WHERE id = ?", err,
+                       errlen);
     if (!st)
         goto rollback;
     sqlite3_bind_text(st, 1, to, -1, SQLITE_STATIC);
@@ -295,10 +285,10 @@ int store_decisions(struct store *s, int64_t since_ms, size_t limit,
     int rc = -1;
     struct store_decision_row *out = NULL;
     size_t len = 0, cap = 0;
-    sqlite3_stmt *st = prep(s, s->reader,
-                            "SELECT id, ts_ms, policy, kind, status, body FROM decision "
-                            "WHERE ts_ms >= ? ORDER BY id DESC LIMIT ?",
-                            err, errlen);
+    sqlite3_stmt *st = store_prepare(s, s->reader,
+                                     "SELECT id, ts_ms, policy, kind, status, body FROM decision "
+                                     "WHERE ts_ms >= ? ORDER BY id DESC LIMIT ?",
+                                     err, errlen);
     if (!st)
         goto out;
     sqlite3_bind_int64(st, 1, since_ms);
@@ -333,10 +323,10 @@ int store_decision_get(struct store *s, int64_t id, struct store_decision_row *r
     memset(row, 0, sizeof *row);
     pthread_mutex_lock(&s->read_lock);
     int rc = -1;
-    sqlite3_stmt *st = prep(s, s->reader,
-                            "SELECT id, ts_ms, policy, kind, status, body FROM decision "
-                            "WHERE id = ?",
-                            err, errlen);
+    sqlite3_stmt *st = store_prepare(s, s->reader,
+                                     "SELECT id, ts_ms, policy, kind, status, body FROM decision "
+                                     "WHERE id = ?",
+                                     err, errlen);
     if (!st)
         goto out;
     sqlite3_bind_int64(st, 1, id);
@@ -378,7 +368,7 @@ int store_decision_counts(struct store *s,
         "ORDER BY p.kind, p.status";
     pthread_mutex_lock(&s->read_lock);
     int rc = -1;
-    sqlite3_stmt *st = prep(s, s->reader, sql, err, errlen);
+    sqlite3_stmt *st = store_prepare(s, s->reader, sql, err, errlen);
     if (!st)
         goto out;
     int step;
@@ -407,10 +397,11 @@ int store_policy_put(struct store *s, const char *name, const char *body, const 
     sqlite3_stmt *st = NULL;
     if (exec_locked(s, "BEGIN IMMEDIATE", err, errlen) < 0)
         goto out;
-    st = prep(s, s->writer,
-              "INSERT INTO policy(name, body, updated_ms, updated_by) VALUES (?1, ?2, ?3, ?4) "
-              "ON CONFLICT(name) DO UPDATE SET body = ?2, updated_ms = ?3, updated_by = ?4",
-              err, errlen);
+    st = store_prepare(
+        s, s->writer,
+        "INSERT INTO policy(name, body, updated_ms, updated_by) VALUES (?1, ?2, ?3, ?4) "
+        "ON CONFLICT(name) DO UPDATE SET body = ?2, updated_ms = ?3, updated_by = ?4",
+        err, errlen);
     if (!st)
         goto rollback;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -441,7 +432,7 @@ int store_policy_delete(struct store *s, const char *name, const char *actor, in
     sqlite3_stmt *st = NULL;
     if (exec_locked(s, "BEGIN IMMEDIATE", err, errlen) < 0)
         goto out;
-    st = prep(s, s->writer, "DELETE FROM policy WHERE name = ?", err, errlen);
+    st = store_prepare(s, s->writer, "DELETE FROM policy WHERE name = ?", err, errlen);
     if (!st)
         goto rollback;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -453,7 +444,7 @@ int store_policy_delete(struct store *s, const char *name, const char *actor, in
         goto rollback;
     }
     sqlite3_finalize(st);
-    st = prep(s, s->writer, "DELETE FROM policy_state WHERE name = ?", err, errlen);
+    st = store_prepare(s, s->writer, "DELETE FROM policy_state WHERE name = ?", err, errlen);
     if (!st)
         goto rollback;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -481,7 +472,7 @@ static int list_pairs(struct store *s, const char *sql,
 {
     pthread_mutex_lock(&s->read_lock);
     int rc = -1;
-    sqlite3_stmt *st = prep(s, s->reader, sql, err, errlen);
+    sqlite3_stmt *st = store_prepare(s, s->reader, sql, err, errlen);
     if (!st)
         goto out;
     int step;
@@ -544,10 +535,10 @@ int store_audit(struct store *s, size_t limit, struct store_audit_row **rows, si
     int rc = -1;
     struct store_audit_row *out = NULL;
     size_t len = 0, cap = 0;
-    sqlite3_stmt *st = prep(s, s->reader,
-                            "SELECT id, ts_ms, actor, action, target, detail FROM audit "
-                            "ORDER BY id DESC LIMIT ?",
-                            err, errlen);
+    sqlite3_stmt *st = store_prepare(s, s->reader,
+                                     "SELECT id, ts_ms, actor, action, target, detail FROM audit "
+                                     "ORDER BY id DESC LIMIT ?",
+                                     err, errlen);
     if (!st)
         goto out;
     sqlite3_bind_int64(st, 1, limit > (size_t)INT64_MAX ? -1 : (int64_t)limit);

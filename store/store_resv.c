@@ -23,12 +23,11 @@
 #define RESV_ID_TRIES 4
 
 #define RESV_COLUMNS                                                                               \
-    "id, from_site, workload, granted_by, kw, created_ms, expires_ms, confirmed_ms, state, "      \
+    "id, from_site, workload, granted_by, kw, created_ms, expires_ms, confirmed_ms, state, "       \
     "ended_ms, ended_by"
 
 /* Counting at ?1 (ms): see store_resv.h. */
-#define RESV_COUNTING                                                                              \
-    "state = 'active' AND (confirmed_ms IS NOT NULL OR expires_ms > ?1)"
+#define RESV_COUNTING "state = 'active' AND (confirmed_ms IS NOT NULL OR expires_ms > ?1)"
 
 static const char *const state_names[] = {"active", "released", "expired"};
 
@@ -61,18 +60,6 @@ void store_resv_rows_free(struct store_resv *rows, size_t n)
     for (size_t i = 0; rows && i < n; i++)
         store_resv_clear(&rows[i]);
     free(rows);
-}
-
-static sqlite3_stmt *prep(const struct store *s, sqlite3 *db, const char *sql, char *err,
-                          size_t errlen)
-{
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        store_fail(s, db, "prepare", err, errlen);
-        sqlite3_finalize(st);
-        return NULL;
-    }
-    return st;
 }
 
 static char *col_text(sqlite3_stmt *st, int i)
@@ -166,17 +153,16 @@ static int new_id(char *out, size_t n, char *err, size_t errlen)
             return errf(err, errlen, "reservation id: getrandom: %s", strerror(errno));
         got += (size_t)r;
     }
-    snprintf(out, n, "rsv-%02x%02x%02x%02x%02x%02x%02x%02x", bytes[0], bytes[1], bytes[2],
-             bytes[3], bytes[4], bytes[5], bytes[6], bytes[7]);
+    snprintf(out, n, "rsv-%02x%02x%02x%02x%02x%02x%02x%02x", bytes[0], bytes[1], bytes[2], bytes[3],
+             bytes[4], bytes[5], bytes[6], bytes[7]);
     return 0;
 }
 
 static int active_sum_locked(struct store *s, sqlite3 *db, int64_t now_ms, double *kw, char *err,
                              size_t errlen)
 {
-    sqlite3_stmt *st =
-        prep(s, db, "SELECT coalesce(sum(kw), 0) FROM reservation WHERE " RESV_COUNTING, err,
-             errlen);
+    sqlite3_stmt *st = store_prepare(
+        s, db, "SELECT coalesce(sum(kw), 0) FROM reservation WHERE " RESV_COUNTING, err, errlen);
     if (!st)
         return -1;
     sqlite3_bind_int64(st, 1, now_ms);
@@ -193,10 +179,11 @@ static int active_sum_locked(struct store *s, sqlite3 *db, int64_t now_ms, doubl
 static int insert_locked(struct store *s, const struct store_resv_request *req, int64_t now_ms,
                          char *id, char *err, size_t errlen)
 {
-    sqlite3_stmt *st = prep(s, s->writer,
-                            "INSERT INTO reservation(id, from_site, workload, granted_by, kw, "
-                            "created_ms, expires_ms, state) VALUES (?, ?, ?, ?, ?, ?, ?, 'active')",
-                            err, errlen);
+    sqlite3_stmt *st =
+        store_prepare(s, s->writer,
+                      "INSERT INTO reservation(id, from_site, workload, granted_by, kw, "
+                      "created_ms, expires_ms, state) VALUES (?, ?, ?, ?, ?, ?, ?, 'active')",
+                      err, errlen);
     if (!st)
         return -1;
     int rc = -1;
@@ -275,10 +262,10 @@ unlock:
 static int get_locked(struct store *s, sqlite3 *db, const char *id, const char *owner,
                       struct store_resv *r, char *err, size_t errlen)
 {
-    sqlite3_stmt *st = prep(s, db,
-                            "SELECT " RESV_COLUMNS " FROM reservation WHERE id = ?1"
-                            " AND (?2 IS NULL OR granted_by = ?2)",
-                            err, errlen);
+    sqlite3_stmt *st = store_prepare(s, db,
+                                     "SELECT " RESV_COLUMNS " FROM reservation WHERE id = ?1"
+                                     " AND (?2 IS NULL OR granted_by = ?2)",
+                                     err, errlen);
     if (!st)
         return -1;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -302,16 +289,16 @@ static int get_locked(struct store *s, sqlite3 *db, const char *id, const char *
 static int update_locked(struct store *s, const char *sql, const char *id, int64_t ms,
                          const char *by, char *err, size_t errlen)
 {
-    sqlite3_stmt *st = prep(s, s->writer, sql, err, errlen);
+    sqlite3_stmt *st = store_prepare(s, s->writer, sql, err, errlen);
     if (!st)
         return -1;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, ms);
     if (by)
         sqlite3_bind_text(st, 3, by, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0
-                                             : store_fail(s, s->writer, "update reservation", err,
-                                                          errlen);
+    int rc = sqlite3_step(st) == SQLITE_DONE
+                 ? 0
+                 : store_fail(s, s->writer, "update reservation", err, errlen);
     sqlite3_finalize(st);
     return rc;
 }
@@ -371,8 +358,8 @@ int store_resv_confirm(struct store *s, const char *id, int64_t now_ms, char *er
     }
     if (r.confirmed_ms)
         goto end; /* confirmed before: nothing to write */
-    if (update_locked(s, "UPDATE reservation SET confirmed_ms = ?2 WHERE id = ?1", id, now_ms,
-                      NULL, err, errlen) < 0 ||
+    if (update_locked(s, "UPDATE reservation SET confirmed_ms = ?2 WHERE id = ?1", id, now_ms, NULL,
+                      err, errlen) < 0 ||
         end_durable(s, true, err, errlen) < 0)
         rc = -1;
     goto unlock;
@@ -396,11 +383,12 @@ int store_resv_expire(struct store *s, int64_t now_ms, struct store_resv **rows,
     /* One statement in autocommit: its rows are the ones it changed, and
      * they are committed when it finishes. Marking an expiry needs no
      * fsync: lost to a power cut, it is found and reported again. */
-    sqlite3_stmt *st = prep(s, s->writer,
-                            "UPDATE reservation SET state = 'expired', ended_ms = expires_ms"
-                            " WHERE state = 'active' AND confirmed_ms IS NULL AND expires_ms <= ?1"
-                            " RETURNING " RESV_COLUMNS,
-                            err, errlen);
+    sqlite3_stmt *st =
+        store_prepare(s, s->writer,
+                      "UPDATE reservation SET state = 'expired', ended_ms = expires_ms"
+                      " WHERE state = 'active' AND confirmed_ms IS NULL AND expires_ms <= ?1"
+                      " RETURNING " RESV_COLUMNS,
+                      err, errlen);
     if (st) {
         sqlite3_bind_int64(st, 1, now_ms);
         rc = rows_from(s, s->writer, st, rows, n, err, errlen);
@@ -426,11 +414,12 @@ int store_resv_list(struct store *s, int64_t now_ms, bool include_ended, const c
     *n = 0;
     pthread_mutex_lock(&s->read_lock);
     int rc = -1;
-    sqlite3_stmt *st = prep(s, s->reader,
-                            "SELECT " RESV_COLUMNS " FROM reservation"
-                            " WHERE (?2 OR " RESV_COUNTING ") AND (?3 IS NULL OR granted_by = ?3)"
-                            " ORDER BY created_ms, id",
-                            err, errlen);
+    sqlite3_stmt *st =
+        store_prepare(s, s->reader,
+                      "SELECT " RESV_COLUMNS " FROM reservation"
+                      " WHERE (?2 OR " RESV_COUNTING ") AND (?3 IS NULL OR granted_by = ?3)"
+                      " ORDER BY created_ms, id",
+                      err, errlen);
     if (st) {
         sqlite3_bind_int64(st, 1, now_ms);
         sqlite3_bind_int(st, 2, include_ended);
@@ -453,16 +442,15 @@ int store_resv_get(struct store *s, const char *id, struct store_resv *out, char
     return rc;
 }
 
-int store_resv_prune(struct store *s, int64_t cutoff_ms, int64_t *deleted, char *err,
-                     size_t errlen)
+int store_resv_prune(struct store *s, int64_t cutoff_ms, int64_t *deleted, char *err, size_t errlen)
 {
     if (deleted)
         *deleted = 0;
     pthread_mutex_lock(&s->write_lock);
     int rc = -1;
-    sqlite3_stmt *st = prep(s, s->writer,
-                            "DELETE FROM reservation WHERE state != 'active' AND ended_ms < ?1",
-                            err, errlen);
+    sqlite3_stmt *st = store_prepare(
+        s, s->writer, "DELETE FROM reservation WHERE state != 'active' AND ended_ms < ?1", err,
+        errlen);
     if (st) {
         sqlite3_bind_int64(st, 1, cutoff_ms);
         if (sqlite3_step(st) == SQLITE_DONE) {

@@ -182,8 +182,12 @@ static void a_post_carries_token_type_and_body(void **state)
     char url[128];
     url_of(s, "/v1/reservations", url, sizeof url);
     const char *body = "{\"kw\":12}";
-    struct httpc_req r = {.method = "POST", .url = url, .bearer = "s3cret", .body = body,
-                          .body_len = strlen(body), .timeout_ms = 2000};
+    struct httpc_req r = {.method = "POST",
+                          .url = url,
+                          .bearer = "s3cret",
+                          .body = body,
+                          .body_len = strlen(body),
+                          .timeout_ms = 2000};
     assert_int_equal(httpc_run(&r), 0);
     assert_int_equal(r.status, 200);
     assert_string_equal(r.answer, "{\"ok\":true}");
@@ -212,8 +216,12 @@ static void delete_and_patch_use_their_method(void **state)
     httpc_req_clear(&r);
 
     const char *body = "{\"spec\":{\"replicas\":0}}";
-    struct httpc_req p = {.method = "PATCH", .url = url, .body = body, .body_len = strlen(body),
-                          .content_type = "application/merge-patch+json", .timeout_ms = 2000};
+    struct httpc_req p = {.method = "PATCH",
+                          .url = url,
+                          .body = body,
+                          .body_len = strlen(body),
+                          .content_type = "application/merge-patch+json",
+                          .timeout_ms = 2000};
     assert_int_equal(httpc_run(&p), 0);
     pthread_mutex_lock(&s->lock);
     assert_non_null(strstr(s->last_request, "PATCH /v1/reservations/rsv-1 HTTP/1.1\r\n"));
@@ -358,7 +366,8 @@ static int free_port(void)
 static bool port_answers(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
     close(fd);
@@ -424,8 +433,8 @@ static void a_ca_given_as_pem_text_verifies_https(void **state)
 
     /* Another CA as text: refused, even though ca_file would trust it. */
     pem = slurp(other, &len);
-    struct httpc_req bad = {.url = url, .ca_pem = pem, .ca_pem_len = len, .ca_file = crt,
-                            .timeout_ms = 5000};
+    struct httpc_req bad = {
+        .url = url, .ca_pem = pem, .ca_pem_len = len, .ca_file = crt, .timeout_ms = 5000};
     assert_int_equal(httpc_run(&bad), -1);
     assert_int_equal(bad.status, 0);
     assert_non_null(strstr(bad.error, url));

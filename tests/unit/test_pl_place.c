@@ -28,8 +28,8 @@ struct script_peer {
     struct pl_peer_answer cap;
     struct {
         enum pl_resv_outcome outcome;
-        double spare_kw;      /* refused: what it says is left */
-        const char *problem;  /* failed */
+        double spare_kw;     /* refused: what it says is left */
+        const char *problem; /* failed */
     } resv[MAXR];
     int nresv;
     int asked;
@@ -87,8 +87,12 @@ static struct pl_peer_answer answer(double spare)
 
 static struct pl_workload wl(const char *name, double kw, int prio)
 {
-    return (struct pl_workload){.name = name, .namespace_ = name, .power_kw = kw,
-                                .data_gb = 10, .priority = prio, .stateless = true};
+    return (struct pl_workload){.name = name,
+                                .namespace_ = name,
+                                .power_kw = kw,
+                                .data_gb = 10,
+                                .priority = prio,
+                                .stateless = true};
 }
 
 static const struct decision_workload *find_w(const struct decision *d, const char *name)
@@ -123,10 +127,13 @@ struct run {
 static void place(struct run *r, const char *const *names, const struct pl_workload *w, size_t nw,
                   double need)
 {
-    struct pl_place_ops ops = {.ctx = &r->s, .capacity = fake_capacity,
-                               .reserve = fake_reserve, .release = fake_release};
-    struct pl_place_request req = {.peer_names = names, .npeers = r->s.npeers, .workloads = w,
-                                   .nworkloads = nw, .need_kw = need};
+    struct pl_place_ops ops = {
+        .ctx = &r->s, .capacity = fake_capacity, .reserve = fake_reserve, .release = fake_release};
+    struct pl_place_request req = {.peer_names = names,
+                                   .npeers = r->s.npeers,
+                                   .workloads = w,
+                                   .nworkloads = nw,
+                                   .need_kw = need};
     decision_init(&r->d);
     r->d.kind = POL_ACTION_SHED;
     r->d.status = DECISION_PLACING;
@@ -209,8 +216,8 @@ static void a_failing_peer_is_taken_out_with_its_reason(void **state)
     place(&r, names, w, 1, 40);
     assert_int_equal(r.d.status, DECISION_PLACED);
     assert_string_equal(find_w(&r.d, "shop")->to, "b");
-    assert_non_null(strstr(find_p(&r.d, "a")->reason,
-                           "reservation failed: unreachable: connection refused"));
+    assert_non_null(
+        strstr(find_p(&r.d, "a")->reason, "reservation failed: unreachable: connection refused"));
     done(&r);
 }
 
@@ -223,8 +230,8 @@ static void skipped_peers_keep_their_reasons(void **state)
     snprintf(r.s.peers[0].cap.problem, PL_PROBLEM_MAX, "unreachable: connection refused");
     r.s.peers[1].cap = (struct pl_peer_answer){.spare_kw = NAN};
     snprintf(r.s.peers[1].cap.problem, PL_PROBLEM_MAX, "garbage answer: spare_kw is not a number");
-    r.s.peers[2].cap = (struct pl_peer_answer){.answered = true, .accepting = false,
-                                               .spare_kw = 500};
+    r.s.peers[2].cap =
+        (struct pl_peer_answer){.answered = true, .accepting = false, .spare_kw = 500};
     r.s.peers[3].cap = answer(80);
     struct pl_workload w[] = {wl("shop", 40, 10)};
     place(&r, names, w, 1, 30);
@@ -263,8 +270,8 @@ static void no_capacity_anywhere_places_nothing(void **state)
     static const char *const names[] = {"a", "b"};
     struct run r = {.s = {.npeers = 2}};
     r.s.peers[0].cap = answer(0);
-    r.s.peers[1].cap = (struct pl_peer_answer){.answered = true, .accepting = false,
-                                               .spare_kw = 300};
+    r.s.peers[1].cap =
+        (struct pl_peer_answer){.answered = true, .accepting = false, .spare_kw = 300};
     struct pl_workload w[] = {wl("shop", 40, 10)};
     place(&r, names, w, 1, 30);
     assert_int_equal(r.d.status, DECISION_NO_PLACEMENT);
@@ -324,7 +331,6 @@ static void grants_survive_refusals_and_none_is_left_unused(void **state)
     done(&r);
 }
 
-
 /* A peer that refuses while saying it has the room is taken out, not
  * asked again and again. */
 static void a_refusal_claiming_room_takes_the_peer_out(void **state)
@@ -343,7 +349,8 @@ static void a_refusal_claiming_room_takes_the_peer_out(void **state)
     assert_int_equal(r.s.peers[0].asked, 1);
     assert_string_equal(find_w(&r.d, "w1")->to, "b");
     assert_string_equal(find_w(&r.d, "w2")->to, "b");
-    assert_string_equal(find_p(&r.d, "liar")->reason, "refused 40 kW while reporting 1000 kW spare");
+    assert_string_equal(find_p(&r.d, "liar")->reason,
+                        "refused 40 kW while reporting 1000 kW spare");
     assert_true(r.out.rounds <= 2);
     done(&r);
 }

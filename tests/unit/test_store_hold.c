@@ -53,8 +53,12 @@ static void add(struct fixture *f, const char *peer, const char *id, const char 
                 int64_t expires_ms)
 {
     char err[256];
-    struct store_hold h = {.peer = (char *)peer, .id = (char *)id, .workload = (char *)wl,
-                           .kw = kw, .decision_id = 7, .created_ms = T0,
+    struct store_hold h = {.peer = (char *)peer,
+                           .id = (char *)id,
+                           .workload = (char *)wl,
+                           .kw = kw,
+                           .decision_id = 7,
+                           .created_ms = T0,
                            .expires_ms = expires_ms};
     if (store_hold_add(f->s, &h, err, sizeof err) != 0)
         fail_msg("store_hold_add: %s", err);
@@ -95,8 +99,12 @@ static void holds_count_until_their_ttl_or_release(void **state)
     store_hold_rows_free(rows, n);
 
     /* a peer that hands out an id twice does not silently replace a hold */
-    struct store_hold dup = {.peer = "falkenberg-1", .id = "rsv-1", .workload = "other", .kw = 99,
-                             .created_ms = T0, .expires_ms = T0 + 60000};
+    struct store_hold dup = {.peer = "falkenberg-1",
+                             .id = "rsv-1",
+                             .workload = "other",
+                             .kw = 99,
+                             .created_ms = T0,
+                             .expires_ms = T0 + 60000};
     assert_int_equal(store_hold_add(f->s, &dup, err, sizeof err), -1);
     assert_int_equal(active(f, T0, &kw), 2);
     assert_true(kw == 52.5);
