@@ -199,6 +199,22 @@ static bool body_name(struct api_call *c, const cJSON *body, const char *key, co
     return true;
 }
 
+/* The first key of the request named twice in body, NULL if none. JSON
+ * leaves a repeated key's meaning open: cJSON reads the first, most
+ * parsers the last, so a proxy or a log reading the other would disagree
+ * with the book on what was promised. */
+static const char *key_twice(const cJSON *body)
+{
+    static const char *const keys[] = {"from_site", "workload", "kw", "ttl_s"};
+    for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+        int seen = 0;
+        for (const cJSON *m = body->child; m; m = m->next)
+            if (m->string && strcmp(m->string, keys[i]) == 0 && ++seen > 1)
+                return keys[i];
+    }
+    return NULL;
+}
+
 /* Checks the body of POST /v1/reservations into req (strings borrowed
  * from body); answers 400 itself, naming the field, when it is bad. Keys
  * it does not know are ignored: a newer peer may send more. */
@@ -206,6 +222,11 @@ static bool parse_request(struct api_call *c, const cJSON *body, struct store_re
 {
     if (!cJSON_IsObject(body)) {
         api_respond_error(c, 400, "body: must be a JSON object");
+        return false;
+    }
+    const char *twice = key_twice(body);
+    if (twice) {
+        api_respond_error(c, 400, "%s: given twice", twice);
         return false;
     }
     if (!body_name(c, body, "from_site", &req->from_site) ||

@@ -113,6 +113,9 @@ void api_respond_error(struct api_call *c, int status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* Messages quote the caller (a path segment, a body's key), and the cut
+     * at sizeof msg can fall inside a character: the answer stays UTF-8. */
+    util_utf8_sanitize(msg);
     char method[16], path[128];
     log_safe_copy(method, sizeof method, c->req->method);
     log_safe_copy(path, sizeof path, c->req->path);

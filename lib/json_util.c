@@ -7,8 +7,8 @@
  * must be in double quotes"). Only text that passes reaches cJSON, which
  * then builds the tree; cJSON's own leniencies (leading zeros, 1e400 as
  * infinity, a NUL byte ending the document early, "\u0000" cutting a
- * string short) are thereby refused with a position instead of being
- * accepted silently.
+ * string short, bytes in strings that are not UTF-8) are thereby refused
+ * with a position instead of being accepted silently.
  *
  * While scanning, json_parse_located() also notes where each value (and
  * the key before it) starts. The scan meets the values in document order,
@@ -175,6 +175,9 @@ static int scan_unicode_escape(struct json_scan *s)
     return 0;
 }
 
+/* Strings must be UTF-8 (RFC 8259, 8.1): what is accepted here comes back
+ * in answers and messages, and one stray byte makes a JSON answer that
+ * clients cannot decode. */
 static int scan_string(struct json_scan *s)
 {
     size_t start = s->pos++;
@@ -191,6 +194,16 @@ static int scan_string(struct json_scan *s)
         if (c < 0x20)
             return scan_fail(s, s->pos,
                              "control character 0x%02x inside a string (write it as an escape)", c);
+        if (c >= 0x80) {
+            size_t n = util_utf8_len(s->buf + s->pos, s->len - s->pos);
+            if (n == 0)
+                return scan_fail(s, s->pos,
+                                 "byte 0x%02x inside a string is not valid UTF-8 (the text must "
+                                 "be UTF-8)",
+                                 c);
+            s->pos += n;
+            continue;
+        }
         if (c == '\\') {
             s->pos++;
             if (s->pos >= s->len)
@@ -241,15 +254,14 @@ static int scan_number(struct json_scan *s)
         return scan_fail(
             s, start,
             "invalid number (durations and names are strings: put them in double quotes)");
-    /* The token is followed by a delimiter or the end, so strtod stops at
-     * its end; copy it anyway because buf may not be NUL-terminated here. */
-    char tok[64];
-    size_t n = s->pos - start;
-    if (n >= sizeof tok)
-        n = sizeof tok - 1;
-    memcpy(tok, s->buf + start, n);
-    tok[n] = '\0';
-    if (!isfinite(strtod(tok, NULL)))
+    /* The whole token, however long: cJSON reads all of its digits, so
+     * "1" and 400 zeros is as infinite as 1e400. buf is the private copy,
+     * one byte longer than the text, so the token can end in place. */
+    char after = s->buf[s->pos];
+    s->buf[s->pos] = '\0';
+    double v = strtod(s->buf + start, NULL);
+    s->buf[s->pos] = after;
+    if (!isfinite(v))
         return scan_fail(s, start, "number out of range");
     return 0;
 }

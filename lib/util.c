@@ -398,3 +398,46 @@ bool util_metric_name_valid(const char *name)
     }
     return !seg_empty && strlen(name) < 200;
 }
+
+size_t util_utf8_len(const char *p, size_t avail)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    unsigned char lo = 0x80, hi = 0xBF;
+    size_t n;
+    if (avail == 0)
+        return 0;
+    if (u[0] < 0x80)
+        return 1;
+    if (u[0] >= 0xC2 && u[0] <= 0xDF) {
+        n = 2;
+    } else if (u[0] >= 0xE0 && u[0] <= 0xEF) {
+        n = 3;
+        lo = u[0] == 0xE0 ? 0xA0 : 0x80; /* E0 80..9F would be overlong */
+        hi = u[0] == 0xED ? 0x9F : 0xBF; /* ED A0..BF would be a surrogate */
+    } else if (u[0] >= 0xF0 && u[0] <= 0xF4) {
+        n = 4;
+        lo = u[0] == 0xF0 ? 0x90 : 0x80; /* F0 80..8F would be overlong */
+        hi = u[0] == 0xF4 ? 0x8F : 0xBF; /* F4 90.. would pass U+10FFFF */
+    } else {
+        return 0;
+    }
+    if (avail < n || u[1] < lo || u[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (u[i] < 0x80 || u[i] > 0xBF)
+            return 0;
+    return n;
+}
+
+void util_utf8_sanitize(char *s)
+{
+    size_t len = strlen(s);
+    for (size_t i = 0; i < len;) {
+        size_t n = util_utf8_len(s + i, len - i);
+        if (n == 0) {
+            s[i++] = '?';
+            continue;
+        }
+        i += n;
+    }
+}

@@ -1,6 +1,7 @@
 /*
  * util — small helpers every module uses: error formatting, durations,
- * wall/monotonic time, RFC 3339, secret files, bounded string copies.
+ * wall/monotonic time, RFC 3339, secret files, bounded string copies,
+ * UTF-8 checks.
  *
  * Nothing here keeps state. Time-reading functions (util_now_ms,
  * util_mono_ms) are the only ones that touch the clock; logic modules take
@@ -69,5 +70,14 @@ bool util_secret_equal(const char *a, const char *b);
 
 /* Metric names: [a-z0-9_]+ segments joined by '.'. */
 bool util_metric_name_valid(const char *name);
+
+/* UTF-8 (RFC 3629): the length of the well-formed sequence at p, of at
+ * most avail bytes (no overlong forms, no surrogates, nothing past
+ * U+10FFFF), 0 when there is none. */
+size_t util_utf8_len(const char *p, size_t avail);
+/* Replaces each byte of s that is not part of a well-formed UTF-8
+ * sequence with '?', in place: text from outside (or cut short by a
+ * bounded copy) stays UTF-8 when it goes into a JSON answer. */
+void util_utf8_sanitize(char *s);
 
 #endif

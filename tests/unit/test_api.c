@@ -401,6 +401,56 @@ static void oversized_body_is_413_before_anything_else(void **state)
     }
 }
 
+/* Whether s is well-formed UTF-8 all through, as a JSON answer must be. */
+static bool all_utf8(const char *s)
+{
+    for (size_t len = strlen(s), i = 0, n; i < len; i += n)
+        if ((n = util_utf8_len(s + i, len - i)) == 0)
+            return false;
+    return true;
+}
+
+/* A message quoting the caller keeps the answer UTF-8: a path segment that
+ * is not UTF-8 is shown with '?', and a message cut at its length limit is
+ * not cut inside a character. */
+static void error_answers_stay_utf8(void **state)
+{
+    struct fixture *f = *state;
+    struct api_request req = {.method = "DELETE",
+                              .path = "/v1/policies/caf\xE9",
+                              .authorization = "Bearer " TOKEN_OPERATOR};
+    struct api_response resp;
+    api_handle(&f->a, &req, &resp);
+    assert_int_equal(resp.status, 404);
+    if (!all_utf8(resp.body))
+        fail_msg("not UTF-8: %s", resp.body);
+    assert_non_null(strstr(resp.body, "\"no API-managed policy named caf?\""));
+    api_response_clear(&resp);
+
+    /* An unknown key of 200 two-byte characters, after an ASCII one or
+     * not: the message passes its limit within the key, in the middle of
+     * a character in one of the two. */
+    for (int ascii = 0; ascii < 2; ascii++) {
+        char body[600] = "{\"name\": \"p1\", \"when\": \"1 > 2\", \"";
+        if (ascii)
+            strcat(body, "x");
+        for (int i = 0; i < 200; i++)
+            strcat(body, "\xC3\xA9");
+        strcat(body, "\": 1}");
+        req = (struct api_request){.method = "PUT",
+                                   .path = "/v1/policies/p1",
+                                   .authorization = "Bearer " TOKEN_OPERATOR,
+                                   .body = body,
+                                   .body_len = strlen(body)};
+        api_handle(&f->a, &req, &resp);
+        assert_int_equal(resp.status, 400);
+        if (!all_utf8(resp.body))
+            fail_msg("not UTF-8: %s", resp.body);
+        assert_non_null(strstr(resp.body, ascii ? "\"body: x\xC3\xA9\xC3\xA9" : "\"body: \xC3\xA9"));
+        api_response_clear(&resp);
+    }
+}
+
 /* ---- status and telemetry ---- */
 
 static void status_has_real_fields_only_and_counts_collectors(void **state)
@@ -1246,6 +1296,7 @@ int main(void)
         cmocka_unit_test(allow_lists_the_routed_methods),
         cmocka_unit_test_setup_teardown(oversized_body_is_413_before_anything_else, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(error_answers_stay_utf8, setup, teardown),
         cmocka_unit_test_setup_teardown(status_lists_each_peer_with_its_state_and_age, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(status_has_real_fields_only_and_counts_collectors, setup,

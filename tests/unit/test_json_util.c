@@ -23,6 +23,10 @@ struct syntax_case {
     const char *want; /* error message, NULL when the text is valid */
 };
 
+/* Long runs of digits, for numbers whose range shows only at their end. */
+#define ZEROS_10 "0000000000"
+#define ZEROS_100 ZEROS_10 ZEROS_10 ZEROS_10 ZEROS_10 ZEROS_10 ZEROS_10 ZEROS_10 ZEROS_10 ZEROS_10 ZEROS_10
+
 static const struct syntax_case cases[] = {
     {"line_comment_is_blank", "// c\n{\"a\": 1} // end", 0, NULL},
     {"block_comment_is_blank", "/* c\n */{\"a\": /* x */ 1}", 0, NULL},
@@ -55,6 +59,26 @@ static const struct syntax_case cases[] = {
     {"dot_without_digits", "[1.]", 0,
      "line 1 column 2: invalid number (a '.' must be followed by digits)"},
     {"number_out_of_range", "[1e400]", 0, "line 1 column 2: number out of range"},
+    {"long_number_out_of_range", "[1" ZEROS_100 ZEROS_100 ZEROS_100 ZEROS_100 "]", 0,
+     "line 1 column 2: number out of range"},
+    {"long_exponent_out_of_range", "[1e" ZEROS_100 "400]", 0,
+     "line 1 column 2: number out of range"},
+    {"long_numbers_in_range_are_valid", "[0." ZEROS_100 "1, 1" ZEROS_100 ", 1e-" ZEROS_100 "5]", 0,
+     NULL},
+    {"utf8_in_strings_is_valid", "{\"caf\xC3\xA9\": \"\xE2\x82\xAC \xF0\x9F\x98\x80 \xEF\xBF\xBF\"}", 0,
+     NULL},
+    {"latin1_byte_in_string", "{\"a\": \"caf\xE9\"}", 0,
+     "line 1 column 11: byte 0xe9 inside a string is not valid UTF-8 (the text must be UTF-8)"},
+    {"stray_continuation_byte_in_key", "{\"\x80\": 1}", 0,
+     "line 1 column 3: byte 0x80 inside a string is not valid UTF-8 (the text must be UTF-8)"},
+    {"overlong_utf8", "[\"\xC0\xAF\"]", 0,
+     "line 1 column 3: byte 0xc0 inside a string is not valid UTF-8 (the text must be UTF-8)"},
+    {"utf8_surrogate", "[\"\xED\xA0\x80\"]", 0,
+     "line 1 column 3: byte 0xed inside a string is not valid UTF-8 (the text must be UTF-8)"},
+    {"utf8_past_u10ffff", "[\"\xF4\x90\x80\x80\"]", 0,
+     "line 1 column 3: byte 0xf4 inside a string is not valid UTF-8 (the text must be UTF-8)"},
+    {"utf8_cut_short", "[\"ab\xE2\x82\"]", 0,
+     "line 1 column 5: byte 0xe2 inside a string is not valid UTF-8 (the text must be UTF-8)"},
     {"unterminated_string", "{\"a\": \"x}", 0, "line 1 column 7: unterminated string"},
     {"newline_inside_string", "{\"a\": \"x\ny\"}", 0,
      "line 1 column 7: unterminated string (line ends inside it)"},

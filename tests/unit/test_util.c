@@ -330,6 +330,40 @@ static void times_format_as_rfc3339_utc_and_read_back(void **unused)
     }
 }
 
+/* util_utf8_len against Unicode's table of well-formed sequences, at both
+ * ends of every range; util_utf8_sanitize marks each byte outside one. */
+static void utf8_lengths_follow_the_well_formed_table_and_sanitize_marks_the_rest(void **unused)
+{
+    (void)unused;
+    static const struct {
+        const char *s;
+        size_t len;
+    } cases[] = {
+        {"a", 1}, {"\x7F", 1}, {"\xC2\x80", 2}, {"\xDF\xBF", 2}, {"\xE0\xA0\x80", 3},
+        {"\xE0\xBF\xBF", 3}, {"\xE1\x80\x80", 3}, {"\xEC\xBF\xBF", 3}, {"\xED\x80\x80", 3},
+        {"\xED\x9F\xBF", 3}, {"\xEE\x80\x80", 3}, {"\xEF\xBF\xBF", 3},
+        {"\xF0\x90\x80\x80", 4}, {"\xF0\xBF\xBF\xBF", 4}, {"\xF1\x80\x80\x80", 4},
+        {"\xF3\xBF\xBF\xBF", 4}, {"\xF4\x80\x80\x80", 4}, {"\xF4\x8F\xBF\xBF", 4},
+        /* continuation alone; overlong; surrogates; past U+10FFFF; cut short */
+        {"\x80", 0}, {"\xBF", 0}, {"\xC0\x80", 0}, {"\xC1\xBF", 0}, {"\xE0\x9F\xBF", 0},
+        {"\xED\xA0\x80", 0}, {"\xED\xBF\xBF", 0}, {"\xF0\x8F\xBF\xBF", 0},
+        {"\xF4\x90\x80\x80", 0}, {"\xF5\x80\x80\x80", 0}, {"\xFF", 0}, {"\xC3", 0},
+        {"\xE2\x82", 0}, {"\xF0\x9F\x98", 0}, {"\xC3\x41", 0}, {"\xE2\x28\xA1", 0},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        size_t got = util_utf8_len(cases[i].s, strlen(cases[i].s));
+        if (got != cases[i].len)
+            fail_msg("case %zu: length %zu, want %zu", i, got, cases[i].len);
+    }
+    /* The length given is a limit: a sequence running past it is none. */
+    assert_int_equal(util_utf8_len("\xC3\xA9", 1), 0);
+    assert_int_equal(util_utf8_len("a", 0), 0);
+
+    char s[] = "caf\xC3\xA9 \xE9t\xE9 \xF0\x9F\x98\x80\xF0\x9F\x98";
+    util_utf8_sanitize(s);
+    assert_string_equal(s, "caf\xC3\xA9 ?t? \xF0\x9F\x98\x80???");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -339,6 +373,7 @@ int main(void)
         cmocka_unit_test(times_parse_rfc3339_and_unix_seconds),
         cmocka_unit_test(times_reject_garbage_and_fields_out_of_range),
         cmocka_unit_test(times_format_as_rfc3339_utc_and_read_back),
+        cmocka_unit_test(utf8_lengths_follow_the_well_formed_table_and_sanitize_marks_the_rest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
