@@ -37,6 +37,7 @@ struct recorder_batcher {
     size_t pending;             /* samples in batch not yet written */
     bool failing;               /* the last write failed (logged once) */
     bool written_once;          /* a write has been tried: the 10 s rhythm runs */
+    int64_t first_ms;           /* monotonic, when the first samples were written */
     int64_t next_due_ms;        /* monotonic, once written_once */
 };
 
@@ -104,9 +105,22 @@ int64_t recorder_batcher_cycle(struct recorder_batcher *b, int64_t now_ms)
         if (b->pending == 0)
             return RECORDER_FIRST_CHECK_MS;
         b->written_once = true;
-    } else if (now_ms < b->next_due_ms) {
-        return b->next_due_ms - now_ms;
+        b->first_ms = now_ms;
+        b->next_due_ms = now_ms + RECORDER_FLUSH_EVERY_MS;
+        recorder_batcher_flush(b);
+        /* A failing store is not hurried: its retry is an interval on. */
+        return b->failing ? RECORDER_FLUSH_EVERY_MS : RECORDER_FIRST_CHECK_MS;
     }
+    if (!b->failing && now_ms < b->first_ms + RECORDER_FIRST_WINDOW_MS) {
+        /* The rest of the first polls: a partial first batch must not
+         * leave the others waiting out a whole interval. */
+        batcher_fill(b);
+        if (b->pending > 0)
+            recorder_batcher_flush(b);
+        return RECORDER_FIRST_CHECK_MS;
+    }
+    if (now_ms < b->next_due_ms)
+        return b->next_due_ms - now_ms;
     recorder_batcher_flush(b);
     b->next_due_ms = now_ms + RECORDER_FLUSH_EVERY_MS;
     return RECORDER_FLUSH_EVERY_MS;

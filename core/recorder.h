@@ -4,10 +4,12 @@
  * thread of its own) to samples and to reservations that ended.
  *
  * When samples are committed: the first ones at once (the queue is looked
- * at every RECORDER_FIRST_CHECK_MS until they come), so an agent in a
- * crash loop — systemd restarts it 5 s after each crash — still keeps the
- * first poll of every run; after that one transaction every
- * RECORDER_FLUSH_EVERY_MS. A failed write keeps its samples and retries
+ * at every RECORDER_FIRST_CHECK_MS until they come), and whatever follows
+ * them within RECORDER_FIRST_WINDOW_MS, at the same pace (a poll's
+ * samples arrive one by one, and other devices answer a little later), so
+ * an agent in a crash loop — systemd restarts it 5 s after each crash —
+ * still keeps the first polls of every run; after that one transaction
+ * every RECORDER_FLUSH_EVERY_MS. A failed write keeps its samples and retries
  * them, oldest first, at the next commit; none are dropped until the
  * metrics queue itself overflows. Stopping writes what is queued.
  *
@@ -26,6 +28,7 @@
 
 #define RECORDER_FLUSH_EVERY_MS 10000
 #define RECORDER_FIRST_CHECK_MS 100
+#define RECORDER_FIRST_WINDOW_MS 1000
 /* Samples per transaction; a longer queue is written in several. */
 #define RECORDER_BATCH 4096
 

@@ -97,21 +97,29 @@ static void first_samples_are_committed_at_once_then_every_interval(void **state
     assert_int_equal(f->log.writes, 0);
     /* The first poll answers: committed on the next look, not 10 s on. */
     queue_samples(f->metrics, 3, T0);
-    assert_int_equal(recorder_batcher_cycle(f->b, START + 200), RECORDER_FLUSH_EVERY_MS);
+    assert_int_equal(recorder_batcher_cycle(f->b, START + 200), RECORDER_FIRST_CHECK_MS);
     assert_int_equal(f->log.writes, 1);
     assert_int_equal(f->log.sizes[0], 3);
+    /* What follows within the first second (the rest of that poll, other
+     * devices' first polls) is committed as fast. */
+    queue_samples(f->metrics, 2, T0 + 100);
+    assert_int_equal(recorder_batcher_cycle(f->b, START + 300), RECORDER_FIRST_CHECK_MS);
+    assert_int_equal(f->log.writes, 2);
+    assert_int_equal(f->log.sizes[1], 2);
+    assert_int_equal(recorder_batcher_cycle(f->b, START + 400), RECORDER_FIRST_CHECK_MS);
+    assert_int_equal(f->log.writes, 2); /* nothing queued, nothing written */
     /* From then on one commit per interval, however much is queued. */
     queue_samples(f->metrics, 4, T0 + 1000);
-    assert_int_equal(recorder_batcher_cycle(f->b, START + 300), RECORDER_FLUSH_EVERY_MS - 100);
+    assert_int_equal(recorder_batcher_cycle(f->b, START + 1200), RECORDER_FLUSH_EVERY_MS - 1000);
     assert_int_equal(recorder_batcher_cycle(f->b, START + 10199), 1);
-    assert_int_equal(f->log.writes, 1);
-    assert_int_equal(recorder_batcher_cycle(f->b, START + 10200), RECORDER_FLUSH_EVERY_MS);
     assert_int_equal(f->log.writes, 2);
-    assert_int_equal(f->log.sizes[1], 4);
+    assert_int_equal(recorder_batcher_cycle(f->b, START + 10200), RECORDER_FLUSH_EVERY_MS);
+    assert_int_equal(f->log.writes, 3);
+    assert_int_equal(f->log.sizes[2], 4);
     /* An interval with nothing queued writes nothing and keeps the rhythm. */
     assert_int_equal(recorder_batcher_cycle(f->b, START + 20200), RECORDER_FLUSH_EVERY_MS);
-    assert_int_equal(f->log.writes, 2);
-    assert_int_equal(f->log.stored, 7);
+    assert_int_equal(f->log.writes, 3);
+    assert_int_equal(f->log.stored, 9);
 }
 
 static void a_long_queue_is_written_in_transactions_of_at_most_a_batch(void **state)
