@@ -181,11 +181,6 @@ int daemon_run(const char *config_path)
         log_err("not starting: %s", err);
         goto out;
     }
-    a.evaluator = eval_start(&a, err, sizeof err);
-    if (!a.evaluator) {
-        log_err("not starting: %s", err);
-        goto out;
-    }
     a.peers = peer_watch_start(&a, err, sizeof err);
     if (!a.peers) {
         log_err("not starting: %s", err);
@@ -193,6 +188,12 @@ int daemon_run(const char *config_path)
     }
     a.inventory = inv_watch_start(&a, err, sizeof err);
     if (!a.inventory) {
+        log_err("not starting: %s", err);
+        goto out;
+    }
+    /* After the inventory: a decision places with it. */
+    a.evaluator = eval_start(&a, err, sizeof err);
+    if (!a.evaluator) {
         log_err("not starting: %s", err);
         goto out;
     }
@@ -262,10 +263,12 @@ int daemon_run(const char *config_path)
     notify_send("STOPPING=1");
     rc = 0;
 out:
+    /* Readers first: the API and the evaluator place with the inventory
+     * and the peer watcher, which go after them. */
     api_stop(a.api);
+    eval_stop(a.evaluator);
     peer_watch_stop(a.peers);
     inv_watch_stop(a.inventory);
-    eval_stop(a.evaluator);
     pollers_stop(a.pollers);
     recorder_stop(rec);
     store_close(a.store);

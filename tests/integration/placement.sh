@@ -79,7 +79,6 @@ bg /usr/bin/python3 "$TMP/garbage.py" "$e_port"
 d_port=$(free_port) # nobody listens here
 
 port_a=$(free_port); port_b=$(free_port); port_c=$(free_port)
-port_x=$(free_port); port_y=$(free_port)
 ADMIN="Authorization: Bearer admin-secret"
 READ="Authorization: Bearer read-secret"
 
@@ -267,8 +266,6 @@ $(for i in $(seq 1 10); do echo "    { \"name\": \"$1-w$i\", \"power_kw\": 10, \
   ] } }
 JSON
 }
-xy_config site-x "$port_x" x-secret > "$TMP/x.json"
-xy_config site-y "$port_y" y-secret > "$TMP/y.json"
 cat > "$TMP/burst.py" <<'PY'
 # N threads, each one POST of 10 kW at peer-b; prints grants and refusals
 import json, sys, threading, urllib.request
@@ -305,6 +302,11 @@ log_lines_before=$(grep -c "reservation .* granted to\|reservation refused to" "
 for r in $(seq 1 $rounds); do
     /usr/bin/python3 "$TMP/clear_b.py" "$B"
     rm -f "$TMP"/site-x.db* "$TMP"/site-y.db*
+    # Ports picked just before use: one picked long before could be
+    # taken meanwhile as the source port of an outgoing connection.
+    port_x=$(free_port); port_y=$(free_port)
+    xy_config site-x "$port_x" x-secret > "$TMP/x.json"
+    xy_config site-y "$port_y" y-secret > "$TMP/y.json"
     start_agent site-x "$TMP/x.json"; px=$AGENT_PID
     start_agent site-y "$TMP/y.json"; py=$AGENT_PID
     wait_http "http://127.0.0.1:$port_x/healthz" 10; wait_http "http://127.0.0.1:$port_y/healthz" 10
