@@ -251,8 +251,9 @@ static void set_warning(struct kube_client *kc, const char *warn)
     pthread_mutex_unlock(&kc->lock);
 }
 
-/* One round of the requests whose todo[] is set, all with one token. */
-static void round_trip(struct kube_client *kc, struct kube_req *rs, const bool *todo, size_t n,
+/* One round of the requests whose ask[] is set (the first try: all of
+ * them; the retry after a 401: those refused), all with one token. */
+static void round_trip(struct kube_client *kc, struct kube_req *rs, const bool *ask, size_t n,
                        const char *token)
 {
     struct httpc_req *hs = calloc(n, sizeof *hs);
@@ -260,13 +261,13 @@ static void round_trip(struct kube_client *kc, struct kube_req *rs, const bool *
     size_t *map = calloc(n, sizeof *map);
     if (!hs || !urls || !map) {
         for (size_t i = 0; i < n; i++)
-            if (todo[i])
+            if (ask[i])
                 snprintf(rs[i].error, sizeof rs[i].error, "%s: out of memory", rs[i].path);
         goto out;
     }
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!todo[i])
+        if (!ask[i])
             continue;
         if (asprintf(&urls[i], "%s%s", kc->server, rs[i].path ? rs[i].path : "") < 0) {
             urls[i] = NULL;
@@ -303,15 +304,15 @@ size_t kube_run_all(struct kube_client *kc, struct kube_req *rs, size_t n, int64
 {
     if (n == 0)
         return 0;
-    bool *todo = calloc(n, sizeof *todo);
-    if (!todo) {
+    bool *ask = calloc(n, sizeof *ask);
+    if (!ask) {
         for (size_t i = 0; i < n; i++)
             snprintf(rs[i].error, sizeof rs[i].error, "%s: out of memory", rs[i].path);
         return 0;
     }
     for (size_t i = 0; i < n; i++) {
         kube_req_clear(&rs[i]);
-        todo[i] = true;
+        ask[i] = true;
     }
     char warn[320], *token = NULL;
     int trc = kube_token_get(kc->token, now_ms, false, &token, warn, sizeof warn);
@@ -320,17 +321,17 @@ size_t kube_run_all(struct kube_client *kc, struct kube_req *rs, size_t n, int64
         for (size_t i = 0; i < n; i++)
             snprintf(rs[i].error, sizeof rs[i].error, "%s %s: no bearer token: %s",
                      rs[i].method ? rs[i].method : "GET", rs[i].path, warn);
-        free(todo);
+        free(ask);
         return 0;
     }
-    round_trip(kc, rs, todo, n, token);
+    round_trip(kc, rs, ask, n, token);
 
     /* 401: the token may have been rotated since the last read. Read the
      * file now, and ask again with the new token if it changed. */
     size_t unauthorized = 0;
     for (size_t i = 0; i < n; i++) {
-        todo[i] = rs[i].status == 401;
-        unauthorized += todo[i];
+        ask[i] = rs[i].status == 401;
+        unauthorized += ask[i];
     }
     if (unauthorized && kube_token_file(kc->token)) {
         char *fresh = NULL;
@@ -338,14 +339,14 @@ size_t kube_run_all(struct kube_client *kc, struct kube_req *rs, size_t n, int64
         set_warning(kc, warn);
         if (trc == 0 && strcmp(fresh, token) != 0) {
             for (size_t i = 0; i < n; i++)
-                if (todo[i])
+                if (ask[i])
                     kube_req_clear(&rs[i]);
-            round_trip(kc, rs, todo, n, fresh);
+            round_trip(kc, rs, ask, n, fresh);
         }
         wipe_free(fresh);
     }
     wipe_free(token);
-    free(todo);
+    free(ask);
     size_t ok = 0;
     for (size_t i = 0; i < n; i++)
         ok += rs[i].json != NULL;
