@@ -131,8 +131,7 @@ const char *simc_kind_plural(enum simc_kind k)
 
 const char *simc_ns_phase_name(enum simc_ns_phase p)
 {
-    (void)p;
-    return "Active";
+    return p == SIMC_NS_TERMINATING ? "Terminating" : "Active";
 }
 
 /* A fresh object: next uid and resourceVersion, created now. */
@@ -309,4 +308,37 @@ double simc_running_kw(const struct simc_cluster *c)
         if (simc_ns_running(&c->namespaces[i]))
             kw += simc_ns_power_kw(&c->namespaces[i]);
     return kw;
+}
+
+bool simc_ns_stateful(const struct simc_namespace *ns)
+{
+    const char *st = simc_map_get(&ns->meta.annotations, "floe.dev/stateless");
+    if (st && strcmp(st, "true") == 0)
+        return false;
+    const char *v = simc_map_get(&ns->meta.annotations, "floe.dev/data-gb");
+    if (!v || !*v || strspn(v, "0123456789.eE+-") != strlen(v))
+        return false;
+    char *end;
+    double gb = strtod(v, &end);
+    return !*end && isfinite(gb) && gb > 0;
+}
+
+bool simc_ns_writing(const struct simc_namespace *ns)
+{
+    return ns->phase == SIMC_NS_ACTIVE && !ns->quiesced && simc_ns_running(ns) &&
+           simc_ns_stateful(ns);
+}
+
+void simc_advance(struct simc_cluster *c, int64_t step_ms)
+{
+    for (size_t i = 0; i < c->nnamespaces; i++) {
+        struct simc_namespace *ns = &c->namespaces[i];
+        if (!simc_ns_writing(ns)) {
+            ns->write_carry_ms = 0;
+            continue;
+        }
+        ns->write_carry_ms += step_ms;
+        ns->data_version += (uint64_t)(ns->write_carry_ms / 1000);
+        ns->write_carry_ms %= 1000;
+    }
 }

@@ -15,9 +15,7 @@
  * it.base_kw to get it.load_kw (sim_model's it_cluster_kw).
  *
  * No clock and no lock, like sim_model: times are simulated milliseconds
- * passed in, and the caller (sim_site) holds its lock. This version serves
- * the reads an inventory makes; scaling, Velero objects and data versions
- * will extend these structs.
+ * passed in, and the caller (sim_site) holds its lock.
  */
 #ifndef FLOE_SIM_CLUSTER_H
 #define FLOE_SIM_CLUSTER_H
@@ -56,11 +54,22 @@ struct simc_workload {
     struct simc_map pod_annotations; /* spec.template.metadata.annotations */
 };
 
-enum simc_ns_phase { SIMC_NS_ACTIVE };
+enum simc_ns_phase { SIMC_NS_ACTIVE, SIMC_NS_TERMINATING };
 
 struct simc_namespace {
     struct simc_meta meta;
     enum simc_ns_phase phase;
+    /* The namespace's volume data (SPEC 7), for a stateful namespace (see
+     * simc_ns_stateful): data_version counts the writes its pods have
+     * made, one per simulated second while simc_ns_writing. A backup
+     * captures it, a restore brings it back, so a test compares the
+     * version running at the target with the one at the source when
+     * writes stopped. quiesced: a backup pre-hook (the workload's
+     * floe.dev/quiesce command) has stopped writes; pods started again
+     * (replicas 0 -> n) write again. */
+    uint64_t data_version;
+    bool quiesced;
+    int64_t write_carry_ms; /* simulated time written but not yet a whole version */
     struct simc_workload *workloads; /* sorted by kind, then name */
     size_t nworkloads, cap_workloads;
 };
@@ -122,5 +131,14 @@ bool simc_ns_running(const struct simc_namespace *ns);
 double simc_ns_power_kw(const struct simc_namespace *ns);
 /* Sum of power-kw over the running namespaces: the cluster's IT load. */
 double simc_running_kw(const struct simc_cluster *c);
+
+/* Stateful: floe.dev/data-gb is a number > 0 and floe.dev/stateless is
+ * not "true" (the inventory's rule). */
+bool simc_ns_stateful(const struct simc_namespace *ns);
+/* Its pods write now: stateful, Active, running and not quiesced. */
+bool simc_ns_writing(const struct simc_namespace *ns);
+/* Advances every writing namespace's data_version by step_ms of simulated
+ * time (one version per whole simulated second, the rest carried). */
+void simc_advance(struct simc_cluster *c, int64_t step_ms);
 
 #endif

@@ -102,6 +102,7 @@ static void *run_clock(void *arg)
             pthread_mutex_lock(&s->lock);
             for (int n = 0; steps < due && n < MAX_STEPS_PER_LOCK; n++, steps++) {
                 sim_model_step(&s->sc.model);
+                simc_advance(&s->sc.cluster, 1000);
                 sim_timeline_fire(&s->sc.timeline, &s->sc.model, log_event, s);
             }
             publish(s);
