@@ -181,6 +181,7 @@ int store_end_durable(struct store *s, bool commit, const char *what, char *err,
     "  cutover_s            REAL NOT NULL,"                                                        \
     "  error                TEXT NOT NULL,"                                                        \
     "  rollback_from        TEXT NOT NULL,"                                                        \
+    "  reason               TEXT NOT NULL,"                                                        \
     "  traffic_switched_ms  INTEGER NOT NULL,"                                                     \
     "  released_ms          INTEGER NOT NULL,"                                                     \
     "  retain_until_ms      INTEGER NOT NULL,"                                                     \

@@ -98,6 +98,7 @@ static const struct col mig_cols[] = {
     COL("cutover_s", C_REAL, cutover_s),
     COL("error", C_TEXT, error),
     COL("rollback_from", C_TEXT, rollback_from),
+    COL("reason", C_TEXT, reason),
     COL("traffic_switched_ms", C_I64, traffic_switched_ms),
     COL("released_ms", C_I64, released_ms),
     COL("retain_until_ms", C_I64, retain_until_ms),

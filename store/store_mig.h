@@ -121,6 +121,7 @@ struct store_mig {
     bool abort_requested;            /* store_mig_abort only */
     char abort_by[STORE_MIG_ACTOR_MAX];
     char rollback_from[STORE_MIG_PHASE_MAX]; /* the phase a rollback started in */
+    char reason[STORE_MIG_ERROR_MAX];        /* why it rolls back ("" while it does not) */
     int64_t traffic_switched_ms;             /* the hostname points at the peer since */
     int64_t released_ms;                     /* the reservation was released (or given up) */
     int64_t retain_until_ms;                 /* done: the source namespace goes after this */

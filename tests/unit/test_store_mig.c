@@ -238,6 +238,7 @@ static void every_column_survives_a_reopen(void **state)
     m.delta_s = 600;
     util_strlcpy(m.error, "Velero said no", sizeof m.error);
     util_strlcpy(m.rollback_from, "restoring", sizeof m.rollback_from);
+    util_strlcpy(m.reason, "the import failed", sizeof m.reason);
     m.retain_until_ms = T0 + 1000 * MIN_MS;
     m.updated_ms = T0 + 21 * MIN_MS;
     save(f, &m, NULL);
@@ -273,6 +274,7 @@ static void every_column_survives_a_reopen(void **state)
     assert_true(got.precopy_s == 2520 && got.delta_s == 600);
     assert_string_equal(got.error, "Velero said no");
     assert_string_equal(got.rollback_from, "restoring");
+    assert_string_equal(got.reason, "the import failed");
     assert_int_equal(got.retain_until_ms, T0 + 1000 * MIN_MS);
     assert_int_equal(got.updated_ms, T0 + 21 * MIN_MS);
 }
