@@ -282,6 +282,10 @@ struct cfg_migrator {
     bool data_mover;            /* CSI snapshots and Velero's data mover: stateful workloads
                                    move without a quiesce hook (SPEC 6); default false */
     bool incremental_restore;
+    /* Additions to SPEC 2: */
+    bool enabled;               /* the section was given: this site moves workloads (it needs
+                                   workloads.source "kubernetes") */
+    int64_t tick_ms;            /* how often each migration is advanced; default 1s */
 };
 
 struct cfg_traffic {
