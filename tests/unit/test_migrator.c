@@ -28,6 +28,9 @@
 
 #include <cmocka.h>
 
+#include <cjson/cJSON.h>
+
+#include "api/api.h"
 #include "core/inv_watch.h"
 #include "core/migrator.h"
 #include "lib/util.h"
@@ -478,8 +481,12 @@ static const struct migrator_ops fake_ops = {
 
 /* ---- the agent ---- */
 
+#define TOKEN_READ "read-token-0123456789"
+#define TOKEN_OPERATOR "operator-token-0123456789"
+
 struct fixture {
     char dir[64], path[96];
+    struct cfg_token tokens[2];
     struct cfg_peer peers[1];
     struct cfg_static_workload statics[2];
     char *quiesce[3];
@@ -535,6 +542,10 @@ static int setup(void **state)
                                                  .stateless = true,
                                                  .hostname = "front.apps.example.org"};
     struct floe_config *c = &f->cfg;
+    f->tokens[0] = (struct cfg_token){"noc", ROLE_READ, TOKEN_READ};
+    f->tokens[1] = (struct cfg_token){"facility", ROLE_OPERATOR, TOKEN_OPERATOR};
+    c->http.tokens = f->tokens;
+    c->http.ntokens = 2;
     c->site.name = "lulea-1";
     c->site.ingress = "192.0.2.10";
     c->peers = f->peers;
@@ -555,6 +566,7 @@ static int setup(void **state)
     agent_config_init(&f->a, config_ref(c));
     f->a.inventory = inv_watch_new(&f->a);
     inv_watch_tick(f->a.inventory, T0, 0);
+    f->a.metrics = metrics_new(100);
     world_init(&f->w);
     f->w.store = f->a.store;
     *state = f;
@@ -565,6 +577,8 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     inv_watch_stop(f->a.inventory);
+    migrator_stop(f->a.migrator);
+    metrics_free(f->a.metrics);
     store_close(f->a.store);
     agent_config_clear(&f->a);
     char cmd[128];
@@ -888,6 +902,147 @@ static void manual_migration_reserves_and_moves(void **state)
     expect_moved(f, "manual");
 }
 
+/* ---- the API ---- */
+
+static cJSON *call(struct fixture *f, const char *method, const char *path, const char *query,
+                   const char *token, const char *body, int *status)
+{
+    char auth[128];
+    snprintf(auth, sizeof auth, "Bearer %s", token);
+    struct api_request req = {.method = method,
+                              .path = path,
+                              .query = query,
+                              .authorization = auth,
+                              .body = body,
+                              .body_len = body ? strlen(body) : 0};
+    struct api_response resp;
+    api_handle(&f->a, &req, &resp);
+    *status = resp.status;
+    cJSON *json = cJSON_ParseWithLength(resp.body, resp.body_len);
+    api_response_clear(&resp);
+    assert_non_null(json);
+    return json;
+}
+
+static void expect_status(struct fixture *f, const char *method, const char *path,
+                          const char *query, const char *token, const char *body, int want,
+                          const char *error_part)
+{
+    int status;
+    cJSON *j = call(f, method, path, query, token, body, &status);
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
+    if (status != want ||
+        (error_part && (!cJSON_IsString(e) || !strstr(e->valuestring, error_part))))
+        fail_msg("%s %s %s: %d %s, wanted %d with '%s'", method, path, body ? body : "", status,
+                 cJSON_IsString(e) ? e->valuestring : "", want, error_part ? error_part : "");
+    cJSON_Delete(j);
+}
+
+static void migrations_through_the_api(void **state)
+{
+    struct fixture *f = *state;
+    struct migrator_ops ops = fake_ops;
+    ops.ctx = &f->w;
+    f->a.migrator = migrator_new(&f->a, &ops);
+    const char *op = TOKEN_OPERATOR;
+    expect_status(f, "POST", "/v1/migrations", NULL, op, NULL, 400, "body");
+    expect_status(f, "POST", "/v1/migrations", NULL, op, "{\"workload\": \"shop\"}", 400,
+                  "to: required");
+    expect_status(f, "POST", "/v1/migrations", NULL, op,
+                  "{\"workload\": \"shop\", \"to\": \"a b\"}", 400, "to: must be a name");
+    expect_status(f, "POST", "/v1/migrations", NULL, op,
+                  "{\"workload\": \"shop\", \"workload\": \"db\", \"to\": \"x\"}", 400,
+                  "workload: given twice");
+    expect_status(f, "POST", "/v1/migrations", NULL, op,
+                  "{\"workload\": \"shop\", \"to\": \"oslo-2\"}", 400, "no peer named 'oslo-2'");
+    expect_status(f, "POST", "/v1/migrations", NULL, op,
+                  "{\"workload\": \"nosuch\", \"to\": \"falkenberg-1\"}", 404,
+                  "no workload named 'nosuch'");
+    expect_status(f, "POST", "/v1/migrations", NULL, TOKEN_READ,
+                  "{\"workload\": \"shop\", \"to\": \"falkenberg-1\"}", 403, NULL);
+    int status;
+    cJSON *j = call(f, "POST", "/v1/migrations", NULL, op,
+                    "{\"workload\": \"shop\", \"to\": \"falkenberg-1\"}", &status);
+    assert_int_equal(status, 201);
+    /* SPEC 4's fields first, then the additions (docs/api.md). */
+    static const char *const keys[] = {"id",
+                                       "workload",
+                                       "from",
+                                       "to",
+                                       "phase",
+                                       "started",
+                                       "ended",
+                                       "downtime_s",
+                                       "result",
+                                       "namespace",
+                                       "stateless",
+                                       "kw",
+                                       "data_gb",
+                                       "hostname",
+                                       "reservation",
+                                       "decision_id",
+                                       "estimated_downtime_s",
+                                       "bytes",
+                                       "phase_s",
+                                       "backup",
+                                       "import",
+                                       "replicas",
+                                       "error",
+                                       "abort_requested",
+                                       "retain_until",
+                                       "source_deleted",
+                                       "events",
+                                       NULL};
+    const cJSON *it = j->child;
+    for (size_t i = 0; keys[i]; i++, it = it->next) {
+        if (!it)
+            fail_msg("key %s missing", keys[i]);
+        assert_string_equal(it->string, keys[i]);
+    }
+    assert_null(it);
+    int id = cJSON_GetObjectItem(j, "id")->valueint;
+    assert_string_equal(cJSON_GetObjectItem(j, "from")->valuestring, "lulea-1");
+    assert_string_equal(cJSON_GetObjectItem(j, "phase")->valuestring, "reserved");
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "ended")));
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "decision_id")));
+    const cJSON *ev = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "events"), 0);
+    assert_non_null(
+        strstr(cJSON_GetObjectItem(ev, "detail")->valuestring, "manual migration by facility"));
+    cJSON_Delete(j);
+    expect_status(f, "POST", "/v1/migrations", NULL, op,
+                  "{\"workload\": \"shop\", \"to\": \"falkenberg-1\"}", 409, "already");
+
+    j = call(f, "GET", "/v1/migrations", "active=true", TOKEN_READ, NULL, &status);
+    assert_int_equal(status, 200);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "migrations")), 1);
+    cJSON_Delete(j);
+    expect_status(f, "GET", "/v1/migrations", "active=maybe", TOKEN_READ, NULL, 400, "active");
+    expect_status(f, "GET", "/v1/migrations/999", NULL, TOKEN_READ, NULL, 404, "no migration 999");
+    expect_status(f, "GET", "/v1/migrations/x", NULL, TOKEN_READ, NULL, 400, "id");
+    j = call(f, "GET", "/v1/status", NULL, TOKEN_READ, NULL, &status);
+    assert_int_equal(cJSON_GetObjectItem(j, "migrations_active")->valueint, 1);
+    cJSON_Delete(j);
+
+    char path[64];
+    snprintf(path, sizeof path, "/v1/migrations/%d/abort", id);
+    expect_status(f, "POST", path, NULL, TOKEN_READ, NULL, 403, NULL);
+    j = call(f, "POST", path, NULL, op, NULL, &status);
+    assert_int_equal(status, 202);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "abort_requested")));
+    cJSON_Delete(j);
+    migrator_stop(f->a.migrator);
+    f->a.migrator = NULL;
+    run_to_end(f);
+    snprintf(path, sizeof path, "/v1/migrations/%d", id);
+    j = call(f, "GET", path, NULL, TOKEN_READ, NULL, &status);
+    assert_string_equal(cJSON_GetObjectItem(j, "result")->valuestring, "rolled-back");
+    assert_string_equal(cJSON_GetObjectItem(j, "error")->valuestring, "aborted by facility");
+    cJSON_Delete(j);
+    snprintf(path, sizeof path, "/v1/migrations/%d/abort", id);
+    expect_status(f, "POST", path, NULL, op, NULL, 409, "has ended (rolled-back)");
+    expect_status(f, "POST", "/v1/migrations/999/abort", NULL, op, NULL, 404, NULL);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -901,6 +1056,7 @@ int main(void)
         T(a_workload_gone_from_the_inventory_releases_its_reservation),
         T(at_most_max_parallel_past_reserved),
         T(manual_migration_reserves_and_moves),
+        T(migrations_through_the_api),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
