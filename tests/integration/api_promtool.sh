@@ -1,10 +1,11 @@
 #!/bin/bash
 # The HTTP API over real sockets (libmicrohttpd), without the rest of the
 # agent: a small server built here against BUILD/libfloe.a serves
-# api_start() with fixed metrics, collectors, stored history and a decision
-# awaiting approval. Checks: /metrics passes `promtool check metrics` and
-# escapes labels, and no counter of it decreases when that decision is
-# approved; auth answers 401 with WWW-Authenticate, 405 carries Allow; a
+# api_start() with fixed metrics, collectors, stored history, a decision
+# awaiting approval and two migrations that ended. Checks: /metrics passes
+# `promtool check metrics` and escapes labels, and no counter of it
+# decreases when that decision is approved; floe migrations and floe
+# abort read and refuse as the API says; auth answers 401 with WWW-Authenticate, 405 carries Allow; a
 # 2 MiB body (with Content-Length, and chunked) gets 413 without the server
 # keeping it; idle and trickling connections do not delay /healthz for
 # anyone else; history still answers while another connection holds the
@@ -259,6 +260,23 @@ floe_migration_downtime_seconds_bucket{le="300"} 1' "$TMP/m.txt"
 check "floe_migration_downtime_seconds: sum and count" \
     grep -qzF 'floe_migration_downtime_seconds_sum 250
 floe_migration_downtime_seconds_count 1' "$TMP/m.txt"
+
+# floe migrations / floe abort, the CLI over this API.
+"$BUILD/floe" migrations --url "$URL" --token read-secret-1111 >"$TMP/cli_m.txt" 2>&1
+check "floe migrations: one line each, newest first, with phase and downtime" \
+    sh -c "sed -n 1p '$TMP/cli_m.txt' | grep -q '^#2 .*db → lulea-2 *rolled-back' &&
+           sed -n 2p '$TMP/cli_m.txt' | grep -q '^#1 .*shop → lulea-2 *done *down 4m10s'"
+"$BUILD/floe" migrations 1 --url "$URL" --token read-secret-1111 >"$TMP/cli_m1.txt" 2>&1
+check "floe migrations 1: the migration in full" \
+    grep -q '^  reservation rsv-0 at lulea-2' "$TMP/cli_m1.txt"
+"$BUILD/floe" abort 1 --url "$URL" --token operator-secret-2222 >"$TMP/cli_a.txt" 2>&1
+rc=$?
+check "floe abort of a migration that ended: exit 1 with the agent's reason" \
+    sh -c "test $rc = 1 && grep -q 'HTTP 409.*has ended (done)' '$TMP/cli_a.txt'"
+"$BUILD/floe" abort x --url "$URL" --token operator-secret-2222 >"$TMP/cli_a2.txt" 2>&1
+rc=$?
+check "floe abort x: exit 1, not a migration id" \
+    sh -c "test $rc = 1 && grep -q \"'x' is not a migration id\" '$TMP/cli_a2.txt'"
 
 curl -s -D "$TMP/401.h" -o "$TMP/401.json" "$URL/metrics" >/dev/null
 check "no token: 401" grep -q '^HTTP/1.1 401' "$TMP/401.h"
