@@ -29,8 +29,10 @@
 #define RESTORED_BYTES_MAX 1e18
 
 static const char *const phase_names[] = {
-    [MIG_IMPORT_WAITING_BACKUP] = "waiting-backup", [MIG_IMPORT_RESTORING] = "restoring",
-    [MIG_IMPORT_STARTING] = "starting",             [MIG_IMPORT_READY] = "ready",
+    [MIG_IMPORT_WAITING_BACKUP] = "waiting-backup",
+    [MIG_IMPORT_RESTORING] = "restoring",
+    [MIG_IMPORT_STARTING] = "starting",
+    [MIG_IMPORT_READY] = "ready",
     [MIG_IMPORT_FAILED] = "failed",
 };
 
@@ -106,8 +108,7 @@ static int check_request(const struct mig_import_request *r, char *err, size_t e
         if (!memchr(x->key, '\0', sizeof x->key) || !replica_key_valid(x->key)) {
             peer_clean_text(quoted, sizeof quoted, x->key, QUOTE_MAX);
             return errf(err, errlen,
-                        "replicas[%zu] '%s' is not deployment/NAME or statefulset/NAME", i,
-                        quoted);
+                        "replicas[%zu] '%s' is not deployment/NAME or statefulset/NAME", i, quoted);
         }
         if (x->replicas < 0)
             return errf(err, errlen, "replicas[%zu] %s is negative (%d)", i, x->key,
@@ -256,8 +257,8 @@ static int parse_import(const char *text, size_t len, bool need_phase,
             util_strlcpy(st.error, "the target gave no reason", sizeof st.error);
     }
     if (figure_member(j, "restore_s", RESTORE_S_MAX, &st.restore_s, err, errlen) != 0 ||
-        figure_member(j, "restored_bytes", RESTORED_BYTES_MAX, &st.restored_bytes, err,
-                      errlen) != 0)
+        figure_member(j, "restored_bytes", RESTORED_BYTES_MAX, &st.restored_bytes, err, errlen) !=
+            0)
         goto done;
     *out = st;
     rc = 0;
@@ -320,8 +321,7 @@ static int sort_answer(const struct httpc_req *r, char *err, size_t errlen)
  * answer must name (NULL: any). */
 static int import_call(const struct cfg_peer *peer, const char *method, const char *path,
                        const char *body, const char *expect_id, int64_t timeout_ms,
-                       struct mig_import_status *out, long *http_status, char *err,
-                       size_t errlen)
+                       struct mig_import_status *out, long *http_status, char *err, size_t errlen)
 {
     char *url = peer_url(peer, path);
     if (!url)
@@ -362,15 +362,14 @@ int mig_peer_import_start(const struct cfg_peer *peer, const struct mig_import_r
     char *body = mig_import_request_json(r, why, sizeof why);
     if (!body)
         return errf(err, errlen, "not sent: %s", why);
-    int rc = import_call(peer, "POST", "/v1/imports", body, NULL, timeout_ms, out, http_status,
-                         err, errlen);
+    int rc = import_call(peer, "POST", "/v1/imports", body, NULL, timeout_ms, out, http_status, err,
+                         errlen);
     free(body);
     return rc;
 }
 
 int mig_peer_import_get(const struct cfg_peer *peer, const char *id, int64_t timeout_ms,
-                        struct mig_import_status *out, long *http_status, char *err,
-                        size_t errlen)
+                        struct mig_import_status *out, long *http_status, char *err, size_t errlen)
 {
     if (http_status)
         *http_status = 0;

@@ -152,8 +152,8 @@ char *mig_traffic_powerdns_body(const struct mig_traffic_switch *sw, const char 
          cJSON_AddStringToObject(rrset, "type", type) &&
          cJSON_AddNumberToObject(rrset, "ttl", ttl) &&
          cJSON_AddStringToObject(rrset, "changetype", "REPLACE") &&
-         (records = cJSON_AddArrayToObject(rrset, "records")) &&
-         (record = cJSON_CreateObject()) && cJSON_AddItemToArray(records, record) &&
+         (records = cJSON_AddArrayToObject(rrset, "records")) && (record = cJSON_CreateObject()) &&
+         cJSON_AddItemToArray(records, record) &&
          cJSON_AddStringToObject(record, "content", content) &&
          cJSON_AddFalseToObject(record, "disabled");
     char *text = ok ? cJSON_PrintUnformatted(body) : NULL;
@@ -166,8 +166,8 @@ char *mig_traffic_powerdns_body(const struct mig_traffic_switch *sw, const char 
 char *mig_traffic_webhook_body(const struct mig_traffic_switch *sw, int ttl, char *err,
                                size_t errlen)
 {
-    if (!sw || !sw->workload || !*sw->workload || !sw->hostname || !*sw->hostname ||
-        !sw->address || !*sw->address) {
+    if (!sw || !sw->workload || !*sw->workload || !sw->hostname || !*sw->hostname || !sw->address ||
+        !*sw->address) {
         errf(err, errlen, "a switch needs a workload, a hostname and an address");
         return NULL;
     }
@@ -262,8 +262,8 @@ static int apply_powerdns(const struct cfg_traffic *t, const struct mig_traffic_
         return errf(err, errlen, "traffic powerdns: api and api_key are not configured");
     char *body = mig_traffic_powerdns_body(sw, t->zone, t->ttl, why, sizeof why);
     if (!body)
-        return errf(err, errlen, "traffic powerdns: %s: %s", sw && sw->workload ? sw->workload : "?",
-                    why);
+        return errf(err, errlen, "traffic powerdns: %s: %s",
+                    sw && sw->workload ? sw->workload : "?", why);
     struct strbuf path = {0}, key = {0};
     strbuf_printf(&path, "/api/v1/servers/");
     append_escaped(&path, t->server_id && *t->server_id ? t->server_id : "localhost");

@@ -49,8 +49,10 @@ static void every_phase_is_read(void **state)
         const char *name;
         enum mig_import_phase phase;
     } phases[] = {
-        {"waiting-backup", MIG_IMPORT_WAITING_BACKUP}, {"restoring", MIG_IMPORT_RESTORING},
-        {"starting", MIG_IMPORT_STARTING},             {"ready", MIG_IMPORT_READY},
+        {"waiting-backup", MIG_IMPORT_WAITING_BACKUP},
+        {"restoring", MIG_IMPORT_RESTORING},
+        {"starting", MIG_IMPORT_STARTING},
+        {"ready", MIG_IMPORT_READY},
         {"failed", MIG_IMPORT_FAILED},
     };
     for (size_t i = 0; i < sizeof phases / sizeof phases[0]; i++) {
@@ -261,9 +263,9 @@ struct server {
     pthread_t thread;
     atomic_int stop;
     pthread_mutex_t lock;
-    int status;           /* what to answer */
+    int status; /* what to answer */
     char answer[512];
-    char last[4096];      /* the last request, head and body */
+    char last[4096]; /* the last request, head and body */
 };
 
 static void *serve(void *arg)

@@ -57,7 +57,8 @@ static void an_ipv6_address_gives_AAAA_in_canonical_form(void **state)
 static void a_trailing_dot_and_capitals_give_the_same_absolute_name(void **state)
 {
     (void)state;
-    const char *forms[] = {"shop.apps.example.org.", "Shop.Apps.Example.ORG", "SHOP.apps.example.org."};
+    const char *forms[] = {"shop.apps.example.org.", "Shop.Apps.Example.ORG",
+                           "SHOP.apps.example.org."};
     for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
         struct mig_traffic_switch sw = shop;
         sw.hostname = forms[i];
@@ -202,14 +203,13 @@ static void a_switch_that_cannot_be_built_is_not_sent(void **state)
     sw.hostname = "shop.other.org";
     char err[256] = "";
     assert_int_equal(mig_traffic_apply(&t, &sw, 1000, err, sizeof err), -1);
-    assert_string_equal(err,
-                        "traffic powerdns: shop: hostname 'shop.other.org.' is not in zone "
-                        "apps.example.org.");
+    assert_string_equal(err, "traffic powerdns: shop: hostname 'shop.other.org.' is not in zone "
+                             "apps.example.org.");
     /* a request that fails names the driver, method and URL, never the key */
     assert_int_equal(mig_traffic_apply(&t, &shop, 1000, err, sizeof err), -1);
-    assert_non_null(strstr(
-        err, "traffic powerdns: PATCH http://127.0.0.1:1/api/v1/servers/localhost/zones/"
-             "apps.example.org.: "));
+    assert_non_null(
+        strstr(err, "traffic powerdns: PATCH http://127.0.0.1:1/api/v1/servers/localhost/zones/"
+                    "apps.example.org.: "));
     assert_null(strstr(err, "s3cret"));
 
     struct cfg_traffic bad = {.driver = "route53"};
