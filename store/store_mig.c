@@ -484,7 +484,9 @@ int store_mig_abort(struct store *s, int64_t id, const char *actor, int64_t now_
     }
     const unsigned char *result = sqlite3_column_text(st, 0);
     int64_t switched = sqlite3_column_int64(st, 1);
-    const unsigned char *phase = sqlite3_column_text(st, 2);
+    char phase[STORE_MIG_PHASE_MAX]; /* kept past the statement's end */
+    const unsigned char *ph = sqlite3_column_text(st, 2);
+    util_strlcpy(phase, ph ? (const char *)ph : "", sizeof phase);
     if (result) {
         snprintf(why, whylen, "migration %lld has ended (%s)", (long long)id, (const char *)result);
         rc = STORE_CONFLICT;
@@ -498,7 +500,7 @@ int store_mig_abort(struct store *s, int64_t id, const char *actor, int64_t now_
         rc = STORE_CONFLICT;
         goto out;
     }
-    if (phase && strcmp((const char *)phase, "rolling-back") == 0) {
+    if (strcmp(phase, "rolling-back") == 0) {
         snprintf(why, whylen, "migration %lld is already rolling back", (long long)id);
         rc = STORE_CONFLICT;
         goto out;
@@ -517,7 +519,7 @@ int store_mig_abort(struct store *s, int64_t id, const char *actor, int64_t now_
     }
     char detail[160];
     snprintf(detail, sizeof detail, "abort requested by %s", actor ? actor : "someone");
-    if (add_event_locked(s, id, now_ms, phase ? (const char *)phase : "", detail, err, errlen) < 0)
+    if (add_event_locked(s, id, now_ms, phase, detail, err, errlen) < 0)
         goto out;
     sqlite3_finalize(st);
     st = NULL;
