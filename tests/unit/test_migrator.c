@@ -33,6 +33,7 @@
 #include "api/api.h"
 #include "core/inv_watch.h"
 #include "core/migrator.h"
+#include "core/placer.h"
 #include "lib/util.h"
 #include "store/store_hold.h"
 #include "store/store_mig.h"
@@ -902,6 +903,55 @@ static void manual_migration_reserves_and_moves(void **state)
     expect_moved(f, "manual");
 }
 
+static void placement_learns_the_rates_and_leaves_a_kept_source_alone(void **state)
+{
+    struct fixture *f = *state;
+    struct pl_rates before = placer_rates(&f->a, "falkenberg-1");
+    struct pl_rates report = pl_rates_report();
+    assert_true(before.initial_gb_per_min == report.initial_gb_per_min);
+    hold(f, "shop", "rsv-1", 40);
+    /* Until shop is done and its reservation released (so no hold says
+     * it moves), its source still kept here (retain_source 1 h). */
+    for (int i = 0; i < MAX_TICKS; i++) {
+        tick(f);
+        struct store_mig *rows;
+        load(f, &rows);
+        bool done = strcmp(rows[0].result, "done") == 0 && rows[0].released_ms;
+        free(rows);
+        if (done)
+            break;
+    }
+    assert_true(holds_kw(f) == 0);
+    assert_true(f->w.ns[0].exists);
+    /* The fake cluster moved 1 GB per backup in 1-3 min, restores 12 GB
+     * in 2 min: far from the report's figures. */
+    struct pl_rates learned = placer_rates(&f->a, "falkenberg-1");
+    assert_true(learned.initial_gb_per_min < 0.5);
+    assert_true(fabs(learned.restore_gb_per_min - 6.0) < 1e-9);
+    struct pl_rates all = placer_rates(&f->a, NULL);
+    assert_true(all.restore_gb_per_min == learned.restore_gb_per_min);
+    assert_true(placer_rates(&f->a, "oslo-2").restore_gb_per_min == report.restore_gb_per_min);
+
+    struct decision d;
+    decision_init(&d);
+    d.kind = POL_ACTION_SHED;
+    d.status = DECISION_PLACING;
+    d.need_kw = 40;
+    struct placer_grants g;
+    placer_place_current(&f->a, &f->cfg, &d, f->w.now, &g);
+    bool seen = false;
+    for (size_t i = 0; i < d.nworkloads; i++)
+        if (strcmp(d.workloads[i].name, "shop") == 0) {
+            seen = true;
+            assert_false(d.workloads[i].chosen);
+            assert_non_null(strstr(d.workloads[i].reason, "already moving"));
+        }
+    assert_true(seen);
+    assert_int_equal(g.n, 0);
+    placer_grants_clear(&g);
+    decision_clear(&d);
+}
+
 /* ---- the API ---- */
 
 static cJSON *call(struct fixture *f, const char *method, const char *path, const char *query,
@@ -1057,6 +1107,7 @@ int main(void)
         T(at_most_max_parallel_past_reserved),
         T(manual_migration_reserves_and_moves),
         T(migrations_through_the_api),
+        T(placement_learns_the_rates_and_leaves_a_kept_source_alone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
