@@ -1188,8 +1188,9 @@ static void print_migration_detail(const cJSON *m)
     if (cJSON_IsObject(reps)) {
         printf("  replicas recorded:");
         const cJSON *r;
-        cJSON_ArrayForEach(r, reps)
+        cJSON_ArrayForEach(r, reps) {
             printf(" %s=%.0f", r->string, cJSON_IsNumber(r) ? r->valuedouble : -1);
+        }
         printf("\n");
     }
     const cJSON *ps = cJSON_GetObjectItemCaseSensitive(m, "phase_s");
@@ -1203,16 +1204,16 @@ static void print_migration_detail(const cJSON *m)
     printf("; %.1f GB moved\n", json_num(m, "bytes") / 1e9);
     const cJSON *err = cJSON_GetObjectItemCaseSensitive(m, "error");
     if (cJSON_IsString(err))
-        printf("  %s: %s\n", cJSON_IsString(cJSON_GetObjectItemCaseSensitive(m, "result"))
-                                 ? "why" : "problem",
+        printf("  %s: %s\n",
+               cJSON_IsString(cJSON_GetObjectItemCaseSensitive(m, "result")) ? "why" : "problem",
                err->valuestring);
     const cJSON *events = cJSON_GetObjectItemCaseSensitive(m, "events");
     if (cJSON_GetArraySize(events) > 0)
         printf("  events:\n");
     const cJSON *e;
-    cJSON_ArrayForEach(e, events)
-        printf("    %s %-12s %s\n", json_str(e, "ts"), json_str(e, "phase"),
-               json_str(e, "detail"));
+    cJSON_ArrayForEach(e, events) {
+        printf("    %s %-12s %s\n", json_str(e, "ts"), json_str(e, "phase"), json_str(e, "detail"));
+    }
 }
 
 /* Reads a migration id argument; -1 after printing why it is not one. */
@@ -1271,8 +1272,9 @@ int cli_migrations(int argc, char **argv)
         printf("no migrations recorded\n");
     }
     const cJSON *m;
-    cJSON_ArrayForEach(m, list)
+    cJSON_ArrayForEach(m, list) {
         print_migration_line(m);
+    }
     cJSON_Delete(j);
     return rc;
 }

@@ -107,8 +107,7 @@ struct pl_rates placer_rates(struct agent *a, const char *peer)
     double *dst[STORE_RATE_KINDS] = {&r.initial_gb_per_min, &r.delta_gb_per_min,
                                      &r.restore_gb_per_min};
     for (size_t k = 0; k < STORE_RATE_KINDS; k++)
-        if (learned.samples[k] > 0 && isfinite(learned.gb_per_min[k]) &&
-            learned.gb_per_min[k] > 0)
+        if (learned.samples[k] > 0 && isfinite(learned.gb_per_min[k]) && learned.gb_per_min[k] > 0)
             *dst[k] = learned.gb_per_min[k];
     return r;
 }

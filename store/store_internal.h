@@ -189,7 +189,7 @@ int store_end_durable(struct store *s, bool commit, const char *what, char *err,
     "  abort_requested      INTEGER NOT NULL DEFAULT 0,"                                           \
     "  abort_by             TEXT NOT NULL DEFAULT ''"                                              \
     ");"                                                                                           \
-    "CREATE UNIQUE INDEX migration_running ON migration(workload) WHERE result IS NULL;"          \
+    "CREATE UNIQUE INDEX migration_running ON migration(workload) WHERE result IS NULL;"           \
     "CREATE TABLE migration_event ("                                                               \
     "  id           INTEGER PRIMARY KEY AUTOINCREMENT,"                                            \
     "  migration_id INTEGER NOT NULL REFERENCES migration(id),"                                    \
