@@ -30,6 +30,22 @@ static int refuse(enum sim_api_error *why, enum sim_api_error e)
 int sim_api_set(struct sim_model *m, const char *body, size_t len, enum sim_api_error *why,
                 char *err, size_t errlen)
 {
+    return sim_api_set_ext(m, NULL, 0, body, len, why, err, errlen);
+}
+
+static const struct sim_api_ext *ext_of(const struct sim_api_ext *ext, size_t next,
+                                        const char *name)
+{
+    for (size_t i = 0; i < next; i++)
+        if (strncmp(name, ext[i].prefix, strlen(ext[i].prefix)) == 0)
+            return &ext[i];
+    return NULL;
+}
+
+int sim_api_set_ext(struct sim_model *m, const struct sim_api_ext *ext, size_t next,
+                    const char *body, size_t len, enum sim_api_error *why, char *err,
+                    size_t errlen)
+{
     cJSON *root = cJSON_ParseWithLength(body, len);
     if (!root) {
         errf(err, errlen, "body is not valid JSON");
@@ -46,6 +62,12 @@ int sim_api_set(struct sim_model *m, const char *body, size_t len, enum sim_api_
     for (const cJSON *it = root->child; it; it = it->next) {
         struct sim_ref ref;
         char msg[200];
+        const struct sim_api_ext *x = ext_of(ext, next, it->string);
+        if (x) {
+            if (x->set(x->arg, it->string + strlen(x->prefix), it, false, why, err, errlen) < 0)
+                goto done;
+            continue;
+        }
         if (sim_model_lookup(&trial, it->string, &ref, err, errlen) < 0) {
             refuse(why, SIM_API_UNKNOWN_VALUE);
             goto done;
@@ -68,6 +90,11 @@ int sim_api_set(struct sim_model *m, const char *body, size_t len, enum sim_api_
         }
     }
     *m = trial;
+    for (const cJSON *it = root->child; it; it = it->next) {
+        const struct sim_api_ext *x = ext_of(ext, next, it->string);
+        if (x)
+            x->set(x->arg, it->string + strlen(x->prefix), it, true, why, err, errlen);
+    }
     rc = 0;
 done:
     cJSON_Delete(root);

@@ -293,9 +293,7 @@ static int list_workloads(const struct simc_cluster *c, const char *ns_name, enu
     return reply(o, body);
 }
 
-/* The bearer-token check of the API server: "Bearer TOKEN", the scheme in
- * any case. */
-static bool authorized(const struct simc_cluster *c, const char *header)
+bool sim_kube_authorized(const struct simc_cluster *c, const char *header)
 {
     if (!c->token[0])
         return true;
@@ -359,7 +357,7 @@ static enum route find_route(char seg[][SEGMENT_MAX], int n, enum simc_kind *kin
 int sim_kube_handle(const struct simc_cluster *c, const struct sim_kube_request *req, char **body)
 {
     *body = NULL;
-    if (!authorized(c, req->authorization))
+    if (!sim_kube_authorized(c, req->authorization))
         return fail_status(body,
                            &(struct status){401, "Unauthorized", "Unauthorized", NULL, NULL, NULL});
     char seg[MAX_SEGMENTS][SEGMENT_MAX];

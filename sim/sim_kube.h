@@ -29,6 +29,11 @@ struct sim_kube_request {
     const char *authorization;  /* Authorization header; NULL when absent */
 };
 
+/* The API server's bearer-token check: true when the cluster wants no
+ * token, or the Authorization header is "Bearer TOKEN" (scheme in any
+ * case) with its token. Also used for Velero's API (sim_velero.h). */
+bool sim_kube_authorized(const struct simc_cluster *c, const char *authorization);
+
 /* Answers one request for a path under /api or /apis (others are 404).
  * Returns the HTTP status; *body is a new string
  * (caller frees), NULL when out of memory (send 500). */

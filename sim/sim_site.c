@@ -16,6 +16,7 @@
 #include "sim/sim_kube.h"
 #include "sim/sim_modbus.h"
 #include "sim/sim_snmp.h"
+#include "sim/sim_velero.h"
 
 #include <stdatomic.h>
 #include <math.h>
@@ -34,6 +35,7 @@ struct sim_site {
     struct sim_modbus *modbus;
     struct sim_snmp *snmp;
     struct sim_http *http;
+    struct sim_velero *velero; /* NULL without the scenario's "velero" section */
     pthread_t clock;
     bool clock_started;
     atomic_int stop;
@@ -103,6 +105,11 @@ static void *run_clock(void *arg)
             for (int n = 0; steps < due && n < MAX_STEPS_PER_LOCK; n++, steps++) {
                 sim_model_step(&s->sc.model);
                 simc_advance(&s->sc.cluster, 1000);
+                if (s->velero) {
+                    /* A restore can start namespaces: the IT load follows. */
+                    sim_velero_tick(s->velero, &s->sc.cluster, s->sc.model.time_ms);
+                    s->sc.model.it_cluster_kw = simc_running_kw(&s->sc.cluster);
+                }
                 sim_timeline_fire(&s->sc.timeline, &s->sc.model, log_event, s);
             }
             publish(s);
@@ -131,6 +138,15 @@ static void handle_state(void *arg, const struct sim_http_request *req,
     sim_http_reply(resp, 200, json);
 }
 
+/* /sim/set members "velero.*" (called under s->lock). */
+static int set_velero(void *arg, const char *key, const cJSON *value, bool apply,
+                      enum sim_api_error *why, char *err, size_t errlen)
+{
+    struct sim_site *s = arg;
+    return sim_velero_set(s->velero, &s->sc.cluster, s->sc.model.time_ms, key, value, apply, why,
+                          err, errlen);
+}
+
 static void handle_set(void *arg, const struct sim_http_request *req,
                        struct sim_http_response *resp)
 {
@@ -141,8 +157,10 @@ static void handle_set(void *arg, const struct sim_http_request *req,
     }
     char err[256];
     enum sim_api_error why;
+    const struct sim_api_ext ext[] = {{"velero.", set_velero, s}};
     pthread_mutex_lock(&s->lock);
-    int rc = sim_api_set(&s->sc.model, req->body, req->body_len, &why, err, sizeof err);
+    int rc = sim_api_set_ext(&s->sc.model, ext, s->velero ? 1 : 0, req->body, req->body_len, &why,
+                             err, sizeof err);
     if (rc == 0)
         publish(s);
     pthread_mutex_unlock(&s->lock);
@@ -175,6 +193,45 @@ static void handle_kube(void *arg, const struct sim_http_request *req,
     int status = sim_kube_handle(&s->sc.cluster, &kr, &body);
     pthread_mutex_unlock(&s->lock);
     sim_http_reply(resp, status, body);
+}
+
+static void handle_velero(void *arg, const struct sim_http_request *req,
+                          struct sim_http_response *resp)
+{
+    struct sim_site *s = arg;
+    struct sim_velero_request vr = {
+        .method = req->method,
+        .path = req->path,
+        .label_selector = sim_http_query(req, "labelSelector"),
+        .authorization = sim_http_header(req, "Authorization"),
+        .content_type = sim_http_header(req, "Content-Type"),
+        .body = req->body,
+        .body_len = req->body_len,
+    };
+    char *body;
+    pthread_mutex_lock(&s->lock);
+    int status = sim_velero_handle(s->velero, &s->sc.cluster, s->sc.model.time_ms, &vr, &body);
+    pthread_mutex_unlock(&s->lock);
+    sim_http_reply(resp, status, body);
+}
+
+static void handle_velero_state(void *arg, const struct sim_http_request *req,
+                                struct sim_http_response *resp)
+{
+    struct sim_site *s = arg;
+    if (strcmp(req->method, "GET") != 0) {
+        sim_http_error(resp, 405, "method_not_allowed", "%s: use GET", req->path);
+        return;
+    }
+    if (!s->velero) {
+        sim_http_error(resp, 404, "not_found",
+                       "this site has no Velero (no \"velero\" section in its scenario)");
+        return;
+    }
+    pthread_mutex_lock(&s->lock);
+    char *json = sim_velero_state_json(s->velero, &s->sc.cluster, s->sc.model.time_ms);
+    pthread_mutex_unlock(&s->lock);
+    sim_http_reply(resp, 200, json);
 }
 
 static void handle_cluster(void *arg, const struct sim_http_request *req,
@@ -220,6 +277,9 @@ int sim_site_start(struct sim_site **out, struct sim_scenario *sc, char *err, si
     /* Wall-clock time of simulated time 0, for the objects'
      * creationTimestamp. */
     s->sc.cluster.epoch_ms = util_now_ms();
+    if (s->sc.velero.enabled &&
+        sim_velero_new(&s->velero, &s->sc.velero, err, errlen) < 0)
+        goto fail;
     /* Events "at 0s" are part of the initial state the servers show. */
     sim_timeline_fire(&s->sc.timeline, &s->sc.model, log_event, s);
     if (sim_modbus_start(&s->modbus, s->sc.listen, s->sc.modbus_port, &s->sc.model, err, errlen) <
@@ -227,15 +287,24 @@ int sim_site_start(struct sim_site **out, struct sim_scenario *sc, char *err, si
         goto fail;
     if (sim_snmp_start(&s->snmp, s->sc.listen, &s->sc.snmp, &s->sc.model, err, errlen) < 0)
         goto fail;
+    /* First match wins: Velero's group before the rest of /apis, and
+     * only when this site has a Velero (else /apis answers 404). */
     const struct sim_http_route routes[] = {
         {"/sim/state", false, handle_state, s},
         {"/sim/set", false, handle_set, s},
         {"/sim/cluster", false, handle_cluster, s},
+        {"/sim/velero", false, handle_velero_state, s},
         {"/api", true, handle_kube, s},
+        {"/apis/velero.io", true, handle_velero, s},
         {"/apis", true, handle_kube, s},
     };
-    if (sim_http_start(&s->http, s->sc.listen, s->sc.http_port, routes, ARRAY_LEN(routes), err,
-                       errlen) < 0)
+    size_t nroutes = ARRAY_LEN(routes);
+    struct sim_http_route used[ARRAY_LEN(routes)];
+    size_t nused = 0;
+    for (size_t i = 0; i < nroutes; i++)
+        if (routes[i].handler != handle_velero || s->velero)
+            used[nused++] = routes[i];
+    if (sim_http_start(&s->http, s->sc.listen, s->sc.http_port, used, nused, err, errlen) < 0)
         goto fail;
     int rc = pthread_create(&s->clock, NULL, run_clock, s);
     if (rc != 0) {
@@ -261,6 +330,7 @@ void sim_site_stop(struct sim_site *s)
     sim_http_stop(s->http);
     sim_snmp_stop(s->snmp);
     sim_modbus_stop(s->modbus);
+    sim_velero_free(s->velero);
     sim_scenario_clear(&s->sc);
     pthread_mutex_destroy(&s->lock);
     free(s);
