@@ -99,10 +99,13 @@ $(BUILD)/obj/gen/sim_crds.o: $(BUILD)/gen/sim_crds.c
 
 # Unit tests may also use the simulator's modules (sim/*.c except its main).
 SIM_LIB_OBJ := $(filter-out $(BUILD)/obj/sim/sim_main.o,$(SIM_OBJ))
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libfloe.a $(SIM_LIB_OBJ)
+# Helpers the unit tests share (tests/unit/lib/: a loopback HTTP server).
+TEST_LIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/unit/lib/*.c))
+.SECONDARY: $(TEST_LIB_OBJ) # kept between builds, not an intermediate file
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libfloe.a $(SIM_LIB_OBJ) $(TEST_LIB_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST    $@")
-	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(SIM_LIB_OBJ) $(BUILD)/libfloe.a $(SIM_LIBS) $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_LIB_OBJ) $(SIM_LIB_OBJ) $(BUILD)/libfloe.a $(SIM_LIBS) $(LDLIBS) -lcmocka
 
 unit: $(UNIT_BIN)
 
@@ -114,7 +117,9 @@ unit: $(UNIT_BIN)
 # ca-certificates (libcurl's; install_unprivileged.sh adds to its bundle).
 # Also: binutils (ar, nm), git (layers.sh, docs_links.sh, check_config.sh run
 # git ls-files), openssl (the tests' certificates), prometheus (promtool),
-# systemd (systemd-analyze), tzdata (zoneinfo), iproute2 (the demo's ss).
+# systemd (systemd-analyze), tzdata (zoneinfo), iproute2 (the demo's ss),
+# pdns-server, pdns-backend-sqlite3 and bind9-dnsutils (a real PowerDNS and
+# dig for the traffic cut-over tests, tests/integration/lib/pdns.sh).
 # The last line is the base tools the scripts run (setpriv, unshare, flock,
 # script, useradd, getent, ...), Essential or required on every Debian,
 # named for completeness. tests/fresh-machine.sh proves the list on a fresh
@@ -125,6 +130,7 @@ DEB_PACKAGES := gcc libc6-dev binutils make pkg-config clang libclang-rt-14-dev 
     git openssl ca-certificates curl sqlite3 tzdata \
     python3 python3-pymodbus python3-serial python3-serial-asyncio \
     mbpoll snmpd snmp snmpsim prometheus systemd procps iproute2 \
+    pdns-server pdns-backend-sqlite3 bind9-dnsutils \
     bash coreutils diffutils findutils grep sed mawk util-linux mount bsdutils passwd libc-bin ncurses-bin
 
 deps:
@@ -204,7 +210,7 @@ install-user:
 	    --shell /usr/sbin/nologin --comment "floe datacenter agent" $(FLOE_USER); fi
 
 format:
-	clang-format -i $(wildcard $(LAYERS:%=%/*.[ch]) sim/*.[ch] tests/unit/*.c tests/fuzz/*.c)
+	clang-format -i $(wildcard $(LAYERS:%=%/*.[ch]) sim/*.[ch] tests/unit/*.c tests/unit/lib/*.[ch] tests/fuzz/*.c)
 
 clean:
 	rm -rf $(BUILD)

@@ -27,24 +27,17 @@ static int refuse(enum sim_api_error *why, enum sim_api_error e)
     return -1;
 }
 
-int sim_api_set(struct sim_model *m, const char *body, size_t len, enum sim_api_error *why,
-                char *err, size_t errlen)
-{
-    return sim_api_set_ext(m, NULL, 0, body, len, why, err, errlen);
-}
-
-static const struct sim_api_ext *ext_of(const struct sim_api_ext *ext, size_t next,
-                                        const char *name)
+static const struct sim_api_ext *find_ext(const struct sim_api_ext *ext, size_t next,
+                                          const char *name)
 {
     for (size_t i = 0; i < next; i++)
-        if (strncmp(name, ext[i].prefix, strlen(ext[i].prefix)) == 0)
+        if (ext[i].owns(ext[i].arg, name))
             return &ext[i];
     return NULL;
 }
 
-int sim_api_set_ext(struct sim_model *m, const struct sim_api_ext *ext, size_t next,
-                    const char *body, size_t len, enum sim_api_error *why, char *err,
-                    size_t errlen)
+int sim_api_set(struct sim_model *m, const struct sim_api_ext *ext, size_t next, const char *body,
+                size_t len, enum sim_api_error *why, char *err, size_t errlen)
 {
     cJSON *root = cJSON_ParseWithLength(body, len);
     if (!root) {
@@ -62,10 +55,12 @@ int sim_api_set_ext(struct sim_model *m, const struct sim_api_ext *ext, size_t n
     for (const cJSON *it = root->child; it; it = it->next) {
         struct sim_ref ref;
         char msg[200];
-        const struct sim_api_ext *x = ext_of(ext, next, it->string);
+        const struct sim_api_ext *x = find_ext(ext, next, it->string);
         if (x) {
-            if (x->set(x->arg, it->string + strlen(x->prefix), it, false, why, err, errlen) < 0)
+            if (x->check(x->arg, it->string, it, err, errlen) < 0) {
+                refuse(why, SIM_API_BAD_VALUE);
                 goto done;
+            }
             continue;
         }
         if (sim_model_lookup(&trial, it->string, &ref, err, errlen) < 0) {
@@ -91,9 +86,9 @@ int sim_api_set_ext(struct sim_model *m, const struct sim_api_ext *ext, size_t n
     }
     *m = trial;
     for (const cJSON *it = root->child; it; it = it->next) {
-        const struct sim_api_ext *x = ext_of(ext, next, it->string);
+        const struct sim_api_ext *x = find_ext(ext, next, it->string);
         if (x)
-            x->set(x->arg, it->string + strlen(x->prefix), it, true, why, err, errlen);
+            x->apply(x->arg, it->string, it);
     }
     rc = 0;
 done:

@@ -221,58 +221,53 @@ void sim_velero_tick(struct sim_velero *v, struct simc_cluster *c, int64_t now_m
 
 /* ---- faults ---- */
 
-static int set_outcome(char *fault, size_t n, const char *key, const cJSON *value, bool apply,
-                       enum sim_api_error *why, char *err, size_t errlen)
+static const char *const set_names[] = {"velero.next_backup", "velero.next_restore",
+                                        "velero.restart", "velero.sync"};
+
+bool sim_velero_set_name(const char *name)
 {
+    for (size_t i = 0; i < ARRAY_LEN(set_names); i++)
+        if (strcmp(name, set_names[i]) == 0)
+            return true;
+    return false;
+}
+
+int sim_velero_set_check(const char *name, const cJSON *value, char *err, size_t errlen)
+{
+    if (strcmp(name, "velero.restart") == 0) {
+        if (!cJSON_IsTrue(value))
+            return errf(err, errlen, "%s: expected true (Velero restarts now)", name);
+        return 0;
+    }
+    if (strcmp(name, "velero.sync") == 0) {
+        if (!cJSON_IsBool(value))
+            return errf(err, errlen, "%s: expected true or false", name);
+        return 0;
+    }
     bool ok = cJSON_IsNull(value) ||
               (cJSON_IsString(value) && (strcmp(value->valuestring, "PartiallyFailed") == 0 ||
                                          strcmp(value->valuestring, "Failed") == 0));
-    if (!ok) {
-        *why = SIM_API_BAD_VALUE;
-        return errf(err, errlen, "velero.%s: expected \"PartiallyFailed\", \"Failed\" or null",
-                    key);
-    }
-    if (apply)
-        util_strlcpy(fault, cJSON_IsNull(value) ? "" : value->valuestring, n);
+    if (!ok)
+        return errf(err, errlen, "%s: expected \"PartiallyFailed\", \"Failed\" or null", name);
     return 0;
 }
 
-int sim_velero_set(struct sim_velero *v, struct simc_cluster *c, int64_t now_ms, const char *key,
-                   const cJSON *value, bool apply, enum sim_api_error *why, char *err,
-                   size_t errlen)
+void sim_velero_set_apply(struct sim_velero *v, struct simc_cluster *c, int64_t now_ms,
+                          const char *name, const cJSON *value)
 {
-    if (strcmp(key, "next_backup") == 0)
-        return set_outcome(v->next_backup, sizeof v->next_backup, key, value, apply, why, err,
-                           errlen);
-    if (strcmp(key, "next_restore") == 0)
-        return set_outcome(v->next_restore, sizeof v->next_restore, key, value, apply, why, err,
-                           errlen);
-    if (strcmp(key, "restart") == 0) {
-        if (!cJSON_IsTrue(value)) {
-            *why = SIM_API_BAD_VALUE;
-            return errf(err, errlen, "velero.restart: expected true (restarts Velero now)");
-        }
-        if (apply) {
-            log_warn("velero: restarting (POST /sim/set)");
-            simv_restart(v, c, now_ms);
-        }
-        return 0;
+    if (strcmp(name, "velero.restart") == 0) {
+        log_warn("velero: restarting (POST /sim/set)");
+        simv_restart(v, c, now_ms);
+    } else if (strcmp(name, "velero.sync") == 0) {
+        bool was = v->sync_stopped;
+        v->sync_stopped = !cJSON_IsTrue(value);
+        if (was && !v->sync_stopped)
+            v->next_sync_ms = now_ms; /* resumes at once */
+    } else {
+        char *fault = strcmp(name, "velero.next_backup") == 0 ? v->next_backup : v->next_restore;
+        util_strlcpy(fault, cJSON_IsString(value) ? value->valuestring : "",
+                     sizeof v->next_backup);
     }
-    if (strcmp(key, "sync") == 0) {
-        if (!cJSON_IsBool(value)) {
-            *why = SIM_API_BAD_VALUE;
-            return errf(err, errlen, "velero.sync: expected true or false");
-        }
-        if (apply) {
-            bool was = v->sync_stopped;
-            v->sync_stopped = !cJSON_IsTrue(value);
-            if (was && !v->sync_stopped)
-                v->next_sync_ms = now_ms; /* resumes at once */
-        }
-        return 0;
-    }
-    *why = SIM_API_UNKNOWN_VALUE;
-    return errf(err, errlen, "unknown value 'velero.%s'", key);
 }
 
 /* ---- /sim/velero ---- */
@@ -298,8 +293,7 @@ static cJSON *contents_json(const cJSON *contents)
     return o;
 }
 
-char *sim_velero_state_json(const struct sim_velero *v, const struct simc_cluster *c,
-                            int64_t now_ms)
+char *sim_velero_state_json(const struct sim_velero *v, int64_t now_ms)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o)
@@ -334,16 +328,6 @@ char *sim_velero_state_json(const struct sim_velero *v, const struct simc_cluste
         const char *other = simv_str(spec, ob->kind == VK_BACKUP ? "storageLocation" : "backupName");
         simv_set_str(e, ob->kind == VK_BACKUP ? "storage_location" : "backup", other ? other : "");
         cJSON_AddItemToObject(e, "namespaces", contents_json(ob->contents));
-    }
-    cJSON *nss = simv_child(o, "namespaces");
-    for (size_t i = 0; i < c->nnamespaces; i++) {
-        const struct simc_namespace *ns = &c->namespaces[i];
-        if (!simc_ns_stateful(ns))
-            continue;
-        cJSON *e = simv_child(nss, ns->meta.name);
-        simv_set_num(e, "data_version", (double)ns->data_version);
-        simv_set_bool(e, "quiesced", ns->quiesced);
-        simv_set_bool(e, "writing", simc_ns_writing(ns));
     }
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);

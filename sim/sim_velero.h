@@ -32,8 +32,8 @@
 #ifndef FLOE_SIM_VELERO_H
 #define FLOE_SIM_VELERO_H
 
-#include "sim/sim_api.h"
 #include "sim/sim_cluster.h"
+#include "sim/sim_kube.h"
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
@@ -88,25 +88,16 @@ int sim_velero_new(struct sim_velero **out, const struct sim_velero_config *cfg,
 void sim_velero_free(struct sim_velero *v);
 const struct sim_velero_config *sim_velero_config(const struct sim_velero *v);
 
-struct sim_velero_request {
-    const char *method;
-    const char *path;           /* under /apis/velero.io, without the query string */
-    const char *label_selector; /* decoded labelSelector; NULL when absent */
-    const char *authorization;  /* Authorization header; NULL when absent */
-    const char *content_type;   /* Content-Type header; NULL when absent */
-    const char *body;           /* "" when none */
-    size_t body_len;
-};
-
-/* Answers one request under /apis/velero.io at simulated time now_ms:
- * GET (one, list with labelSelector), POST, DELETE and PATCH
- * (application/merge-patch+json) of backups and restores; GET of
+/* Answers one request under /apis/velero.io (sim_kube.h's group
+ * handler: the token is checked and the site's lock held) at simulated
+ * time req->now_ms: GET (one, list with labelSelector), POST, DELETE and
+ * PATCH (application/merge-patch+json) of backups and restores; GET of
  * podvolumebackups, podvolumerestores (v1), datauploads, datadownloads
- * (v2alpha1). Objects take resourceVersions from the cluster's counter
- * and the API token is the cluster's. Returns the HTTP status; *body is
- * a new string (caller frees), NULL when out of memory (send 500). */
-int sim_velero_handle(struct sim_velero *v, struct simc_cluster *c, int64_t now_ms,
-                      const struct sim_velero_request *req, char **body);
+ * (v2alpha1). Objects take resourceVersions from the cluster's counter.
+ * Returns the HTTP status; *body is a new string (caller frees), NULL
+ * when out of memory (send 500). */
+int sim_velero_handle(struct sim_velero *v, struct simc_cluster *c,
+                      const struct sim_kube_request *req, char **body);
 
 /* One simulated second of Velero's controllers at now_ms: queues and
  * starts backups, ends those whose time is up (writing them to their
@@ -115,19 +106,21 @@ int sim_velero_handle(struct sim_velero *v, struct simc_cluster *c, int64_t now_
  * this site's storage location when due. */
 void sim_velero_tick(struct sim_velero *v, struct simc_cluster *c, int64_t now_ms);
 
-/* A /sim/set member "velero.KEY" (sim_api.h's extension): checks it
- * (apply false: nothing changes) or applies it. Keys: next_backup,
- * next_restore ("PartiallyFailed", "Failed" or null), restart (true),
- * sync (true or false). Returns 0, or -1 with *why and err. */
-int sim_velero_set(struct sim_velero *v, struct simc_cluster *c, int64_t now_ms, const char *key,
-                   const cJSON *value, bool apply, enum sim_api_error *why, char *err,
-                   size_t errlen);
+/* /sim/set names (sim_api.h's extension): "velero.next_backup",
+ * "velero.next_restore" ("PartiallyFailed", "Failed", or null: none),
+ * "velero.restart" (true: Velero restarts now), "velero.sync" (false:
+ * the storage sync stops; true: it resumes at once). check validates
+ * without changing anything (0, or -1 with "NAME: why"); apply then
+ * cannot fail. */
+bool sim_velero_set_name(const char *name);
+int sim_velero_set_check(const char *name, const cJSON *value, char *err, size_t errlen);
+void sim_velero_set_apply(struct sim_velero *v, struct simc_cluster *c, int64_t now_ms,
+                          const char *name, const cJSON *value);
 
 /* GET /sim/velero: the faults set, the sync's state, and every backup
- * and restore with what it captured or restored (names, phases, data
- * versions), and each stateful namespace's data version. A new string
- * (caller frees) or NULL when out of memory. */
-char *sim_velero_state_json(const struct sim_velero *v, const struct simc_cluster *c,
-                            int64_t now_ms);
+ * and restore with what it captured or restored per namespace (data
+ * version, bytes, how). The namespaces' own data versions are in GET
+ * /sim/cluster. A new string (caller frees) or NULL when out of memory. */
+char *sim_velero_state_json(const struct sim_velero *v, int64_t now_ms);
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * sim_velero_api — the Kubernetes API of the simulated Velero's objects
- * (sim_velero.h, sim_velero_handle):
+ * (sim_velero.h, sim_velero_handle; the token is checked by sim_kube):
  *
  *   /apis/velero.io/v1/namespaces/{ns}/backups[/{name}]   GET POST DELETE PATCH
  *   /apis/velero.io/v1/namespaces/{ns}/restores[/{name}]  GET POST DELETE PATCH
@@ -238,12 +238,13 @@ static int bad_body(char **body)
                   "couldn't get version/kind; json parse error: the body is not valid JSON");
 }
 
-static int create(struct sim_velero *v, struct simc_cluster *c, int64_t now_ms,
-                  const struct route *r, const struct sim_velero_request *req, char **body)
+static int create(struct sim_velero *v, struct simc_cluster *c, const struct route *r,
+                  const struct sim_kube_request *req, char **body)
 {
+    int64_t now_ms = req->now_ms;
     if (req->content_type && !media_is(req->content_type, "application/json"))
         return unsupported_media(body, false);
-    cJSON *obj = cJSON_ParseWithLength(req->body, req->body_len);
+    cJSON *obj = req->body ? cJSON_ParseWithLength(req->body, req->body_len) : NULL;
     if (!obj)
         return bad_body(body);
     const struct sim_crd *crd = r->kind == VK_BACKUP ? &v->crd_backup : &v->crd_restore;
@@ -341,14 +342,14 @@ static cJSON *merge_patch(cJSON *target, const cJSON *patch)
 }
 
 static int patch_one(struct sim_velero *v, struct simc_cluster *c, const struct route *r,
-                     const struct sim_velero_request *req, char **body)
+                     const struct sim_kube_request *req, char **body)
 {
     if (!media_is(req->content_type, "application/merge-patch+json"))
         return unsupported_media(body, true);
     struct vobj *o = simv_find(v, r->kind, r->name);
     if (!o)
         return not_found(body, r->kind, r->name);
-    cJSON *patch = cJSON_ParseWithLength(req->body, req->body_len);
+    cJSON *patch = req->body ? cJSON_ParseWithLength(req->body, req->body_len) : NULL;
     if (!patch)
         return status(body, 400, "BadRequest", "error decoding patch: the body is not valid JSON");
     const char *want_rv = simv_str(cJSON_GetObjectItem(patch, "metadata"), "resourceVersion");
@@ -414,12 +415,10 @@ done:
 
 /* ---- the handler ---- */
 
-int sim_velero_handle(struct sim_velero *v, struct simc_cluster *c, int64_t now_ms,
-                      const struct sim_velero_request *req, char **body)
+int sim_velero_handle(struct sim_velero *v, struct simc_cluster *c,
+                      const struct sim_kube_request *req, char **body)
 {
     *body = NULL;
-    if (!sim_kube_authorized(c, req->authorization))
-        return status(body, 401, "Unauthorized", "Unauthorized");
     char seg[SEGMENTS][SEGMENT_MAX];
     int n;
     struct route r;
@@ -447,7 +446,7 @@ int sim_velero_handle(struct sim_velero *v, struct simc_cluster *c, int64_t now_
     if (!ours)
         return forbidden(body, post ? "create" : del ? "delete" : "patch", r.kind, r.ns);
     if (post)
-        return create(v, c, now_ms, &r, req, body);
+        return create(v, c, &r, req, body);
     if (del)
         return delete_one(v, &r, body);
     return patch_one(v, c, &r, req, body);

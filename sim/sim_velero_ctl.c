@@ -28,6 +28,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "lib/vec.h"
+#include "sim/sim_cluster_snap.h"
 #include "sim/sim_labels.h"
 #include "sim/sim_sha256.h"
 
@@ -210,17 +211,6 @@ static bool list_has(const cJSON *list, const char *s)
     return false;
 }
 
-static cJSON *map_json(const struct simc_map *m)
-{
-    cJSON *o = cJSON_CreateObject();
-    for (size_t i = 0; o && i < m->n; i++)
-        if (!cJSON_AddStringToObject(o, m->pairs[i].key, m->pairs[i].value)) {
-            cJSON_Delete(o);
-            return NULL;
-        }
-    return o;
-}
-
 /* A pod volume object (PodVolumeBackup/Restore, DataUpload/Download)
  * made for its owner, waiting to be inserted once the owner is edited
  * (an insert moves the objects). */
@@ -399,13 +389,14 @@ static struct hooks count_hooks(const cJSON *spec, const struct simc_namespace *
     const cJSON *resources = cJSON_GetObjectItem(cJSON_GetObjectItem(spec, "hooks"), "resources");
     for (size_t i = 0; i < ns->nworkloads; i++) {
         const struct simc_workload *w = &ns->workloads[i];
-        if (w->replicas <= 0)
+        int pods = w->ready; /* hooks exec into running pods */
+        if (pods <= 0)
             continue;
         const char *pre = simc_map_get(&w->pod_annotations, "pre.hook.backup.velero.io/command");
         const char *post = simc_map_get(&w->pod_annotations, "post.hook.backup.velero.io/command");
         if ((pre && *pre) || (post && *post)) {
-            h.pre += (pre && *pre) ? w->replicas : 0;
-            h.post += (post && *post) ? w->replicas : 0;
+            h.pre += (pre && *pre) ? pods : 0;
+            h.post += (post && *post) ? pods : 0;
             continue;
         }
         const cJSON *r;
@@ -413,8 +404,8 @@ static struct hooks count_hooks(const cJSON *spec, const struct simc_namespace *
         {
             if (!hook_applies(r, ns, w))
                 continue;
-            h.pre += w->replicas * hook_count(cJSON_GetObjectItem(r, "pre"));
-            h.post += w->replicas * hook_count(cJSON_GetObjectItem(r, "post"));
+            h.pre += pods * hook_count(cJSON_GetObjectItem(r, "pre"));
+            h.post += pods * hook_count(cJSON_GetObjectItem(r, "post"));
         }
     }
     return h;
@@ -422,39 +413,13 @@ static struct hooks count_hooks(const cJSON *spec, const struct simc_namespace *
 
 /* ---- backups ---- */
 
-static cJSON *snapshot_ns(const struct simc_namespace *ns)
-{
-    cJSON *e = cJSON_CreateObject();
-    cJSON *ws = e ? cJSON_AddArrayToObject(e, "workloads") : NULL;
-    if (!ws || !simv_set_str(e, "name", ns->meta.name) ||
-        !cJSON_AddItemToObject(e, "labels", map_json(&ns->meta.labels)) ||
-        !cJSON_AddItemToObject(e, "annotations", map_json(&ns->meta.annotations))) {
-        cJSON_Delete(e);
-        return NULL;
-    }
-    for (size_t i = 0; i < ns->nworkloads; i++) {
-        const struct simc_workload *w = &ns->workloads[i];
-        cJSON *wj = cJSON_CreateObject();
-        if (!wj)
-            break;
-        cJSON_AddItemToArray(ws, wj);
-        simv_set_str(wj, "kind", simc_kind_name(w->kind));
-        simv_set_str(wj, "name", w->meta.name);
-        simv_set_num(wj, "replicas", w->replicas);
-        cJSON_AddItemToObject(wj, "labels", map_json(&w->meta.labels));
-        cJSON_AddItemToObject(wj, "annotations", map_json(&w->meta.annotations));
-        cJSON_AddItemToObject(wj, "pod_annotations", map_json(&w->pod_annotations));
-    }
-    return e;
-}
-
 /* The pod whose volume the file-system backup reads: the first running
  * workload's first pod. */
 static void pod_name(const struct simc_namespace *ns, char *out, size_t n)
 {
     for (size_t i = 0; i < ns->nworkloads; i++) {
         const struct simc_workload *w = &ns->workloads[i];
-        if (w->replicas > 0 || i + 1 == ns->nworkloads) {
+        if (w->ready > 0 || i + 1 == ns->nworkloads) {
             snprintf(out, n, "%s-0", w->meta.name);
             return;
         }
@@ -477,46 +442,56 @@ struct capture {
     int64_t cursor_ms; /* the next volume's transfer starts here */
 };
 
-/* One namespace at InProgress: hooks, then its data (SPEC 7). */
+/* One namespace at InProgress: hooks, then its data (SPEC 7). The entry
+ * is {"name", "snapshot" (sim_cluster_snap.h), "hooks": {"pre", "post"},
+ * "data": {"gb", "kind", "version" (null: not captured), "bytes", ...}}
+ * ("data" for stateful namespaces only). */
 static cJSON *capture_ns(struct sim_velero *v, struct simc_cluster *c, const struct vobj *b,
                          struct simc_namespace *ns, const char *dir, struct capture *cap,
                          struct pv_list *pl, int64_t now_ms)
 {
     const cJSON *spec = cJSON_GetObjectItem(b->obj, "spec");
-    cJSON *e = snapshot_ns(ns);
-    if (!e)
-        return NULL;
     struct hooks h = count_hooks(spec, ns);
     if (h.pre > 0)
         ns->quiesced = true; /* the pre hooks stop writes before the volume is read */
     cap->hooks += h.pre;
+    cap->items += 1 + (int)ns->nworkloads + simc_ns_pods(ns);
+    bool stateful = simc_ns_stateful(ns);
+    bool fs = cJSON_IsTrue(cJSON_GetObjectItem(spec, "defaultVolumesToFsBackup"));
+    bool mover = cJSON_IsTrue(cJSON_GetObjectItem(spec, "snapshotMoveData")) && v->cfg.data_mover;
+    bool up = ns->phase == SIMC_NS_ACTIVE && simc_ns_pods_up(ns);
+    /* A file-system backup reads a volume only through a running pod
+     * (velero #1919); a CSI snapshot moved by the data mover needs none. */
+    bool captured = stateful && (mover || (fs && up));
+    struct simc_snapshot snap;
+    if (simc_ns_snapshot(ns, &snap) < 0)
+        return NULL;
+    snap.has_data = captured;
+    snap.data_version = ns->data_version;
+    cJSON *e = cJSON_CreateObject();
+    if (!e || !simv_set_str(e, "name", ns->meta.name) ||
+        !cJSON_AddItemToObject(e, "snapshot", simc_snapshot_to_json(&snap))) {
+        simc_snapshot_free(&snap);
+        cJSON_Delete(e);
+        return NULL;
+    }
+    simc_snapshot_free(&snap);
     cJSON *hj = simv_child(e, "hooks");
     simv_set_num(hj, "pre", h.pre);
     simv_set_num(hj, "post", h.post);
-    int pods = 0;
-    for (size_t i = 0; i < ns->nworkloads; i++)
-        pods += ns->workloads[i].replicas > 0 ? ns->workloads[i].replicas : 0;
-    cap->items += 1 + (int)ns->nworkloads + (ns->phase == SIMC_NS_ACTIVE ? pods : 0);
-    if (!simc_ns_stateful(ns))
+    if (!stateful)
         return e;
-    const cJSON *fs_j = cJSON_GetObjectItem(spec, "defaultVolumesToFsBackup");
-    const cJSON *move_j = cJSON_GetObjectItem(spec, "snapshotMoveData");
-    bool fs = cJSON_IsTrue(fs_j);
-    bool mover = cJSON_IsTrue(move_j) && v->cfg.data_mover;
-    bool running = ns->phase == SIMC_NS_ACTIVE && simc_ns_running(ns);
     const char *kind;
     double rate = delta_rate(ns, &kind);
     double gb = ns_data_gb(ns);
     cJSON *d = simv_child(e, "data");
     simv_set_num(d, "gb", gb);
     simv_set_str(d, "kind", kind);
-    if (!mover && !(fs && running)) {
-        /* Not read at all: no file-system backup asked for, or its pods
-         * are not running (velero #1919). The backup still completes. */
+    if (!captured) {
         cJSON_AddNullToObject(d, "version");
         simv_set_num(d, "bytes", 0);
         simv_set_str(d, "why", !fs && !mover ? "no file-system backup or data mover"
-                                              : "pods not running");
+                                              : "no pod running");
         return e;
     }
     uint64_t base;
@@ -815,23 +790,6 @@ void simv_backups_tick(struct sim_velero *v, struct simc_cluster *c, int64_t now
 
 /* ---- restores ---- */
 
-/* Copies string members of a JSON object into a map, skipping keys or
- * values Kubernetes would refuse; the count skipped. */
-static int copy_map(struct simc_map *m, const cJSON *src, bool labels)
-{
-    int bad = 0;
-    const cJSON *kv;
-    cJSON_ArrayForEach(kv, src)
-    {
-        char why[256];
-        if (!cJSON_IsString(kv) || simc_qualified_name_check(kv->string, why, sizeof why) < 0 ||
-            (labels && simc_label_value_check(kv->valuestring, why, sizeof why) < 0) ||
-            simc_map_set(m, kv->string, kv->valuestring) < 0)
-            bad++;
-    }
-    return bad;
-}
-
 static void velero_labels(struct simc_map *m, const char *backup, const char *restore)
 {
     char b[64], r[64];
@@ -846,70 +804,43 @@ struct restore_plan {
     int64_t cursor_ms;
 };
 
-/* Creates what is missing of one backed-up namespace; skips (with a
- * warning) what exists. Returns the namespace (NULL when it could not be
- * made or is terminating) and whether it was created. */
+/* Creates what is missing of one backed-up namespace, labelled as Velero
+ * labels what it restores; what exists is skipped with a warning
+ * (sim_cluster_snap's restore). Returns the namespace (NULL when it
+ * could not be made or is terminating), whether it was created, and
+ * whether the backup holds its volume data. */
 static struct simc_namespace *restore_objects(struct simc_cluster *c, const cJSON *e,
                                               const char *backup, const char *restore,
                                               struct restore_plan *plan, bool *created,
-                                              int64_t now_ms)
+                                              bool *has_data, int64_t now_ms)
 {
-    const char *name = simv_str(e, "name");
-    const cJSON *ws = cJSON_GetObjectItem(e, "workloads");
-    plan->items += 1 + hook_count(ws);
-    *created = false;
-    struct simc_namespace *ns = simc_ns_find(c, name);
-    if (ns && ns->phase == SIMC_NS_TERMINATING) {
-        /* Velero cannot create objects in a namespace being deleted. */
-        plan->errors += 1 + hook_count(ws);
+    struct simc_snapshot snap;
+    char err[400];
+    *created = *has_data = false;
+    if (simc_snapshot_from_json(&snap, cJSON_GetObjectItem(e, "snapshot"), "snapshot", err,
+                                sizeof err) < 0) {
+        plan->errors++;
+        log_warn("velero: restore %s: %s", restore, err);
         return NULL;
     }
-    char err[300];
-    if (!ns) {
-        ns = simc_ns_add(c, name, now_ms, err, sizeof err);
-        if (!ns) {
-            plan->errors += 1 + hook_count(ws);
-            log_warn("velero: restore %s: %s", restore, err);
-            return NULL;
-        }
-        *created = true;
-        plan->warnings += copy_map(&ns->meta.labels, cJSON_GetObjectItem(e, "labels"), true);
-        plan->warnings +=
-            copy_map(&ns->meta.annotations, cJSON_GetObjectItem(e, "annotations"), false);
-        velero_labels(&ns->meta.labels, backup, restore);
-        simc_ns_fix_labels(ns);
+    plan->items += 1 + (int)snap.nworkloads;
+    velero_labels(&snap.labels, backup, restore);
+    for (size_t i = 0; i < snap.nworkloads; i++)
+        velero_labels(&snap.workloads[i].labels, backup, restore);
+    struct simc_restore_result res;
+    enum simc_err why;
+    struct simc_namespace *ns = NULL;
+    if (simc_ns_restore(c, &snap, now_ms, &res, &why, err, sizeof err) < 0) {
+        /* Velero reports each object it could not create. */
+        plan->errors += why == SIMC_ERR_TERMINATING ? 1 + (int)snap.nworkloads : 1;
+        log_warn("velero: restore %s: %s", restore, err);
+    } else {
+        ns = simc_ns_find(c, snap.name);
+        *created = res.ns_created;
+        *has_data = snap.has_data;
+        plan->warnings += (int)res.skipped; /* "already exists": the cluster's stays */
     }
-    const cJSON *wj;
-    cJSON_ArrayForEach(wj, ws)
-    {
-        const char *kind = simv_str(wj, "kind");
-        const char *wname = simv_str(wj, "name");
-        const cJSON *rep = cJSON_GetObjectItem(wj, "replicas");
-        enum simc_kind k = kind && strcmp(kind, "StatefulSet") == 0 ? SIMC_STATEFULSET
-                                                                     : SIMC_DEPLOYMENT;
-        if (!wname || !cJSON_IsNumber(rep)) {
-            plan->errors++;
-            continue;
-        }
-        if (simc_workload_find(ns, k, wname)) {
-            plan->warnings++; /* "already exists": the one in the cluster stays */
-            continue;
-        }
-        struct simc_workload *w = simc_workload_add(c, ns, k, wname, now_ms, err, sizeof err);
-        if (!w) {
-            plan->errors++;
-            log_warn("velero: restore %s: %s", restore, err);
-            continue;
-        }
-        double r = rep->valuedouble;
-        w->replicas = r >= 0 && r <= 2147483647.0 ? (int32_t)r : 0;
-        plan->warnings += copy_map(&w->meta.labels, cJSON_GetObjectItem(wj, "labels"), true);
-        plan->warnings +=
-            copy_map(&w->meta.annotations, cJSON_GetObjectItem(wj, "annotations"), false);
-        plan->warnings +=
-            copy_map(&w->pod_annotations, cJSON_GetObjectItem(wj, "pod_annotations"), false);
-        velero_labels(&w->meta.labels, backup, restore);
-    }
+    simc_snapshot_free(&snap);
     return ns;
 }
 
@@ -917,12 +848,13 @@ static struct simc_namespace *restore_objects(struct simc_cluster *c, const cJSO
  * or with existingVolumeDataPolicy incremental onto a namespace that has
  * it, only what was written between its version and the backup's. */
 static double restore_gb(const struct sim_velero *v, const struct simc_namespace *ns,
-                         const cJSON *data, bool created, bool incremental, const char **mode)
+                         const cJSON *data, bool created, bool has_data, bool incremental,
+                         const char **mode)
 {
     const cJSON *ver = cJSON_GetObjectItem(data, "version");
     const cJSON *gbj = cJSON_GetObjectItem(data, "gb");
     double gb = cJSON_IsNumber(gbj) && gbj->valuedouble > 0 ? gbj->valuedouble : 0;
-    if (!cJSON_IsNumber(ver)) {
+    if (!has_data || !cJSON_IsNumber(ver)) {
         *mode = "none";
         return 0;
     }
@@ -1017,13 +949,14 @@ static void start_restore(struct sim_velero *v, struct simc_cluster *c, struct v
         if (!out || !name || (hook_count(inc) && !list_has(inc, name)) ||
             (hook_count(exc) && list_has(exc, name)))
             continue;
-        bool created;
-        struct simc_namespace *ns = restore_objects(c, e, backup, r->name, &plan, &created, now_ms);
+        bool created, has_data;
+        struct simc_namespace *ns =
+            restore_objects(c, e, backup, r->name, &plan, &created, &has_data, now_ms);
         if (!ns)
             continue;
         const cJSON *data = cJSON_GetObjectItem(e, "data");
         const char *mode = "none";
-        double gb = data ? restore_gb(v, ns, data, created, incremental, &mode) : 0;
+        double gb = data ? restore_gb(v, ns, data, created, has_data, incremental, &mode) : 0;
         cJSON *oe = cJSON_CreateObject();
         if (!oe)
             continue;
@@ -1039,15 +972,13 @@ static void start_restore(struct sim_velero *v, struct simc_cluster *c, struct v
         simv_set_num(d, "bytes", floor(gb * 1e9));
         if (strcmp(mode, "kept") == 0)
             continue;
-        /* Pods wait for their volume (Velero's restore-wait init
-         * container): no writes until the data is there. An empty
-         * volume (nothing captured) is there at once. */
-        if (strcmp(mode, "none") != 0)
-            ns->quiesced = true;
-        else if (created)
-            ns->data_version = 0;
         if (strcmp(mode, "none") == 0)
-            continue;
+            continue; /* an empty volume (nothing captured): there at once */
+        /* Pods wait for their volume (Velero's restore-wait init
+         * container): no writes, and no data yet, until it is there. */
+        ns->quiesced = true;
+        if (created)
+            ns->data_version = 0;
         int64_t ms = transfer_ms(gb, SIMV_RESTORE_GB_PER_MIN);
         char pod[SIMC_DNS_SUBDOMAIN_MAX + 8];
         pod_name(ns, pod, sizeof pod);

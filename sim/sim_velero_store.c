@@ -6,9 +6,10 @@
  * A finished backup is one file NAME.json (Velero uploads a backup's
  * metadata when it ends):
  *   {"format": 1, "backup": {the Backup object as it ended},
- *    "contents": {"namespaces": [{"name", "labels", "annotations",
- *      "workloads": [...], "hooks": {...},
- *      "data": {"gb", "kind", "version" (null: no volume data), "bytes", ...}}]}}
+ *    "contents": {"namespaces": [{"name", "snapshot": {sim_cluster_snap's
+ *      JSON: labels, annotations, workloads, data_version, has_data},
+ *      "hooks": {...}, "data": {"gb", "kind", "version" (null: no volume
+ *      data), "bytes", ...}}]}}
  * written to a temporary ".NAME.json.tmp" and renamed, so a reader never
  * sees half a record. Every sync_period the site reads its own location
  * and creates the Backups it does not have, with spec.storageLocation
@@ -125,10 +126,10 @@ static int record_check(const cJSON *rec, const char *name, char *err, size_t er
         const cJSON *d = cJSON_GetObjectItem(e, "data");
         const cJSON *ver = cJSON_GetObjectItem(d, "version");
         if (!ns || simc_dns_label_check(ns, why, sizeof why) < 0 ||
-            !cJSON_IsArray(cJSON_GetObjectItem(e, "workloads")) ||
+            !cJSON_IsObject(cJSON_GetObjectItem(e, "snapshot")) ||
             (d && !cJSON_IsNull(ver) &&
              !(cJSON_IsNumber(ver) && ver->valuedouble >= 0 && ver->valuedouble < 9e15)))
-            return errf(err, errlen, "%s: a namespace entry without a valid name, workloads or "
+            return errf(err, errlen, "%s: a namespace entry without a valid name, snapshot or "
                                      "data.version",
                         name);
     }

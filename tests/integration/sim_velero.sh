@@ -75,6 +75,11 @@ req() {
 }
 body() { json_get "$TMP/body" "$1"; }
 velero_state() { curl -s "$1/sim/velero" >"$TMP/state"; json_get "$TMP/state" "$2"; }
+# ns_state URL NS EXPR: EXPR over namespace NS of GET /sim/cluster (`n`).
+ns_state() {
+    curl -s "$1/sim/cluster" >"$TMP/cluster"
+    json_get "$TMP/cluster" "(lambda n: $3)([n for n in d['namespaces'] if n['name'] == '$2'][0])"
+}
 setv() { curl -s -o "$TMP/body" -w '%{http_code}' -d "$2" "$1/sim/set"; }
 
 # wait_for SECONDS CMD...: until CMD succeeds.
@@ -119,7 +124,7 @@ check "A: Velero's status fields" test "$(body '(d["status"]["version"], d["stat
 captured=$(velero_state "$A" '[b for b in d["backups"] if b["name"] == "move-1"][0]["namespaces"]["shop"]["version"]')
 check "A: the backup captured shop's data version" test "$captured" -gt 0
 check "A: writes stopped at the capture (quiesced)" test \
-    "$(velero_state "$A" '(d["namespaces"]["shop"]["quiesced"], d["namespaces"]["shop"]["data_version"])')" = "(True, $captured)"
+    "$(ns_state "$A" shop '(n["quiesced"], n["data_version"])')" = "(True, $captured)"
 check "A: the pod volume backup shows the bytes" test \
     "$(req "$A" GET "$V/podvolumebackups?labelSelector=velero.io%2Fbackup-name%3Dmove-1") $(body '[(i["status"]["phase"], i["status"]["progress"]["bytesDone"]) for i in d["items"]]')" = \
     "200 [('Completed', 880000000)]"
@@ -141,7 +146,9 @@ check "B: workloads at the replica counts they had at backup time" test \
 check "B: the restore brought the captured version" test \
     "$(velero_state "$B" '[r for r in d["restores"] if r["name"] == "move-1-r"][0]["namespaces"]["shop"]["version"]')" = "$captured"
 check "B: shop runs on from the captured version (no write lost)" test \
-    "$(velero_state "$B" 'd["namespaces"]["shop"]["data_version"] >= '"$captured"' and d["namespaces"]["shop"]["writing"]')" = True
+    "$(ns_state "$B" shop 'n["data_version"] >= '"$captured")" = True
+ns_writes() { [ "$(ns_state "$B" shop 'n["writing"] and n["data_version"] > '"$captured")" = True ]; }
+check "B: its pods write on from there once ready" wait_for 5 ns_writes
 check "B: it.load_kw counts the restored namespace" test \
     "$(curl -s "$B/sim/state" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["values"]["it.load_kw"])')" = 40
 

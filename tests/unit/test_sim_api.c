@@ -11,7 +11,6 @@
 #include "sim/sim_api.h"
 
 #include <cjson/cJSON.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,7 +60,8 @@ static void set_bodies_are_checked(void **state)
         make_site(&m);
         char err[256] = "";
         enum sim_api_error why = (enum sim_api_error) - 1;
-        int rc = sim_api_set(&m, cases[i].body, strlen(cases[i].body), &why, err, sizeof err);
+        int rc =
+            sim_api_set(&m, NULL, 0, cases[i].body, strlen(cases[i].body), &why, err, sizeof err);
         if (rc != cases[i].rc)
             fail_msg("%s: rc %d, want %d (%s)", cases[i].name, rc, cases[i].rc, err);
         if (rc < 0) {
@@ -74,77 +74,6 @@ static void set_bodies_are_checked(void **state)
             fail_msg("%s: model is base %g, capacity %g, running %d", cases[i].name, m.it_base_kw,
                      m.units[0].capacity_kw, m.units[0].running);
     }
-}
-
-/* An extension for keys "x.*": "x.flag" takes true or false; applies are
- * recorded so a test sees whether they happened. */
-struct ext_seen {
-    int checks, applies;
-    bool flag;
-};
-
-static int ext_set(void *arg, const char *key, const cJSON *value, bool apply,
-                   enum sim_api_error *why, char *err, size_t errlen)
-{
-    struct ext_seen *seen = arg;
-    if (strcmp(key, "flag") != 0) {
-        *why = SIM_API_UNKNOWN_VALUE;
-        snprintf(err, errlen, "unknown value 'x.%s'", key);
-        return -1;
-    }
-    if (!cJSON_IsBool(value)) {
-        *why = SIM_API_BAD_VALUE;
-        snprintf(err, errlen, "x.flag: expected true or false");
-        return -1;
-    }
-    if (apply) {
-        seen->applies++;
-        seen->flag = cJSON_IsTrue(value);
-    } else {
-        seen->checks++;
-    }
-    return 0;
-}
-
-/* Extension members (the Velero faults) go to their handler, checked with
- * the model values first: all or nothing across both. */
-static void extension_members_all_or_nothing(void **state)
-{
-    (void)state;
-    static const struct {
-        const char *body;
-        int rc;
-        enum sim_api_error why;
-        int applies;
-        double base_kw;
-    } cases[] = {
-        {"{\"x.flag\": true, \"it.base_kw\": 300}", 0, 0, 1, 300},
-        {"{\"it.base_kw\": 300, \"x.flag\": 1}", -1, SIM_API_BAD_VALUE, 0, 400},
-        {"{\"x.flag\": true, \"it.nope\": 1}", -1, SIM_API_UNKNOWN_VALUE, 0, 400},
-        {"{\"x.other\": true}", -1, SIM_API_UNKNOWN_VALUE, 0, 400},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct sim_model m;
-        make_site(&m);
-        struct ext_seen seen = {0};
-        const struct sim_api_ext ext[] = {{"x.", ext_set, &seen}};
-        char err[256] = "";
-        enum sim_api_error why = (enum sim_api_error) - 1;
-        int rc = sim_api_set_ext(&m, ext, 1, cases[i].body, strlen(cases[i].body), &why, err,
-                                 sizeof err);
-        if (rc != cases[i].rc || (rc < 0 && why != cases[i].why) ||
-            seen.applies != cases[i].applies || m.it_base_kw != cases[i].base_kw)
-            fail_msg("%s: rc %d (%s), %d applies, base %g", cases[i].body, rc, err, seen.applies,
-                     m.it_base_kw);
-    }
-    /* Without the extension, its keys are unknown values. */
-    struct sim_model m;
-    make_site(&m);
-    char err[256];
-    enum sim_api_error why;
-    const char *body = "{\"x.flag\": true}";
-    assert_int_equal(sim_api_set(&m, body, strlen(body), &why, err, sizeof err), -1);
-    assert_int_equal(why, SIM_API_UNKNOWN_VALUE);
 }
 
 static void error_codes_are_stable(void **state)
@@ -183,7 +112,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(set_bodies_are_checked),
-        cmocka_unit_test(extension_members_all_or_nothing),
         cmocka_unit_test(error_codes_are_stable),
         cmocka_unit_test(state_lists_every_value),
     };

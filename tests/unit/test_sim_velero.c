@@ -15,6 +15,7 @@
 
 #include "sim/sim_cluster.h"
 #include "sim/sim_cluster_edit.h"
+#include "sim/sim_kube.h"
 #include "sim/sim_sha256.h"
 #include "sim/sim_velero.h"
 
@@ -157,6 +158,7 @@ static void run(struct site *s, int seconds)
 {
     for (int i = 0; i < seconds; i++) {
         s->now_ms += 1000;
+        simc_settle(&s->c, s->now_ms);
         simc_advance(&s->c, 1000);
         sim_velero_tick(s->v, &s->c, s->now_ms);
     }
@@ -171,14 +173,15 @@ static void run_to(struct site *s, int t)
 static cJSON *call_sel(struct site *s, const char *method, const char *path, const char *body,
                        const char *ct, const char *selector, int want)
 {
-    struct sim_velero_request req = {.method = method,
-                                     .path = path,
-                                     .label_selector = selector,
-                                     .content_type = ct,
-                                     .body = body ? body : "",
-                                     .body_len = body ? strlen(body) : 0};
+    struct sim_kube_request req = {.method = method,
+                                   .path = path,
+                                   .label_selector = selector,
+                                   .content_type = ct,
+                                   .body = body ? body : "",
+                                   .body_len = body ? strlen(body) : 0,
+                                   .now_ms = s->now_ms};
     char *out = NULL;
-    int code = sim_velero_handle(s->v, &s->c, s->now_ms, &req, &out);
+    int code = sim_velero_handle(s->v, &s->c, &req, &out);
     if (code != want)
         fail_msg("%s %s: %d, want %d: %s", method, path, code, want, out ? out : "(none)");
     assert_non_null(out);
@@ -295,6 +298,19 @@ static bool file_exists(const char *dir, const char *name)
     struct stat sb;
     snprintf(p, sizeof p, "%s/%s.json", dir, name);
     return stat(p, &sb) == 0;
+}
+
+/* /sim/set of one Velero name: check, then apply (as sim_api does). */
+static int set(struct site *s, const char *name, const cJSON *value, char *err, size_t errlen)
+{
+    if (!sim_velero_set_name(name)) {
+        snprintf(err, errlen, "not a Velero name");
+        return -1;
+    }
+    if (sim_velero_set_check(name, value, err, errlen) < 0)
+        return -1;
+    sim_velero_set_apply(s->v, &s->c, s->now_ms, name, value);
+    return 0;
 }
 
 static struct simc_namespace *ns_of(struct site *s, const char *name)
@@ -472,7 +488,7 @@ static void capture_needs_running_pods_or_the_data_mover(void **state)
     backup(&s, "no-fs", "plain", "");
     run_to(&s, 2000);
     cJSON *st = NULL;
-    char *text = sim_velero_state_json(s.v, &s.c, s.now_ms);
+    char *text = sim_velero_state_json(s.v, s.now_ms);
     st = cJSON_Parse(text);
     free(text);
     const cJSON *b;
@@ -493,7 +509,7 @@ static void capture_needs_running_pods_or_the_data_mover(void **state)
             /* velero #1919: Completed, and no volume data at all */
             assert_true(cJSON_IsNull(ver));
             assert_int_equal((int)num_at(d, "bytes"), 0);
-            assert_string_equal(str_at(d, "why"), "pods not running");
+            assert_string_equal(str_at(d, "why"), "no pod running");
         } else if (strcmp(name, "mover") == 0) {
             assert_int_equal((int)ver->valuedouble, 77);
             assert_string_equal(str_at(d, "mover"), "data-mover");
@@ -518,7 +534,7 @@ static void capture_needs_running_pods_or_the_data_mover(void **state)
     site_open(&s, "lulea-1", *state, site_a);
     backup(&s, "mover", "idle", "\"defaultVolumesToFsBackup\": true, \"snapshotMoveData\": true");
     run_to(&s, 10);
-    text = sim_velero_state_json(s.v, &s.c, s.now_ms);
+    text = sim_velero_state_json(s.v, s.now_ms);
     st = cJSON_Parse(text);
     free(text);
     assert_true(cJSON_IsNull(at(cJSON_GetArrayItem(cJSON_GetObjectItem(st, "backups"), 0),
@@ -727,16 +743,15 @@ static void stopped_sync_never_comes_until_resumed(void **state)
     site_open(&a, "lulea-1", *state, site_a);
     site_open(&b, "falkenberg-1", *state,
               "{\"locations\": {\"site-a\": \"%s\", \"default\": \"%s\"}, \"sync_period\": \"30s\"}");
-    enum sim_api_error why;
     char err[256];
     cJSON *f = cJSON_CreateFalse(), *t = cJSON_CreateTrue();
-    assert_int_equal(sim_velero_set(b.v, &b.c, b.now_ms, "sync", f, true, &why, err, sizeof err), 0);
+    assert_int_equal(set(&b, "velero.sync", f, err, sizeof err), 0);
     backup(&a, "m1", "web", "\"storageLocation\": \"falkenberg-minio\"");
     run_to(&a, 10);
     assert_string_equal(phase(&a, BACKUPS, "m1"), "Completed");
     run_to(&b, 300);
     cJSON_Delete(call(&b, "GET", BACKUPS "/m1", NULL, 404));
-    assert_int_equal(sim_velero_set(b.v, &b.c, b.now_ms, "sync", t, true, &why, err, sizeof err), 0);
+    assert_int_equal(set(&b, "velero.sync", t, err, sizeof err), 0);
     run(&b, 1);
     assert_string_equal(phase(&b, BACKUPS, "m1"), "Completed");
     cJSON_Delete(f);
@@ -760,14 +775,10 @@ static void restart_fails_in_progress_with_velero_reason(void **state)
     assert_string_equal(phase(&s, BACKUPS, "b2"), "InProgress");
     assert_string_equal(phase(&s, RESTORES, "r2"), "InProgress");
     cJSON *yes = cJSON_CreateTrue();
-    enum sim_api_error why;
     char err[256];
-    assert_int_equal(sim_velero_set(s.v, &s.c, s.now_ms, "restart", yes, false, &why, err,
-                                    sizeof err),
-                     0);
+    assert_int_equal(sim_velero_set_check("velero.restart", yes, err, sizeof err), 0);
     assert_string_equal(phase(&s, BACKUPS, "b2"), "InProgress"); /* a check changes nothing */
-    assert_int_equal(sim_velero_set(s.v, &s.c, s.now_ms, "restart", yes, true, &why, err,
-                                    sizeof err),
+    assert_int_equal(set(&s, "velero.restart", yes, err, sizeof err),
                      0);
     cJSON_Delete(yes);
     cJSON *o = get(&s, BACKUPS, "b2");
@@ -799,19 +810,16 @@ static void injected_outcomes(void **state)
     const struct dirs *d = *state;
     struct site s;
     site_open(&s, "lulea-1", *state, site_a);
-    enum sim_api_error why;
     char err[256];
     cJSON *partial = cJSON_CreateString("PartiallyFailed"), *failed = cJSON_CreateString("Failed"),
           *bad = cJSON_CreateString("Completed"), *null = cJSON_CreateNull();
-    assert_int_equal(sim_velero_set(s.v, &s.c, 0, "next_backup", bad, false, &why, err,
-                                    sizeof err),
-                     -1);
-    assert_int_equal(why, SIM_API_BAD_VALUE);
+    assert_int_equal(sim_velero_set_check("velero.next_backup", bad, err, sizeof err), -1);
     assert_string_equal(err, "velero.next_backup: expected \"PartiallyFailed\", \"Failed\" or null");
-    assert_int_equal(sim_velero_set(s.v, &s.c, 0, "nope", bad, false, &why, err, sizeof err), -1);
-    assert_int_equal(why, SIM_API_UNKNOWN_VALUE);
-    assert_int_equal(sim_velero_set(s.v, &s.c, 0, "next_backup", partial, true, &why, err,
-                                    sizeof err),
+    assert_int_equal(sim_velero_set_check("velero.restart", null, err, sizeof err), -1);
+    assert_int_equal(sim_velero_set_check("velero.sync", bad, err, sizeof err), -1);
+    assert_false(sim_velero_set_name("velero.nope")); /* an unknown value for /sim/set */
+    assert_true(sim_velero_set_name("velero.next_restore"));
+    assert_int_equal(set(&s, "velero.next_backup", partial, err, sizeof err),
                      0);
     backup(&s, "p1", "web", "");
     backup(&s, "p2", "web", "");
@@ -824,7 +832,7 @@ static void injected_outcomes(void **state)
     cJSON_Delete(o);
     run_to(&s, 20);
     assert_string_equal(phase(&s, BACKUPS, "p2"), "Completed"); /* once only */
-    sim_velero_set(s.v, &s.c, 0, "next_backup", failed, true, &why, err, sizeof err);
+    set(&s, "velero.next_backup", failed, err, sizeof err);
     backup(&s, "f1", "web", "");
     run_to(&s, 30);
     o = get(&s, BACKUPS, "f1");
@@ -833,13 +841,13 @@ static void injected_outcomes(void **state)
     cJSON_Delete(o);
     assert_true(file_exists(d->a, "f1")); /* a Failed backup is uploaded too */
     /* Restores */
-    sim_velero_set(s.v, &s.c, 0, "next_restore", failed, true, &why, err, sizeof err);
-    sim_velero_set(s.v, &s.c, 0, "next_restore", null, true, &why, err, sizeof err);
+    set(&s, "velero.next_restore", failed, err, sizeof err);
+    set(&s, "velero.next_restore", null, err, sizeof err);
     assert_int_equal(simc_ns_remove(&s.c, "web"), 0);
     restore(&s, "ok", "p2", "");
     run_to(&s, 40);
     assert_string_equal(phase(&s, RESTORES, "ok"), "Completed"); /* null cleared it */
-    sim_velero_set(s.v, &s.c, 0, "next_restore", failed, true, &why, err, sizeof err);
+    set(&s, "velero.next_restore", failed, err, sizeof err);
     restore(&s, "bad", "p2", "");
     run_to(&s, 50);
     o = get(&s, RESTORES, "bad");
@@ -969,9 +977,34 @@ static void api_shapes_and_errors(void **state)
     assert_string_equal(str_at(o, "metadata.name"), "b1");
     cJSON_Delete(o);
     cJSON_Delete(call(&s, "GET", BACKUPS "/b1", NULL, 404));
-    /* The cluster's token guards Velero's API too. */
+    site_close(&s);
+}
+
+static int group_handle(void *arg, struct simc_cluster *c, const struct sim_kube_request *req,
+                        char **body)
+{
+    return sim_velero_handle(arg, c, req, body);
+}
+
+/* Served as an API group of the simulated API server (as sim_site does):
+ * its token guards Velero's objects too. */
+static void velero_is_an_api_group(void **state)
+{
+    struct site s;
+    site_open(&s, "lulea-1", *state, site_a);
     snprintf(s.c.token, sizeof s.c.token, "tok");
-    cJSON_Delete(call(&s, "GET", BACKUPS, NULL, 401));
+    const struct sim_kube_group groups[] = {{"/apis/velero.io/", group_handle, s.v}};
+    struct sim_kube_request req = {
+        .method = "GET", .path = BACKUPS, .groups = groups, .ngroups = 1};
+    char *out = NULL;
+    assert_int_equal(sim_kube_handle(&s.c, &req, &out), 401);
+    free(out);
+    req.authorization = "Bearer tok";
+    assert_int_equal(sim_kube_handle(&s.c, &req, &out), 200);
+    cJSON *o = cJSON_Parse(out);
+    assert_string_equal(str_at(o, "kind"), "BackupList");
+    cJSON_Delete(o);
+    free(out);
     site_close(&s);
 }
 
@@ -1099,6 +1132,7 @@ int main(void)
         cmocka_unit_test_setup(injected_outcomes, clean),
         cmocka_unit_test_setup(validation_as_velero_does_it, clean),
         cmocka_unit_test_setup(api_shapes_and_errors, clean),
+        cmocka_unit_test_setup(velero_is_an_api_group, clean),
         cmocka_unit_test_setup(names_over_63_are_shortened_in_labels, clean),
         cmocka_unit_test_setup(expired_backups_are_deleted_with_their_record, clean),
         cmocka_unit_test_setup(config_errors_name_the_key, clean),
