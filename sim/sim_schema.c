@@ -61,8 +61,7 @@ int sim_crd_load(struct sim_crd *crd, const char *json, char *err, size_t errlen
     if (!copy_name(spec, "group", crd->group, sizeof crd->group) ||
         !copy_name(names, "kind", crd->kind, sizeof crd->kind) ||
         !copy_name(names, "plural", crd->plural, sizeof crd->plural) ||
-        !copy_name(v0, "name", crd->version, sizeof crd->version) ||
-        !cJSON_IsObject(crd->schema)) {
+        !copy_name(v0, "name", crd->version, sizeof crd->version) || !cJSON_IsObject(crd->schema)) {
         sim_crd_free(crd);
         return errf(err, errlen,
                     "CRD: expected spec.group, spec.names.kind and .plural, and "
@@ -131,7 +130,7 @@ struct vctx {
     const struct sim_crd *crd;
     struct strbuf strict; /* "unknown field \"a\", duplicate field \"b\"" */
     size_t nstrict;
-    char decode[600]; /* the first decoding error (metadata types); "" = none */
+    char decode[600];                /* the first decoding error (metadata types); "" = none */
     struct sim_status_cause *causes; /* message and field malloc'd */
     size_t ncauses, cap;
     bool oom;
@@ -151,7 +150,8 @@ static void strict_error(struct vctx *x, const char *what, const char *path)
     x->nstrict++;
 }
 
-static void decode_error(struct vctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void decode_error(struct vctx *x, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void decode_error(struct vctx *x, const char *fmt, ...)
 {
@@ -298,9 +298,7 @@ static void check_enum(struct vctx *x, const cJSON *schema, const cJSON *v, cons
     if (!cJSON_IsArray(en))
         return;
     const cJSON *e;
-    cJSON_ArrayForEach(e, en)
-        if (cJSON_Compare(e, v, true))
-            return;
+    cJSON_ArrayForEach(e, en) if (cJSON_Compare(e, v, true)) return;
     char val[256];
     struct strbuf allowed = {0};
     cJSON_ArrayForEach(e, en)
@@ -495,7 +493,8 @@ static bool meta_type(struct vctx *x, const cJSON *v, const char *key, const cha
 {
     if (cJSON_IsNull(v) || type_matches(want, v))
         return true;
-    decode_error(x, "json: cannot unmarshal %s into Go struct field ObjectMeta.metadata.%s of type %s",
+    decode_error(x,
+                 "json: cannot unmarshal %s into Go struct field ObjectMeta.metadata.%s of type %s",
                  go_json_kind(v), key, go_type);
     return false;
 }
@@ -551,8 +550,9 @@ static void check_meta(struct vctx *x, cJSON *meta)
         {"managedFields", "array", "[]v1.ManagedFieldsEntry"},
     };
     if (!cJSON_IsObject(meta)) {
-        decode_error(x, "json: cannot unmarshal %s into Go struct field %s.metadata of type "
-                        "v1.ObjectMeta",
+        decode_error(x,
+                     "json: cannot unmarshal %s into Go struct field %s.metadata of type "
+                     "v1.ObjectMeta",
                      go_json_kind(meta), x->crd->kind);
         return;
     }
@@ -591,14 +591,14 @@ static int bad_request(const struct sim_crd *crd, const char *why, char **status
     snprintf(msg, sizeof msg, "%s in version \"%s\" cannot be handled as a %s: %s", crd->kind,
              crd->version, crd->kind, why);
     util_utf8_sanitize(msg);
-    return sim_status_reply(status, &(struct sim_status){.code = 400, .reason = "BadRequest",
-                                                         .message = msg});
+    return sim_status_reply(
+        status, &(struct sim_status){.code = 400, .reason = "BadRequest", .message = msg});
 }
 
 static int plain_bad_request(const char *msg, char **status)
 {
-    return sim_status_reply(status, &(struct sim_status){.code = 400, .reason = "BadRequest",
-                                                         .message = msg});
+    return sim_status_reply(
+        status, &(struct sim_status){.code = 400, .reason = "BadRequest", .message = msg});
 }
 
 /* 422 with every cause, message "Kind.group \"name\" is invalid: ..." */

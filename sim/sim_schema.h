@@ -41,12 +41,12 @@ extern const unsigned char sim_crd_restores_json[];
 
 /* One CRD: its names and its schema (of spec.versions[0]). */
 struct sim_crd {
-    cJSON *doc;          /* the whole CustomResourceDefinition; owned */
-    cJSON *schema;       /* ...schema.openAPIV3Schema, inside doc */
-    char group[64];      /* "velero.io" */
-    char version[32];    /* "v1" */
-    char kind[64];       /* "Backup" */
-    char plural[64];     /* "backups" */
+    cJSON *doc;           /* the whole CustomResourceDefinition; owned */
+    cJSON *schema;        /* ...schema.openAPIV3Schema, inside doc */
+    char group[64];       /* "velero.io" */
+    char version[32];     /* "v1" */
+    char kind[64];        /* "Backup" */
+    char plural[64];      /* "backups" */
     char api_version[96]; /* "velero.io/v1" */
 };
 

@@ -23,10 +23,10 @@ struct sim_status_cause {
 };
 
 struct sim_status {
-    int code;            /* 400, 404, ... */
-    const char *reason;  /* "NotFound" */
-    const char *message; /* "backups.velero.io \"x\" not found" */
-    bool details;        /* print details (even when all of it is empty: {}) */
+    int code;                        /* 400, 404, ... */
+    const char *reason;              /* "NotFound" */
+    const char *message;             /* "backups.velero.io \"x\" not found" */
+    bool details;                    /* print details (even when all of it is empty: {}) */
     const char *name, *group, *kind; /* details members; NULL = left out */
     const struct sim_status_cause *causes;
     size_t ncauses;

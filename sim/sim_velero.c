@@ -43,8 +43,7 @@ static int get_name(const char *s, const char *path, const char *key, char *out,
         return bad(err, errlen, path, key, "expected a string");
     if (strlen(s) > 63 || sim_dns_subdomain_check(s, why, sizeof why) < 0)
         return bad(err, errlen, path, key,
-                   "\"%s\" is not a name of at most 63 lower-case letters, digits, '-' and '.'",
-                   s);
+                   "\"%s\" is not a name of at most 63 lower-case letters, digits, '-' and '.'", s);
     util_strlcpy(out, s, n);
     return 0;
 }
@@ -90,8 +89,8 @@ static int parse_locations(struct sim_velero_config *cfg, const cJSON *v, const 
 int sim_velero_parse_config(struct sim_velero_config *cfg, const cJSON *v, const char *path,
                             char *err, size_t errlen)
 {
-    static const char *const keys[] = {"namespace",   "storage_location",    "locations",
-                                       "sync_period", "data_mover",          "incremental_restore",
+    static const char *const keys[] = {"namespace",       "storage_location", "locations",
+                                       "sync_period",     "data_mover",       "incremental_restore",
                                        "write_gb_per_min"};
     memset(cfg, 0, sizeof *cfg);
     cfg->enabled = true;
@@ -119,8 +118,8 @@ int sim_velero_parse_config(struct sim_velero_config *cfg, const cJSON *v, const
         util_strlcpy(cfg->namespace_, x->valuestring, sizeof cfg->namespace_);
     }
     if ((x = cJSON_GetObjectItemCaseSensitive(v, "storage_location")) &&
-        get_name(cJSON_IsString(x) ? x->valuestring : NULL, path, "storage_location", cfg->storage_location,
-                 sizeof cfg->storage_location, err, errlen) < 0)
+        get_name(cJSON_IsString(x) ? x->valuestring : NULL, path, "storage_location",
+                 cfg->storage_location, sizeof cfg->storage_location, err, errlen) < 0)
         return -1;
     x = cJSON_GetObjectItemCaseSensitive(v, "locations");
     if (!x)
@@ -265,8 +264,7 @@ void sim_velero_set_apply(struct sim_velero *v, struct simc_cluster *c, int64_t 
             v->next_sync_ms = now_ms; /* resumes at once */
     } else {
         char *fault = strcmp(name, "velero.next_backup") == 0 ? v->next_backup : v->next_restore;
-        util_strlcpy(fault, cJSON_IsString(value) ? value->valuestring : "",
-                     sizeof v->next_backup);
+        util_strlcpy(fault, cJSON_IsString(value) ? value->valuestring : "", sizeof v->next_backup);
     }
 }
 
@@ -325,7 +323,8 @@ char *sim_velero_state_json(const struct sim_velero *v, int64_t now_ms)
         simv_set_str(e, "name", ob->name);
         simv_set_str(e, "phase", simv_phase(ob));
         const cJSON *spec = cJSON_GetObjectItem(ob->obj, "spec");
-        const char *other = simv_str(spec, ob->kind == VK_BACKUP ? "storageLocation" : "backupName");
+        const char *other =
+            simv_str(spec, ob->kind == VK_BACKUP ? "storageLocation" : "backupName");
         simv_set_str(e, ob->kind == VK_BACKUP ? "storage_location" : "backup", other ? other : "");
         cJSON_AddItemToObject(e, "namespaces", contents_json(ob->contents));
     }

@@ -40,10 +40,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SIMV_NAME_MAX 64       /* a namespace or location name + NUL */
-#define SIMV_DIR_MAX 1024      /* a storage location's directory + NUL */
+#define SIMV_NAME_MAX 64  /* a namespace or location name + NUL */
+#define SIMV_DIR_MAX 1024 /* a storage location's directory + NUL */
 #define SIMV_MAX_LOCATIONS 8
-#define SIMV_MAX_OBJECTS 5000  /* Velero objects of all kinds: bounds a hostile client */
+#define SIMV_MAX_OBJECTS 5000 /* Velero objects of all kinds: bounds a hostile client */
 
 /* The report's rates (ArctiqDC PoC, "Summary"), GB per simulated minute. */
 #define SIMV_INITIAL_GB_PER_MIN 0.88
@@ -67,10 +67,10 @@ struct sim_velero_config {
     char storage_location[SIMV_NAME_MAX]; /* this site's own location: "default" */
     struct sim_velero_location locations[SIMV_MAX_LOCATIONS];
     size_t nlocations;
-    int64_t sync_period_ms;  /* 60000; 0 = no sync (Velero's "0s") */
-    bool data_mover;         /* CSI snapshots and the data mover are installed */
+    int64_t sync_period_ms;   /* 60000; 0 = no sync (Velero's "0s") */
+    bool data_mover;          /* CSI snapshots and the data mover are installed */
     bool incremental_restore; /* Restore spec.existingVolumeDataPolicy exists */
-    double write_gb_per_min; /* default churn of a writing namespace: 0.05 */
+    double write_gb_per_min;  /* default churn of a writing namespace: 0.05 */
 };
 
 /* Parses the section (v; `path` starts messages) into *cfg. Returns 0, or

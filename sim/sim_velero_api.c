@@ -50,8 +50,8 @@ static int reply_obj(const cJSON *o, int code, char **body)
 
 static int status(char **body, int code, const char *reason, const char *message)
 {
-    return sim_status_reply(body,
-                            &(struct sim_status){.code = code, .reason = reason, .message = message});
+    return sim_status_reply(
+        body, &(struct sim_status){.code = code, .reason = reason, .message = message});
 }
 
 static int status_obj(char **body, int code, const char *reason, const char *fmt, enum vkind k,
@@ -173,8 +173,7 @@ static bool media_is(const char *ct, const char *want)
     size_t n = strlen(want);
     while (ct && (*ct == ' ' || *ct == '\t'))
         ct++;
-    return ct && strncasecmp(ct, want, n) == 0 &&
-           (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+    return ct && strncasecmp(ct, want, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
 /* ---- reads ---- */
@@ -183,9 +182,9 @@ static bool labels_match(const struct simc_selector *sel, const cJSON *obj)
 {
     struct simc_map m = {0};
     const cJSON *kv;
-    cJSON_ArrayForEach(kv, cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "metadata"), "labels"))
-        if (cJSON_IsString(kv))
-            simc_map_set(&m, kv->string, kv->valuestring);
+    cJSON_ArrayForEach(kv, cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "metadata"),
+                                               "labels")) if (cJSON_IsString(kv))
+        simc_map_set(&m, kv->string, kv->valuestring);
     bool ok = simc_selector_matches(sel, &m);
     simc_map_clear(&m);
     return ok;
@@ -206,8 +205,8 @@ static int list(const struct sim_velero *v, const struct simc_cluster *c, const 
     cJSON *meta = NULL;
     if (!items || !simv_set_str(o, "apiVersion", api) ||
         !simv_set_str(o, "kind", simv_res[r->kind].list_kind) ||
-        !(meta = cJSON_AddObjectToObject(o, "metadata")) ||
-        !simv_set_str(meta, "continue", "") || !simv_set_str(meta, "resourceVersion", rv))
+        !(meta = cJSON_AddObjectToObject(o, "metadata")) || !simv_set_str(meta, "continue", "") ||
+        !simv_set_str(meta, "resourceVersion", rv))
         goto oom;
     bool ours = !r->ns || strcmp(r->ns, v->cfg.namespace_) == 0;
     for (size_t i = 0; ours && i < v->nobjs; i++) {
@@ -278,8 +277,8 @@ static int create(struct sim_velero *v, struct simc_cluster *c, const struct rou
     }
     name = simv_str(cJSON_GetObjectItem(obj, "metadata"), "name");
     if (simv_find(v, r->kind, name)) {
-        code = status_obj(body, 409, "AlreadyExists", "%s.velero.io \"%s\" already exists",
-                          r->kind, name);
+        code = status_obj(body, 409, "AlreadyExists", "%s.velero.io \"%s\" already exists", r->kind,
+                          name);
         goto done;
     }
     char key[SIMC_DNS_SUBDOMAIN_MAX + 1];

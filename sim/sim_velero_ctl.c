@@ -38,9 +38,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RESTART_BACKUP_REASON                                                                     \
+#define RESTART_BACKUP_REASON                                                                      \
     "found a backup with status \"InProgress\" during the server starting, mark it as \"Failed\""
-#define RESTART_RESTORE_REASON                                                                    \
+#define RESTART_RESTORE_REASON                                                                     \
     "found a restore with status \"InProgress\" during the server starting, mark it as \"Failed\""
 
 /* ---- durations ---- */
@@ -134,12 +134,9 @@ static const char *const BACKUP_RUNNING[] = {"ReadyToStart",
                                              "Finalizing",
                                              "FinalizingPartiallyFailed",
                                              NULL};
-static const char *const RESTORE_RUNNING[] = {"InProgress",
-                                              "WaitingForPluginOperations",
-                                              "WaitingForPluginOperationsPartiallyFailed",
-                                              "Finalizing",
-                                              "FinalizingPartiallyFailed",
-                                              NULL};
+static const char *const RESTORE_RUNNING[] = {
+    "InProgress", "WaitingForPluginOperations", "WaitingForPluginOperationsPartiallyFailed",
+    "Finalizing", "FinalizingPartiallyFailed",  NULL};
 static const char *const NEW[] = {"", "New", NULL};
 static const char *const FINALIZING[] = {"Finalizing", "FinalizingPartiallyFailed", NULL};
 static const char *const IN_PROGRESS[] = {"InProgress", NULL};
@@ -205,9 +202,9 @@ static int64_t transfer_ms(double gb, double gb_per_min)
 static bool list_has(const cJSON *list, const char *s)
 {
     const cJSON *it;
-    cJSON_ArrayForEach(it, list)
-        if (cJSON_IsString(it) && (strcmp(it->valuestring, s) == 0 || strcmp(it->valuestring, "*") == 0))
-            return true;
+    cJSON_ArrayForEach(it, list) if (cJSON_IsString(it) &&
+                                     (strcmp(it->valuestring, s) == 0 ||
+                                      strcmp(it->valuestring, "*") == 0)) return true;
     return false;
 }
 
@@ -369,12 +366,11 @@ static bool hook_applies(const cJSON *r, const struct simc_namespace *ns,
     const cJSON *xres = cJSON_GetObjectItem(r, "excludedResources");
     if (hook_count(xres) && (list_has(xres, "pods") || list_has(xres, "pod")))
         return false;
-    const cJSON *match = cJSON_GetObjectItem(cJSON_GetObjectItem(r, "labelSelector"), "matchLabels");
+    const cJSON *match =
+        cJSON_GetObjectItem(cJSON_GetObjectItem(r, "labelSelector"), "matchLabels");
     const cJSON *kv;
-    cJSON_ArrayForEach(kv, match)
-        if (!cJSON_IsString(kv) || strcmp(kv->string, "app") != 0 ||
-            strcmp(kv->valuestring, w->meta.name) != 0)
-            return false;
+    cJSON_ArrayForEach(kv, match) if (!cJSON_IsString(kv) || strcmp(kv->string, "app") != 0 ||
+                                      strcmp(kv->valuestring, w->meta.name) != 0) return false;
     return true;
 }
 
@@ -490,8 +486,8 @@ static cJSON *capture_ns(struct sim_velero *v, struct simc_cluster *c, const str
     if (!captured) {
         cJSON_AddNullToObject(d, "version");
         simv_set_num(d, "bytes", 0);
-        simv_set_str(d, "why", !fs && !mover ? "no file-system backup or data mover"
-                                              : "no pod running");
+        simv_set_str(d, "why",
+                     !fs && !mover ? "no file-system backup or data mover" : "no pod running");
         return e;
     }
     uint64_t base;
@@ -508,8 +504,8 @@ static cJSON *capture_ns(struct sim_velero *v, struct simc_cluster *c, const str
     simv_set_str(d, "mover", mover ? "data-mover" : "file-system");
     char pod[SIMC_DNS_SUBDOMAIN_MAX + 8];
     pod_name(ns, pod, sizeof pod);
-    pv_make(v, c, pl, mover ? VK_DU : VK_PVB, b, ns->meta.name, pod, moved_gb * 1e9,
-            cap->cursor_ms, cap->cursor_ms + ms, now_ms);
+    pv_make(v, c, pl, mover ? VK_DU : VK_PVB, b, ns->meta.name, pod, moved_gb * 1e9, cap->cursor_ms,
+            cap->cursor_ms + ms, now_ms);
     cap->cursor_ms += ms;
     return e;
 }
@@ -881,8 +877,9 @@ static void start_restore(struct sim_velero *v, struct simc_cluster *c, struct v
     const char *bname = simv_str(spec, "backupName");
     char why[600];
     if (!bname || !*bname) {
-        fail_validation(c, r, "Either a backup or schedule must be specified as a source for "
-                              "the restore, but not both");
+        fail_validation(c, r,
+                        "Either a backup or schedule must be specified as a source for "
+                        "the restore, but not both");
         return;
     }
     const struct vobj *b = simv_find(v, VK_BACKUP, bname);
@@ -983,8 +980,8 @@ static void start_restore(struct sim_velero *v, struct simc_cluster *c, struct v
         char pod[SIMC_DNS_SUBDOMAIN_MAX + 8];
         pod_name(ns, pod, sizeof pod);
         const char *mover = simv_str(data, "mover");
-        pv_make(v, c, &pl, mover && strcmp(mover, "data-mover") == 0 ? VK_DD : VK_PVR, r, name,
-                pod, gb * 1e9, plan.cursor_ms, plan.cursor_ms + ms, now_ms);
+        pv_make(v, c, &pl, mover && strcmp(mover, "data-mover") == 0 ? VK_DD : VK_PVR, r, name, pod,
+                gb * 1e9, plan.cursor_ms, plan.cursor_ms + ms, now_ms);
         plan.cursor_ms += ms;
     }
     cJSON_Delete(rec);

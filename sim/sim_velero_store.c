@@ -129,8 +129,9 @@ static int record_check(const cJSON *rec, const char *name, char *err, size_t er
             !cJSON_IsObject(cJSON_GetObjectItem(e, "snapshot")) ||
             (d && !cJSON_IsNull(ver) &&
              !(cJSON_IsNumber(ver) && ver->valuedouble >= 0 && ver->valuedouble < 9e15)))
-            return errf(err, errlen, "%s: a namespace entry without a valid name, snapshot or "
-                                     "data.version",
+            return errf(err, errlen,
+                        "%s: a namespace entry without a valid name, snapshot or "
+                        "data.version",
                         name);
     }
     return 0;
@@ -207,17 +208,16 @@ bool simv_store_base(const char *dir, const char *ns, uint64_t at, uint64_t *ver
         return false;
     for (size_t i = 0; i < n; i++) {
         cJSON *rec = simv_store_read(dir, names[i], NULL, 0);
-        const char *phase = simv_str(cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "backup"),
-                                                         "status"),
-                                     "phase");
+        const char *phase =
+            simv_str(cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "backup"), "status"), "phase");
         /* A failed backup's data may be partial: not a base. */
         if (!phase || (strcmp(phase, "Completed") != 0 && strcmp(phase, "PartiallyFailed") != 0)) {
             cJSON_Delete(rec);
             continue;
         }
         const cJSON *e;
-        cJSON_ArrayForEach(e, cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "contents"),
-                                                  "namespaces"))
+        cJSON_ArrayForEach(e,
+                           cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "contents"), "namespaces"))
         {
             const cJSON *ver = cJSON_GetObjectItem(cJSON_GetObjectItem(e, "data"), "version");
             const char *name = simv_str(e, "name");
@@ -245,8 +245,8 @@ static cJSON *synced_backup(struct sim_velero *v, const cJSON *rec, char *err, s
     }
     cJSON *meta = simv_child(obj, "metadata");
     static const char *const server_set[] = {
-        "uid",        "resourceVersion", "creationTimestamp", "generation",     "namespace",
-        "managedFields", "ownerReferences", "finalizers",      "deletionTimestamp"};
+        "uid",           "resourceVersion", "creationTimestamp", "generation",       "namespace",
+        "managedFields", "ownerReferences", "finalizers",        "deletionTimestamp"};
     for (size_t i = 0; i < ARRAY_LEN(server_set); i++)
         simv_del(meta, server_set[i]);
     simv_set_str(simv_child(obj, "spec"), "storageLocation", v->cfg.storage_location);
@@ -307,8 +307,8 @@ static void sync_location(struct sim_velero *v, struct simc_cluster *c, int64_t 
         for (size_t j = 0; j < n && !stored; j++)
             stored = strcmp(names[j], o->name) == 0;
         if (!stored) {
-            log_info("velero: storage sync: backup %s is gone from location %s; deleted",
-                     o->name, loc);
+            log_info("velero: storage sync: backup %s is gone from location %s; deleted", o->name,
+                     loc);
             simv_remove(v, o);
         }
     }

@@ -94,8 +94,8 @@ static void crds_load_with_their_names(void **state)
     assert_string_equal(c->restore.plural, "restores");
     char err[256];
     struct sim_crd bad;
-    assert_int_equal(sim_crd_load(&bad, "{\"kind\": \"CustomResourceDefinition\"}", err, sizeof err),
-                     -1);
+    assert_int_equal(
+        sim_crd_load(&bad, "{\"kind\": \"CustomResourceDefinition\"}", err, sizeof err), -1);
     assert_non_null(strstr(err, "openAPIV3Schema"));
     assert_int_equal(sim_crd_load(&bad, "not json", err, sizeof err), -1);
 }
@@ -105,13 +105,14 @@ static void migrator_objects_are_valid(void **state)
 {
     struct crds *c = *state;
     char msg[2048];
-    cJSON *b = body("Backup",
-                    "\"includedNamespaces\": [\"shop\"], \"defaultVolumesToFsBackup\": true,"
-                    " \"snapshotMoveData\": false, \"storageLocation\": \"falkenberg-minio\","
-                    " \"ttl\": \"72h0m0s\", \"hooks\": {\"resources\": [{\"name\": \"quiesce\","
-                    "  \"includedNamespaces\": [\"shop\"], \"pre\": [{\"exec\": {\"command\":"
-                    "  [\"/bin/sh\", \"-c\", \"sync\"], \"onError\": \"Fail\", \"timeout\": \"30s\"}}]}]}",
-                    "");
+    cJSON *b =
+        body("Backup",
+             "\"includedNamespaces\": [\"shop\"], \"defaultVolumesToFsBackup\": true,"
+             " \"snapshotMoveData\": false, \"storageLocation\": \"falkenberg-minio\","
+             " \"ttl\": \"72h0m0s\", \"hooks\": {\"resources\": [{\"name\": \"quiesce\","
+             "  \"includedNamespaces\": [\"shop\"], \"pre\": [{\"exec\": {\"command\":"
+             "  [\"/bin/sh\", \"-c\", \"sync\"], \"onError\": \"Fail\", \"timeout\": \"30s\"}}]}]}",
+             "");
     assert_int_equal(check(&c->backup, b, msg, sizeof msg, NULL), 0);
     cJSON_Delete(b);
     cJSON *r = body("Restore",
@@ -122,13 +123,14 @@ static void migrator_objects_are_valid(void **state)
     cJSON_Delete(r);
     /* A Backup as Velero writes it back, status included (no status
      * subresource in Velero's CRDs). */
-    cJSON *done = body("Backup", "\"storageLocation\": \"default\"",
-                       "\"status\": {\"phase\": \"Completed\", \"version\": 1,"
-                       " \"formatVersion\": \"1.1.0\", \"startTimestamp\": \"2026-11-30T09:00:00Z\","
-                       " \"completionTimestamp\": \"2026-11-30T09:42:07Z\","
-                       " \"expiration\": \"2026-12-03T09:00:00Z\", \"progress\": {\"totalItems\": 4,"
-                       " \"itemsBackedUp\": 4}, \"hookStatus\": {\"hooksAttempted\": 3},"
-                       " \"validationErrors\": null, \"errors\": 0, \"warnings\": 0}");
+    cJSON *done =
+        body("Backup", "\"storageLocation\": \"default\"",
+             "\"status\": {\"phase\": \"Completed\", \"version\": 1,"
+             " \"formatVersion\": \"1.1.0\", \"startTimestamp\": \"2026-11-30T09:00:00Z\","
+             " \"completionTimestamp\": \"2026-11-30T09:42:07Z\","
+             " \"expiration\": \"2026-12-03T09:00:00Z\", \"progress\": {\"totalItems\": 4,"
+             " \"itemsBackedUp\": 4}, \"hookStatus\": {\"hooksAttempted\": 3},"
+             " \"validationErrors\": null, \"errors\": 0, \"warnings\": 0}");
     assert_int_equal(check(&c->backup, done, msg, sizeof msg, NULL), 0);
     cJSON_Delete(done);
 }
@@ -145,7 +147,8 @@ static void every_property_type_is_checked(void **state)
         const char *message;
     } cases[] = {
         {"string", false, "\"ttl\": 72", "",
-         "Backup.velero.io \"b1\" is invalid: spec.ttl: Invalid value: \"integer\": spec.ttl in body "
+         "Backup.velero.io \"b1\" is invalid: spec.ttl: Invalid value: \"integer\": spec.ttl in "
+         "body "
          "must be of type string: \"integer\""},
         {"boolean", false, "\"defaultVolumesToFsBackup\": \"yes\"", "",
          "Backup.velero.io \"b1\" is invalid: spec.defaultVolumesToFsBackup: Invalid value: "
@@ -174,7 +177,8 @@ static void every_property_type_is_checked(void **state)
         {"required_nested", false, "\"resourcePolicy\": {\"name\": \"p\"}", "",
          "Backup.velero.io \"b1\" is invalid: spec.resourcePolicy.kind: Required value"},
         {"min_items", false,
-         "\"hooks\": {\"resources\": [{\"name\": \"q\", \"pre\": [{\"exec\": {\"command\": []}}]}]}",
+         "\"hooks\": {\"resources\": [{\"name\": \"q\", \"pre\": [{\"exec\": {\"command\": "
+         "[]}}]}]}",
          "",
          "Backup.velero.io \"b1\" is invalid: spec.hooks.resources[0].pre[0].exec.command: Invalid "
          "value: 0: spec.hooks.resources[0].pre[0].exec.command in body should have at least 1 "
@@ -196,7 +200,8 @@ static void every_property_type_is_checked(void **state)
          "Restore.velero.io \"b1\" is invalid: spec.backupName: Invalid value: \"array\": "
          "spec.backupName in body must be of type string: \"array\""},
         {"restore_map", true, "\"namespaceMapping\": {\"a\": true}", "",
-         "Restore.velero.io \"b1\" is invalid: spec.namespaceMapping.a: Invalid value: \"boolean\": "
+         "Restore.velero.io \"b1\" is invalid: spec.namespaceMapping.a: Invalid value: "
+         "\"boolean\": "
          "spec.namespaceMapping.a in body must be of type string: \"boolean\""},
         {"not_nullable_in_array", false, "\"includedNamespaces\": [null]", "",
          "Backup.velero.io \"b1\" is invalid: spec.includedNamespaces[0]: Invalid value: \"null\": "
@@ -240,9 +245,8 @@ static void invalid_status_has_causes(void **state)
     assert_string_equal(cJSON_GetObjectItem(c0, "message")->valuestring,
                         "Invalid value: \"integer\": spec.ttl in body must be of type string: "
                         "\"integer\"");
-    assert_string_equal(
-        cJSON_GetObjectItem(cJSON_GetArrayItem(causes, 1), "field")->valuestring,
-        "spec.includedNamespaces[0]");
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(causes, 1), "field")->valuestring,
+                        "spec.includedNamespaces[0]");
     assert_int_equal(cJSON_GetObjectItem(st, "code")->valueint, 422);
     cJSON_Delete(st);
     cJSON_Delete(o);
@@ -267,13 +271,15 @@ static void unknown_fields_are_bad_requests(void **state)
         {"two", false, "\"foo\": 1, \"ttl\": \"1h\", \"bar\": 2", "",
          "unknown field \"spec.foo\", unknown field \"spec.bar\""},
         {"top_level", false, "", "\"extra\": {}", "unknown field \"extra\""},
-        {"status", false, "", "\"status\": {\"bytesDone\": 5}", "unknown field \"status.bytesDone\""},
+        {"status", false, "", "\"status\": {\"bytesDone\": 5}",
+         "unknown field \"status.bytesDone\""},
         {"metadata", false, "", "\"metadata2\": 1", "unknown field \"metadata2\""},
         {"duplicate", false, "\"ttl\": \"1h\", \"ttl\": \"2h\"", "",
          "duplicate field \"spec.ttl\""},
         /* Not in Velero v1.18.1: a real cluster refuses it the same way. */
-        {"unreleased_field", true, "\"backupName\": \"b\", \"existingVolumeDataPolicy\": \"incremental\"",
-         "", "unknown field \"spec.existingVolumeDataPolicy\""},
+        {"unreleased_field", true,
+         "\"backupName\": \"b\", \"existingVolumeDataPolicy\": \"incremental\"", "",
+         "unknown field \"spec.existingVolumeDataPolicy\""},
         /* Unknown beats invalid: the decoder runs first. */
         {"unknown_and_invalid", false, "\"ttl\": 5, \"foo\": 1", "", "unknown field \"spec.foo\""},
     };
@@ -333,7 +339,8 @@ static void metadata_is_object_meta(void **state)
     static const char *const bad_name =
         "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "
         "'.', and must start and end with an alphanumeric character (e.g. 'example.com', regex "
-        "used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+        "used for validation is "
+        "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
     char want_bad[1024], want_long[1024];
     snprintf(want_bad, sizeof want_bad,
              "Backup.velero.io \"Shop_1\" is invalid: metadata.name: Invalid value: \"Shop_1\": %s",
@@ -355,17 +362,19 @@ static void metadata_is_object_meta(void **state)
         {"long_name", long_meta, 422, want_long},
         /* Up to 253 characters is a valid object name (labels are
          * another matter: sim_velero shortens them as Velero does). */
-        {"sixty_four", "{\"name\": \"floe-lulea-1-a-namespace-with-a-rather-long-name-1234-12345\"}",
-         0, ""},
+        {"sixty_four",
+         "{\"name\": \"floe-lulea-1-a-namespace-with-a-rather-long-name-1234-12345\"}", 0, ""},
         {"label_value", "{\"name\": \"b1\", \"labels\": {\"a\": \"x y\"}}", 422,
-         "Backup.velero.io \"b1\" is invalid: metadata.labels: Invalid value: \"x y\": a valid label "
+         "Backup.velero.io \"b1\" is invalid: metadata.labels: Invalid value: \"x y\": a valid "
+         "label "
          "must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must "
          "start and end with an alphanumeric character"},
         {"label_key", "{\"name\": \"b1\", \"labels\": {\"-a\": \"x\"}}", 422,
          "Backup.velero.io \"b1\" is invalid: metadata.labels: Invalid value: \"-a\": name part "
          "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
          "alphanumeric character"},
-        {"annotation_any_value", "{\"name\": \"b1\", \"annotations\": {\"a/b\": \"x y !\"}}", 0, ""},
+        {"annotation_any_value", "{\"name\": \"b1\", \"annotations\": {\"a/b\": \"x y !\"}}", 0,
+         ""},
         {"unknown_meta", "{\"name\": \"b1\", \"nmae\": \"x\"}", 400,
          "Backup in version \"v1\" cannot be handled as a Backup: strict decoding error: unknown "
          "field \"metadata.nmae\""},
@@ -400,13 +409,16 @@ static void kind_and_api_version_must_match(void **state)
         const char *text, *message;
     } cases[] = {
         {"{\"apiVersion\": \"velero.io/v1\", \"metadata\": {\"name\": \"b\"}}",
-         "Object 'Kind' is missing in '{\"apiVersion\":\"velero.io/v1\",\"metadata\":{\"name\":\"b\"}}'"},
+         "Object 'Kind' is missing in "
+         "'{\"apiVersion\":\"velero.io/v1\",\"metadata\":{\"name\":\"b\"}}'"},
         {"{\"kind\": \"Backup\", \"metadata\": {\"name\": \"b\"}}",
          "Object 'apiVersion' is missing in '{\"kind\":\"Backup\",\"metadata\":{\"name\":\"b\"}}'"},
-        {"{\"apiVersion\": \"velero.io/v2\", \"kind\": \"Backup\", \"metadata\": {\"name\": \"b\"}}",
+        {"{\"apiVersion\": \"velero.io/v2\", \"kind\": \"Backup\", \"metadata\": {\"name\": "
+         "\"b\"}}",
          "the API version in the data (velero.io/v2) does not match the expected API version "
          "(velero.io/v1)"},
-        {"{\"apiVersion\": \"velero.io/v1\", \"kind\": \"Restore\", \"metadata\": {\"name\": \"b\"}}",
+        {"{\"apiVersion\": \"velero.io/v1\", \"kind\": \"Restore\", \"metadata\": {\"name\": "
+         "\"b\"}}",
          "the kind in the data (Restore) does not match the expected kind (Backup)"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -450,7 +462,8 @@ static void added_properties_and_other_keywords(void **state)
                                           err, sizeof err),
                      0);
     assert_int_equal(sim_crd_add_property(&c->restore, "spec", "simIntOrString",
-                                          "{\"x-kubernetes-int-or-string\": true}", err, sizeof err),
+                                          "{\"x-kubernetes-int-or-string\": true}", err,
+                                          sizeof err),
                      0);
     static const struct {
         const char *spec;
@@ -468,7 +481,8 @@ static void added_properties_and_other_keywords(void **state)
         {"\"simShort\": \"abcd\"", 422,
          "Restore.velero.io \"b1\" is invalid: spec.simShort: Too long: may not be longer than 3"},
         {"\"simShort\": \"\"", 422,
-         "Restore.velero.io \"b1\" is invalid: spec.simShort: Invalid value: \"\": spec.simShort in "
+         "Restore.velero.io \"b1\" is invalid: spec.simShort: Invalid value: \"\": spec.simShort "
+         "in "
          "body should be at least 1 chars long"},
         {"\"simCount\": 0", 422,
          "Restore.velero.io \"b1\" is invalid: spec.simCount: Invalid value: 0: spec.simCount in "
@@ -499,8 +513,8 @@ static void subdomain_names(void **state)
         const char *s;
         int rc;
     } cases[] = {
-        {"a", 0},      {"a.b-c.d", 0}, {"0abc", 0},  {"", -1},  {"a.", -1}, {".a", -1},
-        {"a..b", -1},  {"-a", -1},     {"a-", -1},   {"a-.b", -1}, {"A", -1}, {"a_b", -1},
+        {"a", 0},     {"a.b-c.d", 0}, {"0abc", 0}, {"", -1},     {"a.", -1}, {".a", -1},
+        {"a..b", -1}, {"-a", -1},     {"a-", -1},  {"a-.b", -1}, {"A", -1},  {"a_b", -1},
     };
     char err[512];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)

@@ -192,8 +192,7 @@ static cJSON *call_sel(struct site *s, const char *method, const char *path, con
     return o;
 }
 
-static cJSON *call(struct site *s, const char *method, const char *path, const char *body,
-                   int want)
+static cJSON *call(struct site *s, const char *method, const char *path, const char *body, int want)
 {
     return call_sel(s, method, path, body, body ? JSON_CT : NULL, NULL, want);
 }
@@ -497,10 +496,9 @@ static void capture_needs_running_pods_or_the_data_mover(void **state)
     {
         const char *name = str_at(b, "name");
         assert_string_equal(str_at(b, "phase"), "Completed");
-        const cJSON *d = cJSON_GetObjectItem(cJSON_GetObjectItem(b, "namespaces"),
-                                             strcmp(name, "running") == 0 || strcmp(name, "no-fs") == 0
-                                                 ? "plain"
-                                                 : "idle");
+        const cJSON *d = cJSON_GetObjectItem(
+            cJSON_GetObjectItem(b, "namespaces"),
+            strcmp(name, "running") == 0 || strcmp(name, "no-fs") == 0 ? "plain" : "idle");
         const cJSON *ver = cJSON_GetObjectItem(d, "version");
         if (strcmp(name, "running") == 0) {
             assert_int_equal((int)ver->valuedouble, 42); /* 41 + the first second */
@@ -537,8 +535,8 @@ static void capture_needs_running_pods_or_the_data_mover(void **state)
     text = sim_velero_state_json(s.v, s.now_ms);
     st = cJSON_Parse(text);
     free(text);
-    assert_true(cJSON_IsNull(at(cJSON_GetArrayItem(cJSON_GetObjectItem(st, "backups"), 0),
-                                "namespaces.idle.version")));
+    assert_true(cJSON_IsNull(
+        at(cJSON_GetArrayItem(cJSON_GetObjectItem(st, "backups"), 0), "namespaces.idle.version")));
     cJSON_Delete(st);
     site_close(&s);
 }
@@ -677,8 +675,9 @@ static void sync_shows_backups_under_the_own_location(void **state)
     const struct dirs *d = *state;
     struct site a, b;
     site_open(&a, "lulea-1", *state, site_a);
-    site_open(&b, "falkenberg-1", *state,
-              "{\"locations\": {\"site-a\": \"%s\", \"default\": \"%s\"}, \"sync_period\": \"1m\"}");
+    site_open(
+        &b, "falkenberg-1", *state,
+        "{\"locations\": {\"site-a\": \"%s\", \"default\": \"%s\"}, \"sync_period\": \"1m\"}");
     ns_of(&a, "plain")->data_version = 500;
     assert_int_equal(simc_ns_remove(&b.c, "plain"), 0);
     backup(&a, "move-1", "plain",
@@ -741,8 +740,9 @@ static void stopped_sync_never_comes_until_resumed(void **state)
 {
     struct site a, b;
     site_open(&a, "lulea-1", *state, site_a);
-    site_open(&b, "falkenberg-1", *state,
-              "{\"locations\": {\"site-a\": \"%s\", \"default\": \"%s\"}, \"sync_period\": \"30s\"}");
+    site_open(
+        &b, "falkenberg-1", *state,
+        "{\"locations\": {\"site-a\": \"%s\", \"default\": \"%s\"}, \"sync_period\": \"30s\"}");
     char err[256];
     cJSON *f = cJSON_CreateFalse(), *t = cJSON_CreateTrue();
     assert_int_equal(set(&b, "velero.sync", f, err, sizeof err), 0);
@@ -778,8 +778,7 @@ static void restart_fails_in_progress_with_velero_reason(void **state)
     char err[256];
     assert_int_equal(sim_velero_set_check("velero.restart", yes, err, sizeof err), 0);
     assert_string_equal(phase(&s, BACKUPS, "b2"), "InProgress"); /* a check changes nothing */
-    assert_int_equal(set(&s, "velero.restart", yes, err, sizeof err),
-                     0);
+    assert_int_equal(set(&s, "velero.restart", yes, err, sizeof err), 0);
     cJSON_Delete(yes);
     cJSON *o = get(&s, BACKUPS, "b2");
     assert_string_equal(str_at(o, "status.phase"), "Failed");
@@ -814,13 +813,13 @@ static void injected_outcomes(void **state)
     cJSON *partial = cJSON_CreateString("PartiallyFailed"), *failed = cJSON_CreateString("Failed"),
           *bad = cJSON_CreateString("Completed"), *null = cJSON_CreateNull();
     assert_int_equal(sim_velero_set_check("velero.next_backup", bad, err, sizeof err), -1);
-    assert_string_equal(err, "velero.next_backup: expected \"PartiallyFailed\", \"Failed\" or null");
+    assert_string_equal(err,
+                        "velero.next_backup: expected \"PartiallyFailed\", \"Failed\" or null");
     assert_int_equal(sim_velero_set_check("velero.restart", null, err, sizeof err), -1);
     assert_int_equal(sim_velero_set_check("velero.sync", bad, err, sizeof err), -1);
     assert_false(sim_velero_set_name("velero.nope")); /* an unknown value for /sim/set */
     assert_true(sim_velero_set_name("velero.next_restore"));
-    assert_int_equal(set(&s, "velero.next_backup", partial, err, sizeof err),
-                     0);
+    assert_int_equal(set(&s, "velero.next_backup", partial, err, sizeof err), 0);
     backup(&s, "p1", "web", "");
     backup(&s, "p2", "web", "");
     run_to(&s, 6);
@@ -953,8 +952,8 @@ static void api_shapes_and_errors(void **state)
     assert_int_equal(count_items(&s, "/apis/velero.io/v1/backups", NULL), 2);
     cJSON_Delete(call(&s, "GET", "/apis/velero.io/v1/namespaces/velero/schedules", NULL, 404));
     cJSON_Delete(call(&s, "PUT", BACKUPS "/b1", "{}", 405));
-    cJSON_Delete(call(&s, "DELETE", "/apis/velero.io/v1/namespaces/velero/podvolumebackups/x",
-                      NULL, 405));
+    cJSON_Delete(
+        call(&s, "DELETE", "/apis/velero.io/v1/namespaces/velero/podvolumebackups/x", NULL, 405));
     /* PATCH: merge patch only; a stale resourceVersion is a conflict. */
     o = call_sel(&s, "PATCH", BACKUPS "/b1", "{\"metadata\": {\"labels\": {\"a\": \"b\"}}}",
                  "application/strategic-merge-patch+json", NULL, 415);
