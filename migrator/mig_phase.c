@@ -503,7 +503,7 @@ static void watch_backup(const struct store_mig *m, const struct mig_obs *obs,
 static void rate_sample(struct mig_effects *fx, enum store_mig_rate_kind kind, double gb,
                         double seconds)
 {
-    if (!(gb > 0) || !(seconds >= 1) || fx->nrates >= ARRAY_LEN(fx->rates))
+    if (!(gb >= MIG_RATE_MIN_GB) || !(seconds >= 1) || fx->nrates >= ARRAY_LEN(fx->rates))
         return;
     fx->rates[fx->nrates++] = (struct store_mig_rate_sample){kind, gb / (seconds / 60.0)};
 }

@@ -76,6 +76,10 @@
  * MIG_PEER_CLEANUP_S with the reason recorded (the peer keeps what it
  * holds until someone releases it there).
  *
+ * Rates: every initial backup, delta or final backup and restore that
+ * moved at least MIG_RATE_MIN_GB is a rate sample (mig_effects.rates) for
+ * the peer's moving averages.
+ *
  * Ownership: all plain structs; the caller owns them.
  */
 #ifndef FLOE_MIG_PHASE_H
@@ -97,6 +101,10 @@
 #define MIG_FLOOR_S 600         /* ... plus 10 min (API calls, queueing, pod start) */
 #define MIG_PEER_CLEANUP_S 3600 /* drop/release at an unreachable peer: given up after 1 h */
 #define MIG_RETRY_MS 5000       /* a failed action is tried again after 5 s */
+/* A backup or restore that moved less than this is mostly Velero's own
+ * work (seconds per object, whatever the size): its GB per minute says
+ * nothing about the link and is not learned. */
+#define MIG_RATE_MIN_GB 0.5
 
 enum mig_phase {
     MIG_PH_RESERVED,

@@ -303,7 +303,10 @@ static void deltas_until_small_or_no_longer_shrinking(void **state)
     assert_int_equal(h->fx.rates[0].kind, STORE_RATE_DELTA);
     h->now += 10 * MIN;
     step(h, &(struct mig_obs){0});
-    finish_backup(h, 700, 2.9e9); /* longer than the one before: stop waiting */
+    finish_backup(h, 700, 0.4e9); /* longer than the one before: stop waiting */
+    /* Under MIG_RATE_MIN_GB: Velero's overhead more than the link's
+     * speed, not learned. */
+    assert_int_equal(h->fx.nrates, 0);
     expect_phase(h, "switchover", MIG_SW_RECORD);
     assert_non_null(strstr(h->fx.event, "no longer shrink"));
 
