@@ -5,9 +5,9 @@
 # awaiting approval and two migrations that ended. Checks: /metrics passes
 # `promtool check metrics` and escapes labels, and no counter of it
 # decreases when that decision is approved; floe migrations and floe
-# abort read and refuse as the API says; auth answers 401 with WWW-Authenticate, 405 carries Allow; a
-# 2 MiB body (with Content-Length, and chunked) gets 413 without the server
-# keeping it; idle and trickling connections do not delay /healthz for
+# abort read and refuse as the API says; auth answers 401 with
+# WWW-Authenticate, 405 carries Allow; a 2 MiB body (with Content-Length,
+# and chunked) gets 413 without the server keeping it; idle and trickling connections do not delay /healthz for
 # anyone else; history still answers while another connection holds the
 # database's write lock; HTTPS works with a cert/key pair; tokens never
 # reach the log.
