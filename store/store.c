@@ -87,6 +87,8 @@ static const char *const store_migrations[] = {
     STORE_RESV_SCHEMA,
     /* 4: the reservations this site holds at its peers (store_hold.c). */
     STORE_HOLD_SCHEMA,
+    /* 5: imports carried out here for peers (store_import.c). */
+    STORE_IMPORT_SCHEMA,
 };
 
 /* ---- metric id cache ---------------------------------------------------- */
@@ -219,6 +221,37 @@ sqlite3_stmt *store_prepare(const struct store *s, sqlite3 *db, const char *sql,
         return NULL;
     }
     return st;
+}
+
+/* Only the transactions that make a promise to another site (a grant,
+ * a release, an import's step) pay for an fsync at commit; telemetry
+ * batches keep synchronous=NORMAL, durable against a crash of the process
+ * but not of the machine. */
+int store_durable_begin(struct store *s, const char *what, char *err, size_t errlen)
+{
+    if (sqlite3_exec(s->writer, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(s->writer, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        char where[64];
+        snprintf(where, sizeof where, "%s: begin", what);
+        store_fail(s, s->writer, where, err, errlen);
+        sqlite3_exec(s->writer, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+int store_durable_end(struct store *s, bool commit, const char *what, char *err, size_t errlen)
+{
+    int rc = 0;
+    if (commit && sqlite3_exec(s->writer, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        char where[64];
+        snprintf(where, sizeof where, "%s: commit", what);
+        rc = store_fail(s, s->writer, where, err, errlen);
+    }
+    if (sqlite3_get_autocommit(s->writer) == 0)
+        sqlite3_exec(s->writer, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_exec(s->writer, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+    return rc;
 }
 
 struct store_stmt_def {

@@ -1,12 +1,14 @@
 /*
- * store_internal — what store.c, store_records.c and store_resv.c share:
- * the store's struct and its error helper. Not for any other module: the
- * rest of the agent sees only store.h and store_resv.h.
+ * store_internal — what store.c and the table files (store_records.c,
+ * store_resv.c, store_hold.c, store_import.c) share: the store's struct,
+ * its error helper and the schema texts. Not for any other module: the
+ * rest of the agent sees only store.h and the tables' own headers.
  */
 #ifndef FLOE_STORE_INTERNAL_H
 #define FLOE_STORE_INTERNAL_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <sqlite3.h>
 #include <stdint.h>
 
@@ -51,6 +53,13 @@ int store_fail(const struct store *s, sqlite3 *db, const char *what, char *err, 
  * call. */
 sqlite3_stmt *store_prepare(const struct store *s, sqlite3 *db, const char *sql, char *err,
                             size_t errlen);
+
+/* A write transaction committed with synchronous=FULL: what it writes
+ * survives a power cut, not only a crash of the process. Called with
+ * write_lock held; end commits (commit true) or rolls back, then goes
+ * back to NORMAL. `what` names the table in error messages. */
+int store_durable_begin(struct store *s, const char *what, char *err, size_t errlen);
+int store_durable_end(struct store *s, bool commit, const char *what, char *err, size_t errlen);
 
 /* Schema migration 2, defined in store_records.c's terms. */
 #define STORE_RECORDS_SCHEMA                                                                       \
@@ -118,5 +127,53 @@ sqlite3_stmt *store_prepare(const struct store *s, sqlite3 *db, const char *sql,
     "  PRIMARY KEY (peer, id)"                                                                     \
     ") WITHOUT ROWID;"                                                                             \
     "CREATE INDEX hold_state ON hold(state, expires_ms);"
+
+/* Schema migration 5, defined in store_import.c's terms: imports run here
+ * for peers, and their events. backup is unique: one Backup object of
+ * this cluster is imported once. rev is the row's revision
+ * (store_import_save writes over the one it read). */
+#define STORE_IMPORT_SCHEMA                                                                        \
+    "CREATE TABLE import ("                                                                        \
+    "  id                 INTEGER PRIMARY KEY,"                                                    \
+    "  reservation        TEXT NOT NULL,"                                                          \
+    "  from_site          TEXT NOT NULL,"                                                          \
+    "  workload           TEXT NOT NULL,"                                                          \
+    "  namespace          TEXT NOT NULL,"                                                          \
+    "  backup             TEXT NOT NULL UNIQUE,"                                                   \
+    "  stateless          INTEGER NOT NULL,"                                                       \
+    "  incremental        INTEGER NOT NULL,"                                                       \
+    "  prestage           INTEGER NOT NULL,"                                                       \
+    "  replicas           TEXT NOT NULL,"                                                          \
+    "  phase              TEXT NOT NULL CHECK (phase IN ('waiting-backup', 'restoring',"           \
+    "                       'starting', 'ready', 'failed')),"                                      \
+    "  error              TEXT,"                                                                   \
+    "  seq                INTEGER NOT NULL DEFAULT 0,"                                             \
+    "  restore            TEXT,"                                                                   \
+    "  attempts           INTEGER NOT NULL DEFAULT 0,"                                             \
+    "  owns_namespace     INTEGER NOT NULL DEFAULT 0,"                                             \
+    "  cleaning           INTEGER NOT NULL DEFAULT 0,"                                             \
+    "  cleanup            TEXT NOT NULL DEFAULT 'none'"                                            \
+    "                       CHECK (cleanup IN ('none', 'pending', 'done')),"                       \
+    "  partial            INTEGER NOT NULL DEFAULT 0,"                                             \
+    "  dropped_by         TEXT,"                                                                   \
+    "  created_ms         INTEGER NOT NULL,"                                                       \
+    "  updated_ms         INTEGER NOT NULL,"                                                       \
+    "  phase_ms           INTEGER NOT NULL,"                                                       \
+    "  ended_ms           INTEGER,"                                                                \
+    "  ready_ms           INTEGER,"                                                                \
+    "  restore_started_ms INTEGER,"                                                                \
+    "  restore_s          REAL,"                                                                   \
+    "  restored_bytes     REAL,"                                                                   \
+    "  rev                INTEGER NOT NULL DEFAULT 0"                                              \
+    ");"                                                                                           \
+    "CREATE INDEX import_namespace ON import(namespace, phase);"                                   \
+    "CREATE TABLE import_event ("                                                                  \
+    "  id        INTEGER PRIMARY KEY AUTOINCREMENT,"                                               \
+    "  import_id INTEGER NOT NULL REFERENCES import(id),"                                           \
+    "  ts_ms     INTEGER NOT NULL,"                                                                \
+    "  phase     TEXT NOT NULL,"                                                                   \
+    "  detail    TEXT NOT NULL"                                                                    \
+    ");"                                                                                           \
+    "CREATE INDEX import_event_import ON import_event(import_id, id);"
 
 #endif

@@ -112,31 +112,16 @@ static int rows_from(const struct store *s, sqlite3 *db, sqlite3_stmt *st, struc
 /* ---- durable write transactions ---- */
 
 /* Grants, releases and confirmations are promises to another site, so
- * they are synced to disk before the answer goes out (the store's
- * default, synchronous=NORMAL, is durable against a crash of the process
- * but not of the machine). Only these transactions pay for the fsync;
- * telemetry batches keep NORMAL. Called with write_lock held. */
+ * they are synced to disk before the answer goes out (store_internal.h,
+ * store_durable_begin). Called with write_lock held. */
 static int begin_durable(struct store *s, char *err, size_t errlen)
 {
-    if (sqlite3_exec(s->writer, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_exec(s->writer, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-        store_fail(s, s->writer, "reservations: begin", err, errlen);
-        sqlite3_exec(s->writer, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
-        return -1;
-    }
-    return 0;
+    return store_durable_begin(s, "reservations", err, errlen);
 }
 
-/* Commits (commit true) or rolls back, then goes back to NORMAL. */
 static int end_durable(struct store *s, bool commit, char *err, size_t errlen)
 {
-    int rc = 0;
-    if (commit && sqlite3_exec(s->writer, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-        rc = store_fail(s, s->writer, "reservations: commit", err, errlen);
-    if (sqlite3_get_autocommit(s->writer) == 0)
-        sqlite3_exec(s->writer, "ROLLBACK", NULL, NULL, NULL);
-    sqlite3_exec(s->writer, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
-    return rc;
+    return store_durable_end(s, commit, "reservations", err, errlen);
 }
 
 /* ---- grant ---- */
