@@ -5,7 +5,7 @@
  * As in store_resv.c, statements are prepared per call: an import takes a
  * few dozen steps in its life. Writes hold write_lock for their whole
  * transaction on the writer connection, and commit with synchronous=FULL
- * (store_durable_begin); reads go through the reader.
+ * (store_begin_durable); reads go through the reader.
  *
  * The reservation an import runs under lives in store_resv.c's table;
  * creating, failing and dropping an import touch that row in the same
@@ -458,13 +458,13 @@ int store_import_create(struct store *s, const struct store_import_request *req,
         why[0] = '\0';
     pthread_mutex_lock(&s->write_lock);
     int rc = -1;
-    if (store_durable_begin(s, "imports", err, errlen) < 0)
+    if (store_begin_durable(s, "imports", err, errlen) < 0)
         goto unlock;
     rc = create_locked(s, req, now_ms, out, why, whylen, err, errlen);
-    if (rc == 0 && store_durable_end(s, true, "imports", err, errlen) < 0)
+    if (rc == 0 && store_end_durable(s, true, "imports", err, errlen) < 0)
         rc = -1;
     else if (rc != 0)
-        store_durable_end(s, false, "imports", err, errlen);
+        store_end_durable(s, false, "imports", err, errlen);
 unlock:
     pthread_mutex_unlock(&s->write_lock);
     if (rc != 0 && rc != STORE_IMPORT_EXISTING)
@@ -611,7 +611,7 @@ int store_import_save(struct store *s, struct store_import *r, const char *event
 {
     pthread_mutex_lock(&s->write_lock);
     int rc = -1;
-    if (store_durable_begin(s, "imports", err, errlen) < 0)
+    if (store_begin_durable(s, "imports", err, errlen) < 0)
         goto unlock;
     int written = update_locked(s, r, now_ms, err, errlen);
     if (written < 0)
@@ -626,14 +626,14 @@ int store_import_save(struct store *s, struct store_import *r, const char *event
                             errlen) < 0) ||
         (release_by && release_reservation(s, r->reservation, release_by, now_ms, err, errlen) < 0))
         goto end;
-    if (store_durable_end(s, true, "imports", err, errlen) < 0)
+    if (store_end_durable(s, true, "imports", err, errlen) < 0)
         goto unlock;
     r->rev++;
     r->updated_ms = now_ms;
     rc = 0;
     goto unlock;
 end:
-    store_durable_end(s, false, "imports", err, errlen);
+    store_end_durable(s, false, "imports", err, errlen);
 unlock:
     pthread_mutex_unlock(&s->write_lock);
     return rc;
@@ -656,7 +656,7 @@ int store_import_drop(struct store *s, int64_t id, const char *owner, const char
     struct store_import r = {0};
     pthread_mutex_lock(&s->write_lock);
     int rc = -1;
-    if (store_durable_begin(s, "imports", err, errlen) < 0)
+    if (store_begin_durable(s, "imports", err, errlen) < 0)
         goto unlock;
     rc = get_on(s, s->writer, id, owner, &r, err, errlen);
     if (rc != 0)
@@ -687,14 +687,14 @@ int store_import_drop(struct store *s, int64_t id, const char *owner, const char
              (long long)id);
     if (written != 1 || add_event(s, r.id, now_ms, "failed", detail, err, errlen) < 0 ||
         release_reservation(s, r.reservation, by, now_ms, err, errlen) < 0 ||
-        store_durable_end(s, true, "imports", err, errlen) < 0)
+        store_end_durable(s, true, "imports", err, errlen) < 0)
         goto end;
     r.rev++;
     r.updated_ms = now_ms;
     rc = 0;
     goto unlock;
 end:
-    store_durable_end(s, false, "imports", err, errlen);
+    store_end_durable(s, false, "imports", err, errlen);
 unlock:
     pthread_mutex_unlock(&s->write_lock);
     if (out && (rc == 0 || rc == STORE_CONFLICT))

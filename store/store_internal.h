@@ -1,8 +1,7 @@
 /*
- * store_internal — what store.c and the table files (store_records.c,
- * store_resv.c, store_hold.c, store_import.c) share: the store's struct,
- * its error helper and the schema texts. Not for any other module: the
- * rest of the agent sees only store.h and the tables' own headers.
+ * store_internal — what store.c, store_records.c and store_resv.c share:
+ * the store's struct and its error helper. Not for any other module: the
+ * rest of the agent sees only store.h and store_resv.h.
  */
 #ifndef FLOE_STORE_INTERNAL_H
 #define FLOE_STORE_INTERNAL_H
@@ -54,12 +53,12 @@ int store_fail(const struct store *s, sqlite3 *db, const char *what, char *err, 
 sqlite3_stmt *store_prepare(const struct store *s, sqlite3 *db, const char *sql, char *err,
                             size_t errlen);
 
-/* A write transaction committed with synchronous=FULL: what it writes
- * survives a power cut, not only a crash of the process. Called with
- * write_lock held; end commits (commit true) or rolls back, then goes
- * back to NORMAL. `what` names the table in error messages. */
-int store_durable_begin(struct store *s, const char *what, char *err, size_t errlen);
-int store_durable_end(struct store *s, bool commit, const char *what, char *err, size_t errlen);
+/* A transaction synced to disk at commit (synchronous=FULL), for
+ * promises to other sites and migration steps; `what` prefixes errors.
+ * store_end_durable commits (commit true) or rolls back, then goes back
+ * to NORMAL. Called with write_lock held. */
+int store_begin_durable(struct store *s, const char *what, char *err, size_t errlen);
+int store_end_durable(struct store *s, bool commit, const char *what, char *err, size_t errlen);
 
 /* Schema migration 2, defined in store_records.c's terms. */
 #define STORE_RECORDS_SCHEMA                                                                       \
