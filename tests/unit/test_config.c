@@ -548,7 +548,8 @@ static const char full_config[] =
     "                            'stateless': true, 'hostname': 'shop.apps.example.org'},\n"
     "                           {'name': 'db', 'namespace': 'mysql', 'power_kw': 0}]},\n"
     "  'migrator': {'velero_namespace': 'backup', 'delta_interval': '5m', 'max_parallel': 4,\n"
-    "               'backup_ttl': '24h', 'retain_source': 0, 'incremental_restore': true},\n"
+    "               'backup_ttl': '24h', 'retain_source': 0, 'incremental_restore': true,\n"
+    "               'backup_sync_period': '30s', 'import_ready_timeout': '5m'},\n"
     "  'traffic': {'driver': 'webhook', 'url': 'http://127.0.0.1:9000/hook', 'ttl': 60}\n"
     "}\n";
 
@@ -709,6 +710,8 @@ static void full_config_fills_every_field(void **state)
     assert_int_equal(cfg->migrator.backup_ttl_ms, 86400000);
     assert_int_equal(cfg->migrator.retain_source_ms, 0);
     assert_true(cfg->migrator.incremental_restore);
+    assert_int_equal(cfg->migrator.backup_sync_period_ms, 30000);
+    assert_int_equal(cfg->migrator.import_ready_timeout_ms, 300000);
     assert_string_equal(cfg->traffic.driver, "webhook");
     assert_string_equal(cfg->traffic.url, "http://127.0.0.1:9000/hook");
     assert_int_equal(cfg->traffic.ttl, 60);
@@ -798,6 +801,8 @@ static void minimal_config_gets_the_documented_defaults(void **state)
     assert_int_equal(cfg->migrator.backup_ttl_ms, 72 * 3600000LL);
     assert_int_equal(cfg->migrator.retain_source_ms, 24 * 3600000LL);
     assert_false(cfg->migrator.incremental_restore);
+    assert_int_equal(cfg->migrator.backup_sync_period_ms, 60000);
+    assert_int_equal(cfg->migrator.import_ready_timeout_ms, 600000);
     assert_string_equal(cfg->traffic.driver, "none");
     assert_string_equal(cfg->traffic.server_id, "localhost");
     assert_int_equal(cfg->traffic.ttl, 30);
