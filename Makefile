@@ -78,10 +78,13 @@ $(BUILD)/floe-sim: $(SIM_OBJ) $(BUILD)/libfloe.a
 
 # Unit tests may also use the simulator's modules (sim/*.c except its main).
 SIM_LIB_OBJ := $(filter-out $(BUILD)/obj/sim/sim_main.o,$(SIM_OBJ))
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libfloe.a $(SIM_LIB_OBJ)
+# Helpers the unit tests share (tests/unit/lib/: a loopback HTTP server).
+TEST_LIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/unit/lib/*.c))
+.SECONDARY: $(TEST_LIB_OBJ) # kept between builds, not an intermediate file
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libfloe.a $(SIM_LIB_OBJ) $(TEST_LIB_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST    $@")
-	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(SIM_LIB_OBJ) $(BUILD)/libfloe.a $(SIM_LIBS) $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_LIB_OBJ) $(SIM_LIB_OBJ) $(BUILD)/libfloe.a $(SIM_LIBS) $(LDLIBS) -lcmocka
 
 unit: $(UNIT_BIN)
 
@@ -183,7 +186,7 @@ install-user:
 	    --shell /usr/sbin/nologin --comment "floe datacenter agent" $(FLOE_USER); fi
 
 format:
-	clang-format -i $(wildcard $(LAYERS:%=%/*.[ch]) sim/*.[ch] tests/unit/*.c tests/fuzz/*.c)
+	clang-format -i $(wildcard $(LAYERS:%=%/*.[ch]) sim/*.[ch] tests/unit/*.c tests/unit/lib/*.[ch] tests/fuzz/*.c)
 
 clean:
 	rm -rf $(BUILD)
