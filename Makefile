@@ -96,7 +96,9 @@ unit: $(UNIT_BIN)
 # ca-certificates (libcurl's; install_unprivileged.sh adds to its bundle).
 # Also: binutils (ar, nm), git (layers.sh, docs_links.sh, check_config.sh run
 # git ls-files), openssl (the tests' certificates), prometheus (promtool),
-# systemd (systemd-analyze), tzdata (zoneinfo), iproute2 (the demo's ss).
+# systemd (systemd-analyze), tzdata (zoneinfo), iproute2 (the demo's ss),
+# pdns-server, pdns-backend-sqlite3 and bind9-dnsutils (a real PowerDNS and
+# dig for the traffic cut-over tests, tests/integration/lib/pdns.sh).
 # The last line is the base tools the scripts run (setpriv, unshare, flock,
 # script, useradd, getent, ...), Essential or required on every Debian,
 # named for completeness. tests/fresh-machine.sh proves the list on a fresh
@@ -107,6 +109,7 @@ DEB_PACKAGES := gcc libc6-dev binutils make pkg-config clang libclang-rt-14-dev 
     git openssl ca-certificates curl sqlite3 tzdata \
     python3 python3-pymodbus python3-serial python3-serial-asyncio \
     mbpoll snmpd snmp snmpsim prometheus systemd procps iproute2 \
+    pdns-server pdns-backend-sqlite3 bind9-dnsutils \
     bash coreutils diffutils findutils grep sed mawk util-linux mount bsdutils passwd libc-bin ncurses-bin
 
 deps:

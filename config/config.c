@@ -95,11 +95,31 @@ static int check_timezone(const char *s, char *msg, size_t n)
     return 0;
 }
 
+/* A zone name as PowerDNS's API names it: absolute (the trailing dot)
+ * and, since it is also the zone's id in the URL, of host-name characters
+ * only, which need no escaping there. */
 static int check_zone(const char *s, char *msg, size_t n)
 {
-    if (strlen(s) < 2 || s[strlen(s) - 1] != '.')
+    size_t len = strlen(s);
+    if (len < 2 || s[len - 1] != '.')
         return errf(msg, n,
                     "must be a canonical zone name ending in '.' (e.g. \"apps.example.org.\")");
+    bool ok = len <= 254;
+    size_t label = 0;
+    for (const char *p = s; ok && *p; p++) {
+        if (*p == '.') {
+            ok = label > 0;
+            label = 0;
+        } else {
+            ok = ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                  (*p >= '0' && *p <= '9') || *p == '-' || *p == '_') &&
+                 ++label <= 63;
+        }
+    }
+    if (!ok)
+        return errf(msg, n,
+                    "must be dot-separated labels of 1 to 63 letters, digits, '-' or '_' "
+                    "(e.g. \"apps.example.org.\")");
     return 0;
 }
 
@@ -115,7 +135,10 @@ static void traffic_check(struct cfg_obj *o)
     if (strcmp(cfg->traffic.driver, "powerdns") == 0) {
         for (size_t i = 0; i < ARRAY_LEN(powerdns_keys); i++)
             if (!cfg_present(o, powerdns_keys[i]))
-                cfg_obj_error(o, powerdns_keys[i], "missing required key (driver \"powerdns\")");
+                cfg_obj_error(o, powerdns_keys[i], "missing required key (driver \"powerdns\"%s)",
+                              strcmp(powerdns_keys[i], "api_key") == 0
+                                  ? " needs api_key or api_key_file"
+                                  : "");
         if (cfg_present(o, "url"))
             cfg_obj_error(o, "url", "only for driver \"webhook\"");
     } else if (strcmp(cfg->traffic.driver, "webhook") == 0) {
@@ -201,7 +224,7 @@ static const struct cfg_key traffic_keys[] = {
     KEY("driver", K_STR, traffic.driver, .def = "none", .names = traffic_drivers),
     KEY("api", K_STR, traffic.api, .check = cfg_check_url),
     KEY("api_key", K_SECRET, traffic.api_key),
-    KEY("server_id", K_STR, traffic.server_id, .def = "localhost"),
+    KEY("server_id", K_STR, traffic.server_id, .def = "localhost", .check = cfg_check_name),
     KEY("zone", K_STR, traffic.zone, .check = check_zone),
     KEY("ttl", K_INT, traffic.ttl, .def = "30", .min = 1, .max = 86400),
     KEY("url", K_STR, traffic.url, .check = cfg_check_url),

@@ -52,6 +52,26 @@ static size_t httpc_on_body(char *ptr, size_t size, size_t nmemb, void *userdata
     return x->body.failed ? 0 : n;
 }
 
+/* A header line is a token name, ':' and printable text: libcurl sends it
+ * as it is, so a CR or LF would start a header (or a body) of its own. */
+static bool header_line_valid(const char *line)
+{
+    size_t name = strcspn(line, ":");
+    if (name == 0 || line[name] != ':')
+        return false;
+    for (size_t i = 0; i < name; i++) {
+        unsigned char c = (unsigned char)line[i];
+        if (c <= 0x20 || c >= 0x7f)
+            return false;
+    }
+    for (const char *p = line + name + 1; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return false;
+    }
+    return true;
+}
+
 /* Sets up one transfer; returns 0, or -1 with the request's error set. */
 static int httpc_xfer_setup(struct httpc_xfer *x, struct httpc_req *r)
 {
@@ -78,6 +98,17 @@ static int httpc_xfer_setup(struct httpc_xfer *x, struct httpc_req *r)
             memset(line, 0, strlen(line));
             free(line);
         }
+        if (!l)
+            goto nomem;
+        x->headers = l;
+    }
+    for (size_t i = 0; r->headers && r->headers[i]; i++) {
+        if (!header_line_valid(r->headers[i])) {
+            snprintf(r->error, sizeof r->error,
+                     "%s: request header %zu is not one 'Name: value' line", r->url, i + 1);
+            return -1;
+        }
+        struct curl_slist *l = curl_slist_append(x->headers, r->headers[i]);
         if (!l)
             goto nomem;
         x->headers = l;

@@ -39,6 +39,11 @@ struct httpc_req {
     const char *method; /* "GET" (default when NULL), "POST", "PUT", "PATCH", "DELETE" */
     const char *url;
     const char *bearer;  /* Authorization: Bearer ...; NULL or "" = none */
+    const char *const *headers; /* more request headers, "Name: value" each, ending with
+                                   NULL (PowerDNS's X-API-Key); NULL = none. A line
+                                   without a name and ':' or with a control character
+                                   (CR, LF: a second header smuggled in) is refused,
+                                   without quoting it: a header may carry a secret */
     const char *ca_file; /* NULL = the system's CA bundle */
     const char *ca_pem;  /* CA certificates as PEM text (a kubeconfig's
                             certificate-authority-data); used instead of

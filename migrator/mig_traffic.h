@@ -9,7 +9,8 @@
  *               "disabled":false}]}]}
  *             ("AAAA" for an IPv6 address). 204 is success; any other
  *             answer is an error carrying PowerDNS's {"error": ...} text.
- *             The hostname must lie inside the zone.
+ *             The hostname must lie inside the zone (or be its apex);
+ *             names are sent in lower case, addresses in canonical form.
  *   webhook   POST {url} with {"workload","hostname","address","from",
  *             "to","ttl"}; any 2xx is success.
  *   none      nothing is switched; success (the operator moves traffic).
@@ -39,6 +40,13 @@ struct mig_traffic_switch {
  * NULL with err (hostname not in zone, address not an IP address). Pure. */
 char *mig_traffic_powerdns_body(const struct mig_traffic_switch *sw, const char *zone, int ttl,
                                 char *err, size_t errlen);
+
+/* The webhook POST body {"workload","hostname","address","from","to","ttl"}
+ * (malloc'd; caller frees): hostname without its trailing dot, address as
+ * given (a host name is allowed here: the receiver decides). NULL with err
+ * when a field is missing or ttl is out of 1..86400. Pure. */
+char *mig_traffic_webhook_body(const struct mig_traffic_switch *sw, int ttl, char *err,
+                               size_t errlen);
 
 /* Switches with the configured driver. timeout_ms <= 0: 10 s. Returns 0,
  * or -1 with err naming the driver, the URL and what was answered. */

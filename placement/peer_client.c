@@ -644,3 +644,30 @@ int peer_release(const struct cfg_peer *peer, const char *id, int64_t timeout_ms
     free(url);
     return rc;
 }
+
+/* ---- the rules, for mig_peer ---- */
+
+cJSON *peer_answer_object(const char *text, size_t len, char *err, size_t errlen)
+{
+    return parse_object(text, len, err, errlen);
+}
+
+const cJSON *peer_answer_member(const cJSON *o, const char *key, char *err, size_t errlen)
+{
+    return member(o, key, err, errlen);
+}
+
+const char *peer_json_type_name(const cJSON *v)
+{
+    return json_type_name(v);
+}
+
+void peer_clean_text(char *dst, size_t n, const char *src, size_t max)
+{
+    clean_text(dst, n, src, max);
+}
+
+void peer_answer_error(const char *text, size_t len, char *out, size_t n)
+{
+    answer_error_text(text, len, out, n);
+}

@@ -180,4 +180,23 @@ int peer_reserve(const struct cfg_peer *peer, const char *from_site, const char 
 int peer_release(const struct cfg_peer *peer, const char *id, int64_t timeout_ms, char *err,
                  size_t errlen);
 
+/* ---- the rules of a peer's answer, for the other clients of peer agents
+ * (migrator/mig_peer: imports) ---- */
+
+struct cJSON;
+/* text[0..len) as one JSON object of at most PEER_ANSWER_MAX bytes and
+ * nothing else (no NUL byte, nothing after it). A new tree (free with
+ * cJSON_Delete) or NULL with what is wrong in err. */
+struct cJSON *peer_answer_object(const char *text, size_t len, char *err, size_t errlen);
+/* The one member key of o; NULL with err when missing or given twice. */
+const struct cJSON *peer_answer_member(const struct cJSON *o, const char *key, char *err,
+                                       size_t errlen);
+/* "a string", "a number", ... for messages. */
+const char *peer_json_type_name(const struct cJSON *v);
+/* src cut to max characters ("..." then) as printable ASCII into dst
+ * (size n): a peer's text for a reason or a log line. */
+void peer_clean_text(char *dst, size_t n, const char *src, size_t max);
+/* The `error` text of a JSON error answer, cleaned, or "". */
+void peer_answer_error(const char *text, size_t len, char *out, size_t n);
+
 #endif

@@ -230,6 +230,44 @@ static void delete_and_patch_use_their_method(void **state)
     httpc_req_clear(&p);
 }
 
+static void extra_headers_are_sent_and_a_smuggled_line_is_refused(void **state)
+{
+    struct server *s = *state;
+    char url[128];
+    url_of(s, "/api/v1/servers/localhost/zones/apps.example.org.", url, sizeof url);
+    const char *headers[] = {"X-API-Key: pdns-s3cret", "X-Trace: a b\tc", NULL};
+    struct httpc_req r = {.method = "PATCH", .url = url, .headers = headers, .timeout_ms = 2000};
+    assert_int_equal(httpc_run(&r), 0);
+    pthread_mutex_lock(&s->lock);
+    assert_non_null(strstr(s->last_request, "\r\nX-API-Key: pdns-s3cret\r\n"));
+    assert_non_null(strstr(s->last_request, "\r\nX-Trace: a b\tc\r\n"));
+    pthread_mutex_unlock(&s->lock);
+    httpc_req_clear(&r);
+
+    /* A CR/LF would send a header of its own: refused before anything is
+     * sent, and the message does not quote the line (it may hold a key). */
+    const char *bad[][2] = {{"X-API-Key: s3cret\r\nX-Evil: 1", NULL},
+                            {"X-API-Key s3cret", NULL},
+                            {": s3cret", NULL},
+                            {"X API-Key: s3cret", NULL}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        pthread_mutex_lock(&s->lock);
+        s->last_request[0] = '\0';
+        pthread_mutex_unlock(&s->lock);
+        struct httpc_req b = {.url = url, .headers = bad[i], .timeout_ms = 2000};
+        assert_int_equal(httpc_run(&b), -1);
+        assert_int_equal(b.status, 0);
+        assert_non_null(strstr(b.error, "request header 1 is not one 'Name: value' line"));
+        assert_non_null(strstr(b.error, url));
+        assert_null(strstr(b.error, "s3cret"));
+        usleep(50 * 1000);
+        pthread_mutex_lock(&s->lock);
+        assert_string_equal(s->last_request, "");
+        pthread_mutex_unlock(&s->lock);
+        httpc_req_clear(&b);
+    }
+}
+
 static void an_error_status_is_an_answer(void **state)
 {
     struct server *s = *state;
@@ -454,6 +492,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_post_carries_token_type_and_body),
         cmocka_unit_test(delete_and_patch_use_their_method),
+        cmocka_unit_test(extra_headers_are_sent_and_a_smuggled_line_is_refused),
         cmocka_unit_test(an_error_status_is_an_answer),
         cmocka_unit_test(a_redirect_is_not_followed),
         cmocka_unit_test(an_answer_over_the_cap_is_refused),
