@@ -35,6 +35,7 @@ struct evaluator;
 struct cap_cache;
 struct peer_watch;
 struct inv_watch;
+struct importer;
 
 struct agent {
     pthread_mutex_t cfg_mutex;      /* guards the two fields below, for a pointer copy only */
@@ -56,6 +57,8 @@ struct agent {
                                        NULL in tests without it */
     struct inv_watch *inventory;    /* owned; the workloads (core/inv_watch.h); NULL in tests
                                        without one */
+    struct importer *importer;      /* owned; imports for peers (core/importer.h); NULL in
+                                       tests without one */
     int64_t started_ms;             /* wall clock at start */
     int64_t started_mono_ms;
 };
