@@ -34,10 +34,11 @@
 #include "store/store_import.h"
 
 /* Velero's --backup-sync-period when the config says nothing (hand-built
- * configs in tests), and the wait for a backup in periods and slack. */
+ * configs in tests), and the wait for a backup in periods: one because a
+ * sync may have run just before the backup landed, three more for syncs
+ * that fail or find the storage slow. */
 #define SYNC_PERIOD_DEFAULT_MS 60000
-#define SYNC_PERIODS 3
-#define SYNC_SLACK_MS 60000
+#define SYNC_PERIODS 4
 #define READY_WAIT_DEFAULT_MS 600000
 /* The thread's round when nothing wakes it. */
 #define TICK_MS 1000
@@ -87,7 +88,7 @@ int64_t importer_backup_wait_ms(const struct floe_config *cfg)
 {
     int64_t period = cfg->migrator.backup_sync_period_ms > 0 ? cfg->migrator.backup_sync_period_ms
                                                              : SYNC_PERIOD_DEFAULT_MS;
-    return SYNC_PERIODS * period + SYNC_SLACK_MS;
+    return SYNC_PERIODS * period;
 }
 
 int64_t importer_ready_wait_ms(const struct floe_config *cfg)

@@ -7,8 +7,8 @@
  * further:
  *
  *   waiting-backup  GET the Backup in migrator.velero_namespace. Not there
- *                   yet: wait, at most 3 × migrator.backup_sync_period +
- *                   1 min from the import's start (Velero shows a peer's
+ *                   yet: wait, at most 4 × migrator.backup_sync_period
+ *                   from the import's start (Velero shows a peer's
  *                   backup only after its storage-location sync, which
  *                   runs once a period; the source asks for the import
  *                   once its backup is finished). Failed: the import
