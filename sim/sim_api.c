@@ -27,8 +27,17 @@ static int refuse(enum sim_api_error *why, enum sim_api_error e)
     return -1;
 }
 
-int sim_api_set(struct sim_model *m, const char *body, size_t len, enum sim_api_error *why,
-                char *err, size_t errlen)
+static const struct sim_api_ext *find_ext(const struct sim_api_ext *ext, size_t next,
+                                          const char *name)
+{
+    for (size_t i = 0; i < next; i++)
+        if (ext[i].owns(ext[i].arg, name))
+            return &ext[i];
+    return NULL;
+}
+
+int sim_api_set(struct sim_model *m, const struct sim_api_ext *ext, size_t next, const char *body,
+                size_t len, enum sim_api_error *why, char *err, size_t errlen)
 {
     cJSON *root = cJSON_ParseWithLength(body, len);
     if (!root) {
@@ -46,6 +55,14 @@ int sim_api_set(struct sim_model *m, const char *body, size_t len, enum sim_api_
     for (const cJSON *it = root->child; it; it = it->next) {
         struct sim_ref ref;
         char msg[200];
+        const struct sim_api_ext *x = find_ext(ext, next, it->string);
+        if (x) {
+            if (x->check(x->arg, it->string, it, err, errlen) < 0) {
+                refuse(why, SIM_API_BAD_VALUE);
+                goto done;
+            }
+            continue;
+        }
         if (sim_model_lookup(&trial, it->string, &ref, err, errlen) < 0) {
             refuse(why, SIM_API_UNKNOWN_VALUE);
             goto done;
@@ -68,6 +85,11 @@ int sim_api_set(struct sim_model *m, const char *body, size_t len, enum sim_api_
         }
     }
     *m = trial;
+    for (const cJSON *it = root->child; it; it = it->next) {
+        const struct sim_api_ext *x = find_ext(ext, next, it->string);
+        if (x)
+            x->apply(x->arg, it->string, it);
+    }
     rc = 0;
 done:
     cJSON_Delete(root);

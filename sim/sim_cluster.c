@@ -21,6 +21,9 @@ void simc_init(struct simc_cluster *c, const char *site)
     for (const unsigned char *p = (const unsigned char *)site; *p; p++)
         h = (h ^ *p) * 16777619u;
     c->uid_prefix = h;
+    c->ready_delay_ms = SIMC_READY_DELAY_MS;
+    c->stop_delay_ms = SIMC_STOP_DELAY_MS;
+    c->terminate_delay_ms = SIMC_TERMINATE_DELAY_MS;
 }
 
 static void meta_clear(struct simc_meta *m)
@@ -277,6 +280,7 @@ struct simc_workload *simc_workload_add(struct simc_cluster *c, struct simc_name
     w->generation = 1;
     w->replicas = 1;
     ns->nworkloads++;
+    simc_workload_settle_now(ns, w);
     return w;
 }
 
@@ -305,7 +309,7 @@ double simc_running_kw(const struct simc_cluster *c)
 {
     double kw = 0;
     for (size_t i = 0; i < c->nnamespaces; i++)
-        if (simc_ns_running(&c->namespaces[i]))
+        if (c->namespaces[i].phase == SIMC_NS_ACTIVE && simc_ns_running(&c->namespaces[i]))
             kw += simc_ns_power_kw(&c->namespaces[i]);
     return kw;
 }
@@ -325,7 +329,7 @@ bool simc_ns_stateful(const struct simc_namespace *ns)
 
 bool simc_ns_writing(const struct simc_namespace *ns)
 {
-    return ns->phase == SIMC_NS_ACTIVE && !ns->quiesced && simc_ns_running(ns) &&
+    return ns->phase == SIMC_NS_ACTIVE && !ns->quiesced && simc_ns_pods_up(ns) &&
            simc_ns_stateful(ns);
 }
 
@@ -341,4 +345,203 @@ void simc_advance(struct simc_cluster *c, int64_t step_ms)
         ns->data_version += (uint64_t)(ns->write_carry_ms / 1000);
         ns->write_carry_ms %= 1000;
     }
+}
+
+/* ---- pods and the namespace life cycle ---- */
+
+bool simc_ns_pods_up(const struct simc_namespace *ns)
+{
+    for (size_t i = 0; i < ns->nworkloads; i++)
+        if (ns->workloads[i].ready > 0)
+            return true;
+    return false;
+}
+
+int32_t simc_ns_pods(const struct simc_namespace *ns)
+{
+    int64_t n = 0;
+    for (size_t i = 0; i < ns->nworkloads; i++)
+        n += ns->workloads[i].pods;
+    return n > INT32_MAX ? INT32_MAX : (int32_t)n;
+}
+
+bool simc_workload_ready(const struct simc_workload *w)
+{
+    /* A Deployment's available and a StatefulSet's ready count are the
+     * same number here: pods are available as soon as ready
+     * (minReadySeconds 0). */
+    return w->observed_generation >= w->generation && w->updated == w->replicas &&
+           w->ready == w->replicas && w->pods == w->replicas;
+}
+
+/* New pods in a namespace that had none: they start without the quiesce
+ * a pre-hook put into the old ones. */
+static void pods_started(struct simc_namespace *ns, int32_t pods_before)
+{
+    if (pods_before == 0 && simc_ns_pods(ns) > 0)
+        ns->quiesced = false;
+}
+
+void simc_workload_settle_now(struct simc_namespace *ns, struct simc_workload *w)
+{
+    int32_t before = simc_ns_pods(ns);
+    w->observed_generation = w->generation;
+    w->pods = w->updated = w->ready = w->replicas;
+    w->settle_ms = 0;
+    pods_started(ns, before);
+}
+
+static bool never_ready(const struct simc_cluster *c, const struct simc_namespace *ns)
+{
+    return c->never_ready[0] && strcmp(c->never_ready, ns->meta.name) == 0;
+}
+
+/* What the controllers do at once after a spec change: they observe the
+ * new generation, create the pods asked for (not ready yet) and start
+ * stopping the surplus; the rest is due at settle_ms. */
+static void start_pods(struct simc_cluster *c, struct simc_namespace *ns, struct simc_workload *w,
+                       bool template_changed, int64_t now_ms)
+{
+    int32_t before = simc_ns_pods(ns);
+    w->observed_generation = w->generation;
+    bool starting = template_changed || w->replicas > w->ready;
+    if (w->replicas > w->pods)
+        w->pods = w->replicas;
+    if (template_changed)
+        w->updated = 0;
+    else if (w->replicas > w->updated)
+        w->updated = w->replicas;
+    if (!starting && w->replicas == w->pods && w->replicas == w->updated) {
+        w->settle_ms = 0;
+        w->ready = w->replicas;
+    } else {
+        w->settle_ms = now_ms + (starting ? c->ready_delay_ms : c->stop_delay_ms);
+        /* 0 means settled; a transition due at time 0 is due at once. */
+        if (w->settle_ms <= 0)
+            w->settle_ms = 1;
+    }
+    pods_started(ns, before);
+}
+
+int simc_workload_set_spec(struct simc_cluster *c, struct simc_namespace *ns,
+                           struct simc_workload *w, int32_t replicas,
+                           const struct simc_map *pod_annotations, int64_t now_ms)
+{
+    bool template_changed = false;
+    if (pod_annotations) {
+        bool same = pod_annotations->n == w->pod_annotations.n;
+        for (size_t i = 0; same && i < pod_annotations->n; i++) {
+            const char *v = simc_map_get(&w->pod_annotations, pod_annotations->pairs[i].key);
+            same = v && strcmp(v, pod_annotations->pairs[i].value) == 0;
+        }
+        if (!same) {
+            struct simc_map copy;
+            if (simc_map_copy(&copy, pod_annotations) < 0)
+                return -1;
+            simc_map_clear(&w->pod_annotations);
+            w->pod_annotations = copy;
+            template_changed = true;
+        }
+    }
+    if (replicas == w->replicas && !template_changed)
+        return 0;
+    w->replicas = replicas;
+    simc_touch_spec(c, w);
+    start_pods(c, ns, w, template_changed, now_ms);
+    return 0;
+}
+
+struct simc_workload *simc_workload_create(struct simc_cluster *c, struct simc_namespace *ns,
+                                           enum simc_kind kind, const char *name, int32_t replicas,
+                                           int64_t now_ms, enum simc_err *why, char *err,
+                                           size_t errlen)
+{
+    if (ns->phase == SIMC_NS_TERMINATING) {
+        *why = SIMC_ERR_TERMINATING;
+        errf(err, errlen,
+             "%s.apps \"%s\" is forbidden: unable to create new content in namespace %s because "
+             "it is being terminated",
+             simc_kind_plural(kind), name, ns->meta.name);
+        return NULL;
+    }
+    if (simc_workload_find(ns, kind, name)) {
+        *why = SIMC_ERR_EXISTS;
+        errf(err, errlen, "%s.apps \"%s\" already exists", simc_kind_plural(kind), name);
+        return NULL;
+    }
+    char why_name[256];
+    if (replicas < 0 || simc_dns_label_check(name, why_name, sizeof why_name) < 0 ||
+        ns->nworkloads >= SIMC_MAX_WORKLOADS) {
+        *why = SIMC_ERR_INVALID;
+        if (replicas < 0)
+            errf(err, errlen,
+                 "spec.replicas: Invalid value: %" PRId32 ": must be greater than or equal to 0",
+                 replicas);
+        else if (ns->nworkloads >= SIMC_MAX_WORKLOADS)
+            errf(err, errlen, "more than %d workloads in namespace %s", SIMC_MAX_WORKLOADS,
+                 ns->meta.name);
+        else
+            errf(err, errlen, "metadata.name: Invalid value: \"%s\": %s", name, why_name);
+        return NULL;
+    }
+    struct simc_workload *w = simc_workload_add(c, ns, kind, name, now_ms, err, errlen);
+    if (!w) {
+        *why = SIMC_ERR_NOMEM; /* the only failure left */
+        return NULL;
+    }
+    w->replicas = replicas;
+    w->pods = w->updated = w->ready = 0;
+    start_pods(c, ns, w, false, now_ms);
+    *why = SIMC_OK;
+    return w;
+}
+
+void simc_ns_delete(struct simc_cluster *c, struct simc_namespace *ns, int64_t now_ms)
+{
+    if (ns->phase == SIMC_NS_TERMINATING)
+        return;
+    ns->phase = SIMC_NS_TERMINATING;
+    ns->deletion_ms = now_ms;
+    ns->gone_ms = now_ms + c->terminate_delay_ms;
+    ns->write_carry_ms = 0;
+    simc_touch(c, &ns->meta);
+}
+
+/* A workload's pods reach its spec when their time has come; in a
+ * never-ready namespace new pods stay unready (and the transition pending,
+ * so they come up once the fault is cleared). */
+static bool settle_workload(struct simc_cluster *c, struct simc_namespace *ns,
+                            struct simc_workload *w, int64_t now_ms)
+{
+    if (!w->settle_ms || w->settle_ms > now_ms)
+        return false;
+    int32_t pods = w->pods, updated = w->updated, ready = w->ready;
+    w->pods = w->updated = w->replicas;
+    if (!never_ready(c, ns) || w->replicas <= w->ready) {
+        w->ready = w->replicas;
+        w->settle_ms = 0;
+    }
+    if (w->pods == pods && w->updated == updated && w->ready == ready)
+        return false;
+    simc_touch(c, &w->meta);
+    return true;
+}
+
+bool simc_settle(struct simc_cluster *c, int64_t now_ms)
+{
+    bool changed = false;
+    for (size_t i = 0; i < c->nnamespaces;) {
+        struct simc_namespace *ns = &c->namespaces[i];
+        if (ns->phase == SIMC_NS_TERMINATING && ns->gone_ms <= now_ms) {
+            char name[sizeof ns->meta.name];
+            util_strlcpy(name, ns->meta.name, sizeof name);
+            simc_ns_remove(c, name);
+            changed = true;
+            continue;
+        }
+        for (size_t j = 0; j < ns->nworkloads; j++)
+            changed = settle_workload(c, ns, &ns->workloads[j], now_ms) || changed;
+        i++;
+    }
+    return changed;
 }

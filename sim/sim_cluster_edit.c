@@ -136,8 +136,8 @@ static const char *const workload_keys[] = {"name",        "replicas",        "l
                                             "annotations", "pod_annotations", NULL};
 
 /* The members of a workload other than its name, new or patched. */
-static int apply_workload(struct edit *e, struct simc_workload *w, const cJSON *obj,
-                          const char *path, bool patch)
+static int apply_workload(struct edit *e, struct simc_namespace *ns, struct simc_workload *w,
+                          const cJSON *obj, const char *path, bool patch)
 {
     bool meta_changed = false, spec_changed = false;
     char p[PATH_LEN];
@@ -169,6 +169,8 @@ static int apply_workload(struct edit *e, struct simc_workload *w, const cJSON *
         simc_touch_spec(e->c, w);
     else if (patch && meta_changed)
         simc_touch(e->c, &w->meta);
+    /* The cluster as the test describes it: pods are as asked, now. */
+    simc_workload_settle_now(ns, w);
     return 0;
 }
 
@@ -195,7 +197,7 @@ static int add_workloads(struct edit *e, struct simc_namespace *ns, enum simc_ki
             simc_workload_add(e->c, ns, kind, name->valuestring, e->now_ms, why, sizeof why);
         if (!wl)
             return bad(e, SIMC_EDIT_BAD_VALUE, pn, "%s", why);
-        if (apply_workload(e, wl, w, p, false) < 0)
+        if (apply_workload(e, ns, wl, w, p, false) < 0)
             return -1;
     }
     return 0;
@@ -292,7 +294,7 @@ static int patch_workloads(struct edit *e, struct simc_namespace *ns, enum simc_
             return bad(e, SIMC_EDIT_NOT_FOUND, p, "no %s \"%s\" in namespace \"%s\"",
                        simc_kind_name(kind), it->string, ns->meta.name);
         if (need_object(e, it, p) < 0 || check_keys(e, it, keys, p) < 0 ||
-            apply_workload(e, w, it, p, true) < 0)
+            apply_workload(e, ns, w, it, p, true) < 0)
             return -1;
     }
     return 0;
@@ -351,10 +353,21 @@ static int patch_namespaces(struct edit *e, const cJSON *v, const char *path)
     return 0;
 }
 
+/* A delay in simulated seconds: a number 0..86400 (fractions allowed). */
+static int parse_delay(struct edit *e, const cJSON *v, const char *path, int64_t *out_ms)
+{
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) || v->valuedouble > SIMC_MAX_DELAY_MS / 1000.0)
+        return bad(e, SIMC_EDIT_BAD_VALUE, path, "expected a number of seconds 0..%d",
+                   SIMC_MAX_DELAY_MS / 1000);
+    *out_ms = (int64_t)llround(v->valuedouble * 1000.0);
+    return 0;
+}
+
 int simc_parse_scenario(struct simc_cluster *c, const cJSON *v, const char *path, char *err,
                         size_t errlen)
 {
-    static const char *const keys[] = {"token", "namespaces", NULL};
+    static const char *const keys[] = {
+        "token", "ready_delay_s", "stop_delay_s", "terminate_delay_s", "namespaces", NULL};
     struct edit e = {.c = c, .now_ms = 0, .err = err, .errlen = errlen};
     char p[PATH_LEN];
     if (need_object(&e, v, path) < 0 || check_keys(&e, v, keys, path) < 0)
@@ -363,6 +376,18 @@ int simc_parse_scenario(struct simc_cluster *c, const cJSON *v, const char *path
     sub(p, path, "token");
     if (token && parse_token(&e, token, p) < 0)
         return -1;
+    struct {
+        const char *key;
+        int64_t *ms;
+    } delays[] = {{"ready_delay_s", &c->ready_delay_ms},
+                  {"stop_delay_s", &c->stop_delay_ms},
+                  {"terminate_delay_s", &c->terminate_delay_ms}};
+    for (size_t i = 0; i < sizeof delays / sizeof delays[0]; i++) {
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(v, delays[i].key);
+        sub(p, path, delays[i].key);
+        if (d && parse_delay(&e, d, p, delays[i].ms) < 0)
+            return -1;
+    }
     const cJSON *namespaces = cJSON_GetObjectItemCaseSensitive(v, "namespaces");
     sub(p, path, "namespaces");
     if (namespaces && add_namespaces(&e, namespaces, p) < 0)
@@ -451,4 +476,130 @@ done:
         *why = e.why;
     cJSON_Delete(root);
     return rc;
+}
+
+/* ---- /sim/set ---- */
+
+static const char *const delay_names[] = {"cluster.ready_delay_s", "cluster.stop_delay_s",
+                                          "cluster.terminate_delay_s"};
+
+static int64_t *setting_delay(struct simc_cluster *c, const char *name)
+{
+    int64_t *const delays[] = {&c->ready_delay_ms, &c->stop_delay_ms, &c->terminate_delay_ms};
+    for (size_t i = 0; i < sizeof delay_names / sizeof delay_names[0]; i++)
+        if (strcmp(name, delay_names[i]) == 0)
+            return delays[i];
+    return NULL;
+}
+
+static bool is_delay(const char *name)
+{
+    for (size_t i = 0; i < sizeof delay_names / sizeof delay_names[0]; i++)
+        if (strcmp(name, delay_names[i]) == 0)
+            return true;
+    return false;
+}
+
+bool simc_setting_name(const char *name)
+{
+    return strcmp(name, "cluster.never_ready") == 0 || is_delay(name);
+}
+
+int simc_setting_check(const char *name, const cJSON *v, char *err, size_t errlen)
+{
+    struct edit e = {.err = err, .errlen = errlen};
+    int64_t ms;
+    char why[300];
+    if (is_delay(name))
+        return parse_delay(&e, v, name, &ms);
+    if (strcmp(name, "cluster.never_ready") != 0)
+        return errf(err, errlen, "unknown value '%s'", name);
+    if (cJSON_IsNull(v) || (cJSON_IsString(v) && !v->valuestring[0]))
+        return 0;
+    if (!cJSON_IsString(v))
+        return errf(err, errlen, "%s: expected a namespace name, or \"\" or null for none", name);
+    if (simc_dns_label_check(v->valuestring, why, sizeof why) < 0)
+        return errf(err, errlen, "%s: \"%s\": %s", name, v->valuestring, why);
+    return 0;
+}
+
+void simc_setting_apply(struct simc_cluster *c, const char *name, const cJSON *v)
+{
+    int64_t *delay = setting_delay(c, name);
+    if (delay)
+        *delay = (int64_t)llround(v->valuedouble * 1000.0);
+    else
+        util_strlcpy(c->never_ready, cJSON_IsString(v) ? v->valuestring : "",
+                     sizeof c->never_ready);
+}
+
+/* ---- GET /sim/cluster ---- */
+
+static cJSON *workload_state(const struct simc_workload *w)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o || !cJSON_AddStringToObject(o, "kind", simc_kind_name(w->kind)) ||
+        !cJSON_AddStringToObject(o, "name", w->meta.name) ||
+        !cJSON_AddNumberToObject(o, "replicas", w->replicas) ||
+        !cJSON_AddNumberToObject(o, "pods", w->pods) ||
+        !cJSON_AddNumberToObject(o, "ready", w->ready) ||
+        !cJSON_AddBoolToObject(o, "rolled_out", simc_workload_ready(w))) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+static cJSON *namespace_state(const struct simc_namespace *ns)
+{
+    int32_t ready = 0;
+    for (size_t i = 0; i < ns->nworkloads; i++)
+        ready += ns->workloads[i].ready;
+    bool counted = ns->phase == SIMC_NS_ACTIVE && simc_ns_running(ns);
+    cJSON *o = cJSON_CreateObject();
+    cJSON *wl = NULL;
+    if (!o || !cJSON_AddStringToObject(o, "name", ns->meta.name) ||
+        !cJSON_AddStringToObject(o, "phase", simc_ns_phase_name(ns->phase)) ||
+        !cJSON_AddBoolToObject(o, "running", simc_ns_running(ns)) ||
+        !cJSON_AddNumberToObject(o, "pods", simc_ns_pods(ns)) ||
+        !cJSON_AddNumberToObject(o, "ready", ready) ||
+        !cJSON_AddNumberToObject(o, "kw", counted ? simc_ns_power_kw(ns) : 0) ||
+        !cJSON_AddBoolToObject(o, "stateful", simc_ns_stateful(ns)) ||
+        !cJSON_AddNumberToObject(o, "data_version", (double)ns->data_version) ||
+        !cJSON_AddBoolToObject(o, "writing", simc_ns_writing(ns)) ||
+        !cJSON_AddBoolToObject(o, "quiesced", ns->quiesced) ||
+        !(wl = cJSON_AddArrayToObject(o, "workloads")))
+        goto fail;
+    for (size_t i = 0; i < ns->nworkloads; i++) {
+        cJSON *w = workload_state(&ns->workloads[i]);
+        if (!w)
+            goto fail;
+        cJSON_AddItemToArray(wl, w);
+    }
+    return o;
+fail:
+    cJSON_Delete(o);
+    return NULL;
+}
+
+char *simc_state_json(const struct simc_cluster *c, int64_t now_ms)
+{
+    char *out = NULL;
+    cJSON *o = cJSON_CreateObject();
+    cJSON *list = NULL;
+    if (!o || !cJSON_AddNumberToObject(o, "time_s", (double)(now_ms / 1000)) ||
+        !cJSON_AddNumberToObject(o, "it_cluster_kw", simc_running_kw(c)) ||
+        !cJSON_AddStringToObject(o, "never_ready", c->never_ready) ||
+        !(list = cJSON_AddArrayToObject(o, "namespaces")))
+        goto done;
+    for (size_t i = 0; i < c->nnamespaces; i++) {
+        cJSON *ns = namespace_state(&c->namespaces[i]);
+        if (!ns)
+            goto done;
+        cJSON_AddItemToArray(list, ns);
+    }
+    out = cJSON_PrintUnformatted(o);
+done:
+    cJSON_Delete(o);
+    return out;
 }

@@ -191,8 +191,11 @@ int sim_http_start(struct sim_http **out, const char *addr, int port,
     }
     memcpy(h->routes, routes, nroutes * sizeof *routes);
     h->nroutes = nroutes;
-    h->daemon = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port,
-                                 NULL, NULL, on_request, h,
+    /* A thread per connection: a handler may wait (the simulated API
+     * server's hang fault) without stalling the other clients. */
+    h->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                                     MHD_USE_ERROR_LOG,
+                                 (uint16_t)port, NULL, NULL, on_request, h,
                                  /* First, so that errors of the other options go through it. */
                                  MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, h, MHD_OPTION_SOCK_ADDR,
                                  (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed,

@@ -6,8 +6,9 @@
  * that serve a subtree) and calls its handler, which fills a response.
  * It knows nothing about the site: /sim/... and the Kubernetes subset
  * are route tables handed to sim_http_start().
- * Handlers run on libmicrohttpd's thread; they must be quick and take the
- * site's lock themselves.
+ * Handlers run on libmicrohttpd's threads, one per connection, and take
+ * the site's lock themselves; one may wait (a simulated hang) without
+ * holding up the others.
  */
 #ifndef FLOE_SIM_HTTP_H
 #define FLOE_SIM_HTTP_H

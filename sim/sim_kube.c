@@ -1,16 +1,15 @@
 /*
  * sim_kube — see sim_kube.h.
- *
- * Order of checks, as in the API server: authentication first (a request
- * without the token learns nothing, not even whether a path exists), then
- * the path, then the method, then the query.
  */
 #include "sim/sim_kube.h"
 
 #include "lib/util.h"
+#include "sim/sim_kube_json.h"
+#include "sim/sim_kube_write.h"
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,203 +17,6 @@
 
 #define MAX_SEGMENTS 8
 #define SEGMENT_MAX 256
-
-/* ---- Status objects ---- */
-
-struct status {
-    int code;
-    const char *reason;
-    const char *message;
-    /* details: NULL kind = none; "" kind = {} */
-    const char *kind, *name, *group;
-};
-
-static char *status_json(const struct status *st)
-{
-    char *out = NULL;
-    cJSON *o = cJSON_CreateObject();
-    if (!o || !cJSON_AddStringToObject(o, "kind", "Status") ||
-        !cJSON_AddStringToObject(o, "apiVersion", "v1") ||
-        !cJSON_AddObjectToObject(o, "metadata") ||
-        !cJSON_AddStringToObject(o, "status", "Failure") ||
-        !cJSON_AddStringToObject(o, "message", st->message) ||
-        !cJSON_AddStringToObject(o, "reason", st->reason))
-        goto done;
-    if (st->kind) {
-        cJSON *d = cJSON_AddObjectToObject(o, "details");
-        if (!d)
-            goto done;
-        if (st->name && !cJSON_AddStringToObject(d, "name", st->name))
-            goto done;
-        if (st->group && !cJSON_AddStringToObject(d, "group", st->group))
-            goto done;
-        if (st->kind[0] && !cJSON_AddStringToObject(d, "kind", st->kind))
-            goto done;
-    }
-    if (cJSON_AddNumberToObject(o, "code", st->code))
-        out = cJSON_PrintUnformatted(o);
-done:
-    cJSON_Delete(o);
-    return out;
-}
-
-static int fail_status(char **body, const struct status *st)
-{
-    *body = status_json(st);
-    return st->code;
-}
-
-static int not_found_path(char **body)
-{
-    return fail_status(body, &(struct status){404, "NotFound",
-                                              "the server could not find the requested resource",
-                                              "", NULL, NULL});
-}
-
-/* "namespaces \"x\" not found", "deployments.apps \"web\" not found" */
-static int not_found_object(char **body, const char *plural, const char *group, const char *name)
-{
-    char msg[600];
-    snprintf(msg, sizeof msg, "%s%s%s \"%s\" not found", plural, group ? "." : "",
-             group ? group : "", name);
-    return fail_status(body, &(struct status){404, "NotFound", msg, plural, name, group});
-}
-
-/* ---- objects ---- */
-
-/* creationTimestamp: whole seconds, as the API server stores it. */
-static void timestamp(const struct simc_cluster *c, const struct simc_meta *m, char *buf, size_t n)
-{
-    int64_t ms = c->epoch_ms + m->created_ms;
-    util_format_rfc3339(ms - ((ms % 1000) + 1000) % 1000, buf, n);
-}
-
-/* A map as a JSON object under key; an empty map is left out (omitempty). */
-static bool add_map(cJSON *parent, const char *key, const struct simc_map *m)
-{
-    if (m->n == 0)
-        return true;
-    cJSON *o = cJSON_AddObjectToObject(parent, key);
-    if (!o)
-        return false;
-    for (size_t i = 0; i < m->n; i++)
-        if (!cJSON_AddStringToObject(o, m->pairs[i].key, m->pairs[i].value))
-            return false;
-    return true;
-}
-
-/* An int32 count that Kubernetes marks omitempty: left out when 0. */
-static bool add_count(cJSON *parent, const char *key, double v, bool omit_zero)
-{
-    return (omit_zero && v == 0) || cJSON_AddNumberToObject(parent, key, v);
-}
-
-static bool add_meta(cJSON *obj, const struct simc_cluster *c, const struct simc_meta *m,
-                     const char *ns, int64_t generation)
-{
-    char rv[24], ts[40];
-    snprintf(rv, sizeof rv, "%" PRIu64, m->resource_version);
-    timestamp(c, m, ts, sizeof ts);
-    cJSON *meta = cJSON_AddObjectToObject(obj, "metadata");
-    return meta && cJSON_AddStringToObject(meta, "name", m->name) &&
-           (!ns || cJSON_AddStringToObject(meta, "namespace", ns)) &&
-           cJSON_AddStringToObject(meta, "uid", m->uid) &&
-           cJSON_AddStringToObject(meta, "resourceVersion", rv) &&
-           add_count(meta, "generation", (double)generation, true) &&
-           cJSON_AddStringToObject(meta, "creationTimestamp", ts) &&
-           add_map(meta, "labels", &m->labels) && add_map(meta, "annotations", &m->annotations);
-}
-
-static bool add_type(cJSON *obj, const char *api_version, const char *kind)
-{
-    return cJSON_AddStringToObject(obj, "kind", kind) &&
-           cJSON_AddStringToObject(obj, "apiVersion", api_version);
-}
-
-/* with_type: a single object carries kind and apiVersion, a list item not. */
-static cJSON *namespace_json(const struct simc_cluster *c, const struct simc_namespace *ns,
-                             bool with_type)
-{
-    cJSON *o = cJSON_CreateObject();
-    if (!o || (with_type && !add_type(o, "v1", "Namespace")) || !add_meta(o, c, &ns->meta, NULL, 0))
-        goto fail;
-    cJSON *spec = cJSON_AddObjectToObject(o, "spec");
-    cJSON *fin = spec ? cJSON_AddArrayToObject(spec, "finalizers") : NULL;
-    cJSON *k8s = fin ? cJSON_CreateString("kubernetes") : NULL;
-    if (!k8s)
-        goto fail;
-    cJSON_AddItemToArray(fin, k8s);
-    cJSON *status = cJSON_AddObjectToObject(o, "status");
-    if (!status || !cJSON_AddStringToObject(status, "phase", simc_ns_phase_name(ns->phase)))
-        goto fail;
-    return o;
-fail:
-    cJSON_Delete(o);
-    return NULL;
-}
-
-/* spec.selector and the pod template: pods labelled app=<name>. */
-static bool add_workload_spec(cJSON *o, const struct simc_workload *w)
-{
-    cJSON *spec = cJSON_AddObjectToObject(o, "spec");
-    if (!spec || !cJSON_AddNumberToObject(spec, "replicas", w->replicas))
-        return false;
-    cJSON *sel = cJSON_AddObjectToObject(spec, "selector");
-    cJSON *match = sel ? cJSON_AddObjectToObject(sel, "matchLabels") : NULL;
-    if (!match || !cJSON_AddStringToObject(match, "app", w->meta.name))
-        return false;
-    cJSON *tmpl = cJSON_AddObjectToObject(spec, "template");
-    cJSON *tmeta = tmpl ? cJSON_AddObjectToObject(tmpl, "metadata") : NULL;
-    cJSON *tlabels = tmeta ? cJSON_AddObjectToObject(tmeta, "labels") : NULL;
-    if (!tlabels || !cJSON_AddStringToObject(tlabels, "app", w->meta.name) ||
-        !add_map(tmeta, "annotations", &w->pod_annotations))
-        return false;
-    cJSON *pspec = cJSON_AddObjectToObject(tmpl, "spec");
-    cJSON *containers = pspec ? cJSON_AddArrayToObject(pspec, "containers") : NULL;
-    cJSON *ctr = containers ? cJSON_CreateObject() : NULL;
-    if (!ctr)
-        return false;
-    cJSON_AddItemToArray(containers, ctr);
-    if (!cJSON_AddStringToObject(ctr, "name", w->meta.name) ||
-        !cJSON_AddStringToObject(ctr, "image", "floe-sim/workload"))
-        return false;
-    /* Required by the StatefulSet schema (no omitempty). */
-    return w->kind != SIMC_STATEFULSET ||
-           cJSON_AddStringToObject(spec, "serviceName", w->meta.name);
-}
-
-/* Pods are ready as soon as asked for in this version, so every count is
- * spec.replicas. Which counts are omitted at 0 follows the Go types:
- * all of a Deployment's; a StatefulSet's replicas and availableReplicas
- * are always there. */
-static bool add_workload_status(cJSON *o, const struct simc_workload *w)
-{
-    cJSON *st = cJSON_AddObjectToObject(o, "status");
-    double n = w->replicas;
-    bool dep = w->kind == SIMC_DEPLOYMENT;
-    if (!st || !add_count(st, "observedGeneration", (double)w->generation, true))
-        return false;
-    if (dep)
-        return add_count(st, "replicas", n, true) && add_count(st, "updatedReplicas", n, true) &&
-               add_count(st, "readyReplicas", n, true) &&
-               add_count(st, "availableReplicas", n, true);
-    return add_count(st, "replicas", n, false) && add_count(st, "readyReplicas", n, true) &&
-           add_count(st, "currentReplicas", n, true) && add_count(st, "updatedReplicas", n, true) &&
-           add_count(st, "availableReplicas", n, false);
-}
-
-static cJSON *workload_json(const struct simc_cluster *c, const struct simc_namespace *ns,
-                            const struct simc_workload *w, bool with_type)
-{
-    cJSON *o = cJSON_CreateObject();
-    if (!o || (with_type && !add_type(o, "apps/v1", simc_kind_name(w->kind))) ||
-        !add_meta(o, c, &w->meta, ns->meta.name, w->generation) || !add_workload_spec(o, w) ||
-        !add_workload_status(o, w)) {
-        cJSON_Delete(o);
-        return NULL;
-    }
-    return o;
-}
 
 /* {"kind": KIND, "apiVersion": ..., "metadata": {"resourceVersion"}, "items": []}
  * with items to be filled by the caller. */
@@ -224,8 +26,9 @@ static cJSON *list_json(const struct simc_cluster *c, const char *api_version, c
     char rv[24];
     snprintf(rv, sizeof rv, "%" PRIu64, c->resource_version);
     cJSON *o = cJSON_CreateObject();
-    cJSON *meta =
-        o && add_type(o, api_version, kind) ? cJSON_AddObjectToObject(o, "metadata") : NULL;
+    cJSON *meta = o && sim_kube_add_type(o, api_version, kind)
+                      ? cJSON_AddObjectToObject(o, "metadata")
+                      : NULL;
     if (!meta || !cJSON_AddStringToObject(meta, "resourceVersion", rv) ||
         !(*items = cJSON_AddArrayToObject(o, "items"))) {
         cJSON_Delete(o);
@@ -234,20 +37,7 @@ static cJSON *list_json(const struct simc_cluster *c, const char *api_version, c
     return o;
 }
 
-/* Takes o; 200 with its text, or 500 (NULL body) when out of memory. */
-static int reply(cJSON *o, char **body)
-{
-    *body = o ? cJSON_PrintUnformatted(o) : NULL;
-    cJSON_Delete(o);
-    return *body ? 200 : 500;
-}
-
 /* ---- requests ---- */
-
-static int bad_selector(char **body, const char *why)
-{
-    return fail_status(body, &(struct status){400, "BadRequest", why, NULL, NULL, NULL});
-}
 
 static int list_namespaces(const struct simc_cluster *c, const struct simc_selector *sel,
                            char **body)
@@ -258,7 +48,7 @@ static int list_namespaces(const struct simc_cluster *c, const struct simc_selec
         const struct simc_namespace *ns = &c->namespaces[i];
         if (!simc_selector_matches(sel, &ns->meta.labels))
             continue;
-        cJSON *item = namespace_json(c, ns, false);
+        cJSON *item = sim_kube_namespace_json(c, ns, false);
         if (!item) {
             cJSON_Delete(o);
             o = NULL;
@@ -266,7 +56,7 @@ static int list_namespaces(const struct simc_cluster *c, const struct simc_selec
         }
         cJSON_AddItemToArray(items, item);
     }
-    return reply(o, body);
+    return sim_kube_reply(o, 200, body);
 }
 
 /* A namespace that does not exist has no workloads: an empty list, as the
@@ -282,7 +72,7 @@ static int list_workloads(const struct simc_cluster *c, const char *ns_name, enu
         const struct simc_workload *w = &ns->workloads[i];
         if (w->kind != kind || !simc_selector_matches(sel, &w->meta.labels))
             continue;
-        cJSON *item = workload_json(c, ns, w, false);
+        cJSON *item = sim_kube_workload_json(c, ns, w, false);
         if (!item) {
             cJSON_Delete(o);
             o = NULL;
@@ -290,7 +80,7 @@ static int list_workloads(const struct simc_cluster *c, const char *ns_name, enu
         }
         cJSON_AddItemToArray(items, item);
     }
-    return reply(o, body);
+    return sim_kube_reply(o, 200, body);
 }
 
 /* The bearer-token check of the API server: "Bearer TOKEN", the scheme in
@@ -336,14 +126,14 @@ static bool split_path(const char *path, char seg[][SEGMENT_MAX], int *n)
     return true;
 }
 
-enum route { R_NONE, R_NAMESPACES, R_NAMESPACE, R_WORKLOADS, R_WORKLOAD };
+enum route { R_NONE, R_NAMESPACES, R_NAMESPACE, R_WORKLOADS, R_WORKLOAD, R_SCALE };
 
 static enum route find_route(char seg[][SEGMENT_MAX], int n, enum simc_kind *kind)
 {
     if (n >= 3 && strcmp(seg[0], "api") == 0 && strcmp(seg[1], "v1") == 0 &&
         strcmp(seg[2], "namespaces") == 0)
         return n == 3 ? R_NAMESPACES : n == 4 ? R_NAMESPACE : R_NONE;
-    if ((n == 6 || n == 7) && strcmp(seg[0], "apis") == 0 && strcmp(seg[1], "apps") == 0 &&
+    if (n >= 6 && n <= 8 && strcmp(seg[0], "apis") == 0 && strcmp(seg[1], "apps") == 0 &&
         strcmp(seg[2], "v1") == 0 && strcmp(seg[3], "namespaces") == 0) {
         if (strcmp(seg[5], "deployments") == 0)
             *kind = SIMC_DEPLOYMENT;
@@ -351,48 +141,144 @@ static enum route find_route(char seg[][SEGMENT_MAX], int n, enum simc_kind *kin
             *kind = SIMC_STATEFULSET;
         else
             return R_NONE;
+        if (n == 8)
+            return strcmp(seg[7], "scale") == 0 ? R_SCALE : R_NONE;
         return n == 6 ? R_WORKLOADS : R_WORKLOAD;
     }
     return R_NONE;
 }
 
-int sim_kube_handle(const struct simc_cluster *c, const struct sim_kube_request *req, char **body)
+static const struct sim_kube_group *find_group(const struct sim_kube_request *req)
 {
-    *body = NULL;
-    if (!authorized(c, req->authorization))
-        return fail_status(body,
-                           &(struct status){401, "Unauthorized", "Unauthorized", NULL, NULL, NULL});
-    char seg[MAX_SEGMENTS][SEGMENT_MAX];
-    int n;
-    enum simc_kind kind = SIMC_DEPLOYMENT;
-    enum route route = split_path(req->path, seg, &n) ? find_route(seg, n, &kind) : R_NONE;
-    if (route == R_NONE)
-        return not_found_path(body);
-    if (strcmp(req->method, "GET") != 0)
-        return fail_status(body, &(struct status){405, "MethodNotAllowed",
-                                                  "the server does not allow this method on the "
-                                                  "requested resource",
-                                                  "", NULL, NULL});
+    for (size_t i = 0; i < req->ngroups; i++) {
+        const char *p = req->groups[i].prefix;
+        size_t n = strlen(p);
+        if (strncmp(req->path, p, n) == 0 ||
+            (n > 1 && p[n - 1] == '/' && strlen(req->path) == n - 1 &&
+             strncmp(req->path, p, n - 1) == 0))
+            return &req->groups[i];
+    }
+    return NULL;
+}
+
+static int get(const struct simc_cluster *c, const struct sim_kube_request *req, enum route route,
+               char seg[][SEGMENT_MAX], enum simc_kind kind, char **body)
+{
     if (route == R_NAMESPACE) {
         const struct simc_namespace *ns = simc_ns_find(c, seg[3]);
         if (!ns)
-            return not_found_object(body, "namespaces", NULL, seg[3]);
-        return reply(namespace_json(c, ns, true), body);
+            return sim_kube_not_found(body, "namespaces", NULL, seg[3]);
+        return sim_kube_reply(sim_kube_namespace_json(c, ns, true), 200, body);
     }
     if (route == R_WORKLOAD) {
         const struct simc_namespace *ns = simc_ns_find(c, seg[4]);
         const struct simc_workload *w = ns ? simc_workload_find(ns, kind, seg[6]) : NULL;
         if (!w)
-            return not_found_object(body, simc_kind_plural(kind), "apps", seg[6]);
-        return reply(workload_json(c, ns, w, true), body);
+            return sim_kube_not_found(body, simc_kind_plural(kind), "apps", seg[6]);
+        return sim_kube_reply(sim_kube_workload_json(c, ns, w, true), 200, body);
     }
+    if (route == R_SCALE)
+        return sim_kube_get_scale(c, seg[4], kind, seg[6], body);
     struct simc_selector sel;
     char why[512];
     if (simc_selector_parse(&sel, req->label_selector ? req->label_selector : "", why, sizeof why) <
         0)
-        return bad_selector(body, why);
+        return sim_kube_bad_request(body, why);
     int status = route == R_NAMESPACES ? list_namespaces(c, &sel, body)
                                        : list_workloads(c, seg[4], kind, &sel, body);
     simc_selector_free(&sel);
     return status;
+}
+
+int sim_kube_handle(struct simc_cluster *c, const struct sim_kube_request *req, char **body)
+{
+    *body = NULL;
+    if (!authorized(c, req->authorization))
+        return sim_kube_fail(body, &(struct sim_kube_status){.code = 401,
+                                                             .reason = "Unauthorized",
+                                                             .message = "Unauthorized"});
+    const struct sim_kube_group *group = find_group(req);
+    if (group)
+        return group->handle(group->arg, c, req, body);
+    char seg[MAX_SEGMENTS][SEGMENT_MAX];
+    int n;
+    enum simc_kind kind = SIMC_DEPLOYMENT;
+    enum route route = split_path(req->path, seg, &n) ? find_route(seg, n, &kind) : R_NONE;
+    if (route == R_NONE)
+        return sim_kube_fail(
+            body,
+            &(struct sim_kube_status){.code = 404,
+                                      .reason = "NotFound",
+                                      .message = "the server could not find the requested resource",
+                                      .kind = ""});
+    const char *m = req->method;
+    if (strcmp(m, "GET") == 0)
+        return get(c, req, route, seg, kind, body);
+    struct sim_kube_body in = {.text = req->body ? req->body : "",
+                               .len = req->body ? req->body_len : 0,
+                               .content_type = req->content_type};
+    if (route == R_NAMESPACES && strcmp(m, "POST") == 0)
+        return sim_kube_create_namespace(c, &in, req->now_ms, body);
+    if (route == R_NAMESPACE && strcmp(m, "DELETE") == 0)
+        return sim_kube_delete_namespace(c, seg[3], req->now_ms, body);
+    if (route == R_WORKLOADS && strcmp(m, "POST") == 0)
+        return sim_kube_create_workload(c, seg[4], kind, &in, req->now_ms, body);
+    if (route == R_WORKLOAD && strcmp(m, "PUT") == 0)
+        return sim_kube_replace_workload(c, seg[4], kind, seg[6], &in, req->now_ms, body);
+    if (route == R_SCALE && strcmp(m, "PUT") == 0)
+        return sim_kube_replace_scale(c, seg[4], kind, seg[6], &in, req->now_ms, body);
+    if (route == R_SCALE && strcmp(m, "PATCH") == 0)
+        return sim_kube_patch_scale(c, seg[4], kind, seg[6], &in, req->now_ms, body);
+    return sim_kube_method_not_allowed(body);
+}
+
+/* ---- faults ---- */
+
+bool sim_kube_fault_name(const char *name)
+{
+    return strcmp(name, "kube.fail_next") == 0 || strcmp(name, "kube.hang") == 0;
+}
+
+int sim_kube_fault_check(const char *name, const cJSON *v, char *err, size_t errlen)
+{
+    if (strcmp(name, "kube.fail_next") == 0) {
+        if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 0 ||
+            v->valuedouble > 1e6)
+            return errf(err, errlen, "%s: expected a whole number 0..1000000", name);
+        return 0;
+    }
+    if (strcmp(name, "kube.hang") == 0) {
+        if (!cJSON_IsBool(v) && !(cJSON_IsNumber(v) && v->valuedouble > 0 &&
+                                  v->valuedouble <= SIMC_MAX_DELAY_MS / 1000))
+            return errf(err, errlen,
+                        "%s: expected true, false or a number of simulated seconds 0..%d", name,
+                        SIMC_MAX_DELAY_MS / 1000);
+        return 0;
+    }
+    return errf(err, errlen, "unknown value '%s'", name);
+}
+
+void sim_kube_fault_apply(struct sim_kube_faults *f, const char *name, const cJSON *v,
+                          int64_t now_ms)
+{
+    if (strcmp(name, "kube.fail_next") == 0)
+        f->fail_next = (int64_t)v->valuedouble;
+    else if (cJSON_IsBool(v))
+        f->hang_until_ms = cJSON_IsTrue(v) ? INT64_MAX : 0;
+    else
+        f->hang_until_ms = now_ms + (int64_t)llround(v->valuedouble * 1000.0);
+}
+
+int sim_kube_fault_fail(struct sim_kube_faults *f, char **body)
+{
+    *body = NULL;
+    if (f->fail_next <= 0)
+        return 0;
+    f->fail_next--;
+    return sim_kube_internal_error(body, "floe-sim: injected fault (kube.fail_next)");
+}
+
+bool sim_kube_fault_hanging(const struct sim_kube_faults *f, int64_t now_ms)
+{
+    return f->hang_until_ms > now_ms;
 }

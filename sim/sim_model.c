@@ -131,9 +131,10 @@ static const struct unit_field unit_fields[] = {
 #define NUNIT ((int)ARRAY_LEN(unit_fields))
 
 /* First segments of site value names (and "ns", kept for the cluster's
- * namespaces): a unit named like one would make names ambiguous. */
-static const char *const reserved_prefixes[] = {"sim",  "it",  "supply", "cooling",
-                                                "room", "ups", "ns"};
+ * namespaces; "kube", "cluster", "velero" for the cluster's and Velero's
+ * /sim/set names): a unit named like one would make names ambiguous. */
+static const char *const reserved_prefixes[] = {"sim", "it", "supply", "cooling", "room",
+                                                "ups", "ns", "kube",   "cluster", "velero"};
 
 void sim_model_init(struct sim_model *m)
 {

@@ -108,8 +108,8 @@ void sim_model_init(struct sim_model *m);
 /* Adds a cooling unit with defaults (running, no fault, rated = capacity = 0,
  * supply 7 °C for chillers, 18 °C for CRAHs). The name must be one
  * [a-z0-9_]+ segment, unique, and not a value prefix ("it", "supply",
- * "cooling", "room", "ups", "sim", "ns"). Returns the new unit or NULL
- * with err filled. */
+ * "cooling", "room", "ups", "sim", "ns", "kube", "cluster", "velero").
+ * Returns the new unit or NULL with err filled. */
 struct sim_unit *sim_model_add_unit(struct sim_model *m, const char *name, enum sim_unit_kind kind,
                                     char *err, size_t errlen);
 

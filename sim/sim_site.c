@@ -28,9 +28,23 @@
  * speedup; HTTP requests wait at most this long. */
 #define MAX_STEPS_PER_LOCK 10000
 
+/* Room for the API groups served beside the built-in ones and for the
+ * /sim/set extensions. */
+#define MAX_KUBE_GROUPS 4
+#define MAX_SET_EXT 4
+/* How often a hung Kubernetes request looks whether the hang is over. */
+#define HANG_POLL_MS 20
+
 struct sim_site {
-    pthread_mutex_t lock; /* guards sc.model, sc.timeline and sc.cluster */
+    pthread_mutex_t lock; /* guards sc.model, sc.timeline, sc.cluster and kube_faults */
     struct sim_scenario sc;
+    struct sim_kube_faults kube_faults;
+    /* Other API groups (Velero's) under /apis/{group}/, after the token. */
+    struct sim_kube_group kube_groups[MAX_KUBE_GROUPS];
+    size_t nkube_groups;
+    /* /sim/set names beyond the model's values. */
+    struct sim_api_ext set_ext[MAX_SET_EXT];
+    size_t nset_ext;
     struct sim_modbus *modbus;
     struct sim_snmp *snmp;
     struct sim_http *http;
@@ -62,6 +76,9 @@ int sim_site_snmp_port(const struct sim_site *s)
 /* Every protocol shows the model as it is now; called under s->lock. */
 static void publish(struct sim_site *s)
 {
+    /* The IT load follows the cluster: a scale, a delete or a namespace
+     * gone shows at once. */
+    s->sc.model.it_cluster_kw = simc_running_kw(&s->sc.cluster);
     sim_modbus_publish(s->modbus, &s->sc.model);
     sim_snmp_publish(s->snmp, &s->sc.model);
 }
@@ -102,7 +119,9 @@ static void *run_clock(void *arg)
             pthread_mutex_lock(&s->lock);
             for (int n = 0; steps < due && n < MAX_STEPS_PER_LOCK; n++, steps++) {
                 sim_model_step(&s->sc.model);
+                simc_settle(&s->sc.cluster, s->sc.model.time_ms);
                 simc_advance(&s->sc.cluster, 1000);
+                s->sc.model.it_cluster_kw = simc_running_kw(&s->sc.cluster);
                 sim_timeline_fire(&s->sc.timeline, &s->sc.model, log_event, s);
             }
             publish(s);
@@ -142,7 +161,8 @@ static void handle_set(void *arg, const struct sim_http_request *req,
     char err[256];
     enum sim_api_error why;
     pthread_mutex_lock(&s->lock);
-    int rc = sim_api_set(&s->sc.model, req->body, req->body_len, &why, err, sizeof err);
+    int rc = sim_api_set(&s->sc.model, s->set_ext, s->nset_ext, req->body, req->body_len, &why, err,
+                         sizeof err);
     if (rc == 0)
         publish(s);
     pthread_mutex_unlock(&s->lock);
@@ -169,20 +189,83 @@ static void handle_kube(void *arg, const struct sim_http_request *req,
         .path = req->path,
         .label_selector = sim_http_query(req, "labelSelector"),
         .authorization = sim_http_header(req, "Authorization"),
+        .content_type = sim_http_header(req, "Content-Type"),
+        .body = req->body,
+        .body_len = req->body_len,
+        .groups = s->kube_groups,
+        .ngroups = s->nkube_groups,
     };
     char *body;
     pthread_mutex_lock(&s->lock);
-    int status = sim_kube_handle(&s->sc.cluster, &kr, &body);
+    /* A hung API server: the request waits, without the lock, until the
+     * hang is cleared or over (or the site stops). */
+    while (sim_kube_fault_hanging(&s->kube_faults, s->sc.model.time_ms) && !s->stop) {
+        pthread_mutex_unlock(&s->lock);
+        util_sleep_ms(HANG_POLL_MS, &s->stop);
+        pthread_mutex_lock(&s->lock);
+    }
+    int status = sim_kube_fault_fail(&s->kube_faults, &body);
+    if (!status) {
+        kr.now_ms = s->sc.model.time_ms;
+        status = sim_kube_handle(&s->sc.cluster, &kr, &body);
+        if (strcmp(req->method, "GET") != 0)
+            publish(s);
+    }
     pthread_mutex_unlock(&s->lock);
     sim_http_reply(resp, status, body);
+}
+
+/* /sim/set's "kube." names: the API server's faults. */
+static bool kube_set_owns(void *arg, const char *name)
+{
+    (void)arg;
+    return sim_kube_fault_name(name);
+}
+
+static int kube_set_check(void *arg, const char *name, const cJSON *v, char *err, size_t errlen)
+{
+    (void)arg;
+    return sim_kube_fault_check(name, v, err, errlen);
+}
+
+static void kube_set_apply(void *arg, const char *name, const cJSON *v)
+{
+    struct sim_site *s = arg;
+    sim_kube_fault_apply(&s->kube_faults, name, v, s->sc.model.time_ms);
+}
+
+/* /sim/set's "cluster." names: delays and the never-ready fault. */
+static bool cluster_set_owns(void *arg, const char *name)
+{
+    (void)arg;
+    return simc_setting_name(name);
+}
+
+static int cluster_set_check(void *arg, const char *name, const cJSON *v, char *err, size_t errlen)
+{
+    (void)arg;
+    return simc_setting_check(name, v, err, errlen);
+}
+
+static void cluster_set_apply(void *arg, const char *name, const cJSON *v)
+{
+    struct sim_site *s = arg;
+    simc_setting_apply(&s->sc.cluster, name, v);
 }
 
 static void handle_cluster(void *arg, const struct sim_http_request *req,
                            struct sim_http_response *resp)
 {
     struct sim_site *s = arg;
+    if (strcmp(req->method, "GET") == 0) {
+        pthread_mutex_lock(&s->lock);
+        char *json = simc_state_json(&s->sc.cluster, s->sc.model.time_ms);
+        pthread_mutex_unlock(&s->lock);
+        sim_http_reply(resp, 200, json);
+        return;
+    }
     if (strcmp(req->method, "POST") != 0) {
-        sim_http_error(resp, 405, "method_not_allowed", "%s: use POST", req->path);
+        sim_http_error(resp, 405, "method_not_allowed", "%s: use GET or POST", req->path);
         return;
     }
     char err[600];
@@ -192,10 +275,8 @@ static void handle_cluster(void *arg, const struct sim_http_request *req,
                        sizeof err);
     size_t nns = s->sc.cluster.nnamespaces;
     double kw = simc_running_kw(&s->sc.cluster);
-    if (rc == 0) {
-        s->sc.model.it_cluster_kw = kw;
+    if (rc == 0)
         publish(s);
-    }
     pthread_mutex_unlock(&s->lock);
     if (rc < 0) {
         sim_http_error(resp, simc_edit_error_status(why), simc_edit_error_code(why), "%s", err);
@@ -227,6 +308,10 @@ int sim_site_start(struct sim_site **out, struct sim_scenario *sc, char *err, si
         goto fail;
     if (sim_snmp_start(&s->snmp, s->sc.listen, &s->sc.snmp, &s->sc.model, err, errlen) < 0)
         goto fail;
+    s->set_ext[s->nset_ext++] =
+        (struct sim_api_ext){kube_set_owns, kube_set_check, kube_set_apply, s};
+    s->set_ext[s->nset_ext++] =
+        (struct sim_api_ext){cluster_set_owns, cluster_set_check, cluster_set_apply, s};
     const struct sim_http_route routes[] = {
         {"/sim/state", false, handle_state, s},
         {"/sim/set", false, handle_set, s},

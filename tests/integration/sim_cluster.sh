@@ -4,7 +4,11 @@
 # objects, Status errors), the bearer token, labelSelector filtering,
 # run-time changes through POST /sim/cluster, and it.load_kw (in
 # /sim/state and in the Modbus register, read with mbpoll) following the
-# running namespaces. Starts its own simulator on free loopback ports.
+# running namespaces; the write API (scale through /scale with rollout
+# status following the pods, 415, 409 on a stale PUT, namespace delete ->
+# Terminating -> gone, 403 while terminating), data versions in GET
+# /sim/cluster, and the faults of /sim/set (kube.fail_next, kube.hang,
+# cluster.never_ready). Starts its own simulator on free loopback ports.
 #
 # usage: tests/integration/sim_cluster.sh BUILD_DIR   (e.g. build)
 . "$(dirname "$0")/lib/common.sh"
@@ -19,6 +23,8 @@ cat >"$TMP/site.json" <<'JSON'
   "room": { "setpoint_c": 22, "inlet_c": 22, "thermal_mass_kj_per_k": 1000 },
   "cluster": {
     "token": "sim-cluster-token-1",
+    "ready_delay_s": 50,
+    "terminate_delay_s": 50,
     "namespaces": [
       { "name": "shop",
         "labels": { "floe.dev/movable": "true", "tier": "gold" },
@@ -133,9 +139,9 @@ check "Namespace: kind, apiVersion, name, phase" test "$(body '(d["kind"], d["ap
 check "unknown namespace: 404" test "$(kube /api/v1/namespaces/x)" = 404
 check "404 is the API server's Status" test "$(body 'd == {"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"namespaces \"x\" not found","reason":"NotFound","details":{"name":"x","kind":"namespaces"},"code":404}')" = True
 check "unknown resource: 404 Status" test "$(kube /api/v1/pods) $(body '(d["kind"], d["reason"], d["code"])')" = "404 ('Status', 'NotFound', 404)"
-check "POST on namespaces: 405 MethodNotAllowed Status" test \
-    "$(kube /api/v1/namespaces '' "Bearer $TOKEN" POST) $(body '(d["kind"], d["reason"], d["code"])')" = "405 ('Status', 'MethodNotAllowed', 405)"
-check "DELETE on a namespace: 405" test "$(kube /api/v1/namespaces/shop '' "Bearer $TOKEN" DELETE)" = 405
+check "PUT on namespaces: 405 MethodNotAllowed Status" test \
+    "$(kube /api/v1/namespaces '' "Bearer $TOKEN" PUT) $(body '(d["kind"], d["reason"], d["code"])')" = "405 ('Status', 'MethodNotAllowed', 405)"
+check "PATCH on a namespace: 405" test "$(kube /api/v1/namespaces/shop '' "Bearer $TOKEN" PATCH)" = 405
 
 # ---- Deployments and StatefulSets ----
 check "DeploymentList of shop: 200" test "$(kube /apis/apps/v1/namespaces/shop/deployments)" = 200
@@ -196,7 +202,84 @@ check "bad replicas: 400 bad_value naming the path" test "$(cluster '{"patch": {
     "400 ('bad_value', 'patch.shop.deployments.web.replicas')"
 check "bad JSON: 400 bad_json" test "$(cluster '{"patch"') $(body 'd["code"]')" = "400 bad_json"
 check "a refused change changes nothing" test "$(cluster '{"remove": ["shop"], "patch": {"ghost": {}}}') $(kube /api/v1/namespaces/shop)" = "404 200"
-check "GET /sim/cluster: 405" test "$(curl -s -o /dev/null -w '%{http_code}' "$URL/sim/cluster")" = 405
+check "PUT /sim/cluster: 405" test "$(curl -s -o /dev/null -w '%{http_code}' -X PUT "$URL/sim/cluster")" = 405
+
+# ---- the write API, over simulated time (speedup 50: the scenario's 50 s
+# ready and terminating delays are 1 s) ----
+# write METHOD PATH CONTENT-TYPE BODY: status code, body in $TMP/body.
+write() {
+    curl -s -o "$TMP/body" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $TOKEN" \
+        -H "Content-Type: $3" --data-binary "$4" "$URL$2"
+}
+# rolled_out PATH: kubectl rollout status's rule on the object.
+rolled_out() {
+    kube "$1" >/dev/null
+    body '(lambda s, st: d["status"].get("observedGeneration", 0) >= d["metadata"]["generation"] and
+        st.get("updatedReplicas", 0) == s and st.get("replicas", 0) == s and
+        st.get("readyReplicas" if d["kind"] == "StatefulSet" else "availableReplicas", 0) == s)(
+        d["spec"]["replicas"], d["status"])'
+}
+# wait_until SECONDS CMD...: polls CMD every 0.05 s.
+wait_until() {
+    local end=$((SECONDS + $1)); shift
+    until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep 0.05; done
+}
+is_true() { [ "$("$@")" = True ]; }
+ns_state() { curl -s "$URL/sim/cluster" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print([n for n in d["namespaces"] if n["name"] == sys.argv[1]][0][sys.argv[2]])' "$1" "$2"; }
+WEB=/apis/apps/v1/namespaces/shop/deployments/web
+DB=/apis/apps/v1/namespaces/shop/statefulsets/db
+
+load0=$(state it.load_kw)
+check "shop is at 0 and counts no kW" test "$load0" = 162
+check "PATCH /scale merge-patch: 200 Scale" test "$(write PATCH $WEB/scale application/merge-patch+json '{"spec":{"replicas":3}}') $(body '(d["kind"], d["spec"]["replicas"])')" = "200 ('Scale', 3)"
+check "rollout not done right after the scale" test "$(rolled_out $WEB)" = False
+check "it.load_kw follows the scale at once" test "$(state it.load_kw)" = 202
+check "IT load register follows the scale" test "$(load_register)" = 202
+check "rollout done once the pods are up" wait_until 5 is_true rolled_out $WEB
+check "GET /scale" test "$(kube $WEB/scale) $(body '(d["spec"]["replicas"], d["status"]["replicas"], d["status"]["selector"])')" = "200 (3, 3, 'app=web')"
+check "strategic-merge-patch on /scale: 200" test "$(write PATCH $DB/scale application/strategic-merge-patch+json '{"spec":{"replicas":1}}')" = 200
+check "PATCH with application/json: 415 UnsupportedMediaType" test "$(write PATCH $WEB/scale application/json '{"spec":{"replicas":1}}') $(body '(d["reason"], d["message"].startswith("the body of the request was in an unknown format"))')" = "415 ('UnsupportedMediaType', True)"
+check "negative replicas: 422 Invalid with a cause" test "$(write PATCH $WEB/scale application/merge-patch+json '{"spec":{"replicas":-1}}') $(body '(d["reason"], d["details"]["causes"][0]["field"])')" = "422 ('Invalid', 'spec.replicas')"
+kube $WEB >/dev/null; cp "$TMP/body" "$TMP/web.json"
+write PATCH $WEB/scale application/merge-patch+json '{"spec":{"replicas":2}}' >/dev/null
+check "PUT with a stale resourceVersion: 409 Conflict" test "$(write PUT $WEB application/json "$(cat "$TMP/web.json")") $(body 'd["reason"]')" = "409 Conflict"
+shop_writing() { [ "$(ns_state shop writing)" = True ]; }
+check "shop's pods write once up" wait_until 5 shop_writing
+v1=$(ns_state shop data_version); sleep 0.3; v2=$(ns_state shop data_version)
+check "GET /sim/cluster: data_version advances while pods write" test "$v2" -gt "$v1"
+
+check "DELETE a namespace: 200, Terminating with deletionTimestamp" test "$(write DELETE /api/v1/namespaces/shop application/json '') $(body '(d["kind"], d["status"]["phase"], "deletionTimestamp" in d["metadata"])')" = "200 ('Namespace', 'Terminating', True)"
+check "its kW leave it.load_kw at once" test "$(state it.load_kw)" = 162
+check "a second DELETE while terminating: 200 with the object" test "$(write DELETE /api/v1/namespaces/shop application/json '') $(body 'd["status"]["phase"]')" = "200 Terminating"
+check "creating in it: 403 Forbidden" test "$(write POST /apis/apps/v1/namespaces/shop/deployments application/json '{"metadata":{"name":"x"}}') $(body 'd["message"]')" = \
+    "403 deployments.apps \"x\" is forbidden: unable to create new content in namespace shop because it is being terminated"
+shop_gone() { [ "$(kube /api/v1/namespaces/shop)" = 404 ]; }
+check "the namespace is gone after the terminating delay" wait_until 5 shop_gone
+check "POST a namespace: 201" test "$(write POST /api/v1/namespaces application/json '{"metadata":{"name":"shop","annotations":{"floe.dev/power-kw":"7"}}}')" = 201
+check "POST it again: 409 AlreadyExists" test "$(write POST /api/v1/namespaces application/json '{"metadata":{"name":"shop"}}') $(body 'd["reason"]')" = "409 AlreadyExists"
+check "POST a Deployment into it: 201" test "$(write POST /apis/apps/v1/namespaces/shop/deployments application/json '{"metadata":{"name":"web"},"spec":{"replicas":1}}')" = 201
+check "it.load_kw counts the new namespace" test "$(state it.load_kw)" = 169
+
+# ---- faults ----
+check "kube.fail_next 2: 200" test "$(curl -s -o /dev/null -w '%{http_code}' -d '{"kube.fail_next": 2}' "$URL/sim/set")" = 200
+check "the next two requests: 500 InternalError" test "$(kube /api/v1/namespaces) $(body 'd["reason"]') $(kube /api/v1/namespaces)" = "500 InternalError 500"
+check "then the API answers again" test "$(kube /api/v1/namespaces)" = 200
+check "kube.hang true: 200" test "$(curl -s -o /dev/null -w '%{http_code}' -d '{"kube.hang": true}' "$URL/sim/set")" = 200
+check "a request hangs (no answer within 1 s)" test "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 -H "Authorization: Bearer $TOKEN" "$URL/api/v1/namespaces")" = 000
+check "the rest of the simulator answers meanwhile" test "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$URL/sim/state")" = 200
+curl -s -o "$TMP/hung" -w '%{http_code}' --max-time 10 -H "Authorization: Bearer $TOKEN" "$URL/api/v1/namespaces" >"$TMP/hung.code" &
+HUNG=$!
+sleep 0.3
+check "kube.hang false: 200" test "$(curl -s -o /dev/null -w '%{http_code}' -d '{"kube.hang": false}' "$URL/sim/set")" = 200
+wait "$HUNG"
+check "the hung request is answered once the hang is cleared" test "$(cat "$TMP/hung.code")" = 200
+check "a bad fault value: 400 bad_value, nothing applied" test "$(curl -s -o "$TMP/body" -w '%{http_code}' -d '{"kube.fail_next": 5, "kube.hang": "x"}' "$URL/sim/set") $(body 'd["code"]') $(kube /api/v1/namespaces)" = "400 bad_value 200"
+check "cluster.never_ready shop: 200" test "$(curl -s -o /dev/null -w '%{http_code}' -d '{"cluster.never_ready": "shop"}' "$URL/sim/set")" = 200
+write PATCH /apis/apps/v1/namespaces/shop/deployments/web/scale application/merge-patch+json '{"spec":{"replicas":2}}' >/dev/null
+sleep 1.5 # 75 s simulated, past the ready delay
+check "a never-ready namespace does not roll out" test "$(rolled_out /apis/apps/v1/namespaces/shop/deployments/web)" = False
+curl -s -o /dev/null -d '{"cluster.never_ready": null}' "$URL/sim/set"
+check "cleared, it rolls out" wait_until 5 is_true rolled_out /apis/apps/v1/namespaces/shop/deployments/web
 
 check "rotate the token: 200" test "$(cluster '{"token": "sim-cluster-token-2"}')" = 200
 check "old token: 401" test "$(kube /api/v1/namespaces)" = 401

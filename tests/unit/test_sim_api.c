@@ -60,7 +60,8 @@ static void set_bodies_are_checked(void **state)
         make_site(&m);
         char err[256] = "";
         enum sim_api_error why = (enum sim_api_error) - 1;
-        int rc = sim_api_set(&m, cases[i].body, strlen(cases[i].body), &why, err, sizeof err);
+        int rc =
+            sim_api_set(&m, NULL, 0, cases[i].body, strlen(cases[i].body), &why, err, sizeof err);
         if (rc != cases[i].rc)
             fail_msg("%s: rc %d, want %d (%s)", cases[i].name, rc, cases[i].rc, err);
         if (rc < 0) {

@@ -57,7 +57,7 @@ static void build(struct simc_cluster *c, const char *json)
 
 /* A request with the right token; the parsed answer (caller deletes),
  * after checking its status. */
-static cJSON *request(const struct simc_cluster *c, const char *method, const char *path,
+static cJSON *request(struct simc_cluster *c, const char *method, const char *path,
                       const char *selector, const char *auth, int want_status)
 {
     struct sim_kube_request req = {
@@ -75,7 +75,7 @@ static cJSON *request(const struct simc_cluster *c, const char *method, const ch
     return o;
 }
 
-static cJSON *get_ok(const struct simc_cluster *c, const char *path, const char *selector)
+static cJSON *get_ok(struct simc_cluster *c, const char *path, const char *selector)
 {
     return request(c, "GET", path, selector, "Bearer tok-1", 200);
 }
@@ -600,10 +600,15 @@ static void errors_are_status_objects(void **state)
          "the server could not find the requested resource", "{}"},
         {"GET", "/api", NULL, "Bearer tok-1", 404, "NotFound",
          "the server could not find the requested resource", "{}"},
-        {"POST", "/api/v1/namespaces", NULL, "Bearer tok-1", 405, "MethodNotAllowed",
+        {"PUT", "/api/v1/namespaces", NULL, "Bearer tok-1", 405, "MethodNotAllowed",
          "the server does not allow this method on the requested resource", "{}"},
-        {"DELETE", "/api/v1/namespaces/shop", NULL, "Bearer tok-1", 405, "MethodNotAllowed",
+        {"PATCH", "/api/v1/namespaces/shop", NULL, "Bearer tok-1", 405, "MethodNotAllowed",
          "the server does not allow this method on the requested resource", "{}"},
+        {"DELETE", "/apis/apps/v1/namespaces/shop/deployments/web/scale", NULL, "Bearer tok-1", 405,
+         "MethodNotAllowed", "the server does not allow this method on the requested resource",
+         "{}"},
+        {"GET", "/apis/apps/v1/namespaces/shop/deployments/web/status", NULL, "Bearer tok-1", 404,
+         "NotFound", "the server could not find the requested resource", "{}"},
         {"PATCH", "/apis/apps/v1/namespaces/shop/deployments/web", NULL, "Bearer tok-1", 405,
          "MethodNotAllowed", "the server does not allow this method on the requested resource",
          "{}"},

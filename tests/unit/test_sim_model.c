@@ -252,6 +252,10 @@ static void unit_names_are_checked(void **state)
         {"ups", "reserved"},
         {"it", "reserved"},
         {"ns", "reserved"},
+        /* /sim/set names of the cluster and Velero ("kube.hang"). */
+        {"kube", "reserved"},
+        {"cluster", "reserved"},
+        {"velero", "reserved"},
         {"a_very_long_unit_name_over_thirty_one", "longer than"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
