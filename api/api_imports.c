@@ -137,7 +137,7 @@ static bool k8s_name_valid(const char *s, size_t max, bool label)
     return true;
 }
 
-static const char *const body_keys[] = {"reservation", "workload", "namespace", "backup",
+static const char *const body_keys[] = {"reservation", "workload", "namespace",   "backup",
                                         "stateless",   "replicas", "incremental", "prestage"};
 
 /* The first key of body (an object) named twice, NULL if none: cJSON reads
@@ -240,8 +240,8 @@ static bool body_replicas(struct api_call *c, const cJSON *body, char **text)
                 api_respond_error(c, 400, "replicas.%s: given twice", key);
                 return false;
             }
-        if (!cJSON_IsNumber(m) || !(m->valuedouble >= 0) ||
-            !(m->valuedouble <= MIG_MAX_REPLICAS) || floor(m->valuedouble) != m->valuedouble) {
+        if (!cJSON_IsNumber(m) || !(m->valuedouble >= 0) || !(m->valuedouble <= MIG_MAX_REPLICAS) ||
+            floor(m->valuedouble) != m->valuedouble) {
             api_respond_error(c, 400, "replicas.%s: must be a whole number from 0 to %d", key,
                               MIG_MAX_REPLICAS);
             return false;
@@ -335,8 +335,8 @@ void api_handle_import_post(struct api_call *c, const char *param)
         goto out;
     }
     struct store_import r;
-    int rc = store_import_create(c->a->store, &req, c->now_ms, &r, why, sizeof why, err,
-                                 sizeof err);
+    int rc =
+        store_import_create(c->a->store, &req, c->now_ms, &r, why, sizeof why, err, sizeof err);
     if (rc < 0) {
         log_err("import of %s for %s (token %s) not recorded: %s", req.backup, req.workload,
                 c->actor, err);
@@ -414,8 +414,8 @@ void api_handle_import_delete(struct api_call *c, const char *param)
     }
     struct store_import r;
     char err[256];
-    int rc = store_import_drop(c->a->store, id, owner_of(c), c->actor, c->now_ms, &r, err,
-                               sizeof err);
+    int rc =
+        store_import_drop(c->a->store, id, owner_of(c), c->actor, c->now_ms, &r, err, sizeof err);
     if (rc == STORE_NOT_FOUND) {
         api_respond_error(c, 404, "no import %lld", (long long)id);
         return;

@@ -206,8 +206,8 @@ fail(struct importer *im, struct store_import *r, int64_t now_ms, const char *fm
 }
 
 /* Names the Restore of try seq into r. */
-static bool name_restore(struct importer *im, const struct imp_settings *st,
-                         struct store_import *r, int seq)
+static bool name_restore(struct importer *im, const struct imp_settings *st, struct store_import *r,
+                         int seq)
 {
     char name[MIG_VELERO_NAME_MAX + 1];
     if (mig_velero_name(name, sizeof name, st->site, r->namespace_, r->id, seq) != 0) {
@@ -240,8 +240,9 @@ static bool namespace_gone(struct importer *im, struct store_import *r)
             return false;
         }
         if (rs.cls == MIG_V_RUNNING) {
-            note(im, r, false, "waiting for the Restore %s (%s) to end before deleting namespace %s",
-                 r->restore, rs.phase[0] ? rs.phase : "New", r->namespace_);
+            note(im, r, false,
+                 "waiting for the Restore %s (%s) to end before deleting namespace %s", r->restore,
+                 rs.phase[0] ? rs.phase : "New", r->namespace_);
             return false;
         }
     }
@@ -346,8 +347,8 @@ static enum step step_waiting(struct importer *im, const struct imp_settings *st
             note(im, r, false, "waiting for the backup %s to appear (Velero's storage sync)",
                  r->backup);
         else
-            note(im, r, false, "the backup %s is %s here; waiting until it is finished",
-                 r->backup, b.phase[0] ? b.phase : "New");
+            note(im, r, false, "the backup %s is %s here; waiting until it is finished", r->backup,
+                 b.phase[0] ? b.phase : "New");
         return STEP_WAIT;
     case MIG_V_COMPLETED:
     case MIG_V_PARTIAL:
@@ -387,8 +388,8 @@ static enum step step_waiting(struct importer *im, const struct imp_settings *st
 
 /* ---- restoring ---- */
 
-static enum step restored(struct importer *im, struct store_import *r,
-                          const struct mig_vstatus *rs, int64_t now_ms)
+static enum step restored(struct importer *im, struct store_import *r, const struct mig_vstatus *rs,
+                          int64_t now_ms)
 {
     char err[640];
     double bytes = NAN;
@@ -499,8 +500,8 @@ static enum step step_restoring(struct importer *im, const struct imp_settings *
         r->restore_started_ms = now_ms;
         r->attempts++;
         char event[200];
-        snprintf(event, sizeof event, "Restore %s created (try %d of %d)", r->restore,
-                 r->attempts, 1 + st->retries);
+        snprintf(event, sizeof event, "Restore %s created (try %d of %d)", r->restore, r->attempts,
+                 1 + st->retries);
         enum step next;
         if (!persist(im, r, event, false, now_ms, &next))
             return next;
@@ -617,9 +618,8 @@ static enum step became_ready(struct importer *im, struct store_import *r, int64
     r->phase = STORE_IMPORT_READY;
     r->phase_ms = r->ready_ms = r->ended_ms = now_ms;
     char event[2 * NOTE_MAX];
-    snprintf(event, sizeof event, "%s: %zu objects %s%s",
-             r->prestage ? "prestaged" : "ready", im->ns->nobjs,
-             r->prestage ? "at 0 replicas" : "ready at their counts",
+    snprintf(event, sizeof event, "%s: %zu objects %s%s", r->prestage ? "prestaged" : "ready",
+             im->ns->nobjs, r->prestage ? "at 0 replicas" : "ready at their counts",
              r->partial ? " (accepted although Velero said PartiallyFailed: the workload is ready)"
                         : "");
     enum step next;
@@ -663,8 +663,7 @@ static enum step step_starting(struct importer *im, const struct imp_settings *s
         if (want < 0 || o->replicas == want)
             continue;
         scaled = true;
-        if (im->ops.scale(im->ops.ctx, r->namespace_, o->kind, o->name, want, err, sizeof err) !=
-            0)
+        if (im->ops.scale(im->ops.ctx, r->namespace_, o->kind, o->name, want, err, sizeof err) != 0)
             note(im, r, true, "cannot scale %s/%s to %d: %s", mig_obj_kind_key(o->kind), o->name,
                  (int)want, err);
     }

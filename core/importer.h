@@ -80,8 +80,8 @@ struct importer_ops {
     int (*velero_get)(void *ctx, enum mig_vkind kind, const char *name, struct mig_vstatus *out,
                       char *err, size_t errlen);
     int (*create_restore)(void *ctx, const struct mig_restore_spec *r, char *err, size_t errlen);
-    int (*velero_bytes)(void *ctx, enum mig_vkind kind, const char *name, double *bytes,
-                        char *err, size_t errlen);
+    int (*velero_bytes)(void *ctx, enum mig_vkind kind, const char *name, double *bytes, char *err,
+                        size_t errlen);
     int (*ns_read)(void *ctx, const char *ns, struct mig_ns_state *out, char *err, size_t errlen);
     int (*scale)(void *ctx, const char *ns, enum mig_obj_kind kind, const char *name,
                  int32_t replicas, char *err, size_t errlen);

@@ -30,8 +30,9 @@ bool importer_kube_configured(const struct floe_config *cfg, char *why, size_t w
         return false;
     }
     if (!w->k8s_api) {
-        errf(why, whylen, "this site has no Kubernetes API to import into (no workloads.kubernetes "
-                          "api)");
+        errf(why, whylen,
+             "this site has no Kubernetes API to import into (no workloads.kubernetes "
+             "api)");
         return false;
     }
     return true;
@@ -72,16 +73,15 @@ static int kb_begin(void *vctx, const struct floe_config *cfg, uint64_t generati
     return 0;
 }
 
-static int kb_velero_get(void *vctx, enum mig_vkind kind, const char *name,
-                         struct mig_vstatus *out, char *err, size_t errlen)
+static int kb_velero_get(void *vctx, enum mig_vkind kind, const char *name, struct mig_vstatus *out,
+                         char *err, size_t errlen)
 {
     struct kube_ops_ctx *ctx = vctx;
     return mig_velero_get(ctx->client, ctx->velero_ns, kind, name, util_mono_ms(), out, err,
                           errlen);
 }
 
-static int kb_create_restore(void *vctx, const struct mig_restore_spec *r, char *err,
-                             size_t errlen)
+static int kb_create_restore(void *vctx, const struct mig_restore_spec *r, char *err, size_t errlen)
 {
     struct kube_ops_ctx *ctx = vctx;
     return mig_velero_create_restore(ctx->client, ctx->velero_ns, r, util_mono_ms(), err, errlen);

@@ -170,16 +170,17 @@ static int add_event(struct store *s, int64_t import_id, int64_t ts_ms, const ch
                      const char *detail, char *err, size_t errlen)
 {
     sqlite3_stmt *st = store_prepare(
-        s, s->writer, "INSERT INTO import_event(import_id, ts_ms, phase, detail) VALUES (?, ?, ?, ?)",
-        err, errlen);
+        s, s->writer,
+        "INSERT INTO import_event(import_id, ts_ms, phase, detail) VALUES (?, ?, ?, ?)", err,
+        errlen);
     if (!st)
         return -1;
     sqlite3_bind_int64(st, 1, import_id);
     sqlite3_bind_int64(st, 2, ts_ms);
     sqlite3_bind_text(st, 3, phase, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, detail, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0
-                                             : store_fail(s, s->writer, "import event", err, errlen);
+    int rc =
+        sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, s->writer, "import event", err, errlen);
     sqlite3_finalize(st);
     return rc;
 }
@@ -255,8 +256,9 @@ static int check_reservation(struct store *s, const struct store_import_request 
             errf(why, whylen, "reservation %s %s", req->reservation,
                  state && strcmp(state, "released") == 0 ? "was released" : "expired");
         else if (!confirmed && expires_ms <= now_ms)
-            errf(why, whylen, "reservation %s expired (its TTL ended before an import confirmed "
-                              "it)",
+            errf(why, whylen,
+                 "reservation %s expired (its TTL ended before an import confirmed "
+                 "it)",
                  req->reservation);
         else if (!workload || strcmp(workload, req->workload) != 0)
             errf(why, whylen, "reservation %s is for workload %s, not %s", req->reservation,
@@ -294,10 +296,10 @@ static int find_backup(struct store *s, const char *backup, struct store_import 
 static int find_active(struct store *s, const char *namespace_, int64_t *id, char *phase,
                        size_t phaselen, char *err, size_t errlen)
 {
-    sqlite3_stmt *st = store_prepare(s, s->writer,
-                                     "SELECT id, phase FROM import WHERE namespace = ?1 AND "
-                                     IMPORT_ACTIVE " LIMIT 1",
-                                     err, errlen);
+    sqlite3_stmt *st = store_prepare(
+        s, s->writer,
+        "SELECT id, phase FROM import WHERE namespace = ?1 AND " IMPORT_ACTIVE " LIMIT 1", err,
+        errlen);
     if (!st)
         return -1;
     sqlite3_bind_text(st, 1, namespace_, -1, SQLITE_STATIC);
@@ -350,8 +352,7 @@ static int insert(struct store *s, const struct store_import_request *req, const
             store_fail(s, s->writer, "create import", err, errlen);
             break;
         }
-        errf(err, errlen, "%s: create import: no free id after %d tries", s->path,
-             IMPORT_ID_TRIES);
+        errf(err, errlen, "%s: create import: no free id after %d tries", s->path, IMPORT_ID_TRIES);
         sqlite3_reset(st);
     }
     sqlite3_finalize(st);
@@ -362,17 +363,16 @@ static int insert(struct store *s, const struct store_import_request *req, const
 static int granted_to(struct store *s, const char *reservation, char **out, char *err,
                       size_t errlen)
 {
-    sqlite3_stmt *st = store_prepare(s, s->writer,
-                                     "SELECT granted_by FROM reservation WHERE id = ?1", err,
-                                     errlen);
+    sqlite3_stmt *st = store_prepare(
+        s, s->writer, "SELECT granted_by FROM reservation WHERE id = ?1", err, errlen);
     if (!st)
         return -1;
     sqlite3_bind_text(st, 1, reservation, -1, SQLITE_STATIC);
     int rc = -1;
     if (sqlite3_step(st) == SQLITE_ROW) {
         *out = col_text(st, 0);
-        rc = *out ? 0 : errf(err, errlen, "%s: reservation %s has no grantee", s->path,
-                             reservation);
+        rc =
+            *out ? 0 : errf(err, errlen, "%s: reservation %s has no grantee", s->path, reservation);
     } else {
         store_fail(s, s->writer, "read reservation", err, errlen);
     }
@@ -395,9 +395,9 @@ static int create_locked(struct store *s, const struct store_import_request *req
         if (same_caller && strcmp(out->reservation, req->reservation) == 0 &&
             strcmp(out->namespace_, req->namespace_) == 0)
             return STORE_IMPORT_EXISTING;
-        errf(why, whylen, "backup %s is imported already by import %lld of another %s",
-             req->backup, (long long)out->id,
-             !same_caller                                       ? "site"
+        errf(why, whylen, "backup %s is imported already by import %lld of another %s", req->backup,
+             (long long)out->id,
+             !same_caller                                      ? "site"
              : strcmp(out->reservation, req->reservation) != 0 ? "reservation"
                                                                : "namespace");
         store_import_clear(out);
@@ -590,9 +590,9 @@ static int update_locked(struct store *s, const struct store_import *r, int64_t 
     bind_ms_or_null(st, 17, r->restore_started_ms);
     bind_real_or_null(st, 18, r->restore_s);
     bind_real_or_null(st, 19, r->restored_bytes);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? sqlite3_changes(s->writer) > 0
-                                             : store_fail(s, s->writer, "update import", err,
-                                                          errlen);
+    int rc = sqlite3_step(st) == SQLITE_DONE
+                 ? sqlite3_changes(s->writer) > 0
+                 : store_fail(s, s->writer, "update import", err, errlen);
     sqlite3_finalize(st);
     return rc;
 }
@@ -622,8 +622,8 @@ int store_import_save(struct store *s, struct store_import *r, const char *event
             rc = STORE_CONFLICT;
         goto end;
     }
-    if ((event && add_event(s, r->id, now_ms, store_import_phase_name(r->phase), event, err,
-                            errlen) < 0) ||
+    if ((event &&
+         add_event(s, r->id, now_ms, store_import_phase_name(r->phase), event, err, errlen) < 0) ||
         (release_by && release_reservation(s, r->reservation, release_by, now_ms, err, errlen) < 0))
         goto end;
     if (store_end_durable(s, true, "imports", err, errlen) < 0)
@@ -791,13 +791,12 @@ int store_import_counts(struct store *s, struct store_import_counts *c, char *er
     memset(c, 0, sizeof *c);
     pthread_mutex_lock(&s->read_lock);
     int rc = -1;
-    sqlite3_stmt *st =
-        store_prepare(s, s->reader,
-                      "SELECT coalesce(sum(" IMPORT_ACTIVE "), 0),"
-                      " coalesce(sum(ready_ms IS NOT NULL), 0),"
-                      " coalesce(sum(phase = 'failed' AND dropped_by IS NULL), 0),"
-                      " coalesce(sum(dropped_by IS NOT NULL), 0) FROM import",
-                      err, errlen);
+    sqlite3_stmt *st = store_prepare(s, s->reader,
+                                     "SELECT coalesce(sum(" IMPORT_ACTIVE "), 0),"
+                                     " coalesce(sum(ready_ms IS NOT NULL), 0),"
+                                     " coalesce(sum(phase = 'failed' AND dropped_by IS NULL), 0),"
+                                     " coalesce(sum(dropped_by IS NOT NULL), 0) FROM import",
+                                     err, errlen);
     if (st) {
         if (sqlite3_step(st) == SQLITE_ROW) {
             c->active = sqlite3_column_int64(st, 0);

@@ -54,12 +54,12 @@ enum store_import_phase {
     STORE_IMPORT_FAILED,
 };
 const char *store_import_phase_name(enum store_import_phase p); /* "waiting-backup", ... */
-bool store_import_phase_active(enum store_import_phase p); /* not ready or failed yet */
+bool store_import_phase_active(enum store_import_phase p);      /* not ready or failed yet */
 
 /* The namespace an ended import leaves behind. */
 enum store_import_cleanup {
     STORE_IMPORT_CLEANUP_NONE,    /* nothing of ours to delete */
-    STORE_IMPORT_CLEANUP_PENDING, /* the importer deletes the namespace and waits until it is gone */
+    STORE_IMPORT_CLEANUP_PENDING, /* the importer deletes it and waits until it is gone */
     STORE_IMPORT_CLEANUP_DONE,    /* it is gone */
 };
 const char *store_import_cleanup_name(enum store_import_cleanup c); /* "none", "pending", "done" */
@@ -75,30 +75,30 @@ struct store_import_request {
 struct store_import {
     int64_t id;
     char *reservation;
-    char *from_site;      /* the token name the reservation was granted to */
+    char *from_site; /* the token name the reservation was granted to */
     char *workload, *namespace_, *backup;
     bool stateless, incremental, prestage;
-    char *replicas;       /* JSON text */
+    char *replicas; /* JSON text */
     enum store_import_phase phase;
-    char *error;          /* why it failed; NULL otherwise */
-    int seq;              /* the current Restore's number, 1 for the first; 0 before */
-    char *restore;        /* its name; NULL before the first */
-    int attempts;         /* Restores created so far */
-    bool owns_namespace;  /* the namespace did not exist before this import (or was made by a
-                             prestage import of the same reservation): ours to delete */
-    bool cleaning;        /* restoring: a failed try's namespace is being deleted before the
-                             next try */
+    char *error;         /* why it failed; NULL otherwise */
+    int seq;             /* the current Restore's number, 1 for the first; 0 before */
+    char *restore;       /* its name; NULL before the first */
+    int attempts;        /* Restores created so far */
+    bool owns_namespace; /* the namespace did not exist before this import (or was made by a
+                            prestage import of the same reservation): ours to delete */
+    bool cleaning;       /* restoring: a failed try's namespace is being deleted before the
+                            next try */
     enum store_import_cleanup cleanup;
-    bool partial;         /* the backup or the restore ended PartiallyFailed */
-    char *dropped_by;     /* who sent DELETE; NULL if nobody did */
+    bool partial;     /* the backup or the restore ended PartiallyFailed */
+    char *dropped_by; /* who sent DELETE; NULL if nobody did */
     int64_t created_ms, updated_ms;
-    int64_t phase_ms;     /* when the current phase began (its budget runs from here) */
-    int64_t ended_ms;     /* ready or failed at; 0 before */
-    int64_t ready_ms;     /* 0 unless it became ready (kept when dropped later) */
+    int64_t phase_ms;           /* when the current phase began (its budget runs from here) */
+    int64_t ended_ms;           /* ready or failed at; 0 before */
+    int64_t ready_ms;           /* 0 unless it became ready (kept when dropped later) */
     int64_t restore_started_ms; /* the current Restore was created at; 0 before */
-    double restore_s;     /* its completion minus its start; NAN until known */
-    double restored_bytes; /* bytes its volume restores moved; NAN until known */
-    int64_t rev;          /* revision, for store_import_save */
+    double restore_s;           /* its completion minus its start; NAN until known */
+    double restored_bytes;      /* bytes its volume restores moved; NAN until known */
+    int64_t rev;                /* revision, for store_import_save */
 };
 
 /* Frees the strings of one row (and zeroes it); of an array and the array. */

@@ -54,8 +54,8 @@ struct fixture {
 static void grant(struct fixture *f, const char *to, const char *workload, int64_t now,
                   int64_t ttl_ms, char id[STORE_RESV_ID_SIZE])
 {
-    struct store_resv_request req = {.from_site = to, .workload = workload, .granted_by = to,
-                                     .kw = 10, .ttl_ms = ttl_ms};
+    struct store_resv_request req = {
+        .from_site = to, .workload = workload, .granted_by = to, .kw = 10, .ttl_ms = ttl_ms};
     struct store_resv r;
     char err[256] = "";
     if (store_resv_grant(f->a.store, &req, 1000, now, &r, NULL, err, sizeof err) != 0)
@@ -125,8 +125,11 @@ static void answer_clear(struct answer *ans)
 static struct answer call(struct fixture *f, const char *method, const char *path,
                           const char *authorization, const char *body)
 {
-    struct api_request req = {.method = method, .path = path, .authorization = authorization,
-                              .body = body, .body_len = body ? strlen(body) : 0};
+    struct api_request req = {.method = method,
+                              .path = path,
+                              .authorization = authorization,
+                              .body = body,
+                              .body_len = body ? strlen(body) : 0};
     struct api_response resp;
     api_handle(&f->a, &req, &resp);
     struct answer ans = {.status = resp.status};
@@ -297,32 +300,76 @@ static void every_bad_body_is_400_naming_its_field(void **state)
                 "Kubernetes object name)"},
     };
     const char *tail = "\"stateless\": false, \"replicas\": {\"deployment/web\": 3}}";
-    snprintf(b[0], sizeof b[0], "{\"workload\": \"shop\", \"namespace\": \"shop\", \"backup\": \"b\", %s", tail);
-    snprintf(b[1], sizeof b[1], "{\"reservation\": 7, \"workload\": \"shop\", \"namespace\": \"shop\", \"backup\": \"b\", %s", tail);
-    snprintf(b[2], sizeof b[2], "{\"reservation\": \"%s\", \"workload\": \"%s\", \"namespace\": \"shop\", \"backup\": \"b\", %s", R, long_name, tail);
-    snprintf(b[3], sizeof b[3], "{\"reservation\": \"%s\", \"workload\": \"shop\", \"namespace\": \"Shop\", \"backup\": \"b\", %s", R, tail);
-    snprintf(b[4], sizeof b[4], "{\"reservation\": \"%s\", \"workload\": \"shop\", \"namespace\": \"%s\", \"backup\": \"b\", %s", R, long_ns, tail);
-    snprintf(b[5], sizeof b[5], "{\"reservation\": \"%s\", \"workload\": \"shop\", \"namespace\": \"shop\", \"backup\": \"%s\", %s", R, long_ns, tail);
-    snprintf(b[6], sizeof b[6], "{\"reservation\": \"%s\", \"workload\": \"shop\", \"namespace\": \"shop\", %s", R, tail);
-    snprintf(b[7], sizeof b[7], "{\"reservation\": \"%s\", \"workload\": \"shop\", \"namespace\": \"shop\", \"backup\": \"b\", \"stateless\": \"no\", \"replicas\": {}}", R);
-    snprintf(b[8], sizeof b[8], "{\"reservation\": \"%s\", \"workload\": \"shop\", \"namespace\": \"shop\", \"backup\": \"b\", \"replicas\": {}}", R);
-    const char *head = "\"workload\": \"shop\", \"namespace\": \"shop\", \"backup\": \"b\", \"stateless\": true";
+    snprintf(b[0], sizeof b[0],
+             "{\"workload\": \"shop\", \"namespace\": \"shop\", \"backup\": \"b\", %s", tail);
+    snprintf(b[1], sizeof b[1],
+             "{\"reservation\": 7, \"workload\": \"shop\", \"namespace\": \"shop\", \"backup\": "
+             "\"b\", %s",
+             tail);
+    snprintf(b[2], sizeof b[2],
+             "{\"reservation\": \"%s\", \"workload\": \"%s\", \"namespace\": \"shop\", \"backup\": "
+             "\"b\", %s",
+             R, long_name, tail);
+    snprintf(b[3], sizeof b[3],
+             "{\"reservation\": \"%s\", \"workload\": \"shop\", \"namespace\": \"Shop\", "
+             "\"backup\": \"b\", %s",
+             R, tail);
+    snprintf(b[4], sizeof b[4],
+             "{\"reservation\": \"%s\", \"workload\": \"shop\", \"namespace\": \"%s\", \"backup\": "
+             "\"b\", %s",
+             R, long_ns, tail);
+    snprintf(b[5], sizeof b[5],
+             "{\"reservation\": \"%s\", \"workload\": \"shop\", \"namespace\": \"shop\", "
+             "\"backup\": \"%s\", %s",
+             R, long_ns, tail);
+    snprintf(b[6], sizeof b[6],
+             "{\"reservation\": \"%s\", \"workload\": \"shop\", \"namespace\": \"shop\", %s", R,
+             tail);
+    snprintf(b[7], sizeof b[7],
+             "{\"reservation\": \"%s\", \"workload\": \"shop\", \"namespace\": \"shop\", "
+             "\"backup\": \"b\", \"stateless\": \"no\", \"replicas\": {}}",
+             R);
+    snprintf(b[8], sizeof b[8],
+             "{\"reservation\": \"%s\", \"workload\": \"shop\", \"namespace\": \"shop\", "
+             "\"backup\": \"b\", \"replicas\": {}}",
+             R);
+    const char *head =
+        "\"workload\": \"shop\", \"namespace\": \"shop\", \"backup\": \"b\", \"stateless\": true";
     snprintf(b[9], sizeof b[9], "{\"reservation\": \"%s\", %s}", R, head);
     snprintf(b[10], sizeof b[10], "{\"reservation\": \"%s\", %s, \"replicas\": [3]}", R, head);
-    snprintf(b[11], sizeof b[11], "{\"reservation\": \"%s\", %s, \"replicas\": {\"pod/web\": 1}}", R, head);
-    snprintf(b[12], sizeof b[12], "{\"reservation\": \"%s\", %s, \"replicas\": {\"deployment/Web\": 1}}", R, head);
-    snprintf(b[13], sizeof b[13], "{\"reservation\": \"%s\", %s, \"replicas\": {\"deployment/web\": -1}}", R, head);
-    snprintf(b[14], sizeof b[14], "{\"reservation\": \"%s\", %s, \"replicas\": {\"deployment/web\": 10001}}", R, head);
-    snprintf(b[15], sizeof b[15], "{\"reservation\": \"%s\", %s, \"replicas\": {\"deployment/web\": 1.5}}", R, head);
-    snprintf(b[16], sizeof b[16], "{\"reservation\": \"%s\", %s, \"replicas\": {\"deployment/web\": \"3\"}}", R, head);
-    snprintf(b[17], sizeof b[17], "{\"reservation\": \"%s\", %s, \"replicas\": {\"deployment/web\": 1, \"deployment/web\": 2}}", R, head);
+    snprintf(b[11], sizeof b[11], "{\"reservation\": \"%s\", %s, \"replicas\": {\"pod/web\": 1}}",
+             R, head);
+    snprintf(b[12], sizeof b[12],
+             "{\"reservation\": \"%s\", %s, \"replicas\": {\"deployment/Web\": 1}}", R, head);
+    snprintf(b[13], sizeof b[13],
+             "{\"reservation\": \"%s\", %s, \"replicas\": {\"deployment/web\": -1}}", R, head);
+    snprintf(b[14], sizeof b[14],
+             "{\"reservation\": \"%s\", %s, \"replicas\": {\"deployment/web\": 10001}}", R, head);
+    snprintf(b[15], sizeof b[15],
+             "{\"reservation\": \"%s\", %s, \"replicas\": {\"deployment/web\": 1.5}}", R, head);
+    snprintf(b[16], sizeof b[16],
+             "{\"reservation\": \"%s\", %s, \"replicas\": {\"deployment/web\": \"3\"}}", R, head);
+    snprintf(b[17], sizeof b[17],
+             "{\"reservation\": \"%s\", %s, \"replicas\": {\"deployment/web\": 1, "
+             "\"deployment/web\": 2}}",
+             R, head);
     snprintf(b[18], sizeof b[18], "{\"reservation\": \"%s\", %s, \"replicas\": %s}", R, head, many);
-    snprintf(b[19], sizeof b[19], "{\"reservation\": \"%s\", %s, \"incremental\": 1, \"replicas\": {}}", R, head);
-    snprintf(b[20], sizeof b[20], "{\"reservation\": \"%s\", %s, \"prestage\": null, \"replicas\": {}}", R, head);
-    snprintf(b[21], sizeof b[21], "{\"reservation\": \"%s\", %s, \"prestage\": true, \"incremental\": true, \"replicas\": {}}", R, head);
-    snprintf(b[22], sizeof b[22], "{\"reservation\": \"%s\", %s, \"backup\": \"c\", \"replicas\": {}}", R, head);
-    snprintf(b[23], sizeof b[23], "{\"reservation\": \"%s\", \"workload\": \"shop\", \"namespace\": \"-shop\", \"backup\": \"b\", %s", R, tail);
-    snprintf(b[24], sizeof b[24], "{\"reservation\": \"%s\", %s, \"replicas\": {\"deployment/\": 1}}", R, head);
+    snprintf(b[19], sizeof b[19],
+             "{\"reservation\": \"%s\", %s, \"incremental\": 1, \"replicas\": {}}", R, head);
+    snprintf(b[20], sizeof b[20],
+             "{\"reservation\": \"%s\", %s, \"prestage\": null, \"replicas\": {}}", R, head);
+    snprintf(b[21], sizeof b[21],
+             "{\"reservation\": \"%s\", %s, \"prestage\": true, \"incremental\": true, "
+             "\"replicas\": {}}",
+             R, head);
+    snprintf(b[22], sizeof b[22],
+             "{\"reservation\": \"%s\", %s, \"backup\": \"c\", \"replicas\": {}}", R, head);
+    snprintf(b[23], sizeof b[23],
+             "{\"reservation\": \"%s\", \"workload\": \"shop\", \"namespace\": \"-shop\", "
+             "\"backup\": \"b\", %s",
+             R, tail);
+    snprintf(b[24], sizeof b[24],
+             "{\"reservation\": \"%s\", %s, \"replicas\": {\"deployment/\": 1}}", R, head);
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct answer ans = post(f, AUTH_PEER, cases[i].body);
@@ -399,8 +446,10 @@ static void every_refusal_is_409_with_its_reason(void **state)
     char id[32];
     started(f, AUTH_PEER, f->rid, "shop", "b1", id, sizeof id);
     body_of(body, sizeof body, f->rid, "shop", "shop", "b2", NULL);
-    snprintf(want, sizeof want, "namespace shop is being imported already (import %s, "
-                                "waiting-backup)", id);
+    snprintf(want, sizeof want,
+             "namespace shop is being imported already (import %s, "
+             "waiting-backup)",
+             id);
     expect(post(f, AUTH_PEER, body), 409, "conflict", want);
     /* The backup is another site's import. */
     body_of(body, sizeof body, f->rid2, "crm", "crm", "b1", NULL);
@@ -433,11 +482,11 @@ static void new_import_is_202_and_asking_again_is_200_with_the_same_id(void **st
     snprintf(path, sizeof path, "/v1/imports/%s", id);
     struct answer got = call(f, "GET", path, AUTH_PEER, NULL);
     assert_int_equal(got.status, 200);
-    const char *keys[] = {"id",         "phase",     "error",      "reservation", "workload",
-                          "namespace",  "backup",    "restore",    "restore_s",   "restored_bytes",
-                          "created",    "updated",   "from_site",  "stateless",   "incremental",
-                          "prestage",   "replicas",  "attempts",   "partial",     "cleanup",
-                          "dropped_by", "ended",     "events",     NULL};
+    const char *keys[] = {"id",         "phase",    "error",     "reservation", "workload",
+                          "namespace",  "backup",   "restore",   "restore_s",   "restored_bytes",
+                          "created",    "updated",  "from_site", "stateless",   "incremental",
+                          "prestage",   "replicas", "attempts",  "partial",     "cleanup",
+                          "dropped_by", "ended",    "events",    NULL};
     assert_keys(got.json, keys);
     assert_string_equal(text(got.json, "id"), id);
     assert_true(cJSON_IsNull(field(got.json, "error")));
@@ -467,8 +516,9 @@ static void new_import_is_202_and_asking_again_is_200_with_the_same_id(void **st
 static void ids_that_were_never_ids_are_404(void **state)
 {
     struct fixture *f = *state;
-    const char *paths[] = {"/v1/imports/abc", "/v1/imports/0", "/v1/imports/012",
-                           "/v1/imports/12345678901234", "/v1/imports/-1", "/v1/imports/1x"};
+    const char *paths[] = {"/v1/imports/abc", "/v1/imports/0",
+                           "/v1/imports/012", "/v1/imports/12345678901234",
+                           "/v1/imports/-1",  "/v1/imports/1x"};
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         expect(call(f, "GET", paths[i], AUTH_PEER, NULL), 404, "not_found",
                "no such import (ids are whole numbers)");
@@ -476,8 +526,7 @@ static void ids_that_were_never_ids_are_404(void **state)
                "no such import (ids are whole numbers)");
     }
     expect(call(f, "GET", "/v1/imports/77", AUTH_PEER, NULL), 404, "not_found", "no import 77");
-    expect(call(f, "DELETE", "/v1/imports/77", AUTH_ADMIN, NULL), 404, "not_found",
-           "no import 77");
+    expect(call(f, "DELETE", "/v1/imports/77", AUTH_ADMIN, NULL), 404, "not_found", "no import 77");
 }
 
 /* ---- DELETE ---- */

@@ -79,8 +79,8 @@ struct fake {
     bool api_down;
     /* what happened */
     int creates, namespace_deletes, scales;
-    bool deleted_foreign;   /* a namespace the import did not make was deleted */
-    bool restore_over_ns;   /* a non-incremental Restore was created into an existing namespace */
+    bool deleted_foreign; /* a namespace the import did not make was deleted */
+    bool restore_over_ns; /* a non-incremental Restore was created into an existing namespace */
     bool restore_while_dropped;
     /* crash injection: the crash_at-th call dies, before or after its effect */
     int calls, crash_at;
@@ -89,7 +89,8 @@ struct fake {
 
 static struct fake *fake_new(void)
 {
-    struct fake *f = mmap(NULL, sizeof *f, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    struct fake *f =
+        mmap(NULL, sizeof *f, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     assert_true(f != MAP_FAILED);
     memset(f, 0, sizeof *f);
     f->polls_to_end = 2;
@@ -204,7 +205,8 @@ static int fk_velero_get(void *ctx, enum mig_vkind kind, const char *name, struc
             advance_restore(f, r);
             out->cls = r->cls;
             util_strlcpy(out->reason, r->reason, sizeof out->reason);
-            util_strlcpy(out->phase, r->cls == MIG_V_RUNNING ? "InProgress" : "", sizeof out->phase);
+            util_strlcpy(out->phase, r->cls == MIG_V_RUNNING ? "InProgress" : "",
+                         sizeof out->phase);
             out->started_ms = T0;
             out->completed_ms = r->cls == MIG_V_RUNNING ? 0 : T0 + 42000;
         } else {
@@ -257,8 +259,7 @@ static int fk_velero_bytes(void *ctx, enum mig_vkind kind, const char *name, dou
 /* A read shows the namespace as it is, then the cluster moves on: a
  * terminating namespace goes after terminating_reads reads, pods come up
  * to the counts asked for (unless never_ready). */
-static int fk_ns_read(void *ctx, const char *ns, struct mig_ns_state *out, char *err,
-                      size_t errlen)
+static int fk_ns_read(void *ctx, const char *ns, struct mig_ns_state *out, char *err, size_t errlen)
 {
     struct fake *f = ctx;
     dies_before(f);
@@ -408,8 +409,8 @@ static void ask(struct fixture *f, bool prestage, bool incremental, const char *
 {
     char err[256] = "", why[300] = "";
     if (!f->rid[0]) {
-        struct store_resv_request rq = {.from_site = PEER, .workload = "shop", .granted_by = PEER,
-                                        .kw = 40, .ttl_ms = 600000};
+        struct store_resv_request rq = {
+            .from_site = PEER, .workload = "shop", .granted_by = PEER, .kw = 40, .ttl_ms = 600000};
         struct store_resv rv;
         if (store_resv_grant(f->a.store, &rq, 1000, f->now, &rv, NULL, err, sizeof err) != 0)
             fail_msg("grant: %s", err);
@@ -454,7 +455,8 @@ static void run(struct fixture *f, int n)
     for (int i = 0; i < n; i++) {
         importer_tick(f->im, f->now);
         struct store_import r = row(f);
-        bool done = !store_import_phase_active(r.phase) && r.cleanup != STORE_IMPORT_CLEANUP_PENDING;
+        bool done =
+            !store_import_phase_active(r.phase) && r.cleanup != STORE_IMPORT_CLEANUP_PENDING;
         store_import_clear(&r);
         if (done)
             return;
@@ -676,8 +678,8 @@ static void existing_namespace_is_refused_and_never_touched(void **state)
     /* Dropped afterwards: still not touched. */
     struct store_import out;
     char err[256];
-    assert_int_equal(store_import_drop(f->a.store, f->id, PEER, PEER, f->now, &out, err, sizeof err),
-                     0);
+    assert_int_equal(
+        store_import_drop(f->a.store, f->id, PEER, PEER, f->now, &out, err, sizeof err), 0);
     store_import_clear(&out);
     run(f, 5);
     assert_false(f->fake->deleted_foreign);
@@ -820,8 +822,8 @@ static void incremental_into_a_foreign_namespace_is_refused(void **state)
     assert_error(f, want);
     struct store_import out;
     char err[256];
-    assert_int_equal(store_import_drop(f->a.store, f->id, NULL, "root", f->now, &out, err, sizeof err),
-                     0);
+    assert_int_equal(
+        store_import_drop(f->a.store, f->id, NULL, "root", f->now, &out, err, sizeof err), 0);
     store_import_clear(&out);
     run(f, 5);
     assert_false(f->fake->deleted_foreign);
@@ -840,8 +842,8 @@ static void drop_while_restoring_waits_for_the_restore_then_deletes(void **state
     assert_int_equal(f->fake->creates, 1);
     struct store_import out;
     char err[256];
-    assert_int_equal(store_import_drop(f->a.store, f->id, PEER, PEER, f->now, &out, err, sizeof err),
-                     0);
+    assert_int_equal(
+        store_import_drop(f->a.store, f->id, PEER, PEER, f->now, &out, err, sizeof err), 0);
     store_import_clear(&out);
     assert_int_equal(resv_state(f), STORE_RESV_RELEASED);
     run(f, 30);
@@ -865,8 +867,8 @@ static void drop_after_ready_deletes_the_namespace(void **state)
     assert_int_equal(phase(f), STORE_IMPORT_READY);
     struct store_import out;
     char err[256];
-    assert_int_equal(store_import_drop(f->a.store, f->id, PEER, PEER, f->now, &out, err, sizeof err),
-                     0);
+    assert_int_equal(
+        store_import_drop(f->a.store, f->id, PEER, PEER, f->now, &out, err, sizeof err), 0);
     store_import_clear(&out);
     run(f, 30);
     assert_false(f->fake->ns_exists);

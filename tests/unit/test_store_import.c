@@ -63,8 +63,8 @@ static int teardown(void **state)
 static void grant(struct fixture *f, const char *to, const char *workload, int64_t now,
                   char id[STORE_RESV_ID_SIZE])
 {
-    struct store_resv_request req = {.from_site = to, .workload = workload, .granted_by = to,
-                                     .kw = 10, .ttl_ms = TTL_MS};
+    struct store_resv_request req = {
+        .from_site = to, .workload = workload, .granted_by = to, .kw = 10, .ttl_ms = TTL_MS};
     struct store_resv r;
     char err[256] = "";
     if (store_resv_grant(f->s, &req, 1000, now, &r, NULL, err, sizeof err) != 0)
@@ -245,9 +245,9 @@ static void asking_again_returns_the_same_import_and_another_caller_is_refused(v
     struct store_import first = create(f, &req, T0);
     struct store_import again;
     char why[300], err[256];
-    assert_int_equal(store_import_create(f->s, &req, T0 + 5000, &again, why, sizeof why, err,
-                                         sizeof err),
-                     STORE_IMPORT_EXISTING);
+    assert_int_equal(
+        store_import_create(f->s, &req, T0 + 5000, &again, why, sizeof why, err, sizeof err),
+        STORE_IMPORT_EXISTING);
     assert_int_equal(again.id, first.id);
     assert_int_equal(again.created_ms, T0);
     store_import_clear(&again);
@@ -357,8 +357,9 @@ static void drop_ends_it_cleans_only_what_it_made_and_releases(void **state)
 
     struct store_import out;
     /* Another token does not see it. */
-    assert_int_equal(store_import_drop(f->s, mine.id, "oslo-2", "oslo-2", T0, &out, err, sizeof err),
-                     STORE_NOT_FOUND);
+    assert_int_equal(
+        store_import_drop(f->s, mine.id, "oslo-2", "oslo-2", T0, &out, err, sizeof err),
+        STORE_NOT_FOUND);
     assert_int_equal(store_import_drop(f->s, mine.id, PEER, PEER, T0 + 1000, &out, err, sizeof err),
                      0);
     assert_int_equal(out.phase, STORE_IMPORT_FAILED);
@@ -371,8 +372,9 @@ static void drop_ends_it_cleans_only_what_it_made_and_releases(void **state)
     assert_int_equal(rv.state, STORE_RESV_RELEASED);
     store_resv_clear(&rv);
     /* Twice: nothing changes. */
-    assert_int_equal(store_import_drop(f->s, mine.id, NULL, "root", T0 + 2000, &out, err, sizeof err),
-                     STORE_CONFLICT);
+    assert_int_equal(
+        store_import_drop(f->s, mine.id, NULL, "root", T0 + 2000, &out, err, sizeof err),
+        STORE_CONFLICT);
     assert_string_equal(out.dropped_by, PEER);
     assert_int_equal(out.ended_ms, T0 + 1000);
     store_import_clear(&out);
@@ -382,7 +384,8 @@ static void drop_ends_it_cleans_only_what_it_made_and_releases(void **state)
                      STORE_CONFLICT);
 
     /* One that never made its namespace leaves nothing to clean. */
-    assert_int_equal(store_import_drop(f->s, waiting.id, NULL, "root", T0, &out, err, sizeof err), 0);
+    assert_int_equal(store_import_drop(f->s, waiting.id, NULL, "root", T0, &out, err, sizeof err),
+                     0);
     assert_int_equal(out.cleanup, STORE_IMPORT_CLEANUP_NONE);
     store_import_clear(&out);
 
