@@ -14,6 +14,8 @@
 #include "core/agent.h"
 #include "core/capacity.h"
 #include "core/evaluator.h"
+#include "core/importer.h"
+#include "core/importer_kube.h"
 #include "core/inv_watch.h"
 #include "core/migrator.h"
 #include "core/peer_watch.h"
@@ -206,6 +208,17 @@ int daemon_run(const char *config_path)
         log_err("not starting: %s", err);
         goto out;
     }
+    /* Before the API, which hands it the imports peers ask for. */
+    struct importer_ops import_ops;
+    if (importer_kube_ops(&import_ops, err, sizeof err) != 0) {
+        log_err("not starting: %s", err);
+        goto out;
+    }
+    a.importer = importer_start(&a, &import_ops, err, sizeof err);
+    if (!a.importer) {
+        log_err("not starting: %s", err);
+        goto out;
+    }
     a.api = api_start(&a, cfg->http.listen, err, sizeof err);
     if (!a.api) {
         log_err("not starting: http: %s", err);
@@ -275,6 +288,7 @@ out:
     /* Readers first: the API, the migrator and the evaluator use the
      * inventory and the peer watcher, which go after them. */
     api_stop(a.api);
+    importer_stop(a.importer);
     migrator_stop(a.migrator);
     eval_stop(a.evaluator);
     peer_watch_stop(a.peers);

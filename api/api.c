@@ -27,6 +27,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/api_imports.h"
 #include "api/api_internal.h"
 #include "api/api_migrations.h"
 #include "api/api_peer.h"
@@ -84,6 +85,10 @@ static const struct api_route api_routes[] = {
     {"GET", "/v1/reservations", ROLE_PEER, api_handle_reservations},
     {"POST", "/v1/reservations", ROLE_PEER, api_handle_reservation_post},
     {"DELETE", "/v1/reservations/{id}", ROLE_PEER, api_handle_reservation_delete},
+    {"GET", "/v1/imports", ROLE_PEER, api_handle_imports},
+    {"POST", "/v1/imports", ROLE_PEER, api_handle_import_post},
+    {"GET", "/v1/imports/{id}", ROLE_PEER, api_handle_import},
+    {"DELETE", "/v1/imports/{id}", ROLE_PEER, api_handle_import_delete},
     {"GET", "/v1/workloads", ROLE_READ, api_handle_workloads},
     {"POST", "/v1/workloads/refresh", ROLE_OPERATOR, api_handle_workloads_refresh},
     {"GET", "/metrics", ROLE_READ, handle_prometheus},
@@ -320,7 +325,7 @@ static void handle_status(struct api_call *c, const char *param)
     api_jadd(root, "version", cJSON_CreateString(FLOE_VERSION), &ok);
     api_jadd(root, "uptime_s", cJSON_CreateNumber((double)(uptime_ms > 0 ? uptime_ms / 1000 : 0)), &ok);
     if (!api_status_alarms(c, root) || !api_status_migrations(c, root) ||
-        !api_status_capacity(c, root))
+        !api_status_capacity(c, root) || !api_status_imports(c, root))
         ok = false;
     api_jadd(root, "collectors", status_collectors(c), &ok);
     api_jadd(root, "peers", status_peers(c), &ok);
@@ -574,6 +579,7 @@ static void handle_prometheus(struct api_call *c, const char *param)
     free(cs);
     char *records = text ? api_prom_records(c) : NULL;
     char *capacity = records ? api_prom_capacity(c) : NULL;
+    char *imports = capacity ? api_prom_imports(c) : NULL;
     struct peer_status *ps = NULL;
     size_t nps = peer_watch_snapshot(c->a->peers, &ps);
     char *peers = records ? api_prom_peers(ps, nps) : NULL;
@@ -581,17 +587,20 @@ static void handle_prometheus(struct api_call *c, const char *param)
     char *migrations = peers ? api_prom_migrations(c) : NULL;
     /* Every part or a 500: a scrape missing families would read as
      * series that vanished. */
-    struct strbuf body = {.failed = !text || !records || !capacity || !peers || !migrations};
+    struct strbuf body = {.failed = !text || !records || !capacity || !imports || !peers ||
+                                    !migrations};
     if (!body.failed) {
         strbuf_append(&body, text, len);
         strbuf_puts(&body, records);
         strbuf_puts(&body, capacity);
+        strbuf_puts(&body, imports);
         strbuf_puts(&body, peers);
         strbuf_puts(&body, migrations);
     }
     free(text);
     free(records);
     free(capacity);
+    free(imports);
     free(peers);
     free(migrations);
     len = body.len;

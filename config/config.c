@@ -234,6 +234,8 @@ static const struct cfg_key migrator_keys[] = {
     KEY("data_mover", K_BOOL, migrator.data_mover, .def = "false"),
     KEY("incremental_restore", K_BOOL, migrator.incremental_restore, .def = "false"),
     KEY("tick", K_DUR, migrator.tick_ms, .def = "1s", .min = 100, .max = 60000),
+    KEY("backup_sync_period", K_DUR, migrator.backup_sync_period_ms, .def = "1m", .min = 1000, .max = 86400000),
+    KEY("import_ready_timeout", K_DUR, migrator.import_ready_timeout_ms, .def = "10m", .min = 1000, .max = 86400000),
 };
 static const struct cfg_table migrator_table = TABLE(migrator_keys, migrator_check);
 

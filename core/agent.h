@@ -36,6 +36,7 @@ struct cap_cache;
 struct peer_watch;
 struct inv_watch;
 struct migrator;
+struct importer;
 
 struct agent {
     pthread_mutex_t cfg_mutex;      /* guards the two fields below, for a pointer copy only */
@@ -59,6 +60,8 @@ struct agent {
                                        without one */
     struct migrator *migrator;      /* owned; the migrations this site runs (core/migrator.h);
                                        NULL in tests without one */
+    struct importer *importer;      /* owned; imports for peers (core/importer.h); NULL in
+                                       tests without one */
     int64_t started_ms;             /* wall clock at start */
     int64_t started_mono_ms;
 };

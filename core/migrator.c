@@ -120,7 +120,9 @@ static void params_for(struct migrator *mg, const struct floe_config *cfg,
         .delta_interval_ms = c->delta_interval_ms,
         .backup_ttl_ms = c->backup_ttl_ms,
         .retain_source_ms = c->retain_source_ms,
-        .storage_sync_ms = MIGRATOR_STORAGE_SYNC_MS,
+        /* The peer's Velero sync period is not known here; sites of one
+         * operator run the same, so ours stands for it. */
+        .storage_sync_ms = c->backup_sync_period_ms,
         .retries = c->retries,
         .data_mover = c->data_mover,
         .traffic_switches = cfg->traffic.driver && strcmp(cfg->traffic.driver, "none") != 0,

@@ -46,10 +46,6 @@
 
 #define MIGRATOR_PEER_TIMEOUT_MS 5000 /* each request to a peer */
 #define MIGRATOR_EWMA_ALPHA 0.3       /* a new measurement's weight in a peer's rates */
-/* How long a peer's Velero may take to see a new backup (its
- * --backup-sync-period, Velero's default 1 min): an import's budget
- * allows it. */
-#define MIGRATOR_STORAGE_SYNC_MS 60000
 
 /* Every call returns 0 or -1 with err; calls to a peer also give the
  * HTTP status of its answer (0 without one). */

@@ -89,6 +89,8 @@ static const char *const store_migrations[] = {
     STORE_HOLD_SCHEMA,
     /* 5: migrations, their events and rates; confirmed holds (store_mig.c). */
     STORE_MIG_SCHEMA,
+    /* 6: imports carried out here for peers (store_import.c). */
+    STORE_IMPORT_SCHEMA,
 };
 
 /* ---- metric id cache ---------------------------------------------------- */

@@ -224,5 +224,52 @@ int store_end_durable(struct store *s, bool commit, const char *what, char *err,
     "DROP TABLE hold;"                                                                             \
     "ALTER TABLE hold_5 RENAME TO hold;"                                                           \
     "CREATE INDEX hold_state ON hold(state, expires_ms);"
+/* Schema migration 6, defined in store_import.c's terms: imports run here
+ * for peers, and their events. backup is unique: one Backup object of
+ * this cluster is imported once. rev is the row's revision
+ * (store_import_save writes over the one it read). */
+#define STORE_IMPORT_SCHEMA                                                                        \
+    "CREATE TABLE import ("                                                                        \
+    "  id                 INTEGER PRIMARY KEY,"                                                    \
+    "  reservation        TEXT NOT NULL,"                                                          \
+    "  from_site          TEXT NOT NULL,"                                                          \
+    "  workload           TEXT NOT NULL,"                                                          \
+    "  namespace          TEXT NOT NULL,"                                                          \
+    "  backup             TEXT NOT NULL UNIQUE,"                                                   \
+    "  stateless          INTEGER NOT NULL,"                                                       \
+    "  incremental        INTEGER NOT NULL,"                                                       \
+    "  prestage           INTEGER NOT NULL,"                                                       \
+    "  replicas           TEXT NOT NULL,"                                                          \
+    "  phase              TEXT NOT NULL CHECK (phase IN ('waiting-backup', 'restoring',"           \
+    "                       'starting', 'ready', 'failed')),"                                      \
+    "  error              TEXT,"                                                                   \
+    "  seq                INTEGER NOT NULL DEFAULT 0,"                                             \
+    "  restore            TEXT,"                                                                   \
+    "  attempts           INTEGER NOT NULL DEFAULT 0,"                                             \
+    "  owns_namespace     INTEGER NOT NULL DEFAULT 0,"                                             \
+    "  cleaning           INTEGER NOT NULL DEFAULT 0,"                                             \
+    "  cleanup            TEXT NOT NULL DEFAULT 'none'"                                            \
+    "                       CHECK (cleanup IN ('none', 'pending', 'done')),"                       \
+    "  partial            INTEGER NOT NULL DEFAULT 0,"                                             \
+    "  dropped_by         TEXT,"                                                                   \
+    "  created_ms         INTEGER NOT NULL,"                                                       \
+    "  updated_ms         INTEGER NOT NULL,"                                                       \
+    "  phase_ms           INTEGER NOT NULL,"                                                       \
+    "  ended_ms           INTEGER,"                                                                \
+    "  ready_ms           INTEGER,"                                                                \
+    "  restore_started_ms INTEGER,"                                                                \
+    "  restore_s          REAL,"                                                                   \
+    "  restored_bytes     REAL,"                                                                   \
+    "  rev                INTEGER NOT NULL DEFAULT 0"                                              \
+    ");"                                                                                           \
+    "CREATE INDEX import_namespace ON import(namespace, phase);"                                   \
+    "CREATE TABLE import_event ("                                                                  \
+    "  id        INTEGER PRIMARY KEY AUTOINCREMENT,"                                               \
+    "  import_id INTEGER NOT NULL REFERENCES import(id),"                                           \
+    "  ts_ms     INTEGER NOT NULL,"                                                                \
+    "  phase     TEXT NOT NULL,"                                                                   \
+    "  detail    TEXT NOT NULL"                                                                    \
+    ");"                                                                                           \
+    "CREATE INDEX import_event_import ON import_event(import_id, id);"
 
 #endif

@@ -605,7 +605,7 @@ static const char migrator_config[] =
     "                'kubernetes': {'api': 'https://127.0.0.1:6443', 'token': 't'}},\n"
     "  'migrator': {'velero_namespace': 'backup', 'delta_interval': '5m', 'max_parallel': 4,\n"
     "               'backup_ttl': '24h', 'retain_source': 0, 'incremental_restore': true,\n"
-    "               'tick': '250ms'}\n"
+    "               'tick': '250ms', 'backup_sync_period': '30s', 'import_ready_timeout': '5m'}\n"
     "}\n";
 
 static void full_config_fills_every_field(void **state)
@@ -777,6 +777,8 @@ static void migrator_config_fills_every_field(void **state)
     assert_int_equal(cfg->migrator.retain_source_ms, 0);
     assert_true(cfg->migrator.incremental_restore);
     assert_int_equal(cfg->migrator.tick_ms, 250);
+    assert_int_equal(cfg->migrator.backup_sync_period_ms, 30000);
+    assert_int_equal(cfg->migrator.import_ready_timeout_ms, 300000);
     cfg_free(cfg);
 }
 
@@ -865,6 +867,8 @@ static void minimal_config_gets_the_documented_defaults(void **state)
     assert_false(cfg->migrator.incremental_restore);
     assert_false(cfg->migrator.enabled);
     assert_int_equal(cfg->migrator.tick_ms, 1000);
+    assert_int_equal(cfg->migrator.backup_sync_period_ms, 60000);
+    assert_int_equal(cfg->migrator.import_ready_timeout_ms, 600000);
     assert_string_equal(cfg->traffic.driver, "none");
     assert_string_equal(cfg->traffic.server_id, "localhost");
     assert_int_equal(cfg->traffic.ttl, 30);

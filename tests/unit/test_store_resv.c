@@ -409,6 +409,7 @@ static void database_of_schema_2_gains_the_table_and_keeps_its_records(void **st
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, "DROP TABLE reservation; DROP TABLE hold; DROP TABLE migration_event;"
                                   " DROP TABLE migration; DROP TABLE migration_rate;"
+                                  " DROP TABLE import_event; DROP TABLE import;"
                                   " PRAGMA user_version = 2;", NULL,
                                   NULL, NULL),
                      SQLITE_OK);
