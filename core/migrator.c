@@ -130,10 +130,22 @@ static void params_for(struct migrator *mg, const struct floe_config *cfg,
         .peer_ingress = ingress,
         .home_ingress = cfg->site.ingress,
         .rates = placer_rates(mg->a, m->peer),
+        .incremental_restore = c->incremental_restore,
     };
 }
 
 /* ---- observing ---- */
+
+static void observe_import(struct migrator *mg, const struct store_mig *m,
+                           const struct cfg_peer *peer, const char *id, struct mig_import_obs *o)
+{
+    o->asked = true;
+    if (!peer)
+        snprintf(o->error, sizeof o->error, "peer %s is no longer in the config", m->peer);
+    else
+        o->ok = mg->ops.import_get(mg->ops.ctx, peer, id, &o->status, &o->http_status, o->error,
+                                   sizeof o->error) == 0;
+}
 
 static void observe(struct migrator *mg, const struct floe_config *cfg, const struct store_mig *m,
                     const struct cfg_peer *peer, unsigned wants, struct mig_ns_state *ns,
@@ -168,16 +180,10 @@ static void observe(struct migrator *mg, const struct floe_config *cfg, const st
             obs->ns.ok = mg->ops.ns_read(mg->ops.ctx, m->namespace_, ns, obs->ns.error,
                                          sizeof obs->ns.error) == 0;
     }
-    if (wants & MIG_WANT_IMPORT) {
-        obs->import.asked = true;
-        if (!peer)
-            snprintf(obs->import.error, sizeof obs->import.error,
-                     "peer %s is no longer in the config", m->peer);
-        else
-            obs->import.ok = mg->ops.import_get(mg->ops.ctx, peer, m->import_id,
-                                                &obs->import.status, &obs->import.http_status,
-                                                obs->import.error, sizeof obs->import.error) == 0;
-    }
+    if (wants & MIG_WANT_IMPORT)
+        observe_import(mg, m, peer, m->import_id, &obs->import);
+    if (wants & MIG_WANT_PRESTAGE)
+        observe_import(mg, m, peer, m->prestage_id, &obs->prestage);
     (void)cfg;
 }
 
@@ -240,20 +246,24 @@ static void act_scale(struct migrator *mg, const struct store_mig *m, const stru
 }
 
 static void act_import(struct migrator *mg, const struct store_mig *m, const struct cfg_peer *peer,
-                       struct mig_result *r)
+                       const struct mig_action *a, struct mig_result *r)
 {
     struct mig_import_replica reps[STORE_MIG_MAX_REPLICAS];
     for (size_t i = 0; i < m->nreplicas; i++) {
         util_strlcpy(reps[i].key, m->replicas[i].key, sizeof reps[i].key);
         reps[i].replicas = m->replicas[i].replicas;
     }
+    /* A prestage import keeps every object at 0: no counts go along
+     * (none are recorded before switchover). */
     struct mig_import_request req = {.reservation = m->reservation,
                                      .workload = m->workload,
                                      .namespace_ = m->namespace_,
-                                     .backup = m->last_backup,
+                                     .backup = a->prestage ? m->prestage_backup : m->last_backup,
                                      .stateless = m->stateless,
+                                     .prestage = a->prestage,
+                                     .incremental = !a->prestage && a->incremental,
                                      .replicas = reps,
-                                     .nreplicas = m->nreplicas};
+                                     .nreplicas = a->prestage ? 0 : m->nreplicas};
     r->ok = mg->ops.import_start(mg->ops.ctx, peer, &req, &r->import, &r->http_status, r->error,
                                  sizeof r->error) == 0;
 }
@@ -297,11 +307,11 @@ static void act(struct migrator *mg, const struct floe_config *cfg, const struct
         act_scale(mg, m, a, r);
         break;
     case MIG_ACT_IMPORT:
-        act_import(mg, m, peer, r);
+        act_import(mg, m, peer, a, r);
         break;
     case MIG_ACT_DROP:
-        r->ok = mg->ops.import_drop(mg->ops.ctx, peer, m->import_id, &r->http_status, r->error,
-                                    sizeof r->error) == 0;
+        r->ok = mg->ops.import_drop(mg->ops.ctx, peer, a->prestage ? m->prestage_id : m->import_id,
+                                    &r->http_status, r->error, sizeof r->error) == 0;
         break;
     case MIG_ACT_TRAFFIC:
         act_traffic(mg, cfg, m, a, r);

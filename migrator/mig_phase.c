@@ -67,6 +67,22 @@ static enum mig_phase phase_of(const struct store_mig *m)
     return p < 0 ? MIG_PH_RESERVED : (enum mig_phase)p;
 }
 
+#define PRESTAGE_REQUESTED "requested"
+#define PRESTAGE_READY "ready"
+#define PRESTAGE_DROPPED "dropped"
+
+/* A prestage import asked for (or to ask for) and not ready yet. */
+static bool prestage_pending(const struct store_mig *m)
+{
+    return strcmp(m->prestage_state, PRESTAGE_REQUESTED) == 0;
+}
+
+/* The target holds the initial backup, stopped: the final one goes in place. */
+static bool prestage_ready(const struct store_mig *m)
+{
+    return strcmp(m->prestage_state, PRESTAGE_READY) == 0;
+}
+
 bool mig_holds_slot(const struct store_mig *m)
 {
     int p = mig_phase_parse(m->phase);
@@ -248,10 +264,26 @@ static double backup_expected_s(const struct store_mig *m, const struct mig_para
     return minutes_s(expected_delta_gb(m, p), p->rates.delta_gb_per_min);
 }
 
-static double restore_expected_s(const struct store_mig *m, const struct mig_params *p)
+/* An import of the whole data (full: also when a prestage import is
+ * ready, for the prestage import itself). */
+static double import_expected_s(const struct store_mig *m, const struct mig_params *p, bool full)
 {
     double sync_s = (double)(p->storage_sync_ms > 0 ? p->storage_sync_ms : 0) / 1000.0;
-    return sync_s + (m->stateless ? 0 : minutes_s(m->data_gb, p->rates.restore_gb_per_min));
+    if (m->stateless)
+        return sync_s;
+    double gb = !full && prestage_ready(m) ? expected_delta_gb(m, p) : m->data_gb;
+    return sync_s + minutes_s(gb, p->rates.restore_gb_per_min);
+}
+
+static double restore_expected_s(const struct store_mig *m, const struct mig_params *p)
+{
+    return import_expected_s(m, p, false);
+}
+
+/* The wait for the prestage import: a full import's. */
+static double prestage_budget_s(const struct store_mig *m, const struct mig_params *p)
+{
+    return budget(import_expected_s(m, p, true));
 }
 
 static bool backup_running(const struct store_mig *m)
@@ -271,13 +303,16 @@ static bool watching_backup(const struct store_mig *m)
 double mig_budget_s(const struct store_mig *m, const struct mig_params *p)
 {
     enum mig_phase ph = phase_of(m);
+    if (ph == MIG_PH_DELTA && m->step == MIG_DL_PRESTAGE && !m->result[0])
+        return prestage_budget_s(m, p);
     if (m->result[0] || ph == MIG_PH_RESERVED || (ph == MIG_PH_DELTA && !backup_running(m)))
         return INFINITY; /* waiting for a slot or the next delta: not a problem */
     if (watching_backup(m))
         return budget(backup_expected_s(m, p));
     if (ph == MIG_PH_RESTORING)
         return budget(restore_expected_s(m, p));
-    if (ph == MIG_PH_ROLLING_BACK && (m->step == MIG_RB_DROP || m->step == MIG_RB_RELEASE))
+    if (ph == MIG_PH_ROLLING_BACK && (m->step == MIG_RB_DROP || m->step == MIG_RB_DROP_PRESTAGE ||
+                                      m->step == MIG_RB_RELEASE))
         return MIG_PEER_CLEANUP_S;
     if (ph == MIG_PH_CUTOVER && m->traffic_switched_ms)
         return INFINITY; /* past the point of no return: tried until it works */
@@ -288,6 +323,8 @@ double mig_budget_s(const struct store_mig *m, const struct mig_params *p)
 static double waited_s(const struct store_mig *m, int64_t now_ms)
 {
     int64_t since = watching_backup(m) ? m->backup_started_ms : m->step_started_ms;
+    if (phase_of(m) == MIG_PH_DELTA && m->step == MIG_DL_PRESTAGE)
+        since = m->prestage_started_ms;
     return elapsed_s(since, now_ms);
 }
 
@@ -297,7 +334,7 @@ double mig_estimate_downtime_s(const struct store_mig *m, const struct mig_param
         return 0;
     struct pl_rates r = p->rates;
     r.delta_gb = expected_delta_gb(m, p);
-    r.incremental_restore = false; /* this migrator always restores in full */
+    r.incremental_restore = prestage_ready(m);
     struct pl_estimate est;
     char err[128];
     if (pl_estimate(&r, m->data_gb, false, &est, err, sizeof err) != 0)
@@ -314,9 +351,11 @@ static bool rb_applies(const struct store_mig *m, const struct mig_params *p, in
         return strcmp(m->rollback_from, mig_phase_name(MIG_PH_CUTOVER)) == 0 && m->hostname[0] &&
                p->traffic_switches;
     case MIG_RB_SCALE:
-        return m->scaled && m->replicas_recorded;
+        return (m->scaled || m->quiesced) && m->replicas_recorded;
     case MIG_RB_DROP:
         return m->import_id[0] || m->import_requested;
+    case MIG_RB_DROP_PRESTAGE:
+        return m->prestage_id[0] || prestage_pending(m);
     case MIG_RB_RELEASE:
         return m->released_ms == 0;
     default:
@@ -326,17 +365,44 @@ static bool rb_applies(const struct store_mig *m, const struct mig_params *p, in
 
 static void rolled_back(struct store_mig *next, int64_t now_ms, struct mig_effects *fx);
 
-/* Moves to the first rollback step from `from` on that applies, or ends
- * the rollback. */
-static void rb_goto(struct store_mig *next, const struct mig_params *p, int from, int64_t now_ms,
+/* The rollback's steps in the order they are taken: the final import
+ * goes before the prestage import it was restored into. */
+static const int rb_order[] = {MIG_RB_TRAFFIC, MIG_RB_SCALE, MIG_RB_DROP, MIG_RB_DROP_PRESTAGE,
+                               MIG_RB_RELEASE};
+
+static size_t rb_index(int step)
+{
+    for (size_t i = 0; i < ARRAY_LEN(rb_order); i++)
+        if (rb_order[i] == step)
+            return i;
+    return ARRAY_LEN(rb_order); /* not a rollback step: nothing left */
+}
+
+/* Moves to the first rollback step from the one at index i on that
+ * applies, or ends the rollback. */
+static void rb_from(struct store_mig *next, const struct mig_params *p, size_t i, int64_t now_ms,
                     struct mig_effects *fx)
 {
-    for (int s = from; s <= MIG_RB_RELEASE; s++)
-        if (rb_applies(next, p, s)) {
-            set_step(next, s, now_ms);
+    for (; i < ARRAY_LEN(rb_order); i++)
+        if (rb_applies(next, p, rb_order[i])) {
+            set_step(next, rb_order[i], now_ms);
             return;
         }
     rolled_back(next, now_ms, fx);
+}
+
+/* The first step that applies from step on. */
+static void rb_goto(struct store_mig *next, const struct mig_params *p, int step, int64_t now_ms,
+                    struct mig_effects *fx)
+{
+    rb_from(next, p, rb_index(step), now_ms, fx);
+}
+
+/* The first step that applies after step. */
+static void rb_after(struct store_mig *next, const struct mig_params *p, int step, int64_t now_ms,
+                     struct mig_effects *fx)
+{
+    rb_from(next, p, rb_index(step) + 1, now_ms, fx);
 }
 
 static void rollback(struct store_mig *next, const struct mig_params *p, int64_t now_ms,
@@ -521,6 +587,41 @@ static void enter_restoring(struct store_mig *next, int64_t now_ms)
     set_phase(next, MIG_PH_RESTORING, 0, now_ms);
 }
 
+/* Switchover, once the prestage import (if any) is ready: the downtime
+ * must not start while the target may still need the whole data. */
+static void to_switchover(struct store_mig *next, int64_t now_ms, struct mig_effects *fx,
+                          const char *why)
+{
+    if (!prestage_pending(next)) {
+        enter_switchover(next, now_ms, fx, why);
+        return;
+    }
+    if (phase_of(next) == MIG_PH_DELTA)
+        set_step(next, MIG_DL_PRESTAGE, now_ms);
+    else
+        set_phase(next, MIG_PH_DELTA, MIG_DL_PRESTAGE, now_ms);
+    size_t len = strlen(fx->event);
+    snprintf(fx->event + len, sizeof fx->event - len,
+             "; ready to switch over (%s) once the prestage import at %s is ready", why,
+             next->peer);
+}
+
+/* Asks the target to restore the initial backup just completed and keep
+ * it stopped (migrator.incremental_restore); the intent is saved first. */
+static void start_prestage(struct store_mig *next, int64_t now_ms, struct mig_action *act,
+                           struct mig_effects *fx)
+{
+    util_strlcpy(next->prestage_backup, next->last_backup, sizeof next->prestage_backup);
+    util_strlcpy(next->prestage_state, PRESTAGE_REQUESTED, sizeof next->prestage_state);
+    next->prestage_id[0] = '\0';
+    next->prestage_started_ms = now_ms;
+    act->kind = MIG_ACT_IMPORT;
+    act->prestage = true;
+    size_t len = strlen(fx->event);
+    snprintf(fx->event + len, sizeof fx->event - len,
+             "; prestaging it at %s (restored there, kept at 0 replicas)", next->peer);
+}
+
 static void backup_done(const struct store_mig *m, const struct mig_obs *obs,
                         struct store_mig *next, const struct mig_params *p, int64_t now_ms,
                         struct mig_action *act, struct mig_effects *fx)
@@ -563,11 +664,14 @@ static void backup_done(const struct store_mig *m, const struct mig_obs *obs,
     size_t len = strlen(fx->event);
     switch (ph) {
     case MIG_PH_PRECOPY:
+        if (!m->stateless && p->incremental_restore && !m->prestage_state[0])
+            start_prestage(next, now_ms, act, fx);
+        len = strlen(fx->event);
         if (m->stateless) {
             enter_restoring(next, now_ms);
             snprintf(fx->event + len, sizeof fx->event - len, "; importing at %s", m->peer);
         } else if (dur <= MIG_DELTA_SMALL_S) {
-            enter_switchover(next, now_ms, fx, "the initial backup was short");
+            to_switchover(next, now_ms, fx, "the initial backup was short");
         } else {
             set_phase(next, MIG_PH_DELTA, 0, now_ms);
             next->next_backup_ms = now_ms + p->delta_interval_ms;
@@ -579,11 +683,11 @@ static void backup_done(const struct store_mig *m, const struct mig_obs *obs,
         next->last_delta_gb = gb_of(bytes);
         next->prev_delta_s = dur;
         if (dur <= MIG_DELTA_SMALL_S)
-            enter_switchover(next, now_ms, fx, "the delta is small");
+            to_switchover(next, now_ms, fx, "the delta is small");
         else if (m->prev_delta_s > 0 && dur >= m->prev_delta_s)
-            enter_switchover(next, now_ms, fx, "the deltas no longer shrink");
+            to_switchover(next, now_ms, fx, "the deltas no longer shrink");
         else if (next->deltas >= MIG_MAX_DELTAS)
-            enter_switchover(next, now_ms, fx, "enough deltas");
+            to_switchover(next, now_ms, fx, "enough deltas");
         else {
             set_step(next, 0, now_ms);
             next->next_backup_ms = now_ms + p->delta_interval_ms;
@@ -604,7 +708,6 @@ static void backup_done(const struct store_mig *m, const struct mig_obs *obs,
     default:
         break;
     }
-    (void)act;
 }
 
 /* ---- the phases ---- */
@@ -628,10 +731,92 @@ static void step_reserved(const struct store_mig *m, const struct mig_obs *obs,
     }
 }
 
+/* The prestage import beside precopy and delta. Returns true when it
+ * changed the plan (ready, or a rollback): nothing else happens in this
+ * step, so the event says one thing. */
+static bool track_prestage(const struct store_mig *m, const struct mig_obs *obs,
+                           struct store_mig *next, const struct mig_params *p, int64_t now_ms,
+                           struct mig_effects *fx)
+{
+    if (!prestage_pending(m))
+        return false;
+    double limit = prestage_budget_s(m, p);
+    if (elapsed_s(m->prestage_started_ms, now_ms) > limit) {
+        char b[32];
+        mig_format_s(limit, b, sizeof b);
+        if (m->prestage_id[0])
+            rollback(next, p, now_ms, fx, "the prestage import %s at %s was not ready within %s",
+                     m->prestage_id, m->peer, b);
+        else
+            rollback(next, p, now_ms, fx, "the prestage import could not be started at %s within "
+                     "%s: %s", m->peer, b, m->error[0] ? m->error : "no answer");
+        return true;
+    }
+    if (!m->prestage_id[0])
+        return false; /* asked for again by prestage_post */
+    const struct mig_import_obs *o = &obs->prestage;
+    if (!o->ok) {
+        if (o->http_status == 404) {
+            rollback(next, p, now_ms, fx, "the prestage import %s is unknown at %s",
+                     m->prestage_id, m->peer);
+            return true;
+        }
+        problem(m, next, fx, "cannot read prestage import %s at %s: %s", m->prestage_id, m->peer,
+                o->error);
+        return false;
+    }
+    const struct mig_import_status *st = &o->status;
+    if (st->phase == MIG_IMPORT_FAILED) {
+        rollback(next, p, now_ms, fx, "the prestage import %s failed at %s: %s", m->prestage_id,
+                 m->peer, st->error[0] ? st->error : "no reason given");
+        return true;
+    }
+    if (st->phase != MIG_IMPORT_READY) {
+        if (m->error[0] && strncmp(m->error, "cannot read prestage", 20) == 0)
+            next->error[0] = '\0';
+        return false;
+    }
+    util_strlcpy(next->prestage_state, PRESTAGE_READY, sizeof next->prestage_state);
+    if (isfinite(st->restore_s) && isfinite(st->restored_bytes))
+        rate_sample(fx, STORE_RATE_RESTORE, gb_of(st->restored_bytes), st->restore_s);
+    char r[32];
+    mig_format_s(isfinite(st->restore_s) ? st->restore_s
+                                         : elapsed_s(m->prestage_started_ms, now_ms),
+                 r, sizeof r);
+    eventf(fx, false,
+           "prestage import %s ready at %s (backup %s restored in %s, kept at 0 replicas): the "
+           "final backup will be restored in place, only its delta",
+           m->prestage_id, m->peer, m->prestage_backup, r);
+    return true;
+}
+
+/* Asks for the prestage import again when its POST has not been
+ * answered yet (the agent died, the peer did not answer). */
+static void prestage_post(const struct store_mig *m, const struct store_mig *next, int64_t now_ms,
+                          struct mig_action *act)
+{
+    enum mig_phase ph = phase_of(next);
+    if (act->kind != MIG_ACT_NONE || !prestage_pending(next) || next->prestage_id[0] ||
+        (ph != MIG_PH_PRECOPY && ph != MIG_PH_DELTA) || now_ms < m->retry_at_ms)
+        return;
+    act->kind = MIG_ACT_IMPORT;
+    act->prestage = true;
+}
+
 static void step_delta(const struct store_mig *m, const struct mig_obs *obs, struct store_mig *next,
                        const struct mig_params *p, int64_t now_ms, struct mig_action *act,
                        struct mig_effects *fx)
 {
+    if (m->step == MIG_DL_PRESTAGE) {
+        /* No more deltas: the one just taken is the one the estimate
+         * uses; the prestage import was started long before. */
+        if (prestage_pending(m))
+            return;
+        set_phase(next, MIG_PH_SWITCHOVER, MIG_SW_RECORD, now_ms);
+        eventf(fx, false, "switching over: the prestage import %s is ready at %s", m->prestage_id,
+               m->peer);
+        return;
+    }
     if (backup_running(m)) {
         watch_backup(m, obs, next, p, now_ms, act, fx);
         return;
@@ -690,6 +875,9 @@ static void step_switchover(const struct store_mig *m, const struct mig_obs *obs
             return;
         }
         set_step(next, MIG_SW_BACKUP, now_ms);
+        /* Saved before the backup exists: its pre hook may stop the
+         * writes at any moment from here. */
+        next->quiesced = true;
         start_backup(next, p, now_ms, act, true, false, m->quiesce[0] != '\0');
         eventf(fx, false,
                "writes stop, downtime starts (estimated %s): replicas recorded (%s); final "
@@ -719,8 +907,10 @@ static void step_switchover(const struct store_mig *m, const struct mig_obs *obs
                m->workload, next->backup);
         return;
     }
+    next->quiesced = false; /* no pod left: the next ones start writable */
     enter_restoring(next, now_ms);
-    eventf(fx, false, "%s scaled to 0; importing at %s", m->workload, m->peer);
+    eventf(fx, false, "%s scaled to 0; importing at %s%s", m->workload, m->peer,
+           prestage_ready(m) ? " (incremental: only the final delta is restored)" : "");
 }
 
 static void step_restoring(const struct store_mig *m, const struct mig_obs *obs,
@@ -752,6 +942,7 @@ static void step_restoring(const struct store_mig *m, const struct mig_obs *obs,
             return;
         next->import_requested = true;
         act->kind = MIG_ACT_IMPORT;
+        act->incremental = prestage_ready(m);
         return;
     }
     if (!obs->import.ok) {
@@ -766,15 +957,18 @@ static void step_restoring(const struct store_mig *m, const struct mig_obs *obs,
     const struct mig_import_status *st = &obs->import.status;
     switch (st->phase) {
     case MIG_IMPORT_READY: {
+        /* A full restore moved the data size when the target does not
+         * say; an incremental one moved an unknown delta: no sample. */
         double gb = isfinite(st->restored_bytes) && st->restored_bytes > 0
                         ? gb_of(st->restored_bytes)
-                        : (m->stateless ? 0 : m->data_gb);
+                        : (m->stateless || prestage_ready(m) ? 0 : m->data_gb);
         if (!m->stateless && isfinite(st->restore_s))
             rate_sample(fx, STORE_RATE_RESTORE, gb, st->restore_s);
         set_phase(next, MIG_PH_CUTOVER, MIG_CU_SWITCH, now_ms);
         char r[32];
         mig_format_s(isfinite(st->restore_s) ? st->restore_s : waited_s(m, now_ms), r, sizeof r);
-        eventf(fx, false, "import %s ready at %s (restore %s)%s", m->import_id, m->peer, r,
+        eventf(fx, false, "%s %s ready at %s (restore %s)%s",
+               prestage_ready(m) ? "incremental import" : "import", m->import_id, m->peer, r,
                m->hostname[0] && p->traffic_switches ? "; switching traffic" : "");
         return;
     }
@@ -875,12 +1069,68 @@ static void step_cutover(const struct store_mig *m, const struct mig_obs *obs,
     eventf(fx, false, "%s scaled to 0 here; done, without downtime", m->workload);
 }
 
+/* Rollback step 1 while the pods may be quiesced: stop them all, so
+ * that the scale back starts new, writable ones. Waits first for a final
+ * backup still running (its pre hook would quiesce the new pods), at
+ * most for that backup's budget. */
+static void rb_restart(const struct store_mig *m, const struct mig_obs *obs,
+                       struct store_mig *next, const struct mig_params *p, int64_t now_ms,
+                       struct mig_action *act, struct mig_effects *fx)
+{
+    if (backup_running(m) && obs->backup.asked &&
+        elapsed_s(m->backup_started_ms, now_ms) <= budget(backup_expected_s(m, p))) {
+        if (!obs->backup.ok) {
+            problem(m, next, fx, "cannot read backup %s before restarting %s: %s", m->backup,
+                    m->workload, obs->backup.error);
+            return;
+        }
+        if (obs->backup.status.cls == MIG_V_RUNNING) {
+            problem(m, next, fx,
+                    "waiting for the final backup %s to end before restarting %s (its pre hook "
+                    "would stop the new pods' writes)",
+                    m->backup, m->workload);
+            return;
+        }
+    }
+    const struct mig_ns_state *ns = obs->ns.ns;
+    bool down = true;
+    for (size_t i = 0; ns->exists && i < m->nreplicas; i++) {
+        const struct mig_obj *o = find_obj(ns, m->replicas[i].key);
+        if (!o)
+            continue;
+        if (o->replicas != 0)
+            add_scale(act, o, 0);
+        if (!mig_obj_scaled_down(o))
+            down = false;
+    }
+    if (act->kind == MIG_ACT_SCALE) {
+        next->scaled = true; /* saved before anything goes to 0 */
+        if (now_ms < m->retry_at_ms)
+            act->kind = MIG_ACT_NONE;
+        if (!m->scaled)
+            eventf(fx, false,
+                   "restarting %s: its writes may have been stopped by the final backup's pre "
+                   "hook, which has no post hook; scaling to 0, then back",
+                   m->workload);
+    }
+    if (!down)
+        return;
+    act->kind = MIG_ACT_NONE;
+    next->quiesced = false;
+    next->scaled = true;
+    set_step(next, MIG_RB_SCALE, now_ms);
+    char reps[STORE_MIG_DETAIL_MAX / 2];
+    replicas_text(m, reps, sizeof reps);
+    eventf(fx, false, "%s has no pod left (the quiesce ended with them); scaling back to %s",
+           m->workload, reps);
+}
+
 static void step_rolling_back(const struct store_mig *m, const struct mig_obs *obs,
                               struct store_mig *next, const struct mig_params *p, int64_t now_ms,
                               struct mig_action *act, struct mig_effects *fx)
 {
     if (!rb_applies(m, p, m->step)) {
-        rb_goto(next, p, m->step + 1, now_ms, fx);
+        rb_after(next, p, m->step, now_ms, fx);
         return;
     }
     double limit = mig_budget_s(m, p);
@@ -892,7 +1142,7 @@ static void step_rolling_back(const struct store_mig *m, const struct mig_obs *o
         if (!p->home_ingress || !p->home_ingress[0] || over) {
             eventf(fx, true, "%s may still point at %s: %s", m->hostname, m->peer,
                    over ? "switching it back failed" : "no site.ingress to point it back at");
-            rb_goto(next, p, MIG_RB_TRAFFIC + 1, now_ms, fx);
+            rb_after(next, p, MIG_RB_TRAFFIC, now_ms, fx);
             return;
         }
         if (now_ms >= m->retry_at_ms) {
@@ -909,6 +1159,10 @@ static void step_rolling_back(const struct store_mig *m, const struct mig_obs *o
             return;
         }
         const struct mig_ns_state *ns = obs->ns.ns;
+        if (m->quiesced) {
+            rb_restart(m, obs, next, p, now_ms, act, fx);
+            return;
+        }
         bool back = true, ready = true;
         for (size_t i = 0; i < m->nreplicas; i++) {
             const struct mig_obj *o = ns->exists ? find_obj(ns, m->replicas[i].key) : NULL;
@@ -931,7 +1185,7 @@ static void step_rolling_back(const struct store_mig *m, const struct mig_obs *o
         eventf(fx, !ready || !ns->exists, "%s scaled back to %s%s", m->workload, reps,
                !ns->exists ? " (but its namespace is gone)"
                            : (ready ? "" : " (not all ready yet)"));
-        rb_goto(next, p, MIG_RB_SCALE + 1, now_ms, fx);
+        rb_after(next, p, MIG_RB_SCALE, now_ms, fx);
         return;
     }
     case MIG_RB_DROP:
@@ -940,11 +1194,26 @@ static void step_rolling_back(const struct store_mig *m, const struct mig_obs *o
                    m->error);
             next->import_id[0] = '\0';
             next->import_requested = false;
-            rb_goto(next, p, MIG_RB_DROP + 1, now_ms, fx);
+            rb_after(next, p, MIG_RB_DROP, now_ms, fx);
             return;
         }
         if (now_ms >= m->retry_at_ms)
             act->kind = m->import_id[0] ? MIG_ACT_DROP : MIG_ACT_IMPORT;
+        return;
+    case MIG_RB_DROP_PRESTAGE:
+        if (over) {
+            eventf(fx, true, "prestage import %s at %s not dropped within %s: %s",
+                   m->prestage_id[0] ? m->prestage_id : "(id unknown)", m->peer, b, m->error);
+            next->prestage_id[0] = '\0';
+            util_strlcpy(next->prestage_state, PRESTAGE_DROPPED, sizeof next->prestage_state);
+            rb_after(next, p, MIG_RB_DROP_PRESTAGE, now_ms, fx);
+            return;
+        }
+        if (now_ms >= m->retry_at_ms) {
+            /* Without its id, asking again finds it (the same backup). */
+            act->kind = m->prestage_id[0] ? MIG_ACT_DROP : MIG_ACT_IMPORT;
+            act->prestage = true;
+        }
         return;
     case MIG_RB_RELEASE:
         if (over) {
@@ -1003,7 +1272,8 @@ unsigned mig_wants(const struct store_mig *m)
         return MIG_WANT_SLOT;
     case MIG_PH_PRECOPY:
     case MIG_PH_DELTA:
-        return backup_running(m) ? MIG_WANT_BACKUP : 0;
+        return (backup_running(m) ? MIG_WANT_BACKUP : 0) |
+               (prestage_pending(m) && m->prestage_id[0] ? MIG_WANT_PRESTAGE : 0);
     case MIG_PH_SWITCHOVER:
         return m->step == MIG_SW_BACKUP || m->step == MIG_SW_MOVER_BACKUP ? MIG_WANT_BACKUP
                                                                           : MIG_WANT_NS;
@@ -1012,7 +1282,9 @@ unsigned mig_wants(const struct store_mig *m)
     case MIG_PH_CUTOVER:
         return m->step == MIG_CU_SCALE ? MIG_WANT_NS : 0;
     case MIG_PH_ROLLING_BACK:
-        return m->step == MIG_RB_SCALE ? MIG_WANT_NS : 0;
+        if (m->step != MIG_RB_SCALE)
+            return 0;
+        return MIG_WANT_NS | (m->quiesced && backup_running(m) ? MIG_WANT_BACKUP : 0);
     default:
         return 0;
     }
@@ -1040,10 +1312,14 @@ bool mig_step(const struct store_mig *m, const struct mig_obs *obs, const struct
             step_reserved(m, obs, next, p, now_ms, act, fx);
             break;
         case MIG_PH_PRECOPY:
-            watch_backup(m, obs, next, p, now_ms, act, fx);
-            break;
         case MIG_PH_DELTA:
-            step_delta(m, obs, next, p, now_ms, act, fx);
+            if (track_prestage(m, obs, next, p, now_ms, fx))
+                break;
+            if (phase == MIG_PH_PRECOPY)
+                watch_backup(m, obs, next, p, now_ms, act, fx);
+            else
+                step_delta(m, obs, next, p, now_ms, act, fx);
+            prestage_post(m, next, now_ms, act);
             break;
         case MIG_PH_SWITCHOVER:
             step_switchover(m, obs, next, p, now_ms, act, fx);
@@ -1083,10 +1359,12 @@ static void failed_action(const struct store_mig *m, struct store_mig *next,
         problem(m, next, fx, "cannot scale %s: %s", m->workload, r->error);
         break;
     case MIG_ACT_IMPORT:
-        problem(m, next, fx, "cannot start the import at %s: %s", m->peer, r->error);
+        problem(m, next, fx, "cannot start the %simport at %s: %s", act->prestage ? "prestage " : "",
+                m->peer, r->error);
         break;
     case MIG_ACT_DROP:
-        problem(m, next, fx, "cannot drop import %s at %s: %s", m->import_id, m->peer, r->error);
+        problem(m, next, fx, "cannot drop %simport %s at %s: %s", act->prestage ? "prestage " : "",
+                act->prestage ? m->prestage_id : m->import_id, m->peer, r->error);
         break;
     case MIG_ACT_TRAFFIC:
         problem(m, next, fx, "cannot switch %s: %s", m->hostname, r->error);
@@ -1110,6 +1388,36 @@ static bool refused(const struct mig_result *r)
            r->http_status != 429;
 }
 
+static void outcome_prestage(const struct store_mig *m, const struct mig_result *r,
+                             const struct mig_params *p, int64_t now_ms, struct store_mig *next,
+                             struct mig_effects *fx)
+{
+    bool rolling = phase_of(m) == MIG_PH_ROLLING_BACK;
+    if (r->ok && r->import.id[0]) {
+        util_strlcpy(next->prestage_id, r->import.id, sizeof next->prestage_id);
+        if (!rolling) {
+            next->error[0] = '\0';
+            eventf(fx, false, "prestage import %s started at %s (backup %s)", r->import.id, m->peer,
+                   m->prestage_backup);
+        }
+        return;
+    }
+    if (r->ok)
+        retry_later(next, now_ms);
+    if (refused(r)) {
+        if (rolling) {
+            /* The target has no prestage import of ours to drop. */
+            next->prestage_state[0] = '\0';
+            rb_after(next, p, MIG_RB_DROP_PRESTAGE, now_ms, fx);
+            return;
+        }
+        rollback(next, p, now_ms, fx, "%s refused the prestage import: %s", m->peer, r->error);
+        return;
+    }
+    failed_action(m, next, &(struct mig_action){.kind = MIG_ACT_IMPORT, .prestage = true}, r,
+                  now_ms, fx);
+}
+
 static void outcome_import(const struct store_mig *m, const struct mig_result *r,
                            const struct mig_params *p, int64_t now_ms, struct store_mig *next,
                            struct mig_effects *fx)
@@ -1121,8 +1429,9 @@ static void outcome_import(const struct store_mig *m, const struct mig_result *r
         if (!rolling) {
             char reps[STORE_MIG_DETAIL_MAX / 2];
             replicas_text(m, reps, sizeof reps);
-            eventf(fx, false, "import %s started at %s (backup %s, replicas %s)", r->import.id,
-                   m->peer, m->last_backup, reps);
+            eventf(fx, false, "%simport %s started at %s (backup %s, replicas %s)",
+                   prestage_ready(m) ? "incremental " : "", r->import.id, m->peer, m->last_backup,
+                   reps);
         }
         return;
     }
@@ -1132,7 +1441,7 @@ static void outcome_import(const struct store_mig *m, const struct mig_result *r
         if (rolling) {
             /* The target has no import of ours to drop. */
             next->import_requested = false;
-            rb_goto(next, p, MIG_RB_DROP + 1, now_ms, fx);
+            rb_after(next, p, MIG_RB_DROP, now_ms, fx);
             return;
         }
         rollback(next, p, now_ms, fx, "%s refused the import: %s", m->peer, r->error);
@@ -1152,7 +1461,10 @@ bool mig_outcome(const struct store_mig *m, const struct mig_action *act,
     case MIG_ACT_NONE:
         break;
     case MIG_ACT_IMPORT:
-        outcome_import(m, r, p, now_ms, next, fx);
+        if (act->prestage)
+            outcome_prestage(m, r, p, now_ms, next, fx);
+        else
+            outcome_import(m, r, p, now_ms, next, fx);
         break;
     case MIG_ACT_TRAFFIC:
         if (!r->ok) {
@@ -1161,7 +1473,7 @@ bool mig_outcome(const struct store_mig *m, const struct mig_action *act,
         }
         if (act->home) {
             eventf(fx, false, "%s points at this site again (%s)", m->hostname, act->address);
-            rb_goto(next, p, MIG_RB_TRAFFIC + 1, now_ms, fx);
+            rb_after(next, p, MIG_RB_TRAFFIC, now_ms, fx);
             break;
         }
         if (ph != MIG_PH_CUTOVER || m->step != MIG_CU_SWITCH)
@@ -1189,11 +1501,16 @@ bool mig_outcome(const struct store_mig *m, const struct mig_action *act,
         eventf(fx, false, "%s; downtime %s (estimated %s); done", sw, d, e);
         break;
     case MIG_ACT_DROP:
-        if (r->ok || r->http_status == 404) {
+        if ((r->ok || r->http_status == 404) && act->prestage) {
+            eventf(fx, false, "prestage import %s dropped at %s", m->prestage_id, m->peer);
+            next->prestage_id[0] = '\0';
+            util_strlcpy(next->prestage_state, PRESTAGE_DROPPED, sizeof next->prestage_state);
+            rb_after(next, p, MIG_RB_DROP_PRESTAGE, now_ms, fx);
+        } else if (r->ok || r->http_status == 404) {
             eventf(fx, false, "import %s dropped at %s", m->import_id, m->peer);
             next->import_id[0] = '\0';
             next->import_requested = false;
-            rb_goto(next, p, MIG_RB_DROP + 1, now_ms, fx);
+            rb_after(next, p, MIG_RB_DROP, now_ms, fx);
         } else {
             failed_action(m, next, act, r, now_ms, fx);
         }

@@ -24,26 +24,47 @@
  *                switchover when it took <= MIG_DELTA_SMALL_S, or was not
  *                shorter than the delta before it (waiting longer would
  *                not shrink the final one), or after MIG_MAX_DELTAS.
+ *                With a prestage import still on its way (below), step 1
+ *                (MIG_DL_PRESTAGE) waits for it to be ready first: the
+ *                downtime starts only once the target holds the initial
+ *                backup.
  *   switchover   step 0 reads the namespace and records every
  *                Deployment's and StatefulSet's replica count (before
  *                anything is scaled); the downtime starts and the final
  *                Backup runs with the pods up and the quiesce pre-hook
  *                (floe.dev/quiesce; none when the pods carry their own
- *                Velero hook annotations) (step 1); then every object is
- *                scaled to 0 and waited on until no pod is left (step 2).
+ *                Velero hook annotations) (step 1; `quiesced` is saved
+ *                with its intent: from here the pods may not write until
+ *                they restart); then every object is scaled to 0 and
+ *                waited on until no pod is left (step 2).
  *                With migrator.data_mover: step 0 records, step 2 scales
  *                to 0 first, step 3 takes the final Backup with
  *                snapshotMoveData (volumes are snapshotted, not read
  *                through pods).
  *   restoring    POST /v1/imports at the peer (reservation, backup =
- *                the final one, the recorded replicas), then polls it
- *                until ready or failed.
+ *                the final one, the recorded replicas; `incremental` when
+ *                a prestage import is ready), then polls it until ready
+ *                or failed.
  *   cutover      points the hostname at the peer's ingress; the
  *                downtime ends; done.
  *   done         releases the reservation at the peer (step 0; the hold
  *                with it), keeps the source at 0 replicas until
  *                retain_source has passed and then deletes its
  *                namespace (step 1).
+ * Incremental restore (migrator.incremental_restore, stateful only):
+ * once the initial Backup completed, the source asks the target for a
+ * prestage import of it (POST /v1/imports with `prestage`: the target
+ * restores it and keeps every object at 0 replicas), its intent saved
+ * first (prestage_state "requested"), and watches it beside the deltas
+ * (MIG_WANT_PRESTAGE). Ready: at `restoring` the final backup is imported
+ * with `incremental` (Velero's existingVolumeDataPolicy incremental into
+ * the prestaged namespace), so the downtime holds the final delta's
+ * backup and restore only, and the estimate at switchover says so. A
+ * prestage import that fails, that the target forgets (404) or that is
+ * not ready within the budget of a full import rolls the migration back,
+ * before any downtime (the target released the reservation with a failed
+ * import, so no full import could follow).
+ *
  * Stateless workload (make before break, no downtime): precopy backs up
  * the resources only, restoring records the current replica counts and
  * imports while the source keeps serving, cutover switches the traffic
@@ -59,8 +80,17 @@
  * pointed home again if it may have been switched (step 0), the source
  * is scaled back to the recorded counts if it was scaled (step 1, tried
  * until it works: the workload must run again), the import is dropped
- * at the target (step 2) and the reservation released (step 3); then
- * rolled-back. A PartiallyFailed Backup is accepted (logged): the final
+ * at the target (step 2), then the prestage import (step 4), and the
+ * reservation released (step 3); then rolled-back. When the final
+ * backup's pre hook may have run (`quiesced`: from switchover step 1
+ * until the source is down) step 1 restarts the pods, since a quiesce
+ * hook (a database's read-only switch, fsfreeze) has no post hook and
+ * only a new pod writes again: it waits for a final Backup still
+ * running to end (its hook could stop the new pods' writes again; at
+ * most that backup's budget), scales the recorded objects to 0, waits
+ * until no pod is left, then scales them to the counts recorded at
+ * switchover (before the final backup). A PartiallyFailed Backup is
+ * accepted (logged): the final
  * one only moves on if the target then becomes ready, else the import
  * fails and the migration rolls back. A failed action (a peer or the API
  * server not answering) is tried again after MIG_RETRY_MS.
@@ -70,8 +100,10 @@
  * rates (struct pl_rates; the report's until measured): a backup
  * data_gb / initial rate (initial) or the expected delta / delta rate
  * (delta, final); an import the storage sync period plus data_gb /
- * restore rate. Waits that move no data (scaling, the traffic switch,
- * reading the namespace) have MIG_FLOOR_S. The peer cleanup of a
+ * restore rate (an incremental one: the expected delta instead of
+ * data_gb; the wait for a prestage import: a full import's budget).
+ * Waits that move no data (scaling, the traffic switch, reading the
+ * namespace) have MIG_FLOOR_S. The peer cleanup of a
  * rollback or of a done migration (drop, release) gives up after
  * MIG_PEER_CLEANUP_S with the reason recorded (the peer keeps what it
  * holds until someone releases it there).
@@ -130,6 +162,8 @@ enum {
     MIG_SW_BACKUP = 1,
     MIG_SW_SCALE = 2,
     MIG_SW_MOVER_BACKUP = 3,
+    MIG_DL_DELTAS = 0, /* delta */
+    MIG_DL_PRESTAGE = 1,
     MIG_CU_SWITCH = 0, /* cutover */
     MIG_CU_TTL = 1,
     MIG_CU_SCALE = 2,
@@ -137,6 +171,7 @@ enum {
     MIG_RB_SCALE = 1,
     MIG_RB_DROP = 2,
     MIG_RB_RELEASE = 3,
+    MIG_RB_DROP_PRESTAGE = 4, /* taken after MIG_RB_DROP, before MIG_RB_RELEASE */
     MIG_DN_RELEASE = 0, /* done */
     MIG_DN_RETAIN = 1,
 };
@@ -162,6 +197,7 @@ struct mig_params {
     const char *peer_ingress; /* the peer's ingress; NULL or "" when unknown */
     const char *home_ingress; /* site.ingress, where a rollback points back; NULL or "" */
     struct pl_rates rates;    /* this peer's: learned, else pl_rates_report() */
+    bool incremental_restore; /* prestage the initial backup, restore the final in place */
 };
 
 /* What to observe before mig_step. */
@@ -170,6 +206,7 @@ enum {
     MIG_WANT_BACKUP = 2, /* GET the Backup named m->backup (and its bytes once finished) */
     MIG_WANT_NS = 4,     /* read the source namespace */
     MIG_WANT_IMPORT = 8, /* GET the import m->import_id at the peer */
+    MIG_WANT_PRESTAGE = 16, /* GET the import m->prestage_id at the peer */
 };
 unsigned mig_wants(const struct store_mig *m);
 
@@ -186,20 +223,21 @@ struct mig_obs {
         const struct mig_ns_state *ns; /* borrowed; valid when ok */
         char error[400];
     } ns;
-    struct {
+    struct mig_import_obs {
         bool asked, ok;
         struct mig_import_status status;
         long http_status; /* the answer's status (404: the target forgot it) */
         char error[400];
-    } import;
+    } import, prestage;
 };
 
 enum mig_act_kind {
     MIG_ACT_NONE,
     MIG_ACT_BACKUP,    /* create the Backup m->backup */
     MIG_ACT_SCALE,     /* scale the listed objects of m->namespace_ */
-    MIG_ACT_IMPORT,    /* POST /v1/imports for m->last_backup with m->replicas */
-    MIG_ACT_DROP,      /* DELETE /v1/imports/{m->import_id} */
+    MIG_ACT_IMPORT,    /* POST /v1/imports for m->last_backup with m->replicas (prestage:
+                          for m->prestage_backup, no replicas) */
+    MIG_ACT_DROP,      /* DELETE /v1/imports/{m->import_id} (prestage: m->prestage_id) */
     MIG_ACT_TRAFFIC,   /* point m->hostname at the peer (or home) */
     MIG_ACT_RELEASE,   /* DELETE /v1/reservations/{m->reservation} at the peer */
     MIG_ACT_DELETE_NS, /* DELETE the source namespace */
@@ -221,6 +259,9 @@ struct mig_action {
     /* MIG_ACT_SCALE */
     struct mig_scale_item scale[MIG_MAX_OBJECTS];
     size_t nscale;
+    /* MIG_ACT_IMPORT, MIG_ACT_DROP */
+    bool prestage;    /* the prestage import, not the final one */
+    bool incremental; /* IMPORT: into the prestaged namespace */
     /* MIG_ACT_TRAFFIC */
     bool home;           /* point it back at this site (a rollback) */
     const char *address; /* borrowed from the params */
@@ -260,8 +301,9 @@ bool mig_outcome(const struct store_mig *m, const struct mig_action *act,
 double mig_budget_s(const struct store_mig *m, const struct mig_params *p);
 
 /* The downtime expected if m switched over now: the final delta at the
- * delta rate plus a full restore at the restore rate (pl_estimate), NAN
- * for a stateless workload's 0. */
+ * delta rate plus a full restore at the restore rate (pl_estimate) — of
+ * the delta only when a prestage import is ready; 0 for a stateless
+ * workload, NAN when the numbers are unusable. */
 double mig_estimate_downtime_s(const struct store_mig *m, const struct mig_params *p);
 
 /* "4m10s", "1h2m", "45s": a duration for people. */

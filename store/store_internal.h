@@ -167,9 +167,15 @@ int store_end_durable(struct store *s, bool commit, const char *what, char *err,
     "  attempts             INTEGER NOT NULL,"                                                     \
     "  import_id            TEXT NOT NULL,"                                                        \
     "  import_requested     INTEGER NOT NULL,"                                                     \
+    "  prestage_backup      TEXT NOT NULL,"                                                        \
+    "  prestage_id          TEXT NOT NULL,"                                                        \
+    "  prestage_state       TEXT NOT NULL CHECK (prestage_state IN ('', 'requested', 'ready',"     \
+    "                         'dropped')),"                                                        \
+    "  prestage_started_ms  INTEGER NOT NULL,"                                                     \
     "  replicas             TEXT NOT NULL,"                                                        \
     "  replicas_recorded    INTEGER NOT NULL,"                                                     \
     "  scaled               INTEGER NOT NULL,"                                                     \
+    "  quiesced             INTEGER NOT NULL,"                                                     \
     "  downtime_start_ms    INTEGER NOT NULL,"                                                     \
     "  downtime_s           REAL,"                                                                 \
     "  estimated_downtime_s REAL,"                                                                 \

@@ -6,8 +6,8 @@
  * (workload, namespace, kW, data, hostname, quiesce command), where to
  * (peer, the reservation it granted), how far it got (phase, step within
  * the phase, Velero object counter `seq`, the backup in progress and the
- * last completed one, the target's import id, the replica counts
- * recorded at switchover) and what it cost (downtime, bytes, time per
+ * last completed one, the target's import id and its prestage import,
+ * the replica counts recorded at switchover) and what it cost (downtime, bytes, time per
  * phase). migrator/mig_phase.c decides every change; core/migrator.c
  * saves it here *before* acting on it, so a restarted agent re-reads
  * the row and resumes (SPEC 6: every step persisted before it is acted
@@ -103,12 +103,21 @@ struct store_mig {
     /* target */
     char import_id[STORE_MIG_ID_MAX]; /* "" until the target answered */
     bool import_requested;            /* POST /v1/imports intended */
+    /* the prestage import (migrator.incremental_restore): the initial
+     * backup restored at the target during precopy/delta, kept stopped */
+    char prestage_backup[STORE_MIG_BACKUP_MAX]; /* the backup it restores; "" none */
+    char prestage_id[STORE_MIG_ID_MAX];         /* "" until the target answered */
+    char prestage_state[STORE_MIG_PHASE_MAX];   /* "" none, "requested" (POST intended, then
+                                                   running), "ready", "dropped" (by a rollback) */
+    int64_t prestage_started_ms;
 
     /* source */
     struct store_mig_replica replicas[STORE_MIG_MAX_REPLICAS];
     size_t nreplicas;
     bool replicas_recorded;
-    bool scaled; /* scaling the source down was intended */
+    bool scaled;   /* scaling the source down was intended */
+    bool quiesced; /* the final backup's pre hooks may have stopped the pods' writes: they
+                      write again only once restarted (the hooks have no post hook) */
 
     /* what it cost */
     int64_t downtime_start_ms;   /* 0: no downtime started */

@@ -3,7 +3,10 @@
  * transition of a stateful and a stateless migration, the data mover's
  * order, retries (Failed, a Velero restart, a refused POST), a
  * PartiallyFailed final backup, rollback from each phase (with what it
- * undoes, in order), abort, and timeouts that follow the budgets.
+ * undoes, in order; restarting pods the final backup's hook may have
+ * quiesced), abort, timeouts that follow the budgets, and the incremental
+ * restore (a prestage import during precopy/delta, the final backup
+ * restored in place).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -124,6 +127,19 @@ static struct mig_obs import_is(enum mig_import_phase ph, const char *error)
     o.import.status.restored_bytes = 31.8e9;
     if (error)
         util_strlcpy(o.import.status.error, error, sizeof o.import.status.error);
+    return o;
+}
+
+static struct mig_obs prestage_is(enum mig_import_phase ph, const char *error)
+{
+    struct mig_obs o = none();
+    o.prestage.asked = o.prestage.ok = true;
+    util_strlcpy(o.prestage.status.id, "imp-pre", sizeof o.prestage.status.id);
+    o.prestage.status.phase = ph;
+    o.prestage.status.restore_s = 360;
+    o.prestage.status.restored_bytes = 37e9;
+    if (error)
+        util_strlcpy(o.prestage.status.error, error, sizeof o.prestage.status.error);
     return o;
 }
 
@@ -679,6 +695,73 @@ static void rollback_after_scaling_restores_counts_drops_import_and_releases(voi
     free(h);
 }
 
+static void rollback_after_the_quiesce_hook_restarts_the_pods(void **state)
+{
+    (void)state;
+    struct h *h = new_h(false);
+    to_switchover_backup(h);
+    /* The final backup (with its pre hook) is on its way; nothing is
+     * scaled yet. An abort comes. */
+    assert_true(h->m.quiesced);
+    assert_false(h->m.scaled);
+    h->m.abort_requested = true;
+    step(h, &(struct mig_obs){0});
+    expect_phase(h, "rolling-back", MIG_RB_SCALE);
+    assert_int_equal(mig_wants(&h->m), MIG_WANT_NS | MIG_WANT_BACKUP);
+    /* The backup still runs: its hook could stop new pods' writes. */
+    struct mig_obs o = backup_is(MIG_V_RUNNING, 0, NAN, NULL);
+    o.ns = ns_is(h).ns;
+    step(h, &o);
+    assert_int_equal(h->act.kind, MIG_ACT_NONE);
+    assert_non_null(strstr(h->m.error, "waiting for the final backup"));
+    /* Ended: every recorded object to 0, the intent saved first. */
+    o.backup.status.cls = MIG_V_COMPLETED;
+    step(h, &o);
+    assert_int_equal(h->act.kind, MIG_ACT_SCALE);
+    assert_int_equal(h->act.nscale, 2);
+    assert_int_equal(h->act.scale[0].replicas, 0);
+    assert_int_equal(h->act.scale[1].replicas, 0);
+    assert_true(h->m.scaled && h->m.quiesced);
+    assert_non_null(strstr(h->fx.event, "restarting shop"));
+    /* A pod still terminating: wait. */
+    scale_down(h);
+    h->ns.objs[0].status_replicas = 1;
+    step(h, &o);
+    assert_int_equal(h->act.kind, MIG_ACT_NONE);
+    assert_true(h->m.quiesced);
+    h->ns.objs[0].status_replicas = 0;
+    step(h, &o);
+    assert_false(h->m.quiesced);
+    expect_phase(h, "rolling-back", MIG_RB_SCALE);
+    /* Then back to the counts recorded before the final backup. */
+    o = ns_is(h);
+    step(h, &o);
+    assert_int_equal(h->act.kind, MIG_ACT_SCALE);
+    assert_int_equal(h->act.scale[0].replicas, 3);
+    assert_int_equal(h->act.scale[1].replicas, 1);
+    set_obj(&h->ns.objs[0], MIG_DEPLOYMENT, "web", 3, 3);
+    set_obj(&h->ns.objs[1], MIG_STATEFULSET, "db", 1, 1);
+    step(h, &o);
+    expect_phase(h, "rolling-back", MIG_RB_RELEASE);
+    free(h);
+    /* A backup stuck past its budget is not waited on for ever. */
+    h = new_h(false);
+    to_switchover_backup(h);
+    h->m.abort_requested = true;
+    step(h, &(struct mig_obs){0});
+    h->now = h->m.backup_started_ms + 3 * 60 * MIN;
+    o = backup_is(MIG_V_RUNNING, 0, NAN, NULL);
+    o.ns = ns_is(h).ns;
+    step(h, &o);
+    assert_int_equal(h->act.kind, MIG_ACT_SCALE);
+    free(h);
+    /* Once the source had no pod left, nothing is quiesced any more. */
+    h = new_h(false);
+    to_restoring(h);
+    assert_false(h->m.quiesced);
+    free(h);
+}
+
 static void import_started_but_id_lost_is_asked_again_to_drop_it(void **state)
 {
     (void)state;
@@ -753,6 +836,283 @@ static void abort_rolls_back_from_every_phase_before_the_switch(void **state)
     h->m.abort_requested = true;
     step(h, &(struct mig_obs){0});
     expect_phase(h, "cutover", MIG_CU_TTL);
+    free(h);
+}
+
+
+/* ---- incremental restore ---- */
+
+/* precopy done (long: deltas follow) with incremental_restore: the
+ * prestage import asked for, answered imp-pre. */
+static void to_prestaged_delta(struct h *h)
+{
+    h->p.incremental_restore = true;
+    to_precopy(h);
+    char initial[64];
+    util_strlcpy(initial, h->m.backup, sizeof initial);
+    finish_backup(h, 42 * 60, 37e9);
+    expect_phase(h, "delta", MIG_DL_DELTAS);
+    /* The intent is saved with the step that asks for it. */
+    assert_int_equal(h->act.kind, MIG_ACT_IMPORT);
+    assert_true(h->act.prestage);
+    assert_false(h->act.incremental);
+    assert_string_equal(h->m.prestage_state, "requested");
+    assert_string_equal(h->m.prestage_backup, initial);
+    assert_int_equal(h->m.prestage_started_ms, h->now);
+    assert_non_null(strstr(h->fx.event, "prestaging it at falkenberg-1"));
+    outcome(h, true, 202, "imp-pre");
+    assert_string_equal(h->m.prestage_id, "imp-pre");
+    assert_string_equal(h->m.import_id, "");
+}
+
+static void incremental_restore_prestages_the_initial_backup_and_restores_only_the_delta(void **state)
+{
+    (void)state;
+    struct h *h = new_h(false);
+    to_prestaged_delta(h);
+    assert_int_equal(mig_wants(&h->m), MIG_WANT_PRESTAGE);
+    struct mig_obs o = prestage_is(MIG_IMPORT_RESTORING, NULL);
+    step(h, &o);
+    assert_false(h->changed);
+    /* Deltas go on meanwhile; a small one would switch over, but the
+     * target does not hold the initial backup yet: wait for it. */
+    h->now += 10 * MIN;
+    step(h, &o);
+    assert_int_equal(h->act.kind, MIG_ACT_BACKUP);
+    assert_int_equal(mig_wants(&h->m), MIG_WANT_BACKUP | MIG_WANT_PRESTAGE);
+    h->now += 100 * S;
+    o = backup_is(MIG_V_COMPLETED, 100, 0.4e9, NULL);
+    o.prestage = prestage_is(MIG_IMPORT_RESTORING, NULL).prestage;
+    step(h, &o);
+    expect_phase(h, "delta", MIG_DL_PRESTAGE);
+    assert_non_null(strstr(h->fx.event, "once the prestage import"));
+    assert_true(isfinite(mig_budget_s(&h->m, &h->p)));
+    assert_int_equal(h->m.downtime_start_ms, 0);
+    o = prestage_is(MIG_IMPORT_STARTING, NULL);
+    step(h, &o);
+    assert_int_equal(h->act.kind, MIG_ACT_NONE);
+    expect_phase(h, "delta", MIG_DL_PRESTAGE);
+    /* Ready: a restore rate sample, then the switchover. */
+    o = prestage_is(MIG_IMPORT_READY, NULL);
+    step(h, &o);
+    assert_string_equal(h->m.prestage_state, "ready");
+    assert_int_equal(h->fx.nrates, 1);
+    assert_int_equal(h->fx.rates[0].kind, STORE_RATE_RESTORE);
+    assert_true(fabs(h->fx.rates[0].gb_per_min - 37.0 / 6) < 1e-9);
+    assert_int_equal(mig_wants(&h->m), 0u);
+    step(h, &(struct mig_obs){0});
+    expect_phase(h, "switchover", MIG_SW_RECORD);
+    /* The estimate: the 0.4 GB delta backed up and restored, not 37 GB. */
+    o = ns_is(h);
+    step(h, &o);
+    expect_phase(h, "switchover", MIG_SW_BACKUP);
+    double delta_only = 0.4 / 0.25 * 60 + 0.4 / 6.36 * 60;
+    assert_true(fabs(h->m.estimated_downtime_s - delta_only) < 1e-6);
+    struct store_mig full = h->m;
+    full.prestage_state[0] = '\0';
+    assert_true(fabs(mig_estimate_downtime_s(&full, &h->p) - (0.4 / 0.25 * 60 + 37 / 6.36 * 60)) <
+                1e-6);
+    finish_backup(h, 100, 0.4e9);
+    scale_down(h);
+    o = ns_is(h);
+    step(h, &o);
+    expect_phase(h, "restoring", 0);
+    assert_non_null(strstr(h->fx.event, "incremental"));
+    /* The restore's budget: the delta, not the whole data. */
+    assert_true(fabs(mig_budget_s(&h->m, &h->p) - (3 * (60 + 0.4 / 6.36 * 60) + MIG_FLOOR_S)) <
+                1e-6);
+    step(h, &(struct mig_obs){0});
+    assert_int_equal(h->act.kind, MIG_ACT_IMPORT);
+    assert_true(h->act.incremental);
+    assert_false(h->act.prestage);
+    outcome(h, true, 202, "imp-1");
+    assert_string_equal(h->m.import_id, "imp-1");
+    assert_non_null(strstr(h->fx.event, "incremental import imp-1"));
+    o = import_is(MIG_IMPORT_READY, NULL);
+    o.import.status.restored_bytes = NAN; /* an unknown delta teaches no rate */
+    step(h, &o);
+    expect_phase(h, "cutover", MIG_CU_SWITCH);
+    assert_int_equal(h->fx.nrates, 0);
+    free(h);
+}
+
+static void without_incremental_restore_nothing_is_prestaged(void **state)
+{
+    (void)state;
+    struct h *h = new_h(false);
+    to_precopy(h);
+    finish_backup(h, 42 * 60, 37e9);
+    assert_int_equal(h->act.kind, MIG_ACT_NONE);
+    assert_string_equal(h->m.prestage_state, "");
+    free(h);
+    /* Nor for a stateless workload: no volume data to stage. */
+    h = new_h(true);
+    h->p.incremental_restore = true;
+    to_precopy(h);
+    finish_backup(h, 5, 0);
+    expect_phase(h, "restoring", 0);
+    assert_string_equal(h->m.prestage_state, "");
+    struct mig_obs o = ns_is(h);
+    step(h, &o);
+    assert_int_equal(h->act.kind, MIG_ACT_IMPORT);
+    assert_false(h->act.incremental || h->act.prestage);
+    free(h);
+}
+
+static void a_short_initial_backup_waits_for_the_prestage_before_switching_over(void **state)
+{
+    (void)state;
+    struct h *h = new_h(false);
+    h->p.incremental_restore = true;
+    to_precopy(h);
+    finish_backup(h, 60, 37e9);
+    expect_phase(h, "delta", MIG_DL_PRESTAGE);
+    assert_int_equal(h->act.kind, MIG_ACT_IMPORT);
+    assert_true(h->act.prestage);
+    /* The peer did not answer: asked again after MIG_RETRY_MS. */
+    outcome(h, false, 0, NULL);
+    assert_non_null(strstr(h->m.error, "cannot start the prestage import"));
+    step(h, &(struct mig_obs){0});
+    assert_int_equal(h->act.kind, MIG_ACT_NONE);
+    h->now += MIG_RETRY_MS;
+    step(h, &(struct mig_obs){0});
+    assert_int_equal(h->act.kind, MIG_ACT_IMPORT);
+    assert_true(h->act.prestage);
+    outcome(h, true, 202, "imp-pre");
+    struct mig_obs o = prestage_is(MIG_IMPORT_READY, NULL);
+    step(h, &o);
+    step(h, &(struct mig_obs){0});
+    expect_phase(h, "switchover", MIG_SW_RECORD);
+    assert_non_null(strstr(h->fx.event, "prestage import imp-pre is ready"));
+    free(h);
+}
+
+static void a_failed_prestage_rolls_back_before_any_downtime_and_drops_it(void **state)
+{
+    (void)state;
+    struct h *h = new_h(false);
+    to_prestaged_delta(h);
+    struct mig_obs o = prestage_is(MIG_IMPORT_FAILED, "the Restore failed");
+    step(h, &o);
+    expect_phase(h, "rolling-back", MIG_RB_DROP_PRESTAGE);
+    assert_non_null(strstr(h->m.reason, "prestage import imp-pre failed"));
+    assert_int_equal(h->m.downtime_start_ms, 0);
+    step(h, &(struct mig_obs){0});
+    assert_int_equal(h->act.kind, MIG_ACT_DROP);
+    assert_true(h->act.prestage);
+    outcome(h, true, 200, NULL);
+    assert_string_equal(h->m.prestage_state, "dropped");
+    assert_string_equal(h->m.prestage_id, "");
+    expect_phase(h, "rolling-back", MIG_RB_RELEASE);
+    free(h);
+    /* Forgotten by the target (404), or never ready within a full
+     * import's budget: the same. */
+    h = new_h(false);
+    to_prestaged_delta(h);
+    struct mig_obs gone = none();
+    gone.prestage.asked = true;
+    gone.prestage.http_status = 404;
+    step(h, &gone);
+    expect_phase(h, "rolling-back", MIG_RB_DROP_PRESTAGE);
+    assert_non_null(strstr(h->m.reason, "unknown at"));
+    free(h);
+    h = new_h(false);
+    to_prestaged_delta(h);
+    o = prestage_is(MIG_IMPORT_RESTORING, NULL);
+    h->now += 10 * MIN;
+    step(h, &o);
+    finish_backup(h, 100, 0.4e9);
+    expect_phase(h, "delta", MIG_DL_PRESTAGE);
+    double limit = 3 * (60 + 37 / 6.36 * 60) + MIG_FLOOR_S;
+    assert_true(fabs(mig_budget_s(&h->m, &h->p) - limit) < 1e-6);
+    h->now = h->m.prestage_started_ms + (int64_t)(limit * 1000) + S;
+    step(h, &o);
+    expect_phase(h, "rolling-back", MIG_RB_DROP_PRESTAGE);
+    assert_non_null(strstr(h->m.reason, "not ready within"));
+    free(h);
+}
+
+static void rollback_drops_the_final_import_then_the_prestage_one(void **state)
+{
+    (void)state;
+    struct h *h = new_h(false);
+    to_prestaged_delta(h);
+    struct mig_obs o = prestage_is(MIG_IMPORT_READY, NULL);
+    step(h, &o);
+    h->now += 10 * MIN;
+    step(h, &(struct mig_obs){0});
+    finish_backup(h, 100, 0.4e9);
+    expect_phase(h, "switchover", MIG_SW_RECORD);
+    o = ns_is(h);
+    step(h, &o);
+    finish_backup(h, 100, 0.4e9);
+    scale_down(h);
+    o = ns_is(h);
+    step(h, &o);
+    expect_phase(h, "restoring", 0);
+    step(h, &(struct mig_obs){0});
+    outcome(h, true, 202, "imp-1");
+    o = import_is(MIG_IMPORT_FAILED, "no space");
+    step(h, &o);
+    expect_phase(h, "rolling-back", MIG_RB_SCALE);
+    set_obj(&h->ns.objs[0], MIG_DEPLOYMENT, "web", 3, 3);
+    set_obj(&h->ns.objs[1], MIG_STATEFULSET, "db", 1, 1);
+    o = ns_is(h);
+    step(h, &o);
+    expect_phase(h, "rolling-back", MIG_RB_DROP);
+    step(h, &(struct mig_obs){0});
+    assert_int_equal(h->act.kind, MIG_ACT_DROP);
+    assert_false(h->act.prestage);
+    outcome(h, true, 200, NULL);
+    expect_phase(h, "rolling-back", MIG_RB_DROP_PRESTAGE);
+    assert_int_equal(mig_budget_s(&h->m, &h->p), MIG_PEER_CLEANUP_S);
+    step(h, &(struct mig_obs){0});
+    assert_int_equal(h->act.kind, MIG_ACT_DROP);
+    assert_true(h->act.prestage);
+    /* The peer is down: later; 404 counts as dropped. */
+    outcome(h, false, 0, NULL);
+    expect_phase(h, "rolling-back", MIG_RB_DROP_PRESTAGE);
+    assert_non_null(strstr(h->m.error, "cannot drop prestage import imp-pre"));
+    h->now += MIG_RETRY_MS;
+    step(h, &(struct mig_obs){0});
+    outcome(h, false, 404, NULL);
+    expect_phase(h, "rolling-back", MIG_RB_RELEASE);
+    assert_non_null(strstr(h->fx.event, "prestage import imp-pre dropped"));
+    free(h);
+}
+
+static void a_prestage_asked_for_but_never_answered_is_asked_again_to_drop_it(void **state)
+{
+    (void)state;
+    struct h *h = new_h(false);
+    h->p.incremental_restore = true;
+    to_precopy(h);
+    finish_backup(h, 42 * 60, 37e9);
+    assert_true(h->act.prestage);
+    /* The agent died before the answer's id was saved, then an abort. */
+    h->m.abort_requested = true;
+    step(h, &(struct mig_obs){0});
+    expect_phase(h, "rolling-back", MIG_RB_DROP_PRESTAGE);
+    step(h, &(struct mig_obs){0});
+    assert_int_equal(h->act.kind, MIG_ACT_IMPORT);
+    assert_true(h->act.prestage);
+    outcome(h, true, 200, "imp-pre");
+    assert_string_equal(h->m.prestage_id, "imp-pre");
+    step(h, &(struct mig_obs){0});
+    assert_int_equal(h->act.kind, MIG_ACT_DROP);
+    assert_true(h->act.prestage);
+    free(h);
+    /* Refused when asked again: nothing of ours there. */
+    h = new_h(false);
+    h->p.incremental_restore = true;
+    to_precopy(h);
+    finish_backup(h, 42 * 60, 37e9);
+    h->m.abort_requested = true;
+    step(h, &(struct mig_obs){0});
+    step(h, &(struct mig_obs){0});
+    outcome(h, false, 409, NULL);
+    expect_phase(h, "rolling-back", MIG_RB_RELEASE);
+    assert_string_equal(h->m.prestage_state, "");
     free(h);
 }
 
@@ -851,6 +1211,13 @@ int main(void)
         cmocka_unit_test(abort_rolls_back_from_every_phase_before_the_switch),
         cmocka_unit_test(budgets_grow_with_the_data_and_a_stuck_backup_is_retried),
         cmocka_unit_test(rollback_gives_up_on_an_unreachable_peer_after_the_cleanup_budget),
+        cmocka_unit_test(rollback_after_the_quiesce_hook_restarts_the_pods),
+        cmocka_unit_test(incremental_restore_prestages_the_initial_backup_and_restores_only_the_delta),
+        cmocka_unit_test(without_incremental_restore_nothing_is_prestaged),
+        cmocka_unit_test(a_short_initial_backup_waits_for_the_prestage_before_switching_over),
+        cmocka_unit_test(a_failed_prestage_rolls_back_before_any_downtime_and_drops_it),
+        cmocka_unit_test(rollback_drops_the_final_import_then_the_prestage_one),
+        cmocka_unit_test(a_prestage_asked_for_but_never_answered_is_asked_again_to_drop_it),
         cmocka_unit_test(formats_durations_for_people),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
