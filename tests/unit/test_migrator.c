@@ -14,7 +14,11 @@
  * requires the same end: each workload running at exactly one site at
  * its original replica counts, no write lost (the target's data version
  * is the source's at the moment writes stopped), the traffic where the
- * workload runs, no reservation or hold left.
+ * workload runs, no reservation or hold left. It runs twice: with full
+ * restores, and with migrator.incremental_restore, where the peer keeps
+ * a prestage import stopped and restores the final backup into it (an
+ * incremental import without a ready prestage one fails there, as a full
+ * import into a prestaged namespace does).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -81,6 +85,8 @@ struct fimport {
     int polls_left;
     enum mig_import_phase phase;
     bool dropped;
+    bool prestage, incremental;
+    char error[80];
     struct mig_import_replica reps[4];
     size_t nreps;
 };
@@ -321,7 +327,17 @@ static int f_import_start(void *ctx, const struct cfg_peer *peer,
     struct world *w = ctx;
     (void)peer;
     memset(out, 0, sizeof *out);
-    assert_true(saved_row(w, r->workload).import_requested);
+    /* The intent is on disk before the POST. */
+    struct store_mig row = saved_row(w, r->workload);
+    if (r->prestage) {
+        assert_string_equal(row.prestage_state, "requested");
+        assert_string_equal(row.prestage_backup, r->backup);
+        assert_int_equal(r->nreplicas, 0);
+        assert_false(r->incremental);
+    } else {
+        assert_true(row.import_requested);
+        assert_true(r->incremental == (strcmp(row.prestage_state, "ready") == 0));
+    }
     if (w->peer_down) {
         *http = 0;
         return errf(err, errlen, "unreachable");
@@ -346,6 +362,8 @@ static int f_import_start(void *ctx, const struct cfg_peer *peer,
     util_strlcpy(x->ns, r->namespace_, sizeof x->ns);
     x->polls_left = 3;
     x->phase = MIG_IMPORT_WAITING_BACKUP;
+    x->prestage = r->prestage;
+    x->incremental = r->incremental;
     assert_true(r->nreplicas <= 4);
     memcpy(x->reps, r->replicas, r->nreplicas * sizeof *r->replicas);
     x->nreps = r->nreplicas;
@@ -360,6 +378,34 @@ static struct fimport *find_import(struct world *w, const char *id)
         if (strcmp(w->imports[i].id, id) == 0)
             return &w->imports[i];
     return NULL;
+}
+
+/* The peer's prestage import of namespace ns that is ready and kept. */
+static const struct fimport *prestaged(struct world *w, const char *ns)
+{
+    for (size_t i = 0; i < w->nimports; i++)
+        if (w->imports[i].prestage && !w->imports[i].dropped &&
+            w->imports[i].phase == MIG_IMPORT_READY && strcmp(w->imports[i].ns, ns) == 0)
+            return &w->imports[i];
+    return NULL;
+}
+
+/* How an import ends at the peer: as the real importer decides. */
+static enum mig_import_phase import_end(struct world *w, struct fimport *x)
+{
+    if (w->import_fails) {
+        util_strlcpy(x->error, "restored workload never became ready", sizeof x->error);
+        return MIG_IMPORT_FAILED;
+    }
+    if (x->incremental && !prestaged(w, x->ns)) {
+        util_strlcpy(x->error, "namespace was not prestaged", sizeof x->error);
+        return MIG_IMPORT_FAILED;
+    }
+    if (!x->incremental && prestaged(w, x->ns)) {
+        util_strlcpy(x->error, "namespace already exists", sizeof x->error);
+        return MIG_IMPORT_FAILED;
+    }
+    return MIG_IMPORT_READY;
 }
 
 static int f_import_get(void *ctx, const struct cfg_peer *peer, const char *id,
@@ -379,8 +425,9 @@ static int f_import_get(void *ctx, const struct cfg_peer *peer, const char *id,
     }
     if (x->polls_left > 0 && --x->polls_left == 0) {
         struct fbackup *b = find_backup(w, x->backup);
-        x->phase = w->import_fails ? MIG_IMPORT_FAILED : MIG_IMPORT_READY;
-        if (x->phase == MIG_IMPORT_READY)
+        x->phase = import_end(w, x);
+        /* A prestaged workload is kept at 0: it runs nothing yet. */
+        if (x->phase == MIG_IMPORT_READY && !x->prestage)
             w->target_version[ns_index(w, x->ns)] = b ? b->captured : -1;
     } else if (x->polls_left > 0) {
         x->phase = MIG_IMPORT_RESTORING;
@@ -390,7 +437,7 @@ static int f_import_get(void *ctx, const struct cfg_peer *peer, const char *id,
     out->restore_s = 120;
     out->restored_bytes = 12e9;
     if (x->phase == MIG_IMPORT_FAILED)
-        util_strlcpy(out->error, "restored workload never became ready", sizeof out->error);
+        util_strlcpy(out->error, x->error, sizeof out->error);
     *http = 200;
     return 0;
 }
@@ -686,11 +733,17 @@ static void expect_moved(struct fixture *f, const char *why)
     assert_false(w->ns[0].exists);
     assert_false(w->ns[1].exists);
     size_t live = 0;
+    bool incremental = f->cfg.migrator.incremental_restore;
     for (size_t i = 0; i < w->nimports; i++) {
         const struct fimport *x = &w->imports[i];
-        if (x->dropped || x->phase != MIG_IMPORT_READY)
+        if (x->dropped || x->phase != MIG_IMPORT_READY || x->prestage)
             continue;
         live++;
+        /* With incremental restore, shop's final backup went into the
+         * namespace its prestage import made; front has no data. */
+        if (x->incremental != (incremental && strcmp(x->ns, "shop") == 0))
+            fail_msg("%s: import %s of %s is%s incremental", why, x->id, x->ns,
+                     x->incremental ? "" : " not");
         if (strcmp(x->ns, "shop") == 0) {
             assert_int_equal(x->nreps, 2);
             assert_string_equal(x->reps[0].key, "deployment/web");
@@ -703,6 +756,10 @@ static void expect_moved(struct fixture *f, const char *why)
         }
     }
     assert_int_equal(live, 2);
+    if (incremental != (prestaged(w, "shop") != NULL) || prestaged(w, "front"))
+        fail_msg("%s: prestage import of shop %s", why,
+                 prestaged(w, "shop") ? "kept" : "missing");
+    assert_true(incremental == (strcmp(shop->prestage_state, "ready") == 0));
     /* No write lost: the target runs the version writes stopped at. */
     if (w->target_version[0] != w->ns[0].version)
         fail_msg("%s: shop runs version %lld at the target, writes stopped at %lld", why,
@@ -745,9 +802,8 @@ static void holds_become_migrations_and_both_workloads_move(void **state)
     assert_true(r.samples[STORE_RATE_INITIAL] >= 1 && r.samples[STORE_RATE_RESTORE] >= 1);
 }
 
-static void the_same_end_after_a_crash_at_any_point(void **state)
+static void crash_matrix(struct fixture *f)
 {
-    struct fixture *f = *state;
     /* Count the crash points of a clean run first. */
     hold(f, "shop", "rsv-1", 40);
     hold(f, "front", "rsv-2", 10);
@@ -774,7 +830,92 @@ static void the_same_end_after_a_crash_at_any_point(void **state)
         snprintf(why, sizeof why, "crash at point %d of %d", k, points);
         expect_moved(f, why);
     }
-    print_message("%d crash points, each ends moved\n", points);
+    print_message("%d crash points%s, each ends moved\n", points,
+                  f->cfg.migrator.incremental_restore ? " (incremental restore)" : "");
+}
+
+static void the_same_end_after_a_crash_at_any_point(void **state)
+{
+    crash_matrix(*state);
+}
+
+static void the_same_end_after_a_crash_at_any_point_with_incremental_restore(void **state)
+{
+    struct fixture *f = *state;
+    f->cfg.migrator.incremental_restore = true;
+    crash_matrix(f);
+}
+
+static void incremental_restore_prestages_then_moves_only_the_delta(void **state)
+{
+    struct fixture *f = *state;
+    f->cfg.migrator.incremental_restore = true;
+    hold(f, "shop", "rsv-1", 40);
+    hold(f, "front", "rsv-2", 10);
+    /* The prestage import is asked for once the initial backup is done,
+     * and is ready before the downtime starts. */
+    bool prestaged_before_downtime = false;
+    for (int i = 0; i < MAX_TICKS && !prestaged_before_downtime; i++) {
+        tick(f);
+        struct store_mig m = saved_row(&f->w, "shop");
+        assert_true(m.downtime_start_ms == 0 || strcmp(m.prestage_state, "ready") == 0);
+        prestaged_before_downtime = m.downtime_start_ms != 0;
+    }
+    assert_true(prestaged_before_downtime);
+    run_to_end(f);
+    expect_moved(f, "incremental restore");
+}
+
+static void a_failed_prestage_rolls_back_and_drops_it(void **state)
+{
+    struct fixture *f = *state;
+    f->cfg.migrator.incremental_restore = true;
+    hold(f, "shop", "rsv-1", 40);
+    f->w.import_fails = true;
+    run_to_end(f);
+    struct store_mig m = saved_row(&f->w, "shop");
+    assert_string_equal(m.result, "rolled-back");
+    assert_non_null(strstr(m.error, "prestage import"));
+    assert_string_equal(m.prestage_state, "dropped");
+    assert_int_equal(m.downtime_start_ms, 0);
+    /* Never stopped here: writes went on all along. */
+    assert_false(m.scaled);
+    assert_int_equal(f->w.nimports, 1);
+    assert_true(f->w.imports[0].prestage && f->w.imports[0].dropped);
+    assert_true(f->w.released[0]);
+    assert_true(holds_kw(f) == 0);
+}
+
+static void a_rollback_after_the_quiesce_hook_leaves_the_source_writable(void **state)
+{
+    struct fixture *f = *state;
+    hold(f, "shop", "rsv-1", 40);
+    /* Up to the final backup, which carries the quiesce pre hook. */
+    for (int i = 0; i < MAX_TICKS; i++) {
+        tick(f);
+        struct store_mig m = saved_row(&f->w, "shop");
+        if (strcmp(m.phase, "switchover") == 0 && m.step == 1)
+            break;
+    }
+    assert_true(f->w.ns[0].quiesced);
+    struct store_mig m = saved_row(&f->w, "shop");
+    assert_false(m.scaled);
+    char why[200], err[256];
+    assert_int_equal(
+        store_mig_abort(f->a.store, m.id, "facility", f->w.now, why, sizeof why, err, sizeof err),
+        0);
+    run_to_end(f);
+    m = saved_row(&f->w, "shop");
+    assert_string_equal(m.result, "rolled-back");
+    /* Back at its counts, restarted: the pods write again. */
+    struct world *w = &f->w;
+    assert_int_equal(w->ns[0].objs[0].replicas, 3);
+    assert_int_equal(w->ns[0].objs[1].replicas, 1);
+    assert_false(w->ns[0].quiesced);
+    int64_t v = w->ns[0].version;
+    tick(f);
+    assert_true(w->ns[0].version > v);
+    assert_true(w->released[0]);
 }
 
 static void failed_and_restarted_backups_are_retried_and_still_lose_nothing(void **state)
@@ -1100,6 +1241,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(holds_become_migrations_and_both_workloads_move),
         T(the_same_end_after_a_crash_at_any_point),
+        T(the_same_end_after_a_crash_at_any_point_with_incremental_restore),
+        T(incremental_restore_prestages_then_moves_only_the_delta),
+        T(a_failed_prestage_rolls_back_and_drops_it),
+        T(a_rollback_after_the_quiesce_hook_leaves_the_source_writable),
         T(failed_and_restarted_backups_are_retried_and_still_lose_nothing),
         T(a_failing_import_rolls_back_to_the_original_replicas),
         T(abort_through_the_store_rolls_back),
