@@ -45,7 +45,11 @@
  *
  * Every step is written to the store before it is acted on. An import
  * that fails, or is dropped (DELETE /v1/imports/{id}), releases its
- * reservation, and the namespace it made is deleted: a failed import
+ * reservation (a prestage import and the incremental one restored into
+ * its namespace share one: the last of them to end releases it), and the
+ * namespace it made is deleted (an incremental import that began
+ * restoring has taken the namespace over: the prestage import's drop
+ * then leaves it alone): a failed import
  * never served anything (the source cuts traffic over only after
  * `ready`), so the source's copy is the one that counts, and a
  * half-restored copy left running would run the workload at two sites.

@@ -205,6 +205,55 @@ static int release_reservation(struct store *s, const char *id, const char *by, 
     return rc;
 }
 
+/* Releases the reservation of import r unless another import of it
+ * still lives (works, or is ready and not dropped): a prestage import
+ * and the incremental one restored into it share one reservation, which
+ * ends with the last of them. */
+static int release_if_last(struct store *s, const struct store_import *r, const char *by,
+                           int64_t now_ms, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = store_prepare(s, s->writer,
+                                     "SELECT 1 FROM import WHERE reservation = ?1 AND id != ?2"
+                                     " AND (" IMPORT_ACTIVE " OR phase = 'ready') LIMIT 1",
+                                     err, errlen);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, r->reservation, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, r->id);
+    int step = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (step == SQLITE_ROW)
+        return 0;
+    if (step != SQLITE_DONE)
+        return store_fail(s, s->writer, "imports of reservation", err, errlen);
+    return release_reservation(s, r->reservation, by, now_ms, err, errlen);
+}
+
+/* An incremental import that owns its namespace took it over from the
+ * prestage import of its reservation: dropping that one later must not
+ * delete what the incremental import runs. */
+static int take_over_namespace(struct store *s, const struct store_import *r, char *err,
+                               size_t errlen)
+{
+    if (!r->incremental || !r->owns_namespace)
+        return 0;
+    sqlite3_stmt *st = store_prepare(s, s->writer,
+                                     "UPDATE import SET owns_namespace = 0, rev = rev + 1"
+                                     " WHERE reservation = ?1 AND namespace = ?2 AND prestage"
+                                     " AND owns_namespace AND id != ?3",
+                                     err, errlen);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, r->reservation, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, r->namespace_, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, r->id);
+    int rc = sqlite3_step(st) == SQLITE_DONE
+                 ? 0
+                 : store_fail(s, s->writer, "take over namespace", err, errlen);
+    sqlite3_finalize(st);
+    return rc;
+}
+
 /* ---- create ---- */
 
 static int new_id(int64_t *id, char *err, size_t errlen)
@@ -624,7 +673,8 @@ int store_import_save(struct store *s, struct store_import *r, const char *event
     }
     if ((event &&
          add_event(s, r->id, now_ms, store_import_phase_name(r->phase), event, err, errlen) < 0) ||
-        (release_by && release_reservation(s, r->reservation, release_by, now_ms, err, errlen) < 0))
+        take_over_namespace(s, r, err, errlen) < 0 ||
+        (release_by && release_if_last(s, r, release_by, now_ms, err, errlen) < 0))
         goto end;
     if (store_end_durable(s, true, "imports", err, errlen) < 0)
         goto unlock;
@@ -686,7 +736,7 @@ int store_import_drop(struct store *s, int64_t id, const char *owner, const char
         errf(err, errlen, "%s: drop import %lld: the row changed under the write lock", s->path,
              (long long)id);
     if (written != 1 || add_event(s, r.id, now_ms, "failed", detail, err, errlen) < 0 ||
-        release_reservation(s, r.reservation, by, now_ms, err, errlen) < 0 ||
+        release_if_last(s, &r, by, now_ms, err, errlen) < 0 ||
         store_end_durable(s, true, "imports", err, errlen) < 0)
         goto end;
     r.rev++;

@@ -21,7 +21,12 @@
  * it failed or dropped: the book and the imports never disagree, whatever
  * moment the agent dies at. A ready import keeps its reservation until
  * the peer releases it (DELETE /v1/reservations/{id}, at the end of its
- * migration).
+ * migration). A prestage import and the incremental import restored
+ * into its namespace share one reservation: it is released with the last
+ * of them to end (while another import of it works or is ready, ending
+ * one leaves it alone). Once the incremental import restores into the
+ * namespace, it owns it: the prestage import no longer does, so dropping
+ * that one never deletes what the incremental import runs.
  *
  * Ids are random whole numbers below 2^40, not a counter: Velero keeps
  * Restore objects, named after the import id (migrator/mig_velero.h), and
@@ -135,7 +140,9 @@ int store_import_list(struct store *s, bool work_only, const char *owner, size_t
  * (phase r->phase, detail event; none when NULL) at now_ms; updated_ms
  * becomes now_ms. With release_by not NULL, the import's reservation is
  * released in the same transaction, recorded as by release_by (nothing
- * happens to one that has ended). Returns 0 (r->rev and r->updated_ms
+ * happens to one that has ended, or that another import of it still
+ * holds). An incremental r that owns its namespace takes it over from
+ * the prestage import of its reservation in the same transaction. Returns 0 (r->rev and r->updated_ms
  * advanced), STORE_CONFLICT when the row changed since it was read
  * (nothing written), STORE_NOT_FOUND, or -1. */
 int store_import_save(struct store *s, struct store_import *r, const char *event,
@@ -143,8 +150,8 @@ int store_import_save(struct store *s, struct store_import *r, const char *event
 
 /* DELETE /v1/imports/{id}: the import ends failed with error "dropped by
  * BY" (one that failed before keeps its error), its namespace goes to
- * cleanup if it owns one, and its reservation is released, in one
- * transaction. owner as for store_import_get. Returns 0 dropped now,
+ * cleanup if it owns one, and its reservation is released unless another
+ * import of it still holds it, in one transaction. owner as for store_import_get. Returns 0 dropped now,
  * STORE_CONFLICT dropped before (nothing changes), each with the row in
  * *out; STORE_NOT_FOUND, or -1. */
 int store_import_drop(struct store *s, int64_t id, const char *owner, const char *by,

@@ -830,6 +830,116 @@ static void incremental_into_a_foreign_namespace_is_refused(void **state)
     assert_int_equal(f->fake->creates, 0);
 }
 
+static void drop(struct fixture *f, int64_t id)
+{
+    struct store_import out;
+    char err[256];
+    if (store_import_drop(f->a.store, id, PEER, PEER, f->now, &out, err, sizeof err) != 0)
+        fail_msg("drop %lld: %s", (long long)id, err);
+    store_import_clear(&out);
+}
+
+/* prestage ready, then the incremental import of the final backup asked
+ * for; returns the prestage import's id. */
+static int64_t prestaged_then_incremental(struct fixture *f)
+{
+    f->fake->backup_synced = true;
+    f->fake->backup_cls = MIG_V_COMPLETED;
+    ask(f, true, false, BACKUP);
+    run(f, 30);
+    assert_int_equal(phase(f), STORE_IMPORT_READY);
+    int64_t pre = f->id;
+    ask(f, false, true, "floe-falkenberg-1-shop-7-9");
+    return pre;
+}
+
+static void the_incremental_import_takes_the_namespace_over_from_its_prestage(void **state)
+{
+    struct fixture *f = *state;
+    int64_t pre = prestaged_then_incremental(f);
+    int64_t inc = f->id;
+    run(f, 40);
+    assert_int_equal(phase(f), STORE_IMPORT_READY);
+    /* Dropping the prestage import now (the source never does; a peer
+     * or an admin may) must not delete what runs, nor free its
+     * reservation. */
+    f->id = pre;
+    struct store_import r = row(f);
+    assert_false(r.owns_namespace);
+    store_import_clear(&r);
+    drop(f, pre);
+    run(f, 10);
+    r = row(f);
+    assert_int_equal(r.cleanup, STORE_IMPORT_CLEANUP_NONE);
+    store_import_clear(&r);
+    assert_true(f->fake->ns_exists);
+    assert_int_equal(f->fake->namespace_deletes, 0);
+    assert_running_at_counts(f);
+    assert_int_equal(resv_state(f), STORE_RESV_ACTIVE);
+    /* The last import of the reservation takes both with it. */
+    f->id = inc;
+    drop(f, inc);
+    assert_int_equal(resv_state(f), STORE_RESV_RELEASED);
+    run(f, 30);
+    assert_false(f->fake->ns_exists);
+    assert_int_equal(f->fake->namespace_deletes, 1);
+}
+
+static void dropping_the_final_then_the_prestage_import_deletes_the_namespace_once(void **state)
+{
+    struct fixture *f = *state;
+    f->fake->polls_to_end = 6;
+    int64_t pre = prestaged_then_incremental(f);
+    int64_t inc = f->id;
+    run(f, 3);
+    assert_int_equal(phase(f), STORE_IMPORT_RESTORING);
+    /* A source rolling back drops the final import first: the prestage
+     * import still holds the reservation. */
+    drop(f, inc);
+    assert_int_equal(resv_state(f), STORE_RESV_ACTIVE);
+    run(f, 30);
+    assert_false(f->fake->ns_exists);
+    assert_int_equal(f->fake->namespace_deletes, 1);
+    assert_false(f->fake->restore_while_dropped);
+    drop(f, pre);
+    assert_int_equal(resv_state(f), STORE_RESV_RELEASED);
+    f->id = pre;
+    run(f, 10);
+    assert_int_equal(f->fake->namespace_deletes, 1);
+}
+
+static void a_final_import_dropped_before_restoring_leaves_the_namespace_to_its_prestage(
+    void **state)
+{
+    struct fixture *f = *state;
+    int64_t pre = prestaged_then_incremental(f);
+    int64_t inc = f->id;
+    drop(f, inc);
+    run(f, 5);
+    assert_true(f->fake->ns_exists);
+    drop(f, pre);
+    f->id = pre;
+    run(f, 30);
+    assert_false(f->fake->ns_exists);
+    assert_int_equal(f->fake->namespace_deletes, 1);
+    assert_int_equal(resv_state(f), STORE_RESV_RELEASED);
+}
+
+static void a_failed_incremental_import_leaves_the_reservation_to_its_prestage(void **state)
+{
+    struct fixture *f = *state;
+    int64_t pre = prestaged_then_incremental(f);
+    f->fake->outcome[1] = f->fake->outcome[2] = f->fake->outcome[3] = OUT_FAILED;
+    run(f, 60);
+    assert_int_equal(phase(f), STORE_IMPORT_FAILED);
+    /* Its own namespace (taken over) is deleted; the reservation stays
+     * with the prestage import until that one is dropped. */
+    assert_false(f->fake->ns_exists);
+    assert_int_equal(resv_state(f), STORE_RESV_ACTIVE);
+    drop(f, pre);
+    assert_int_equal(resv_state(f), STORE_RESV_RELEASED);
+}
+
 static void drop_while_restoring_waits_for_the_restore_then_deletes(void **state)
 {
     struct fixture *f = *state;
@@ -997,6 +1107,10 @@ int main(void)
         T(prestage_stays_stopped_and_incremental_restores_into_it),
         T(incremental_needs_a_namespace_its_prestage_made),
         T(incremental_into_a_foreign_namespace_is_refused),
+        T(the_incremental_import_takes_the_namespace_over_from_its_prestage),
+        T(dropping_the_final_then_the_prestage_import_deletes_the_namespace_once),
+        T(a_final_import_dropped_before_restoring_leaves_the_namespace_to_its_prestage),
+        T(a_failed_incremental_import_leaves_the_reservation_to_its_prestage),
         T(drop_while_restoring_waits_for_the_restore_then_deletes),
         T(drop_after_ready_deletes_the_namespace),
         T(api_down_waits_without_writing_and_goes_on_when_back),
