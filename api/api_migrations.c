@@ -80,6 +80,14 @@ static cJSON *migration_json(struct api_call *c, const struct store_mig *m)
     api_jadd(ps, "cutover", api_json_number(m->cutover_s), &ok);
     api_jadd(o, "backup", opt_string(m->last_backup), &ok);
     api_jadd(o, "import", opt_string(m->import_id), &ok);
+    if (m->prestage_state[0]) {
+        cJSON *pre = api_jadd(o, "prestage", cJSON_CreateObject(), &ok);
+        api_jadd(pre, "state", cJSON_CreateString(m->prestage_state), &ok);
+        api_jadd(pre, "backup", cJSON_CreateString(m->prestage_backup), &ok);
+        api_jadd(pre, "import", opt_string(m->prestage_id), &ok);
+    } else {
+        api_jadd(o, "prestage", cJSON_CreateNull(), &ok);
+    }
     cJSON *reps = api_jadd(o, "replicas",
                            m->replicas_recorded ? cJSON_CreateObject() : cJSON_CreateNull(), &ok);
     for (size_t i = 0; m->replicas_recorded && i < m->nreplicas; i++)

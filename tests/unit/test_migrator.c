@@ -846,6 +846,8 @@ static void the_same_end_after_a_crash_at_any_point_with_incremental_restore(voi
     crash_matrix(f);
 }
 
+static void expect_prestage_in_the_api(struct fixture *f);
+
 static void incremental_restore_prestages_then_moves_only_the_delta(void **state)
 {
     struct fixture *f = *state;
@@ -864,6 +866,7 @@ static void incremental_restore_prestages_then_moves_only_the_delta(void **state
     assert_true(prestaged_before_downtime);
     run_to_end(f);
     expect_moved(f, "incremental restore");
+    expect_prestage_in_the_api(f);
 }
 
 static void a_failed_prestage_rolls_back_and_drops_it(void **state)
@@ -1129,6 +1132,22 @@ static void expect_status(struct fixture *f, const char *method, const char *pat
     cJSON_Delete(j);
 }
 
+/* GET /v1/migrations/{id} of shop shows its prestage import. */
+static void expect_prestage_in_the_api(struct fixture *f)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/v1/migrations/%lld", (long long)saved_row(&f->w, "shop").id);
+    int status;
+    cJSON *j = call(f, "GET", path, NULL, TOKEN_READ, NULL, &status);
+    assert_int_equal(status, 200);
+    const cJSON *pre = cJSON_GetObjectItem(j, "prestage");
+    assert_string_equal(cJSON_GetObjectItem(pre, "state")->valuestring, "ready");
+    assert_string_equal(cJSON_GetObjectItem(pre, "backup")->valuestring,
+                        "floe-lulea-1-shop-1-1");
+    assert_true(cJSON_IsString(cJSON_GetObjectItem(pre, "import")));
+    cJSON_Delete(j);
+}
+
 static void migrations_through_the_api(void **state)
 {
     struct fixture *f = *state;
@@ -1177,6 +1196,7 @@ static void migrations_through_the_api(void **state)
                                        "phase_s",
                                        "backup",
                                        "import",
+                                       "prestage",
                                        "replicas",
                                        "error",
                                        "abort_requested",
@@ -1196,6 +1216,7 @@ static void migrations_through_the_api(void **state)
     assert_string_equal(cJSON_GetObjectItem(j, "phase")->valuestring, "reserved");
     assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "ended")));
     assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "decision_id")));
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "prestage")));
     const cJSON *ev = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "events"), 0);
     assert_non_null(
         strstr(cJSON_GetObjectItem(ev, "detail")->valuestring, "manual migration by facility"));
