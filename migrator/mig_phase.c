@@ -311,8 +311,8 @@ double mig_budget_s(const struct store_mig *m, const struct mig_params *p)
         return budget(backup_expected_s(m, p));
     if (ph == MIG_PH_RESTORING)
         return budget(restore_expected_s(m, p));
-    if (ph == MIG_PH_ROLLING_BACK && (m->step == MIG_RB_DROP || m->step == MIG_RB_DROP_PRESTAGE ||
-                                      m->step == MIG_RB_RELEASE))
+    if (ph == MIG_PH_ROLLING_BACK &&
+        (m->step == MIG_RB_DROP || m->step == MIG_RB_DROP_PRESTAGE || m->step == MIG_RB_RELEASE))
         return MIG_PEER_CLEANUP_S;
     if (ph == MIG_PH_CUTOVER && m->traffic_switched_ms)
         return INFINITY; /* past the point of no return: tried until it works */
@@ -748,8 +748,8 @@ static bool track_prestage(const struct store_mig *m, const struct mig_obs *obs,
             rollback(next, p, now_ms, fx, "the prestage import %s at %s was not ready within %s",
                      m->prestage_id, m->peer, b);
         else
-            rollback(next, p, now_ms, fx, "the prestage import could not be started at %s within "
-                     "%s: %s", m->peer, b, m->error[0] ? m->error : "no answer");
+            rollback(next, p, now_ms, fx, "no prestage import started at %s within %s: %s", m->peer,
+                     b, m->error[0] ? m->error : "no answer");
         return true;
     }
     if (!m->prestage_id[0])
@@ -757,8 +757,8 @@ static bool track_prestage(const struct store_mig *m, const struct mig_obs *obs,
     const struct mig_import_obs *o = &obs->prestage;
     if (!o->ok) {
         if (o->http_status == 404) {
-            rollback(next, p, now_ms, fx, "the prestage import %s is unknown at %s",
-                     m->prestage_id, m->peer);
+            rollback(next, p, now_ms, fx, "the prestage import %s is unknown at %s", m->prestage_id,
+                     m->peer);
             return true;
         }
         problem(m, next, fx, "cannot read prestage import %s at %s: %s", m->prestage_id, m->peer,
@@ -1073,9 +1073,9 @@ static void step_cutover(const struct store_mig *m, const struct mig_obs *obs,
  * that the scale back starts new, writable ones. Waits first for a final
  * backup still running (its pre hook would quiesce the new pods), at
  * most for that backup's budget. */
-static void rb_restart(const struct store_mig *m, const struct mig_obs *obs,
-                       struct store_mig *next, const struct mig_params *p, int64_t now_ms,
-                       struct mig_action *act, struct mig_effects *fx)
+static void rb_restart(const struct store_mig *m, const struct mig_obs *obs, struct store_mig *next,
+                       const struct mig_params *p, int64_t now_ms, struct mig_action *act,
+                       struct mig_effects *fx)
 {
     if (backup_running(m) && obs->backup.asked &&
         elapsed_s(m->backup_started_ms, now_ms) <= budget(backup_expected_s(m, p))) {
@@ -1359,8 +1359,8 @@ static void failed_action(const struct store_mig *m, struct store_mig *next,
         problem(m, next, fx, "cannot scale %s: %s", m->workload, r->error);
         break;
     case MIG_ACT_IMPORT:
-        problem(m, next, fx, "cannot start the %simport at %s: %s", act->prestage ? "prestage " : "",
-                m->peer, r->error);
+        problem(m, next, fx, "cannot start the %simport at %s: %s",
+                act->prestage ? "prestage " : "", m->peer, r->error);
         break;
     case MIG_ACT_DROP:
         problem(m, next, fx, "cannot drop %simport %s at %s: %s", act->prestage ? "prestage " : "",

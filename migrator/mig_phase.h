@@ -172,7 +172,7 @@ enum {
     MIG_RB_DROP = 2,
     MIG_RB_RELEASE = 3,
     MIG_RB_DROP_PRESTAGE = 4, /* taken after MIG_RB_DROP, before MIG_RB_RELEASE */
-    MIG_DN_RELEASE = 0, /* done */
+    MIG_DN_RELEASE = 0,       /* done */
     MIG_DN_RETAIN = 1,
 };
 
@@ -202,10 +202,10 @@ struct mig_params {
 
 /* What to observe before mig_step. */
 enum {
-    MIG_WANT_SLOT = 1,   /* whether a slot of max_parallel is free */
-    MIG_WANT_BACKUP = 2, /* GET the Backup named m->backup (and its bytes once finished) */
-    MIG_WANT_NS = 4,     /* read the source namespace */
-    MIG_WANT_IMPORT = 8, /* GET the import m->import_id at the peer */
+    MIG_WANT_SLOT = 1,      /* whether a slot of max_parallel is free */
+    MIG_WANT_BACKUP = 2,    /* GET the Backup named m->backup (and its bytes once finished) */
+    MIG_WANT_NS = 4,        /* read the source namespace */
+    MIG_WANT_IMPORT = 8,    /* GET the import m->import_id at the peer */
     MIG_WANT_PRESTAGE = 16, /* GET the import m->prestage_id at the peer */
 };
 unsigned mig_wants(const struct store_mig *m);

@@ -142,18 +142,18 @@ int store_import_list(struct store *s, bool work_only, const char *owner, size_t
  * released in the same transaction, recorded as by release_by (nothing
  * happens to one that has ended, or that another import of it still
  * holds). An incremental r that owns its namespace takes it over from
- * the prestage import of its reservation in the same transaction. Returns 0 (r->rev and r->updated_ms
- * advanced), STORE_CONFLICT when the row changed since it was read
- * (nothing written), STORE_NOT_FOUND, or -1. */
+ * the prestage import of its reservation in the same transaction. Returns 0 (r->rev and
+ * r->updated_ms advanced), STORE_CONFLICT when the row changed since it was read (nothing written),
+ * STORE_NOT_FOUND, or -1. */
 int store_import_save(struct store *s, struct store_import *r, const char *event,
                       const char *release_by, int64_t now_ms, char *err, size_t errlen);
 
 /* DELETE /v1/imports/{id}: the import ends failed with error "dropped by
  * BY" (one that failed before keeps its error), its namespace goes to
  * cleanup if it owns one, and its reservation is released unless another
- * import of it still holds it, in one transaction. owner as for store_import_get. Returns 0 dropped now,
- * STORE_CONFLICT dropped before (nothing changes), each with the row in
- * *out; STORE_NOT_FOUND, or -1. */
+ * import of it still holds it, in one transaction. owner as for store_import_get. Returns 0 dropped
+ * now, STORE_CONFLICT dropped before (nothing changes), each with the row in *out; STORE_NOT_FOUND,
+ * or -1. */
 int store_import_drop(struct store *s, int64_t id, const char *owner, const char *by,
                       int64_t now_ms, struct store_import *out, char *err, size_t errlen);
 

@@ -908,8 +908,8 @@ static void dropping_the_final_then_the_prestage_import_deletes_the_namespace_on
     assert_int_equal(f->fake->namespace_deletes, 1);
 }
 
-static void a_final_import_dropped_before_restoring_leaves_the_namespace_to_its_prestage(
-    void **state)
+static void
+a_final_import_dropped_before_restoring_leaves_the_namespace_to_its_prestage(void **state)
 {
     struct fixture *f = *state;
     int64_t pre = prestaged_then_incremental(f);

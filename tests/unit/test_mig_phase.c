@@ -839,7 +839,6 @@ static void abort_rolls_back_from_every_phase_before_the_switch(void **state)
     free(h);
 }
 
-
 /* ---- incremental restore ---- */
 
 /* precopy done (long: deltas follow) with incremental_restore: the
@@ -865,7 +864,8 @@ static void to_prestaged_delta(struct h *h)
     assert_string_equal(h->m.import_id, "");
 }
 
-static void incremental_restore_prestages_the_initial_backup_and_restores_only_the_delta(void **state)
+static void
+incremental_restore_prestages_the_initial_backup_and_restores_only_the_delta(void **state)
 {
     (void)state;
     struct h *h = new_h(false);
@@ -1212,7 +1212,8 @@ int main(void)
         cmocka_unit_test(budgets_grow_with_the_data_and_a_stuck_backup_is_retried),
         cmocka_unit_test(rollback_gives_up_on_an_unreachable_peer_after_the_cleanup_budget),
         cmocka_unit_test(rollback_after_the_quiesce_hook_restarts_the_pods),
-        cmocka_unit_test(incremental_restore_prestages_the_initial_backup_and_restores_only_the_delta),
+        cmocka_unit_test(
+            incremental_restore_prestages_the_initial_backup_and_restores_only_the_delta),
         cmocka_unit_test(without_incremental_restore_nothing_is_prestaged),
         cmocka_unit_test(a_short_initial_backup_waits_for_the_prestage_before_switching_over),
         cmocka_unit_test(a_failed_prestage_rolls_back_before_any_downtime_and_drops_it),

@@ -757,8 +757,7 @@ static void expect_moved(struct fixture *f, const char *why)
     }
     assert_int_equal(live, 2);
     if (incremental != (prestaged(w, "shop") != NULL) || prestaged(w, "front"))
-        fail_msg("%s: prestage import of shop %s", why,
-                 prestaged(w, "shop") ? "kept" : "missing");
+        fail_msg("%s: prestage import of shop %s", why, prestaged(w, "shop") ? "kept" : "missing");
     assert_true(incremental == (strcmp(shop->prestage_state, "ready") == 0));
     /* No write lost: the target runs the version writes stopped at. */
     if (w->target_version[0] != w->ns[0].version)
@@ -1142,8 +1141,7 @@ static void expect_prestage_in_the_api(struct fixture *f)
     assert_int_equal(status, 200);
     const cJSON *pre = cJSON_GetObjectItem(j, "prestage");
     assert_string_equal(cJSON_GetObjectItem(pre, "state")->valuestring, "ready");
-    assert_string_equal(cJSON_GetObjectItem(pre, "backup")->valuestring,
-                        "floe-lulea-1-shop-1-1");
+    assert_string_equal(cJSON_GetObjectItem(pre, "backup")->valuestring, "floe-lulea-1-shop-1-1");
     assert_true(cJSON_IsString(cJSON_GetObjectItem(pre, "import")));
     cJSON_Delete(j);
 }
