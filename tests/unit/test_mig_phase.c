@@ -1030,6 +1030,18 @@ static void a_failed_prestage_rolls_back_before_any_downtime_and_drops_it(void *
     expect_phase(h, "rolling-back", MIG_RB_DROP_PRESTAGE);
     assert_non_null(strstr(h->m.reason, "not ready within"));
     free(h);
+    /* A peer that never answers the prestage POST: the same budget. */
+    h = new_h(false);
+    h->p.incremental_restore = true;
+    to_precopy(h);
+    finish_backup(h, 60, 37e9);
+    outcome(h, false, 0, NULL);
+    h->now = h->m.prestage_started_ms + (int64_t)(limit * 1000) + S;
+    step(h, &(struct mig_obs){0});
+    expect_phase(h, "rolling-back", MIG_RB_DROP_PRESTAGE);
+    assert_non_null(strstr(h->m.reason, "no prestage import started"));
+    assert_non_null(strstr(h->m.reason, "cannot start the prestage import"));
+    free(h);
 }
 
 static void rollback_drops_the_final_import_then_the_prestage_one(void **state)
