@@ -28,10 +28,22 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 # the estimates made from them are in simulated seconds, while the
 # recorded downtime is the agent's own (real) clock: the comparison
 # scales the measured downtime by SPEEDUP.
-SPEEDUP=20
-SMALL_GB=4   # ledger: its migration runs first and teaches the rates
-LARGE_GB=16  # orders: measured against its estimate
-SITES_TTL=3  # the DNS TTL; a stateless source is scaled down after it
+#
+# Which downtime is held to its estimate: the migrations run one at a
+# time (max_parallel 1; Velero runs one backup at a time anyway, so a
+# parallel one could wait behind another's initial backup, which no
+# estimate counts). ledger goes first with the report's rates: its
+# estimate leaves out what the report's rates do not hold, the fixed time
+# of every Backup and Restore (Kubernetes objects, finalizing: 7 s in the
+# sim), the storage sync, scaling and readiness, and comes out some 30 %
+# short. The rates ledger measures carry that fixed time (as rates
+# learned from real migrations do), so orders, twice ledger's size, is
+# estimated from them and checked. Its delta is small (a low write rate),
+# as the estimate takes the last delta backup's size for the final one.
+SPEEDUP=30
+SMALL_GB=8   # ledger: its migration runs first and teaches the rates
+LARGE_GB=16  # orders: measured against the estimate from ledger's rates
+SITES_TTL=2  # the DNS TTL; a stateless source is scaled down after it
 ZONE=$SITES_ZONE
 SITES="lulea-1 falkenberg-1"
 SITE_INGRESS[lulea-1]=192.0.2.10
@@ -49,7 +61,7 @@ done
 check "DNS starts with web at lulea-1" [ "$(pdns_addresses "web.$ZONE")" = "${SITE_INGRESS[lulea-1]}" ]
 
 quiesce='"floe.dev/quiesce": "[\"/bin/sh\",\"-c\",\"touch /data/.frozen\"]"'
-site_scenario lulea-1 10 "[
+site_scenario lulea-1 5 "[
   { \"name\": \"web\", \"labels\": { \"floe.dev/movable\": \"true\" },
     \"annotations\": { \"floe.dev/power-kw\": \"30\", \"floe.dev/priority\": \"10\", \"floe.dev/stateless\": \"true\",
                        \"floe.dev/hostname\": \"web.apps.example.org\" },
@@ -57,17 +69,17 @@ site_scenario lulea-1 10 "[
   { \"name\": \"ledger\", \"labels\": { \"floe.dev/movable\": \"true\" },
     \"annotations\": { \"floe.dev/power-kw\": \"30\", \"floe.dev/priority\": \"20\", \"floe.dev/data-gb\": \"$SMALL_GB\",
                        \"floe.dev/hostname\": \"ledger.apps.example.org\", $quiesce,
-                       \"sim.floe.dev/write-gb-per-min\": \"0.005\" },
+                       \"sim.floe.dev/write-gb-per-min\": \"0.002\" },
     \"statefulsets\": [ { \"name\": \"pg\", \"replicas\": 1 } ], \"deployments\": [ { \"name\": \"api\", \"replicas\": 2 } ] },
   { \"name\": \"orders\", \"labels\": { \"floe.dev/movable\": \"true\" },
     \"annotations\": { \"floe.dev/power-kw\": \"40\", \"floe.dev/priority\": \"30\", \"floe.dev/data-gb\": \"$LARGE_GB\",
                        \"floe.dev/hostname\": \"orders.apps.example.org\", $quiesce,
-                       \"sim.floe.dev/write-gb-per-min\": \"0.005\" },
+                       \"sim.floe.dev/write-gb-per-min\": \"0.002\" },
     \"statefulsets\": [ { \"name\": \"mysql\", \"replicas\": 3 } ] },
   { \"name\": \"core\", \"labels\": { \"floe.dev/movable\": \"true\" },
     \"annotations\": { \"floe.dev/power-kw\": \"10\", \"floe.dev/pinned\": \"true\", \"floe.dev/stateless\": \"true\" },
     \"deployments\": [ { \"name\": \"dns\", \"replicas\": 2 } ] } ]" 200 150
-site_scenario falkenberg-1 10 "[]" 300 100
+site_scenario falkenberg-1 5 "[]" 300 100
 site_sim lulea-1 "$SPEEDUP" || { not_ok "floe-sim lulea-1 starts"; finish; }
 site_sim falkenberg-1 "$SPEEDUP" || { not_ok "floe-sim falkenberg-1 starts"; finish; }
 
@@ -156,9 +168,8 @@ for w in mig:
     check(f"dig: {w} answers falkenberg-1's ingress with TTL {ttl} ({got})",
           got == f"{w}.apps.example.org. {ttl} IN A {ingress}")
 check(f"web (stateless): downtime 0 (recorded {mig['web']['downtime_s']})", mig["web"]["downtime_s"] == 0)
-# The large stateful migration ran after the small one, so its estimate
-# comes from the rates the small one measured; the estimate is in the
-# sim's (Velero's) seconds, the downtime in real ones.
+# orders ran after ledger: its estimate comes from the rates ledger
+# measured (above).
 o = mig["orders"]
 est, measured = o["estimated_downtime_s"], o["downtime_s"] * speedup if o["downtime_s"] is not None else None
 check(f"orders (stateful): downtime {measured} s (simulated) within 20 % of the estimate {est} s",
