@@ -38,6 +38,7 @@
 #   sim_set NAME JSON            POST /sim/set to its simulator (prints the answer on failure)
 #   api NAME PATH [CURL ARGS]    an admin request to its agent, answer on stdout
 #   until_py SECONDS EXPR CMD... until EXPR (Python, d = CMD's JSON output) holds
+#   until_ok SECONDS CMD...      until CMD succeeds
 #   mig_get NAME ID              GET /v1/migrations/ID at NAME's agent
 #   sim_cluster NAME             GET /sim/cluster of its simulator
 
@@ -151,6 +152,16 @@ until_py() {
         "$@" >"$TMP/until.json" 2>/dev/null
         /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if eval(sys.argv[2]) else 1)' \
             "$TMP/until.json" "$expr" 2>/dev/null && return 0
+        [ "$(date +%s%N)" -lt "$end" ] || return 1
+        sleep 0.1
+    done
+}
+
+# until_ok SECONDS CMD...: runs CMD every 0.1 s until it succeeds; 1 after SECONDS.
+until_ok() {
+    local end=$(($(date +%s%N) + $1 * 1000000000))
+    shift
+    until "$@"; do
         [ "$(date +%s%N)" -lt "$end" ] || return 1
         sleep 0.1
     done
