@@ -49,7 +49,7 @@ LIB_SRC  := $(filter-out agent/main.c,$(wildcard $(LAYERS:%=%/*.c)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 FLOE_OBJ := $(BUILD)/obj/agent/main.o
 SIM_SRC  := $(wildcard sim/*.c)
-SIM_OBJ  := $(SIM_SRC:%.c=$(BUILD)/obj/%.o)
+SIM_OBJ  := $(SIM_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/sim_crds.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
@@ -75,6 +75,27 @@ $(BUILD)/floe: $(FLOE_OBJ) $(BUILD)/libfloe.a
 $(BUILD)/floe-sim: $(SIM_OBJ) $(BUILD)/libfloe.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(SIM_LIBS) $(LDLIBS)
+
+# floe-sim validates Velero objects against Velero's own CRD schemas, kept in
+# tests/data/velero-crds/ and built into the binary so it needs no data files:
+# od and sed (coreutils; no xxd on a fresh machine) write each one as a C array
+# sim_crd_<name>_json (velero.io_backups.json -> sim_crd_backups_json), NUL at
+# the end. Generated under BUILD, never committed.
+SIM_CRD_JSON := tests/data/velero-crds/velero.io_backups.json tests/data/velero-crds/velero.io_restores.json
+$(BUILD)/gen/sim_crds.c: $(SIM_CRD_JSON) Makefile
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  GEN     $@")
+	$(Q){ echo '#include "sim/sim_schema.h"'; \
+	  for f in $(SIM_CRD_JSON); do \
+	    echo "const unsigned char sim_crd_$$(basename $$f .json | sed 's/^velero\.io_//')_json[] = {"; \
+	    od -An -v -tx1 $$f | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	    echo '0x00};'; \
+	  done; } >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/sim_crds.o: $(BUILD)/gen/sim_crds.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # Unit tests may also use the simulator's modules (sim/*.c except its main).
 SIM_LIB_OBJ := $(filter-out $(BUILD)/obj/sim/sim_main.o,$(SIM_OBJ))

@@ -137,14 +137,19 @@ const char *simc_ns_phase_name(enum simc_ns_phase p)
     return p == SIMC_NS_TERMINATING ? "Terminating" : "Active";
 }
 
+void simc_next_uid(struct simc_cluster *c, char uid[SIMC_UID_LEN])
+{
+    c->uid_serial++;
+    snprintf(uid, SIMC_UID_LEN, "%08" PRIx32 "-0000-4000-8000-%012" PRIx64, c->uid_prefix,
+             c->uid_serial & 0xffffffffffffu);
+}
+
 /* A fresh object: next uid and resourceVersion, created now. */
 static void meta_init(struct simc_cluster *c, struct simc_meta *m, const char *name, int64_t now_ms)
 {
     memset(m, 0, sizeof *m);
     util_strlcpy(m->name, name, sizeof m->name);
-    c->uid_serial++;
-    snprintf(m->uid, sizeof m->uid, "%08" PRIx32 "-0000-4000-8000-%012" PRIx64, c->uid_prefix,
-             c->uid_serial & 0xffffffffffffu);
+    simc_next_uid(c, m->uid);
     m->resource_version = ++c->resource_version;
     m->created_ms = now_ms;
 }

@@ -151,6 +151,9 @@ struct simc_workload *simc_workload_add(struct simc_cluster *c, struct simc_name
                                         enum simc_kind kind, const char *name, int64_t now_ms,
                                         char *err, size_t errlen);
 
+/* The next uid of this cluster, for any new object (Velero's too). */
+void simc_next_uid(struct simc_cluster *c, char uid[SIMC_UID_LEN]);
+
 /* After a change: the object takes the next resourceVersion; a spec
  * change (replicas, pod template) also bumps the workload's generation. */
 void simc_touch(struct simc_cluster *c, struct simc_meta *meta);

@@ -363,6 +363,14 @@ static int parse_cluster(struct sc_ctx *c, const cJSON *v, const char *path)
     return 0;
 }
 
+static int parse_velero(struct sc_ctx *c, const cJSON *v, const char *path)
+{
+    char why[600];
+    if (sim_velero_parse_config(&c->sc->velero, v, path, why, sizeof why) < 0)
+        return errf(c->err, c->errlen, "%s: %s", c->file, why);
+    return 0;
+}
+
 static int parse_event(struct sc_ctx *c, const cJSON *e, const char *path)
 {
     static const char *const keys[] = {"at", "set", NULL};
@@ -453,7 +461,8 @@ static const struct sc_section sections[] = {
     {"chillers", parse_chillers, false}, {"crahs", parse_crahs, false},
     {"it", parse_section, false},        {"supply", parse_section, false},
     {"room", parse_section, false},      {"ups", parse_ups, false},
-    {"cluster", parse_cluster, false},   {"events", parse_events, false},
+    {"cluster", parse_cluster, false},   {"velero", parse_velero, false},
+    {"events", parse_events, false},
 };
 
 int sim_scenario_parse(struct sim_scenario *sc, const char *name, const char *text, size_t len,

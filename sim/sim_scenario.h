@@ -16,6 +16,7 @@
 #include "sim/sim_cluster.h"
 #include "sim/sim_model.h"
 #include "sim/sim_snmp.h"
+#include "sim/sim_velero.h"
 
 #include <stddef.h>
 
@@ -32,6 +33,8 @@ struct sim_scenario {
     /* The simulated Kubernetes cluster; model.it_cluster_kw is its
      * running kW once parsed. */
     struct simc_cluster cluster;
+    /* Its Velero ("velero" section); velero.enabled false without one. */
+    struct sim_velero_config velero;
 };
 
 /* Parses text (len bytes; need not be NUL-terminated) into *sc; `name`

@@ -16,6 +16,7 @@
 #include "sim/sim_kube.h"
 #include "sim/sim_modbus.h"
 #include "sim/sim_snmp.h"
+#include "sim/sim_velero.h"
 
 #include <stdatomic.h>
 #include <math.h>
@@ -45,6 +46,7 @@ struct sim_site {
     /* /sim/set names beyond the model's values. */
     struct sim_api_ext set_ext[MAX_SET_EXT];
     size_t nset_ext;
+    struct sim_velero *velero; /* NULL without the scenario's "velero" section */
     struct sim_modbus *modbus;
     struct sim_snmp *snmp;
     struct sim_http *http;
@@ -121,6 +123,8 @@ static void *run_clock(void *arg)
                 sim_model_step(&s->sc.model);
                 simc_settle(&s->sc.cluster, s->sc.model.time_ms);
                 simc_advance(&s->sc.cluster, 1000);
+                if (s->velero)
+                    sim_velero_tick(s->velero, &s->sc.cluster, s->sc.model.time_ms);
                 s->sc.model.it_cluster_kw = simc_running_kw(&s->sc.cluster);
                 sim_timeline_fire(&s->sc.timeline, &s->sc.model, log_event, s);
             }
@@ -253,6 +257,53 @@ static void cluster_set_apply(void *arg, const char *name, const cJSON *v)
     simc_setting_apply(&s->sc.cluster, name, v);
 }
 
+/* /sim/set's "velero." names: Velero's faults. */
+static bool velero_set_owns(void *arg, const char *name)
+{
+    (void)arg;
+    return sim_velero_set_name(name);
+}
+
+static int velero_set_check(void *arg, const char *name, const cJSON *v, char *err, size_t errlen)
+{
+    (void)arg;
+    return sim_velero_set_check(name, v, err, errlen);
+}
+
+static void velero_set_apply(void *arg, const char *name, const cJSON *v)
+{
+    struct sim_site *s = arg;
+    sim_velero_set_apply(s->velero, &s->sc.cluster, s->sc.model.time_ms, name, v);
+}
+
+/* /apis/velero.io/...: a group of the Kubernetes API (token, faults and
+ * lock as for the rest of it). */
+static int velero_api(void *arg, struct simc_cluster *c, const struct sim_kube_request *req,
+                      char **body)
+{
+    struct sim_site *s = arg;
+    return sim_velero_handle(s->velero, c, req, body);
+}
+
+static void handle_velero(void *arg, const struct sim_http_request *req,
+                          struct sim_http_response *resp)
+{
+    struct sim_site *s = arg;
+    if (strcmp(req->method, "GET") != 0) {
+        sim_http_error(resp, 405, "method_not_allowed", "%s: use GET", req->path);
+        return;
+    }
+    if (!s->velero) {
+        sim_http_error(resp, 404, "not_found",
+                       "this site has no Velero (no \"velero\" section in its scenario)");
+        return;
+    }
+    pthread_mutex_lock(&s->lock);
+    char *json = sim_velero_state_json(s->velero, s->sc.model.time_ms);
+    pthread_mutex_unlock(&s->lock);
+    sim_http_reply(resp, 200, json);
+}
+
 static void handle_cluster(void *arg, const struct sim_http_request *req,
                            struct sim_http_response *resp)
 {
@@ -312,10 +363,19 @@ int sim_site_start(struct sim_site **out, struct sim_scenario *sc, char *err, si
         (struct sim_api_ext){kube_set_owns, kube_set_check, kube_set_apply, s};
     s->set_ext[s->nset_ext++] =
         (struct sim_api_ext){cluster_set_owns, cluster_set_check, cluster_set_apply, s};
+    if (s->sc.velero.enabled) {
+        if (sim_velero_new(&s->velero, &s->sc.velero, err, errlen) < 0)
+            goto fail;
+        s->set_ext[s->nset_ext++] =
+            (struct sim_api_ext){velero_set_owns, velero_set_check, velero_set_apply, s};
+        s->kube_groups[s->nkube_groups++] =
+            (struct sim_kube_group){"/apis/velero.io/", velero_api, s};
+    }
     const struct sim_http_route routes[] = {
         {"/sim/state", false, handle_state, s},
         {"/sim/set", false, handle_set, s},
         {"/sim/cluster", false, handle_cluster, s},
+        {"/sim/velero", false, handle_velero, s},
         {"/api", true, handle_kube, s},
         {"/apis", true, handle_kube, s},
     };
@@ -346,6 +406,7 @@ void sim_site_stop(struct sim_site *s)
     sim_http_stop(s->http);
     sim_snmp_stop(s->snmp);
     sim_modbus_stop(s->modbus);
+    sim_velero_free(s->velero);
     sim_scenario_clear(&s->sc);
     pthread_mutex_destroy(&s->lock);
     free(s);

@@ -106,6 +106,7 @@ case "$only" in ""|integration)
         run_integration "$build/asan" asan tests/integration/agent_policies.sh \
             tests/integration/agent_modbus.sh tests/integration/agent_snmp.sh \
             tests/integration/sim_snmp.sh tests/integration/sim_modbus.sh tests/integration/sim_cluster.sh \
+            tests/integration/sim_velero.sh \
             tests/integration/cli_hostile.sh tests/integration/peers.sh tests/integration/inventory.sh \
             tests/integration/reservations.sh tests/integration/placement.sh
     fi ;;
