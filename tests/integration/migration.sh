@@ -35,8 +35,8 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 # estimate counts). ledger goes first with the report's rates: its
 # estimate leaves out what the report's rates do not hold, the fixed time
 # of every Backup and Restore (Kubernetes objects, finalizing: 7 s in the
-# sim), the storage sync, scaling and readiness, and comes out some 30 %
-# short. The rates ledger measures carry that fixed time (as rates
+# sim), the storage sync, scaling and readiness, and comes out about a
+# quarter short. The rates ledger measures carry that fixed time (as rates
 # learned from real migrations do), so orders, twice ledger's size, is
 # estimated from them and checked. Its delta is small (a low write rate),
 # as the estimate takes the last delta backup's size for the final one.
@@ -202,5 +202,6 @@ for w, m in mig.items():
           f"{'-' if e is None else round(e, 1):>12} {m['bytes']:12.0f} {str(v[0]):>16} {str(v[2][-1:]):>9} {str(v[3]):>4}")
 PY
 FAILS=$((FAILS + $(grep -c '^not ok' "$TMP/checks.out")))
+check "no sanitizer report in any log" sh -c "! grep -l 'AddressSanitizer\|runtime error\|LeakSanitizer' '$TMP'/*.log"
 echo "# $(( $(date +%s) - start_s )) s"
 finish
