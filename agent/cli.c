@@ -1126,3 +1126,187 @@ int cli_reject(int argc, char **argv)
 {
     return answer(argc, argv, "reject");
 }
+
+/* ---- floe migrations, floe abort ---- */
+
+/* "4m10s": seconds for a person; "-" when unknown. */
+static void fmt_secs(const cJSON *v, char *buf, size_t n)
+{
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < 0) {
+        snprintf(buf, n, "-");
+        return;
+    }
+    long long t = llround(v->valuedouble);
+    if (t >= 3600)
+        snprintf(buf, n, "%lldh%02lldm", t / 3600, t % 3600 / 60);
+    else if (t >= 60)
+        snprintf(buf, n, "%lldm%02llds", t / 60, t % 60);
+    else
+        snprintf(buf, n, "%llds", t);
+}
+
+/* One migration as a line: id, start, what goes where, phase, downtime
+ * (measured, else estimated), and its last event. */
+static void print_migration_line(const cJSON *m)
+{
+    char down[32], est[32];
+    fmt_secs(cJSON_GetObjectItemCaseSensitive(m, "downtime_s"), down, sizeof down);
+    fmt_secs(cJSON_GetObjectItemCaseSensitive(m, "estimated_downtime_s"), est, sizeof est);
+    const cJSON *events = cJSON_GetObjectItemCaseSensitive(m, "events");
+    const cJSON *last = cJSON_GetArrayItem(events, cJSON_GetArraySize(events) - 1);
+    char what[160];
+    snprintf(what, sizeof what, "%s → %s", json_str(m, "workload"), json_str(m, "to"));
+    printf("#%-5.0f %s %-28s %-12s down %s (est. %s)%s%s\n", json_num(m, "id"),
+           json_str(m, "started"), what, json_str(m, "phase"), down, est, last ? " — " : "",
+           last ? json_str(last, "detail") : "");
+}
+
+/* One migration in full, with every event. */
+static void print_migration_detail(const cJSON *m)
+{
+    print_migration_line(m);
+    const cJSON *dec = cJSON_GetObjectItemCaseSensitive(m, "decision_id");
+    char decision[32] = "manual";
+    if (cJSON_IsNumber(dec))
+        snprintf(decision, sizeof decision, "decision #%.0f", dec->valuedouble);
+    char kw[32], gb[32];
+    fmt_kw(cJSON_GetObjectItemCaseSensitive(m, "kw"), kw, sizeof kw);
+    fmt_kw(cJSON_GetObjectItemCaseSensitive(m, "data_gb"), gb, sizeof gb);
+    printf("  %s, namespace %s, %s kW, %s GB of data, %s\n",
+           cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "stateless")) ? "stateless"
+                                                                          : "stateful",
+           json_str(m, "namespace"), kw, gb, decision);
+    printf("  reservation %s at %s", json_str(m, "reservation"), json_str(m, "to"));
+    const cJSON *imp = cJSON_GetObjectItemCaseSensitive(m, "import");
+    const cJSON *bk = cJSON_GetObjectItemCaseSensitive(m, "backup");
+    if (cJSON_IsString(bk))
+        printf(", last backup %s", bk->valuestring);
+    if (cJSON_IsString(imp))
+        printf(", import %s", imp->valuestring);
+    printf("\n");
+    const cJSON *reps = cJSON_GetObjectItemCaseSensitive(m, "replicas");
+    if (cJSON_IsObject(reps)) {
+        printf("  replicas recorded:");
+        const cJSON *r;
+        cJSON_ArrayForEach(r, reps) {
+            printf(" %s=%.0f", r->string, cJSON_IsNumber(r) ? r->valuedouble : -1);
+        }
+        printf("\n");
+    }
+    const cJSON *ps = cJSON_GetObjectItemCaseSensitive(m, "phase_s");
+    static const char *const phases[] = {"precopy", "delta", "switchover", "restoring", "cutover"};
+    printf("  time per phase:");
+    for (size_t i = 0; i < sizeof phases / sizeof *phases; i++) {
+        char t[32];
+        fmt_secs(cJSON_GetObjectItemCaseSensitive(ps, phases[i]), t, sizeof t);
+        printf(" %s %s", phases[i], t);
+    }
+    printf("; %.1f GB moved\n", json_num(m, "bytes") / 1e9);
+    const cJSON *err = cJSON_GetObjectItemCaseSensitive(m, "error");
+    if (cJSON_IsString(err))
+        printf("  %s: %s\n",
+               cJSON_IsString(cJSON_GetObjectItemCaseSensitive(m, "result")) ? "why" : "problem",
+               err->valuestring);
+    const cJSON *events = cJSON_GetObjectItemCaseSensitive(m, "events");
+    if (cJSON_GetArraySize(events) > 0)
+        printf("  events:\n");
+    const cJSON *e;
+    cJSON_ArrayForEach(e, events) {
+        printf("    %s %-12s %s\n", json_str(e, "ts"), json_str(e, "phase"), json_str(e, "detail"));
+    }
+}
+
+/* Reads a migration id argument; -1 after printing why it is not one. */
+static long long migration_arg(const char *cmd, const char *arg)
+{
+    char *end;
+    long long id = strtoll(arg, &end, 10);
+    if (*end || id < 1) {
+        fprintf(stderr, "floe %s: '%s' is not a migration id\n", cmd, arg);
+        return -1;
+    }
+    return id;
+}
+
+int cli_migrations(int argc, char **argv)
+{
+    struct cli_target t;
+    char *rest[1];
+    int nrest = parse_target_rest(argc, argv, &t, rest, 1);
+    if (nrest < 0)
+        return CLI_EXIT_REFUSED;
+    char path[64] = "/v1/migrations?limit=50";
+    if (nrest == 1) {
+        long long id = migration_arg("migrations", rest[0]);
+        if (id < 0)
+            return CLI_EXIT_REFUSED;
+        snprintf(path, sizeof path, "/v1/migrations/%lld", id);
+    }
+    char *body = NULL;
+    long status = http_get(&t, path, &body);
+    if (status < 0)
+        return CLI_EXIT_UNREACHABLE;
+    if (status != 200) {
+        int rc = report_refusal(status, body);
+        free(body);
+        return rc;
+    }
+    cJSON *j = cJSON_Parse(body);
+    free(body);
+    int rc = CLI_EXIT_OK;
+    if (nrest == 1) {
+        if (!cJSON_IsObject(j)) {
+            fprintf(stderr, "floe: %s%s: answer is not a migration\n", t.url, path);
+            rc = CLI_EXIT_UNREACHABLE;
+        } else {
+            print_migration_detail(j);
+        }
+        cJSON_Delete(j);
+        return rc;
+    }
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(j, "migrations");
+    if (!cJSON_IsArray(list)) {
+        fprintf(stderr, "floe: %s/v1/migrations: answer has no migrations list\n", t.url);
+        rc = CLI_EXIT_UNREACHABLE;
+    } else if (cJSON_GetArraySize(list) == 0) {
+        printf("no migrations recorded\n");
+    }
+    const cJSON *m;
+    cJSON_ArrayForEach(m, list) {
+        print_migration_line(m);
+    }
+    cJSON_Delete(j);
+    return rc;
+}
+
+int cli_abort(int argc, char **argv)
+{
+    struct cli_target t;
+    char *rest[1];
+    int n = parse_target_rest(argc, argv, &t, rest, 1);
+    if (n != 1) {
+        if (n == 0)
+            fprintf(stderr, "usage: floe abort ID [--url URL] [--token T]\n");
+        return CLI_EXIT_REFUSED;
+    }
+    long long id = migration_arg("abort", rest[0]);
+    if (id < 0)
+        return CLI_EXIT_REFUSED;
+    char path[96];
+    snprintf(path, sizeof path, "/v1/migrations/%lld/abort", id);
+    char *body = NULL;
+    long status = http_request(&t, "POST", path, &body);
+    if (status < 0)
+        return CLI_EXIT_UNREACHABLE;
+    int rc = CLI_EXIT_OK;
+    if (status != 202 && status != 200) {
+        rc = report_refusal(status, body);
+    } else {
+        cJSON *m = cJSON_Parse(body);
+        printf("migration %lld (%s → %s): abort requested; it rolls back from %s\n", id,
+               json_str(m, "workload"), json_str(m, "to"), json_str(m, "phase"));
+        cJSON_Delete(m);
+    }
+    free(body);
+    return rc;
+}

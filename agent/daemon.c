@@ -14,7 +14,10 @@
 #include "core/agent.h"
 #include "core/capacity.h"
 #include "core/evaluator.h"
+#include "core/importer.h"
+#include "core/importer_kube.h"
 #include "core/inv_watch.h"
+#include "core/migrator.h"
 #include "core/peer_watch.h"
 #include "core/poller.h"
 #include "core/recorder.h"
@@ -197,6 +200,25 @@ int daemon_run(const char *config_path)
         log_err("not starting: %s", err);
         goto out;
     }
+    /* After the inventory and the peer watcher (it reads both), before
+     * the API (which creates and aborts migrations). It resumes every
+     * migration the store has in progress. */
+    a.migrator = migrator_start(&a, err, sizeof err);
+    if (!a.migrator) {
+        log_err("not starting: %s", err);
+        goto out;
+    }
+    /* Before the API, which hands it the imports peers ask for. */
+    struct importer_ops import_ops;
+    if (importer_kube_ops(&import_ops, err, sizeof err) != 0) {
+        log_err("not starting: %s", err);
+        goto out;
+    }
+    a.importer = importer_start(&a, &import_ops, err, sizeof err);
+    if (!a.importer) {
+        log_err("not starting: %s", err);
+        goto out;
+    }
     a.api = api_start(&a, cfg->http.listen, err, sizeof err);
     if (!a.api) {
         log_err("not starting: http: %s", err);
@@ -207,9 +229,9 @@ int daemon_run(const char *config_path)
         log_err("not starting: %s", err);
         goto out;
     }
-    if (cfg->migrator.driver || (cfg->traffic.driver && strcmp(cfg->traffic.driver, "none") != 0))
-        log_warn("migrator and traffic are configured, but this version of floe does not migrate "
-                 "workloads: a placed decision reserves capacity at peers and moves nothing");
+    if (!cfg->migrator.enabled && cfg->npeers > 0 && cfg->workloads.source)
+        log_info("no migrator section: a placed decision reserves capacity at peers and moves "
+                 "nothing");
     log_info("floe %s started: site %s, %zu devices, http %s, store %s", FLOE_VERSION,
              cfg->site.name, cfg->ndevices, cfg->http.listen, cfg->store.path);
     notify_send("READY=1");
@@ -263,9 +285,11 @@ int daemon_run(const char *config_path)
     notify_send("STOPPING=1");
     rc = 0;
 out:
-    /* Readers first: the API and the evaluator place with the inventory
-     * and the peer watcher, which go after them. */
+    /* Readers first: the API, the migrator and the evaluator use the
+     * inventory and the peer watcher, which go after them. */
     api_stop(a.api);
+    importer_stop(a.importer);
+    migrator_stop(a.migrator);
     eval_stop(a.evaluator);
     peer_watch_stop(a.peers);
     inv_watch_stop(a.inventory);

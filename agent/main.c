@@ -31,10 +31,14 @@ static const char usage[] =
     "                                  workloads go); with ID one decision in full: inputs,\n"
     "                                  every workload and peer considered and why\n"
     "  approve ID, reject ID           answer a decision awaiting approval (operator token)\n"
+    "  migrations [ID]                 the latest migrations, one line each; with ID one in\n"
+    "                                  full: replicas, time per phase, every event\n"
+    "  abort ID                        roll a migration back before it cuts over (operator token)\n"
     "  version                         print the version\n"
     "\n"
-    "status, decisions, approve and reject take [--url URL] [--token T], else $FLOE_URL and\n"
-    "$FLOE_TOKEN, else http://127.0.0.1:8470. Exit: 0 ok, 1 refused, 3 unreachable.\n"
+    "status, decisions, approve, reject, migrations and abort take [--url URL] [--token T],\n"
+    "else $FLOE_URL and $FLOE_TOKEN, else http://127.0.0.1:8470.\n"
+    "Exit: 0 ok, 1 refused, 3 unreachable.\n"
     "\n"
     "Default configuration: " CFG_DEFAULT_PATH "\n";
 
@@ -117,6 +121,10 @@ int main(int argc, char **argv)
         return cli_approve(argc, argv);
     if (strcmp(cmd, "reject") == 0)
         return cli_reject(argc, argv);
+    if (strcmp(cmd, "migrations") == 0)
+        return cli_migrations(argc, argv);
+    if (strcmp(cmd, "abort") == 0)
+        return cli_abort(argc, argv);
     if (strcmp(cmd, "status") == 0)
         return cli_status(argc, argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

@@ -27,7 +27,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/api_imports.h"
 #include "api/api_internal.h"
+#include "api/api_migrations.h"
 #include "api/api_peer.h"
 #include "api/api_prom.h"
 #include "api/api_records.h"
@@ -75,10 +77,18 @@ static const struct api_route api_routes[] = {
     {"GET", "/v1/decisions/{id}", ROLE_READ, api_handle_decision},
     {"POST", "/v1/decisions/{id}/approve", ROLE_OPERATOR, api_handle_decision_approve},
     {"POST", "/v1/decisions/{id}/reject", ROLE_OPERATOR, api_handle_decision_reject},
+    {"GET", "/v1/migrations", ROLE_READ, api_handle_migrations},
+    {"POST", "/v1/migrations", ROLE_OPERATOR, api_handle_migration_post},
+    {"GET", "/v1/migrations/{id}", ROLE_READ, api_handle_migration},
+    {"POST", "/v1/migrations/{id}/abort", ROLE_OPERATOR, api_handle_migration_abort},
     {"GET", "/v1/capacity", ROLE_PEER, api_handle_capacity},
     {"GET", "/v1/reservations", ROLE_PEER, api_handle_reservations},
     {"POST", "/v1/reservations", ROLE_PEER, api_handle_reservation_post},
     {"DELETE", "/v1/reservations/{id}", ROLE_PEER, api_handle_reservation_delete},
+    {"GET", "/v1/imports", ROLE_PEER, api_handle_imports},
+    {"POST", "/v1/imports", ROLE_PEER, api_handle_import_post},
+    {"GET", "/v1/imports/{id}", ROLE_PEER, api_handle_import},
+    {"DELETE", "/v1/imports/{id}", ROLE_PEER, api_handle_import_delete},
     {"GET", "/v1/workloads", ROLE_READ, api_handle_workloads},
     {"POST", "/v1/workloads/refresh", ROLE_OPERATOR, api_handle_workloads_refresh},
     {"GET", "/metrics", ROLE_READ, handle_prometheus},
@@ -296,9 +306,8 @@ static cJSON *status_peers(struct api_call *c)
 /* SPEC 4's status. `alarms` lists the policies that are pending or
  * firing; `accepting` is false while a critical policy fires (SPEC 3).
  * `capacity` is GET /v1/capacity's answer, whose own `accepting` is also
- * false while its inputs are unknown. migrations_active belongs to
- * migration, which this version does not do: it is left out rather than
- * reported as a made-up 0. Collectors that have not finished a poll yet
+ * false while its inputs are unknown. migrations_active counts the
+ * migrations from this site without a result yet. Collectors that have not finished a poll yet
  * are "pending", neither ok nor failing. "store" (an addition) tells whether history is
  * being kept: samples stored, and samples dropped because the store fell
  * behind. "timezone" (an addition) is site.timezone, so a client can show
@@ -315,7 +324,8 @@ static void handle_status(struct api_call *c, const char *param)
              cJSON_CreateString(c->cfg->site.timezone ? c->cfg->site.timezone : "UTC"), &ok);
     api_jadd(root, "version", cJSON_CreateString(FLOE_VERSION), &ok);
     api_jadd(root, "uptime_s", cJSON_CreateNumber((double)(uptime_ms > 0 ? uptime_ms / 1000 : 0)), &ok);
-    if (!api_status_alarms(c, root) || !api_status_capacity(c, root))
+    if (!api_status_alarms(c, root) || !api_status_migrations(c, root) ||
+        !api_status_capacity(c, root) || !api_status_imports(c, root))
         ok = false;
     api_jadd(root, "collectors", status_collectors(c), &ok);
     api_jadd(root, "peers", status_peers(c), &ok);
@@ -569,23 +579,30 @@ static void handle_prometheus(struct api_call *c, const char *param)
     free(cs);
     char *records = text ? api_prom_records(c) : NULL;
     char *capacity = records ? api_prom_capacity(c) : NULL;
+    char *imports = capacity ? api_prom_imports(c) : NULL;
     struct peer_status *ps = NULL;
     size_t nps = peer_watch_snapshot(c->a->peers, &ps);
     char *peers = records ? api_prom_peers(ps, nps) : NULL;
     free(ps);
+    char *migrations = peers ? api_prom_migrations(c) : NULL;
     /* Every part or a 500: a scrape missing families would read as
      * series that vanished. */
-    struct strbuf body = {.failed = !text || !records || !capacity || !peers};
+    struct strbuf body = {.failed = !text || !records || !capacity || !imports || !peers ||
+                                    !migrations};
     if (!body.failed) {
         strbuf_append(&body, text, len);
         strbuf_puts(&body, records);
         strbuf_puts(&body, capacity);
+        strbuf_puts(&body, imports);
         strbuf_puts(&body, peers);
+        strbuf_puts(&body, migrations);
     }
     free(text);
     free(records);
     free(capacity);
+    free(imports);
     free(peers);
+    free(migrations);
     len = body.len;
     text = strbuf_take(&body);
     if (!text) {

@@ -152,6 +152,24 @@ static void traffic_check(struct cfg_obj *o)
      * off for maintenance without deleting its settings. */
 }
 
+/* The migrator creates Velero Backups and scales workloads through this
+ * site's own Kubernetes API (SPEC 6): a site without one cannot move
+ * anything, and a placement that reserved capacity for it would hold a
+ * peer's kW for nothing. Judged only when the section itself is clean. */
+static void migrator_check(struct cfg_obj *o)
+{
+    struct floe_config *cfg = o->base;
+    cfg->migrator.enabled = true;
+    const char *source = cfg->workloads.source;
+    if (!cfg_obj_clean(o) || (source && strcmp(source, "kubernetes") == 0))
+        return;
+    cfg_obj_error(o, NULL,
+                  "driver \"%s\" moves workloads with Velero through this site's Kubernetes API: "
+                  "it needs workloads.source \"kubernetes\" (workloads.source is %s%s%s)",
+                  cfg->migrator.driver ? cfg->migrator.driver : "velero", source ? "\"" : "",
+                  source ? source : "not set", source ? "\"" : "");
+}
+
 /* ---- the tables -------------------------------------------------------- */
 
 /* The tables read best as tables: keep the formatter out of them. */
@@ -215,8 +233,11 @@ static const struct cfg_key migrator_keys[] = {
     KEY("retries", K_INT, migrator.retries, .def = "2", .min = 0, .max = 10),
     KEY("data_mover", K_BOOL, migrator.data_mover, .def = "false"),
     KEY("incremental_restore", K_BOOL, migrator.incremental_restore, .def = "false"),
+    KEY("tick", K_DUR, migrator.tick_ms, .def = "1s", .min = 100, .max = 60000),
+    KEY("backup_sync_period", K_DUR, migrator.backup_sync_period_ms, .def = "1m", .min = 1000, .max = 86400000),
+    KEY("import_ready_timeout", K_DUR, migrator.import_ready_timeout_ms, .def = "10m", .min = 1000, .max = 86400000),
 };
-static const struct cfg_table migrator_table = TABLE(migrator_keys, NULL);
+static const struct cfg_table migrator_table = TABLE(migrator_keys, migrator_check);
 
 static const struct cfg_key traffic_keys[] = {
     KEY("driver", K_STR, traffic.driver, .def = "none", .names = traffic_drivers),

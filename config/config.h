@@ -282,6 +282,18 @@ struct cfg_migrator {
     bool data_mover;            /* CSI snapshots and Velero's data mover: stateful workloads
                                    move without a quiesce hook (SPEC 6); default false */
     bool incremental_restore;
+    /* Additions to SPEC 2: */
+    bool enabled;               /* the section was given: this site moves workloads (it needs
+                                   workloads.source "kubernetes") */
+    int64_t tick_ms;            /* how often each migration is advanced; default 1s */
+    /* Imports run here for peers (an addition to SPEC 2): how often this
+     * cluster's Velero syncs its backup storage location (its
+     * --backup-sync-period; default 1m), which bounds how long an import
+     * waits for a peer's backup to appear; and how long a restored
+     * workload may take to become ready (default 10m, a Deployment's
+     * progressDeadlineSeconds). */
+    int64_t backup_sync_period_ms;
+    int64_t import_ready_timeout_ms;
 };
 
 struct cfg_traffic {

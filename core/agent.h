@@ -1,7 +1,7 @@
 /*
  * agent — the context that ties the daemon together: configuration,
  * live metrics, the store, the device pollers, the peer watcher, the
- * inventory of workloads and the HTTP server.
+ * inventory of workloads, the migrator and the HTTP server.
  *
  * agent/daemon.c owns it and its threads. Other modules get a pointer and
  * read what they need: the configuration as a snapshot (below), metrics
@@ -35,6 +35,8 @@ struct evaluator;
 struct cap_cache;
 struct peer_watch;
 struct inv_watch;
+struct migrator;
+struct importer;
 
 struct agent {
     pthread_mutex_t cfg_mutex;      /* guards the two fields below, for a pointer copy only */
@@ -56,6 +58,10 @@ struct agent {
                                        NULL in tests without it */
     struct inv_watch *inventory;    /* owned; the workloads (core/inv_watch.h); NULL in tests
                                        without one */
+    struct migrator *migrator;      /* owned; the migrations this site runs (core/migrator.h);
+                                       NULL in tests without one */
+    struct importer *importer;      /* owned; imports for peers (core/importer.h); NULL in
+                                       tests without one */
     int64_t started_ms;             /* wall clock at start */
     int64_t started_mono_ms;
 };

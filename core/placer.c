@@ -18,6 +18,7 @@
 #include "placement/pl_estimate.h"
 #include "placement/pl_place.h"
 #include "store/store_hold.h"
+#include "store/store_mig.h"
 
 struct ops_ctx {
     const struct floe_config *cfg;
@@ -92,9 +93,26 @@ static void ops_release(void *ctx, size_t peer, const char *id)
     release_one(&o->cfg->peers[peer], id);
 }
 
-/* Long enough for the workload's expected migration to reach its import
- * (which confirms the reservation), within the peer's accepted range. */
-static int64_t ttl_for(double migration_s)
+struct pl_rates placer_rates(struct agent *a, const char *peer)
+{
+    struct pl_rates r = pl_rates_report();
+    struct store_mig_rates learned;
+    char err[256];
+    int rc = peer ? store_mig_rates(a->store, peer, &learned, err, sizeof err)
+                  : store_mig_rates_all(a->store, &learned, err, sizeof err);
+    if (rc != 0) {
+        log_err("placement: learned transfer rates unreadable, using the report's: %s", err);
+        return r;
+    }
+    double *dst[STORE_RATE_KINDS] = {&r.initial_gb_per_min, &r.delta_gb_per_min,
+                                     &r.restore_gb_per_min};
+    for (size_t k = 0; k < STORE_RATE_KINDS; k++)
+        if (learned.samples[k] > 0 && isfinite(learned.gb_per_min[k]) && learned.gb_per_min[k] > 0)
+            *dst[k] = learned.gb_per_min[k];
+    return r;
+}
+
+int64_t placer_ttl_s(double migration_s)
 {
     double ttl = isfinite(migration_s) && migration_s > 0 ? migration_s + PLACER_TTL_MIN_S
                                                           : PLACER_TTL_MIN_S;
@@ -167,6 +185,12 @@ void placer_place(struct agent *a, const struct floe_config *cfg,
     char err[256];
     if (store_hold_active(a->store, now_ms, &holds, &nholds, err, sizeof err) != 0)
         log_err("placement: holds unknown, none taken as in flight: %s", err);
+    /* ... and so are those with a migration running, or done with the
+     * source still kept here (its namespace is still in the inventory). */
+    char **busy = NULL;
+    size_t nbusy = 0;
+    if (store_mig_busy(a->store, &busy, &nbusy, err, sizeof err) != 0)
+        log_err("placement: migrations unknown, none taken as in flight: %s", err);
 
     size_t n = inv->n;
     struct pl_workload *work = calloc(n ? n : 1, sizeof *work);
@@ -176,7 +200,7 @@ void placer_place(struct agent *a, const struct floe_config *cfg,
         decision_not_placed(d, "nothing placed: out of memory");
         goto done;
     }
-    struct pl_rates rates = pl_rates_report();
+    struct pl_rates rates = placer_rates(a, NULL);
     rates.incremental_restore = cfg->migrator.incremental_restore;
     for (size_t i = 0; i < n; i++) {
         const struct inv_workload *w = &inv->workloads[i];
@@ -200,9 +224,12 @@ void placer_place(struct agent *a, const struct floe_config *cfg,
         } else {
             p->downtime_s = p->migration_s = NAN;
         }
-        ttl[i] = ttl_for(p->migration_s);
+        ttl[i] = placer_ttl_s(p->migration_s);
         for (size_t h = 0; h < nholds; h++)
             if (strcmp(holds[h].workload, w->name) == 0)
+                p->moving = true;
+        for (size_t b = 0; b < nbusy; b++)
+            if (strcmp(busy[b], w->name) == 0)
                 p->moving = true;
     }
     for (size_t i = 0; i < cfg->npeers; i++)
@@ -253,6 +280,7 @@ void placer_place(struct agent *a, const struct floe_config *cfg,
     pl_placement_clear(&placed);
 done:
     store_hold_rows_free(holds, nholds);
+    store_mig_names_free(busy, nbusy);
     free(work);
     free(ttl);
     free(names);

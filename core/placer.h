@@ -8,9 +8,10 @@
  * configured (no peers, no workloads.source) or the inventory has not
  * been read, else pl_place with
  *   - the inventory's workloads, each with its downtime estimate
- *     (pl_estimate, the report's rates until migrations measure real
- *     ones) and marked moving when this site already holds a reservation
- *     for it (store_hold: in flight);
+ *     (pl_estimate with placer_rates: what migrations measured, else the
+ *     report's rates) and marked moving when this site already holds a
+ *     reservation for it (store_hold: in flight) or it has a migration
+ *     running, or done with its source still kept here (store_mig_busy);
  *   - the peers asked concurrently (placement/peer_client.h), each
  *     reservation with a TTL that covers the workload's expected
  *     migration (at least PLACER_TTL_MIN_S).
@@ -45,6 +46,7 @@
 #include "config/config.h"
 #include "core/agent.h"
 #include "placement/inventory.h"
+#include "placement/pl_estimate.h"
 #include "policies/decision.h"
 
 #define PLACER_CAPACITY_TIMEOUT_MS 3000
@@ -89,6 +91,17 @@ void placer_keep(struct agent *a, const struct placer_grants *g, int64_t decisio
 void placer_release(const struct floe_config *cfg, const struct placer_grants *g);
 
 void placer_grants_clear(struct placer_grants *g);
+
+/* The transfer rates migrations to peer have measured (its moving
+ * averages, store/store_mig.h), or with peer NULL the mean over all
+ * peers; the report's (pl_rates_report) for each kind without any
+ * measurement yet. incremental_restore is false. */
+struct pl_rates placer_rates(struct agent *a, const char *peer);
+
+/* A reservation's TTL for a workload whose migration is expected to take
+ * migration_s: long enough to reach its import (which confirms it),
+ * within PLACER_TTL_MIN_S .. PLACER_TTL_MAX_S. */
+int64_t placer_ttl_s(double migration_s);
 
 /* kW of the reservations this site holds at peers at now_ms (0 when the
  * store cannot say; logged). */

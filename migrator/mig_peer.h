@@ -36,7 +36,8 @@ const char *mig_import_phase_name(enum mig_import_phase p); /* "waiting-backup",
 int mig_import_phase_parse(const char *s);
 
 struct mig_import_replica {
-    char key[8 + 256];          /* "deployment/web", "statefulset/db" */
+    char key[12 + 253 + 1];     /* "deployment/web", "statefulset/db": "statefulset/" and a
+                                   253-character name fit */
     int32_t replicas;
 };
 

@@ -87,6 +87,10 @@ static const char *const store_migrations[] = {
     STORE_RESV_SCHEMA,
     /* 4: the reservations this site holds at its peers (store_hold.c). */
     STORE_HOLD_SCHEMA,
+    /* 5: migrations, their events and rates; confirmed holds (store_mig.c). */
+    STORE_MIG_SCHEMA,
+    /* 6: imports carried out here for peers (store_import.c). */
+    STORE_IMPORT_SCHEMA,
 };
 
 /* ---- metric id cache ---------------------------------------------------- */
@@ -219,6 +223,38 @@ sqlite3_stmt *store_prepare(const struct store *s, sqlite3 *db, const char *sql,
         return NULL;
     }
     return st;
+}
+
+/* Promises to another site (a reservation granted, a migration's next
+ * step) are synced to disk before they are acted on: the store's default,
+ * synchronous=NORMAL, is durable against a crash of the process but not
+ * of the machine. Only these transactions pay for the fsync; telemetry
+ * batches keep NORMAL. Called with write_lock held. */
+int store_begin_durable(struct store *s, const char *what, char *err, size_t errlen)
+{
+    if (sqlite3_exec(s->writer, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(s->writer, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        char w[64];
+        snprintf(w, sizeof w, "%s: begin", what);
+        store_fail(s, s->writer, w, err, errlen);
+        sqlite3_exec(s->writer, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+int store_end_durable(struct store *s, bool commit, const char *what, char *err, size_t errlen)
+{
+    int rc = 0;
+    if (commit && sqlite3_exec(s->writer, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        char w[64];
+        snprintf(w, sizeof w, "%s: commit", what);
+        rc = store_fail(s, s->writer, w, err, errlen);
+    }
+    if (sqlite3_get_autocommit(s->writer) == 0)
+        sqlite3_exec(s->writer, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_exec(s->writer, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+    return rc;
 }
 
 struct store_stmt_def {

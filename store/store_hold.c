@@ -70,7 +70,8 @@ int store_hold_active(struct store *s, int64_t now_ms, struct store_hold **rows,
     sqlite3_stmt *st =
         store_prepare(s, s->reader,
                       "SELECT " HOLD_COLUMNS " FROM hold"
-                      " WHERE state = 'active' AND expires_ms > ?1 ORDER BY created_ms",
+                      " WHERE (state = 'active' AND expires_ms > ?1) OR state = 'confirmed'"
+                      " ORDER BY created_ms",
                       err, errlen);
     if (!st)
         goto out;
@@ -118,7 +119,8 @@ int store_hold_release(struct store *s, const char *peer, const char *id, int64_
     int rc = -1;
     sqlite3_stmt *st = store_prepare(s, s->writer,
                                      "UPDATE hold SET state = 'released', ended_ms = ?3"
-                                     " WHERE peer = ?1 AND id = ?2 AND state = 'active'",
+                                     " WHERE peer = ?1 AND id = ?2"
+                                     " AND state IN ('active', 'confirmed')",
                                      err, errlen);
     if (st) {
         sqlite3_bind_text(st, 1, peer, -1, SQLITE_STATIC);

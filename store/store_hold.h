@@ -5,10 +5,11 @@
  *
  * A hold is `active` from the peer's grant until it is `released` (we
  * sent DELETE) or its TTL passes (it then simply stops counting: the peer
- * lets it lapse on its own). While a hold counts, its workload is
- * in flight: placement does not choose it again and its kW count against
- * the next decision's need. The migrator (a later step) will confirm
- * holds as their imports start.
+ * lets it lapse on its own). Once a migration is made of it
+ * (store_mig_create) it is `confirmed`: no TTL ends it any more, only
+ * the migration's release when it is done or rolled back. While a hold
+ * counts, its workload is in flight: placement does not choose it again
+ * and its kW count against the next decision's need.
  *
  * Time comes in as arguments (wall-clock ms). Ended rows are kept until
  * store_hold_prune removes them with the rest of the history.
@@ -30,7 +31,7 @@ struct store_hold {
     int64_t decision_id; /* the decision that placed it (0 = none) */
     int64_t created_ms;
     int64_t expires_ms;
-    char *state;       /* "active", "released" */
+    char *state;       /* "active", "confirmed", "released" */
     int64_t ended_ms;  /* 0 while active */
 };
 
@@ -39,13 +40,14 @@ void store_hold_rows_free(struct store_hold *rows, size_t n);
 /* Records a grant (state active). Returns 0 or -1 with err. */
 int store_hold_add(struct store *s, const struct store_hold *h, char *err, size_t errlen);
 
-/* The holds that count at now_ms (active, expires_ms > now_ms), oldest
- * first; *rows is NULL when there are none. Returns 0 or -1. */
+/* The holds that count at now_ms (active with expires_ms > now_ms, or
+ * confirmed), oldest first; *rows is NULL when there are none. Returns 0
+ * or -1. */
 int store_hold_active(struct store *s, int64_t now_ms, struct store_hold **rows, size_t *n,
                       char *err, size_t errlen);
 
 /* Marks hold (peer, id) released at now_ms. Returns 0, STORE_NOT_FOUND
- * (no active hold of that id), or -1. */
+ * (no active or confirmed hold of that id), or -1. */
 int store_hold_release(struct store *s, const char *peer, const char *id, int64_t now_ms,
                        char *err, size_t errlen);
 

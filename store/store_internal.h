@@ -7,6 +7,7 @@
 #define FLOE_STORE_INTERNAL_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <sqlite3.h>
 #include <stdint.h>
 
@@ -51,6 +52,13 @@ int store_fail(const struct store *s, sqlite3 *db, const char *what, char *err, 
  * call. */
 sqlite3_stmt *store_prepare(const struct store *s, sqlite3 *db, const char *sql, char *err,
                             size_t errlen);
+
+/* A transaction synced to disk at commit (synchronous=FULL), for
+ * promises to other sites and migration steps; `what` prefixes errors.
+ * store_end_durable commits (commit true) or rolls back, then goes back
+ * to NORMAL. Called with write_lock held. */
+int store_begin_durable(struct store *s, const char *what, char *err, size_t errlen);
+int store_end_durable(struct store *s, bool commit, const char *what, char *err, size_t errlen);
 
 /* Schema migration 2, defined in store_records.c's terms. */
 #define STORE_RECORDS_SCHEMA                                                                       \
@@ -118,5 +126,150 @@ sqlite3_stmt *store_prepare(const struct store *s, sqlite3 *db, const char *sql,
     "  PRIMARY KEY (peer, id)"                                                                     \
     ") WITHOUT ROWID;"                                                                             \
     "CREATE INDEX hold_state ON hold(state, expires_ms);"
+
+/* Schema migration 5, defined in store_mig.c's terms: migrations, their
+ * events and the per-peer rates; holds gain the state 'confirmed' (SQLite
+ * cannot change a CHECK constraint in place, so the table is rebuilt).
+ * result is NULL while a migration runs: the partial unique index keeps
+ * one running migration per workload. */
+#define STORE_MIG_SCHEMA                                                                           \
+    "CREATE TABLE migration ("                                                                     \
+    "  id                   INTEGER PRIMARY KEY AUTOINCREMENT,"                                    \
+    "  workload             TEXT NOT NULL,"                                                        \
+    "  namespace            TEXT NOT NULL,"                                                        \
+    "  peer                 TEXT NOT NULL,"                                                        \
+    "  reservation          TEXT NOT NULL,"                                                        \
+    "  decision_id          INTEGER NOT NULL,"                                                     \
+    "  kw                   REAL NOT NULL,"                                                        \
+    "  stateless            INTEGER NOT NULL,"                                                     \
+    "  data_gb              REAL NOT NULL,"                                                        \
+    "  hostname             TEXT NOT NULL,"                                                        \
+    "  quiesce              TEXT NOT NULL,"                                                        \
+    "  phase                TEXT NOT NULL,"                                                        \
+    "  step                 INTEGER NOT NULL,"                                                     \
+    "  result               TEXT CHECK (result IN ('done', 'rolled-back', 'failed')),"             \
+    "  created_ms           INTEGER NOT NULL,"                                                     \
+    "  updated_ms           INTEGER NOT NULL,"                                                     \
+    "  ended_ms             INTEGER NOT NULL,"                                                     \
+    "  phase_started_ms     INTEGER NOT NULL,"                                                     \
+    "  step_started_ms      INTEGER NOT NULL,"                                                     \
+    "  retry_at_ms          INTEGER NOT NULL,"                                                     \
+    "  seq                  INTEGER NOT NULL,"                                                     \
+    "  backup               TEXT NOT NULL,"                                                        \
+    "  backup_started_ms    INTEGER NOT NULL,"                                                     \
+    "  last_backup          TEXT NOT NULL,"                                                        \
+    "  last_backup_partial  INTEGER NOT NULL,"                                                     \
+    "  last_backup_s        REAL NOT NULL,"                                                        \
+    "  deltas               INTEGER NOT NULL,"                                                     \
+    "  prev_delta_s         REAL NOT NULL,"                                                        \
+    "  last_delta_gb        REAL,"                                                                 \
+    "  next_backup_ms       INTEGER NOT NULL,"                                                     \
+    "  attempts             INTEGER NOT NULL,"                                                     \
+    "  import_id            TEXT NOT NULL,"                                                        \
+    "  import_requested     INTEGER NOT NULL,"                                                     \
+    "  replicas             TEXT NOT NULL,"                                                        \
+    "  replicas_recorded    INTEGER NOT NULL,"                                                     \
+    "  scaled               INTEGER NOT NULL,"                                                     \
+    "  downtime_start_ms    INTEGER NOT NULL,"                                                     \
+    "  downtime_s           REAL,"                                                                 \
+    "  estimated_downtime_s REAL,"                                                                 \
+    "  bytes                REAL NOT NULL,"                                                        \
+    "  precopy_s            REAL NOT NULL,"                                                        \
+    "  delta_s              REAL NOT NULL,"                                                        \
+    "  switchover_s         REAL NOT NULL,"                                                        \
+    "  restoring_s          REAL NOT NULL,"                                                        \
+    "  cutover_s            REAL NOT NULL,"                                                        \
+    "  error                TEXT NOT NULL,"                                                        \
+    "  rollback_from        TEXT NOT NULL,"                                                        \
+    "  reason               TEXT NOT NULL,"                                                        \
+    "  traffic_switched_ms  INTEGER NOT NULL,"                                                     \
+    "  released_ms          INTEGER NOT NULL,"                                                     \
+    "  retain_until_ms      INTEGER NOT NULL,"                                                     \
+    "  source_deleted_ms    INTEGER NOT NULL,"                                                     \
+    "  abort_requested      INTEGER NOT NULL DEFAULT 0,"                                           \
+    "  abort_by             TEXT NOT NULL DEFAULT ''"                                              \
+    ");"                                                                                           \
+    "CREATE UNIQUE INDEX migration_running ON migration(workload) WHERE result IS NULL;"           \
+    "CREATE TABLE migration_event ("                                                               \
+    "  id           INTEGER PRIMARY KEY AUTOINCREMENT,"                                            \
+    "  migration_id INTEGER NOT NULL REFERENCES migration(id),"                                    \
+    "  ts_ms        INTEGER NOT NULL,"                                                             \
+    "  phase        TEXT NOT NULL,"                                                                \
+    "  detail       TEXT NOT NULL"                                                                 \
+    ");"                                                                                           \
+    "CREATE INDEX migration_event_of ON migration_event(migration_id, id);"                        \
+    "CREATE TABLE migration_rate ("                                                                \
+    "  peer       TEXT NOT NULL,"                                                                  \
+    "  kind       TEXT NOT NULL CHECK (kind IN ('initial', 'delta', 'restore')),"                  \
+    "  gb_per_min REAL NOT NULL,"                                                                  \
+    "  samples    INTEGER NOT NULL,"                                                               \
+    "  updated_ms INTEGER NOT NULL,"                                                               \
+    "  PRIMARY KEY (peer, kind)"                                                                   \
+    ") WITHOUT ROWID;"                                                                             \
+    "CREATE TABLE hold_5 ("                                                                        \
+    "  peer        TEXT NOT NULL,"                                                                 \
+    "  id          TEXT NOT NULL,"                                                                 \
+    "  workload    TEXT NOT NULL,"                                                                 \
+    "  namespace   TEXT NOT NULL,"                                                                 \
+    "  kw          REAL NOT NULL,"                                                                 \
+    "  decision_id INTEGER NOT NULL,"                                                              \
+    "  created_ms  INTEGER NOT NULL,"                                                              \
+    "  expires_ms  INTEGER NOT NULL,"                                                              \
+    "  state       TEXT NOT NULL CHECK (state IN ('active', 'confirmed', 'released')),"            \
+    "  ended_ms    INTEGER,"                                                                       \
+    "  PRIMARY KEY (peer, id)"                                                                     \
+    ") WITHOUT ROWID;"                                                                             \
+    "INSERT INTO hold_5 SELECT peer, id, workload, namespace, kw, decision_id, created_ms,"        \
+    "  expires_ms, state, ended_ms FROM hold;"                                                     \
+    "DROP TABLE hold;"                                                                             \
+    "ALTER TABLE hold_5 RENAME TO hold;"                                                           \
+    "CREATE INDEX hold_state ON hold(state, expires_ms);"
+/* Schema migration 6, defined in store_import.c's terms: imports run here
+ * for peers, and their events. backup is unique: one Backup object of
+ * this cluster is imported once. rev is the row's revision
+ * (store_import_save writes over the one it read). */
+#define STORE_IMPORT_SCHEMA                                                                        \
+    "CREATE TABLE import ("                                                                        \
+    "  id                 INTEGER PRIMARY KEY,"                                                    \
+    "  reservation        TEXT NOT NULL,"                                                          \
+    "  from_site          TEXT NOT NULL,"                                                          \
+    "  workload           TEXT NOT NULL,"                                                          \
+    "  namespace          TEXT NOT NULL,"                                                          \
+    "  backup             TEXT NOT NULL UNIQUE,"                                                   \
+    "  stateless          INTEGER NOT NULL,"                                                       \
+    "  incremental        INTEGER NOT NULL,"                                                       \
+    "  prestage           INTEGER NOT NULL,"                                                       \
+    "  replicas           TEXT NOT NULL,"                                                          \
+    "  phase              TEXT NOT NULL CHECK (phase IN ('waiting-backup', 'restoring',"           \
+    "                       'starting', 'ready', 'failed')),"                                      \
+    "  error              TEXT,"                                                                   \
+    "  seq                INTEGER NOT NULL DEFAULT 0,"                                             \
+    "  restore            TEXT,"                                                                   \
+    "  attempts           INTEGER NOT NULL DEFAULT 0,"                                             \
+    "  owns_namespace     INTEGER NOT NULL DEFAULT 0,"                                             \
+    "  cleaning           INTEGER NOT NULL DEFAULT 0,"                                             \
+    "  cleanup            TEXT NOT NULL DEFAULT 'none'"                                            \
+    "                       CHECK (cleanup IN ('none', 'pending', 'done')),"                       \
+    "  partial            INTEGER NOT NULL DEFAULT 0,"                                             \
+    "  dropped_by         TEXT,"                                                                   \
+    "  created_ms         INTEGER NOT NULL,"                                                       \
+    "  updated_ms         INTEGER NOT NULL,"                                                       \
+    "  phase_ms           INTEGER NOT NULL,"                                                       \
+    "  ended_ms           INTEGER,"                                                                \
+    "  ready_ms           INTEGER,"                                                                \
+    "  restore_started_ms INTEGER,"                                                                \
+    "  restore_s          REAL,"                                                                   \
+    "  restored_bytes     REAL,"                                                                   \
+    "  rev                INTEGER NOT NULL DEFAULT 0"                                              \
+    ");"                                                                                           \
+    "CREATE INDEX import_namespace ON import(namespace, phase);"                                   \
+    "CREATE TABLE import_event ("                                                                  \
+    "  id        INTEGER PRIMARY KEY AUTOINCREMENT,"                                               \
+    "  import_id INTEGER NOT NULL REFERENCES import(id),"                                           \
+    "  ts_ms     INTEGER NOT NULL,"                                                                \
+    "  phase     TEXT NOT NULL,"                                                                   \
+    "  detail    TEXT NOT NULL"                                                                    \
+    ");"                                                                                           \
+    "CREATE INDEX import_event_import ON import_event(import_id, id);"
 
 #endif

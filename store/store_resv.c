@@ -109,36 +109,6 @@ static int rows_from(const struct store *s, sqlite3 *db, sqlite3_stmt *st, struc
     return 0;
 }
 
-/* ---- durable write transactions ---- */
-
-/* Grants, releases and confirmations are promises to another site, so
- * they are synced to disk before the answer goes out (the store's
- * default, synchronous=NORMAL, is durable against a crash of the process
- * but not of the machine). Only these transactions pay for the fsync;
- * telemetry batches keep NORMAL. Called with write_lock held. */
-static int begin_durable(struct store *s, char *err, size_t errlen)
-{
-    if (sqlite3_exec(s->writer, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_exec(s->writer, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-        store_fail(s, s->writer, "reservations: begin", err, errlen);
-        sqlite3_exec(s->writer, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
-        return -1;
-    }
-    return 0;
-}
-
-/* Commits (commit true) or rolls back, then goes back to NORMAL. */
-static int end_durable(struct store *s, bool commit, char *err, size_t errlen)
-{
-    int rc = 0;
-    if (commit && sqlite3_exec(s->writer, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-        rc = store_fail(s, s->writer, "reservations: commit", err, errlen);
-    if (sqlite3_get_autocommit(s->writer) == 0)
-        sqlite3_exec(s->writer, "ROLLBACK", NULL, NULL, NULL);
-    sqlite3_exec(s->writer, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
-    return rc;
-}
-
 /* ---- grant ---- */
 
 static int new_id(char *out, size_t n, char *err, size_t errlen)
@@ -222,7 +192,7 @@ int store_resv_grant(struct store *s, const struct store_resv_request *req, doub
     pthread_mutex_lock(&s->write_lock);
     int rc = -1;
     double sum = 0;
-    if (begin_durable(s, err, errlen) < 0)
+    if (store_begin_durable(s, "reservations", err, errlen) < 0)
         goto unlock;
     if (active_sum_locked(s, s->writer, now_ms, &sum, err, errlen) < 0)
         goto end;
@@ -235,7 +205,7 @@ int store_resv_grant(struct store *s, const struct store_resv_request *req, doub
     }
     if (insert_locked(s, req, now_ms, out->id, err, errlen) < 0)
         goto end;
-    if (end_durable(s, true, err, errlen) < 0)
+    if (store_end_durable(s, true, "reservations", err, errlen) < 0)
         goto unlock;
     out->from_site = util_strdup(req->from_site);
     out->workload = util_strdup(req->workload);
@@ -247,7 +217,7 @@ int store_resv_grant(struct store *s, const struct store_resv_request *req, doub
     rc = 0;
     goto unlock;
 end:
-    end_durable(s, false, err, errlen);
+    store_end_durable(s, false, "reservations", err, errlen);
 unlock:
     pthread_mutex_unlock(&s->write_lock);
     if (rc != 0)
@@ -309,7 +279,7 @@ int store_resv_release(struct store *s, const char *id, const char *owner, const
     struct store_resv r = {0};
     pthread_mutex_lock(&s->write_lock);
     int rc = -1;
-    if (begin_durable(s, err, errlen) < 0)
+    if (store_begin_durable(s, "reservations", err, errlen) < 0)
         goto unlock;
     rc = get_locked(s, s->writer, id, owner, &r, err, errlen);
     if (rc != 0)
@@ -322,7 +292,7 @@ int store_resv_release(struct store *s, const char *id, const char *owner, const
                       "UPDATE reservation SET state = 'released', ended_ms = ?2, ended_by = ?3"
                       " WHERE id = ?1",
                       id, now_ms, by, err, errlen) < 0 ||
-        end_durable(s, true, err, errlen) < 0) {
+        store_end_durable(s, true, "reservations", err, errlen) < 0) {
         rc = -1;
         goto end;
     }
@@ -332,7 +302,7 @@ int store_resv_release(struct store *s, const char *id, const char *owner, const
     r.ended_by = util_strdup(by);
     goto unlock;
 end:
-    end_durable(s, false, err, errlen);
+    store_end_durable(s, false, "reservations", err, errlen);
 unlock:
     pthread_mutex_unlock(&s->write_lock);
     if (out && (rc == 0 || rc == STORE_CONFLICT))
@@ -347,7 +317,7 @@ int store_resv_confirm(struct store *s, const char *id, int64_t now_ms, char *er
     struct store_resv r = {0};
     pthread_mutex_lock(&s->write_lock);
     int rc = -1;
-    if (begin_durable(s, err, errlen) < 0)
+    if (store_begin_durable(s, "reservations", err, errlen) < 0)
         goto unlock;
     rc = get_locked(s, s->writer, id, NULL, &r, err, errlen);
     if (rc != 0)
@@ -360,11 +330,11 @@ int store_resv_confirm(struct store *s, const char *id, int64_t now_ms, char *er
         goto end; /* confirmed before: nothing to write */
     if (update_locked(s, "UPDATE reservation SET confirmed_ms = ?2 WHERE id = ?1", id, now_ms, NULL,
                       err, errlen) < 0 ||
-        end_durable(s, true, err, errlen) < 0)
+        store_end_durable(s, true, "reservations", err, errlen) < 0)
         rc = -1;
     goto unlock;
 end:
-    end_durable(s, false, err, errlen);
+    store_end_durable(s, false, "reservations", err, errlen);
 unlock:
     pthread_mutex_unlock(&s->write_lock);
     store_resv_clear(&r);

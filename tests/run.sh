@@ -108,7 +108,8 @@ case "$only" in ""|integration)
             tests/integration/sim_snmp.sh tests/integration/sim_modbus.sh tests/integration/sim_cluster.sh \
             tests/integration/sim_velero.sh \
             tests/integration/cli_hostile.sh tests/integration/peers.sh tests/integration/inventory.sh \
-            tests/integration/reservations.sh tests/integration/placement.sh
+            tests/integration/reservations.sh tests/integration/placement.sh \
+            tests/integration/imports.sh
     fi ;;
 esac
 case "$only" in ""|fuzz) run_fuzz ;; esac

@@ -1,12 +1,13 @@
 #!/bin/bash
 # The HTTP API over real sockets (libmicrohttpd), without the rest of the
 # agent: a small server built here against BUILD/libfloe.a serves
-# api_start() with fixed metrics, collectors, stored history and a decision
-# awaiting approval. Checks: /metrics passes `promtool check metrics` and
-# escapes labels, and no counter of it decreases when that decision is
-# approved; auth answers 401 with WWW-Authenticate, 405 carries Allow; a
-# 2 MiB body (with Content-Length, and chunked) gets 413 without the server
-# keeping it; idle and trickling connections do not delay /healthz for
+# api_start() with fixed metrics, collectors, stored history, a decision
+# awaiting approval and two migrations that ended. Checks: /metrics passes
+# `promtool check metrics` and escapes labels, and no counter of it
+# decreases when that decision is approved; floe migrations and floe
+# abort read and refuse as the API says; auth answers 401 with
+# WWW-Authenticate, 405 carries Allow; a 2 MiB body (with Content-Length,
+# and chunked) gets 413 without the server keeping it; idle and trickling connections do not delay /healthz for
 # anyone else; history still answers while another connection holds the
 # database's write lock; HTTPS works with a cert/key pair; tokens never
 # reach the log.
@@ -18,15 +19,18 @@ cat > "$TMP/api_testd.c" <<'C'
  * FLOE_HOLD_WRITE_LOCK set, another SQLite connection holds the database's
  * write lock (BEGIN EXCLUSIVE) the whole time, as a long recorder or
  * retention transaction would. */
+#include <math.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "api/api.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "policies/decision.h"
+#include "store/store_mig.h"
 
 int main(int argc, char **argv)
 {
@@ -87,6 +91,33 @@ int main(int argc, char **argv)
     }
     free(body);
     decision_clear(&d);
+    /* Two migrations that ended (done after 250 s down, rolled back),
+     * for floe_migrations_total and floe_migration_downtime_seconds. */
+    const char *const moved[] = { "shop", "db" };
+    for (int i = 0; i < 2; i++) {
+        struct store_mig m;
+        memset(&m, 0, sizeof m);
+        util_strlcpy(m.workload, moved[i], sizeof m.workload);
+        util_strlcpy(m.namespace_, moved[i], sizeof m.namespace_);
+        util_strlcpy(m.peer, "lulea-2", sizeof m.peer);
+        snprintf(m.reservation, sizeof m.reservation, "rsv-%d", i);
+        util_strlcpy(m.phase, "reserved", sizeof m.phase);
+        m.created_ms = m.updated_ms = 1767225600000LL;
+        struct store_hold h = { .peer = m.peer, .id = m.reservation, .workload = m.workload,
+                                .kw = 10, .created_ms = m.created_ms,
+                                .expires_ms = m.created_ms + 60000 };
+        if (store_mig_create(a.store, &m, &h, NULL, &m.id, err, sizeof err) != 0) {
+            fprintf(stderr, "store: %s\n", err);
+            return 1;
+        }
+        util_strlcpy(m.result, i == 0 ? "done" : "rolled-back", sizeof m.result);
+        util_strlcpy(m.phase, m.result, sizeof m.phase);
+        m.downtime_s = i == 0 ? 250 : NAN;
+        if (store_mig_save(a.store, &m, NULL, err, sizeof err) != 0) {
+            fprintf(stderr, "store: %s\n", err);
+            return 1;
+        }
+    }
     int64_t now = util_now_ms();
     metrics_set_good(a.metrics, "cooling.chiller1.capacity_kw", 159, "kW", "chiller1", 15000, now);
     metrics_set_good(a.metrics, "room.inlet_c", 21.25, "C", "odd \"dev\" \\ name\nline2", 0, now);
@@ -219,6 +250,33 @@ check "histogram +Inf bucket equals _count per device" grep -qF \
     'floe_poll_duration_seconds_bucket{device="chiller2",le="+Inf"} 1' "$TMP/m.txt"
 check "a collector that never polled is down" grep -qF \
     'floe_collector_up{device="ups \"a\"",protocol="snmp"} 0' "$TMP/m.txt"
+check "floe_migrations_total: 1 done, 1 rolled back, 0 failed" \
+    grep -qzF 'floe_migrations_total{result="done"} 1
+floe_migrations_total{result="rolled-back"} 1
+floe_migrations_total{result="failed"} 0' "$TMP/m.txt"
+check "floe_migration_downtime_seconds: the 250 s downtime in the 300 s bucket, not the 60 s one" \
+    grep -qzF 'floe_migration_downtime_seconds_bucket{le="60"} 0
+floe_migration_downtime_seconds_bucket{le="300"} 1' "$TMP/m.txt"
+check "floe_migration_downtime_seconds: sum and count" \
+    grep -qzF 'floe_migration_downtime_seconds_sum 250
+floe_migration_downtime_seconds_count 1' "$TMP/m.txt"
+
+# floe migrations / floe abort, the CLI over this API.
+"$BUILD/floe" migrations --url "$URL" --token read-secret-1111 >"$TMP/cli_m.txt" 2>&1
+check "floe migrations: one line each, newest first, with phase and downtime" \
+    sh -c "sed -n 1p '$TMP/cli_m.txt' | grep -q '^#2 .*db → lulea-2 *rolled-back' &&
+           sed -n 2p '$TMP/cli_m.txt' | grep -q '^#1 .*shop → lulea-2 *done *down 4m10s'"
+"$BUILD/floe" migrations 1 --url "$URL" --token read-secret-1111 >"$TMP/cli_m1.txt" 2>&1
+check "floe migrations 1: the migration in full" \
+    grep -q '^  reservation rsv-0 at lulea-2' "$TMP/cli_m1.txt"
+"$BUILD/floe" abort 1 --url "$URL" --token operator-secret-2222 >"$TMP/cli_a.txt" 2>&1
+rc=$?
+check "floe abort of a migration that ended: exit 1 with the agent's reason" \
+    sh -c "test $rc = 1 && grep -q 'HTTP 409.*has ended (done)' '$TMP/cli_a.txt'"
+"$BUILD/floe" abort x --url "$URL" --token operator-secret-2222 >"$TMP/cli_a2.txt" 2>&1
+rc=$?
+check "floe abort x: exit 1, not a migration id" \
+    sh -c "test $rc = 1 && grep -q \"'x' is not a migration id\" '$TMP/cli_a2.txt'"
 
 curl -s -D "$TMP/401.h" -o "$TMP/401.json" "$URL/metrics" >/dev/null
 check "no token: 401" grep -q '^HTTP/1.1 401' "$TMP/401.h"

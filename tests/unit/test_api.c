@@ -471,9 +471,11 @@ static void status_has_real_fields_only_and_counts_collectors(void **state)
     struct answer ans = get(f, "/v1/status", NULL, auth_read);
     assert_int_equal(ans.status, 200);
     assert_string_equal(ans.content_type, "application/json");
-    const char *keys[] = {"site",     "timezone",   "version", "uptime_s",
-                          "capacity", "collectors", "peers",   "store",   NULL};
+    const char *keys[] = {"site",     "timezone", "version",    "uptime_s", "migrations_active",
+                          "capacity", "imports",  "collectors", "peers",    "store",
+                          NULL};
     assert_keys(ans.json, keys);
+    assert_int_equal(field(ans.json, "migrations_active")->valueint, 0);
     assert_true(cJSON_IsArray(field(ans.json, "peers")));
     assert_int_equal(cJSON_GetArraySize(field(ans.json, "peers")), 0);
     /* No capacity expressions in this config: known to be unknown. */

@@ -243,7 +243,9 @@ static void refresh_and_migrator_keys_have_defaults_and_bounds(void **state)
     assert_int_equal(cfg->migrator.retries, 2);
     assert_false(cfg->migrator.data_mover);
     cfg_free(cfg);
-    cfg = load_ok(f, "{" SITE ", 'workloads': {'refresh': '15s'}, "
+    /* A migrator moves workloads through the site's Kubernetes API. */
+    cfg = load_ok(f, "{" SITE ", 'workloads': {'refresh': '15s', 'source': 'kubernetes', "
+                     "'kubernetes': {'api': 'https://127.0.0.1:6443', 'token': 't'}}, "
                      "'migrator': {'retries': 0, 'data_mover': true}}");
     assert_int_equal(cfg->workloads.refresh_ms, 15000);
     assert_int_equal(cfg->migrator.retries, 0);

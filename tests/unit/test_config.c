@@ -414,6 +414,16 @@ static const struct error_case error_cases[] = {
     { "kubernetes_source_needs_kubernetes_section",
       "{" SITE ", 'workloads': {'source': 'kubernetes'}}",
       { "floe.json:1:44: workloads.kubernetes: missing required key (source \"kubernetes\")" } },
+    { "migrator_needs_the_kubernetes_api",
+      "{" SITE ", 'workloads': {'source': 'static'}, 'migrator': {'max_parallel': 1}}",
+      { "floe.json:1:78: migrator: driver \"velero\" moves workloads with Velero through this "
+        "site's Kubernetes API: it needs workloads.source \"kubernetes\" (workloads.source is "
+        "\"static\")" } },
+    { "migrator_needs_a_workloads_source",
+      "{" SITE ", 'migrator': {}}",
+      { "floe.json:1:43: migrator: driver \"velero\" moves workloads with Velero through this "
+        "site's Kubernetes API: it needs workloads.source \"kubernetes\" (workloads.source is "
+        "not set)" } },
     { "powerdns_driver_needs_zone",
       "{" SITE ", 'traffic': {'driver': 'powerdns', 'api': 'http://127.0.0.1:8081', 'api_key': 'k'}}",
       { "floe.json:1:42: traffic.zone: missing required key (driver \"powerdns\")" } },
@@ -584,9 +594,18 @@ static const char full_config[] =
     "                'static': [{'name': 'shop', 'power_kw': 40, 'data_gb': 37, 'priority': 10,\n"
     "                            'stateless': true, 'hostname': 'shop.apps.example.org'},\n"
     "                           {'name': 'db', 'namespace': 'mysql', 'power_kw': 0}]},\n"
-    "  'migrator': {'velero_namespace': 'backup', 'delta_interval': '5m', 'max_parallel': 4,\n"
-    "               'backup_ttl': '24h', 'retain_source': 0, 'incremental_restore': true},\n"
     "  'traffic': {'driver': 'webhook', 'url': 'http://127.0.0.1:9000/hook', 'ttl': 60}\n"
+    "}\n";
+
+/* The migrator moves workloads through the site's Kubernetes API: with
+ * its section, the workloads come from Kubernetes. */
+static const char migrator_config[] =
+    "{" SITE ",\n"
+    "  'workloads': {'source': 'kubernetes',\n"
+    "                'kubernetes': {'api': 'https://127.0.0.1:6443', 'token': 't'}},\n"
+    "  'migrator': {'velero_namespace': 'backup', 'delta_interval': '5m', 'max_parallel': 4,\n"
+    "               'backup_ttl': '24h', 'retain_source': 0, 'incremental_restore': true,\n"
+    "               'tick': '250ms', 'backup_sync_period': '30s', 'import_ready_timeout': '5m'}\n"
     "}\n";
 
 static void full_config_fills_every_field(void **state)
@@ -740,15 +759,26 @@ static void full_config_fills_every_field(void **state)
     assert_string_equal(cfg->workloads.statics[1].namespace_, "mysql");
     assert_int_equal(cfg->workloads.statics[1].priority, 50);
 
+    assert_false(cfg->migrator.enabled);
+    assert_string_equal(cfg->traffic.driver, "webhook");
+    assert_string_equal(cfg->traffic.url, "http://127.0.0.1:9000/hook");
+    assert_int_equal(cfg->traffic.ttl, 60);
+    cfg_free(cfg);
+}
+
+static void migrator_config_fills_every_field(void **state)
+{
+    struct floe_config *cfg = load_ok(*state, migrator_config);
+    assert_true(cfg->migrator.enabled);
     assert_string_equal(cfg->migrator.velero_namespace, "backup");
     assert_int_equal(cfg->migrator.delta_interval_ms, 300000);
     assert_int_equal(cfg->migrator.max_parallel, 4);
     assert_int_equal(cfg->migrator.backup_ttl_ms, 86400000);
     assert_int_equal(cfg->migrator.retain_source_ms, 0);
     assert_true(cfg->migrator.incremental_restore);
-    assert_string_equal(cfg->traffic.driver, "webhook");
-    assert_string_equal(cfg->traffic.url, "http://127.0.0.1:9000/hook");
-    assert_int_equal(cfg->traffic.ttl, 60);
+    assert_int_equal(cfg->migrator.tick_ms, 250);
+    assert_int_equal(cfg->migrator.backup_sync_period_ms, 30000);
+    assert_int_equal(cfg->migrator.import_ready_timeout_ms, 300000);
     cfg_free(cfg);
 }
 
@@ -835,6 +865,10 @@ static void minimal_config_gets_the_documented_defaults(void **state)
     assert_int_equal(cfg->migrator.backup_ttl_ms, 72 * 3600000LL);
     assert_int_equal(cfg->migrator.retain_source_ms, 24 * 3600000LL);
     assert_false(cfg->migrator.incremental_restore);
+    assert_false(cfg->migrator.enabled);
+    assert_int_equal(cfg->migrator.tick_ms, 1000);
+    assert_int_equal(cfg->migrator.backup_sync_period_ms, 60000);
+    assert_int_equal(cfg->migrator.import_ready_timeout_ms, 600000);
     assert_string_equal(cfg->traffic.driver, "none");
     assert_string_equal(cfg->traffic.server_id, "localhost");
     assert_int_equal(cfg->traffic.ttl, 30);
@@ -1400,6 +1434,7 @@ int main(void)
 {
     static const struct CMUnitTest fixed[] = {
         FIXED(full_config_fills_every_field),
+        FIXED(migrator_config_fills_every_field),
         FIXED(minimal_config_gets_the_documented_defaults),
         FIXED(a_peer_token_may_come_from_a_file),
         FIXED(comment_markers_inside_strings_are_kept),

@@ -407,7 +407,10 @@ static void database_of_schema_2_gains_the_table_and_keeps_its_records(void **st
     /* Turn the file back into what a floe of schema 2 left behind. */
     sqlite3 *db;
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "DROP TABLE reservation; DROP TABLE hold; PRAGMA user_version = 2;", NULL,
+    assert_int_equal(sqlite3_exec(db, "DROP TABLE reservation; DROP TABLE hold; DROP TABLE migration_event;"
+                                  " DROP TABLE migration; DROP TABLE migration_rate;"
+                                  " DROP TABLE import_event; DROP TABLE import;"
+                                  " PRAGMA user_version = 2;", NULL,
                                   NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
