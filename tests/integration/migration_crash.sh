@@ -30,6 +30,9 @@ RUNS="precopy delta switchover restoring cutover target vbackup vrestore"
 start_s=$(date +%s)
 
 pdns_start || { not_ok "PowerDNS starts"; finish; }
+# The cutover run stops PowerDNS with SIGSTOP: a stopped server would
+# never see the exit trap's SIGTERM.
+trap 'kill -CONT "$PDNS_PID" 2>/dev/null; cleanup' EXIT
 pdns_create_zone "$ZONE" || { not_ok "PowerDNS creates $ZONE"; finish; }
 
 nss=""
