@@ -40,7 +40,8 @@
 #define SYNC_PERIOD_DEFAULT_MS 60000
 #define SYNC_PERIODS 4
 #define READY_WAIT_DEFAULT_MS 600000
-/* The thread's round when nothing wakes it. */
+/* The thread's round when nothing wakes it and the config gives none
+ * (migrator.tick's default). */
 #define TICK_MS 1000
 /* Steps one import may take in one round: the longest chain without a
  * wait (found → restoring → created) is far shorter. */
@@ -95,6 +96,11 @@ int64_t importer_ready_wait_ms(const struct floe_config *cfg)
 {
     return cfg->migrator.import_ready_timeout_ms > 0 ? cfg->migrator.import_ready_timeout_ms
                                                      : READY_WAIT_DEFAULT_MS;
+}
+
+int64_t importer_round_ms(const struct floe_config *cfg)
+{
+    return cfg->migrator.tick_ms > 0 ? cfg->migrator.tick_ms : TICK_MS;
 }
 
 /* ---- the log: once per change ---- */
@@ -752,14 +758,16 @@ static void *importer_main(void *arg)
     struct importer *im = arg;
     while (!atomic_load(&im->stop)) {
         importer_tick(im, util_now_ms());
-        int64_t due = util_mono_ms() + TICK_MS;
+        struct floe_config *cfg = agent_config_get(im->a);
+        int64_t due = util_mono_ms() + importer_round_ms(cfg);
+        config_unref(cfg);
         pthread_mutex_lock(&im->lock);
         /* In short waits: the condition variable's clock is the wall
          * clock, and a stepped clock must not stretch the wait. */
         while (!im->wake_now && !atomic_load(&im->stop) && util_mono_ms() < due) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 200 * 1000000L;
+            ts.tv_nsec += 100 * 1000000L; /* migrator.tick is at least 100 ms */
             if (ts.tv_nsec >= 1000000000L) {
                 ts.tv_sec++;
                 ts.tv_nsec -= 1000000000L;

@@ -2,9 +2,11 @@
  * importer — carries out on this site's own cluster the imports peers ask
  * for (SPEC 5, POST /v1/imports; store/store_import.h keeps them).
  *
- * A thread wakes every second, or at once when importer_wake is called
- * (a new import, a drop), and takes each import that has work one step
- * further:
+ * A thread wakes every migrator.tick (default 1 s; the same round as the
+ * source's migrator, so a finished restore or a ready workload is seen
+ * here as soon as the source would look for it), or at once when
+ * importer_wake is called (a new import, a drop), and takes each import
+ * that has work one step further:
  *
  *   waiting-backup  GET the Backup in migrator.velero_namespace. Not there
  *                   yet: wait, at most 4 × migrator.backup_sync_period
@@ -118,5 +120,7 @@ void importer_wake(struct importer *im);
  * and the tests). */
 int64_t importer_backup_wait_ms(const struct floe_config *cfg);
 int64_t importer_ready_wait_ms(const struct floe_config *cfg);
+/* The thread's round when nothing wakes it: migrator.tick. */
+int64_t importer_round_ms(const struct floe_config *cfg);
 
 #endif

@@ -78,6 +78,7 @@ struct fake {
     int polls_to_end; /* GETs a Restore stays InProgress */
     bool api_down;
     /* what happened */
+    int begins; /* rounds that had work */
     int creates, namespace_deletes, scales;
     bool deleted_foreign; /* a namespace the import did not make was deleted */
     bool restore_over_ns; /* a non-incremental Restore was created into an existing namespace */
@@ -138,7 +139,8 @@ static void restore_objects(struct fake *f, size_t n)
 static int fk_begin(void *ctx, const struct floe_config *cfg, uint64_t generation, char *err,
                     size_t errlen)
 {
-    (void)ctx;
+    struct fake *f = ctx;
+    f->begins++;
     (void)cfg;
     (void)generation;
     (void)err;
@@ -1086,6 +1088,38 @@ static void killed_at_every_call_resumes_to_ready(void **state)
     }
 }
 
+/* The thread looks at an import that waits every migrator.tick, as the
+ * source's migrator advances its side: with a 100 ms tick a finished
+ * restore or a ready workload is noticed within 100 ms, not a second. */
+static int rounds_in_a_second(struct fixture *f, int64_t tick_ms)
+{
+    importer_stop(f->im);
+    f->cfg.migrator.tick_ms = tick_ms;
+    struct importer_ops ops = fake_ops(f->fake);
+    char err[256] = "";
+    f->fake->begins = 0;
+    f->im = importer_start(&f->a, &ops, err, sizeof err);
+    if (!f->im)
+        fail_msg("importer_start: %s", err);
+    usleep(1000 * 1000);
+    importer_stop(f->im); /* joins the thread: begins is final */
+    f->im = NULL;
+    return f->fake->begins;
+}
+
+static void the_thread_rounds_at_migrator_tick(void **state)
+{
+    struct fixture *f = *state;
+    f->now = util_now_ms(); /* the thread's clock: the backup's wait has just begun */
+    ask(f, false, false, BACKUP);
+    int fast = rounds_in_a_second(f, 100);
+    int slow = rounds_in_a_second(f, 1000);
+    print_message("rounds in 1 s: %d at migrator.tick 100 ms, %d at 1 s\n", fast, slow);
+    assert_true(fast >= 6);
+    assert_true(slow <= 2);
+    assert_int_equal(phase(f), STORE_IMPORT_WAITING_BACKUP);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1115,6 +1149,7 @@ int main(void)
         T(drop_after_ready_deletes_the_namespace),
         T(api_down_waits_without_writing_and_goes_on_when_back),
         T(killed_at_every_call_resumes_to_ready),
+        T(the_thread_rounds_at_migrator_tick),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
