@@ -678,9 +678,13 @@ static void step_switchover(const struct store_mig *m, const struct mig_obs *obs
         replicas_text(next, reps, sizeof reps);
         next->estimated_downtime_s = mig_estimate_downtime_s(next, p);
         next->downtime_start_ms = now_ms;
+        /* The mode is fixed here, with the counts: from now on only the
+         * saved value decides (a reload that flips migrator.data_mover
+         * after the scale-down must not import the last delta). */
+        next->data_mover = p->data_mover;
         char est[32];
         mig_format_s(next->estimated_downtime_s, est, sizeof est);
-        if (p->data_mover) {
+        if (next->data_mover) {
             set_step(next, MIG_SW_SCALE, now_ms);
             next->scaled = true;
             eventf(fx, false,
@@ -712,7 +716,7 @@ static void step_switchover(const struct store_mig *m, const struct mig_obs *obs
     if (!down)
         return;
     act->kind = MIG_ACT_NONE;
-    if (p->data_mover) {
+    if (m->data_mover) {
         set_step(next, MIG_SW_MOVER_BACKUP, now_ms);
         start_backup(next, p, now_ms, act, false, true, false);
         eventf(fx, false, "%s scaled to 0; final backup %s started with the data mover",

@@ -31,7 +31,9 @@
  *                (floe.dev/quiesce; none when the pods carry their own
  *                Velero hook annotations) (step 1); then every object is
  *                scaled to 0 and waited on until no pod is left (step 2).
- *                With migrator.data_mover: step 0 records, step 2 scales
+ *                With migrator.data_mover (as in force at step 0: the
+ *                mode is saved with the counts and never read again from
+ *                the config): step 0 records, step 2 scales
  *                to 0 first, step 3 takes the final Backup with
  *                snapshotMoveData (volumes are snapshotted, not read
  *                through pods).
@@ -156,7 +158,7 @@ struct mig_params {
     int64_t retain_source_ms;
     int64_t storage_sync_ms; /* the target's Velero storage sync period */
     int retries;             /* failed backups tried again */
-    bool data_mover;
+    bool data_mover;          /* read at switchover step 0 only (store_mig.data_mover) */
     bool traffic_switches;    /* a traffic driver other than none */
     int traffic_ttl_s;        /* the record's TTL */
     const char *peer_ingress; /* the peer's ingress; NULL or "" when unknown */

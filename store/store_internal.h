@@ -170,6 +170,7 @@ int store_end_durable(struct store *s, bool commit, const char *what, char *err,
     "  replicas             TEXT NOT NULL,"                                                        \
     "  replicas_recorded    INTEGER NOT NULL,"                                                     \
     "  scaled               INTEGER NOT NULL,"                                                     \
+    "  data_mover           INTEGER NOT NULL DEFAULT 0,"                                           \
     "  downtime_start_ms    INTEGER NOT NULL,"                                                     \
     "  downtime_s           REAL,"                                                                 \
     "  estimated_downtime_s REAL,"                                                                 \

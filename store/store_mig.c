@@ -87,6 +87,7 @@ static const struct col mig_cols[] = {
     COL("replicas", C_REPLICAS, replicas),
     COL("replicas_recorded", C_BOOL, replicas_recorded),
     COL("scaled", C_BOOL, scaled),
+    COL("data_mover", C_BOOL, data_mover),
     COL("downtime_start_ms", C_I64, downtime_start_ms),
     COL("downtime_s", C_REAL, downtime_s),
     COL("estimated_downtime_s", C_REAL, estimated_downtime_s),

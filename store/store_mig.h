@@ -109,6 +109,9 @@ struct store_mig {
     size_t nreplicas;
     bool replicas_recorded;
     bool scaled; /* scaling the source down was intended */
+    bool data_mover; /* the final backup's mode, fixed when the replicas are
+                        recorded at switchover (migrator.data_mover may change
+                        under a reload; the order of scale and backup may not) */
 
     /* what it cost */
     int64_t downtime_start_ms;   /* 0: no downtime started */

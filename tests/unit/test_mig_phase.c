@@ -428,6 +428,48 @@ static void data_mover_scales_to_zero_first_then_backs_up_with_snapshots(void **
     free(h);
 }
 
+/* A reload flips migrator.data_mover mid-switchover: the mode saved at
+ * step 0 decides, so neither the last delta is imported (mover on, then
+ * off after the scale) nor a second final backup taken (off, then on). */
+static void data_mover_mode_is_fixed_when_the_replicas_are_recorded(void **state)
+{
+    (void)state;
+    struct h *h = new_h(false);
+    h->m.quiesce[0] = '\0';
+    h->p.data_mover = true;
+    to_precopy(h);
+    finish_backup(h, 60, 37e9);
+    struct mig_obs o = ns_is(h);
+    step(h, &o);
+    expect_phase(h, "switchover", MIG_SW_SCALE);
+    assert_true(h->m.data_mover);
+    h->p.data_mover = false; /* SIGHUP */
+    scale_down(h);
+    step(h, &o);
+    expect_phase(h, "switchover", MIG_SW_MOVER_BACKUP);
+    assert_int_equal(h->act.kind, MIG_ACT_BACKUP);
+    assert_true(h->act.snapshot_move_data);
+    finish_backup(h, 300, 2e9);
+    expect_phase(h, "restoring", 0);
+    char final[MIG_VELERO_NAME_MAX + 1];
+    name_of(h, 2, final);
+    assert_string_equal(h->m.last_backup, final);
+    free(h);
+
+    h = new_h(false);
+    to_switchover_backup(h);
+    assert_false(h->m.data_mover);
+    h->p.data_mover = true;
+    finish_backup(h, 240, 1.2e9);
+    expect_phase(h, "switchover", MIG_SW_SCALE);
+    scale_down(h);
+    o = ns_is(h);
+    step(h, &o);
+    expect_phase(h, "restoring", 0);
+    assert_int_equal(h->act.kind, MIG_ACT_NONE);
+    free(h);
+}
+
 static void restoring_imports_the_final_backup_and_cutover_ends_the_downtime(void **state)
 {
     (void)state;
@@ -839,6 +881,7 @@ int main(void)
         cmocka_unit_test(switchover_records_replicas_then_backs_up_with_the_pods_up_then_scales),
         cmocka_unit_test(pods_with_their_own_hooks_get_no_quiesce_hook),
         cmocka_unit_test(data_mover_scales_to_zero_first_then_backs_up_with_snapshots),
+        cmocka_unit_test(data_mover_mode_is_fixed_when_the_replicas_are_recorded),
         cmocka_unit_test(restoring_imports_the_final_backup_and_cutover_ends_the_downtime),
         cmocka_unit_test(no_ingress_known_waits_then_rolls_back_pointing_traffic_home),
         cmocka_unit_test(stateless_imports_while_serving_switches_waits_the_ttl_then_scales_down),
