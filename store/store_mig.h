@@ -44,6 +44,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config/config.h"
 #include "store/store.h"
 #include "store/store_hold.h"
 
@@ -51,7 +52,7 @@
 #define STORE_MIG_PEER_MAX 72
 #define STORE_MIG_ID_MAX 72 /* a reservation's or an import's id at the peer */
 #define STORE_MIG_HOST_MAX 256
-#define STORE_MIG_QUIESCE_MAX 2048
+#define STORE_MIG_QUIESCE_MAX CFG_QUIESCE_JSON_MAX /* refused beyond, never cut */
 #define STORE_MIG_PHASE_MAX 16
 #define STORE_MIG_BACKUP_MAX 64 /* a Velero object name: at most 63 */
 #define STORE_MIG_ERROR_MAX 400

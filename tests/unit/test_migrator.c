@@ -856,6 +856,75 @@ static void a_workload_gone_from_the_inventory_releases_its_reservation(void **s
     assert_true(holds_kw(f) == 0);
 }
 
+/* A quiesce command floe cannot carry whole is never cut: the inventory
+ * and the migrator refuse it (rolled back, nothing backed up, the
+ * reservation released), and a manual migration is refused. */
+static void a_quiesce_command_too_long_is_refused_never_cut(void **state)
+{
+    struct fixture *f = *state;
+    char *words[CFG_QUIESCE_WORDS + 1];
+    words[0] = "fsfreeze";
+    for (size_t i = 1; i <= CFG_QUIESCE_WORDS; i++)
+        words[i] = "/data";
+    f->statics[0].quiesce = words;
+    f->statics[0].nquiesce = CFG_QUIESCE_WORDS + 1;
+    inv_watch_tick(f->a.inventory, T0, 0);
+    hold(f, "shop", "rsv-1", 40);
+    run_to_end(f);
+    struct store_mig *rows;
+    size_t n = load(f, &rows);
+    assert_int_equal(n, 1);
+    assert_string_equal(rows[0].result, "rolled-back");
+    assert_non_null(strstr(rows[0].error, "quiesce command too long: 65 words"));
+    free(rows);
+    assert_int_equal(f->w.nbackups, 0);
+    assert_true(f->w.released[0]);
+    assert_true(holds_kw(f) == 0);
+
+    struct migrator_ops ops = fake_ops;
+    ops.ctx = &f->w;
+    struct migrator *mg = migrator_new(&f->a, &ops);
+    int64_t id = 0;
+    char err[256];
+    assert_int_equal(migrator_manual(mg, &f->cfg, "shop", "falkenberg-1", "facility", f->w.now,
+                                     &id, err, sizeof err),
+                     409);
+    assert_non_null(strstr(err, "quiesce command too long"));
+    assert_int_equal(f->w.nresv, 1); /* nothing reserved */
+    migrator_stop(mg);
+}
+
+/* A row whose quiesce command cannot be carried whole (edited, or from an
+ * older build): the final backup is not made with it cut short; the
+ * migration rolls back with the reason, the source keeps running. */
+static void a_stored_quiesce_command_too_long_rolls_back(void **state)
+{
+    struct fixture *f = *state;
+    hold(f, "shop", "rsv-1", 40);
+    tick(f);
+    struct store_mig *rows;
+    size_t n = load(f, &rows);
+    assert_int_equal(n, 1);
+    struct store_mig m = rows[0];
+    free(rows);
+    size_t len = (size_t)snprintf(m.quiesce, sizeof m.quiesce, "[\"fsfreeze\"");
+    for (int i = 0; i < CFG_QUIESCE_WORDS; i++)
+        len += (size_t)snprintf(m.quiesce + len, sizeof m.quiesce - len, ",\"/data\"");
+    snprintf(m.quiesce + len, sizeof m.quiesce - len, "]");
+    char err[256];
+    assert_int_equal(store_mig_save(f->a.store, &m, NULL, err, sizeof err), 0);
+    run_to_end(f);
+    n = load(f, &rows);
+    assert_string_equal(rows[0].result, "rolled-back");
+    assert_non_null(strstr(rows[0].error, "quiesce command too long: 65 words"));
+    free(rows);
+    for (size_t i = 0; i < f->w.nbackups; i++)
+        assert_false(f->w.backups[i].quiesce);
+    assert_int_equal(f->w.ns[0].objs[0].replicas, 3);
+    assert_int_equal(f->w.ns[0].objs[1].replicas, 1);
+    assert_true(f->w.released[0]);
+}
+
 static void at_most_max_parallel_past_reserved(void **state)
 {
     struct fixture *f = *state;
@@ -1104,6 +1173,8 @@ int main(void)
         T(a_failing_import_rolls_back_to_the_original_replicas),
         T(abort_through_the_store_rolls_back),
         T(a_workload_gone_from_the_inventory_releases_its_reservation),
+        T(a_quiesce_command_too_long_is_refused_never_cut),
+        T(a_stored_quiesce_command_too_long_rolls_back),
         T(at_most_max_parallel_past_reserved),
         T(manual_migration_reserves_and_moves),
         T(migrations_through_the_api),
