@@ -41,6 +41,7 @@ struct migrator {
     bool cluster_ok; /* ops.begin succeeded this tick */
     char cluster_err[400];
     char logged_wait[200]; /* the last "waiting for ..." line, logged once */
+    bool logged_removed;   /* "no migrator section" said for the migrations under way */
 };
 
 /* ---- small helpers ---- */
@@ -128,6 +129,7 @@ static void params_for(struct migrator *mg, const struct floe_config *cfg,
         .peer_ingress = ingress,
         .home_ingress = cfg->site.ingress,
         .rates = placer_rates(mg->a, m->peer),
+        .winding_down = !c->enabled,
     };
 }
 
@@ -516,15 +518,31 @@ void migrator_tick(struct migrator *mg, int64_t now_ms)
     mg->crashed = false;
     struct store_mig *rows = NULL;
     size_t n = 0;
-    if (!cfg->migrator.enabled)
-        goto out;
-    mg->cluster_ok =
-        mg->ops.begin(mg->ops.ctx, cfg, generation, mg->cluster_err, sizeof mg->cluster_err) == 0;
-    holds_to_migrations(mg, cfg, now_ms);
     char err[256];
+    bool enabled = cfg->migrator.enabled;
+    if (enabled) {
+        mg->cluster_ok = mg->ops.begin(mg->ops.ctx, cfg, generation, mg->cluster_err,
+                                       sizeof mg->cluster_err) == 0;
+        holds_to_migrations(mg, cfg, now_ms);
+    }
     if (store_mig_pending(mg->a->store, &rows, &n, err, sizeof err) != 0) {
         log_err("migrations: unreadable: %s", err);
         goto out;
+    }
+    /* Without the section no migration starts, but those under way are
+     * not left frozen (a source at 0 replicas would run nowhere): they
+     * are wound down (mig_params.winding_down). */
+    if (!enabled) {
+        if (n && !mg->logged_removed)
+            log_warn("migrations: the config has no migrator section: no new migration starts; "
+                     "%zu under way are wound down (those whose workload has not stopped roll "
+                     "back, the others run to their end)",
+                     n);
+        mg->logged_removed = n > 0;
+        if (n == 0)
+            goto out;
+        mg->cluster_ok = mg->ops.begin(mg->ops.ctx, cfg, generation, mg->cluster_err,
+                                       sizeof mg->cluster_err) == 0;
     }
     int slots = 0;
     for (size_t i = 0; i < n; i++)

@@ -1038,6 +1038,12 @@ bool mig_step(const struct store_mig *m, const struct mig_obs *obs, const struct
     } else if (m->abort_requested && phase != MIG_PH_ROLLING_BACK && !m->traffic_switched_ms) {
         rollback(next, p, now_ms, fx, "aborted by %s",
                  m->abort_by[0] ? m->abort_by : "an operator");
+    } else if (p->winding_down && phase <= MIG_PH_DELTA) {
+        /* Nothing stopped or scaled yet: the cheapest end, and what the
+         * operator asked for by removing the section. */
+        rollback(next, p, now_ms, fx,
+                 "the migrator section was removed from the config; %s had not stopped yet",
+                 m->workload);
     } else {
         switch ((enum mig_phase)phase) {
         case MIG_PH_RESERVED:

@@ -164,6 +164,11 @@ struct mig_params {
     const char *peer_ingress; /* the peer's ingress; NULL or "" when unknown */
     const char *home_ingress; /* site.ingress, where a rollback points back; NULL or "" */
     struct pl_rates rates;    /* this peer's: learned, else pl_rates_report() */
+    /* The config has no migrator section any more (a reload or a restart):
+     * a migration whose source still serves untouched (reserved, precopy,
+     * delta) rolls back; one in switchover or later carries on to its end
+     * (docs/config.md). */
+    bool winding_down;
 };
 
 /* What to observe before mig_step. */

@@ -925,6 +925,59 @@ static void a_stored_quiesce_command_too_long_rolls_back(void **state)
     assert_true(f->w.released[0]);
 }
 
+/* Ticks until shop's migration is in phase (fails after MAX_TICKS). */
+static void tick_until(struct fixture *f, const char *phase)
+{
+    for (int i = 0; i < MAX_TICKS; i++) {
+        tick(f);
+        struct store_mig *rows;
+        size_t n = load(f, &rows);
+        bool there = n && strcmp(by_workload(rows, n, "shop")->phase, phase) == 0;
+        free(rows);
+        if (there)
+            return;
+    }
+    fail_msg("shop never reached %s", phase);
+}
+
+/* The migrator section removed (a reload): no new migration starts, and
+ * those under way are not frozen. One whose source has not stopped rolls
+ * back; one whose source is at 0 runs to its end. */
+static void removing_the_migrator_section_winds_migrations_down(void **state)
+{
+    struct fixture *f = *state;
+    hold(f, "shop", "rsv-1", 40);
+    tick_until(f, "precopy");
+    f->cfg.migrator.enabled = false;
+    hold(f, "front", "rsv-2", 10);
+    run_to_end(f);
+    struct store_mig *rows;
+    size_t n = load(f, &rows);
+    assert_int_equal(n, 1); /* front's hold did not become a migration */
+    assert_string_equal(rows[0].result, "rolled-back");
+    assert_non_null(strstr(rows[0].error, "migrator section was removed"));
+    free(rows);
+    assert_true(f->w.released[0]);
+    assert_int_equal(f->w.ns[0].objs[0].replicas, 3);
+}
+
+static void removing_the_migrator_section_finishes_a_stopped_workload(void **state)
+{
+    struct fixture *f = *state;
+    hold(f, "shop", "rsv-1", 40);
+    tick_until(f, "restoring");
+    assert_int_equal(f->w.ns[0].objs[0].replicas, 0); /* down here */
+    f->cfg.migrator.enabled = false;
+    run_to_end(f);
+    struct store_mig *rows;
+    size_t n = load(f, &rows);
+    assert_int_equal(n, 1);
+    assert_string_equal(rows[0].result, "done");
+    free(rows);
+    assert_int_equal(f->w.target_version[0], f->w.ns[0].version);
+    assert_true(f->w.released[0]);
+}
+
 static void at_most_max_parallel_past_reserved(void **state)
 {
     struct fixture *f = *state;
@@ -1175,6 +1228,8 @@ int main(void)
         T(a_workload_gone_from_the_inventory_releases_its_reservation),
         T(a_quiesce_command_too_long_is_refused_never_cut),
         T(a_stored_quiesce_command_too_long_rolls_back),
+        T(removing_the_migrator_section_winds_migrations_down),
+        T(removing_the_migrator_section_finishes_a_stopped_workload),
         T(at_most_max_parallel_past_reserved),
         T(manual_migration_reserves_and_moves),
         T(migrations_through_the_api),
