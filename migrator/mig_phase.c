@@ -278,7 +278,7 @@ double mig_budget_s(const struct store_mig *m, const struct mig_params *p)
     if (ph == MIG_PH_RESTORING)
         return budget(restore_expected_s(m, p));
     if (ph == MIG_PH_ROLLING_BACK && (m->step == MIG_RB_DROP || m->step == MIG_RB_RELEASE))
-        return MIG_PEER_CLEANUP_S;
+        return INFINITY; /* the peer's cleanup: tried until it works */
     if (ph == MIG_PH_CUTOVER && m->traffic_switched_ms)
         return INFINITY; /* past the point of no return: tried until it works */
     return budget(0);
@@ -939,31 +939,13 @@ static void step_rolling_back(const struct store_mig *m, const struct mig_obs *o
         return;
     }
     case MIG_RB_DROP:
-        if (over) {
-            eventf(fx, true, "import %s at %s not dropped within %s: %s", m->import_id, m->peer, b,
-                   m->error);
-            next->import_id[0] = '\0';
-            next->import_requested = false;
-            rb_goto(next, p, MIG_RB_DROP + 1, now_ms, fx);
-            return;
-        }
+        /* Never given up (failed_action backs off): an import left there
+         * would start the workload at the peer while it runs here. */
         if (now_ms >= m->retry_at_ms)
             act->kind = m->import_id[0] ? MIG_ACT_DROP : MIG_ACT_IMPORT;
         return;
     case MIG_RB_RELEASE:
-        if (over) {
-            eventf(fx, true,
-                   "reservation %s at %s not released within %s (%s); it stays there until "
-                   "released at the peer",
-                   m->reservation, m->peer, b, m->error);
-            char gave_up[sizeof fx->event];
-            util_strlcpy(gave_up, fx->event, sizeof gave_up);
-            next->released_ms = now_ms;
-            fx->release_hold = true;
-            rolled_back(next, now_ms, fx);
-            util_strlcpy(fx->event, gave_up, sizeof fx->event);
-            return;
-        }
+        /* Never given up either: a confirmed reservation never lapses. */
         if (now_ms >= m->retry_at_ms)
             act->kind = MIG_ACT_RELEASE;
         return;
@@ -976,18 +958,8 @@ static void step_done(const struct store_mig *m, struct store_mig *next, const s
     if (now_ms < m->retry_at_ms)
         return;
     if (!m->released_ms) {
-        if (elapsed_s(m->step_started_ms, now_ms) > MIG_PEER_CLEANUP_S) {
-            char b[32];
-            mig_format_s(MIG_PEER_CLEANUP_S, b, sizeof b);
-            next->released_ms = now_ms;
-            fx->release_hold = true;
-            set_step(next, MIG_DN_RETAIN, now_ms);
-            eventf(fx, true,
-                   "reservation %s at %s not released within %s; it stays there until "
-                   "released at the peer",
-                   m->reservation, m->peer, b);
-            return;
-        }
+        /* Tried until it works (failed_action backs off): a confirmed
+         * reservation never lapses at the peer. */
         act->kind = MIG_ACT_RELEASE;
         return;
     }
@@ -1079,11 +1051,44 @@ bool mig_step(const struct store_mig *m, const struct mig_obs *obs, const struct
 
 /* ---- outcomes ---- */
 
+/* The peer's cleanup (drop, release; the import asked again to find the
+ * one to drop) is tried until it works: after a failure it waits as long
+ * as the step has waited so far (the pause doubles), from MIG_RETRY_MS to
+ * MIG_PEER_BACKOFF_MAX_MS. Returns the pause, or 0 for any other action. */
+static int64_t cleanup_backoff_ms(const struct store_mig *m, const struct mig_action *act,
+                                  int64_t now_ms)
+{
+    enum mig_phase ph = phase_of(m);
+    bool cleanup = (ph == MIG_PH_ROLLING_BACK &&
+                    (act->kind == MIG_ACT_DROP || act->kind == MIG_ACT_RELEASE ||
+                     act->kind == MIG_ACT_IMPORT)) ||
+                   (ph == MIG_PH_DONE && act->kind == MIG_ACT_RELEASE);
+    if (!cleanup)
+        return 0;
+    int64_t waited = now_ms - m->step_started_ms;
+    if (waited < MIG_RETRY_MS)
+        return MIG_RETRY_MS;
+    return waited < MIG_PEER_BACKOFF_MAX_MS ? waited : MIG_PEER_BACKOFF_MAX_MS;
+}
+
 static void failed_action(const struct store_mig *m, struct store_mig *next,
                           const struct mig_action *act, const struct mig_result *r, int64_t now_ms,
                           struct mig_effects *fx)
 {
     retry_later(next, now_ms);
+    int64_t backoff = cleanup_backoff_ms(m, act, now_ms);
+    if (backoff) {
+        next->retry_at_ms = now_ms + backoff;
+        char b[32];
+        mig_format_s((double)backoff / 1000.0, b, sizeof b);
+        const char *what = act->kind == MIG_ACT_RELEASE ? "release reservation" : "drop import";
+        const char *which = act->kind == MIG_ACT_RELEASE ? m->reservation
+                            : m->import_id[0]            ? m->import_id
+                                                         : "(asking for its id)";
+        problem(m, next, fx, "cannot %s %s at %s: %.250s; trying again in %s", what, which,
+                m->peer, r->error, b);
+        return;
+    }
     const char *what = mig_act_name(act->kind);
     switch (act->kind) {
     case MIG_ACT_BACKUP:

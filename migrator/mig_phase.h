@@ -74,9 +74,16 @@
  * (delta, final); an import the storage sync period plus data_gb /
  * restore rate. Waits that move no data (scaling, the traffic switch,
  * reading the namespace) have MIG_FLOOR_S. The peer cleanup of a
- * rollback or of a done migration (drop, release) gives up after
- * MIG_PEER_CLEANUP_S with the reason recorded (the peer keeps what it
- * holds until someone releases it there).
+ * rollback or of a done migration (drop, release) is never given up (an
+ * import left at the peer would run the workload at both sites, a
+ * confirmed reservation left there never lapses): a failed attempt is
+ * tried again after as long as the step has waited so far (so the pause
+ * doubles), from MIG_RETRY_MS up to MIG_PEER_BACKOFF_MAX_MS, and the
+ * error with the next pause is recorded (an event, a warning in the log)
+ * each time its text changes. A done migration has its result while it
+ * releases; a rollback gets its result once the peer has dropped the
+ * import and released the reservation (until then the workload is kept
+ * from placement: it may be running at the peer).
  *
  * Rates: every initial backup, delta or final backup and restore that
  * moved at least MIG_RATE_MIN_GB is a rate sample (mig_effects.rates) for
@@ -101,7 +108,7 @@
 #define MIG_MAX_DELTAS 6        /* at most this many deltas before switchover */
 #define MIG_BUDGET_FACTOR 3     /* a wait may take 3x its expected time ... */
 #define MIG_FLOOR_S 600         /* ... plus 10 min (API calls, queueing, pod start) */
-#define MIG_PEER_CLEANUP_S 3600 /* drop/release at an unreachable peer: given up after 1 h */
+#define MIG_PEER_BACKOFF_MAX_MS 600000 /* drop/release at an unreachable peer: at least every 10 min */
 #define MIG_RETRY_MS 5000       /* a failed action is tried again after 5 s */
 /* A backup or restore that moved less than this is mostly Velero's own
  * work (seconds per object, whatever the size): its GB per minute says
