@@ -428,6 +428,7 @@ static void from_hold(struct migrator *mg, const struct floe_config *cfg,
     util_strlcpy(m->namespace_, h->namespace_, sizeof m->namespace_);
     util_strlcpy(m->peer, h->peer, sizeof m->peer);
     util_strlcpy(m->reservation, h->id, sizeof m->reservation);
+    m->hold_expires_ms = h->expires_ms;
     m->decision_id = h->decision_id;
     m->kw = h->kw;
     const struct inv_workload *w = inv_find(inv, h->workload);
@@ -702,13 +703,11 @@ static int manual_locked(struct migrator *mg, const struct floe_config *cfg,
     char why[300];
     if (workload_busy(mg, w->name, now_ms, why, sizeof why))
         return refuse(409, err, errlen, "%s", why);
-    double migration_s = NAN;
     struct pl_rates rates = placer_rates(mg->a, peer->name);
     struct pl_estimate est;
     char e[128];
-    if (pl_estimate(&rates, w->data_gb, w->stateless, &est, e, sizeof e) == 0)
-        migration_s = est.migration_s;
-    int64_t ttl_s = placer_ttl_s(migration_s);
+    bool estimated = pl_estimate(&rates, w->data_gb, w->stateless, &est, e, sizeof e) == 0;
+    int64_t ttl_s = placer_ttl_s(estimated ? &est : NULL, cfg->migrator.delta_interval_ms);
     struct peer_reservation r;
     mg->ops.reserve(mg->ops.ctx, peer, cfg->site.name, w->name, w->power_kw, ttl_s, &r);
     if (r.outcome == PEER_RESERVE_REFUSED)
@@ -734,6 +733,7 @@ static int manual_locked(struct migrator *mg, const struct floe_config *cfg,
     util_strlcpy(m->workload, w->name, sizeof m->workload);
     util_strlcpy(m->peer, peer->name, sizeof m->peer);
     util_strlcpy(m->reservation, r.grant.id, sizeof m->reservation);
+    m->hold_expires_ms = hold.expires_ms;
     m->kw = w->power_kw;
     if (fill_workload(m, w, why, sizeof why) != 0) {
         /* migrator_manual checked it: only if the inventory changed */

@@ -670,6 +670,22 @@ static void step_switchover(const struct store_mig *m, const struct mig_obs *obs
         return;
     }
     char reps[STORE_MIG_DETAIL_MAX / 2];
+    if (m->step == MIG_SW_RECORD && m->hold_expires_ms) {
+        /* The import confirms the reservation only after the downtime has
+         * begun: if it could lapse first, give it back now, while nothing
+         * has stopped (placement chooses again). */
+        double need_s = budget(mig_estimate_downtime_s(m, p));
+        if ((double)(m->hold_expires_ms - now_ms) / 1000.0 < need_s) {
+            char left[32], need[32];
+            mig_format_s((double)(m->hold_expires_ms - now_ms) / 1000.0, left, sizeof left);
+            mig_format_s(need_s, need, sizeof need);
+            rollback(next, p, now_ms, fx,
+                     "reservation at %s would expire before the import could start (%s left, "
+                     "the switchover and restore may take %s)",
+                     m->peer, m->hold_expires_ms > now_ms ? left : "none", need);
+            return;
+        }
+    }
     if (m->step == MIG_SW_RECORD) {
         /* The counts go into the state saved before anything is scaled:
          * a rollback and the target both read them from here. */

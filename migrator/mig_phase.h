@@ -24,7 +24,13 @@
  *                switchover when it took <= MIG_DELTA_SMALL_S, or was not
  *                shorter than the delta before it (waiting longer would
  *                not shrink the final one), or after MIG_MAX_DELTAS.
- *   switchover   step 0 reads the namespace and records every
+ *   switchover   step 0 first checks the reservation: the import that
+ *                confirms it comes after the downtime has begun, so when
+ *                it would lapse at the peer (m->hold_expires_ms) before
+ *                budget(the estimated downtime) has passed, the migration
+ *                rolls back here, nothing stopped yet, and releases it
+ *                (placement chooses again). Then step 0 reads the
+ *                namespace and records every
  *                Deployment's and StatefulSet's replica count (before
  *                anything is scaled); the downtime starts and the final
  *                Backup runs with the pods up and the quiesce pre-hook

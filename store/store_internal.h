@@ -139,6 +139,7 @@ int store_end_durable(struct store *s, bool commit, const char *what, char *err,
     "  namespace            TEXT NOT NULL,"                                                        \
     "  peer                 TEXT NOT NULL,"                                                        \
     "  reservation          TEXT NOT NULL,"                                                        \
+    "  hold_expires_ms      INTEGER NOT NULL DEFAULT 0,"                                           \
     "  decision_id          INTEGER NOT NULL,"                                                     \
     "  kw                   REAL NOT NULL,"                                                        \
     "  stateless            INTEGER NOT NULL,"                                                     \

@@ -56,6 +56,7 @@ static const struct col mig_cols[] = {
     COL("namespace", C_TEXT, namespace_),
     COL("peer", C_TEXT, peer),
     COL("reservation", C_TEXT, reservation),
+    COL("hold_expires_ms", C_I64, hold_expires_ms),
     COL("decision_id", C_I64, decision_id),
     COL("kw", C_REAL, kw),
     COL("stateless", C_BOOL, stateless),

@@ -73,6 +73,8 @@ struct store_mig {
     char namespace_[STORE_MIG_NAME_MAX];
     char peer[STORE_MIG_PEER_MAX];
     char reservation[STORE_MIG_ID_MAX];
+    int64_t hold_expires_ms; /* the reservation lapses at the peer then unless an import
+                                confirms it (the hold's expires_ms); 0 unknown */
     int64_t decision_id; /* 0: a manual migration */
     double kw;
     bool stateless;

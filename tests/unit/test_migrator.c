@@ -35,6 +35,7 @@
 #include "core/migrator.h"
 #include "core/placer.h"
 #include "lib/util.h"
+#include "migrator/mig_phase.h"
 #include "store/store_hold.h"
 #include "store/store_mig.h"
 
@@ -589,7 +590,8 @@ static int teardown(void **state)
     return 0;
 }
 
-static void hold(struct fixture *f, const char *workload, const char *id, double kw)
+static void hold_until(struct fixture *f, const char *workload, const char *id, double kw,
+                       int64_t expires_ms)
 {
     struct world *w = &f->w;
     util_strlcpy(w->reservations[w->nresv++], id, sizeof w->reservations[0]);
@@ -600,10 +602,22 @@ static void hold(struct fixture *f, const char *workload, const char *id, double
                            .kw = kw,
                            .decision_id = 3,
                            .created_ms = T0,
-                           .expires_ms = T0 + 900000};
+                           .expires_ms = expires_ms};
     char err[256];
     if (store_hold_add(f->a.store, &h, err, sizeof err) != 0)
         fail_msg("store_hold_add: %s", err);
+}
+
+/* A hold with the TTL placement gives (placer_ttl_s). */
+static void hold(struct fixture *f, const char *workload, const char *id, double kw)
+{
+    struct pl_rates r = pl_rates_report();
+    struct pl_estimate est;
+    char err[128];
+    bool stateless = strcmp(workload, "front") == 0;
+    assert_int_equal(pl_estimate(&r, stateless ? 0 : 37, stateless, &est, err, sizeof err), 0);
+    hold_until(f, workload, id, kw,
+               T0 + placer_ttl_s(&est, f->cfg.migrator.delta_interval_ms) * 1000);
 }
 
 /* One tick with a migrator that knows nothing but the store. */
@@ -978,6 +992,53 @@ static void removing_the_migrator_section_finishes_a_stopped_workload(void **sta
     assert_true(f->w.released[0]);
 }
 
+/* The reservation's TTL covers the initial backup, every delta the
+ * migrator may take and the switchover at their budgets. */
+static void reservation_ttl_covers_precopy_deltas_and_switchover(void **state)
+{
+    struct fixture *f = *state;
+    struct pl_rates r = pl_rates_report();
+    struct pl_estimate est;
+    char err[128];
+    assert_int_equal(pl_estimate(&r, 100, false, &est, err, sizeof err), 0);
+    double want = PLACER_TTL_MIN_S + 3 * est.initial_s +
+                  MIG_MAX_DELTAS * (600 + 3 * est.final_delta_s) + 3 * est.downtime_s;
+    int64_t ttl = placer_ttl_s(&est, 600000);
+    assert_true(fabs((double)ttl - ceil(want)) <= 1);
+    assert_true(ttl > est.initial_s + MIG_MAX_DELTAS * 600 + est.downtime_s);
+    /* stateless: no deltas */
+    assert_int_equal(pl_estimate(&r, 0, true, &est, err, sizeof err), 0);
+    assert_int_equal(placer_ttl_s(&est, 600000), PLACER_TTL_MIN_S);
+    assert_int_equal(placer_ttl_s(NULL, 600000), PLACER_TTL_MIN_S);
+    (void)f;
+}
+
+/* A reservation that would lapse before the import confirms it (a long
+ * wait for a slot, slow backups): rolled back before the switchover, with
+ * no downtime, and released. */
+static void a_reservation_about_to_lapse_rolls_back_before_any_downtime(void **state)
+{
+    struct fixture *f = *state;
+    hold_until(f, "shop", "rsv-1", 40, T0 + 20 * 60000);
+    run_to_end(f);
+    struct store_mig *rows;
+    size_t n = load(f, &rows);
+    assert_int_equal(n, 1);
+    assert_string_equal(rows[0].result, "rolled-back");
+    assert_non_null(
+        strstr(rows[0].error, "reservation at falkenberg-1 would expire before the import could "
+                              "start"));
+    assert_false(rows[0].scaled);
+    assert_int_equal(rows[0].downtime_start_ms, 0);
+    free(rows);
+    for (size_t i = 0; i < f->w.nbackups; i++)
+        assert_false(f->w.backups[i].quiesce); /* no final backup */
+    assert_int_equal(f->w.nimports, 0);
+    assert_int_equal(f->w.ns[0].objs[0].replicas, 3);
+    assert_true(f->w.released[0]);
+    assert_true(holds_kw(f) == 0);
+}
+
 static void at_most_max_parallel_past_reserved(void **state)
 {
     struct fixture *f = *state;
@@ -1230,6 +1291,8 @@ int main(void)
         T(a_stored_quiesce_command_too_long_rolls_back),
         T(removing_the_migrator_section_winds_migrations_down),
         T(removing_the_migrator_section_finishes_a_stopped_workload),
+        T(reservation_ttl_covers_precopy_deltas_and_switchover),
+        T(a_reservation_about_to_lapse_rolls_back_before_any_downtime),
         T(at_most_max_parallel_past_reserved),
         T(manual_migration_reserves_and_moves),
         T(migrations_through_the_api),
