@@ -20,10 +20,12 @@
 #include <string.h>
 
 #include "core/capacity.h"
+#include "core/importer.h"
 #include "lib/json_util.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
 #include "lib/util.h"
+#include "store/store_import.h"
 #include "store/store_resv.h"
 
 /* TTL of an unconfirmed reservation: long enough for a peer to start its
@@ -336,6 +338,45 @@ static bool id_valid(const char *id)
     return true;
 }
 
+/* Drops the imports still running under reservation id (waiting-backup,
+ * restoring, starting): a reservation is never released while its import
+ * runs on (the workload would start here with nothing holding its kW).
+ * A ready import stays: it is the migration's result. Returns -1 (err)
+ * when the imports cannot be read or one cannot be dropped. */
+static int drop_running_imports(struct api_call *c, const char *id, char *err, size_t errlen)
+{
+    struct store_import *rows = NULL;
+    size_t n = 0;
+    if (store_import_list(c->a->store, true, owner_of(c), 0, &rows, &n, err, errlen) != 0)
+        return -1;
+    int rc = 0;
+    bool dropped = false;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (strcmp(rows[i].reservation, id) != 0 || !store_import_phase_active(rows[i].phase))
+            continue;
+        struct store_import r;
+        int d = store_import_drop(c->a->store, rows[i].id, owner_of(c), c->actor, c->now_ms, &r,
+                                  err, errlen);
+        if (d < 0) {
+            rc = -1;
+            break;
+        }
+        if (d == 0) {
+            dropped = true;
+            log_warn("import %lld (%s from %s) dropped: its reservation %s is released by %s "
+                     "while it was %s",
+                     (long long)r.id, r.workload, r.from_site, id, c->actor,
+                     store_import_phase_name(rows[i].phase));
+        }
+        if (d == 0 || d == STORE_CONFLICT)
+            store_import_clear(&r);
+    }
+    store_import_rows_free(rows, n);
+    if (dropped)
+        importer_wake(c->a->importer);
+    return rc;
+}
+
 void api_handle_reservation_delete(struct api_call *c, const char *param)
 {
     char id[STORE_RESV_ID_SIZE];
@@ -345,12 +386,25 @@ void api_handle_reservation_delete(struct api_call *c, const char *param)
     }
     struct store_resv r;
     char err[256];
+    /* Before the release, and once more after it: an import created in
+     * between confirmed the reservation before the release, and none can
+     * be created after it. */
+    if (drop_running_imports(c, id, err, sizeof err) != 0) {
+        log_err("reservation %s: its running imports not dropped for %s: %s", id, c->actor, err);
+        api_respond_error(c, 500, "reservation not released: its import could not be dropped: %s",
+                          err);
+        return;
+    }
     int rc = store_resv_release(c->a->store, id, owner_of(c), c->actor, c->now_ms, &r, err,
                                 sizeof err);
     if (rc == STORE_NOT_FOUND) {
         api_respond_error(c, 404, "no reservation %s", id);
         return;
     }
+    char derr[256];
+    if (rc >= 0 && drop_running_imports(c, id, derr, sizeof derr) != 0)
+        log_err("reservation %s released by %s, but an import under it not dropped: %s", id,
+                c->actor, derr);
     if (rc < 0) {
         log_err("reservation %s: release by %s failed: %s", id, c->actor, err);
         api_respond_error(c, 500, "reservation not released: %s", err);

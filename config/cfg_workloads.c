@@ -13,6 +13,7 @@
  * with, when it came from a file, that file: projected service account
  * tokens rotate, so the client re-reads it while running (kube/).
  */
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,11 +190,39 @@ static void kubernetes_check(struct cfg_obj *o)
 
 /* ---- static workloads ------------------------------------------------------- */
 
+int cfg_quiesce_check(char *const *words, size_t n, char *why, size_t whylen)
+{
+    if (n > CFG_QUIESCE_WORDS)
+        return errf(why, whylen, "quiesce command too long: %zu words; floe carries at most %d",
+                    n, CFG_QUIESCE_WORDS);
+    /* Measured as the migration will store it (escapes included). */
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; arr && i < n; i++)
+        if (!cJSON_AddItemToArray(arr, cJSON_CreateString(words[i] ? words[i] : ""))) {
+            cJSON_Delete(arr);
+            arr = NULL;
+        }
+    char *text = arr ? cJSON_PrintUnformatted(arr) : NULL;
+    cJSON_Delete(arr);
+    if (!text)
+        return errf(why, whylen, "quiesce command: out of memory");
+    size_t len = strlen(text);
+    free(text);
+    if (len >= CFG_QUIESCE_JSON_MAX)
+        return errf(why, whylen,
+                    "quiesce command too long: %zu bytes as a JSON array; floe carries at most %d",
+                    len, CFG_QUIESCE_JSON_MAX - 1);
+    return 0;
+}
+
 static void static_workload_check(struct cfg_obj *o)
 {
     struct cfg_static_workload *w = o->base;
     if (!cfg_present(o, "namespace") && w->name)
         w->namespace_ = util_strdup(w->name);
+    char why[160];
+    if (w->nquiesce && cfg_quiesce_check(w->quiesce, w->nquiesce, why, sizeof why) != 0)
+        cfg_obj_error(o, "quiesce", "%s", why);
 }
 
 static void workloads_check(struct cfg_obj *o)

@@ -236,6 +236,18 @@ struct cfg_peer {
     char *velero_storage_location;
 };
 
+/* The largest quiesce command floe carries (SPEC 6, floe.dev/quiesce or
+ * a static workload's quiesce): at most CFG_QUIESCE_WORDS words, and as
+ * a JSON array of strings (how a migration stores it, store_mig.h)
+ * shorter than CFG_QUIESCE_JSON_MAX bytes. A longer one is refused, never
+ * cut: a final backup without its quiesce hook could miss writes. */
+#define CFG_QUIESCE_WORDS 64
+#define CFG_QUIESCE_JSON_MAX 2048
+
+/* 0 when the n words fit those limits; -1 with why ("70 words; floe
+ * carries at most 64") when not. */
+int cfg_quiesce_check(char *const *words, size_t n, char *why, size_t whylen);
+
 struct cfg_static_workload {
     char *name;
     char *namespace_;

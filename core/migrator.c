@@ -24,8 +24,6 @@
 #include "store/store_hold.h"
 #include "store/store_mig.h"
 
-#define MIGRATOR_QUIESCE_ARGS 64
-
 struct migrator {
     struct agent *a;
     struct migrator_ops ops;
@@ -43,6 +41,7 @@ struct migrator {
     bool cluster_ok; /* ops.begin succeeded this tick */
     char cluster_err[400];
     char logged_wait[200]; /* the last "waiting for ..." line, logged once */
+    bool logged_removed;   /* "no migrator section" said for the migrations under way */
 };
 
 /* ---- small helpers ---- */
@@ -131,6 +130,7 @@ static void params_for(struct migrator *mg, const struct floe_config *cfg,
         .home_ingress = cfg->site.ingress,
         .rates = placer_rates(mg->a, m->peer),
         .incremental_restore = c->incremental_restore,
+        .winding_down = !c->enabled,
     };
 }
 
@@ -189,27 +189,46 @@ static void observe(struct migrator *mg, const struct floe_config *cfg, const st
 
 /* ---- acting ---- */
 
-/* m->quiesce (a JSON array of strings) into argv; returns the count. */
-static size_t quiesce_args(const char *json, cJSON **holder, const char **argv, size_t max)
+/* m->quiesce (a JSON array of strings) into argv (at most
+ * CFG_QUIESCE_WORDS). -1 with why when it is not such an array or has
+ * more words: the backup is then not made, never made with a command cut
+ * short (an edited row; the inventory refuses such workloads). */
+static int quiesce_args(const char *json, cJSON **holder, const char **argv, size_t *n, char *why,
+                        size_t whylen)
 {
     *holder = json && *json ? cJSON_Parse(json) : NULL;
-    size_t n = 0;
+    *n = 0;
+    if (!cJSON_IsArray(*holder))
+        return errf(why, whylen, "quiesce command %.80s%s is not a JSON array of strings", json,
+                    strlen(json) > 80 ? "..." : "");
     const cJSON *it;
     cJSON_ArrayForEach(it, *holder)
     {
-        if (n < max && cJSON_IsString(it))
-            argv[n++] = it->valuestring;
+        if (!cJSON_IsString(it))
+            return errf(why, whylen, "quiesce command: not a JSON array of strings");
+        if (*n >= CFG_QUIESCE_WORDS)
+            return errf(why, whylen, "quiesce command too long: %d words; floe carries at most %d",
+                        cJSON_GetArraySize(*holder), CFG_QUIESCE_WORDS);
+        argv[(*n)++] = it->valuestring;
     }
-    return n;
+    return 0;
 }
 
 static void act_backup(struct migrator *mg, const struct floe_config *cfg,
                        const struct store_mig *m, const struct cfg_peer *peer,
                        const struct mig_action *act, struct mig_result *r)
 {
-    const char *argv[MIGRATOR_QUIESCE_ARGS];
+    const char *argv[CFG_QUIESCE_WORDS];
     cJSON *holder = NULL;
-    size_t argc = act->quiesce ? quiesce_args(m->quiesce, &holder, argv, MIGRATOR_QUIESCE_ARGS) : 0;
+    size_t argc = 0;
+    if (act->quiesce &&
+        quiesce_args(m->quiesce, &holder, argv, &argc, r->error, sizeof r->error) != 0) {
+        /* Refused as the API server refuses a bad object: a failed
+         * attempt, then a rollback (mig_outcome), with this reason. */
+        r->http_status = 422;
+        cJSON_Delete(holder);
+        return;
+    }
     struct mig_backup_spec b = {
         .name = m->backup,
         .namespace_ = m->namespace_,
@@ -371,29 +390,41 @@ out:
 
 /* ---- holds into migrations ---- */
 
-static void quiesce_json(const struct inv_workload *w, char *out, size_t n)
+/* The quiesce command as the JSON array the row keeps ("" none). -1 with
+ * why when it does not fit whole: never cut (a final backup without its
+ * hook could miss writes). */
+static int quiesce_json(const struct inv_workload *w, char *out, size_t n, char *why,
+                        size_t whylen)
 {
     out[0] = '\0';
     if (!w->quiesce || w->nquiesce == 0)
-        return;
+        return 0;
+    if (cfg_quiesce_check(w->quiesce, w->nquiesce, why, whylen) != 0)
+        return -1;
     cJSON *arr = cJSON_CreateArray();
     for (size_t i = 0; arr && i < w->nquiesce; i++)
         cJSON_AddItemToArray(arr, cJSON_CreateString(w->quiesce[i]));
     char *text = arr ? cJSON_PrintUnformatted(arr) : NULL;
-    if (text && strlen(text) < n)
+    cJSON_Delete(arr);
+    int rc = 0;
+    if (!text || strlen(text) >= n)
+        rc = errf(why, whylen, "quiesce command: %s", text ? "too long" : "out of memory");
+    else
         util_strlcpy(out, text, n);
     free(text);
-    cJSON_Delete(arr);
+    return rc;
 }
 
-/* What moves, from the inventory's workload. */
-static void fill_workload(struct store_mig *m, const struct inv_workload *w)
+/* What moves, from the inventory's workload. -1 with why when it cannot
+ * be carried (its quiesce command). */
+static int fill_workload(struct store_mig *m, const struct inv_workload *w, char *why,
+                         size_t whylen)
 {
     util_strlcpy(m->namespace_, w->namespace_ ? w->namespace_ : w->name, sizeof m->namespace_);
     m->stateless = w->stateless;
     m->data_gb = isfinite(w->data_gb) ? w->data_gb : 0;
     util_strlcpy(m->hostname, w->hostname ? w->hostname : "", sizeof m->hostname);
-    quiesce_json(w, m->quiesce, sizeof m->quiesce);
+    return quiesce_json(w, m->quiesce, sizeof m->quiesce, why, whylen);
 }
 
 static void from_hold(struct migrator *mg, const struct floe_config *cfg,
@@ -407,13 +438,16 @@ static void from_hold(struct migrator *mg, const struct floe_config *cfg,
     util_strlcpy(m->namespace_, h->namespace_, sizeof m->namespace_);
     util_strlcpy(m->peer, h->peer, sizeof m->peer);
     util_strlcpy(m->reservation, h->id, sizeof m->reservation);
+    m->hold_expires_ms = h->expires_ms;
     m->decision_id = h->decision_id;
     m->kw = h->kw;
     const struct inv_workload *w = inv_find(inv, h->workload);
     const char *why = !w ? "it is no longer in the workload inventory" : inv_workload_reason(w);
+    char qwhy[200];
+    if (!why && fill_workload(m, w, qwhy, sizeof qwhy) != 0)
+        why = qwhy;
     char event[STORE_MIG_DETAIL_MAX];
     if (!why) {
-        fill_workload(m, w);
         snprintf(event, sizeof event,
                  "%.6g kW reserved at %s (reservation %s, decision %lld); waiting for a slot",
                  h->kw, h->peer, h->id, (long long)h->decision_id);
@@ -495,15 +529,31 @@ void migrator_tick(struct migrator *mg, int64_t now_ms)
     mg->crashed = false;
     struct store_mig *rows = NULL;
     size_t n = 0;
-    if (!cfg->migrator.enabled)
-        goto out;
-    mg->cluster_ok =
-        mg->ops.begin(mg->ops.ctx, cfg, generation, mg->cluster_err, sizeof mg->cluster_err) == 0;
-    holds_to_migrations(mg, cfg, now_ms);
     char err[256];
+    bool enabled = cfg->migrator.enabled;
+    if (enabled) {
+        mg->cluster_ok = mg->ops.begin(mg->ops.ctx, cfg, generation, mg->cluster_err,
+                                       sizeof mg->cluster_err) == 0;
+        holds_to_migrations(mg, cfg, now_ms);
+    }
     if (store_mig_pending(mg->a->store, &rows, &n, err, sizeof err) != 0) {
         log_err("migrations: unreadable: %s", err);
         goto out;
+    }
+    /* Without the section no migration starts, but those under way are
+     * not left frozen (a source at 0 replicas would run nowhere): they
+     * are wound down (mig_params.winding_down). */
+    if (!enabled) {
+        if (n && !mg->logged_removed)
+            log_warn("migrations: the config has no migrator section: no new migration starts; "
+                     "%zu under way are wound down (those whose workload has not stopped roll "
+                     "back, the others run to their end)",
+                     n);
+        mg->logged_removed = n > 0;
+        if (n == 0)
+            goto out;
+        mg->cluster_ok = mg->ops.begin(mg->ops.ctx, cfg, generation, mg->cluster_err,
+                                       sizeof mg->cluster_err) == 0;
     }
     int slots = 0;
     for (size_t i = 0; i < n; i++)
@@ -663,13 +713,11 @@ static int manual_locked(struct migrator *mg, const struct floe_config *cfg,
     char why[300];
     if (workload_busy(mg, w->name, now_ms, why, sizeof why))
         return refuse(409, err, errlen, "%s", why);
-    double migration_s = NAN;
     struct pl_rates rates = placer_rates(mg->a, peer->name);
     struct pl_estimate est;
     char e[128];
-    if (pl_estimate(&rates, w->data_gb, w->stateless, &est, e, sizeof e) == 0)
-        migration_s = est.migration_s;
-    int64_t ttl_s = placer_ttl_s(migration_s);
+    bool estimated = pl_estimate(&rates, w->data_gb, w->stateless, &est, e, sizeof e) == 0;
+    int64_t ttl_s = placer_ttl_s(estimated ? &est : NULL, cfg->migrator.delta_interval_ms);
     struct peer_reservation r;
     mg->ops.reserve(mg->ops.ctx, peer, cfg->site.name, w->name, w->power_kw, ttl_s, &r);
     if (r.outcome == PEER_RESERVE_REFUSED)
@@ -695,8 +743,15 @@ static int manual_locked(struct migrator *mg, const struct floe_config *cfg,
     util_strlcpy(m->workload, w->name, sizeof m->workload);
     util_strlcpy(m->peer, peer->name, sizeof m->peer);
     util_strlcpy(m->reservation, r.grant.id, sizeof m->reservation);
+    m->hold_expires_ms = hold.expires_ms;
     m->kw = w->power_kw;
-    fill_workload(m, w);
+    if (fill_workload(m, w, why, sizeof why) != 0) {
+        /* migrator_manual checked it: only if the inventory changed */
+        free(m);
+        char rerr[256];
+        mg->ops.release(mg->ops.ctx, peer, r.grant.id, rerr, sizeof rerr);
+        return refuse(409, err, errlen, "%s may not move: %s", w->name, why);
+    }
     char event[STORE_MIG_DETAIL_MAX];
     snprintf(event, sizeof event,
              "manual migration by %s: %.6g kW reserved at %s (reservation %s); waiting for a "
@@ -741,6 +796,9 @@ int migrator_manual(struct migrator *mg, const struct floe_config *cfg, const ch
     int rc;
     const struct inv_workload *w = view.inv ? inv_find(view.inv, workload) : NULL;
     const char *why = w ? inv_workload_reason(w) : NULL;
+    char qwhy[200];
+    if (w && !why && w->nquiesce && cfg_quiesce_check(w->quiesce, w->nquiesce, qwhy, sizeof qwhy))
+        why = qwhy;
     if (!view.inv) {
         rc = refuse(409, err, errlen, "the workload inventory has not been read yet%s%s",
                     view.error[0] ? ": " : "", view.error);

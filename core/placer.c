@@ -14,6 +14,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "lib/vec.h"
+#include "migrator/mig_phase.h"
 #include "placement/peer_client.h"
 #include "placement/pl_estimate.h"
 #include "placement/pl_place.h"
@@ -112,10 +113,22 @@ struct pl_rates placer_rates(struct agent *a, const char *peer)
     return r;
 }
 
-int64_t placer_ttl_s(double migration_s)
+static double finite_or_0(double s)
 {
-    double ttl = isfinite(migration_s) && migration_s > 0 ? migration_s + PLACER_TTL_MIN_S
-                                                          : PLACER_TTL_MIN_S;
+    return isfinite(s) && s > 0 ? s : 0;
+}
+
+int64_t placer_ttl_s(const struct pl_estimate *est, int64_t delta_interval_ms)
+{
+    double ttl = PLACER_TTL_MIN_S;
+    if (est && isfinite(est->migration_s)) {
+        double initial = finite_or_0(est->initial_s);
+        ttl += MIG_BUDGET_FACTOR * initial + MIG_BUDGET_FACTOR * finite_or_0(est->downtime_s);
+        if (initial > 0) /* stateful: deltas until the final one is small */
+            ttl += MIG_MAX_DELTAS * ((double)(delta_interval_ms > 0 ? delta_interval_ms : 0) /
+                                         1000.0 +
+                                     MIG_BUDGET_FACTOR * finite_or_0(est->final_delta_s));
+    }
     if (ttl > PLACER_TTL_MAX_S)
         ttl = PLACER_TTL_MAX_S;
     return (int64_t)ceil(ttl);
@@ -224,7 +237,8 @@ void placer_place(struct agent *a, const struct floe_config *cfg,
         } else {
             p->downtime_s = p->migration_s = NAN;
         }
-        ttl[i] = placer_ttl_s(p->migration_s);
+        ttl[i] = placer_ttl_s(isfinite(p->migration_s) ? &est : NULL,
+                              cfg->migrator.delta_interval_ms);
         for (size_t h = 0; h < nholds; h++)
             if (strcmp(holds[h].workload, w->name) == 0)
                 p->moving = true;

@@ -98,10 +98,16 @@ void placer_grants_clear(struct placer_grants *g);
  * measurement yet. incremental_restore is false. */
 struct pl_rates placer_rates(struct agent *a, const char *peer);
 
-/* A reservation's TTL for a workload whose migration is expected to take
- * migration_s: long enough to reach its import (which confirms it),
- * within PLACER_TTL_MIN_S .. PLACER_TTL_MAX_S. */
-int64_t placer_ttl_s(double migration_s);
+/* A reservation's TTL for a workload whose migration is estimated as est
+ * (NULL or NAN: unknown), with migrator.delta_interval delta_interval_ms:
+ * long enough to reach its import (which confirms it) however the
+ * migrator goes, each wait at its budget (mig_phase.h: 3x the estimate):
+ * the initial backup, MIG_MAX_DELTAS deltas each after delta_interval
+ * (stateful only), the final backup and the restore, plus
+ * PLACER_TTL_MIN_S; within PLACER_TTL_MIN_S .. PLACER_TTL_MAX_S. The wait
+ * for a max_parallel slot has no bound: the migrator rolls back before
+ * its switchover when the reservation would lapse first (mig_phase.h). */
+int64_t placer_ttl_s(const struct pl_estimate *est, int64_t delta_interval_ms);
 
 /* kW of the reservations this site holds at peers at now_ms (0 when the
  * store cannot say; logged). */

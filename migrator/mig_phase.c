@@ -313,7 +313,7 @@ double mig_budget_s(const struct store_mig *m, const struct mig_params *p)
         return budget(restore_expected_s(m, p));
     if (ph == MIG_PH_ROLLING_BACK &&
         (m->step == MIG_RB_DROP || m->step == MIG_RB_DROP_PRESTAGE || m->step == MIG_RB_RELEASE))
-        return MIG_PEER_CLEANUP_S;
+        return INFINITY; /* the peer's cleanup: tried until it works */
     if (ph == MIG_PH_CUTOVER && m->traffic_switched_ms)
         return INFINITY; /* past the point of no return: tried until it works */
     return budget(0);
@@ -855,6 +855,24 @@ static void step_switchover(const struct store_mig *m, const struct mig_obs *obs
         return;
     }
     char reps[STORE_MIG_DETAIL_MAX / 2];
+    if (m->step == MIG_SW_RECORD && m->hold_expires_ms &&
+        strcmp(m->prestage_state, PRESTAGE_READY) != 0) {
+        /* The import confirms the reservation only after the downtime has
+         * begun: if it could lapse first, give it back now, while nothing
+         * has stopped (placement chooses again). A ready prestage import
+         * confirmed it already: it lasts until the migration ends. */
+        double need_s = budget(mig_estimate_downtime_s(m, p));
+        if ((double)(m->hold_expires_ms - now_ms) / 1000.0 < need_s) {
+            char left[32], need[32];
+            mig_format_s((double)(m->hold_expires_ms - now_ms) / 1000.0, left, sizeof left);
+            mig_format_s(need_s, need, sizeof need);
+            rollback(next, p, now_ms, fx,
+                     "reservation at %s would expire before the import could start (%s left, "
+                     "the switchover and restore may take %s)",
+                     m->peer, m->hold_expires_ms > now_ms ? left : "none", need);
+            return;
+        }
+    }
     if (m->step == MIG_SW_RECORD) {
         /* The counts go into the state saved before anything is scaled:
          * a rollback and the target both read them from here. */
@@ -863,9 +881,13 @@ static void step_switchover(const struct store_mig *m, const struct mig_obs *obs
         replicas_text(next, reps, sizeof reps);
         next->estimated_downtime_s = mig_estimate_downtime_s(next, p);
         next->downtime_start_ms = now_ms;
+        /* The mode is fixed here, with the counts: from now on only the
+         * saved value decides (a reload that flips migrator.data_mover
+         * after the scale-down must not import the last delta). */
+        next->data_mover = p->data_mover;
         char est[32];
         mig_format_s(next->estimated_downtime_s, est, sizeof est);
-        if (p->data_mover) {
+        if (next->data_mover) {
             set_step(next, MIG_SW_SCALE, now_ms);
             next->scaled = true;
             eventf(fx, false,
@@ -900,7 +922,7 @@ static void step_switchover(const struct store_mig *m, const struct mig_obs *obs
     if (!down)
         return;
     act->kind = MIG_ACT_NONE;
-    if (p->data_mover) {
+    if (m->data_mover) {
         set_step(next, MIG_SW_MOVER_BACKUP, now_ms);
         start_backup(next, p, now_ms, act, false, true, false);
         eventf(fx, false, "%s scaled to 0; final backup %s started with the data mover",
@@ -1189,26 +1211,13 @@ static void step_rolling_back(const struct store_mig *m, const struct mig_obs *o
         return;
     }
     case MIG_RB_DROP:
-        if (over) {
-            eventf(fx, true, "import %s at %s not dropped within %s: %s", m->import_id, m->peer, b,
-                   m->error);
-            next->import_id[0] = '\0';
-            next->import_requested = false;
-            rb_after(next, p, MIG_RB_DROP, now_ms, fx);
-            return;
-        }
+        /* Never given up (failed_action backs off): an import left there
+         * would start the workload at the peer while it runs here. */
         if (now_ms >= m->retry_at_ms)
             act->kind = m->import_id[0] ? MIG_ACT_DROP : MIG_ACT_IMPORT;
         return;
     case MIG_RB_DROP_PRESTAGE:
-        if (over) {
-            eventf(fx, true, "prestage import %s at %s not dropped within %s: %s",
-                   m->prestage_id[0] ? m->prestage_id : "(id unknown)", m->peer, b, m->error);
-            next->prestage_id[0] = '\0';
-            util_strlcpy(next->prestage_state, PRESTAGE_DROPPED, sizeof next->prestage_state);
-            rb_after(next, p, MIG_RB_DROP_PRESTAGE, now_ms, fx);
-            return;
-        }
+        /* Never given up either: the prestaged copy holds the reservation. */
         if (now_ms >= m->retry_at_ms) {
             /* Without its id, asking again finds it (the same backup). */
             act->kind = m->prestage_id[0] ? MIG_ACT_DROP : MIG_ACT_IMPORT;
@@ -1216,19 +1225,7 @@ static void step_rolling_back(const struct store_mig *m, const struct mig_obs *o
         }
         return;
     case MIG_RB_RELEASE:
-        if (over) {
-            eventf(fx, true,
-                   "reservation %s at %s not released within %s (%s); it stays there until "
-                   "released at the peer",
-                   m->reservation, m->peer, b, m->error);
-            char gave_up[sizeof fx->event];
-            util_strlcpy(gave_up, fx->event, sizeof gave_up);
-            next->released_ms = now_ms;
-            fx->release_hold = true;
-            rolled_back(next, now_ms, fx);
-            util_strlcpy(fx->event, gave_up, sizeof fx->event);
-            return;
-        }
+        /* Never given up either: a confirmed reservation never lapses. */
         if (now_ms >= m->retry_at_ms)
             act->kind = MIG_ACT_RELEASE;
         return;
@@ -1241,18 +1238,8 @@ static void step_done(const struct store_mig *m, struct store_mig *next, const s
     if (now_ms < m->retry_at_ms)
         return;
     if (!m->released_ms) {
-        if (elapsed_s(m->step_started_ms, now_ms) > MIG_PEER_CLEANUP_S) {
-            char b[32];
-            mig_format_s(MIG_PEER_CLEANUP_S, b, sizeof b);
-            next->released_ms = now_ms;
-            fx->release_hold = true;
-            set_step(next, MIG_DN_RETAIN, now_ms);
-            eventf(fx, true,
-                   "reservation %s at %s not released within %s; it stays there until "
-                   "released at the peer",
-                   m->reservation, m->peer, b);
-            return;
-        }
+        /* Tried until it works (failed_action backs off): a confirmed
+         * reservation never lapses at the peer. */
         act->kind = MIG_ACT_RELEASE;
         return;
     }
@@ -1306,6 +1293,12 @@ bool mig_step(const struct store_mig *m, const struct mig_obs *obs, const struct
     } else if (m->abort_requested && phase != MIG_PH_ROLLING_BACK && !m->traffic_switched_ms) {
         rollback(next, p, now_ms, fx, "aborted by %s",
                  m->abort_by[0] ? m->abort_by : "an operator");
+    } else if (p->winding_down && phase <= MIG_PH_DELTA) {
+        /* Nothing stopped or scaled yet: the cheapest end, and what the
+         * operator asked for by removing the section. */
+        rollback(next, p, now_ms, fx,
+                 "the migrator section was removed from the config; %s had not stopped yet",
+                 m->workload);
     } else {
         switch ((enum mig_phase)phase) {
         case MIG_PH_RESERVED:
@@ -1345,11 +1338,47 @@ bool mig_step(const struct store_mig *m, const struct mig_obs *obs, const struct
 
 /* ---- outcomes ---- */
 
+/* The peer's cleanup (drop, release; the import asked again to find the
+ * one to drop) is tried until it works: after a failure it waits as long
+ * as the step has waited so far (the pause doubles), from MIG_RETRY_MS to
+ * MIG_PEER_BACKOFF_MAX_MS. Returns the pause, or 0 for any other action. */
+static int64_t cleanup_backoff_ms(const struct store_mig *m, const struct mig_action *act,
+                                  int64_t now_ms)
+{
+    enum mig_phase ph = phase_of(m);
+    bool cleanup = (ph == MIG_PH_ROLLING_BACK &&
+                    (act->kind == MIG_ACT_DROP || act->kind == MIG_ACT_RELEASE ||
+                     act->kind == MIG_ACT_IMPORT)) ||
+                   (ph == MIG_PH_DONE && act->kind == MIG_ACT_RELEASE);
+    if (!cleanup)
+        return 0;
+    int64_t waited = now_ms - m->step_started_ms;
+    if (waited < MIG_RETRY_MS)
+        return MIG_RETRY_MS;
+    return waited < MIG_PEER_BACKOFF_MAX_MS ? waited : MIG_PEER_BACKOFF_MAX_MS;
+}
+
 static void failed_action(const struct store_mig *m, struct store_mig *next,
                           const struct mig_action *act, const struct mig_result *r, int64_t now_ms,
                           struct mig_effects *fx)
 {
     retry_later(next, now_ms);
+    int64_t backoff = cleanup_backoff_ms(m, act, now_ms);
+    if (backoff) {
+        next->retry_at_ms = now_ms + backoff;
+        char b[32];
+        mig_format_s((double)backoff / 1000.0, b, sizeof b);
+        const char *what = act->kind == MIG_ACT_RELEASE ? "release reservation"
+                           : act->prestage               ? "drop prestage import"
+                                                         : "drop import";
+        const char *id = act->prestage ? m->prestage_id : m->import_id;
+        const char *which = act->kind == MIG_ACT_RELEASE ? m->reservation
+                            : id[0]                      ? id
+                                                         : "(asking for its id)";
+        problem(m, next, fx, "cannot %s %s at %s: %.250s; trying again in %s", what, which,
+                m->peer, r->error, b);
+        return;
+    }
     const char *what = mig_act_name(act->kind);
     switch (act->kind) {
     case MIG_ACT_BACKUP:

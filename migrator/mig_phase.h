@@ -28,7 +28,13 @@
  *                (MIG_DL_PRESTAGE) waits for it to be ready first: the
  *                downtime starts only once the target holds the initial
  *                backup.
- *   switchover   step 0 reads the namespace and records every
+ *   switchover   step 0 first checks the reservation: the import that
+ *                confirms it comes after the downtime has begun, so when
+ *                it would lapse at the peer (m->hold_expires_ms) before
+ *                budget(the estimated downtime) has passed, the migration
+ *                rolls back here, nothing stopped yet, and releases it
+ *                (placement chooses again). Then step 0 reads the
+ *                namespace and records every
  *                Deployment's and StatefulSet's replica count (before
  *                anything is scaled); the downtime starts and the final
  *                Backup runs with the pods up and the quiesce pre-hook
@@ -37,7 +43,9 @@
  *                with its intent: from here the pods may not write until
  *                they restart); then every object is scaled to 0 and
  *                waited on until no pod is left (step 2).
- *                With migrator.data_mover: step 0 records, step 2 scales
+ *                With migrator.data_mover (as in force at step 0: the
+ *                mode is saved with the counts and never read again from
+ *                the config): step 0 records, step 2 scales
  *                to 0 first, step 3 takes the final Backup with
  *                snapshotMoveData (volumes are snapshotted, not read
  *                through pods).
@@ -104,9 +112,16 @@
  * data_gb; the wait for a prestage import: a full import's budget).
  * Waits that move no data (scaling, the traffic switch, reading the
  * namespace) have MIG_FLOOR_S. The peer cleanup of a
- * rollback or of a done migration (drop, release) gives up after
- * MIG_PEER_CLEANUP_S with the reason recorded (the peer keeps what it
- * holds until someone releases it there).
+ * rollback or of a done migration (drop, release) is never given up (an
+ * import left at the peer would run the workload at both sites, a
+ * confirmed reservation left there never lapses): a failed attempt is
+ * tried again after as long as the step has waited so far (so the pause
+ * doubles), from MIG_RETRY_MS up to MIG_PEER_BACKOFF_MAX_MS, and the
+ * error with the next pause is recorded (an event, a warning in the log)
+ * each time its text changes. A done migration has its result while it
+ * releases; a rollback gets its result once the peer has dropped the
+ * import and released the reservation (until then the workload is kept
+ * from placement: it may be running at the peer).
  *
  * Rates: every initial backup, delta or final backup and restore that
  * moved at least MIG_RATE_MIN_GB is a rate sample (mig_effects.rates) for
@@ -131,7 +146,7 @@
 #define MIG_MAX_DELTAS 6        /* at most this many deltas before switchover */
 #define MIG_BUDGET_FACTOR 3     /* a wait may take 3x its expected time ... */
 #define MIG_FLOOR_S 600         /* ... plus 10 min (API calls, queueing, pod start) */
-#define MIG_PEER_CLEANUP_S 3600 /* drop/release at an unreachable peer: given up after 1 h */
+#define MIG_PEER_BACKOFF_MAX_MS 600000 /* drop/release at an unreachable peer: at least every 10 min */
 #define MIG_RETRY_MS 5000       /* a failed action is tried again after 5 s */
 /* A backup or restore that moved less than this is mostly Velero's own
  * work (seconds per object, whatever the size): its GB per minute says
@@ -191,13 +206,18 @@ struct mig_params {
     int64_t retain_source_ms;
     int64_t storage_sync_ms; /* the target's Velero storage sync period */
     int retries;             /* failed backups tried again */
-    bool data_mover;
+    bool data_mover;          /* read at switchover step 0 only (store_mig.data_mover) */
     bool traffic_switches;    /* a traffic driver other than none */
     int traffic_ttl_s;        /* the record's TTL */
     const char *peer_ingress; /* the peer's ingress; NULL or "" when unknown */
     const char *home_ingress; /* site.ingress, where a rollback points back; NULL or "" */
     struct pl_rates rates;    /* this peer's: learned, else pl_rates_report() */
     bool incremental_restore; /* prestage the initial backup, restore the final in place */
+    /* The config has no migrator section any more (a reload or a restart):
+     * a migration whose source still serves untouched (reserved, precopy,
+     * delta) rolls back; one in switchover or later carries on to its end
+     * (docs/config.md). */
+    bool winding_down;
 };
 
 /* What to observe before mig_step. */

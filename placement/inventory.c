@@ -550,8 +550,13 @@ void inv_judge(struct inventory *inv, bool data_mover)
         const struct inv_controller *missing;
         w->has_pod_hooks = pod_hooks_cover(w, &missing);
         struct strbuf why = {0};
+        char qwhy[160];
         if (w->pinned) {
             strbuf_printf(&why, "pinned to this site (%s)", k8s ? "floe.dev/pinned" : "pinned");
+        } else if (w->nquiesce && cfg_quiesce_check(w->quiesce, w->nquiesce, qwhy, sizeof qwhy)) {
+            /* The migrator could not carry it whole, and a cut one would
+             * let the final backup run unquiesced. */
+            strbuf_printf(&why, "%s (%s)", qwhy, k8s ? "floe.dev/quiesce" : "quiesce");
         } else if (!w->stateless && !w->nquiesce && !w->has_pod_hooks && !data_mover) {
             /* SPEC 6: a file-system backup copies volumes of running pods
              * only, so the final backup runs with the pods up; without a

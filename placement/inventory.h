@@ -145,8 +145,9 @@ int inv_add_controllers_text(struct inv_workload *w, const char *kind, const cha
 void inv_exclude(struct inv_workload *w, const char *why);
 
 /* Sets has_pod_hooks and unmovable on every workload that is not left
- * out: pinned ones, and stateful ones that cannot be quiesced unless
- * data_mover (SPEC 6). Run once the controllers are in. */
+ * out: pinned ones, ones whose quiesce command is longer than floe
+ * carries (cfg_quiesce_check), and stateful ones that cannot be quiesced
+ * unless data_mover (SPEC 6). Run once the controllers are in. */
 void inv_judge(struct inventory *inv, bool data_mover);
 
 #endif

@@ -139,6 +139,7 @@ int store_end_durable(struct store *s, bool commit, const char *what, char *err,
     "  namespace            TEXT NOT NULL,"                                                        \
     "  peer                 TEXT NOT NULL,"                                                        \
     "  reservation          TEXT NOT NULL,"                                                        \
+    "  hold_expires_ms      INTEGER NOT NULL DEFAULT 0,"                                           \
     "  decision_id          INTEGER NOT NULL,"                                                     \
     "  kw                   REAL NOT NULL,"                                                        \
     "  stateless            INTEGER NOT NULL,"                                                     \
@@ -176,6 +177,7 @@ int store_end_durable(struct store *s, bool commit, const char *what, char *err,
     "  replicas_recorded    INTEGER NOT NULL,"                                                     \
     "  scaled               INTEGER NOT NULL,"                                                     \
     "  quiesced             INTEGER NOT NULL,"                                                     \
+    "  data_mover           INTEGER NOT NULL DEFAULT 0,"                                           \
     "  downtime_start_ms    INTEGER NOT NULL,"                                                     \
     "  downtime_s           REAL,"                                                                 \
     "  estimated_downtime_s REAL,"                                                                 \

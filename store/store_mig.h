@@ -44,6 +44,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config/config.h"
 #include "store/store.h"
 #include "store/store_hold.h"
 
@@ -51,7 +52,7 @@
 #define STORE_MIG_PEER_MAX 72
 #define STORE_MIG_ID_MAX 72 /* a reservation's or an import's id at the peer */
 #define STORE_MIG_HOST_MAX 256
-#define STORE_MIG_QUIESCE_MAX 2048
+#define STORE_MIG_QUIESCE_MAX CFG_QUIESCE_JSON_MAX /* refused beyond, never cut */
 #define STORE_MIG_PHASE_MAX 16
 #define STORE_MIG_BACKUP_MAX 64 /* a Velero object name: at most 63 */
 #define STORE_MIG_ERROR_MAX 400
@@ -72,6 +73,8 @@ struct store_mig {
     char namespace_[STORE_MIG_NAME_MAX];
     char peer[STORE_MIG_PEER_MAX];
     char reservation[STORE_MIG_ID_MAX];
+    int64_t hold_expires_ms; /* the reservation lapses at the peer then unless an import
+                                confirms it (the hold's expires_ms); 0 unknown */
     int64_t decision_id; /* 0: a manual migration */
     double kw;
     bool stateless;
@@ -118,6 +121,9 @@ struct store_mig {
     bool scaled;   /* scaling the source down was intended */
     bool quiesced; /* the final backup's pre hooks may have stopped the pods' writes: they
                       write again only once restarted (the hooks have no post hook) */
+    bool data_mover; /* the final backup's mode, fixed when the replicas are
+                        recorded at switchover (migrator.data_mover may change
+                        under a reload; the order of scale and backup may not) */
 
     /* what it cost */
     int64_t downtime_start_ms;   /* 0: no downtime started */

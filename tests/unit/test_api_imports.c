@@ -563,6 +563,52 @@ static void delete_ends_it_releases_and_answers_the_same_twice(void **state)
     assert_true(strcmp(id, id2) != 0);
 }
 
+/* Releasing a reservation whose import still runs drops that import in
+ * the same request (a reservation is never released under a running
+ * import); a ready import is the migration's result and stays. */
+static void releasing_the_reservation_drops_its_running_import(void **state)
+{
+    struct fixture *f = *state;
+    char id[32], path[96];
+    started(f, AUTH_PEER, f->rid, "shop", "b1", id, sizeof id);
+    snprintf(path, sizeof path, "/v1/reservations/%s", f->rid);
+    struct answer ans = call(f, "DELETE", path, AUTH_PEER, NULL);
+    assert_int_equal(ans.status, 200);
+    assert_string_equal(text(ans.json, "state"), "released");
+    answer_clear(&ans);
+    snprintf(path, sizeof path, "/v1/imports/%s", id);
+    ans = call(f, "GET", path, AUTH_PEER, NULL);
+    assert_int_equal(ans.status, 200);
+    assert_string_equal(text(ans.json, "phase"), "failed");
+    assert_string_equal(text(ans.json, "dropped_by"), PEER);
+    answer_clear(&ans);
+
+    /* ready: kept */
+    char rid3[STORE_RESV_ID_SIZE], id2[32];
+    grant(f, PEER, "shop", util_now_ms(), 600000, rid3);
+    started(f, AUTH_PEER, rid3, "shop", "b2", id2, sizeof id2);
+    struct store_import r;
+    char err[256];
+    assert_int_equal(store_import_get(f->a.store, strtoll(id2, NULL, 10), NULL, &r, err,
+                                      sizeof err),
+                     0);
+    r.phase = STORE_IMPORT_READY;
+    r.ready_ms = r.ended_ms = util_now_ms();
+    assert_int_equal(store_import_save(f->a.store, &r, "ready", NULL, util_now_ms(), err,
+                                       sizeof err),
+                     0);
+    store_import_clear(&r);
+    snprintf(path, sizeof path, "/v1/reservations/%s", rid3);
+    ans = call(f, "DELETE", path, AUTH_PEER, NULL);
+    assert_int_equal(ans.status, 200);
+    answer_clear(&ans);
+    snprintf(path, sizeof path, "/v1/imports/%s", id2);
+    ans = call(f, "GET", path, AUTH_PEER, NULL);
+    assert_string_equal(text(ans.json, "phase"), "ready");
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(ans.json, "dropped_by")));
+    answer_clear(&ans);
+}
+
 /* ---- status, metrics ---- */
 
 static void status_and_metrics_count_imports(void **state)
@@ -611,6 +657,7 @@ int main(void)
         T(new_import_is_202_and_asking_again_is_200_with_the_same_id),
         T(ids_that_were_never_ids_are_404),
         T(delete_ends_it_releases_and_answers_the_same_twice),
+        T(releasing_the_reservation_drops_its_running_import),
         T(status_and_metrics_count_imports),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -235,6 +235,30 @@ static void static_workload_errors_name_their_path(void **state)
                pinned);
 }
 
+/* A quiesce command longer than the migrator carries is a config error,
+ * not a command cut short at the final backup (CFG_QUIESCE_*). */
+static void a_static_quiesce_command_too_long_is_refused(void **state)
+{
+    struct fixture *f = *state;
+    char q[1024];
+    size_t n = (size_t)snprintf(q, sizeof q,
+                                "{" SITE ", 'workloads': {'source': 'static', 'static': [{'name': "
+                                "'a', 'power_kw': 1, 'quiesce': [");
+    for (int i = 0; i <= CFG_QUIESCE_WORDS; i++)
+        n += (size_t)snprintf(q + n, sizeof q - n, "%s'x'", i ? ", " : "");
+    snprintf(q + n, sizeof q - n, "]}]}}");
+    const char *const many[] = {"floe.json:1:196: workloads.static[0].quiesce: quiesce command too "
+                                "long: 65 words; floe carries at most 64",
+                                NULL};
+    load_fails(f, q, many);
+    /* 64 words load */
+    char *two = strstr(q, "'x', 'x']");
+    memmove(two, two + 5, strlen(two + 5) + 1);
+    struct floe_config *cfg = load_ok(f, q);
+    assert_int_equal(cfg->workloads.statics[0].nquiesce, CFG_QUIESCE_WORDS);
+    cfg_free(cfg);
+}
+
 static void refresh_and_migrator_keys_have_defaults_and_bounds(void **state)
 {
     struct fixture *f = *state;
@@ -552,6 +576,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(static_workloads_take_every_spec_field, setup, teardown),
         cmocka_unit_test_setup_teardown(static_workload_errors_name_their_path, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_static_quiesce_command_too_long_is_refused, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(refresh_and_migrator_keys_have_defaults_and_bounds, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(api_with_a_token_file_keeps_the_file_to_reread, setup,

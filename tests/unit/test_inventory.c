@@ -396,6 +396,53 @@ static void stateful_workloads_need_a_way_to_quiesce(void **state)
     inv_unref(inv);
 }
 
+/* A quiesce command floe cannot carry whole is refused, never cut (a
+ * final backup without its hook could miss writes): too many words, or
+ * too long as JSON. The limits are the migrator's (CFG_QUIESCE_*). */
+static void a_quiesce_command_too_long_to_carry_is_not_movable(void **state)
+{
+    (void)state;
+    /* one word of 2100 bytes, as an annotation */
+    size_t big = 2100;
+    char *text = malloc(big + 256);
+    int len = snprintf(text, big + 256,
+                       "{\"items\": [{\"metadata\": {\"name\": \"db\", \"annotations\": "
+                       "{\"floe.dev/power-kw\": \"5\", \"floe.dev/quiesce\": \"[\\\"sh\\\", "
+                       "\\\"-c\\\", \\\"%0*d\\\"]\"}}}]}",
+                       (int)big, 0);
+    struct inventory *inv = inv_new("kubernetes", 0);
+    assert_int_equal(inv_add_namespaces_text(inv, text, (size_t)len, NULL, 0), 0);
+    free(text);
+    struct inv_workload *w = &inv->workloads[0];
+    assert_null(w->error);
+    assert_int_equal(w->nquiesce, 3);
+    inv_judge(inv, false);
+    assert_false(inv_workload_movable(w));
+    assert_non_null(strstr(w->unmovable, "quiesce command too long: 2114 bytes as a JSON array; "
+                                         "floe carries at most 2047 (floe.dev/quiesce)"));
+    /* the data mover does not make a given command optional */
+    inv_judge(inv, true);
+    assert_false(inv_workload_movable(w));
+    inv_unref(inv);
+
+    /* 65 words, static; 64 still move */
+    char *words[CFG_QUIESCE_WORDS + 1];
+    for (size_t i = 0; i < CFG_QUIESCE_WORDS + 1; i++)
+        words[i] = "x";
+    struct cfg_static_workload st[2] = {
+        {.name = "many", .power_kw = 1, .quiesce = words, .nquiesce = CFG_QUIESCE_WORDS + 1},
+        {.name = "enough", .power_kw = 1, .quiesce = words, .nquiesce = CFG_QUIESCE_WORDS},
+    };
+    struct cfg_workloads cw = {.source = "static", .statics = st, .nstatics = 2};
+    inv = inv_new("static", 0);
+    inv_from_static(inv, &cw);
+    inv_judge(inv, false);
+    assert_string_equal(inv->workloads[0].unmovable,
+                        "quiesce command too long: 65 words; floe carries at most 64 (quiesce)");
+    assert_true(inv_workload_movable(&inv->workloads[1]));
+    inv_unref(inv);
+}
+
 /* ---- static ---- */
 
 static void static_workloads_follow_the_same_rules(void **state)
@@ -472,6 +519,7 @@ int main(void)
         cmocka_unit_test(controllers_give_replicas_hooks_and_volumes),
         cmocka_unit_test(bad_controller_lists_name_the_item),
         cmocka_unit_test(stateful_workloads_need_a_way_to_quiesce),
+        cmocka_unit_test(a_quiesce_command_too_long_to_carry_is_not_movable),
         cmocka_unit_test(static_workloads_follow_the_same_rules),
         cmocka_unit_test(references_keep_an_inventory_alive),
     };

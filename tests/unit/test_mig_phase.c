@@ -444,6 +444,48 @@ static void data_mover_scales_to_zero_first_then_backs_up_with_snapshots(void **
     free(h);
 }
 
+/* A reload flips migrator.data_mover mid-switchover: the mode saved at
+ * step 0 decides, so neither the last delta is imported (mover on, then
+ * off after the scale) nor a second final backup taken (off, then on). */
+static void data_mover_mode_is_fixed_when_the_replicas_are_recorded(void **state)
+{
+    (void)state;
+    struct h *h = new_h(false);
+    h->m.quiesce[0] = '\0';
+    h->p.data_mover = true;
+    to_precopy(h);
+    finish_backup(h, 60, 37e9);
+    struct mig_obs o = ns_is(h);
+    step(h, &o);
+    expect_phase(h, "switchover", MIG_SW_SCALE);
+    assert_true(h->m.data_mover);
+    h->p.data_mover = false; /* SIGHUP */
+    scale_down(h);
+    step(h, &o);
+    expect_phase(h, "switchover", MIG_SW_MOVER_BACKUP);
+    assert_int_equal(h->act.kind, MIG_ACT_BACKUP);
+    assert_true(h->act.snapshot_move_data);
+    finish_backup(h, 300, 2e9);
+    expect_phase(h, "restoring", 0);
+    char final[MIG_VELERO_NAME_MAX + 1];
+    name_of(h, 2, final);
+    assert_string_equal(h->m.last_backup, final);
+    free(h);
+
+    h = new_h(false);
+    to_switchover_backup(h);
+    assert_false(h->m.data_mover);
+    h->p.data_mover = true;
+    finish_backup(h, 240, 1.2e9);
+    expect_phase(h, "switchover", MIG_SW_SCALE);
+    scale_down(h);
+    o = ns_is(h);
+    step(h, &o);
+    expect_phase(h, "restoring", 0);
+    assert_int_equal(h->act.kind, MIG_ACT_NONE);
+    free(h);
+}
+
 static void restoring_imports_the_final_backup_and_cutover_ends_the_downtime(void **state)
 {
     (void)state;
@@ -1077,7 +1119,7 @@ static void rollback_drops_the_final_import_then_the_prestage_one(void **state)
     assert_false(h->act.prestage);
     outcome(h, true, 200, NULL);
     expect_phase(h, "rolling-back", MIG_RB_DROP_PRESTAGE);
-    assert_int_equal(mig_budget_s(&h->m, &h->p), MIG_PEER_CLEANUP_S);
+    assert_true(isinf(mig_budget_s(&h->m, &h->p)));
     step(h, &(struct mig_obs){0});
     assert_int_equal(h->act.kind, MIG_ACT_DROP);
     assert_true(h->act.prestage);
@@ -1169,21 +1211,91 @@ static void budgets_grow_with_the_data_and_a_stuck_backup_is_retried(void **stat
     free(h);
 }
 
-static void rollback_gives_up_on_an_unreachable_peer_after_the_cleanup_budget(void **state)
+/* Fails the peer's cleanup action m is at until t_end; returns how many
+ * attempts and events there were. */
+static void fail_cleanup_until(struct h *h, int64_t t_end, enum mig_act_kind kind, int *tries,
+                               int *events, int64_t *last_pause)
+{
+    *tries = *events = 0;
+    *last_pause = 0;
+    while (h->now < t_end) {
+        step(h, &(struct mig_obs){0});
+        if (h->act.kind == kind) {
+            outcome(h, false, 0, NULL);
+            (*tries)++;
+            *events += h->fx.event[0] != '\0';
+            if (h->fx.event[0])
+                assert_true(h->fx.warn);
+            *last_pause = h->m.retry_at_ms - h->now;
+        }
+        h->now += S;
+    }
+}
+
+/* An unreachable peer: the drop and the release are never given up (an
+ * import left there would run the workload at both sites; a confirmed
+ * reservation never lapses), tried again after pauses that double up to
+ * 10 min, with a warning each time the recorded error changes. */
+static void peer_cleanup_is_never_given_up_and_backs_off(void **state)
 {
     (void)state;
     struct h *h = new_h(false);
-    to_precopy(h);
+    to_restoring(h);
+    step(h, &(struct mig_obs){0});
+    outcome(h, true, 202, "imp-1");
     h->m.abort_requested = true;
     step(h, &(struct mig_obs){0});
+    expect_phase(h, "rolling-back", MIG_RB_SCALE);
+    set_obj(&h->ns.objs[0], MIG_DEPLOYMENT, "web", 3, 3);
+    set_obj(&h->ns.objs[1], MIG_STATEFULSET, "db", 1, 1);
+    struct mig_obs o = ns_is(h);
+    step(h, &o);
+    expect_phase(h, "rolling-back", MIG_RB_DROP);
+    int tries, events;
+    int64_t pause;
+    fail_cleanup_until(h, h->now + 6 * 3600 * S, MIG_ACT_DROP, &tries, &events, &pause);
+    expect_phase(h, "rolling-back", MIG_RB_DROP); /* still trying after 6 h */
+    assert_string_equal(h->m.import_id, "imp-1");
+    assert_true(pause == MIG_PEER_BACKOFF_MAX_MS);
+    /* 5 s, 5 s, 10 s, 20 s ... 10 min: a handful, then one per 10 min */
+    assert_true(tries > 36 && tries < 50);
+    assert_true(events >= 7 && events <= 10); /* only when the pause changes */
+    assert_non_null(strstr(h->m.error, "cannot drop import imp-1 at falkenberg-1"));
+    assert_non_null(strstr(h->m.error, "trying again in 10m0s"));
+    assert_true(isinf(mig_budget_s(&h->m, &h->p)));
+    /* The peer is back. */
+    h->now = h->m.retry_at_ms;
+    step(h, &(struct mig_obs){0});
+    assert_int_equal(h->act.kind, MIG_ACT_DROP);
+    outcome(h, true, 200, NULL);
     expect_phase(h, "rolling-back", MIG_RB_RELEASE);
+    fail_cleanup_until(h, h->now + 3 * 3600 * S, MIG_ACT_RELEASE, &tries, &events, &pause);
+    expect_phase(h, "rolling-back", MIG_RB_RELEASE);
+    assert_false(h->m.released_ms);
+    assert_true(pause == MIG_PEER_BACKOFF_MAX_MS);
+    h->now = h->m.retry_at_ms;
     step(h, &(struct mig_obs){0});
-    outcome(h, false, 0, NULL);
-    h->now += MIG_PEER_CLEANUP_S * S + S;
-    step(h, &(struct mig_obs){0});
+    outcome(h, true, 200, NULL);
     expect_phase(h, "rolled-back", 0);
     assert_true(h->fx.release_hold);
-    assert_non_null(strstr(h->fx.event, "not released"));
+    free(h);
+
+    /* A done migration releases likewise, its result recorded meanwhile. */
+    h = new_h(false);
+    to_restoring(h);
+    step(h, &(struct mig_obs){0});
+    outcome(h, true, 202, "imp-1");
+    o = import_is(MIG_IMPORT_READY, NULL);
+    step(h, &o);
+    step(h, &(struct mig_obs){0});
+    outcome(h, true, 0, NULL);
+    expect_phase(h, "done", MIG_DN_RELEASE);
+    assert_string_equal(h->m.result, "done");
+    fail_cleanup_until(h, h->now + 4 * 3600 * S, MIG_ACT_RELEASE, &tries, &events, &pause);
+    expect_phase(h, "done", MIG_DN_RELEASE);
+    assert_false(h->m.released_ms);
+    assert_true(pause == MIG_PEER_BACKOFF_MAX_MS);
+    assert_true(tries < 40);
     free(h);
 }
 
@@ -1211,6 +1323,7 @@ int main(void)
         cmocka_unit_test(switchover_records_replicas_then_backs_up_with_the_pods_up_then_scales),
         cmocka_unit_test(pods_with_their_own_hooks_get_no_quiesce_hook),
         cmocka_unit_test(data_mover_scales_to_zero_first_then_backs_up_with_snapshots),
+        cmocka_unit_test(data_mover_mode_is_fixed_when_the_replicas_are_recorded),
         cmocka_unit_test(restoring_imports_the_final_backup_and_cutover_ends_the_downtime),
         cmocka_unit_test(no_ingress_known_waits_then_rolls_back_pointing_traffic_home),
         cmocka_unit_test(stateless_imports_while_serving_switches_waits_the_ttl_then_scales_down),
@@ -1222,7 +1335,7 @@ int main(void)
         cmocka_unit_test(target_refusing_the_import_rolls_back_without_a_drop),
         cmocka_unit_test(abort_rolls_back_from_every_phase_before_the_switch),
         cmocka_unit_test(budgets_grow_with_the_data_and_a_stuck_backup_is_retried),
-        cmocka_unit_test(rollback_gives_up_on_an_unreachable_peer_after_the_cleanup_budget),
+        cmocka_unit_test(peer_cleanup_is_never_given_up_and_backs_off),
         cmocka_unit_test(rollback_after_the_quiesce_hook_restarts_the_pods),
         cmocka_unit_test(
             incremental_restore_prestages_the_initial_backup_and_restores_only_the_delta),

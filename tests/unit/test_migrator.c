@@ -39,6 +39,7 @@
 #include "core/migrator.h"
 #include "core/placer.h"
 #include "lib/util.h"
+#include "migrator/mig_phase.h"
 #include "store/store_hold.h"
 #include "store/store_mig.h"
 
@@ -636,7 +637,8 @@ static int teardown(void **state)
     return 0;
 }
 
-static void hold(struct fixture *f, const char *workload, const char *id, double kw)
+static void hold_until(struct fixture *f, const char *workload, const char *id, double kw,
+                       int64_t expires_ms)
 {
     struct world *w = &f->w;
     util_strlcpy(w->reservations[w->nresv++], id, sizeof w->reservations[0]);
@@ -647,10 +649,22 @@ static void hold(struct fixture *f, const char *workload, const char *id, double
                            .kw = kw,
                            .decision_id = 3,
                            .created_ms = T0,
-                           .expires_ms = T0 + 900000};
+                           .expires_ms = expires_ms};
     char err[256];
     if (store_hold_add(f->a.store, &h, err, sizeof err) != 0)
         fail_msg("store_hold_add: %s", err);
+}
+
+/* A hold with the TTL placement gives (placer_ttl_s). */
+static void hold(struct fixture *f, const char *workload, const char *id, double kw)
+{
+    struct pl_rates r = pl_rates_report();
+    struct pl_estimate est;
+    char err[128];
+    bool stateless = strcmp(workload, "front") == 0;
+    assert_int_equal(pl_estimate(&r, stateless ? 0 : 37, stateless, &est, err, sizeof err), 0);
+    hold_until(f, workload, id, kw,
+               T0 + placer_ttl_s(&est, f->cfg.migrator.delta_interval_ms) * 1000);
 }
 
 /* One tick with a migrator that knows nothing but the store. */
@@ -999,6 +1013,175 @@ static void a_workload_gone_from_the_inventory_releases_its_reservation(void **s
     assert_true(holds_kw(f) == 0);
 }
 
+/* A quiesce command floe cannot carry whole is never cut: the inventory
+ * and the migrator refuse it (rolled back, nothing backed up, the
+ * reservation released), and a manual migration is refused. */
+static void a_quiesce_command_too_long_is_refused_never_cut(void **state)
+{
+    struct fixture *f = *state;
+    char *words[CFG_QUIESCE_WORDS + 1];
+    words[0] = "fsfreeze";
+    for (size_t i = 1; i <= CFG_QUIESCE_WORDS; i++)
+        words[i] = "/data";
+    f->statics[0].quiesce = words;
+    f->statics[0].nquiesce = CFG_QUIESCE_WORDS + 1;
+    inv_watch_tick(f->a.inventory, T0, 0);
+    hold(f, "shop", "rsv-1", 40);
+    run_to_end(f);
+    struct store_mig *rows;
+    size_t n = load(f, &rows);
+    assert_int_equal(n, 1);
+    assert_string_equal(rows[0].result, "rolled-back");
+    assert_non_null(strstr(rows[0].error, "quiesce command too long: 65 words"));
+    free(rows);
+    assert_int_equal(f->w.nbackups, 0);
+    assert_true(f->w.released[0]);
+    assert_true(holds_kw(f) == 0);
+
+    struct migrator_ops ops = fake_ops;
+    ops.ctx = &f->w;
+    struct migrator *mg = migrator_new(&f->a, &ops);
+    int64_t id = 0;
+    char err[256];
+    assert_int_equal(migrator_manual(mg, &f->cfg, "shop", "falkenberg-1", "facility", f->w.now,
+                                     &id, err, sizeof err),
+                     409);
+    assert_non_null(strstr(err, "quiesce command too long"));
+    assert_int_equal(f->w.nresv, 1); /* nothing reserved */
+    migrator_stop(mg);
+}
+
+/* A row whose quiesce command cannot be carried whole (edited, or from an
+ * older build): the final backup is not made with it cut short; the
+ * migration rolls back with the reason, the source keeps running. */
+static void a_stored_quiesce_command_too_long_rolls_back(void **state)
+{
+    struct fixture *f = *state;
+    hold(f, "shop", "rsv-1", 40);
+    tick(f);
+    struct store_mig *rows;
+    size_t n = load(f, &rows);
+    assert_int_equal(n, 1);
+    struct store_mig m = rows[0];
+    free(rows);
+    size_t len = (size_t)snprintf(m.quiesce, sizeof m.quiesce, "[\"fsfreeze\"");
+    for (int i = 0; i < CFG_QUIESCE_WORDS; i++)
+        len += (size_t)snprintf(m.quiesce + len, sizeof m.quiesce - len, ",\"/data\"");
+    snprintf(m.quiesce + len, sizeof m.quiesce - len, "]");
+    char err[256];
+    assert_int_equal(store_mig_save(f->a.store, &m, NULL, err, sizeof err), 0);
+    run_to_end(f);
+    n = load(f, &rows);
+    assert_string_equal(rows[0].result, "rolled-back");
+    assert_non_null(strstr(rows[0].error, "quiesce command too long: 65 words"));
+    free(rows);
+    for (size_t i = 0; i < f->w.nbackups; i++)
+        assert_false(f->w.backups[i].quiesce);
+    assert_int_equal(f->w.ns[0].objs[0].replicas, 3);
+    assert_int_equal(f->w.ns[0].objs[1].replicas, 1);
+    assert_true(f->w.released[0]);
+}
+
+/* Ticks until shop's migration is in phase (fails after MAX_TICKS). */
+static void tick_until(struct fixture *f, const char *phase)
+{
+    for (int i = 0; i < MAX_TICKS; i++) {
+        tick(f);
+        struct store_mig *rows;
+        size_t n = load(f, &rows);
+        bool there = n && strcmp(by_workload(rows, n, "shop")->phase, phase) == 0;
+        free(rows);
+        if (there)
+            return;
+    }
+    fail_msg("shop never reached %s", phase);
+}
+
+/* The migrator section removed (a reload): no new migration starts, and
+ * those under way are not frozen. One whose source has not stopped rolls
+ * back; one whose source is at 0 runs to its end. */
+static void removing_the_migrator_section_winds_migrations_down(void **state)
+{
+    struct fixture *f = *state;
+    hold(f, "shop", "rsv-1", 40);
+    tick_until(f, "precopy");
+    f->cfg.migrator.enabled = false;
+    hold(f, "front", "rsv-2", 10);
+    run_to_end(f);
+    struct store_mig *rows;
+    size_t n = load(f, &rows);
+    assert_int_equal(n, 1); /* front's hold did not become a migration */
+    assert_string_equal(rows[0].result, "rolled-back");
+    assert_non_null(strstr(rows[0].error, "migrator section was removed"));
+    free(rows);
+    assert_true(f->w.released[0]);
+    assert_int_equal(f->w.ns[0].objs[0].replicas, 3);
+}
+
+static void removing_the_migrator_section_finishes_a_stopped_workload(void **state)
+{
+    struct fixture *f = *state;
+    hold(f, "shop", "rsv-1", 40);
+    tick_until(f, "restoring");
+    assert_int_equal(f->w.ns[0].objs[0].replicas, 0); /* down here */
+    f->cfg.migrator.enabled = false;
+    run_to_end(f);
+    struct store_mig *rows;
+    size_t n = load(f, &rows);
+    assert_int_equal(n, 1);
+    assert_string_equal(rows[0].result, "done");
+    free(rows);
+    assert_int_equal(f->w.target_version[0], f->w.ns[0].version);
+    assert_true(f->w.released[0]);
+}
+
+/* The reservation's TTL covers the initial backup, every delta the
+ * migrator may take and the switchover at their budgets. */
+static void reservation_ttl_covers_precopy_deltas_and_switchover(void **state)
+{
+    struct fixture *f = *state;
+    struct pl_rates r = pl_rates_report();
+    struct pl_estimate est;
+    char err[128];
+    assert_int_equal(pl_estimate(&r, 100, false, &est, err, sizeof err), 0);
+    double want = PLACER_TTL_MIN_S + 3 * est.initial_s +
+                  MIG_MAX_DELTAS * (600 + 3 * est.final_delta_s) + 3 * est.downtime_s;
+    int64_t ttl = placer_ttl_s(&est, 600000);
+    assert_true(fabs((double)ttl - ceil(want)) <= 1);
+    assert_true(ttl > est.initial_s + MIG_MAX_DELTAS * 600 + est.downtime_s);
+    /* stateless: no deltas */
+    assert_int_equal(pl_estimate(&r, 0, true, &est, err, sizeof err), 0);
+    assert_int_equal(placer_ttl_s(&est, 600000), PLACER_TTL_MIN_S);
+    assert_int_equal(placer_ttl_s(NULL, 600000), PLACER_TTL_MIN_S);
+    (void)f;
+}
+
+/* A reservation that would lapse before the import confirms it (a long
+ * wait for a slot, slow backups): rolled back before the switchover, with
+ * no downtime, and released. */
+static void a_reservation_about_to_lapse_rolls_back_before_any_downtime(void **state)
+{
+    struct fixture *f = *state;
+    hold_until(f, "shop", "rsv-1", 40, T0 + 20 * 60000);
+    run_to_end(f);
+    struct store_mig *rows;
+    size_t n = load(f, &rows);
+    assert_int_equal(n, 1);
+    assert_string_equal(rows[0].result, "rolled-back");
+    assert_non_null(
+        strstr(rows[0].error, "reservation at falkenberg-1 would expire before the import could "
+                              "start"));
+    assert_false(rows[0].scaled);
+    assert_int_equal(rows[0].downtime_start_ms, 0);
+    free(rows);
+    for (size_t i = 0; i < f->w.nbackups; i++)
+        assert_false(f->w.backups[i].quiesce); /* no final backup */
+    assert_int_equal(f->w.nimports, 0);
+    assert_int_equal(f->w.ns[0].objs[0].replicas, 3);
+    assert_true(f->w.released[0]);
+    assert_true(holds_kw(f) == 0);
+}
+
 static void at_most_max_parallel_past_reserved(void **state)
 {
     struct fixture *f = *state;
@@ -1141,7 +1324,10 @@ static void expect_prestage_in_the_api(struct fixture *f)
     assert_int_equal(status, 200);
     const cJSON *pre = cJSON_GetObjectItem(j, "prestage");
     assert_string_equal(cJSON_GetObjectItem(pre, "state")->valuestring, "ready");
-    assert_string_equal(cJSON_GetObjectItem(pre, "backup")->valuestring, "floe-lulea-1-shop-1-1");
+    char backup[64];
+    snprintf(backup, sizeof backup, "floe-lulea-1-shop-%lld-1",
+             (long long)saved_row(&f->w, "shop").id);
+    assert_string_equal(cJSON_GetObjectItem(pre, "backup")->valuestring, backup);
     assert_true(cJSON_IsString(cJSON_GetObjectItem(pre, "import")));
     cJSON_Delete(j);
 }
@@ -1268,6 +1454,12 @@ int main(void)
         T(a_failing_import_rolls_back_to_the_original_replicas),
         T(abort_through_the_store_rolls_back),
         T(a_workload_gone_from_the_inventory_releases_its_reservation),
+        T(a_quiesce_command_too_long_is_refused_never_cut),
+        T(a_stored_quiesce_command_too_long_rolls_back),
+        T(removing_the_migrator_section_winds_migrations_down),
+        T(removing_the_migrator_section_finishes_a_stopped_workload),
+        T(reservation_ttl_covers_precopy_deltas_and_switchover),
+        T(a_reservation_about_to_lapse_rolls_back_before_any_downtime),
         T(at_most_max_parallel_past_reserved),
         T(manual_migration_reserves_and_moves),
         T(migrations_through_the_api),

@@ -231,6 +231,8 @@ static void every_column_survives_a_reopen(void **state)
     m.replicas[1].replicas = 1;
     m.replicas_recorded = true;
     m.scaled = true;
+    m.data_mover = true;
+    m.hold_expires_ms = T0 + 240 * MIN_MS;
     m.downtime_start_ms = T0 + 20 * MIN_MS;
     m.estimated_downtime_s = 590;
     m.bytes = 37e9;
@@ -268,6 +270,8 @@ static void every_column_survives_a_reopen(void **state)
     assert_string_equal(got.replicas[1].key, "statefulset/db");
     assert_int_equal(got.replicas[1].replicas, 1);
     assert_true(got.replicas_recorded && got.scaled);
+    assert_true(got.data_mover);
+    assert_int_equal(got.hold_expires_ms, T0 + 240 * MIN_MS);
     assert_true(isnan(got.downtime_s));
     assert_true(got.estimated_downtime_s == 590);
     assert_true(got.bytes == 37e9);
