@@ -105,11 +105,15 @@ struct pl_rates placer_rates(struct agent *a, const char *peer)
         log_err("placement: learned transfer rates unreadable, using the report's: %s", err);
         return r;
     }
-    double *dst[STORE_RATE_KINDS] = {&r.initial_gb_per_min, &r.delta_gb_per_min,
-                                     &r.restore_gb_per_min};
-    for (size_t k = 0; k < STORE_RATE_KINDS; k++)
+    double *dst[STORE_RATE_RESTORE + 1] = {&r.initial_gb_per_min, &r.delta_gb_per_min,
+                                           &r.restore_gb_per_min};
+    for (size_t k = 0; k < ARRAY_LEN(dst); k++)
         if (learned.samples[k] > 0 && isfinite(learned.gb_per_min[k]) && learned.gb_per_min[k] > 0)
             *dst[k] = learned.gb_per_min[k];
+    /* Seconds, not a rate: 0 is a measurement too. */
+    double fixed = learned.gb_per_min[STORE_RATE_FIXED];
+    if (learned.samples[STORE_RATE_FIXED] > 0 && isfinite(fixed) && fixed >= 0)
+        r.fixed_s = fixed;
     return r;
 }
 

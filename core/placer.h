@@ -95,7 +95,7 @@ void placer_grants_clear(struct placer_grants *g);
 /* The transfer rates migrations to peer have measured (its moving
  * averages, store/store_mig.h), or with peer NULL the mean over all
  * peers; the report's (pl_rates_report) for each kind without any
- * measurement yet. incremental_restore is false. */
+ * measurement yet, fixed_s 0 likewise. incremental_restore is false. */
 struct pl_rates placer_rates(struct agent *a, const char *peer);
 
 /* A reservation's TTL for a workload whose migration is estimated as est

@@ -58,7 +58,7 @@ void mig_init(struct store_mig *m, int64_t now_ms)
     memset(m, 0, sizeof *m);
     util_strlcpy(m->phase, mig_phase_name(MIG_PH_RESERVED), sizeof m->phase);
     m->created_ms = m->updated_ms = m->phase_started_ms = m->step_started_ms = now_ms;
-    m->downtime_s = m->estimated_downtime_s = m->last_delta_gb = NAN;
+    m->downtime_s = m->estimated_downtime_s = m->last_delta_gb = m->restore_s = NAN;
 }
 
 static enum mig_phase phase_of(const struct store_mig *m)
@@ -700,6 +700,7 @@ static void backup_done(const struct store_mig *m, const struct mig_obs *obs,
             enter_restoring(next, now_ms);
             snprintf(fx->event + len, sizeof fx->event - len, "; importing at %s", m->peer);
         } else {
+            next->last_delta_gb = gb_of(bytes); /* the final delta, for mig_fixed_s */
             set_step(next, MIG_SW_SCALE, now_ms);
             next->scaled = true;
             snprintf(fx->event + len, sizeof fx->event - len, "; scaling %s to 0", m->workload);
@@ -986,6 +987,7 @@ static void step_restoring(const struct store_mig *m, const struct mig_obs *obs,
                         : (m->stateless || prestage_ready(m) ? 0 : m->data_gb);
         if (!m->stateless && isfinite(st->restore_s))
             rate_sample(fx, STORE_RATE_RESTORE, gb, st->restore_s);
+        next->restore_s = isfinite(st->restore_s) && st->restore_s >= 0 ? st->restore_s : NAN;
         set_phase(next, MIG_PH_CUTOVER, MIG_CU_SWITCH, now_ms);
         char r[32];
         mig_format_s(isfinite(st->restore_s) ? st->restore_s : waited_s(m, now_ms), r, sizeof r);
@@ -1006,6 +1008,31 @@ static void step_restoring(const struct store_mig *m, const struct mig_obs *obs,
     }
 }
 
+double mig_fixed_s(const struct store_mig *m, const struct mig_params *p)
+{
+    if (m->stateless || !isfinite(m->downtime_s) || m->downtime_s <= 0)
+        return NAN;
+    const struct pl_rates *r = &p->rates;
+    /* What the transfer model predicts for this migration's final backup
+     * and restore, with the rates as they stand now. */
+    double delta_gb = expected_delta_gb(m, p);
+    double backup_p = p->data_mover ? minutes_s(m->data_gb, r->initial_gb_per_min)
+                                    : minutes_s(delta_gb, r->delta_gb_per_min);
+    double restore_p = minutes_s(prestage_ready(m) ? delta_gb : m->data_gb, r->restore_gb_per_min);
+    /* Velero's own times where known (the Backup's and the target's
+     * Restore's stamps): the rates come from the same clock. */
+    double backup_s =
+        isfinite(m->last_backup_s) && m->last_backup_s > 0 ? m->last_backup_s : backup_p;
+    double restore_s = isfinite(m->restore_s) && m->restore_s >= 0 ? m->restore_s : restore_p;
+    /* The rest of the downtime (scaling, sync, start, polling, the
+     * switch) on our clock; below 0 only when the clocks disagree. */
+    double rest = m->downtime_s - backup_s - restore_s;
+    double fixed = (backup_s - backup_p) + (restore_s - restore_p) + (rest > 0 ? rest : 0);
+    if (!isfinite(fixed) || fixed > MIG_FIXED_MAX_S)
+        return NAN;
+    return fixed > 0 ? fixed : 0;
+}
+
 /* Stateful cut over (or stateless, once its source is down): done. */
 static void finish_done(const struct store_mig *m, struct store_mig *next,
                         const struct mig_params *p, int64_t now_ms, struct mig_effects *fx)
@@ -1018,6 +1045,9 @@ static void finish_done(const struct store_mig *m, struct store_mig *next,
         next->downtime_s = 0;
     else if (m->downtime_start_ms)
         next->downtime_s = elapsed_s(m->downtime_start_ms, now_ms);
+    double fixed = mig_fixed_s(next, p);
+    if (isfinite(fixed) && fx->nrates < ARRAY_LEN(fx->rates))
+        fx->rates[fx->nrates++] = (struct store_mig_rate_sample){STORE_RATE_FIXED, fixed};
 }
 
 static void step_cutover(const struct store_mig *m, const struct mig_obs *obs,

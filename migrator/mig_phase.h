@@ -125,7 +125,10 @@
  *
  * Rates: every initial backup, delta or final backup and restore that
  * moved at least MIG_RATE_MIN_GB is a rate sample (mig_effects.rates) for
- * the peer's moving averages.
+ * the peer's moving averages. A stateful migration that ends done is
+ * also a sample of the peer's fixed time (pl_rates.fixed_s, mig_fixed_s):
+ * its downtime beyond the final backup and restore the rates predict. A
+ * migration that rolls back teaches nothing of it.
  *
  * Ownership: all plain structs; the caller owns them.
  */
@@ -152,6 +155,9 @@
  * work (seconds per object, whatever the size): its GB per minute says
  * nothing about the link and is not learned. */
 #define MIG_RATE_MIN_GB 0.5
+/* A downtime more than this beyond its transfers is a stall (retries, a
+ * peer not answering), not a fixed cost: not learned. */
+#define MIG_FIXED_MAX_S 3600
 
 enum mig_phase {
     MIG_PH_RESERVED,
@@ -322,9 +328,24 @@ double mig_budget_s(const struct store_mig *m, const struct mig_params *p);
 
 /* The downtime expected if m switched over now: the final delta at the
  * delta rate plus a full restore at the restore rate (pl_estimate) — of
- * the delta only when a prestage import is ready; 0 for a stateless
+ * the delta only when a prestage import is ready — plus the peer's
+ * learned fixed time (p->rates.fixed_s); 0 for a stateless
  * workload, NAN when the numbers are unusable. */
 double mig_estimate_downtime_s(const struct store_mig *m, const struct mig_params *p);
+
+/* What done migration m's downtime held beyond its transfers, in
+ * seconds: downtime - the final backup's predicted transfer (its bytes,
+ * last_delta_gb, at the delta rate; the data size at the initial rate
+ * with the data mover) - the restore's (the data size, or the final
+ * delta when a prestage import was ready, at the restore rate), rates
+ * p->rates as they stand. Computed as (final backup's Velero time -
+ * predicted) + (the target's Restore time - predicted) + (the rest of
+ * the downtime, our clock), the rest counted only when > 0: the same
+ * when the clocks agree, and a site whose Velero runs on another clock
+ * (floe-sim sped up) still learns Velero's own part. >= 0; NAN when
+ * stateless, the downtime is unknown, or the result is over
+ * MIG_FIXED_MAX_S. */
+double mig_fixed_s(const struct store_mig *m, const struct mig_params *p);
 
 /* "4m10s", "1h2m", "45s": a duration for people. */
 void mig_format_s(double s, char *buf, size_t n);

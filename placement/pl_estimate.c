@@ -14,6 +14,7 @@ struct pl_rates pl_rates_report(void)
                              .delta_gb_per_min = 0.25,
                              .restore_gb_per_min = 6.36,
                              .delta_gb = 1.0,
+                             .fixed_s = 0,
                              .incremental_restore = false};
 }
 
@@ -45,6 +46,8 @@ int pl_estimate(const struct pl_rates *rates, double data_gb, bool stateless,
                     rates->restore_gb_per_min);
     if (!isfinite(rates->delta_gb) || rates->delta_gb < 0)
         return errf(err, errlen, "delta_gb %g: must be a finite number >= 0", rates->delta_gb);
+    if (!isfinite(rates->fixed_s) || rates->fixed_s < 0)
+        return errf(err, errlen, "fixed_s %g: must be a finite number >= 0", rates->fixed_s);
 
     if (stateless) {
         *out = (struct pl_estimate){0, 0, 0, 0, 0};
@@ -56,7 +59,7 @@ int pl_estimate(const struct pl_rates *rates, double data_gb, bool stateless,
     out->initial_s = transfer_s(data_gb, rates->initial_gb_per_min);
     out->final_delta_s = transfer_s(delta_gb, rates->delta_gb_per_min);
     out->restore_s = transfer_s(restored_gb, rates->restore_gb_per_min);
-    out->downtime_s = out->final_delta_s + out->restore_s;
+    out->downtime_s = out->final_delta_s + out->restore_s + rates->fixed_s;
     out->migration_s = out->initial_s + out->downtime_s;
     return 0;
 }

@@ -10,7 +10,7 @@
  * then downtime = the final delta backup + a full restore at the target
  * ("restore is always a full restore": Velero skips volumes it has already
  * restored, so the target restores initial data + every delta at once).
- *   stateful:  downtime_s  = final_delta_s + restore_s
+ *   stateful:  downtime_s  = final_delta_s + restore_s + fixed_s
  *              migration_s = initial_s + downtime_s
  *   stateless: no volume data to copy and the source serves until cutover:
  *              downtime_s = 0, migration_s = 0 (a resources-only backup and
@@ -18,8 +18,16 @@
  * With incremental_restore (SPEC 6: the target restores the initial
  * backup during precopy and applies only the final delta at switchover)
  * restore_s covers the final delta only, restored at the restore rate.
- * Not included: waiting for the target's Velero storage sync, pod start
- * and the traffic switch, which the report did not measure either.
+ *
+ * fixed_s is the part of the downtime that does not depend on bytes:
+ * Velero's own time per Backup and Restore, waiting for the target's
+ * storage sync, scaling down, pod start and readiness, the agents'
+ * polling, the traffic switch. The report measured none of it (its
+ * figures are transfer times), so pl_rates_report() has 0; step 6 learns
+ * it per peer from each migration that ended done (what its downtime
+ * held beyond the transfers the rates predict, migrator/mig_phase.h).
+ * One term for full and incremental restores: the same backup, sync,
+ * scaling and start.
  *
  * Rates until step 6 learns real ones (pl_rates_report), from the report's
  * "Summary of the PoC":
@@ -51,6 +59,7 @@ struct pl_rates {
     double delta_gb_per_min;   /* the final delta backup, > 0 */
     double restore_gb_per_min; /* restore at the target, > 0 */
     double delta_gb;           /* expected size of the final delta, >= 0 */
+    double fixed_s;            /* downtime that does not depend on bytes, s, >= 0 */
     bool incremental_restore;  /* the target applies only the delta at switchover */
 };
 
@@ -58,18 +67,20 @@ struct pl_estimate {
     double initial_s;     /* initial backup (0 for stateless) */
     double final_delta_s; /* final delta backup, inside the downtime */
     double restore_s;     /* restore at the target, inside the downtime */
-    double downtime_s;    /* final_delta_s + restore_s (0 for stateless) */
+    double downtime_s;    /* final_delta_s + restore_s + rates' fixed_s (0 for stateless) */
     double migration_s;   /* initial_s + downtime_s */
 };
 
-/* The report's rates and the 1 GB final delta (above); incremental_restore
- * off (no Velero release has it). */
+/* The report's rates and the 1 GB final delta (above); fixed_s 0 (the
+ * report measured none); incremental_restore off (no Velero release has
+ * it). */
 struct pl_rates pl_rates_report(void);
 
 /* Estimates moving a workload with data_gb of volume data. Returns 0, or -1
  * with err naming the bad value when data_gb is negative or not a finite
- * number, or a rate is not a finite number > 0, or delta_gb is negative or
- * not finite; *out is then all NAN, which pl_choose treats as unusable. */
+ * number, or a rate is not a finite number > 0, or delta_gb or fixed_s is
+ * negative or not finite; *out is then all NAN, which pl_choose treats as
+ * unusable. */
 int pl_estimate(const struct pl_rates *rates, double data_gb, bool stateless,
                 struct pl_estimate *out, char *err, size_t errlen);
 

@@ -186,6 +186,7 @@ int store_end_durable(struct store *s, bool commit, const char *what, char *err,
     "  delta_s              REAL NOT NULL,"                                                        \
     "  switchover_s         REAL NOT NULL,"                                                        \
     "  restoring_s          REAL NOT NULL,"                                                        \
+    "  restore_s            REAL,"                                                                 \
     "  cutover_s            REAL NOT NULL,"                                                        \
     "  error                TEXT NOT NULL,"                                                        \
     "  rollback_from        TEXT NOT NULL,"                                                        \
@@ -208,7 +209,7 @@ int store_end_durable(struct store *s, bool commit, const char *what, char *err,
     "CREATE INDEX migration_event_of ON migration_event(migration_id, id);"                        \
     "CREATE TABLE migration_rate ("                                                                \
     "  peer       TEXT NOT NULL,"                                                                  \
-    "  kind       TEXT NOT NULL CHECK (kind IN ('initial', 'delta', 'restore')),"                  \
+    "  kind       TEXT NOT NULL CHECK (kind IN ('initial', 'delta', 'restore', 'fixed')),"         \
     "  gb_per_min REAL NOT NULL,"                                                                  \
     "  samples    INTEGER NOT NULL,"                                                               \
     "  updated_ms INTEGER NOT NULL,"                                                               \

@@ -20,7 +20,7 @@
 #include "lib/vec.h"
 #include "store/store_internal.h"
 
-static const char *const rate_kinds[STORE_RATE_KINDS] = {"initial", "delta", "restore"};
+static const char *const rate_kinds[STORE_RATE_KINDS] = {"initial", "delta", "restore", "fixed"};
 
 const char *store_mig_rate_kind_name(enum store_mig_rate_kind k)
 {
@@ -102,6 +102,7 @@ static const struct col mig_cols[] = {
     COL("delta_s", C_REAL, delta_s),
     COL("switchover_s", C_REAL, switchover_s),
     COL("restoring_s", C_REAL, restoring_s),
+    COL("restore_s", C_REAL, restore_s),
     COL("cutover_s", C_REAL, cutover_s),
     COL("error", C_TEXT, error),
     COL("rollback_from", C_TEXT, rollback_from),
@@ -388,7 +389,9 @@ out:
 static int add_rate_locked(struct store *s, const char *peer, const struct store_mig_rate_sample *r,
                            double alpha, int64_t now_ms, char *err, size_t errlen)
 {
-    if (!isfinite(r->gb_per_min) || r->gb_per_min <= 0 || (size_t)r->kind >= STORE_RATE_KINDS)
+    /* A fixed time of 0 is a measurement (the transfers explained it all). */
+    if (!isfinite(r->gb_per_min) || (size_t)r->kind >= STORE_RATE_KINDS ||
+        (r->kind == STORE_RATE_FIXED ? r->gb_per_min < 0 : r->gb_per_min <= 0))
         return 0;
     sqlite3_stmt *st = store_prepare(
         s, s->writer,

@@ -32,7 +32,9 @@
  *
  * Rates: an exponentially weighted moving average per (peer, kind) of GB
  * per minute, kinds "initial" (initial backups), "delta" (delta and
- * final backups) and "restore" (the target's restores).
+ * final backups) and "restore" (the target's restores); and of seconds,
+ * kind "fixed": the downtime beyond what the transfers explain
+ * (pl_estimate.h's fixed_s; in the same column, gb_per_min).
  *
  * Strings are fixed-size arrays (no ownership to track); text from
  * outside (Velero, a peer) is cut to fit.
@@ -131,6 +133,7 @@ struct store_mig {
     double estimated_downtime_s; /* NAN until switchover */
     double bytes;                /* volume bytes the backups moved */
     double precopy_s, delta_s, switchover_s, restoring_s, cutover_s;
+    double restore_s; /* the final import's restore as the target timed it; NAN unknown */
 
     char error[STORE_MIG_ERROR_MAX]; /* the current problem, or why it rolled back */
     bool abort_requested;            /* store_mig_abort only */
@@ -150,13 +153,18 @@ struct store_mig_event {
     char detail[STORE_MIG_DETAIL_MAX];
 };
 
-enum store_mig_rate_kind { STORE_RATE_INITIAL, STORE_RATE_DELTA, STORE_RATE_RESTORE };
-#define STORE_RATE_KINDS 3
+enum store_mig_rate_kind {
+    STORE_RATE_INITIAL,
+    STORE_RATE_DELTA,
+    STORE_RATE_RESTORE,
+    STORE_RATE_FIXED, /* seconds, not GB per minute */
+};
+#define STORE_RATE_KINDS 4
 const char *store_mig_rate_kind_name(enum store_mig_rate_kind k); /* "initial", ... */
 
 struct store_mig_rate_sample {
     enum store_mig_rate_kind kind;
-    double gb_per_min; /* finite, > 0 */
+    double gb_per_min; /* finite, > 0; STORE_RATE_FIXED: seconds, finite, >= 0 */
 };
 
 /* What a save does besides writing the row, in the same transaction. */

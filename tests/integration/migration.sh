@@ -32,14 +32,15 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 # Which downtime is held to its estimate: the migrations run one at a
 # time (max_parallel 1; Velero runs one backup at a time anyway, so a
 # parallel one could wait behind another's initial backup, which no
-# estimate counts). ledger goes first with the report's rates: its
-# estimate leaves out what the report's rates do not hold, the fixed time
-# of every Backup and Restore (Kubernetes objects, finalizing: 7 s in the
-# sim), the storage sync, scaling and readiness, and comes out about a
-# quarter short. The rates ledger measures carry that fixed time (as rates
-# learned from real migrations do), so orders, twice ledger's size, is
-# estimated from them and checked. Its delta is small (a low write rate),
-# as the estimate takes the last delta backup's size for the final one.
+# estimate counts). ledger goes first with the report's rates and no
+# fixed time: its estimate leaves out the fixed time of every Backup and
+# Restore (Kubernetes objects, finalizing: 7 s in the sim), the storage
+# sync, scaling and readiness, and comes out about a quarter short.
+# ledger teaches the rates and the fixed time (the part Velero times: the
+# agents' own clock runs SPEEDUP times slower than the sims'), so orders,
+# twice ledger's size, is estimated from them and checked. Its delta is
+# small (a low write rate), as the estimate takes the last delta backup's
+# size for the final one.
 SPEEDUP=30
 SMALL_GB=8   # ledger: its migration runs first and teaches the rates
 LARGE_GB=16  # orders: measured against the estimate from ledger's rates

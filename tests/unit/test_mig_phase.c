@@ -547,6 +547,92 @@ static void restoring_imports_the_final_backup_and_cutover_ends_the_downtime(voi
     free(h);
 }
 
+/* Done teaches the peer's fixed time: the downtime the final backup and
+ * the restore do not explain at the rates as they stand. */
+static void done_teaches_the_fixed_time_beyond_the_transfers(void **state)
+{
+    (void)state;
+    struct h *h = new_h(false);
+    h->p.rates = (struct pl_rates){.initial_gb_per_min = 1,
+                                   .delta_gb_per_min = 0.5,
+                                   .restore_gb_per_min = 6,
+                                   .delta_gb = 1,
+                                   .fixed_s = 1000}; /* not part of what is learned */
+    to_cutover(h); /* final backup 1.2 GB in 240 s, restore 300 s */
+    /* The estimate at switchover counted the fixed time as it stood: the
+     * expected 1 GB delta (120 s) + 37 GB (370 s) + 1000 s. */
+    assert_true(fabs(h->m.estimated_downtime_s - 1490) < 1e-9);
+    int64_t down_from = h->m.downtime_start_ms;
+    assert_true(h->m.last_delta_gb == 1.2 && h->m.restore_s == 300);
+    step(h, &(struct mig_obs){0});
+    assert_int_equal(h->act.kind, MIG_ACT_TRAFFIC);
+    h->now += 2 * S;
+    outcome(h, true, 0, NULL);
+    expect_phase(h, "done", MIG_DN_RELEASE);
+    double down = (double)(h->now - down_from) / 1000;
+    assert_true(h->m.downtime_s == down && down == 602);
+    /* 602 - 1.2 GB at 0.5 GB/min (144) - 37 GB at 6 GB/min (370) */
+    assert_int_equal(h->fx.nrates, 1);
+    assert_int_equal(h->fx.rates[0].kind, STORE_RATE_FIXED);
+    assert_true(fabs(h->fx.rates[0].gb_per_min - 88) < 1e-9);
+    assert_true(fabs(mig_fixed_s(&h->m, &h->p) - 88) < 1e-9);
+
+    struct store_mig m = h->m;
+    /* Incremental: only the final delta was restored (1.2 GB: 12 s). */
+    util_strlcpy(m.prestage_state, "ready", sizeof m.prestage_state);
+    assert_true(fabs(mig_fixed_s(&m, &h->p) - (602 - 144 - 12)) < 1e-9);
+    /* Velero on another clock (a sped-up floe-sim): the downtime on ours
+     * is shorter than its backup and restore; Velero's own part counts. */
+    m = h->m;
+    m.downtime_s = 20;
+    assert_true(fabs(mig_fixed_s(&m, &h->p) - ((240 - 144) + (300 - 370))) < 1e-9);
+    /* Faster than the rates predict: 0, never below. */
+    m.last_backup_s = m.restore_s = 10;
+    m.downtime_s = 30;
+    assert_true(mig_fixed_s(&m, &h->p) == 0);
+    /* Unknown Velero times: the predictions stand in for them. */
+    m = h->m;
+    m.last_backup_s = m.restore_s = NAN;
+    assert_true(fabs(mig_fixed_s(&m, &h->p) - 88) < 1e-9);
+    /* A stall over an hour is no fixed cost; nothing without a downtime. */
+    m = h->m;
+    m.downtime_s = 602 + MIG_FIXED_MAX_S;
+    assert_true(isnan(mig_fixed_s(&m, &h->p)));
+    m.downtime_s = NAN;
+    assert_true(isnan(mig_fixed_s(&m, &h->p)));
+    m = h->m;
+    m.stateless = true;
+    assert_true(isnan(mig_fixed_s(&m, &h->p)));
+    free(h);
+}
+
+/* A rollback, even after the target was ready, teaches no fixed time. */
+static void a_rollback_teaches_no_fixed_time(void **state)
+{
+    (void)state;
+    struct h *h = new_h(false);
+    h->p.peer_ingress = NULL; /* the traffic cannot be switched */
+    to_cutover(h);
+    for (int i = 0; i < 200 && !h->m.result[0]; i++) {
+        h->now += MIN;
+        struct mig_obs o = ns_is(h);
+        step(h, &o);
+        for (size_t k = 0; k < h->fx.nrates; k++)
+            assert_int_not_equal(h->fx.rates[k].kind, STORE_RATE_FIXED);
+        for (size_t k = 0; h->act.kind == MIG_ACT_SCALE && k < h->act.nscale; k++)
+            for (size_t j = 0; j < h->ns.nobjs; j++)
+                if (strcmp(h->ns.objs[j].name, h->act.scale[k].name) == 0)
+                    set_obj(&h->ns.objs[j], h->ns.objs[j].kind, h->act.scale[k].name,
+                            h->act.scale[k].replicas, h->act.scale[k].replicas);
+        if (h->act.kind != MIG_ACT_NONE)
+            outcome(h, true, 204, NULL);
+        for (size_t k = 0; k < h->fx.nrates; k++)
+            assert_int_not_equal(h->fx.rates[k].kind, STORE_RATE_FIXED);
+    }
+    assert_string_equal(h->m.result, "rolled-back");
+    free(h);
+}
+
 static void no_ingress_known_waits_then_rolls_back_pointing_traffic_home(void **state)
 {
     (void)state;
@@ -1325,6 +1411,8 @@ int main(void)
         cmocka_unit_test(data_mover_scales_to_zero_first_then_backs_up_with_snapshots),
         cmocka_unit_test(data_mover_mode_is_fixed_when_the_replicas_are_recorded),
         cmocka_unit_test(restoring_imports_the_final_backup_and_cutover_ends_the_downtime),
+        cmocka_unit_test(done_teaches_the_fixed_time_beyond_the_transfers),
+        cmocka_unit_test(a_rollback_teaches_no_fixed_time),
         cmocka_unit_test(no_ingress_known_waits_then_rolls_back_pointing_traffic_home),
         cmocka_unit_test(stateless_imports_while_serving_switches_waits_the_ttl_then_scales_down),
         cmocka_unit_test(failed_backups_retry_under_new_names_then_roll_back),

@@ -436,7 +436,7 @@ static int f_import_get(void *ctx, const struct cfg_peer *peer, const char *id,
     util_strlcpy(out->id, x->id, sizeof out->id);
     out->phase = x->phase;
     out->restore_s = 120;
-    out->restored_bytes = 12e9;
+    out->restored_bytes = 37e9; /* shop's data, all of it */
     if (x->phase == MIG_IMPORT_FAILED)
         util_strlcpy(out->error, x->error, sizeof out->error);
     *http = 200;
@@ -813,6 +813,18 @@ static void holds_become_migrations_and_both_workloads_move(void **state)
     char err[256];
     assert_int_equal(store_mig_rates(f->a.store, "falkenberg-1", &r, err, sizeof err), 0);
     assert_true(r.samples[STORE_RATE_INITIAL] >= 1 && r.samples[STORE_RATE_RESTORE] >= 1);
+    /* ... and its fixed time, from shop's downtime (front, stateless, is
+     * never down): what shop's final backup and restore did not explain
+     * at the rates learned. */
+    assert_int_equal(r.samples[STORE_RATE_FIXED], 1);
+    n = load(f, &rows);
+    struct mig_params p = {.rates = placer_rates(&f->a, "falkenberg-1")};
+    shop = by_workload(rows, n, "shop");
+    double fixed = mig_fixed_s(shop, &p);
+    assert_true(fixed > 0 && fixed < shop->downtime_s);
+    assert_true(fabs(r.gb_per_min[STORE_RATE_FIXED] - fixed) < 1e-9);
+    assert_true(p.rates.fixed_s == r.gb_per_min[STORE_RATE_FIXED]); /* placement reads it */
+    free(rows);
 }
 
 static void crash_matrix(struct fixture *f)
@@ -973,6 +985,13 @@ static void a_failing_import_rolls_back_to_the_original_replicas(void **state)
     assert_true(w->released[0]);
     assert_true(holds_kw(f) == 0);
     assert_string_equal(w->record[0], "192.0.2.10");
+    /* Its backups taught rates; its downtime teaches no fixed time. */
+    struct store_mig_rates r;
+    char err[256];
+    assert_int_equal(store_mig_rates(f->a.store, "falkenberg-1", &r, err, sizeof err), 0);
+    assert_true(r.samples[STORE_RATE_INITIAL] >= 1);
+    assert_int_equal(r.samples[STORE_RATE_FIXED], 0);
+    assert_true(placer_rates(&f->a, "falkenberg-1").fixed_s == 0);
 }
 
 static void abort_through_the_store_rolls_back(void **state)
@@ -1249,14 +1268,21 @@ static void placement_learns_the_rates_and_leaves_a_kept_source_alone(void **sta
     }
     assert_true(holds_kw(f) == 0);
     assert_true(f->w.ns[0].exists);
-    /* The fake cluster moved 1 GB per backup in 1-3 min, restores 12 GB
+    /* The fake cluster moved 1 GB per backup in 1-3 min, restores 37 GB
      * in 2 min: far from the report's figures. */
     struct pl_rates learned = placer_rates(&f->a, "falkenberg-1");
     assert_true(learned.initial_gb_per_min < 0.5);
-    assert_true(fabs(learned.restore_gb_per_min - 6.0) < 1e-9);
+    assert_true(fabs(learned.restore_gb_per_min - 18.5) < 1e-9);
     struct pl_rates all = placer_rates(&f->a, NULL);
     assert_true(all.restore_gb_per_min == learned.restore_gb_per_min);
     assert_true(placer_rates(&f->a, "oslo-2").restore_gb_per_min == report.restore_gb_per_min);
+    /* shop's downtime beyond its transfers: placement counts it too. */
+    assert_true(before.fixed_s == 0 && learned.fixed_s > 0 && all.fixed_s == learned.fixed_s);
+    struct pl_rates with = all;
+    with.incremental_restore = f->cfg.migrator.incremental_restore;
+    struct pl_estimate want;
+    char err[128];
+    assert_int_equal(pl_estimate(&with, 37, false, &want, err, sizeof err), 0);
 
     struct decision d;
     decision_init(&d);
@@ -1271,6 +1297,7 @@ static void placement_learns_the_rates_and_leaves_a_kept_source_alone(void **sta
             seen = true;
             assert_false(d.workloads[i].chosen);
             assert_non_null(strstr(d.workloads[i].reason, "already moving"));
+            assert_true(fabs(d.workloads[i].downtime_s - want.downtime_s) < 1e-9);
         }
     assert_true(seen);
     assert_int_equal(g.n, 0);

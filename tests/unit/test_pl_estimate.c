@@ -101,6 +101,29 @@ static void learned_rates_are_used_as_given(void **state)
     assert_float_equal(e.migration_s, 900, 1e-9);
 }
 
+/* The learned fixed time is inside every stateful downtime, full or
+ * incremental restore, and never in a stateless one. */
+static void the_fixed_time_is_added_to_stateful_downtime(void **state)
+{
+    (void)state;
+    assert_float_equal(pl_rates_report().fixed_s, 0, 0); /* the report measured none */
+    struct pl_rates r = {
+        .initial_gb_per_min = 2, .delta_gb_per_min = 1, .restore_gb_per_min = 10, .delta_gb = 3};
+    struct pl_estimate without = estimate(&r, 20, false);
+    r.fixed_s = 45;
+    struct pl_estimate with = estimate(&r, 20, false);
+    assert_float_equal(with.final_delta_s, without.final_delta_s, 1e-9);
+    assert_float_equal(with.restore_s, without.restore_s, 1e-9);
+    assert_float_equal(with.downtime_s, 345, 1e-9); /* 180 + 120 + 45 */
+    assert_float_equal(with.migration_s, 945, 1e-9);
+    r.incremental_restore = true;
+    struct pl_estimate inc = estimate(&r, 20, false);
+    assert_float_equal(inc.downtime_s, 180 + 18 + 45, 1e-9); /* 3 GB restored at 10 GB/min */
+    struct pl_estimate sl = estimate(&r, 20, true);
+    assert_float_equal(sl.downtime_s, 0, 0);
+    assert_float_equal(sl.migration_s, 0, 0);
+}
+
 static void bad_values_are_refused_by_name(void **state)
 {
     (void)state;
@@ -109,15 +132,18 @@ static void bad_values_are_refused_by_name(void **state)
         double data_gb;
         struct pl_rates r;
     } cases[] = {
-        {"data_gb", NAN, {0.88, 0.25, 6.36, 1, false}},
-        {"data_gb", -1, {0.88, 0.25, 6.36, 1, false}},
-        {"data_gb", INFINITY, {0.88, 0.25, 6.36, 1, false}},
-        {"initial_gb_per_min", 1, {0, 0.25, 6.36, 1, false}},
-        {"initial_gb_per_min", 1, {NAN, 0.25, 6.36, 1, false}},
-        {"delta_gb_per_min", 1, {0.88, -0.25, 6.36, 1, false}},
-        {"restore_gb_per_min", 1, {0.88, 0.25, INFINITY, 1, false}},
-        {"delta_gb", 1, {0.88, 0.25, 6.36, -1, false}},
-        {"delta_gb", 1, {0.88, 0.25, 6.36, NAN, false}},
+        {"data_gb", NAN, {0.88, 0.25, 6.36, 1, 0, false}},
+        {"data_gb", -1, {0.88, 0.25, 6.36, 1, 0, false}},
+        {"data_gb", INFINITY, {0.88, 0.25, 6.36, 1, 0, false}},
+        {"initial_gb_per_min", 1, {0, 0.25, 6.36, 1, 0, false}},
+        {"initial_gb_per_min", 1, {NAN, 0.25, 6.36, 1, 0, false}},
+        {"delta_gb_per_min", 1, {0.88, -0.25, 6.36, 1, 0, false}},
+        {"restore_gb_per_min", 1, {0.88, 0.25, INFINITY, 1, 0, false}},
+        {"delta_gb", 1, {0.88, 0.25, 6.36, -1, 0, false}},
+        {"delta_gb", 1, {0.88, 0.25, 6.36, NAN, 0, false}},
+        {"fixed_s", 1, {0.88, 0.25, 6.36, 1, -1, false}},
+        {"fixed_s", 1, {0.88, 0.25, 6.36, 1, NAN, false}},
+        {"fixed_s", 1, {0.88, 0.25, 6.36, 1, INFINITY, false}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct pl_estimate e = {0};
@@ -137,6 +163,7 @@ int main(void)
         cmocka_unit_test(stateless_workloads_are_never_down),
         cmocka_unit_test(incremental_restore_restores_only_the_delta),
         cmocka_unit_test(learned_rates_are_used_as_given),
+        cmocka_unit_test(the_fixed_time_is_added_to_stateful_downtime),
         cmocka_unit_test(bad_values_are_refused_by_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -105,7 +105,7 @@ static void new_mig(struct store_mig *m, const char *wl, const char *peer, const
     m->kw = 40;
     m->data_gb = 37;
     m->created_ms = m->updated_ms = m->phase_started_ms = m->step_started_ms = T0;
-    m->downtime_s = m->estimated_downtime_s = m->last_delta_gb = NAN;
+    m->downtime_s = m->estimated_downtime_s = m->last_delta_gb = m->restore_s = NAN;
 }
 
 static int64_t create(struct fixture *f, const struct store_mig *m, const struct store_hold *h,
@@ -209,6 +209,7 @@ static void every_column_survives_a_reopen(void **state)
     m.decision_id = 12;
     int64_t id = create(f, &m, NULL, 0);
     get(f, id, &m);
+    assert_true(isnan(m.restore_s)); /* NULL until an import was ready */
     util_strlcpy(m.phase, "switchover", sizeof m.phase);
     m.step = 2;
     m.seq = 3;
@@ -238,6 +239,7 @@ static void every_column_survives_a_reopen(void **state)
     m.bytes = 37e9;
     m.precopy_s = 2520;
     m.delta_s = 600;
+    m.restore_s = 310.5;
     util_strlcpy(m.error, "Velero said no", sizeof m.error);
     util_strlcpy(m.rollback_from, "restoring", sizeof m.rollback_from);
     util_strlcpy(m.reason, "the import failed", sizeof m.reason);
@@ -260,6 +262,7 @@ static void every_column_survives_a_reopen(void **state)
     assert_true(got.last_backup_partial);
     assert_true(got.last_backup_s == 250.5);
     assert_true(got.last_delta_gb == 1.25);
+    assert_true(got.restore_s == 310.5);
     assert_int_equal(got.next_backup_ms, T0 + 15 * MIN_MS);
     assert_int_equal(got.attempts, 1);
     assert_string_equal(got.import_id, "imp-7");
@@ -379,6 +382,21 @@ static void ending_save_releases_the_hold_and_records_event_and_rates(void **sta
     save(f, &m, &z);
     assert_int_equal(store_mig_rates(f->s, "falkenberg-1", &r, err, sizeof err), 0);
     assert_int_equal(r.samples[STORE_RATE_DELTA], 2);
+
+    /* The fixed time is seconds, and 0 is a measurement; below 0 is not. */
+    struct store_mig_save_extra fx1 = {
+        .rates = {{STORE_RATE_FIXED, 0}, {STORE_RATE_FIXED, -5}}, .nrates = 2, .rate_alpha = 0.3};
+    save(f, &m, &fx1);
+    assert_int_equal(store_mig_rates(f->s, "falkenberg-1", &r, err, sizeof err), 0);
+    assert_int_equal(r.samples[STORE_RATE_FIXED], 1);
+    assert_true(r.gb_per_min[STORE_RATE_FIXED] == 0);
+    struct store_mig_save_extra fx2 = {
+        .rates = {{STORE_RATE_FIXED, 40}}, .nrates = 1, .rate_alpha = 0.3};
+    save(f, &m, &fx2);
+    assert_int_equal(store_mig_rates(f->s, "falkenberg-1", &r, err, sizeof err), 0);
+    assert_int_equal(r.samples[STORE_RATE_FIXED], 2);
+    assert_true(fabs(r.gb_per_min[STORE_RATE_FIXED] - 12) < 1e-9);  /* 0 * 0.7 + 40 * 0.3 */
+    assert_true(fabs(r.gb_per_min[STORE_RATE_DELTA] - 0.5) < 1e-9); /* its own row */
 
     struct store_mig_event *ev;
     size_t nev;
