@@ -83,8 +83,8 @@ run_fuzz() {
         name=$(basename "$t"); name=${name#fuzz_}
         log="$logdir/fuzz-$name.log"
         mkdir -p "$build/fuzz/corpus-$name"
-        echo "== fuzz $name (${FUZZ_SECONDS:-20} s)"
-        if "$t" -max_total_time="${FUZZ_SECONDS:-20}" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
+        echo "== fuzz $name (${FUZZ_SECONDS:-10} s)"
+        if "$t" -max_total_time="${FUZZ_SECONDS:-10}" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
                "$build/fuzz/corpus-$name" "tests/fuzz/corpus/$name" >"$log" 2>&1; then
             echo "ok - fuzz $name: $(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}') runs, no crash"
             passed=$((passed + 1))
