@@ -536,6 +536,19 @@ static void watch_backup(const struct store_mig *m, const struct mig_obs *obs,
         return;
     }
     const struct mig_vstatus *v = &obs->backup.status;
+    if (v->cls != MIG_V_GONE && v->created_ms &&
+        v->created_ms < m->created_ms - MIG_CLOCK_SKEW_MS) {
+        /* The name is ours only if the object is younger than the
+         * migration: an older one is left from a migration of an earlier
+         * database (ids start again at 1), and its data is old. */
+        char created[32];
+        util_format_rfc3339(v->created_ms, created, sizeof created);
+        rollback(next, p, now_ms, fx,
+                 "backup %s already exists from before migration %lld (created %s): not ours; "
+                 "was floe's database replaced? Delete the old backup object, then move again",
+                 m->backup, (long long)m->id, created);
+        return;
+    }
     char why[STORE_MIG_ERROR_MAX];
     switch (v->cls) {
     case MIG_V_GONE:

@@ -151,6 +151,8 @@
 #define MIG_FLOOR_S 600         /* ... plus 10 min (API calls, queueing, pod start) */
 #define MIG_PEER_BACKOFF_MAX_MS 600000 /* drop/release at an unreachable peer: at least every 10 min */
 #define MIG_RETRY_MS 5000       /* a failed action is tried again after 5 s */
+#define MIG_CLOCK_SKEW_MS (5 * 60 * 1000) /* a Velero object created this long before its
+                                            migration (by the API server's clock) is not its own */
 /* A backup or restore that moved less than this is mostly Velero's own
  * work (seconds per object, whatever the size): its GB per minute says
  * nothing about the link and is not learned. */

@@ -473,7 +473,9 @@ static int read_vobject(const cJSON *o, enum mig_vkind kind, const char *name,
     if (read_count(status, "errors", &out->errors, what, err, errlen) != 0 ||
         read_count(status, "warnings", &out->warnings, what, err, errlen) != 0 ||
         read_time(status, "startTimestamp", &out->started_ms, what, err, errlen) != 0 ||
-        read_time(status, "completionTimestamp", &out->completed_ms, what, err, errlen) != 0)
+        read_time(status, "completionTimestamp", &out->completed_ms, what, err, errlen) != 0 ||
+        read_time(get(o, "metadata"), "creationTimestamp", &out->created_ms, what, err, errlen) !=
+            0)
         return -1;
     return read_reason(status, out, what, err, errlen);
 }

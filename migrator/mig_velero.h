@@ -118,6 +118,8 @@ struct mig_vstatus {
     char storage_location[64]; /* spec.storageLocation (a Backup) */
     int64_t started_ms;    /* status.startTimestamp; 0 when absent */
     int64_t completed_ms;  /* status.completionTimestamp; 0 when absent */
+    int64_t created_ms;    /* metadata.creationTimestamp (the API server's clock); 0 when
+                              absent: a name found taken can be told from ours */
     int32_t errors, warnings;
 };
 

@@ -1399,6 +1399,32 @@ static void formats_durations_for_people(void **state)
     assert_string_equal(b, "?");
 }
 
+/* A backup of our name that is older than the migration is left from an
+ * earlier database (ids start again at 1): its data is old, so it is not
+ * taken as ours; one a little older (clocks differ) still is. */
+static void a_backup_older_than_the_migration_is_not_taken_as_ours(void **state)
+{
+    (void)state;
+    struct h *h = new_h(false);
+    to_precopy(h);
+    h->now += 30000;
+    struct mig_obs o = backup_is(MIG_V_COMPLETED, 60, 37e9, NULL);
+    o.backup.status.created_ms = T0 - MIG_CLOCK_SKEW_MS + 1000; /* skew: ours */
+    step(h, &o);
+    assert_string_not_equal(h->m.phase, "rolling-back");
+    free(h);
+
+    h = new_h(false);
+    to_precopy(h);
+    h->now += 30000;
+    o = backup_is(MIG_V_COMPLETED, 60, 37e9, NULL);
+    o.backup.status.created_ms = T0 - 3 * 86400000LL; /* three days old */
+    step(h, &o);
+    expect_phase(h, "rolling-back", MIG_RB_RELEASE); /* nothing stopped, nothing imported */
+    assert_non_null(strstr(h->m.reason, "already exists from before migration 7"));
+    free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1424,6 +1450,7 @@ int main(void)
         cmocka_unit_test(abort_rolls_back_from_every_phase_before_the_switch),
         cmocka_unit_test(budgets_grow_with_the_data_and_a_stuck_backup_is_retried),
         cmocka_unit_test(peer_cleanup_is_never_given_up_and_backs_off),
+        cmocka_unit_test(a_backup_older_than_the_migration_is_not_taken_as_ours),
         cmocka_unit_test(rollback_after_the_quiesce_hook_restarts_the_pods),
         cmocka_unit_test(
             incremental_restore_prestages_the_initial_backup_and_restores_only_the_delta),

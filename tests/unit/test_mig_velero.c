@@ -627,7 +627,7 @@ static void a_backup_is_read_and_classified(void **state)
     fake_http_route(
         f->srv, "GET", BACKUPS "/b1", 200,
         "{\"apiVersion\":\"velero.io/v1\",\"kind\":\"Backup\",\"metadata\":{\"name\":\"b1\","
-        "\"namespace\":\"velero\"},\"spec\":{\"includedNamespaces\":[\"shop\"],"
+        "\"namespace\":\"velero\",\"creationTimestamp\":\"2026-11-25T10:49:05Z\"},\"spec\":{\"includedNamespaces\":[\"shop\"],"
         "\"storageLocation\":\"default\",\"ttl\":\"72h0m0s\"},\"status\":{\"phase\":"
         "\"Completed\",\"startTimestamp\":\"2026-11-25T10:49:07Z\",\"completionTimestamp\":"
         "\"2026-11-25T10:52:07Z\",\"expiration\":\"2026-11-28T10:49:07Z\",\"errors\":0,"
@@ -642,6 +642,7 @@ static void a_backup_is_read_and_classified(void **state)
     assert_int_equal(util_parse_time_ms("2026-11-25T10:49:07Z", &t0), 0);
     assert_int_equal(st.started_ms, t0);
     assert_int_equal(st.completed_ms, t0 + 180000);
+    assert_int_equal(st.created_ms, t0 - 2000);
     assert_int_equal(st.errors, 0);
     assert_int_equal(st.warnings, 2);
 
