@@ -393,16 +393,24 @@ static int read_count(const cJSON *status, const char *key, int32_t *out, const 
     return 0;
 }
 
-static int read_time(const cJSON *status, const char *key, int64_t *out, const char *what,
-                     char *err, size_t errlen)
+/* A time at parent.key; parent_name ("status", "metadata") names it in
+ * the error. */
+static int read_time_in(const cJSON *parent, const char *parent_name, const char *key,
+                        int64_t *out, const char *what, char *err, size_t errlen)
 {
-    const cJSON *v = get(status, key);
+    const cJSON *v = get(parent, key);
     *out = 0;
     if (absent(v))
         return 0;
     if (!cJSON_IsString(v) || util_parse_time_ms(v->valuestring, out) != 0)
-        return errf(err, errlen, "%s: status.%s: not an RFC 3339 time", what, key);
+        return errf(err, errlen, "%s: %s.%s: not an RFC 3339 time", what, parent_name, key);
     return 0;
+}
+
+static int read_time(const cJSON *status, const char *key, int64_t *out, const char *what,
+                     char *err, size_t errlen)
+{
+    return read_time_in(status, "status", key, out, what, err, errlen);
 }
 
 /* reason: failureReason and validationErrors, or the error counts. */
@@ -474,8 +482,8 @@ static int read_vobject(const cJSON *o, enum mig_vkind kind, const char *name,
         read_count(status, "warnings", &out->warnings, what, err, errlen) != 0 ||
         read_time(status, "startTimestamp", &out->started_ms, what, err, errlen) != 0 ||
         read_time(status, "completionTimestamp", &out->completed_ms, what, err, errlen) != 0 ||
-        read_time(get(o, "metadata"), "creationTimestamp", &out->created_ms, what, err, errlen) !=
-            0)
+        read_time_in(get(o, "metadata"), "metadata", "creationTimestamp", &out->created_ms, what,
+                     err, errlen) != 0)
         return -1;
     return read_reason(status, out, what, err, errlen);
 }

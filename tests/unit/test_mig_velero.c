@@ -646,6 +646,14 @@ static void a_backup_is_read_and_classified(void **state)
     assert_int_equal(st.errors, 0);
     assert_int_equal(st.warnings, 2);
 
+    /* a creation time that is not a time: named */
+    fake_http_route(f->srv, "GET", BACKUPS "/b1", 200,
+                    "{\"kind\":\"Backup\",\"metadata\":{\"name\":\"b1\","
+                    "\"creationTimestamp\":\"yesterday\"},\"spec\":{}}");
+    assert_int_equal(mig_velero_get(f->kc, "velero", MIG_BACKUP, "b1", 0, &st, err, sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "metadata.creationTimestamp: not an RFC 3339 time"));
+
     /* just created: no status at all yet */
     fake_http_route(f->srv, "GET", BACKUPS "/b1", 200,
                     "{\"kind\":\"Backup\",\"metadata\":{\"name\":\"b1\"},\"spec\":{}}");
