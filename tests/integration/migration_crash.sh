@@ -46,16 +46,8 @@ for r in $RUNS; do
                        \"floe.dev/quiesce\": \"[\\\"/bin/sync\\\"]\", \"sim.floe.dev/write-gb-per-min\": \"0.01\" },
     \"statefulsets\": [ { \"name\": \"db\", \"replicas\": 2 } ], \"deployments\": [ { \"name\": \"app\", \"replicas\": 3 } ] }"
 done
-site_scenario lulea-1 10 "[$nss]"
-site_scenario falkenberg-1 10 "[]"
-site_sim lulea-1 "$SPEEDUP" || { not_ok "floe-sim lulea-1 starts"; finish; }
-site_sim falkenberg-1 "$SPEEDUP" || { not_ok "floe-sim falkenberg-1 starts"; finish; }
 mig='"backup_sync_period": "1s", "import_ready_timeout": "30s"'
-site_ports lulea-1 falkenberg-1
-site_agent_config lulea-1 falkenberg-1 "[]" "$mig"
-site_agent_config falkenberg-1 lulea-1 "[]" "$mig"
-site_agent_start falkenberg-1 || { not_ok "falkenberg-1's agent starts"; finish; }
-site_agent_start lulea-1 || { not_ok "lulea-1's agent starts"; finish; }
+sites_pair_start "$SPEEDUP" "[$nss]" "$mig" || finish
 check "lulea-1 sees the ${RUNS// /, } workloads" \
     until_py 15 'len(d["workloads"]) == 8 and all(w["movable"] for w in d["workloads"])' api lulea-1 /v1/workloads
 sim_cluster lulea-1 >"$TMP/before.json"
@@ -121,6 +113,7 @@ PY
 # event of the migration or of its import at falkenberg-1 must contain.
 run() {
     local name=$1 what=$2 when=$3 action=$4 after=${5:-} expect=${6:-} id killed
+    site_wait_accepting falkenberg-1 || echo "# falkenberg-1 is not accepting: $(cat "$TMP/until.json")"
     api lulea-1 /v1/migrations -X POST -d "{\"workload\": \"c-$name\", \"to\": \"falkenberg-1\"}" >"$TMP/$name.post.json"
     id=$(json_get "$TMP/$name.post.json" 'd["id"]' 2>/dev/null)
     [ -n "$id" ] || { not_ok "$name: POST /v1/migrations: $(cat "$TMP/$name.post.json")"; return; }

@@ -46,18 +46,10 @@ for r in $RUNS; do
                        \"floe.dev/quiesce\": \"[\\\"/bin/sync\\\"]\", \"sim.floe.dev/write-gb-per-min\": \"$rate\" },
     \"statefulsets\": [ { \"name\": \"db\", \"replicas\": 2 } ], \"deployments\": [ { \"name\": \"app\", \"replicas\": 3 } ] }"
 done
-site_scenario lulea-1 10 "[$nss]"
-site_scenario falkenberg-1 10 "[]"
-site_sim lulea-1 "$SPEEDUP" || { not_ok "floe-sim lulea-1 starts"; finish; }
-site_sim falkenberg-1 "$SPEEDUP" || { not_ok "floe-sim falkenberg-1 starts"; finish; }
 # An import waits 4 storage-sync periods for the backup, and 3 s for the
 # workload to become ready.
 mig='"backup_sync_period": "1s", "import_ready_timeout": "3s"'
-site_ports lulea-1 falkenberg-1
-site_agent_config lulea-1 falkenberg-1 "[]" "$mig"
-site_agent_config falkenberg-1 lulea-1 "[]" "$mig"
-site_agent_start falkenberg-1 || { not_ok "falkenberg-1's agent starts"; finish; }
-site_agent_start lulea-1 || { not_ok "lulea-1's agent starts"; finish; }
+sites_pair_start "$SPEEDUP" "[$nss]" "$mig" || finish
 check "lulea-1 sees the ${RUNS// /, } workloads" \
     until_py 15 'len(d["workloads"]) == 9 and all(w["movable"] for w in d["workloads"])' api lulea-1 /v1/workloads
 sim_cluster lulea-1 >"$TMP/before.json"
@@ -104,6 +96,7 @@ PY
 fault() {
     local name=$1 what=$2 want=$3 expect=$4 before=$5 when=${6:-} action=${7:-} id
     eval "$before"
+    site_wait_accepting falkenberg-1 || echo "# falkenberg-1 is not accepting: $(cat "$TMP/until.json")"
     api lulea-1 /v1/migrations -X POST -d "{\"workload\": \"f-$name\", \"to\": \"falkenberg-1\"}" >"$TMP/$name.post.json"
     id=$(json_get "$TMP/$name.post.json" 'd["id"]' 2>/dev/null)
     [ -n "$id" ] || { not_ok "$name: POST /v1/migrations: $(cat "$TMP/$name.post.json")"; return; }

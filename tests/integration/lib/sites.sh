@@ -41,6 +41,13 @@
 #   until_ok SECONDS CMD...      until CMD succeeds
 #   mig_get NAME ID              GET /v1/migrations/ID at NAME's agent
 #   sim_cluster NAME             GET /sim/cluster of its simulator
+#   sites_pair_start SPEEDUP NAMESPACES_JSON MIGRATOR_JSON
+#       lulea-1 (the namespaces, a JSON array) and an empty falkenberg-1,
+#       sims and peered agents, each with MIGRATOR_JSON and no policy;
+#       returns once falkenberg-1 offers capacity (its inputs read: a
+#       reservation made before then is refused, "capacity input
+#       unknown"). Prints a not-ok line and returns 1 on failure.
+#   site_wait_accepting NAME     until NAME accepts work, spare kW > 0, nothing reserved
 
 SITES_ZONE=apps.example.org.
 SITES_ADMIN="Authorization: Bearer admin-secret"
@@ -169,3 +176,22 @@ until_ok() {
 
 mig_get() { api "$1" "/v1/migrations/$2"; }
 sim_cluster() { curl -s -m 10 "${SIM[$1]}/sim/cluster"; }
+
+sites_pair_start() { # SPEEDUP NAMESPACES_JSON MIGRATOR_JSON
+    site_scenario lulea-1 10 "$2"
+    site_scenario falkenberg-1 10 "[]"
+    site_sim lulea-1 "$1" || { not_ok "floe-sim lulea-1 starts"; return 1; }
+    site_sim falkenberg-1 "$1" || { not_ok "floe-sim falkenberg-1 starts"; return 1; }
+    site_ports lulea-1 falkenberg-1
+    site_agent_config lulea-1 falkenberg-1 "[]" "$3"
+    site_agent_config falkenberg-1 lulea-1 "[]" "$3"
+    site_agent_start falkenberg-1 || { not_ok "falkenberg-1's agent starts"; return 1; }
+    site_agent_start lulea-1 || { not_ok "lulea-1's agent starts"; return 1; }
+    site_wait_accepting falkenberg-1 || { not_ok "falkenberg-1 offers capacity ($(cat "$TMP/until.json"))"; return 1; }
+}
+
+# site_wait_accepting NAME: until NAME's agent accepts work with spare kW
+# and nothing reserved (an agent just started has not read its inputs).
+site_wait_accepting() {
+    until_py 20 'd["accepting"] and d["spare_kw"] > 0 and d["reserved_kw"] == 0' api "$1" /v1/capacity
+}
