@@ -6,6 +6,10 @@
 #   fuzz targets for a short time each when clang's libFuzzer is available.
 # Closes with "N passed, N failed"; exits non-zero if anything failed.
 #   tests/run.sh [--only unit|integration|fuzz] [BUILD]
+# TEST_JOBS: integration tests run at once (default 2); FUZZ_SECONDS: per
+# fuzz target (default 10). Tests may keep files worth reading after a
+# passing run (a screenshot) in $FLOE_TEST_ARTIFACTS (default
+# BUILD/test-artifacts), which is not removed.
 set -u
 cd "$(dirname "$0")/.."
 only=""
@@ -14,6 +18,8 @@ build=${1:-build}
 passed=0 failed=0
 failures=()
 logdir=$(mktemp -d /tmp/floe-tests.XXXXXX)
+export FLOE_TEST_ARTIFACTS=${FLOE_TEST_ARTIFACTS:-$(pwd)/$build/test-artifacts}
+mkdir -p "$FLOE_TEST_ARTIFACTS"
 
 count_cmocka() { # $1 = log file, $2 = label, $3 = exit code
     local p f
@@ -41,35 +47,102 @@ run_unit() { # $1 = build dir, $2 = label
     done
 }
 
-# run_integration [BUILD LABEL PATTERN...]: every integration test against
-# BUILD (default: the build), or only those matching the patterns.
-run_integration() {
-    local t log rc ok bad
-    local b=${1:-$build} label=${2:-integration}
-    shift 2 2>/dev/null
-    local tests=("$@")
-    [ ${#tests[@]} -eq 0 ] && tests=(tests/integration/*.sh tests/integration/*.py)
-    for t in "${tests[@]}"; do
-        [ -x "$t" ] || continue
-        log="$logdir/$label-$(basename "$t").log"
-        echo "== $label $(basename "$t")"
-        start=$(date +%s)
-        timeout 600 "$t" "$b" >"$log" 2>&1
-        rc=$?
-        grep -E '^(ok|not ok) ' "$log"
-        ok=$(grep -c '^ok ' "$log"); bad=$(grep -c '^not ok ' "$log")
-        if [ $rc -ne 0 ] && [ "$bad" -eq 0 ]; then
-            bad=1; echo "not ok - $(basename "$t") exited $rc"; tail -30 "$log"
-        elif [ "$bad" -ne 0 ]; then
-            tail -40 "$log"
-        fi
-        if [ "$ok" -eq 0 ] && [ "$bad" -eq 0 ]; then
-            bad=1; echo "not ok - $(basename "$t") checked nothing"
-        fi
-        echo "   ($(( $(date +%s) - start )) s)"
-        passed=$((passed + ok)); failed=$((failed + bad))
-        [ "$bad" -ne 0 ] && failures+=("$label $(basename "$t")")
+# Integration tests mostly wait (on simulated sites, on timeouts), so they
+# run TEST_JOBS at a time (default 2). Each writes its own log; its ok/not
+# ok lines are printed as a block when it ends. Tests whose checks bound a
+# latency run afterwards, alone, so a neighbour's load cannot fail them.
+serial_tests=" snmp_snmpd.sh snmp_snmpsim.sh modbus_pymodbus.py agent_crash.sh "
+# The longest first, so that two slots end together.
+slow_tests="demo.sh migration.sh migration_crash.sh migration_faults.sh imports.sh dashboard.sh rebalance.sh"
+
+# run_one BUILD LABEL TEST: runs TEST, leaves LOG and LOG.rc, LOG.s.
+run_one() {
+    local log="$logdir/$2-$(basename "$3").log" start
+    start=$(date +%s)
+    timeout 600 "$3" "$1" >"$log" 2>&1
+    echo $? >"$log.rc"
+    echo $(( $(date +%s) - start )) >"$log.s"
+}
+
+# report_one LABEL TEST: prints the block of a finished test and counts it.
+report_one() {
+    local log="$logdir/$1-$(basename "$2").log" rc ok bad
+    rc=$(cat "$log.rc")
+    echo "== $1 $(basename "$2")"
+    grep -E '^(ok|not ok) ' "$log"
+    ok=$(grep -c '^ok ' "$log"); bad=$(grep -c '^not ok ' "$log")
+    if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then
+        bad=1; echo "not ok - $(basename "$2") exited $rc"; tail -30 "$log"
+    elif [ "$bad" -ne 0 ]; then
+        tail -40 "$log"
+    fi
+    if [ "$ok" -eq 0 ] && [ "$bad" -eq 0 ]; then
+        bad=1; echo "not ok - $(basename "$2") checked nothing"
+    fi
+    echo "   ($(cat "$log.s") s)"
+    passed=$((passed + ok)); failed=$((failed + bad))
+    [ "$bad" -ne 0 ] && failures+=("$1 $(basename "$2")")
+}
+
+# run_pool JOBS JOB...: each JOB is "BUILD LABEL TEST"; at most JOBS at once.
+run_pool() {
+    local jobs=$1 j b l t pid
+    shift
+    declare -A running=()
+    for j in "$@"; do
+        read -r b l t <<<"$j"
+        while [ "${#running[@]}" -ge "$jobs" ]; do
+            wait -n 2>/dev/null
+            for pid in "${!running[@]}"; do
+                kill -0 "$pid" 2>/dev/null && continue
+                wait "$pid" 2>/dev/null
+                report_one ${running[$pid]}
+                unset "running[$pid]"
+            done
+        done
+        run_one "$b" "$l" "$t" &
+        running[$!]="$l $t"
     done
+    for pid in "${!running[@]}"; do
+        wait "$pid" 2>/dev/null
+        report_one ${running[$pid]}
+    done
+}
+
+# run_integration: every integration test against the build, and the
+# daemon's and the simulator's against the ASan + UBSan build.
+run_integration() {
+    local t name parallel=() serial=() all=() asan_tests
+    local asan_once=" migration.sh migration_crash.sh migration_faults.sh imports.sh rebalance.sh "
+    all=(tests/integration/*.sh tests/integration/*.py)
+    # ASan + UBSan, against real peers.
+    asan_tests="agent_policies.sh agent_modbus.sh agent_snmp.sh sim_snmp.sh sim_modbus.sh
+        sim_cluster.sh sim_velero.sh cli_hostile.sh peers.sh inventory.sh reservations.sh placement.sh"
+    for name in $slow_tests; do
+        [ -x "tests/integration/$name" ] || continue
+        # The migration tests run once, under ASan + UBSan when it is built
+        # (they mostly wait; their "no sanitizer report" check needs it).
+        if [ -x "$build/asan/floe" ] && [ "${asan_once/ $name /}" != "$asan_once" ]; then
+            parallel+=("$build/asan asan tests/integration/$name")
+        else
+            parallel+=("$build integration tests/integration/$name")
+        fi
+    done
+    for t in "${all[@]}"; do
+        [ -x "$t" ] || continue
+        name=$(basename "$t")
+        case " $slow_tests " in *" $name "*) continue ;; esac
+        if [ "${serial_tests/ $name /}" != "$serial_tests" ]; then
+            serial+=("$build integration $t")
+        else
+            parallel+=("$build integration $t")
+        fi
+    done
+    if [ -x "$build/asan/floe" ]; then
+        for name in $asan_tests; do parallel+=("$build/asan asan tests/integration/$name"); done
+    fi
+    run_pool "${TEST_JOBS:-2}" "${parallel[@]}"
+    run_pool 1 "${serial[@]}"
 }
 
 run_fuzz() {
@@ -99,19 +172,7 @@ case "$only" in
     ""|unit) run_unit "$build" unit
              [ -z "$only" ] && [ -d "$build/asan/tests" ] && run_unit "$build/asan" asan ;;
 esac
-case "$only" in ""|integration)
-    run_integration
-    # The daemon and the simulator under ASan + UBSan, against real peers.
-    if [ -x "$build/asan/floe" ]; then
-        run_integration "$build/asan" asan tests/integration/agent_policies.sh \
-            tests/integration/agent_modbus.sh tests/integration/agent_snmp.sh \
-            tests/integration/sim_snmp.sh tests/integration/sim_modbus.sh tests/integration/sim_cluster.sh \
-            tests/integration/sim_velero.sh \
-            tests/integration/cli_hostile.sh tests/integration/peers.sh tests/integration/inventory.sh \
-            tests/integration/reservations.sh tests/integration/placement.sh \
-            tests/integration/imports.sh
-    fi ;;
-esac
+case "$only" in ""|integration) run_integration ;; esac
 case "$only" in ""|fuzz) run_fuzz ;; esac
 
 echo

@@ -15,7 +15,7 @@
 
 bg "$BUILD/floe-sim" site -c sim/scenarios/lulea.json --modbus-port 0 --http-port 0 \
     --snmp-port 0 --ports-file "$TMP/ports.json" >"$TMP/sim.log" 2>&1
-for _ in $(seq 50); do [ -s "$TMP/ports.json" ] && break; sleep 0.1; done
+wait_file "$TMP/ports.json"
 mb_port=$(json_get "$TMP/ports.json" 'd["modbus"]')
 sim="http://127.0.0.1:$(json_get "$TMP/ports.json" 'd["http"]')"
 http_port=$(free_port)

@@ -22,7 +22,7 @@
 start_sim() { # name scenario-file -> sets SIM_HTTP_<name>, SIM_MB_<name>
     bg "$BUILD/floe-sim" site -c "$2" --modbus-port 0 --http-port 0 --snmp-port 0 \
         --ports-file "$TMP/$1.ports" >>"$TMP/$1.sim.log" 2>&1
-    for _ in $(seq 50); do [ -s "$TMP/$1.ports" ] && break; sleep 0.1; done
+    wait_file "$TMP/$1.ports"
     eval "SIM_MB_$1=$(json_get "$TMP/$1.ports" 'd["modbus"]')"
     eval "SIM_HTTP_$1=http://127.0.0.1:$(json_get "$TMP/$1.ports" 'd["http"]')"
 }

@@ -50,6 +50,17 @@ wait_http() {
     return 1
 }
 
+# wait_file FILE [SECONDS]: until FILE exists and is not empty (default
+# 20 s: a simulator under ASan on a loaded machine takes seconds to start).
+wait_file() {
+    local i
+    for ((i = 0; i < ${2:-20} * 10; i++)); do
+        [ -s "$1" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
 # json_get JSON_FILE PYTHON_EXPR: evaluates EXPR with `d` = the parsed file.
 json_get() { /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
 

@@ -77,7 +77,7 @@ site_sim() { # NAME SPEEDUP
     rm -f "$TMP/$1.ports"
     bg "$BUILD/floe-sim" site -c "$TMP/$1.scenario" --speedup "$2" --modbus-port 0 --http-port 0 \
         --snmp-port 0 --ports-file "$TMP/$1.ports" >>"$TMP/$1.sim.log" 2>&1
-    for ((i = 0; i < 100; i++)); do [ -s "$TMP/$1.ports" ] && break; sleep 0.05; done
+    wait_file "$TMP/$1.ports"
     [ -s "$TMP/$1.ports" ] || { echo "# floe-sim $1 did not start:"; tail -5 "$TMP/$1.sim.log"; return 1; }
     SIM[$1]=http://127.0.0.1:$(json_get "$TMP/$1.ports" 'd["http"]')
     SIM_MB[$1]=$(json_get "$TMP/$1.ports" 'd["modbus"]')
