@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "agent/cli.h"
+#include "agent/cmd_check.h"
 #include "agent/cmd_replay.h"
 #include "agent/daemon.h"
 #include "config/config.h"
@@ -34,11 +35,13 @@ static const char usage[] =
     "  migrations [ID]                 the latest migrations, one line each; with ID one in\n"
     "                                  full: replicas, time per phase, every event\n"
     "  abort ID                        roll a migration back before it cuts over (operator token)\n"
+    "  check                           Nagios/Icinga plugin: one line with perfdata; exit 0 OK,\n"
+    "                                  1 WARNING, 2 CRITICAL, 3 UNKNOWN (see floe check --help)\n"
     "  version                         print the version\n"
     "\n"
-    "status, decisions, approve, reject, migrations and abort take [--url URL] [--token T],\n"
-    "else $FLOE_URL and $FLOE_TOKEN, else http://127.0.0.1:8470.\n"
-    "Exit: 0 ok, 1 refused, 3 unreachable.\n"
+    "status, decisions, approve, reject, migrations, abort and check take [--url URL]\n"
+    "[--token T], else $FLOE_URL and $FLOE_TOKEN, else http://127.0.0.1:8470.\n"
+    "Exit (but check): 0 ok, 1 refused, 3 unreachable.\n"
     "\n"
     "Default configuration: " CFG_DEFAULT_PATH "\n";
 
@@ -127,6 +130,8 @@ int main(int argc, char **argv)
         return cli_abort(argc, argv);
     if (strcmp(cmd, "status") == 0)
         return cli_status(argc, argv);
+    if (strcmp(cmd, "check") == 0)
+        return cmd_check(argc, argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("floe %s\n", FLOE_VERSION);
         return 0;

@@ -306,7 +306,7 @@ bool api_status_migrations(struct api_call *c, cJSON *status)
 }
 
 struct result_counts {
-    int64_t done, rolled_back, failed;
+    int64_t done, rolled_back, failed, aborted;
 };
 
 static void count_result(void *ctx, const char *result, int64_t n)
@@ -318,6 +318,8 @@ static void count_result(void *ctx, const char *result, int64_t n)
         r->rolled_back = n;
     else if (strcmp(result, "failed") == 0)
         r->failed = n;
+    else if (strcmp(result, "aborted") == 0)
+        r->aborted = n;
 }
 
 char *api_prom_migrations(struct api_call *c)
@@ -330,12 +332,14 @@ char *api_prom_migrations(struct api_call *c)
     /* Every result always, so a rate() sees the first one start from 0. */
     strbuf_printf(&t,
                   "# HELP floe_migrations_total Migrations from this site that ended, by "
-                  "result.\n"
+                  "result (rolled-back: on a fault; aborted: rolled back on floe abort).\n"
                   "# TYPE floe_migrations_total counter\n"
                   "floe_migrations_total{result=\"done\"} %lld\n"
                   "floe_migrations_total{result=\"rolled-back\"} %lld\n"
-                  "floe_migrations_total{result=\"failed\"} %lld\n",
-                  (long long)rc.done, (long long)rc.rolled_back, (long long)rc.failed);
+                  "floe_migrations_total{result=\"failed\"} %lld\n"
+                  "floe_migrations_total{result=\"aborted\"} %lld\n",
+                  (long long)rc.done, (long long)rc.rolled_back, (long long)rc.failed,
+                  (long long)rc.aborted);
     double *dt = NULL;
     size_t n = 0;
     if (store_mig_downtimes(c->a->store, &dt, &n, err, sizeof err) != 0)

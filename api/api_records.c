@@ -554,14 +554,27 @@ char *api_prom_records(struct api_call *c)
     struct strbuf t = {0};
     struct eval_policy_status *st = NULL;
     size_t n = c->a->evaluator ? eval_statuses(c->a->evaluator, &st) : 0;
-    strbuf_printf(&t, "# HELP floe_policy_state 1 for the state each policy is in, 0 for the others.\n"
+    strbuf_printf(&t, "# HELP floe_policy_state 1 for the state each policy is in, 0 for the "
+                 "others; severity is the policy's.\n"
                  "# TYPE floe_policy_state gauge\n");
     static const enum pol_state states[] = { POL_STATE_OK, POL_STATE_PENDING, POL_STATE_FIRING };
-    /* Policy names are [A-Za-z0-9_.-] (config validation): no escaping. */
+    /* Policy names are [A-Za-z0-9_.-] (config validation): no escaping.
+     * severity (an addition to SPEC's labels) lets an alert rule tell a
+     * critical policy firing from a warning one, and carries the
+     * severity into the alert's own labels. */
     for (size_t i = 0; i < n; i++)
         for (size_t s = 0; s < ARRAY_LEN(states); s++)
-            strbuf_printf(&t, "floe_policy_state{policy=\"%s\",state=\"%s\"} %d\n", st[i].name,
-                     pol_state_name(states[s]), st[i].state == states[s]);
+            strbuf_printf(&t,
+                          "floe_policy_state{policy=\"%s\",state=\"%s\",severity=\"%s\"} %d\n",
+                          st[i].name, pol_state_name(states[s]), severity_name(st[i].severity),
+                          st[i].state == states[s]);
+    /* A policy whose inputs are unknown holds its state (SPEC 3.2): it can
+     * neither fire nor clear, which a NOC wants to know before it matters. */
+    strbuf_printf(&t, "# HELP floe_policy_unknown 1 while the policy's deciding expression is "
+                 "unknown (an input missing, stale or in error): it holds its state.\n"
+                 "# TYPE floe_policy_unknown gauge\n");
+    for (size_t i = 0; i < n; i++)
+        strbuf_printf(&t, "floe_policy_unknown{policy=\"%s\"} %d\n", st[i].name, st[i].unknown);
     free(st);
     /* A counter must never decrease, so floe_decisions_total counts the
      * decisions that entered each status: an approve adds one to the new

@@ -723,8 +723,10 @@ int store_mig_counts(struct store *s, void (*each)(void *ctx, const char *result
     pthread_mutex_lock(&s->read_lock);
     int rc = -1;
     sqlite3_stmt *st = store_prepare(s, s->reader,
-                                     "SELECT result, count(*) FROM migration WHERE result IS NOT"
-                                     " NULL GROUP BY result ORDER BY result",
+                                     "SELECT CASE WHEN result = 'rolled-back' AND abort_requested"
+                                     " THEN 'aborted' ELSE result END AS r, count(*)"
+                                     " FROM migration WHERE result IS NOT NULL"
+                                     " GROUP BY r ORDER BY r",
                                      err, errlen);
     if (st) {
         int step;

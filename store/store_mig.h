@@ -222,7 +222,10 @@ int store_mig_events(struct store *s, int64_t id, size_t limit, struct store_mig
                      size_t *n, char *err, size_t errlen);
 
 /* Counts for /metrics: each() per result ("done", "rolled-back",
- * "failed") with the number of migrations that ended so. */
+ * "failed", and "aborted" for a rollback someone asked for with
+ * store_mig_abort, which "rolled-back" then leaves out: a fault and an
+ * operator's choice are told apart) with the number of migrations that
+ * ended so. */
 int store_mig_counts(struct store *s, void (*each)(void *ctx, const char *result, int64_t n),
                      void *ctx, char *err, size_t errlen);
 /* The downtime (seconds) of every migration that ended done with a

@@ -113,7 +113,7 @@ check "approve an unknown decision: 404 ($c)" test "$c" = 404
 
 get /metrics > "$TMP/metrics.txt"
 check "/metrics with policies passes promtool" sh -c "promtool check metrics < '$TMP/metrics.txt' >/dev/null 2>&1"
-check "floe_policy_state shows cooling-shortfall firing" grep -q '^floe_policy_state{policy="cooling-shortfall",state="firing"} 1$' "$TMP/metrics.txt"
+check "floe_policy_state shows cooling-shortfall firing, with its severity" grep -q '^floe_policy_state{policy="cooling-shortfall",state="firing",severity="critical"} 1$' "$TMP/metrics.txt"
 check "floe_decisions_total counts the shed decision" grep -q '^floe_decisions_total{kind="shed",status="no-placement"} 1$' "$TMP/metrics.txt"
 
 # A policy deleted while firing and added again under its name starts

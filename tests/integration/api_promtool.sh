@@ -91,10 +91,11 @@ int main(int argc, char **argv)
     }
     free(body);
     decision_clear(&d);
-    /* Two migrations that ended (done after 250 s down, rolled back),
-     * for floe_migrations_total and floe_migration_downtime_seconds. */
-    const char *const moved[] = { "shop", "db" };
-    for (int i = 0; i < 2; i++) {
+    /* Three migrations that ended (done after 250 s down, rolled back,
+     * rolled back on floe abort), for floe_migrations_total and
+     * floe_migration_downtime_seconds. */
+    const char *const moved[] = { "shop", "db", "web" };
+    for (int i = 0; i < 3; i++) {
         struct store_mig m;
         memset(&m, 0, sizeof m);
         util_strlcpy(m.workload, moved[i], sizeof m.workload);
@@ -108,6 +109,12 @@ int main(int argc, char **argv)
                                 .expires_ms = m.created_ms + 60000 };
         if (store_mig_create(a.store, &m, &h, NULL, &m.id, err, sizeof err) != 0) {
             fprintf(stderr, "store: %s\n", err);
+            return 1;
+        }
+        char why[200];
+        if (i == 2 && store_mig_abort(a.store, m.id, "facility", m.created_ms, why, sizeof why,
+                                      err, sizeof err) != 0) {
+            fprintf(stderr, "store: %s%s\n", err, why);
             return 1;
         }
         util_strlcpy(m.result, i == 0 ? "done" : "rolled-back", sizeof m.result);
@@ -250,10 +257,16 @@ check "histogram +Inf bucket equals _count per device" grep -qF \
     'floe_poll_duration_seconds_bucket{device="chiller2",le="+Inf"} 1' "$TMP/m.txt"
 check "a collector that never polled is down" grep -qF \
     'floe_collector_up{device="ups \"a\"",protocol="snmp"} 0' "$TMP/m.txt"
-check "floe_migrations_total: 1 done, 1 rolled back, 0 failed" \
+check "floe_migrations_total: 1 done, 1 rolled back, 0 failed, 1 aborted (not counted as rolled back)" \
     grep -qzF 'floe_migrations_total{result="done"} 1
 floe_migrations_total{result="rolled-back"} 1
-floe_migrations_total{result="failed"} 0' "$TMP/m.txt"
+floe_migrations_total{result="failed"} 0
+floe_migrations_total{result="aborted"} 1' "$TMP/m.txt"
+if /usr/bin/python3 "$(dirname "$0")/lib/prom_families.py" "$TMP/m.txt" >"$TMP/families.log" 2>&1; then
+    ok "every family SPEC 4 lists, with its type and labels: $(cat "$TMP/families.log")"
+else
+    not_ok "every family SPEC 4 lists, with its type and labels: $(cat "$TMP/families.log")"
+fi
 check "floe_migration_downtime_seconds: the 250 s downtime in the 300 s bucket, not the 60 s one" \
     grep -qzF 'floe_migration_downtime_seconds_bucket{le="60"} 0
 floe_migration_downtime_seconds_bucket{le="300"} 1' "$TMP/m.txt"
@@ -264,8 +277,9 @@ floe_migration_downtime_seconds_count 1' "$TMP/m.txt"
 # floe migrations / floe abort, the CLI over this API.
 "$BUILD/floe" migrations --url "$URL" --token read-secret-1111 >"$TMP/cli_m.txt" 2>&1
 check "floe migrations: one line each, newest first, with phase and downtime" \
-    sh -c "sed -n 1p '$TMP/cli_m.txt' | grep -q '^#2 .*db → lulea-2 *rolled-back' &&
-           sed -n 2p '$TMP/cli_m.txt' | grep -q '^#1 .*shop → lulea-2 *done *down 4m10s'"
+    sh -c "sed -n 1p '$TMP/cli_m.txt' | grep -q '^#3 .*web → lulea-2 *rolled-back' &&
+           sed -n 2p '$TMP/cli_m.txt' | grep -q '^#2 .*db → lulea-2 *rolled-back' &&
+           sed -n 3p '$TMP/cli_m.txt' | grep -q '^#1 .*shop → lulea-2 *done *down 4m10s'"
 "$BUILD/floe" migrations 1 --url "$URL" --token read-secret-1111 >"$TMP/cli_m1.txt" 2>&1
 check "floe migrations 1: the migration in full" \
     grep -q '^  reservation rsv-0 at lulea-2' "$TMP/cli_m1.txt"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The client commands read answers from whatever listens on the URL: a
 # hostile or malformed answer gives a clear message or a partial screen,
-# never a crash. A small Python server serves each case's canned answers.
+# never a crash (and floe check, the Nagios plugin, UNKNOWN in one line).
+# A small Python server serves each case's canned answers.
 . "$(dirname "$0")/lib/common.sh"
 
 port=$(free_port)
@@ -71,6 +72,16 @@ for c in huge_counts negative_uptime inputs_array wrong_types not_json deep deci
             not_ok "floe $cmd on a $c answer: exit $rc: $(head -5 "$TMP/err")"
         fi
     done
+    # The Nagios plugin: none of these is an agent's status, so UNKNOWN,
+    # in one line on stdout.
+    "$BUILD/floe" check --url "$URL" >"$TMP/out" 2>"$TMP/err"
+    rc=$?
+    if [ $rc = 3 ] && [ "$(wc -l <"$TMP/out")" = 1 ] && grep -q '^FLOE UNKNOWN - /v1/status: ' "$TMP/out" &&
+        ! grep -qE 'Sanitizer|runtime error' "$TMP/err"; then
+        ok "floe check on a $c answer: exit 3, $(cat "$TMP/out")"
+    else
+        not_ok "floe check on a $c answer: exit $rc: $(head -5 "$TMP/out" "$TMP/err")"
+    fi
 done
 
 curl -s -o /dev/null "$URL/case/many_peers"

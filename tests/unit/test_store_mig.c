@@ -477,6 +477,36 @@ static void pending_busy_and_counts_follow_the_results(void **state)
     assert_string_equal(counts, "done=2;rolled-back=1;");
 }
 
+/* floe_migrations_total tells a fault from an operator's choice: a
+ * rollback after store_mig_abort counts as aborted, not rolled-back. */
+static void counts_tell_an_aborted_rollback_from_a_fault(void **state)
+{
+    struct fixture *f = *state;
+    const char *names[] = {"faulty", "aborted"};
+    int64_t ids[2];
+    char why[200], err[256];
+    for (int i = 0; i < 2; i++) {
+        char rid[16];
+        snprintf(rid, sizeof rid, "rsv-%d", i);
+        add_hold(f, "p", rid, names[i], 10, T0 + MIN_MS);
+        struct store_mig m;
+        new_mig(&m, names[i], "p", rid);
+        ids[i] = create(f, &m, NULL, 0);
+    }
+    assert_int_equal(
+        store_mig_abort(f->s, ids[1], "facility", T0 + 1000, why, sizeof why, err, sizeof err), 0);
+    for (int i = 0; i < 2; i++) {
+        struct store_mig m;
+        get(f, ids[i], &m);
+        util_strlcpy(m.phase, "rolled-back", sizeof m.phase);
+        util_strlcpy(m.result, "rolled-back", sizeof m.result);
+        save(f, &m, NULL);
+    }
+    char counts[128] = "";
+    assert_int_equal(store_mig_counts(f->s, count_result, counts, err, sizeof err), 0);
+    assert_string_equal(counts, "aborted=1;rolled-back=1;");
+}
+
 /* ---- schema ---- */
 
 static void database_of_schema_4_keeps_its_holds_and_gains_migrations(void **state)
@@ -546,6 +576,7 @@ int main(void)
         T(abort_is_refused_once_cut_over_or_ended),
         T(ending_save_releases_the_hold_and_records_event_and_rates),
         T(pending_busy_and_counts_follow_the_results),
+        T(counts_tell_an_aborted_rollback_from_a_fault),
         T(database_of_schema_4_keeps_its_holds_and_gains_migrations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
