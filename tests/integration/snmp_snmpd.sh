@@ -238,8 +238,10 @@ for name in ("sha", "v2c"):
     print("# live %s beside dead agents: %d polls, start lateness ms max %d mean %.1f; "
           "poll duration ms max %d" % (name, len(ps), max(late or [0]), statistics.mean(late or [0]),
                                        max([p["dur"] for p in ps] or [0])))
-    check("live %s keeps its 500 ms interval beside dead agents (lateness < 50 ms, all good)" % name,
-          len(ps) == 10 and all(good(p) for p in ps) and max(late) < 50,
+    # Waiting behind a dead agent would make a poll 600 ms late (its
+    # timeout); 250 ms leaves room for a loaded machine's scheduling.
+    check("live %s keeps its 500 ms interval beside dead agents (lateness < 250 ms, all good)" % name,
+          len(ps) == 10 and all(good(p) for p in ps) and max(late) < 250,
           "lateness %s rc %s" % (late, [p["rc"] for p in ps]))
 sys.exit(1 if fails else 0)
 PY
