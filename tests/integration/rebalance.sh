@@ -117,9 +117,11 @@ check "a later decision counts 1 migration started in the window" \
     until_py 15 "[x for x in d['decisions'] if x['kind'] == 'rebalance' and x['id'] > $FIRST and x['rebalance']['started_in_window'] == 1]" \
     api falkenberg-1 /v1/decisions
 site_agent_kill falkenberg-1
-restart_ms=$(date +%s%3N)
+# The killed agent's last decision, from its database.
+LAST=$(/usr/bin/python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT max(id) FROM decision").fetchone()[0])' "$TMP/falkenberg-1.db")
 site_agent_start falkenberg-1 || { not_ok "falkenberg-1's agent restarts"; finish; }
-if until_py 20 "[x for x in d['decisions'] if x['kind'] == 'rebalance' and x['ts'] > '$(date -u -d @$((restart_ms / 1000)) +%Y-%m-%dT%H:%M:%S)']" \
+# Decision ids are never reused: one above LAST is the restarted agent's.
+if until_py 20 "[x for x in d['decisions'] if x['kind'] == 'rebalance' and x['id'] > $LAST]" \
     api falkenberg-1 /v1/decisions; then
     cp "$TMP/until.json" "$TMP/decisions.2.json"
 else
@@ -129,9 +131,9 @@ fi
 "$BUILD/floe" decisions --url "${AGENT[falkenberg-1]}" --token admin-secret >"$TMP/cli.txt" 2>&1
 "$BUILD/floe" decisions "$FIRST" --url "${AGENT[falkenberg-1]}" --token admin-secret >"$TMP/cli.first.txt" 2>&1
 
-/usr/bin/python3 - "$TMP" "$put_ms" "$restart_ms" "${SITE_INGRESS[lulea-1]}" "$SITES_TTL" "$FIRST" <<'PY' | tee "$TMP/checks.out"
+/usr/bin/python3 - "$TMP" "$put_ms" "$LAST" "${SITE_INGRESS[lulea-1]}" "$SITES_TTL" "$FIRST" <<'PY' | tee "$TMP/checks.out"
 import json, sys, datetime
-tmp, put_ms, restart_ms, home_ip, ttl, first_id = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6])
+tmp, put_ms, last_id, home_ip, ttl, first_id = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6])
 def load(name):
     return json.load(open(f"{tmp}/{name}"))
 def check(name, cond):
@@ -191,7 +193,8 @@ imp = [i for i in imports if i["workload"] == "web"]
 check(f"lulea-1's import of web took the kept namespace over and is ready ({[i['phase'] for i in imp]})",
       imp and imp[0]["phase"] == "ready")
 
-later = [x for x in load("decisions.2.json")["decisions"] if x["kind"] == "rebalance" and ms(x["ts"]) >= restart_ms - 1000]
+later = sorted((x for x in load("decisions.2.json")["decisions"] if x["kind"] == "rebalance" and x["id"] > last_id),
+               key=lambda x: x["id"])
 x = later[0] if later else {"rebalance": {}, "workloads": [], "reasons": ["none"], "status": None}
 wl = {w["name"]: w for w in x["workloads"]}
 check(f"after the restart the window still counts 1 started; api stays ({x['status']}: {x['reasons'][-1]})",
