@@ -983,6 +983,19 @@ static void print_decision_detail(const cJSON *d)
     fmt_kw(cJSON_GetObjectItemCaseSensitive(d, "need_kw"), a, sizeof a);
     fmt_kw(cJSON_GetObjectItemCaseSensitive(d, "placed_kw"), b, sizeof b);
     printf("  need %s kW, placed %s kW\n", a, b);
+    const cJSON *rb = cJSON_GetObjectItemCaseSensitive(d, "rebalance");
+    if (cJSON_IsObject(rb)) {
+        const cJSON *started = cJSON_GetObjectItemCaseSensitive(rb, "started_in_window");
+        char count[32] = "-";
+        if (cJSON_IsNumber(started))
+            snprintf(count, sizeof count, "%.0f", started->valuedouble);
+        fmt_kw(cJSON_GetObjectItemCaseSensitive(rb, "site_spare_kw"), a, sizeof a);
+        fmt_kw(cJSON_GetObjectItemCaseSensitive(rb, "min_gain_kw"), b, sizeof b);
+        printf("  rebalance: window %s .. %s, %s of max_migrations %.0f started before; "
+               "min_gain_kw %s, min_residency %.0f s; this site's spare %s kW\n",
+               json_str(rb, "window_start"), json_str(rb, "window_end"), count,
+               json_num(rb, "max_migrations"), b, json_num(rb, "min_residency_s"), a);
+    }
     const cJSON *e;
     const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(d, "inputs");
     if (cJSON_GetArraySize(inputs) > 0)
@@ -1001,10 +1014,16 @@ static void print_decision_detail(const cJSON *d)
         if (cJSON_IsNumber(dt) && isfinite(dt->valuedouble))
             snprintf(down, sizeof down, "%.0f min", dt->valuedouble / 60);
         fmt_kw(cJSON_GetObjectItemCaseSensitive(e, "power_kw"), a, sizeof a);
-        printf("    %s %-20s %7s kW  prio %-4.0f down %-8s %s%s — %s\n",
+        /* A rebalance names each guest's home. */
+        const cJSON *home = cJSON_GetObjectItemCaseSensitive(e, "home_site");
+        char guest[96] = "";
+        if (cJSON_IsString(home))
+            snprintf(guest, sizeof guest, "%s(home %.64s)", cJSON_IsString(to) ? " " : "",
+                     home->valuestring);
+        printf("    %s %-20s %7s kW  prio %-4.0f down %-8s %s%s%s — %s\n",
                cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "chosen")) ? "*" : " ",
                json_str(e, "name"), a, json_num(e, "priority"), down,
-               cJSON_IsString(to) ? "-> " : "", cJSON_IsString(to) ? to->valuestring : "",
+               cJSON_IsString(to) ? "-> " : "", cJSON_IsString(to) ? to->valuestring : "", guest,
                json_str(e, "reason"));
     }
     const cJSON *peers = cJSON_GetObjectItemCaseSensitive(d, "peers");

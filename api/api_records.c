@@ -22,6 +22,7 @@
 #include "core/evaluator.h"
 #include "core/live_env.h"
 #include "core/placer.h"
+#include "core/rebalancer.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
 #include "lib/util.h"
@@ -480,11 +481,15 @@ static void answer_decision(struct api_call *c, const char *param, bool approve)
         decision_approve(&d, c->actor);
     else
         decision_reject(&d, c->actor);
-    /* An approved shed is placed now, with the peers' capacity of now. */
+    /* An approved shed or rebalance is placed now, with the peers'
+     * capacity of now. */
     if (d.status == DECISION_PLACING) {
         placing = true;
         pthread_mutex_lock(&c->a->place_lock);
-        placer_place_current(c->a, c->cfg, &d, c->now_ms, &grants);
+        if (d.kind == POL_ACTION_REBALANCE)
+            rebalancer_place(c->a, c->cfg, &d, c->now_ms, &grants);
+        else
+            placer_place_current(c->a, c->cfg, &d, c->now_ms, &grants);
     }
     char *body = decision_to_text(&d);
     int rc = body ? store_decision_transition(c->a->store, id, waiting,

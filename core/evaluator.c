@@ -12,6 +12,7 @@
 
 #include "core/live_env.h"
 #include "core/placer.h"
+#include "core/rebalancer.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "lib/vec.h"
@@ -348,7 +349,10 @@ static void on_decision(void *ctx, struct decision *d)
     bool placing = d->status == DECISION_PLACING;
     if (placing) {
         pthread_mutex_lock(&ev->a->place_lock);
-        placer_place_current(ev->a, tc->cfg, d, d->ts_ms, &grants);
+        if (d->kind == POL_ACTION_REBALANCE)
+            rebalancer_place(ev->a, tc->cfg, d, d->ts_ms, &grants);
+        else
+            placer_place_current(ev->a, tc->cfg, d, d->ts_ms, &grants);
     }
     int i = pol_engine_find(ev->engine, d->policy);
     char *state = NULL;

@@ -32,6 +32,7 @@
 #include "lib/util.h"
 #include "lib/vec.h"
 #include "store/store_import.h"
+#include "store/store_mig.h"
 
 /* Velero's --backup-sync-period when the config says nothing (hand-built
  * configs in tests), and the wait for a backup in periods: one because a
@@ -283,6 +284,68 @@ static enum step step_cleanup(struct importer *im, struct store_import *r, int64
 
 /* ---- waiting-backup ---- */
 
+/* The migration of r's namespace from this site to r's caller whose
+ * source is still kept here: the workload coming back is that one, and
+ * the kept copy (older than what comes back) makes way for it. 0 with
+ * *id, STORE_NOT_FOUND, or -1 with err. */
+static int kept_source(struct importer *im, const struct store_import *r, int64_t *id, char *err,
+                       size_t errlen)
+{
+    struct store_mig_move *moves = NULL;
+    size_t n = 0;
+    if (store_mig_moves(im->a->store, &moves, &n, err, errlen) != 0)
+        return -1;
+    int rc = STORE_NOT_FOUND;
+    for (size_t i = n; i-- > 0 && rc != 0;)
+        if (moves[i].source_kept && strcmp(moves[i].namespace_, r->namespace_) == 0 &&
+            strcmp(moves[i].peer, r->from_site) == 0) {
+            *id = moves[i].id;
+            rc = 0;
+        }
+    store_mig_moves_free(moves, n);
+    return rc;
+}
+
+/* The namespace exists and is not ours: the import fails, unless it is
+ * the source this site kept when it moved the workload to the caller
+ * (the workload comes back, a rebalance's failback): then the import
+ * takes it over (owns_namespace, written first) and deletes it, and
+ * restores once it is gone. The migration that kept it sees the import
+ * and counts its source as deleted (mig_phase.h, MIG_WANT_RETURN). */
+static enum step take_kept_source(struct importer *im, const struct imp_settings *st,
+                                  struct store_import *r, int64_t now_ms)
+{
+    char err[512];
+    if (!r->owns_namespace) {
+        int64_t mig = 0;
+        int rc = kept_source(im, r, &mig, err, sizeof err);
+        if (rc < 0) {
+            note(im, r, true, "cannot read this site's migrations: %s", err);
+            return STEP_WAIT;
+        }
+        if (rc == STORE_NOT_FOUND)
+            return fail(im, r, now_ms, "namespace %s already exists at %s", r->namespace_,
+                        st->site);
+        r->owns_namespace = true;
+        char event[2 * NOTE_MAX];
+        snprintf(event, sizeof event,
+                 "namespace %s is the source %s kept of its migration %lld to %s: %s comes "
+                 "back; deleting the kept copy to restore the one that comes",
+                 r->namespace_, st->site, (long long)mig, r->from_site, r->workload);
+        enum step next;
+        if (!persist(im, r, event, false, now_ms, &next))
+            return next;
+        log_info("import %lld (%s from %s): %s", (long long)r->id, r->workload, r->from_site,
+                 event);
+    }
+    if (im->ops.delete_namespace(im->ops.ctx, r->namespace_, err, sizeof err) != 0) {
+        note(im, r, true, "cannot delete the kept namespace %s: %s", r->namespace_, err);
+        return STEP_WAIT;
+    }
+    note(im, r, false, "deleting the kept namespace %s; waiting until it is gone", r->namespace_);
+    return STEP_WAIT;
+}
+
 /* The namespace as an import of r may find it; STEP_AGAIN when it may go on. */
 static enum step namespace_ready_for_restore(struct importer *im, const struct imp_settings *st,
                                              struct store_import *r, bool over, int64_t now_ms)
@@ -318,7 +381,7 @@ static enum step namespace_ready_for_restore(struct importer *im, const struct i
         return STEP_WAIT;
     }
     if (ns->exists)
-        return fail(im, r, now_ms, "namespace %s already exists at %s", r->namespace_, st->site);
+        return take_kept_source(im, st, r, now_ms);
     return STEP_AGAIN;
 }
 

@@ -22,6 +22,7 @@
 #include "migrator/mig_phase.h"
 #include "placement/pl_estimate.h"
 #include "store/store_hold.h"
+#include "store/store_import.h"
 #include "store/store_mig.h"
 
 struct migrator {
@@ -184,6 +185,16 @@ static void observe(struct migrator *mg, const struct floe_config *cfg, const st
         observe_import(mg, m, peer, m->import_id, &obs->import);
     if (wants & MIG_WANT_PRESTAGE)
         observe_import(mg, m, peer, m->prestage_id, &obs->prestage);
+    if (wants & MIG_WANT_RETURN) {
+        char err[256];
+        obs->returned.asked = true;
+        int rc = store_import_returned(mg->a->store, m->namespace_, m->peer, m->ended_ms,
+                                       &obs->returned.import_id, err, sizeof err);
+        obs->returned.found = rc == 0;
+        if (rc < 0)
+            log_warn("%s → %s (migration %lld): whether it came back is unknown: %s", m->workload,
+                     m->peer, (long long)m->id, err);
+    }
     (void)cfg;
 }
 

@@ -1275,8 +1275,9 @@ static void step_rolling_back(const struct store_mig *m, const struct mig_obs *o
     }
 }
 
-static void step_done(const struct store_mig *m, struct store_mig *next, const struct mig_params *p,
-                      int64_t now_ms, struct mig_action *act, struct mig_effects *fx)
+static void step_done(const struct store_mig *m, const struct mig_obs *obs, struct store_mig *next,
+                      const struct mig_params *p, int64_t now_ms, struct mig_action *act,
+                      struct mig_effects *fx)
 {
     if (now_ms < m->retry_at_ms)
         return;
@@ -1286,7 +1287,18 @@ static void step_done(const struct store_mig *m, struct store_mig *next, const s
         act->kind = MIG_ACT_RELEASE;
         return;
     }
-    if (m->source_deleted_ms || now_ms < m->retain_until_ms)
+    if (m->source_deleted_ms)
+        return;
+    if (obs->returned.found) {
+        next->source_deleted_ms = now_ms;
+        next->error[0] = '\0';
+        eventf(fx, false,
+               "%s came back from %s (import %lld here took the namespace over): the source kept "
+               "here was replaced by it and is not deleted",
+               m->workload, m->peer, (long long)obs->returned.import_id);
+        return;
+    }
+    if (now_ms < m->retain_until_ms)
         return;
     act->kind = MIG_ACT_DELETE_NS;
     (void)p;
@@ -1295,6 +1307,8 @@ static void step_done(const struct store_mig *m, struct store_mig *next, const s
 unsigned mig_wants(const struct store_mig *m)
 {
     enum mig_phase ph = phase_of(m);
+    if (ph == MIG_PH_DONE && m->released_ms && !m->source_deleted_ms)
+        return MIG_WANT_RETURN;
     if (m->result[0])
         return 0;
     switch (ph) {
@@ -1332,7 +1346,7 @@ bool mig_step(const struct store_mig *m, const struct mig_obs *obs, const struct
         problem(m, next, fx, "unknown phase '%s' in the store: left alone", m->phase);
     } else if (m->result[0]) {
         if (phase == MIG_PH_DONE)
-            step_done(m, next, p, now_ms, act, fx);
+            step_done(m, obs, next, p, now_ms, act, fx);
     } else if (m->abort_requested && phase != MIG_PH_ROLLING_BACK && !m->traffic_switched_ms) {
         rollback(next, p, now_ms, fx, "aborted by %s",
                  m->abort_by[0] ? m->abort_by : "an operator");

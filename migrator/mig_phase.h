@@ -58,7 +58,11 @@
  *   done         releases the reservation at the peer (step 0; the hold
  *                with it), keeps the source at 0 replicas until
  *                retain_source has passed and then deletes its
- *                namespace (step 1).
+ *                namespace (step 1). When the workload comes back
+ *                before that (a rebalance's failback: an import here
+ *                from the peer takes the kept namespace over,
+ *                MIG_WANT_RETURN), the source counts as deleted then,
+ *                and is not deleted again.
  * Incremental restore (migrator.incremental_restore, stateful only):
  * once the initial Backup completed, the source asks the target for a
  * prestage import of it (POST /v1/imports with `prestage`: the target
@@ -235,6 +239,7 @@ enum {
     MIG_WANT_NS = 4,        /* read the source namespace */
     MIG_WANT_IMPORT = 8,    /* GET the import m->import_id at the peer */
     MIG_WANT_PRESTAGE = 16, /* GET the import m->prestage_id at the peer */
+    MIG_WANT_RETURN = 32,   /* done, source kept: did it come back (mig_obs.returned)? */
 };
 unsigned mig_wants(const struct store_mig *m);
 
@@ -257,6 +262,15 @@ struct mig_obs {
         long http_status; /* the answer's status (404: the target forgot it) */
         char error[400];
     } import, prestage;
+    /* MIG_WANT_RETURN: an import here from m->peer of m->namespace_, made
+     * after the migration ended, took the kept source over (the workload
+     * came back: core/importer.h deleted the old copy to restore the
+     * returning one). The source then counts as deleted and is never
+     * deleted again (that would delete what came back). */
+    struct {
+        bool asked, found;
+        int64_t import_id;
+    } returned;
 };
 
 enum mig_act_kind {

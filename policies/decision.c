@@ -77,6 +77,8 @@ void decision_init(struct decision *d)
     d->need_kw = NAN;
     d->placed_kw = NAN;
     d->inflight_kw = NAN;
+    d->rebalance.started_in_window = -1;
+    d->rebalance.site_spare_kw = NAN;
 }
 
 void decision_clear_placement(struct decision *d)
@@ -87,6 +89,7 @@ void decision_clear_placement(struct decision *d)
         free(d->workloads[i].to);
         free(d->workloads[i].reservation);
         free(d->workloads[i].reason);
+        free(d->workloads[i].home_site);
     }
     free(d->workloads);
     d->workloads = NULL;
@@ -161,6 +164,7 @@ void decision_add_workload(struct decision *d, const struct decision_workload *w
         .to = util_strdup(w->to),
         .reservation = util_strdup(w->reservation),
         .reason = util_strdup(w->reason),
+        .home_site = util_strdup(w->home_site),
     };
 }
 
@@ -193,10 +197,8 @@ static void act(struct decision *d)
         decision_add_reason(d, "notify: the decision is the notification");
         break;
     case POL_ACTION_SHED:
-        d->status = DECISION_PLACING; /* the caller's placement resolves it */
-        break;
     case POL_ACTION_REBALANCE:
-        decision_not_placed(d, "rebalance does not move workloads in this version");
+        d->status = DECISION_PLACING; /* the caller's placement resolves it */
         break;
     }
 }
@@ -312,6 +314,29 @@ static void push(cJSON *arr, cJSON *item)
         abort();
 }
 
+static cJSON *json_time_or_null(int64_t ms)
+{
+    if (ms <= 0)
+        return cJSON_CreateNull();
+    char ts[32];
+    util_format_rfc3339(ms, ts, sizeof ts);
+    return cJSON_CreateString(ts);
+}
+
+static cJSON *rebalance_to_json(const struct decision_rebalance *r)
+{
+    cJSON *o = must(cJSON_CreateObject());
+    put(o, "min_gain_kw", json_number(r->min_gain_kw));
+    put(o, "max_migrations", cJSON_CreateNumber(r->max_migrations));
+    put(o, "min_residency_s", json_number((double)r->min_residency_ms / 1000.0));
+    put(o, "window_start", json_time_or_null(r->window_start_ms));
+    put(o, "window_end", json_time_or_null(r->window_end_ms));
+    put(o, "started_in_window",
+        r->started_in_window >= 0 ? cJSON_CreateNumber(r->started_in_window) : cJSON_CreateNull());
+    put(o, "site_spare_kw", json_number(r->site_spare_kw));
+    return o;
+}
+
 cJSON *decision_to_json(const struct decision *d)
 {
     char ts[32];
@@ -326,6 +351,9 @@ cJSON *decision_to_json(const struct decision *d)
     put(o, "placed_kw", json_number(d->placed_kw));
     put(o, "inflight_kw", json_number(d->inflight_kw));
     put(o, "deadline_s", d->deadline_s > 0 ? json_number(d->deadline_s) : cJSON_CreateNull());
+    bool rebalance = d->kind == POL_ACTION_REBALANCE;
+    if (rebalance)
+        put(o, "rebalance", rebalance_to_json(&d->rebalance));
 
     cJSON *inputs = must(cJSON_CreateArray());
     put(o, "inputs", inputs);
@@ -354,6 +382,8 @@ cJSON *decision_to_json(const struct decision *d)
         put(e, "to", json_string_or_null(w->to));
         put(e, "reservation", json_string_or_null(w->reservation));
         put(e, "reason", json_string_or_null(w->reason));
+        if (rebalance)
+            put(e, "home_site", json_string_or_null(w->home_site));
     }
 
     cJSON *peers = must(cJSON_CreateArray());
@@ -496,7 +526,7 @@ static int read_workloads(const cJSON *arr, struct decision *d, char *err, size_
         char path[48];
         snprintf(path, sizeof path, "workloads[%zu]", i);
         struct decision_workload w = {0};
-        const char *name, *ns, *to, *reason, *reservation;
+        const char *name, *ns, *to, *reason, *reservation, *home = NULL;
         double priority;
         if (need_object(e, path, err, errlen) < 0)
             return -1;
@@ -510,7 +540,8 @@ static int read_workloads(const cJSON *arr, struct decision *d, char *err, size_
             need_bool(e, path, "chosen", &w.chosen, err, errlen) < 0 ||
             need_string(e, path, "to", true, &to, err, errlen) < 0 ||
             need_string(e, path, "reservation", true, &reservation, err, errlen) < 0 ||
-            need_string(e, path, "reason", true, &reason, err, errlen) < 0)
+            need_string(e, path, "reason", true, &reason, err, errlen) < 0 ||
+            need_string(e, path, "home_site", true, &home, err, errlen) < 0)
             return -1;
         if (!isnan(priority) && (priority < -1e9 || priority > 1e9 || priority != floor(priority)))
             return errf(err, errlen, "%spriority: must be an integer", path);
@@ -520,6 +551,7 @@ static int read_workloads(const cJSON *arr, struct decision *d, char *err, size_
         w.to = (char *)to;
         w.reservation = (char *)reservation;
         w.reason = (char *)reason;
+        w.home_site = (char *)home;
         decision_add_workload(d, &w);
     }
     return 0;
@@ -548,6 +580,49 @@ static int read_peers(const cJSON *arr, struct decision *d, char *err, size_t er
         p.reason = (char *)reason;
         decision_add_peer(d, &p);
     }
+    return 0;
+}
+
+/* A time or null (0); absent reads as null. */
+static int opt_time(const cJSON *obj, const char *path, const char *key, int64_t *out, char *err,
+                    size_t errlen)
+{
+    const char *text = NULL;
+    *out = 0;
+    if (need_string(obj, path, key, true, &text, err, errlen) < 0)
+        return -1;
+    if (text && util_parse_time_ms(text, out) < 0)
+        return errf(err, errlen, "%s%s: not an RFC 3339 time: '%s'", path, key, text);
+    return 0;
+}
+
+static int read_rebalance(const cJSON *obj, struct decision *d, char *err, size_t errlen)
+{
+    const cJSON *r = field(obj, "rebalance");
+    if (!r || cJSON_IsNull(r))
+        return 0;
+    if (need_object(r, "rebalance", err, errlen) < 0)
+        return -1;
+    const char *path = "rebalance.";
+    struct decision_rebalance *rb = &d->rebalance;
+    double max, residency_s, started;
+    if (opt_number(r, path, "min_gain_kw", &rb->min_gain_kw, err, errlen) < 0 ||
+        opt_number(r, path, "max_migrations", &max, err, errlen) < 0 ||
+        opt_number(r, path, "min_residency_s", &residency_s, err, errlen) < 0 ||
+        opt_time(r, path, "window_start", &rb->window_start_ms, err, errlen) < 0 ||
+        opt_time(r, path, "window_end", &rb->window_end_ms, err, errlen) < 0 ||
+        opt_number(r, path, "started_in_window", &started, err, errlen) < 0 ||
+        opt_number(r, path, "site_spare_kw", &rb->site_spare_kw, err, errlen) < 0)
+        return -1;
+    if (!isnan(max) && (max < 0 || max > 1e6 || max != floor(max)))
+        return errf(err, errlen, "rebalance.max_migrations: must be a whole number");
+    if (!isnan(started) && (started < 0 || started > 1e9 || started != floor(started)))
+        return errf(err, errlen, "rebalance.started_in_window: must be a whole number");
+    if (!isnan(residency_s) && (residency_s < 0 || residency_s > 1e12))
+        return errf(err, errlen, "rebalance.min_residency_s: out of range");
+    rb->max_migrations = isnan(max) ? 0 : (int)max;
+    rb->started_in_window = isnan(started) ? -1 : (int)started;
+    rb->min_residency_ms = isnan(residency_s) ? 0 : (int64_t)llround(residency_s * 1000.0);
     return 0;
 }
 
@@ -608,7 +683,8 @@ int decision_from_json(const cJSON *obj, struct decision *out, char *err, size_t
         out->deadline_s = 0; /* null or absent: none */
     if (read_inputs(inputs, out, err, errlen) < 0 ||
         read_workloads(workloads, out, err, errlen) < 0 ||
-        read_peers(peers, out, err, errlen) < 0 || read_reasons(reasons, out, err, errlen) < 0)
+        read_peers(peers, out, err, errlen) < 0 || read_reasons(reasons, out, err, errlen) < 0 ||
+        read_rebalance(obj, out, err, errlen) < 0)
         goto fail;
     return 0;
 fail:

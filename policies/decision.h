@@ -19,6 +19,15 @@
  *    "peers": [{"name", "accepting", "spare_kw", "reserved_kw", "reason"}],
  *    "placed_kw": 150, "inflight_kw": 0, "deadline_s": null,
  *    "reasons": ["entered firing: `when` held for 2m", "placement not configured"]}
+ * A rebalance decision adds "home_site" to each workload (the peer a
+ * guest belongs to; null for this site's own) and
+ *    "rebalance": {"min_gain_kw", "max_migrations", "min_residency_s",
+ *                  "window_start", "window_end", "started_in_window",
+ *                  "site_spare_kw"}
+ * its action's parameters, the schedule window it counts max_migrations in
+ * (RFC 3339; null when not known), the migrations the policy had started
+ * in that window before this decision and this site's spare kW when it
+ * planned (both null until it planned: observe, approve, replay).
  * ts is RFC 3339 UTC; need_kw and an unknown input's value are null when
  * not applicable / unknown; numbers are written with 12 significant digits
  * (so 400 * 1.1 - 300 reads 140, not 140.00000000000006).
@@ -31,13 +40,18 @@
  *   no-need            shed whose need_kw (action.kw minus the kW of this
  *                      site's migrations already in flight) is <= 0: the
  *                      reason says whether in-flight work covers it.
+ *                      rebalance with nothing to move: no guest due home,
+ *                      no peer with more than min_gain_kw more spare, the
+ *                      window's max_migrations started already, or every
+ *                      candidate within min_residency.
  *   observed           mode observe: recorded only ("mode observe:
  *                      recorded only").
  *   awaiting-approval  mode approve: waits for POST
  *                      /v1/decisions/{id}/approve or /reject.
  *   notified           mode auto, action notify: the decision (and the
  *                      alarm it raises) is the whole action.
- *   placing            mode auto, action shed: handed to placement. Only
+ *   placing            mode auto, action shed or rebalance: handed to
+ *                      placement (core/placer.h, core/rebalancer.h). Only
  *                      in flight between decision_classify and the
  *                      placement that resolves it to one of the next three;
  *                      never stored.
@@ -45,15 +59,23 @@
  *                      workloads, their peers and reservation ids are in
  *                      the record. Without a migrator nothing moves yet
  *                      and the reservations lapse at their TTL.
+ *                      rebalance: every move the plan wanted is reserved
+ *                      (failbacks home, levelling moves); the migrator
+ *                      carries them out.
  *   partial            shed: some workloads are reserved at peers but they
  *                      cover less than need_kw; a reason says how many kW
- *                      are missing and why.
+ *                      are missing and why. rebalance: some moves are
+ *                      reserved, a peer refused the others.
  *   no-placement       nothing was reserved: placement not configured (no
  *                      peers, no workloads, or `floe replay`, which does
  *                      not place), no movable workload, or no peer with
  *                      capacity; the reasons and the workloads' and peers'
- *                      entries say which. Also mode auto rebalance, which
- *                      this version does not act on.
+ *                      entries say which. rebalance: a move was wanted
+ *                      (a guest's home, a peer with much more spare) and
+ *                      none could be reserved (the home not accepting or
+ *                      without the spare, a refusal), or rebalance is not
+ *                      configured (no peers, workloads or migrator; `floe
+ *                      replay`).
  *   rejected           an operator rejected a decision awaiting approval.
  * An approved decision takes the status mode auto would have given it
  * (notified, or placing and then what placement makes of it), with
@@ -109,6 +131,7 @@ struct decision_workload {
     char *to;          /* the peer it goes to when chosen, else NULL */
     char *reservation; /* the id the peer granted, else NULL */
     char *reason;      /* why it was taken or left */
+    char *home_site;   /* rebalance: the peer a guest belongs to; NULL = this site's own */
 };
 
 /* A peer asked for capacity. */
@@ -118,6 +141,16 @@ struct decision_peer {
     double spare_kw;    /* NAN when the peer did not answer */
     double reserved_kw; /* what this decision reserved there (0 = nothing) */
     char *reason;
+};
+
+/* A rebalance decision's parameters and what it counted (decision.h top). */
+struct decision_rebalance {
+    double min_gain_kw;
+    int max_migrations;
+    int64_t min_residency_ms;
+    int64_t window_start_ms, window_end_ms; /* 0 = not known */
+    int started_in_window;                  /* -1 until planned */
+    double site_spare_kw;                   /* NAN until planned or when unknown */
 };
 
 struct decision {
@@ -138,9 +171,11 @@ struct decision {
     size_t npeers, cap_peers;
     char **reasons;
     size_t nreasons, cap_reasons;
+    struct decision_rebalance rebalance; /* kind rebalance only */
 };
 
-/* Zeroes d (need_kw NAN): an empty decision ready to fill. */
+/* Zeroes d (need_kw NAN, rebalance's unknowns unknown): an empty
+ * decision ready to fill. */
 void decision_init(struct decision *d);
 /* Frees what d owns and re-initialises it. NULL is a no-op. */
 void decision_clear(struct decision *d);

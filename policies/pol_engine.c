@@ -503,6 +503,56 @@ bool pol_window_open(int start_min, int end_min, unsigned days_mask, const struc
     return (today && now >= start_min) || (yesterday && now < end_min);
 }
 
+/* A window that is open all day on the days it lists. */
+static bool whole_day_window(int start_min, int end_min)
+{
+    return start_min == end_min || (start_min == 0 && end_min >= 1440);
+}
+
+/* The longest a window can stay open in one piece: 24 h, plus the hour
+ * repeated when the clocks go back; the walks below stop there. */
+#define WINDOW_MAX_MINUTES (25 * 60 + 1)
+
+static bool open_at(const struct pol_tz *tz, int start_min, int end_min, unsigned days_mask,
+                    int64_t ms, struct pol_local *l)
+{
+    pol_tz_local(tz, ms, l);
+    return pol_window_open(start_min, end_min, days_mask, l);
+}
+
+int pol_window_bounds(const struct pol_tz *tz, int start_min, int end_min, unsigned days_mask,
+                      int64_t now_ms, int64_t *from_ms, int64_t *until_ms)
+{
+    const int64_t minute = 60000;
+    int64_t t0 = now_ms - ((now_ms % minute) + minute) % minute;
+    struct pol_local l;
+    if (!open_at(tz, start_min, end_min, days_mask, t0, &l))
+        return -1;
+    bool whole_day = whole_day_window(start_min, end_min);
+    /* Minute by minute: a binary search each, a few thousand at most,
+     * and exact across every change of the site's UTC offset. */
+    int64_t t = t0;
+    for (int i = 0; i < WINDOW_MAX_MINUTES; i++) {
+        if (whole_day && l.hour == 0 && l.minute == 0)
+            break;
+        struct pol_local before;
+        if (!open_at(tz, start_min, end_min, days_mask, t - minute, &before))
+            break;
+        t -= minute;
+        l = before;
+    }
+    *from_ms = t;
+    t = t0 + minute;
+    for (int i = 0; i < WINDOW_MAX_MINUTES; i++) {
+        if (!open_at(tz, start_min, end_min, days_mask, t, &l) ||
+            (whole_day && l.hour == 0 && l.minute == 0))
+            break;
+        t += minute;
+    }
+    *until_ms = t;
+    return 0;
+}
+
 /* ---- engine ------------------------------------------------------------ */
 
 struct policy {

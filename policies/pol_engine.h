@@ -91,6 +91,18 @@ int pol_local_time(int64_t ms, const char *tz, struct pol_local *out);
  * day); days_mask bit 0 = Monday .. bit 6 = Sunday, 0 = every day. */
 bool pol_window_open(int start_min, int end_min, unsigned days_mask, const struct pol_local *l);
 
+/* The occurrence of a schedule window (same parameters) that is open at
+ * now_ms, in the site time of tz: *from_ms its first minute, *until_ms the
+ * first minute after it, both whole UTC minutes. A window open on
+ * consecutive local days without a break (a whole-day window) is cut at
+ * local midnight, so each day is one occurrence; a window that repeats an
+ * hour when the clocks go back is one occurrence, as the engine keeps it
+ * open. Returns 0, or -1 when the window is not open at now_ms. What
+ * counts per window (a rebalance's max_migrations) is counted from
+ * *from_ms. */
+int pol_window_bounds(const struct pol_tz *tz, int start_min, int end_min, unsigned days_mask,
+                      int64_t now_ms, int64_t *from_ms, int64_t *until_ms);
+
 /* ---- engine ------------------------------------------------------------- */
 
 enum pol_state { POL_STATE_OK, POL_STATE_PENDING, POL_STATE_FIRING };

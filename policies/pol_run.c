@@ -29,6 +29,14 @@ struct policy_info {
     enum pol_action_type type;
     int64_t for_ms, cooldown_ms;
     int64_t deadline_ms; /* shed: action.deadline, 0 = none */
+    /* rebalance: its action's parameters and its schedule, which bound
+     * the window its max_migrations counts in */
+    double min_gain_kw;
+    int max_migrations;
+    int64_t min_residency_ms;
+    bool has_schedule;
+    int start_min, end_min;
+    unsigned days_mask;
 };
 
 /* One value read by an expression, as pol_env.input reported it; names
@@ -160,8 +168,20 @@ int pol_run_new(struct pol_run **out, const struct pol_run_setup *s, char *err, 
     run->npols = s->npolicies;
     for (size_t i = 0; i < s->npolicies; i++) {
         const struct cfg_policy *p = &s->policies[i];
-        run->pols[i] = (struct policy_info){p->mode, p->action.type, p->for_ms, p->cooldown_ms,
-                                            p->action.deadline_ms};
+        run->pols[i] = (struct policy_info){
+            .mode = p->mode,
+            .type = p->action.type,
+            .for_ms = p->for_ms,
+            .cooldown_ms = p->cooldown_ms,
+            .deadline_ms = p->action.deadline_ms,
+            .min_gain_kw = p->action.min_gain_kw,
+            .max_migrations = p->action.max_migrations,
+            .min_residency_ms = p->action.min_residency_ms,
+            .has_schedule = p->has_schedule,
+            .start_min = p->schedule.start_min,
+            .end_min = p->schedule.end_min,
+            .days_mask = p->schedule.days_mask,
+        };
     }
     for (size_t i = 0; i < s->nderive; i++) {
         const struct cfg_derive *c = &s->derive[i];
@@ -248,6 +268,24 @@ static void add_inputs(const struct pol_run *run, struct decision *d)
     }
 }
 
+/* A rebalance's parameters, and the window it counts max_migrations in:
+ * its schedule's occurrence open now, or without a schedule the site's
+ * local day (unknown without a time zone). */
+static void rebalance_params(const struct pol_run *run, const struct policy_info *p, int64_t now_ms,
+                             struct decision_rebalance *r)
+{
+    r->min_gain_kw = p->min_gain_kw;
+    r->max_migrations = p->max_migrations;
+    r->min_residency_ms = p->min_residency_ms;
+    if (!run->tz)
+        return;
+    if (p->has_schedule)
+        pol_window_bounds(run->tz, p->start_min, p->end_min, p->days_mask, now_ms,
+                          &r->window_start_ms, &r->window_end_ms);
+    else
+        pol_window_bounds(run->tz, 0, 0, 0, now_ms, &r->window_start_ms, &r->window_end_ms);
+}
+
 static void make_decision(struct pol_run *run, size_t i, const struct pol_tick *tick,
                           int64_t now_ms, double inflight_kw, const struct pol_run_ops *ops)
 {
@@ -265,6 +303,8 @@ static void make_decision(struct pol_run *run, size_t i, const struct pol_tick *
     d.kind = p->type;
     if (p->type == POL_ACTION_SHED)
         d.deadline_s = (double)p->deadline_ms / 1000.0;
+    if (p->type == POL_ACTION_REBALANCE)
+        rebalance_params(run, p, now_ms, &d.rebalance);
     decision_set_policy(&d, pol_engine_name(run->eng, i));
     add_inputs(run, &d);
     char dur[32];

@@ -18,7 +18,10 @@
  *      is evaluated and need_kw = action.kw - inflight_kw; its inputs are
  *      every value `when`, `clear` and `action.kw` read in this tick (via
  *      pol_env.input, each name once, in the order first read); its status
- *      and reasons come from decision_classify.
+ *      and reasons come from decision_classify. A rebalance carries its
+ *      action's parameters and the window its max_migrations counts in
+ *      (pol_window_bounds: the schedule's occurrence open now, or the
+ *      site's local day without a schedule; unknown without a time zone).
  *
  * The env the caller passes is wrapped, not changed: pol_run supplies
  * now_ms, the site local time (from the time zone given at pol_run_new),

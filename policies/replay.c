@@ -304,7 +304,11 @@ static void on_decision(void *ctx, struct decision *d)
     struct run_ctx *rc = ctx;
     d->id = ++rc->next_id;
     /* A replay asks no peer and reserves nothing. */
-    if (d->status == DECISION_PLACING)
+    if (d->status == DECISION_PLACING && d->kind == POL_ACTION_REBALANCE)
+        decision_not_placed(d, "rebalance not carried out: `floe replay` asks no peer and has no "
+                               "workload inventory, so it cannot say which guests would go home "
+                               "or what would move");
+    else if (d->status == DECISION_PLACING)
         decision_not_placed(d, "placement not configured");
     if (!rc->out->decisions)
         return;

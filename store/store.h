@@ -115,6 +115,9 @@ int store_decision_transition(struct store *s, int64_t id, const char *from, con
 /* Decisions with ts >= since_ms, newest first, at most limit. */
 int store_decisions(struct store *s, int64_t since_ms, size_t limit,
                     struct store_decision_row **rows, size_t *n, char *err, size_t errlen);
+/* The same of one policy only (policy NULL: of every policy). */
+int store_decisions_of(struct store *s, const char *policy, int64_t since_ms, size_t limit,
+                       struct store_decision_row **rows, size_t *n, char *err, size_t errlen);
 /* One decision into *row: 0 found, STORE_NOT_FOUND, or -1. Free the
  * row's strings with store_decision_row_clear. */
 int store_decision_get(struct store *s, int64_t id, struct store_decision_row *row, char *err,

@@ -782,6 +782,35 @@ int store_import_find_prestage(struct store *s, const char *reservation, const c
     return rc;
 }
 
+int store_import_returned(struct store *s, const char *namespace_, const char *from_site,
+                          int64_t since_ms, int64_t *id, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&s->read_lock);
+    int rc = -1;
+    sqlite3_stmt *st = store_prepare(s, s->reader,
+                                     "SELECT id FROM import WHERE namespace = ?1 AND from_site = ?2"
+                                     " AND created_ms >= ?3 AND owns_namespace"
+                                     " ORDER BY created_ms DESC LIMIT 1",
+                                     err, errlen);
+    if (st) {
+        sqlite3_bind_text(st, 1, namespace_, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, from_site, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, since_ms);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW) {
+            *id = sqlite3_column_int64(st, 0);
+            rc = 0;
+        } else if (step == SQLITE_DONE) {
+            rc = STORE_NOT_FOUND;
+        } else {
+            store_fail(s, s->reader, "find a returning import", err, errlen);
+        }
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->read_lock);
+    return rc;
+}
+
 /* ---- events, counts ---- */
 
 void store_import_events_free(struct store_import_event *rows, size_t n)

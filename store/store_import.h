@@ -162,6 +162,14 @@ int store_import_drop(struct store *s, int64_t id, const char *owner, const char
 int store_import_find_prestage(struct store *s, const char *reservation, const char *namespace_,
                                int64_t *id, char *err, size_t errlen);
 
+/* The import that took namespace_ over when its workload came back from
+ * from_site (core/importer.h: a failback restores into the namespace this
+ * site kept of its own migration there, deleting the old copy first):
+ * the newest import of namespace_ from from_site created at or after
+ * since_ms that owns the namespace. 0 with *id, STORE_NOT_FOUND, or -1. */
+int store_import_returned(struct store *s, const char *namespace_, const char *from_site,
+                          int64_t since_ms, int64_t *id, char *err, size_t errlen);
+
 struct store_import_event {
     int64_t ts_ms;
     char *phase;

@@ -670,6 +670,73 @@ out:
     return rc;
 }
 
+void store_mig_moves_free(struct store_mig_move *rows, size_t n)
+{
+    for (size_t i = 0; rows && i < n; i++) {
+        free(rows[i].workload);
+        free(rows[i].namespace_);
+        free(rows[i].peer);
+    }
+    free(rows);
+}
+
+static char *column_copy(sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    return strdup(t ? (const char *)t : "");
+}
+
+int store_mig_moves(struct store *s, struct store_mig_move **rows, size_t *n, char *err,
+                    size_t errlen)
+{
+    *rows = NULL;
+    *n = 0;
+    struct store_mig_move *out = NULL;
+    size_t len = 0, cap = 0;
+    pthread_mutex_lock(&s->read_lock);
+    int rc = -1;
+    sqlite3_stmt *st = store_prepare(s, s->reader,
+                                     "SELECT id, workload, namespace, peer, ended_ms,"
+                                     " source_deleted_ms FROM migration WHERE result = 'done'"
+                                     " ORDER BY id",
+                                     err, errlen);
+    if (!st)
+        goto out;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (vec_reserve(out, cap, len + 1) < 0)
+            goto oom;
+        struct store_mig_move *m = &out[len];
+        memset(m, 0, sizeof *m);
+        m->id = sqlite3_column_int64(st, 0);
+        m->workload = column_copy(st, 1);
+        m->namespace_ = column_copy(st, 2);
+        m->peer = column_copy(st, 3);
+        m->ended_ms = sqlite3_column_int64(st, 4);
+        m->source_kept = sqlite3_column_int64(st, 5) == 0;
+        len++;
+        if (!m->workload || !m->namespace_ || !m->peer)
+            goto oom;
+    }
+    if (step != SQLITE_DONE) {
+        store_fail(s, s->reader, "migrations", err, errlen);
+        goto out;
+    }
+    *rows = out;
+    *n = len;
+    out = NULL;
+    len = 0;
+    rc = 0;
+    goto out;
+oom:
+    errf(err, errlen, "%s: migrations: out of memory", s->path);
+out:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->read_lock);
+    store_mig_moves_free(out, len);
+    return rc;
+}
+
 int store_mig_events(struct store *s, int64_t id, size_t limit, struct store_mig_event **rows,
                      size_t *n, char *err, size_t errlen)
 {

@@ -210,6 +210,21 @@ int store_mig_pending(struct store *s, struct store_mig **rows, size_t *n, char 
 int store_mig_busy(struct store *s, char ***names, size_t *n, char *err, size_t errlen);
 void store_mig_names_free(char **names, size_t n);
 
+/* A migration that ended done, for what other modules need of the moves
+ * this site made (the rebalance's homes, an import taking back a kept
+ * source): strings owned by the row. */
+struct store_mig_move {
+    int64_t id;
+    char *workload, *namespace_, *peer;
+    int64_t ended_ms;
+    bool source_kept; /* its source namespace is still kept here (not deleted) */
+};
+/* Every migration that ended done, oldest first; free with
+ * store_mig_moves_free. */
+int store_mig_moves(struct store *s, struct store_mig_move **rows, size_t *n, char *err,
+                    size_t errlen);
+void store_mig_moves_free(struct store_mig_move *rows, size_t n);
+
 /* Asks migration id to roll back: sets abort_requested (and abort_by)
  * when it has no result yet and traffic has not been switched to the
  * peer. Returns 0, STORE_NOT_FOUND, STORE_CONFLICT (ended, or already cut

@@ -279,6 +279,12 @@ void store_decision_rows_free(struct store_decision_row *rows, size_t n)
 int store_decisions(struct store *s, int64_t since_ms, size_t limit,
                     struct store_decision_row **rows, size_t *n, char *err, size_t errlen)
 {
+    return store_decisions_of(s, NULL, since_ms, limit, rows, n, err, errlen);
+}
+
+int store_decisions_of(struct store *s, const char *policy, int64_t since_ms, size_t limit,
+                       struct store_decision_row **rows, size_t *n, char *err, size_t errlen)
+{
     *rows = NULL;
     *n = 0;
     pthread_mutex_lock(&s->read_lock);
@@ -287,12 +293,17 @@ int store_decisions(struct store *s, int64_t since_ms, size_t limit,
     size_t len = 0, cap = 0;
     sqlite3_stmt *st = store_prepare(s, s->reader,
                                      "SELECT id, ts_ms, policy, kind, status, body FROM decision "
-                                     "WHERE ts_ms >= ? ORDER BY id DESC LIMIT ?",
+                                     "WHERE ts_ms >= ?1 AND (?3 IS NULL OR policy = ?3) "
+                                     "ORDER BY id DESC LIMIT ?2",
                                      err, errlen);
     if (!st)
         goto out;
     sqlite3_bind_int64(st, 1, since_ms);
     sqlite3_bind_int64(st, 2, limit > (size_t)INT64_MAX ? -1 : (int64_t)limit);
+    if (policy)
+        sqlite3_bind_text(st, 3, policy, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 3);
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         if (vec_reserve(out, cap, len + 1) < 0) {

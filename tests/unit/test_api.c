@@ -1009,6 +1009,40 @@ static void store_awaiting_decision(struct fixture *f, int64_t *id)
     decision_clear(&d);
 }
 
+/* An approved rebalance is carried out by the rebalancer at approval:
+ * one approved after its schedule window closed moves nothing. */
+static void an_approved_rebalance_after_its_window_moves_nothing(void **state)
+{
+    struct fixture *f = *state;
+    struct decision d;
+    decision_init(&d);
+    d.ts_ms = BASE_MS;
+    d.kind = POL_ACTION_REBALANCE;
+    d.rebalance.max_migrations = 2;
+    d.rebalance.window_start_ms = BASE_MS - 3600000;
+    d.rebalance.window_end_ms = BASE_MS + 60000; /* long gone at the approval */
+    decision_set_policy(&d, "overnight-rebalance");
+    decision_classify(&d, &(struct decision_facts){.mode = POL_MODE_APPROVE, .kw = NAN});
+    assert_int_equal(d.status, DECISION_AWAITING_APPROVAL);
+    char *body = decision_to_text(&d);
+    char err[256] = "";
+    int64_t id;
+    if (store_decision_add(f->a.store, d.ts_ms, d.policy, "rebalance", "awaiting-approval", body,
+                           NULL, &id, err, sizeof err) != 0)
+        fail_msg("store_decision_add: %s", err);
+    free(body);
+    decision_clear(&d);
+    char path[64];
+    snprintf(path, sizeof path, "/v1/decisions/%lld/approve", (long long)id);
+    struct answer ans = call_full(f, "POST", path, NULL, "Bearer " TOKEN_OPERATOR, 0);
+    if (ans.status != 200)
+        fail_msg("approve: %d %s", ans.status, ans.body);
+    assert_non_null(strstr(ans.body, "\"status\":\"no-placement\""));
+    assert_non_null(strstr(ans.body, "\"approved by "));
+    assert_non_null(strstr(ans.body, "nothing moved: its schedule window closed at "));
+    answer_clear(&ans);
+}
+
 /* A Prometheus counter must never go down: an approve moves a decision
  * from awaiting-approval to the status auto mode gives it, and the count
  * of decisions that were ever awaiting approval stays what it was. The
@@ -1322,6 +1356,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             prometheus_counters_never_decrease_when_a_decision_is_approved, setup, teardown),
+        cmocka_unit_test_setup_teardown(an_approved_rebalance_after_its_window_moves_nothing, setup,
+                                        teardown),
         cmocka_unit_test(prometheus_render_is_exact),
         cmocka_unit_test(prometheus_peer_families_are_exact),
         cmocka_unit_test(prometheus_label_values_are_escaped),

@@ -43,8 +43,8 @@ static const struct classify_case classify_cases[] = {
      NAN, "notify: the decision is the notification"},
     {"auto_shed_goes_to_placement", POL_MODE_AUTO, POL_ACTION_SHED, NULL, 140, 0,
      DECISION_PLACING, 140, NULL},
-    {"auto_rebalance_has_no_placement", POL_MODE_AUTO, POL_ACTION_REBALANCE, NULL, NAN, 0,
-     DECISION_NO_PLACEMENT, NAN, "rebalance does not move workloads in this version"},
+    {"auto_rebalance_goes_to_placement", POL_MODE_AUTO, POL_ACTION_REBALANCE, NULL, NAN, 0,
+     DECISION_PLACING, NAN, NULL},
     {"unknown_when_beats_mode", POL_MODE_AUTO, POL_ACTION_NOTIFY, "when", NAN, 0,
      DECISION_INPUTS_UNKNOWN, NAN, "inputs unknown: `when`"},
     {"unknown_clear_in_observe", POL_MODE_OBSERVE, POL_ACTION_SHED, "clear", 30, 0,
@@ -278,6 +278,80 @@ static void test_json_round_trip_keeps_every_field(void **state)
     decision_clear(&back);
 }
 
+/* A rebalance record keeps its parameters, its window, what it counted
+ * and each workload's home through the store. */
+static void test_rebalance_json_round_trip_keeps_home_and_window(void **state)
+{
+    (void)state;
+    struct decision d, back;
+    decision_init(&d);
+    d.id = 4;
+    d.ts_ms = 1774746000000LL; /* 2026-03-29T01:00:00Z */
+    d.kind = POL_ACTION_REBALANCE;
+    d.status = DECISION_PLACED;
+    d.placed_kw = 30;
+    decision_set_policy(&d, "overnight");
+    d.rebalance = (struct decision_rebalance){.min_gain_kw = 50,
+                                              .max_migrations = 2,
+                                              .min_residency_ms = 86400000,
+                                              .window_start_ms = 1774742400000LL,
+                                              .window_end_ms = 1774756800000LL,
+                                              .started_in_window = 1,
+                                              .site_spare_kw = 120.5};
+    decision_add_workload(&d, &(struct decision_workload){.name = "web",
+                                                          .power_kw = 30,
+                                                          .data_gb = NAN,
+                                                          .downtime_s = 0,
+                                                          .chosen = true,
+                                                          .to = "lulea-1",
+                                                          .reservation = "r-9",
+                                                          .reason = "home",
+                                                          .home_site = "lulea-1"});
+    struct decision_workload own = {
+        .name = "own", .power_kw = 5, .data_gb = NAN, .downtime_s = NAN, .reason = "stays"};
+    decision_add_workload(&d, &own);
+    char *text = decision_to_text(&d);
+    assert_non_null(strstr(text, "\"rebalance\":{\"min_gain_kw\":50,\"max_migrations\":2,"
+                                 "\"min_residency_s\":86400,\"window_start\":"
+                                 "\"2026-03-29T00:00:00Z\",\"window_end\":\"2026-03-29T04:00:00Z\","
+                                 "\"started_in_window\":1,\"site_spare_kw\":120.5}"));
+    assert_non_null(strstr(text, "\"home_site\":\"lulea-1\"}"));
+    assert_non_null(strstr(text, "\"home_site\":null}"));
+    char err[256] = "";
+    assert_int_equal(decision_parse(text, strlen(text), &back, err, sizeof err), 0);
+    assert_same_decision(&d, &back);
+    assert_string_equal(back.workloads[0].home_site, "lulea-1");
+    assert_null(back.workloads[1].home_site);
+    assert_true(same_number(back.rebalance.min_gain_kw, 50));
+    assert_int_equal(back.rebalance.max_migrations, 2);
+    assert_int_equal(back.rebalance.min_residency_ms, 86400000);
+    assert_int_equal(back.rebalance.window_start_ms, d.rebalance.window_start_ms);
+    assert_int_equal(back.rebalance.window_end_ms, d.rebalance.window_end_ms);
+    assert_int_equal(back.rebalance.started_in_window, 1);
+    assert_true(same_number(back.rebalance.site_spare_kw, 120.5));
+    char *again = decision_to_text(&back);
+    assert_string_equal(text, again);
+    free(text);
+    free(again);
+    decision_clear(&d);
+    decision_clear(&back);
+
+    /* Before planning (observe, approve, replay) the counts are null; a
+     * shed record has neither key. */
+    decision_init(&d);
+    d.kind = POL_ACTION_REBALANCE;
+    decision_set_policy(&d, "p");
+    text = decision_to_text(&d);
+    assert_non_null(strstr(text, "\"started_in_window\":null,\"site_spare_kw\":null}"));
+    assert_non_null(strstr(text, "\"window_start\":null,\"window_end\":null"));
+    free(text);
+    d.kind = POL_ACTION_SHED;
+    text = decision_to_text(&d);
+    assert_null(strstr(text, "rebalance"));
+    free(text);
+    decision_clear(&d);
+}
+
 static void test_json_numbers_lose_float_noise_only(void **state)
 {
     (void)state;
@@ -335,6 +409,14 @@ static const struct parse_case parse_cases[] = {
      BASE_HEAD "\"status\":\"observed\",\"need_kw\":1,\"inputs\":[],\"workloads\":[],"
                "\"peers\":[3],\"reasons\":[]}",
      "peers[0]: must be an object"},
+    {"rebalance_window_bad",
+     BASE_HEAD "\"status\":\"observed\",\"need_kw\":1,\"inputs\":[],\"rebalance\":"
+               "{\"window_start\":\"tonight\"}," BASE_TAIL,
+     "rebalance.window_start: not an RFC 3339 time: 'tonight'"},
+    {"rebalance_max_fraction",
+     BASE_HEAD "\"status\":\"observed\",\"need_kw\":1,\"inputs\":[],\"rebalance\":"
+               "{\"max_migrations\":1.5}," BASE_TAIL,
+     "rebalance.max_migrations: must be a whole number"},
     {"reason_not_string",
      BASE_HEAD "\"status\":\"observed\",\"need_kw\":1,\"inputs\":[],\"workloads\":[],"
                "\"peers\":[],\"reasons\":[\"ok\",7]}",
@@ -378,6 +460,7 @@ int main(void)
         cmocka_unit_test(test_json_has_the_api_shape),
         cmocka_unit_test(test_json_empty_decision_keeps_every_field),
         cmocka_unit_test(test_json_round_trip_keeps_every_field),
+        cmocka_unit_test(test_rebalance_json_round_trip_keeps_home_and_window),
         cmocka_unit_test(test_json_numbers_lose_float_noise_only),
         cmocka_unit_test(test_parse_names_the_bad_field),
         cmocka_unit_test(test_parse_ignores_keys_of_newer_records),

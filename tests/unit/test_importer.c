@@ -5,7 +5,9 @@
  * restore that fails and is tried again only after its namespace is
  * really gone, Velero's restart failure tried again under a new name,
  * tries running out, a namespace that exists already (refused, never
- * touched), PartiallyFailed accepted only when the workload becomes
+ * touched) unless it is what this site kept of its own migration of the
+ * workload to the caller (a failback: the kept copy makes way),
+ * PartiallyFailed accepted only when the workload becomes
  * ready, prestage and incremental imports, drops at each phase, an API
  * server that does not answer, and the agent killed at every call it
  * makes to the cluster (before and after the call takes effect): each run
@@ -34,7 +36,10 @@
 #include "core/importer.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "migrator/mig_phase.h"
+#include "store/store_hold.h"
 #include "store/store_import.h"
+#include "store/store_mig.h"
 #include "store/store_resv.h"
 
 /* 2026-01-01T00:00:00Z */
@@ -688,6 +693,94 @@ static void existing_namespace_is_refused_and_never_touched(void **state)
     assert_int_equal(f->fake->namespace_deletes, 0);
 }
 
+/* A migration of NS from this site to `peer` that ended done at `ended`,
+ * its source still kept here. */
+static int64_t kept_migration(struct fixture *f, const char *peer, int64_t ended)
+{
+    char err[256];
+    struct store_hold h = {.peer = (char *)peer,
+                           .id = "r-out",
+                           .workload = "shop",
+                           .namespace_ = NS,
+                           .kw = 40,
+                           .created_ms = T0 - 7200000,
+                           .expires_ms = T0 + 7200000};
+    struct store_mig *m = calloc(1, sizeof *m);
+    assert_non_null(m);
+    mig_init(m, T0 - 7200000);
+    util_strlcpy(m->workload, "shop", sizeof m->workload);
+    util_strlcpy(m->namespace_, NS, sizeof m->namespace_);
+    util_strlcpy(m->peer, peer, sizeof m->peer);
+    util_strlcpy(m->reservation, "r-out", sizeof m->reservation);
+    m->kw = 40;
+    int64_t id = 0;
+    if (store_mig_create(f->a.store, m, &h, NULL, &id, err, sizeof err) != 0)
+        fail_msg("store_mig_create: %s", err);
+    m->id = id;
+    util_strlcpy(m->phase, "done", sizeof m->phase);
+    util_strlcpy(m->result, "done", sizeof m->result);
+    m->ended_ms = ended;
+    m->released_ms = ended;
+    m->retain_until_ms = ended + 86400000;
+    if (store_mig_save(f->a.store, m, NULL, err, sizeof err) != 0)
+        fail_msg("store_mig_save: %s", err);
+    free(m);
+    return id;
+}
+
+/* A failback: the workload this site moved to falkenberg-1 comes back
+ * while the source is still kept here. The import takes the kept
+ * namespace over, deletes it, waits until it is gone, restores, and the
+ * migration that kept it finds the import that did so. */
+static void the_source_kept_here_makes_way_for_the_workload_coming_back(void **state)
+{
+    struct fixture *f = *state;
+    int64_t mig = kept_migration(f, PEER, T0 - 3600000);
+    f->fake->backup_synced = true;
+    f->fake->backup_cls = MIG_V_COMPLETED;
+    f->fake->ns_exists = true;
+    ask(f, false, false, BACKUP);
+    run(f, 30);
+    assert_int_equal(phase(f), STORE_IMPORT_READY);
+    assert_int_equal(f->fake->namespace_deletes, 1);
+    assert_false(f->fake->restore_over_ns);
+    assert_running_at_counts(f);
+    char want[300];
+    snprintf(want, sizeof want,
+             "namespace shop is the source " SITE " kept of its migration %lld to " PEER
+             ": shop comes back; deleting the kept copy to restore the one that comes",
+             (long long)mig);
+    assert_true(has_event(f, want));
+    char err[256];
+    int64_t id = 0;
+    assert_int_equal(
+        store_import_returned(f->a.store, NS, PEER, T0 - 3600000, &id, err, sizeof err), 0);
+    assert_int_equal(id, f->id);
+    /* Not for an import made before the migration ended, nor another peer's. */
+    assert_int_equal(store_import_returned(f->a.store, NS, PEER, f->now + 1, &id, err, sizeof err),
+                     STORE_NOT_FOUND);
+    assert_int_equal(store_import_returned(f->a.store, NS, "oslo-2", 0, &id, err, sizeof err),
+                     STORE_NOT_FOUND);
+}
+
+/* Kept for another peer: not this workload coming back; refused. */
+static void a_source_kept_for_another_peer_is_refused_and_never_touched(void **state)
+{
+    struct fixture *f = *state;
+    kept_migration(f, "oslo-2", T0 - 3600000);
+    f->fake->backup_synced = true;
+    f->fake->backup_cls = MIG_V_COMPLETED;
+    f->fake->ns_exists = f->fake->ns_foreign = true;
+    ask(f, false, false, BACKUP);
+    run(f, 5);
+    assert_error(f, "namespace shop already exists at " SITE);
+    assert_false(f->fake->deleted_foreign);
+    char err[256];
+    int64_t id = 0;
+    assert_int_equal(store_import_returned(f->a.store, NS, PEER, 0, &id, err, sizeof err),
+                     STORE_NOT_FOUND);
+}
+
 static void terminating_namespace_is_waited_for(void **state)
 {
     struct fixture *f = *state;
@@ -1133,6 +1226,8 @@ int main(void)
         T(velero_restart_is_tried_again_under_a_new_name),
         T(tries_run_out_fail_and_delete_what_was_made),
         T(existing_namespace_is_refused_and_never_touched),
+        T(the_source_kept_here_makes_way_for_the_workload_coming_back),
+        T(a_source_kept_for_another_peer_is_refused_and_never_touched),
         T(terminating_namespace_is_waited_for),
         T(partially_failed_and_ready_is_accepted),
         T(partially_failed_and_never_ready_fails_and_is_deleted),

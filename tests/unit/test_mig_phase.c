@@ -547,6 +547,47 @@ static void restoring_imports_the_final_backup_and_cutover_ends_the_downtime(voi
     free(h);
 }
 
+/* A done migration whose workload came back before retain_source ran
+ * out (a rebalance's failback took the kept namespace over): its source
+ * counts as deleted then, and is never deleted (that would delete what
+ * came back). */
+static void a_kept_source_taken_over_by_the_workload_coming_back_is_not_deleted(void **state)
+{
+    (void)state;
+    struct h *h = new_h(true);
+    util_strlcpy(h->m.phase, "done", sizeof h->m.phase);
+    util_strlcpy(h->m.result, "done", sizeof h->m.result);
+    h->m.step = MIG_DN_RELEASE;
+    h->m.ended_ms = T0;
+    h->m.retain_until_ms = T0 + 24 * 60 * MIN;
+    /* Before the release nothing is asked of the records. */
+    assert_int_equal(mig_wants(&h->m), 0);
+    h->m.released_ms = T0 + S;
+    h->m.step = MIG_DN_RETAIN;
+    assert_int_equal(mig_wants(&h->m), MIG_WANT_RETURN);
+    h->now = T0 + 10 * MIN;
+    struct mig_obs o = none();
+    o.returned.asked = true;
+    step(h, &o); /* not come back: kept, nothing to do yet */
+    assert_false(h->changed);
+    assert_int_equal(h->act.kind, MIG_ACT_NONE);
+    o.returned.found = true;
+    o.returned.import_id = 4242;
+    step(h, &o);
+    assert_true(h->changed);
+    assert_int_equal(h->act.kind, MIG_ACT_NONE);
+    assert_int_equal(h->m.source_deleted_ms, h->now);
+    assert_string_equal(h->fx.event, "shop came back from falkenberg-1 (import 4242 here took the "
+                                     "namespace over): the source kept here was replaced by it "
+                                     "and is not deleted");
+    assert_int_equal(mig_wants(&h->m), 0);
+    h->now = h->m.retain_until_ms + MIN;
+    o = none();
+    step(h, &o);
+    assert_int_equal(h->act.kind, MIG_ACT_NONE);
+    free(h);
+}
+
 /* Done teaches the peer's fixed time: the downtime the final backup and
  * the restore do not explain at the rates as they stand. */
 static void done_teaches_the_fixed_time_beyond_the_transfers(void **state)
@@ -1429,6 +1470,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reserved_waits_for_a_slot_then_starts_the_initial_backup),
+        cmocka_unit_test(a_kept_source_taken_over_by_the_workload_coming_back_is_not_deleted),
         cmocka_unit_test(a_backup_the_cluster_does_not_have_is_created_again_after_a_crash),
         cmocka_unit_test(long_initial_backup_goes_to_delta_with_bytes_and_a_rate),
         cmocka_unit_test(deltas_until_small_or_no_longer_shrinking),

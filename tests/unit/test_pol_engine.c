@@ -812,6 +812,61 @@ a_window_in_the_skipped_hour_never_opens_and_in_the_repeated_hour_opens_twice(vo
     assert_int_equal(decisions, 1);
 }
 
+struct bounds_case {
+    const char *now; /* UTC */
+    int start, end;
+    unsigned days;
+    int rc;
+    const char *from, *until; /* UTC */
+};
+
+/* A rebalance counts its migrations per occurrence of its window: the
+ * occurrence open now, found in site time. */
+#define HM(h, m) ((h)*60 + (m))
+static void window_bounds_are_the_occurrence_open_now_in_site_time(void **unused)
+{
+    (void)unused;
+    if (!have_zone("Europe/Stockholm"))
+        skip();
+    static const struct bounds_case cases[] = {
+        /* 01:00-05:00 on a winter night (CET, UTC+1); seconds ignored. */
+        {"2026-01-14T02:17:42", HM(1, 0), HM(5, 0), 0, 0, "2026-01-14T00:00:00",
+         "2026-01-14T04:00:00"},
+        /* Across midnight: at 01:00 Tuesday it is Monday's window. */
+        {"2026-01-06T00:00:00", HM(22, 0), HM(2, 0), 1, 0, "2026-01-05T21:00:00",
+         "2026-01-06T01:00:00"},
+        /* Whole day, every day: cut at local midnight. */
+        {"2026-01-14T15:00:00", 0, 0, 0, 0, "2026-01-13T23:00:00", "2026-01-14T23:00:00"},
+        /* Summer (CEST, UTC+2). */
+        {"2026-07-01T01:30:00", HM(1, 0), HM(5, 0), 0, 0, "2026-06-30T23:00:00",
+         "2026-07-01T03:00:00"},
+        /* The clocks go back in the window: 02:00-03:00 happens twice, one
+         * occurrence of 120 minutes (here at the second 02:30). */
+        {"2025-10-26T01:30:00", HM(2, 0), HM(3, 0), 0, 0, "2025-10-26T00:00:00",
+         "2025-10-26T02:00:00"},
+        /* Closed now. */
+        {"2026-01-14T12:00:00", HM(1, 0), HM(5, 0), 0, -1, NULL, NULL},
+        /* Open at its last minute, closed at its end. */
+        {"2026-01-14T03:59:59", HM(1, 0), HM(5, 0), 0, 0, "2026-01-14T00:00:00",
+         "2026-01-14T04:00:00"},
+        {"2026-01-14T04:00:00", HM(1, 0), HM(5, 0), 0, -1, NULL, NULL},
+    };
+    struct pol_tz *tz;
+    assert_int_equal(pol_tz_load("Europe/Stockholm", &tz, NULL, 0), 0);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const struct bounds_case *c = &cases[i];
+        int64_t from = 0, until = 0;
+        int rc = pol_window_bounds(tz, c->start, c->end, c->days, parse_utc(c->now), &from, &until);
+        if (rc != c->rc)
+            fail_msg("case %zu: rc %d, want %d", i, rc, c->rc);
+        if (rc == 0 && (from != parse_utc(c->from) || until != parse_utc(c->until)))
+            fail_msg("case %zu: %lld..%lld, want %s..%s", i, (long long)from, (long long)until,
+                     c->from, c->until);
+    }
+    pol_tz_free(tz);
+}
+#undef HM
+
 static void for_counts_real_time_across_a_dst_change(void **unused)
 {
     (void)unused;
@@ -990,6 +1045,7 @@ int main(void)
         cmocka_unit_test(zone_files_agree_with_glibc_localtime),
         cmocka_unit_test(
             a_window_in_the_skipped_hour_never_opens_and_in_the_repeated_hour_opens_twice),
+        cmocka_unit_test(window_bounds_are_the_occurrence_open_now_in_site_time),
         cmocka_unit_test(for_counts_real_time_across_a_dst_change),
         cmocka_unit_test(compile_errors_name_the_policy_and_key),
         cmocka_unit_test(compiled_policies_expose_names_and_expressions),

@@ -439,6 +439,7 @@ static void pending_busy_and_counts_follow_the_results(void **state)
     /* b: done, source still kept; c: done and deleted; d: rolled back. */
     get(f, ids[1], &m);
     util_strlcpy(m.result, "done", sizeof m.result);
+    m.ended_ms = T0 + 5;
     save(f, &m, NULL);
     get(f, ids[2], &m);
     util_strlcpy(m.result, "done", sizeof m.result);
@@ -475,6 +476,19 @@ static void pending_busy_and_counts_follow_the_results(void **state)
     char counts[128] = "";
     assert_int_equal(store_mig_counts(f->s, count_result, counts, err, sizeof err), 0);
     assert_string_equal(counts, "done=2;rolled-back=1;");
+    /* The moves done, oldest first, with whether the source is kept. */
+    struct store_mig_move *moves;
+    assert_int_equal(store_mig_moves(f->s, &moves, &n, err, sizeof err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(moves[0].workload, "b");
+    assert_string_equal(moves[0].namespace_, "b");
+    assert_string_equal(moves[0].peer, "p");
+    assert_int_equal(moves[0].ended_ms, T0 + 5);
+    assert_true(moves[0].source_kept);
+    assert_int_equal(moves[0].id, ids[1]);
+    assert_string_equal(moves[1].workload, "c");
+    assert_false(moves[1].source_kept);
+    store_mig_moves_free(moves, n);
 }
 
 /* floe_migrations_total tells a fault from an operator's choice: a
