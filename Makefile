@@ -46,7 +46,7 @@ endif
 # Layers, bottom first; an include names its folder and points down only.
 LAYERS   := lib config store collectors policies kube placement migrator core api agent
 LIB_SRC  := $(filter-out agent/main.c,$(wildcard $(LAYERS:%=%/*.c)))
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/dashboard.o
 FLOE_OBJ := $(BUILD)/obj/agent/main.o
 SIM_SRC  := $(wildcard sim/*.c)
 SIM_OBJ  := $(SIM_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/sim_crds.o
@@ -97,6 +97,20 @@ $(BUILD)/obj/gen/sim_crds.o: $(BUILD)/gen/sim_crds.c
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+# The dashboard (GET /, api/api_dashboard.c) is built into the agent from
+# its files in api/dashboard/, which api/dashboard/embed.sh writes as C
+# arrays (od and sed, as for the CRDs above). Generated under BUILD, never
+# committed.
+$(BUILD)/gen/dashboard.c: $(wildcard api/dashboard/*)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  GEN     $@")
+	$(Q)api/dashboard/embed.sh $@
+
+$(BUILD)/obj/gen/dashboard.o: $(BUILD)/gen/dashboard.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
 # Unit tests may also use the simulator's modules (sim/*.c except its main).
 SIM_LIB_OBJ := $(filter-out $(BUILD)/obj/sim/sim_main.o,$(SIM_OBJ))
 # Helpers the unit tests share (tests/unit/lib/: a loopback HTTP server).
@@ -119,7 +133,10 @@ unit: $(UNIT_BIN)
 # git ls-files), openssl (the tests' certificates), prometheus (promtool),
 # systemd (systemd-analyze), tzdata (zoneinfo), iproute2 (the demo's ss),
 # pdns-server, pdns-backend-sqlite3 and bind9-dnsutils (a real PowerDNS and
-# dig for the traffic cut-over tests, tests/integration/lib/pdns.sh).
+# dig for the traffic cut-over tests, tests/integration/lib/pdns.sh),
+# chromium (the dashboard test's headless browser, driven over its
+# DevTools pipe by tests/integration/lib/cdp.py: no chromedriver, no
+# Selenium).
 # The last line is the base tools the scripts run (setpriv, unshare, flock,
 # script, useradd, getent, ...), Essential or required on every Debian,
 # named for completeness. tests/fresh-machine.sh proves the list on a fresh
@@ -130,7 +147,7 @@ DEB_PACKAGES := gcc libc6-dev binutils make pkg-config clang libclang-rt-14-dev 
     git openssl ca-certificates curl sqlite3 tzdata \
     python3 python3-pymodbus python3-serial python3-serial-asyncio \
     mbpoll snmpd snmp snmpsim prometheus systemd procps iproute2 \
-    pdns-server pdns-backend-sqlite3 bind9-dnsutils \
+    pdns-server pdns-backend-sqlite3 bind9-dnsutils chromium \
     bash coreutils diffutils findutils grep sed mawk util-linux mount bsdutils passwd libc-bin ncurses-bin
 
 deps:

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/api_dashboard.h"
 #include "api/api_imports.h"
 #include "api/api_internal.h"
 #include "api/api_migrations.h"
@@ -64,9 +65,15 @@ static void handle_status(struct api_call *c, const char *param);
 static void handle_telemetry(struct api_call *c, const char *param);
 static void handle_history(struct api_call *c, const char *param);
 static void handle_prometheus(struct api_call *c, const char *param);
+static void handle_auth(struct api_call *c, const char *param);
 
 static const struct api_route api_routes[] = {
     {"GET", "/healthz", ROLE_NONE, handle_healthz},
+    /* The dashboard holds no data: its script asks the API with a token. */
+    {"GET", "/", ROLE_NONE, api_handle_dashboard},
+    {"GET", "/dashboard.css", ROLE_NONE, api_handle_dashboard},
+    {"GET", "/dashboard.js", ROLE_NONE, api_handle_dashboard},
+    {"GET", "/v1/auth", ROLE_NONE, handle_auth},
     {"GET", "/v1/status", ROLE_READ, handle_status},
     {"GET", "/v1/telemetry", ROLE_READ, handle_telemetry},
     {"GET", "/v1/telemetry/{metric}", ROLE_READ, handle_history},
@@ -227,6 +234,34 @@ static void handle_healthz(struct api_call *c, const char *param)
     cJSON *root = cJSON_CreateObject();
     bool ok = true;
     api_jadd(root, "ok", cJSON_CreateTrue(), &ok);
+    api_respond_json(c, 200, api_json_finish(root, ok));
+}
+
+/* GET /v1/auth (an addition, open to all): whether the caller may read
+ * here, and what its token is. The dashboard asks this before it reads,
+ * so it can ask for a token, or say why one was refused, without a
+ * request that fails (a browser logs each 401 as an error). `read` is what
+ * api_authorize would say of a read endpoint. An unknown token learns no
+ * more than a 401 would tell it. */
+static void handle_auth(struct api_call *c, const char *param)
+{
+    (void)param;
+    const struct cfg_http *http = &c->cfg->http;
+    const char *authorization = c->req->authorization;
+    const char *name = NULL, *why = "", *actor;
+    enum cfg_role role = authorization ? api_token_role(http, authorization, &name) : ROLE_NONE;
+    enum cfg_role actor_role;
+    bool may_read = api_authorize(http, authorization, ROLE_READ, &why, &actor, &actor_role) == 0;
+    const char *token = !authorization ? "none" : role == ROLE_NONE ? "invalid" : "valid";
+    bool ok = true;
+    cJSON *root = cJSON_CreateObject();
+    api_jadd(root, "anonymous_read", cJSON_CreateBool(http->anonymous_read), &ok);
+    api_jadd(root, "token", cJSON_CreateString(token), &ok);
+    api_jadd(root, "name", name ? cJSON_CreateString(name) : cJSON_CreateNull(), &ok);
+    api_jadd(root, "role",
+             role != ROLE_NONE ? cJSON_CreateString(cfg_role_name(role)) : cJSON_CreateNull(), &ok);
+    api_jadd(root, "read", cJSON_CreateBool(may_read), &ok);
+    api_jadd(root, "error", may_read ? cJSON_CreateNull() : cJSON_CreateString(why), &ok);
     api_respond_json(c, 200, api_json_finish(root, ok));
 }
 

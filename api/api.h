@@ -20,6 +20,7 @@ struct api_request {
     const char *path;           /* without query string */
     const char *query;          /* raw query string without '?', or NULL */
     const char *authorization;  /* the Authorization header, or NULL */
+    const char *if_none_match;  /* the If-None-Match header, or NULL */
     const char *body;           /* NULL when empty */
     size_t body_len;
     int body_too_large;         /* set by the transport when the body passed API_MAX_BODY */
@@ -30,6 +31,9 @@ struct api_response {
     const char *content_type;   /* static string */
     char *body;                 /* malloc'd; freed by api_response_clear */
     size_t body_len;
+    const char *cache_control;  /* static string; NULL sends "no-store" */
+    const char *csp;            /* static Content-Security-Policy, or NULL for none */
+    char etag[24];              /* the ETag header with its quotes; "" for none */
 };
 
 void api_handle(struct agent *a, const struct api_request *req, struct api_response *resp);

@@ -2,9 +2,10 @@
  * api_http — serves api_handle() over HTTP or HTTPS with libmicrohttpd.
  *
  * This file is only transport: it collects one request (raw query string,
- * Authorization header, body up to API_MAX_BODY), calls api_handle() and
- * sends the answer with the headers the answer implies (WWW-Authenticate
- * on 401, Allow on 405). Everything a request means is decided in api.c.
+ * Authorization and If-None-Match headers, body up to API_MAX_BODY), calls
+ * api_handle() and sends the answer with the headers the answer implies
+ * (WWW-Authenticate on 401, Allow on 405, the caching and security
+ * headers the answer names). Everything a request means is decided in api.c.
  *
  * Threads: one per connection (MHD_USE_THREAD_PER_CONNECTION), bounded by
  * API_HTTP_MAX_CONNECTIONS and an idle timeout. In a polling thread pool a
@@ -221,6 +222,8 @@ static enum MHD_Result api_http_reply(struct api_server *srv, struct MHD_Connect
         .query = c->query,
         .authorization =
             MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+        .if_none_match =
+            MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH),
         .body = c->len ? c->body : NULL,
         .body_len = c->len,
         .body_too_large = c->too_large,
@@ -241,7 +244,17 @@ static enum MHD_Result api_http_reply(struct api_server *srv, struct MHD_Connect
         return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
                             resp.content_type ? resp.content_type : "application/json");
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+                            resp.cache_control ? resp.cache_control : "no-store");
+    if (resp.etag[0])
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, resp.etag);
+    /* A page (the dashboard) also says where it may load from, and that
+     * its content type is not to be guessed at. */
+    if (resp.csp) {
+        MHD_add_response_header(r, "Content-Security-Policy", resp.csp);
+        MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+        MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+    }
     if (resp.status == MHD_HTTP_UNAUTHORIZED)
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"floe\"");
     if (resp.status == MHD_HTTP_METHOD_NOT_ALLOWED) {

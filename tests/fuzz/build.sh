@@ -16,6 +16,10 @@ for src in $(ls lib/*.c config/*.c store/*.c collectors/*.c policies/*.c kube/*.
     fi
     objs+=("$obj")
 done
+# The dashboard's files, built in as api/api_dashboard.c expects (see the Makefile).
+api/dashboard/embed.sh "$out/dashboard.c"
+clang $flags -c -o "$out/obj/gen_dashboard.o" "$out/dashboard.c"
+objs+=("$out/obj/gen_dashboard.o")
 for t in tests/fuzz/fuzz_*.c; do
     [ -e "$t" ] || continue
     name=$(basename "$t" .c)

@@ -339,7 +339,7 @@ static void unknown_paths_are_404_and_wrong_methods_405(void **state)
         int status;
         const char *code;
     } cases[] = {
-        {"GET", "/", NULL, 404, "not_found"},
+        {"GET", "/index.html", NULL, 404, "not_found"}, /* the dashboard is at / */
         {"GET", "/v1", NULL, 404, "not_found"},
         {"GET", "/v1/statusx", NULL, 404, "not_found"},
         {"GET", "/v1/telemetry/", NULL, 404, "not_found"},
