@@ -1,9 +1,9 @@
 # floe — one non-recursive Makefile.
 #   make            build build/floe and build/floe-sim
 #   make check      install missing Debian packages, build (gcc, clang, ASan+UBSan), run every test
-#   make demo       install, build, run the demonstration site; DEMO_SECONDS=N stops it
-#                   after N s (default: Ctrl-C on a terminal, else after its first
-#                   decision); DEMO_DIR, DEMO_*_PORT, DEMO_SPEEDUP: see etc/demo/run.sh
+#   make demo       install, build, tell the two-site story (about 1.5 min), then keep the
+#                   sites up until Ctrl-C; DEMO_UNATTENDED=1 exits after the report (0: the
+#                   whole story happened); DEMO_DIR, DEMO_*_PORT: see etc/demo/run.sh
 #   make deps       install missing Debian packages (apt-get)
 #   make install    binaries, example config, systemd unit, the floe user (PREFIX, DESTDIR,
 #                   FLOE_USER, FLOE_GROUP; see "install" below)

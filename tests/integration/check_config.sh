@@ -150,8 +150,9 @@ expect_error "'and' in a policy says to use &&" "$TMP/andword.json" \
 # Each etc/**/*.json is a whole floe.json, never a fragment to merge: in a
 # copy of its folder, with every "*_file" it names created (each with its
 # own content), check-config exits 0 with nothing on stderr. A new example
-# is checked without being listed here.
-examples=$(git ls-files 'etc/*.json')
+# is checked without being listed here. The files of a policies_dir are
+# policies, checked through the configuration that loads them.
+examples=$(git ls-files 'etc/*.json' | grep -v '/policies\.d/')
 for want in etc/floe.json etc/ups-snmp.json etc/demo/lulea.json; do
     grep -qx "$want" <<<"$examples" || not_ok "example $want: not found among the examples checked"
 done
@@ -168,6 +169,12 @@ for example in $examples; do
     while read -r f; do
         mkdir -p "$(dirname "$copy/$f")"
         echo "secret-for-$(basename "$f")-0123456789" >"$copy/$f"
+    done
+    # A policies_dir the example ships beside it comes along (links followed).
+    grep -v '^[[:space:]]*//' "$example" | grep -o '"policies_dir": *"[^"/][^"]*"' | sed 's/.*: *"\(.*\)"/\1/' |
+    while read -r d; do
+        rm -rf "${copy:?}/$d"
+        cp -rL "$(dirname "$example")/$d" "$copy/$d"
     done
     run_check "$copy/$(basename "$example")"
     if [ "$RC" -eq 0 ] && [ ! -s "$TMP/err" ] && grep -q ": valid: " "$TMP/out"; then
