@@ -9,9 +9,7 @@ agents' policies, decisions and migrations, the simulators' rooms and
 data versions, and PowerDNS's answers (dig). It prints one line per
 event, at most 80 columns, with the time since the demo started, then the
 report (also written to --report). Exit 0 when every step of the story
-happened (the way home may be SKIPPED, saying why: an agent that records
-rebalance decisions without acting on them), 1 when a step did not (the
-report says which), 2 when the sites never came up, 130 on Ctrl-C.
+happened, 1 when a step did not (the report says which), 2 when the sites never came up, 130 on Ctrl-C.
 
     story.py --lulea-agent URL --falkenberg-agent URL --lulea-sim URL
              --falkenberg-sim URL --shadow-sim URL --dns-port P
@@ -46,9 +44,6 @@ ASHRAE_A1_ALLOWABLE_C = 32.0
 LIMIT_POLICY = "room-inlet-high"
 COOLING_POLICY = "cooling-shortfall"
 REBALANCE_POLICY = "overnight-rebalance"
-# What an agent without rebalance says of a rebalance decision
-# (policies/decision.c); with it the way home is reported SKIPPED.
-REBALANCE_NOT_BUILT = "rebalance does not move workloads in this version"
 # Every wait ends by then, so that a story that goes wrong still ends
 # well within the 5 minutes the demo may take.
 STORY_BUDGET_S = 250
@@ -396,7 +391,7 @@ class Story:
             time.sleep(max(0.0, min(0.5, end - time.time())))
 
     def step(self, key, ok, detail="", wall=None):
-        result = {True: "ok", "skip": "SKIPPED"}.get(ok, "FAILED")
+        result = "ok" if ok is True else "FAILED"
         self.steps[key] = (result, time.time() if wall is None else wall, detail)
         if result != "ok":
             self.tl.say("demo", f"{result}: {dict(STEPS)[key]}")
@@ -409,7 +404,7 @@ class Story:
                 self.steps[key] = (result, None, detail)
 
     def exit_code(self):
-        return 0 if all(r in ("ok", "SKIPPED") for r, _, _ in self.steps.values()) else 1
+        return 0 if all(r == "ok" for r, _, _ in self.steps.values()) else 1
 
     # ---- acting ---------------------------------------------------------
 
@@ -540,12 +535,6 @@ class Story:
         if not self.step("night", d is not None, f"{REBALANCE_POLICY} is {falk.policy_state(REBALANCE_POLICY)}",
                          parse_ts(d and d["ts"])):
             return self.rest("not reached") or 1
-        if d["status"] == "no-placement" and REBALANCE_NOT_BUILT in d["reasons"]:
-            self.rest("SKIPPED", f"this agent records rebalance decisions without acting on them "
-                      f"(decision {d['id']} at falkenberg-1: \"{REBALANCE_NOT_BUILT}\")")
-            self.tl.say("demo", "SKIPPED: the way home (this agent does not act on rebalance)")
-            return self.exit_code()
-
         # ---- home again ----
         self.leg(falk, lulea, want, "home", "dns_home", "data_home")
         return self.exit_code()
@@ -717,7 +706,7 @@ def main():
         story.report()
     except KeyboardInterrupt:
         return 130
-    failed = [name for key, name in STEPS if story.steps.get(key, ("",))[0] not in ("ok", "SKIPPED")]
+    failed = [name for key, name in STEPS if story.steps.get(key, ("",))[0] != "ok"]
     if failed:
         print(f"demo: the story failed at: {failed[0]}"
               + (f" (and {len(failed) - 1} steps after it)" if len(failed) > 1 else ""), flush=True)
