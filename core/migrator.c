@@ -188,9 +188,13 @@ static void observe(struct migrator *mg, const struct floe_config *cfg, const st
     if (wants & MIG_WANT_RETURN) {
         char err[256];
         obs->returned.asked = true;
-        int rc = store_import_returned(mg->a->store, m->namespace_, m->peer, m->ended_ms,
+        /* From the migration's start: the import coming back may have
+         * been made before this migration ended (core/importer.c takes
+         * the kept copy over only once it is done). */
+        int rc = store_import_returned(mg->a->store, m->namespace_, m->peer, m->created_ms,
                                        &obs->returned.import_id, err, sizeof err);
         obs->returned.found = rc == 0;
+        obs->returned.unknown = rc < 0;
         if (rc < 0)
             log_warn("%s → %s (migration %lld): whether it came back is unknown: %s", m->workload,
                      m->peer, (long long)m->id, err);

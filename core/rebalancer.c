@@ -21,6 +21,7 @@
 #include "store/store_hold.h"
 #include "store/store_import.h"
 #include "store/store_mig.h"
+#include "store/store_resv.h"
 
 #define DAY_MS 86400000LL
 /* Decisions of one policy read to count its window's migrations: far
@@ -72,6 +73,8 @@ struct records {
     size_t nimports;
     struct store_mig_move *moves;
     size_t nmoves;
+    struct store_resv *resv; /* reservations granted to peers, still active */
+    size_t nresv;
     struct pl_rb_event *events;
     size_t nevents;
 };
@@ -82,6 +85,7 @@ static void records_free(struct records *r)
     store_mig_names_free(r->busy, r->nbusy);
     store_import_rows_free(r->imports, r->nimports);
     store_mig_moves_free(r->moves, r->nmoves);
+    store_resv_rows_free(r->resv, r->nresv);
     free(r->events);
     memset(r, 0, sizeof *r);
 }
@@ -93,7 +97,8 @@ static int records_read(struct agent *a, int64_t now_ms, struct records *r, char
     if (store_hold_active(a->store, now_ms, &r->holds, &r->nholds, err, errlen) != 0 ||
         store_mig_busy(a->store, &r->busy, &r->nbusy, err, errlen) != 0 ||
         store_import_list(a->store, false, NULL, 0, &r->imports, &r->nimports, err, errlen) != 0 ||
-        store_mig_moves(a->store, &r->moves, &r->nmoves, err, errlen) != 0)
+        store_mig_moves(a->store, &r->moves, &r->nmoves, err, errlen) != 0 ||
+        store_resv_list(a->store, now_ms, false, NULL, &r->resv, &r->nresv, err, errlen) != 0)
         return -1;
     r->events = calloc(r->nimports + r->nmoves + 1, sizeof *r->events);
     if (!r->events)
@@ -130,6 +135,19 @@ static bool is_moving(const struct records *r, const struct inv_workload *w)
         if (store_import_phase_active(r->imports[i].phase) &&
             strcmp(r->imports[i].namespace_, ns) == 0)
             return true;
+    /* Ready here, but the peer it came from has not released the
+     * reservation the import confirmed: its migration has not ended (it
+     * releases once done). Sending it back now would race that
+     * migration's end at the peer, which keeps (and later deletes) the
+     * source the workload would come back into. */
+    for (size_t i = 0; i < r->nimports; i++) {
+        const struct store_import *im = &r->imports[i];
+        if (im->phase != STORE_IMPORT_READY || strcmp(im->namespace_, ns) != 0 || !im->reservation)
+            continue;
+        for (size_t k = 0; k < r->nresv; k++)
+            if (r->resv[k].state == STORE_RESV_ACTIVE && strcmp(r->resv[k].id, im->reservation) == 0)
+                return true;
+    }
     return false;
 }
 

@@ -1298,6 +1298,10 @@ static void step_done(const struct store_mig *m, const struct mig_obs *obs, stru
                m->workload, m->peer, (long long)obs->returned.import_id);
         return;
     }
+    /* Unknown whether it came back: deleting could delete the workload
+     * running here again; the next tick asks again. */
+    if (obs->returned.unknown)
+        return;
     if (now_ms < m->retain_until_ms)
         return;
     act->kind = MIG_ACT_DELETE_NS;

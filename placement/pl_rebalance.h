@@ -82,7 +82,8 @@ struct pl_rb_workload {
     int priority;          /* lower moves first */
     const char *group;     /* NULL = none; a group moves whole or stays */
     bool pinned;           /* never moves */
-    bool moving;           /* already in a migration, or moved with its source still kept here */
+    bool moving; /* already in a migration, moved with its source still kept here, or arrived
+                    while the sending site's migration has not ended (reservation held) */
     const char *unmovable; /* NULL = movable; else why it stays */
     const char *home;      /* NULL: this site's own; else the site it belongs to */
     int64_t moved_ms;      /* when it last moved (arrived here); 0 = never (or not known) */

@@ -166,7 +166,10 @@ int store_import_find_prestage(struct store *s, const char *reservation, const c
  * from_site (core/importer.h: a failback restores into the namespace this
  * site kept of its own migration there, deleting the old copy first):
  * the newest import of namespace_ from from_site created at or after
- * since_ms that owns the namespace. 0 with *id, STORE_NOT_FOUND, or -1. */
+ * since_ms that owns the namespace. The caller passes the start of its
+ * migration, not its end: an import made while the migration was still
+ * ending (waiting out the DNS TTL) takes the kept copy over once the
+ * migration is done. 0 with *id, STORE_NOT_FOUND, or -1. */
 int store_import_returned(struct store *s, const char *namespace_, const char *from_site,
                           int64_t since_ms, int64_t *id, char *err, size_t errlen);
 

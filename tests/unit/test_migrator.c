@@ -41,6 +41,8 @@
 #include "lib/util.h"
 #include "migrator/mig_phase.h"
 #include "store/store_hold.h"
+#include "store/store_import.h"
+#include "store/store_resv.h"
 #include "store/store_mig.h"
 
 #define T0 1767225600000LL
@@ -1305,6 +1307,82 @@ static void placement_learns_the_rates_and_leaves_a_kept_source_alone(void **sta
     decision_clear(&d);
 }
 
+/* The workload comes back before this site's migration of it ended (the
+ * peer's failback started while the source waited out the DNS TTL): the
+ * import here was made before the migration's end and takes the kept
+ * source over once it is done. The migration finds it all the same and
+ * never deletes the namespace, where the workload runs again. */
+static void a_return_begun_before_the_migration_ended_is_found(void **state)
+{
+    struct fixture *f = *state;
+    hold(f, "shop", "rsv-1", 40);
+    struct store_mig *rows = NULL;
+    size_t n = 0;
+    for (int i = 0; i < MAX_TICKS && n == 0; i++) {
+        tick(f);
+        free(rows);
+        n = load(f, &rows);
+    }
+    assert_int_equal(n, 1);
+    int64_t mig_id = rows[0].id;
+    free(rows);
+    /* falkenberg-1 sends shop back: a reservation here and its import,
+     * made now (the migration has not ended), owning the namespace. */
+    char err[256] = "", why[256] = "";
+    struct store_resv_request rq = {.from_site = "falkenberg-1",
+                                    .workload = "shop",
+                                    .granted_by = "falkenberg-1",
+                                    .kw = 40,
+                                    .ttl_ms = 600000};
+    struct store_resv rv;
+    assert_int_equal(store_resv_grant(f->a.store, &rq, 1000, f->w.now, &rv, NULL, err, sizeof err),
+                     0);
+    struct store_import_request req = {.reservation = rv.id,
+                                       .workload = "shop",
+                                       .namespace_ = "shop",
+                                       .backup = "floe-back-1",
+                                       .replicas = "{}",
+                                       .caller = "falkenberg-1"};
+    struct store_import im;
+    assert_int_equal(
+        store_import_create(f->a.store, &req, f->w.now, &im, why, sizeof why, err, sizeof err), 0);
+    store_resv_clear(&rv);
+    im.owns_namespace = true;
+    assert_int_equal(store_import_save(f->a.store, &im, NULL, NULL, f->w.now, err, sizeof err), 0);
+    int64_t import_id = im.id;
+    store_import_clear(&im);
+
+    struct store_mig m;
+    memset(&m, 0, sizeof m);
+    for (int i = 0; i < MAX_TICKS; i++) {
+        tick(f);
+        load(f, &rows);
+        m = rows[0];
+        free(rows);
+        if (m.source_deleted_ms || (m.retain_until_ms && f->w.now > m.retain_until_ms + TICK_MS))
+            break;
+    }
+    assert_int_equal(m.id, mig_id);
+    assert_string_equal(m.result, "done");
+    assert_true(m.ended_ms > 0);
+    assert_true(m.source_deleted_ms > 0);
+    /* Run on past retain_source: the namespace is never deleted. */
+    for (int i = 0; i < 200; i++)
+        tick(f);
+    assert_true(f->w.ns[0].exists);
+    struct store_mig_event *ev = NULL;
+    size_t nev = 0;
+    assert_int_equal(store_mig_events(f->a.store, mig_id, 0, &ev, &nev, err, sizeof err), 0);
+    char want[160];
+    snprintf(want, sizeof want, "(import %lld here took the namespace over)",
+             (long long)import_id);
+    bool seen = false;
+    for (size_t i = 0; i < nev; i++)
+        seen |= strstr(ev[i].detail, want) != NULL;
+    free(ev);
+    assert_true(seen);
+}
+
 /* ---- the API ---- */
 
 static cJSON *call(struct fixture *f, const char *method, const char *path, const char *query,
@@ -1491,6 +1569,7 @@ int main(void)
         T(manual_migration_reserves_and_moves),
         T(migrations_through_the_api),
         T(placement_learns_the_rates_and_leaves_a_kept_source_alone),
+        T(a_return_begun_before_the_migration_ended_is_found),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
