@@ -121,6 +121,27 @@ static int records_read(struct agent *a, int64_t now_ms, struct records *r, char
     return 0;
 }
 
+struct pl_rb_workload rebalancer_workload(const struct inv_workload *w, const char *home,
+                                          int64_t moved_ms, bool moving)
+{
+    return (struct pl_rb_workload){
+        .name = w->name,
+        .namespace_ = w->namespace_ ? w->namespace_ : w->name,
+        .power_kw = w->error ? 0 : w->power_kw,
+        .priority = w->priority,
+        /* Its group even when its annotations are in error (as
+         * core/placer.c): the member that cannot move keeps the whole
+         * unit here, never splits it. */
+        .group = w->group,
+        .pinned = !w->error && w->pinned,
+        .moving = moving,
+        .unmovable = w->error ? w->error : w->unmovable,
+        .home = home,
+        .moved_ms = moved_ms,
+        .downtime_s = NAN,
+    };
+}
+
 static bool is_moving(const struct records *r, const struct inv_workload *w)
 {
     const char *ns = w->namespace_ ? w->namespace_ : w->name;
@@ -352,19 +373,7 @@ static void plan_and_reserve(struct agent *a, const struct floe_config *cfg,
             home = w->home_site; /* the annotation says so: it wins */
         if (home && strcmp(home, cfg->site.name) == 0)
             home = NULL;
-        work[i] = (struct pl_rb_workload){
-            .name = w->name,
-            .namespace_ = ns,
-            .power_kw = w->error ? 0 : w->power_kw,
-            .priority = w->priority,
-            .group = w->error ? NULL : w->group,
-            .pinned = !w->error && w->pinned,
-            .moving = is_moving(rec, w),
-            .unmovable = w->error ? w->error : w->unmovable,
-            .home = home,
-            .moved_ms = moved_ms,
-            .downtime_s = NAN,
-        };
+        work[i] = rebalancer_workload(w, home, moved_ms, is_moving(rec, w));
         struct pl_estimate est;
         bool estimated =
             !w->error && pl_estimate(&rates, w->data_gb, w->stateless, &est, err, sizeof err) == 0;

@@ -52,12 +52,21 @@
 #include "config/config.h"
 #include "core/agent.h"
 #include "core/placer.h"
+#include "placement/inventory.h"
+#include "placement/pl_rebalance.h"
 #include "policies/decision.h"
 
 /* Resolves d (status placing, kind rebalance) at wall-clock now_ms with
  * the agent's current inventory; see above. */
 void rebalancer_place(struct agent *a, const struct floe_config *cfg, struct decision *d,
                       int64_t now_ms, struct placer_grants *out);
+
+/* w as pl_rebalance sees it (strings borrowed from w and home): a
+ * workload whose annotations are in error is unmovable for that reason
+ * and keeps its group, so the group stays whole; downtime_s is left NAN
+ * for the caller. */
+struct pl_rb_workload rebalancer_workload(const struct inv_workload *w, const char *home,
+                                          int64_t moved_ms, bool moving);
 
 /* Migrations a rebalance policy started since since_ms: the reserved
  * workloads of its stored decisions (except decision skip_id). Returns
