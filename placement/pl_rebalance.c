@@ -189,7 +189,9 @@ static void judge_unit(struct ctx *c, struct unit *u)
         if (!member_stays(c, w, why, sizeof why))
             continue;
         u->stays = true;
-        for (size_t j = 0; j < u->n; j++)
+        /* Only a real group has other members to tell (a unit of one is
+         * a workload outside any group: its group is NULL). */
+        for (size_t j = 0; w->group && j < u->n; j++)
             reason(member_plan(c, u, j)->reason, PL_RB_REASON_MAX,
                    "stays with group '%s' (member %s stays)", w->group, w->name);
         util_strlcpy(member_plan(c, u, k)->reason, why, PL_RB_REASON_MAX);
