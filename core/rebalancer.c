@@ -111,7 +111,8 @@ static int records_read(struct agent *a, int64_t now_ms, struct records *r, char
             r->events[r->nevents++] = (struct pl_rb_event){.namespace_ = im->namespace_,
                                                            .ts_ms = im->ready_ms,
                                                            .arrived = true,
-                                                           .peer = im->from_site};
+                                                           .peer = im->from_site,
+                                                           .home = im->home};
     }
     for (size_t i = 0; i < r->nmoves; i++)
         r->events[r->nevents++] = (struct pl_rb_event){.namespace_ = r->moves[i].namespace_,
@@ -368,9 +369,13 @@ static void plan_and_reserve(struct agent *a, const struct floe_config *cfg,
         const char *ns = w->namespace_ ? w->namespace_ : w->name;
         const char *home = NULL;
         int64_t moved_ms = 0;
-        pl_rb_history(rec->events, rec->nevents, ns, &home, &moved_ms);
-        if (w->home_site && !w->error)
-            home = w->home_site; /* the annotation says so: it wins */
+        bool named = false;
+        pl_rb_history(rec->events, rec->nevents, ns, &home, &moved_ms, &named);
+        /* The annotation says so: it wins over what the records infer,
+         * not over the home the last sender named (the namespace carries
+         * its annotation along when it is levelled away from its home). */
+        if (w->home_site && !w->error && !named)
+            home = w->home_site;
         if (home && strcmp(home, cfg->site.name) == 0)
             home = NULL;
         work[i] = rebalancer_workload(w, home, moved_ms, is_moving(rec, w));

@@ -75,6 +75,8 @@ struct store_import_request {
     const char *replicas; /* {"deployment/web": 3, ...} as JSON text, checked by the caller */
     const char *caller;   /* the token's name: only a reservation granted to it may be used;
                              NULL (an admin) may use any */
+    const char *home;     /* the workload's home as the sender says (a levelled workload's
+                             home moves with it); NULL: the sender is its home */
 };
 
 struct store_import {
@@ -104,6 +106,7 @@ struct store_import {
     double restore_s;           /* its completion minus its start; NAN until known */
     double restored_bytes;      /* bytes its volume restores moved; NAN until known */
     int64_t rev;                /* revision, for store_import_save */
+    char *home;                 /* the home the sender gave; NULL: the sender (from_site) */
 };
 
 /* Frees the strings of one row (and zeroes it); of an array and the array. */

@@ -89,6 +89,7 @@ struct fimport {
     enum mig_import_phase phase;
     bool dropped;
     bool prestage, incremental;
+    char home[32]; /* the home the request named; "" none */
     char error[80];
     struct mig_import_replica reps[4];
     size_t nreps;
@@ -367,6 +368,7 @@ static int f_import_start(void *ctx, const struct cfg_peer *peer,
     x->phase = MIG_IMPORT_WAITING_BACKUP;
     x->prestage = r->prestage;
     x->incremental = r->incremental;
+    util_strlcpy(x->home, r->home ? r->home : "", sizeof x->home);
     assert_true(r->nreplicas <= 4);
     memcpy(x->reps, r->replicas, r->nreplicas * sizeof *r->replicas);
     x->nreps = r->nreplicas;
@@ -1383,6 +1385,59 @@ static void a_return_begun_before_the_migration_ended_is_found(void **state)
     assert_true(seen);
 }
 
+/* A move of a rebalance decision names the workload's home in its
+ * import: the peer it is levelled to (its home moves with it); a shed's
+ * or a manual move names none. */
+static void a_levelling_move_names_its_new_home_in_the_import(void **state)
+{
+    struct fixture *f = *state;
+    struct decision d;
+    decision_init(&d);
+    d.kind = POL_ACTION_REBALANCE;
+    d.status = DECISION_PLACED;
+    decision_set_policy(&d, "overnight-rebalance");
+    struct decision_workload dw = {.name = "front",
+                                   .power_kw = 10,
+                                   .chosen = true,
+                                   .to = "falkenberg-1",
+                                   .reservation = "rsv-9",
+                                   .reason = "levels load"};
+    decision_add_workload(&d, &dw);
+    char *body = decision_to_text(&d);
+    assert_non_null(body);
+    int64_t did = 0;
+    char err[256];
+    assert_int_equal(store_decision_add(f->a.store, T0, d.policy, "rebalance", "placed", body,
+                                        NULL, &did, err, sizeof err),
+                     0);
+    free(body);
+    decision_clear(&d);
+    struct world *w = &f->w;
+    util_strlcpy(w->reservations[w->nresv++], "rsv-9", sizeof w->reservations[0]);
+    struct store_hold h = {.peer = "falkenberg-1",
+                           .id = "rsv-9",
+                           .workload = "front",
+                           .namespace_ = "front",
+                           .kw = 10,
+                           .decision_id = did,
+                           .created_ms = T0,
+                           .expires_ms = T0 + 3600000};
+    assert_int_equal(store_hold_add(f->a.store, &h, err, sizeof err), 0);
+    hold(f, "shop", "rsv-1", 40); /* decision 3: none stored, a shed's */
+    run_to_end(f);
+    bool front = false, shop = false;
+    for (size_t i = 0; i < w->nimports; i++) {
+        if (strcmp(w->imports[i].ns, "front") == 0) {
+            front = true;
+            assert_string_equal(w->imports[i].home, "falkenberg-1");
+        } else if (strcmp(w->imports[i].ns, "shop") == 0) {
+            shop = true;
+            assert_string_equal(w->imports[i].home, "");
+        }
+    }
+    assert_true(front && shop);
+}
+
 /* ---- the API ---- */
 
 static cJSON *call(struct fixture *f, const char *method, const char *path, const char *query,
@@ -1570,6 +1625,7 @@ int main(void)
         T(migrations_through_the_api),
         T(placement_learns_the_rates_and_leaves_a_kept_source_alone),
         T(a_return_begun_before_the_migration_ended_is_found),
+        T(a_levelling_move_names_its_new_home_in_the_import),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
