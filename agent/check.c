@@ -305,7 +305,10 @@ static bool judge_migration(struct verdict *v, const cJSON *m, int i,
 {
     const cJSON *id = get(m, "id"), *workload = get(m, "workload"), *to = get(m, "to"),
                 *phase = get(m, "phase"), *result = get(m, "result"), *ended = get(m, "ended"),
-                *abort = get(m, "abort_requested");
+                *abort = get(m, "aborted");
+    /* An agent before "aborted" says only abort_requested. */
+    if (!abort)
+        abort = get(m, "abort_requested");
     bool id_ok = cJSON_IsNumber(id) && id->valuedouble >= 1 && id->valuedouble <= 9e15 &&
                  id->valuedouble == floor(id->valuedouble);
     if (!id_ok || !cJSON_IsString(workload) || !cJSON_IsString(to) || !cJSON_IsString(phase) ||

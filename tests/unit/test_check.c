@@ -52,6 +52,12 @@
     "{\"id\":" #id ",\"workload\":\"shop\",\"from\":\"lulea-1\",\"to\":\"falkenberg-1\","          \
     "\"phase\":\"" phase "\",\"started\":\"2026-11-30T06:00:00Z\",\"ended\":" ended                \
     ",\"result\":" result ",\"abort_requested\":" abort ",\"events\":[]}"
+/* With the "aborted" field of a newer agent. */
+#define MIG_ABORTED(id, result, ended, abort, aborted)                                             \
+    "{\"id\":" #id ",\"workload\":\"shop\",\"from\":\"lulea-1\",\"to\":\"falkenberg-1\","          \
+    "\"phase\":\"rolled-back\",\"started\":\"2026-11-30T06:00:00Z\",\"ended\":" ended          \
+    ",\"result\":" result ",\"abort_requested\":" abort ",\"aborted\":" aborted               \
+    ",\"events\":[]}"
 #define MIGS(...) "{\"migrations\":[" __VA_ARGS__ "]}"
 
 #define PERF_HEALTHY                                                                               \
@@ -127,6 +133,15 @@ static const struct check_case cases[] = {
          3, "rolled-back", "\"rolled-back\"", "\"2026-11-30T08:48:00Z\"", "false")),
      NULL, 0, 0, 0, CHECK_CRITICAL,
      "FLOE CRITICAL - migration 3 of shop to falkenberg-1 rolled back 12m ago" PERF_HEALTHY},
+    {"a_fault_rollback_with_an_abort_asked_in_the_same_tick_is_critical", HEALTHY,
+     MIGS(MIG_ABORTED(3, "\"rolled-back\"", "\"2026-11-30T08:48:00Z\"", "true", "false")), NULL, 0,
+     0, 0, CHECK_CRITICAL,
+     "FLOE CRITICAL - migration 3 of shop to falkenberg-1 rolled back 12m ago" PERF_HEALTHY},
+    {"a_rollback_the_abort_started_is_not_a_fault", HEALTHY,
+     MIGS(MIG_ABORTED(3, "\"rolled-back\"", "\"2026-11-30T08:48:00Z\"", "true", "true")), NULL, 0,
+     0, 0, CHECK_OK,
+     "FLOE OK - lulea-1: no policy firing, 4 collectors ok, 1 peer ok, 0 migrations "
+     "active" PERF_HEALTHY},
     {"migration_rolled_back_2_hours_ago_no_longer_counts", HEALTHY,
      MIGS(MIG(3, "rolled-back", "\"rolled-back\"", "\"2026-11-30T07:00:00Z\"", "false")), NULL, 0,
      0, 0, CHECK_OK,

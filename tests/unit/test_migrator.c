@@ -1544,6 +1544,7 @@ static void migrations_through_the_api(void **state)
                                        "replicas",
                                        "error",
                                        "abort_requested",
+                                       "aborted",
                                        "retain_until",
                                        "source_deleted",
                                        "events",
