@@ -190,13 +190,26 @@ static void release_grant(const struct cfg_peer *peer, const char *id)
 }
 
 /* Reserves plan's moves in order; a group whose member is not reserved
- * gives back its members' grants. */
+ * gives back its members' grants. A peer that did not answer a
+ * reservation (no HTTP answer: timeout, connection refused) is not asked
+ * again in this decision: the evaluator waits under place_lock, and a
+ * hanging peer would otherwise stall every policy for each of its moves. */
 static void reserve_all(const struct floe_config *cfg, const struct pl_rb_workload *work,
                         const int64_t *ttl_s, const struct pl_rb_plan *plan, struct made *made)
 {
+    char(*silent)[PEER_REASON_MAX] = calloc(cfg->npeers + 1, sizeof *silent);
     for (size_t k = 0; k < plan->norder; k++) {
         size_t i = plan->order[k];
-        const struct cfg_peer *peer = &cfg->peers[plan->workloads[i].peer];
+        int p = plan->workloads[i].peer;
+        const struct cfg_peer *peer = &cfg->peers[p];
+        if (!silent || silent[p][0]) {
+            made[i].refused = true;
+            snprintf(made[i].note, sizeof made[i].note,
+                     "; not reserved: %s did not answer a reservation earlier in this decision "
+                     "(%s); not asked again",
+                     peer->name, silent ? silent[p] : "out of memory");
+            continue;
+        }
         bool group_failed = false;
         for (size_t j = 0; work[i].group && j < plan->nworkloads && !group_failed; j++)
             group_failed =
@@ -218,7 +231,10 @@ static void reserve_all(const struct floe_config *cfg, const struct pl_rb_worklo
         made[i].refused = true;
         snprintf(made[i].note, sizeof made[i].note, "; not reserved: %s %s: %s", peer->name,
                  r.outcome == PEER_RESERVE_REFUSED ? "refused it" : "did not grant it", r.reason);
+        if (r.outcome == PEER_RESERVE_ERROR && r.http_status == 0)
+            snprintf(silent[p], sizeof silent[p], "%s", r.reason[0] ? r.reason : "no answer");
     }
+    free(silent);
     for (size_t i = 0; i < plan->nworkloads; i++) {
         if (!made[i].granted || !work[i].group)
             continue;

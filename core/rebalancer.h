@@ -42,7 +42,9 @@
  * Locking and blocking as placer_place: the caller holds a->place_lock
  * until the decision and its holds are stored; network requests take at
  * most PLACER_CAPACITY_TIMEOUT_MS for the capacity round, then
- * PLACER_RESERVE_TIMEOUT_MS per reservation.
+ * PLACER_RESERVE_TIMEOUT_MS per reservation; a peer that gave no answer
+ * (timeout, connection error) is not asked again in the same decision
+ * (its remaining moves are not reserved, with that reason).
  */
 #ifndef FLOE_REBALANCER_H
 #define FLOE_REBALANCER_H

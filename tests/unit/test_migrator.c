@@ -38,6 +38,8 @@
 #include "core/inv_watch.h"
 #include "core/migrator.h"
 #include "core/placer.h"
+#include "core/rebalancer.h"
+#include "lib/fake_http.h"
 #include "lib/util.h"
 #include "migrator/mig_phase.h"
 #include "store/store_hold.h"
@@ -1438,6 +1440,58 @@ static void a_levelling_move_names_its_new_home_in_the_import(void **state)
     assert_true(front && shop);
 }
 
+/* A home that does not answer a reservation (here: an answer curl cannot
+ * read, no HTTP status) is not asked again in the same decision: the
+ * evaluator waits for each ask under place_lock. Both workloads are guests
+ * of falkenberg-1, which answers capacity; only the first is asked for. */
+static void a_peer_that_does_not_answer_is_not_asked_again_in_a_rebalance(void **state)
+{
+    struct fixture *f = *state;
+    struct fake_http *peer = fake_http_start();
+    assert_non_null(peer);
+    char url[64];
+    fake_http_url(peer, url, sizeof url);
+    f->peers[0].url = url;
+    fake_http_route(peer, "GET", "/v1/capacity", 200,
+                    "{\"site\":\"falkenberg-1\",\"accepting\":true,\"spare_kw\":1000,"
+                    "\"power_headroom_kw\":1000,\"cooling_headroom_kw\":1000,\"reserved_kw\":0,"
+                    "\"ingress\":\"198.51.100.7\",\"as_of\":\"2026-01-01T00:00:00Z\"}");
+    fake_http_route(peer, "POST", "/v1/reservations", 0, "{}");
+    f->statics[0].home_site = "falkenberg-1";
+    f->statics[1].home_site = "falkenberg-1";
+    inv_watch_tick(f->a.inventory, T0 + 1000, 1000);
+    struct decision d;
+    decision_init(&d);
+    d.kind = POL_ACTION_REBALANCE;
+    d.status = DECISION_PLACING;
+    decision_set_policy(&d, "overnight-rebalance");
+    d.rebalance.min_gain_kw = 50;
+    d.rebalance.max_migrations = 5;
+    struct placer_grants g;
+    rebalancer_place(&f->a, &f->cfg, &d, T0 + 2000, &g);
+    size_t asked = 0;
+    for (size_t i = 0; i < fake_http_count(peer); i++) {
+        struct fake_http_request q;
+        assert_int_equal(fake_http_request(peer, i, &q), 0);
+        asked += strcmp(q.method, "POST") == 0;
+    }
+    assert_int_equal(asked, 1);
+    assert_int_equal(g.n, 0);
+    assert_int_equal(d.nworkloads, 2);
+    size_t skipped = 0;
+    for (size_t i = 0; i < d.nworkloads; i++) {
+        assert_false(d.workloads[i].chosen);
+        skipped += strstr(d.workloads[i].reason, "did not answer a reservation earlier in this "
+                                                 "decision") != NULL;
+    }
+    assert_int_equal(skipped, 1);
+    placer_grants_clear(&g);
+    decision_clear(&d);
+    f->statics[0].home_site = f->statics[1].home_site = NULL;
+    f->peers[0].url = "http://127.0.0.1:9";
+    fake_http_stop(peer);
+}
+
 /* ---- the API ---- */
 
 static cJSON *call(struct fixture *f, const char *method, const char *path, const char *query,
@@ -1627,6 +1681,7 @@ int main(void)
         T(placement_learns_the_rates_and_leaves_a_kept_source_alone),
         T(a_return_begun_before_the_migration_ended_is_found),
         T(a_levelling_move_names_its_new_home_in_the_import),
+        T(a_peer_that_does_not_answer_is_not_asked_again_in_a_rebalance),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
