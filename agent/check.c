@@ -269,10 +269,13 @@ static bool read_peers(struct verdict *v, const cJSON *status)
             size_t k = 0;
             while (k < sizeof down_states / sizeof *down_states && strcmp(st, down_states[k][0]))
                 k++;
-            if (k == sizeof down_states / sizeof *down_states)
-                return bad(v, "peers[%d].state: '%.40s' is not a peer state", i, st);
             v->peers_down++;
-            add(v, LV_WARNING, "peer %.64s %s", name->valuestring, down_states[k][1]);
+            /* A state this check does not know (a newer agent's) is not
+             * ok: counted down, a WARNING, rather than hiding the rest. */
+            if (k == sizeof down_states / sizeof *down_states)
+                add(v, LV_WARNING, "peer %.64s in state '%.40s'", name->valuestring, st);
+            else
+                add(v, LV_WARNING, "peer %.64s %s", name->valuestring, down_states[k][1]);
         }
         i++;
     }
@@ -302,7 +305,10 @@ static bool judge_migration(struct verdict *v, const cJSON *m, int i,
 {
     const cJSON *id = get(m, "id"), *workload = get(m, "workload"), *to = get(m, "to"),
                 *phase = get(m, "phase"), *result = get(m, "result"), *ended = get(m, "ended"),
-                *abort = get(m, "abort_requested");
+                *abort = get(m, "aborted");
+    /* An agent before "aborted" says only abort_requested. */
+    if (!abort)
+        abort = get(m, "abort_requested");
     bool id_ok = cJSON_IsNumber(id) && id->valuedouble >= 1 && id->valuedouble <= 9e15 &&
                  id->valuedouble == floor(id->valuedouble);
     if (!id_ok || !cJSON_IsString(workload) || !cJSON_IsString(to) || !cJSON_IsString(phase) ||
@@ -426,7 +432,20 @@ enum check_code check_verdict(const struct check_answers *in, const struct check
             judge_migrations(&v, in, o);
     }
     enum check_code code = CHECK_UNKNOWN;
-    if (v.unreadable[0]) {
+    if (v.unreadable[0] && v.items[LV_CRITICAL].len) {
+        /* A critical seen before the unreadable field stays CRITICAL
+         * (never hidden behind what cannot be read); no perfdata, since
+         * the status was not read to its end. */
+        char why[ITEM_MAX + 16];
+        clean(why, sizeof why, v.unreadable);
+        struct strbuf b = {0};
+        strbuf_puts(&b, "FLOE CRITICAL - ");
+        b.failed |= v.items[LV_CRITICAL].failed;
+        strbuf_append(&b, v.items[LV_CRITICAL].data, v.items[LV_CRITICAL].len);
+        strbuf_printf(&b, "; /v1/status: %s", why);
+        *line = strbuf_take(&b);
+        code = CHECK_CRITICAL;
+    } else if (v.unreadable[0]) {
         char why[2 * ITEM_MAX];
         snprintf(why, sizeof why, "/v1/status: %s", v.unreadable);
         *line = check_unknown_line(why);

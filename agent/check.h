@@ -7,18 +7,24 @@
  *
  * What counts:
  *   CRITICAL  a policy of severity critical firing; a migration that
- *             failed: it is rolling back, or it ended rolled-back or
- *             failed at most failed_within ago — unless it rolls back
- *             because someone asked (`floe abort`: abort_requested), which
- *             is an operator's decision, not a fault; spare kW below
- *             spare_crit_kw.
+ *             failed: it is rolling back, or it ended rolled-back at most
+ *             failed_within ago — unless it rolls back because someone
+ *             asked (`floe abort`: the rollback's recorded reason is the
+ *             abort), which is an operator's decision, not a fault; spare
+ *             kW below spare_crit_kw. (The migrator ends a migration only
+ *             `done` or `rolled-back`; a result `failed`, which SPEC's
+ *             list allows and this agent never reports, would count like
+ *             a rollback.)
  *   UNKNOWN   an answer the check cannot read (a status field missing or
  *             of the wrong type, the migrations list unreadable). When
- *             the status itself is unreadable nothing else can be said;
- *             when only the migrations are, what the status shows still
- *             counts and a CRITICAL stays CRITICAL.
+ *             the status is unreadable from some field on, what was read
+ *             before it is lost, except a CRITICAL already seen: that
+ *             stays CRITICAL (with the unreadable field named, no
+ *             perfdata); when only the migrations are unreadable, what
+ *             the status shows still counts and a CRITICAL stays CRITICAL.
  *   WARNING   a policy of severity warning firing; a collector failing; a
- *             peer unreachable, refusing us or answering garbage;
+ *             peer unreachable, refusing us, answering garbage, or in a
+ *             state this check does not know;
  *             migrations unknown (the agent cannot read its database);
  *             spare kW below spare_warn_kw, or unknown while a spare
  *             threshold is set.

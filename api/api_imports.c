@@ -83,6 +83,7 @@ static cJSON *import_json(struct api_call *c, const struct store_import *r, bool
     api_jadd(o, "cleanup", cJSON_CreateString(store_import_cleanup_name(r->cleanup)), &ok);
     api_jadd(o, "dropped_by", text_or_null(r->dropped_by), &ok);
     api_jadd(o, "ended", api_json_time(r->ended_ms), &ok);
+    api_jadd(o, "home", text_or_null(r->home), &ok);
     if (events) {
         struct store_import_event *ev = NULL;
         size_t n = 0;
@@ -137,8 +138,9 @@ static bool k8s_name_valid(const char *s, size_t max, bool label)
     return true;
 }
 
-static const char *const body_keys[] = {"reservation", "workload", "namespace",   "backup",
-                                        "stateless",   "replicas", "incremental", "prestage"};
+static const char *const body_keys[] = {"reservation", "workload",    "namespace",
+                                        "backup",      "stateless",   "replicas",
+                                        "incremental", "prestage",    "home"};
 
 /* The first key of body (an object) named twice, NULL if none: cJSON reads
  * the first, most parsers the last. */
@@ -292,6 +294,19 @@ static bool parse_request(struct api_call *c, const cJSON *body, struct store_im
     if (req->incremental && req->prestage) {
         api_respond_error(c, 400, "prestage: cannot be combined with incremental");
         return false;
+    }
+    /* An addition: the workload's home, when it is not the sender (a
+     * levelled workload's home moves with it); absent or null: the
+     * sender. */
+    const cJSON *home = cJSON_GetObjectItemCaseSensitive(body, "home");
+    if (home && !cJSON_IsNull(home)) {
+        if (!cJSON_IsString(home) || !name_valid(home->valuestring)) {
+            api_respond_error(c, 400,
+                              "home: must be a site name (a string of 1 to 64 letters, digits, "
+                              "'_', '-' or '.')");
+            return false;
+        }
+        req->home = home->valuestring;
     }
     req->replicas = *replicas;
     req->caller = owner_of(c);

@@ -94,6 +94,9 @@ static cJSON *migration_json(struct api_call *c, const struct store_mig *m)
         api_jadd(reps, m->replicas[i].key, cJSON_CreateNumber(m->replicas[i].replicas), &ok);
     api_jadd(o, "error", opt_string(m->error), &ok);
     api_jadd(o, "abort_requested", cJSON_CreateBool(m->abort_requested), &ok);
+    /* An addition: it rolls back because of the abort (a fault may have
+     * started the rollback in the tick the abort was asked). */
+    api_jadd(o, "aborted", cJSON_CreateBool(store_mig_aborted(m)), &ok);
     api_jadd(o, "retain_until",
              !strcmp(m->result, "done") ? opt_time(m->retain_until_ms) : cJSON_CreateNull(), &ok);
     api_jadd(o, "source_deleted", opt_time(m->source_deleted_ms), &ok);

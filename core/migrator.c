@@ -188,9 +188,13 @@ static void observe(struct migrator *mg, const struct floe_config *cfg, const st
     if (wants & MIG_WANT_RETURN) {
         char err[256];
         obs->returned.asked = true;
-        int rc = store_import_returned(mg->a->store, m->namespace_, m->peer, m->ended_ms,
+        /* From the migration's start: the import coming back may have
+         * been made before this migration ended (core/importer.c takes
+         * the kept copy over only once it is done). */
+        int rc = store_import_returned(mg->a->store, m->namespace_, m->peer, m->created_ms,
                                        &obs->returned.import_id, err, sizeof err);
         obs->returned.found = rc == 0;
+        obs->returned.unknown = rc < 0;
         if (rc < 0)
             log_warn("%s → %s (migration %lld): whether it came back is unknown: %s", m->workload,
                      m->peer, (long long)m->id, err);
@@ -275,9 +279,53 @@ static void act_scale(struct migrator *mg, const struct store_mig *m, const stru
     }
 }
 
+/* The home to send with m's import (POST /v1/imports "home"): for a move
+ * of a rebalance decision, the home that decision gave the workload (a
+ * guest's home), or else the peer it goes to: a levelled workload's home
+ * moves with it, so the peer's rebalance does not send it back here as a
+ * guest the next night. "" for a shed or manual move (this site stays its
+ * home: nothing is sent). -1 with err when the decision is unreadable:
+ * the import waits rather than go without its home. */
+static int import_home(struct migrator *mg, const struct store_mig *m, char *home, size_t n,
+                       char *err, size_t errlen)
+{
+    home[0] = '\0';
+    if (m->decision_id <= 0)
+        return 0;
+    struct store_decision_row row;
+    int rc = store_decision_get(mg->a->store, m->decision_id, &row, err, errlen);
+    if (rc == STORE_NOT_FOUND)
+        return 0; /* pruned: nothing to go by */
+    if (rc != 0)
+        return -1;
+    struct decision d;
+    char why[256];
+    if (decision_parse(row.body, strlen(row.body), &d, why, sizeof why) != 0) {
+        errf(err, errlen, "decision %lld is unreadable: %s", (long long)m->decision_id, why);
+        store_decision_row_clear(&row);
+        return -1;
+    }
+    store_decision_row_clear(&row);
+    for (size_t i = 0; d.kind == POL_ACTION_REBALANCE && i < d.nworkloads; i++) {
+        const struct decision_workload *w = &d.workloads[i];
+        if (w->chosen && w->reservation && w->to && strcmp(w->reservation, m->reservation) == 0 &&
+            strcmp(w->to, m->peer) == 0) {
+            util_strlcpy(home, w->home_site ? w->home_site : w->to, n);
+            break;
+        }
+    }
+    decision_clear(&d);
+    return 0;
+}
+
 static void act_import(struct migrator *mg, const struct store_mig *m, const struct cfg_peer *peer,
                        const struct mig_action *a, struct mig_result *r)
 {
+    char home[128];
+    if (import_home(mg, m, home, sizeof home, r->error, sizeof r->error) != 0) {
+        r->ok = false;
+        return;
+    }
     struct mig_import_replica reps[STORE_MIG_MAX_REPLICAS];
     for (size_t i = 0; i < m->nreplicas; i++) {
         util_strlcpy(reps[i].key, m->replicas[i].key, sizeof reps[i].key);
@@ -293,7 +341,8 @@ static void act_import(struct migrator *mg, const struct store_mig *m, const str
                                      .prestage = a->prestage,
                                      .incremental = !a->prestage && a->incremental,
                                      .replicas = reps,
-                                     .nreplicas = a->prestage ? 0 : m->nreplicas};
+                                     .nreplicas = a->prestage ? 0 : m->nreplicas,
+                                     .home = home[0] ? home : NULL};
     r->ok = mg->ops.import_start(mg->ops.ctx, peer, &req, &r->import, &r->http_status, r->error,
                                  sizeof r->error) == 0;
 }

@@ -21,6 +21,7 @@
 #include "store/store_hold.h"
 #include "store/store_import.h"
 #include "store/store_mig.h"
+#include "store/store_resv.h"
 
 #define DAY_MS 86400000LL
 /* Decisions of one policy read to count its window's migrations: far
@@ -72,6 +73,8 @@ struct records {
     size_t nimports;
     struct store_mig_move *moves;
     size_t nmoves;
+    struct store_resv *resv; /* reservations granted to peers, still active */
+    size_t nresv;
     struct pl_rb_event *events;
     size_t nevents;
 };
@@ -82,6 +85,7 @@ static void records_free(struct records *r)
     store_mig_names_free(r->busy, r->nbusy);
     store_import_rows_free(r->imports, r->nimports);
     store_mig_moves_free(r->moves, r->nmoves);
+    store_resv_rows_free(r->resv, r->nresv);
     free(r->events);
     memset(r, 0, sizeof *r);
 }
@@ -93,7 +97,8 @@ static int records_read(struct agent *a, int64_t now_ms, struct records *r, char
     if (store_hold_active(a->store, now_ms, &r->holds, &r->nholds, err, errlen) != 0 ||
         store_mig_busy(a->store, &r->busy, &r->nbusy, err, errlen) != 0 ||
         store_import_list(a->store, false, NULL, 0, &r->imports, &r->nimports, err, errlen) != 0 ||
-        store_mig_moves(a->store, &r->moves, &r->nmoves, err, errlen) != 0)
+        store_mig_moves(a->store, &r->moves, &r->nmoves, err, errlen) != 0 ||
+        store_resv_list(a->store, now_ms, false, NULL, &r->resv, &r->nresv, err, errlen) != 0)
         return -1;
     r->events = calloc(r->nimports + r->nmoves + 1, sizeof *r->events);
     if (!r->events)
@@ -106,7 +111,8 @@ static int records_read(struct agent *a, int64_t now_ms, struct records *r, char
             r->events[r->nevents++] = (struct pl_rb_event){.namespace_ = im->namespace_,
                                                            .ts_ms = im->ready_ms,
                                                            .arrived = true,
-                                                           .peer = im->from_site};
+                                                           .peer = im->from_site,
+                                                           .home = im->home};
     }
     for (size_t i = 0; i < r->nmoves; i++)
         r->events[r->nevents++] = (struct pl_rb_event){.namespace_ = r->moves[i].namespace_,
@@ -114,6 +120,27 @@ static int records_read(struct agent *a, int64_t now_ms, struct records *r, char
                                                        .arrived = false,
                                                        .peer = r->moves[i].peer};
     return 0;
+}
+
+struct pl_rb_workload rebalancer_workload(const struct inv_workload *w, const char *home,
+                                          int64_t moved_ms, bool moving)
+{
+    return (struct pl_rb_workload){
+        .name = w->name,
+        .namespace_ = w->namespace_ ? w->namespace_ : w->name,
+        .power_kw = w->error ? 0 : w->power_kw,
+        .priority = w->priority,
+        /* Its group even when its annotations are in error (as
+         * core/placer.c): the member that cannot move keeps the whole
+         * unit here, never splits it. */
+        .group = w->group,
+        .pinned = !w->error && w->pinned,
+        .moving = moving,
+        .unmovable = w->error ? w->error : w->unmovable,
+        .home = home,
+        .moved_ms = moved_ms,
+        .downtime_s = NAN,
+    };
 }
 
 static bool is_moving(const struct records *r, const struct inv_workload *w)
@@ -130,6 +157,19 @@ static bool is_moving(const struct records *r, const struct inv_workload *w)
         if (store_import_phase_active(r->imports[i].phase) &&
             strcmp(r->imports[i].namespace_, ns) == 0)
             return true;
+    /* Ready here, but the peer it came from has not released the
+     * reservation the import confirmed: its migration has not ended (it
+     * releases once done). Sending it back now would race that
+     * migration's end at the peer, which keeps (and later deletes) the
+     * source the workload would come back into. */
+    for (size_t i = 0; i < r->nimports; i++) {
+        const struct store_import *im = &r->imports[i];
+        if (im->phase != STORE_IMPORT_READY || strcmp(im->namespace_, ns) != 0 || !im->reservation)
+            continue;
+        for (size_t k = 0; k < r->nresv; k++)
+            if (r->resv[k].state == STORE_RESV_ACTIVE && strcmp(r->resv[k].id, im->reservation) == 0)
+                return true;
+    }
     return false;
 }
 
@@ -150,13 +190,26 @@ static void release_grant(const struct cfg_peer *peer, const char *id)
 }
 
 /* Reserves plan's moves in order; a group whose member is not reserved
- * gives back its members' grants. */
+ * gives back its members' grants. A peer that did not answer a
+ * reservation (no HTTP answer: timeout, connection refused) is not asked
+ * again in this decision: the evaluator waits under place_lock, and a
+ * hanging peer would otherwise stall every policy for each of its moves. */
 static void reserve_all(const struct floe_config *cfg, const struct pl_rb_workload *work,
                         const int64_t *ttl_s, const struct pl_rb_plan *plan, struct made *made)
 {
+    char(*silent)[PEER_REASON_MAX] = calloc(cfg->npeers + 1, sizeof *silent);
     for (size_t k = 0; k < plan->norder; k++) {
         size_t i = plan->order[k];
-        const struct cfg_peer *peer = &cfg->peers[plan->workloads[i].peer];
+        int p = plan->workloads[i].peer;
+        const struct cfg_peer *peer = &cfg->peers[p];
+        if (!silent || silent[p][0]) {
+            made[i].refused = true;
+            snprintf(made[i].note, sizeof made[i].note,
+                     "; not reserved: %s did not answer a reservation earlier in this decision "
+                     "(%s); not asked again",
+                     peer->name, silent ? silent[p] : "out of memory");
+            continue;
+        }
         bool group_failed = false;
         for (size_t j = 0; work[i].group && j < plan->nworkloads && !group_failed; j++)
             group_failed =
@@ -178,7 +231,10 @@ static void reserve_all(const struct floe_config *cfg, const struct pl_rb_worklo
         made[i].refused = true;
         snprintf(made[i].note, sizeof made[i].note, "; not reserved: %s %s: %s", peer->name,
                  r.outcome == PEER_RESERVE_REFUSED ? "refused it" : "did not grant it", r.reason);
+        if (r.outcome == PEER_RESERVE_ERROR && r.http_status == 0)
+            snprintf(silent[p], sizeof silent[p], "%s", r.reason[0] ? r.reason : "no answer");
     }
+    free(silent);
     for (size_t i = 0; i < plan->nworkloads; i++) {
         if (!made[i].granted || !work[i].group)
             continue;
@@ -329,24 +385,16 @@ static void plan_and_reserve(struct agent *a, const struct floe_config *cfg,
         const char *ns = w->namespace_ ? w->namespace_ : w->name;
         const char *home = NULL;
         int64_t moved_ms = 0;
-        pl_rb_history(rec->events, rec->nevents, ns, &home, &moved_ms);
-        if (w->home_site && !w->error)
-            home = w->home_site; /* the annotation says so: it wins */
+        bool named = false;
+        pl_rb_history(rec->events, rec->nevents, ns, &home, &moved_ms, &named);
+        /* The annotation says so: it wins over what the records infer,
+         * not over the home the last sender named (the namespace carries
+         * its annotation along when it is levelled away from its home). */
+        if (w->home_site && !w->error && !named)
+            home = w->home_site;
         if (home && strcmp(home, cfg->site.name) == 0)
             home = NULL;
-        work[i] = (struct pl_rb_workload){
-            .name = w->name,
-            .namespace_ = ns,
-            .power_kw = w->error ? 0 : w->power_kw,
-            .priority = w->priority,
-            .group = w->error ? NULL : w->group,
-            .pinned = !w->error && w->pinned,
-            .moving = is_moving(rec, w),
-            .unmovable = w->error ? w->error : w->unmovable,
-            .home = home,
-            .moved_ms = moved_ms,
-            .downtime_s = NAN,
-        };
+        work[i] = rebalancer_workload(w, home, moved_ms, is_moving(rec, w));
         struct pl_estimate est;
         bool estimated =
             !w->error && pl_estimate(&rates, w->data_gb, w->stateless, &est, err, sizeof err) == 0;

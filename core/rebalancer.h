@@ -42,7 +42,9 @@
  * Locking and blocking as placer_place: the caller holds a->place_lock
  * until the decision and its holds are stored; network requests take at
  * most PLACER_CAPACITY_TIMEOUT_MS for the capacity round, then
- * PLACER_RESERVE_TIMEOUT_MS per reservation.
+ * PLACER_RESERVE_TIMEOUT_MS per reservation; a peer that gave no answer
+ * (timeout, connection error) is not asked again in the same decision
+ * (its remaining moves are not reserved, with that reason).
  */
 #ifndef FLOE_REBALANCER_H
 #define FLOE_REBALANCER_H
@@ -52,12 +54,21 @@
 #include "config/config.h"
 #include "core/agent.h"
 #include "core/placer.h"
+#include "placement/inventory.h"
+#include "placement/pl_rebalance.h"
 #include "policies/decision.h"
 
 /* Resolves d (status placing, kind rebalance) at wall-clock now_ms with
  * the agent's current inventory; see above. */
 void rebalancer_place(struct agent *a, const struct floe_config *cfg, struct decision *d,
                       int64_t now_ms, struct placer_grants *out);
+
+/* w as pl_rebalance sees it (strings borrowed from w and home): a
+ * workload whose annotations are in error is unmovable for that reason
+ * and keeps its group, so the group stays whole; downtime_s is left NAN
+ * for the caller. */
+struct pl_rb_workload rebalancer_workload(const struct inv_workload *w, const char *home,
+                                          int64_t moved_ms, bool moving);
 
 /* Migrations a rebalance policy started since since_ms: the reserved
  * workloads of its stored decisions (except decision skip_id). Returns

@@ -144,6 +144,8 @@ char *mig_import_request_json(const struct mig_import_request *r, char *err, siz
         ok = cJSON_AddTrueToObject(o, "incremental") != NULL;
     if (ok && r->prestage)
         ok = cJSON_AddTrueToObject(o, "prestage") != NULL;
+    if (ok && r->home)
+        ok = cJSON_AddStringToObject(o, "home", r->home) != NULL;
     char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
     if (!text)

@@ -53,6 +53,9 @@ struct mig_import_request {
                                 existingVolumeDataPolicy incremental */
     bool prestage;           /* an addition likewise: restore the initial backup and scale
                                 every object to 0 (the workload stays stopped) */
+    const char *home;        /* an addition likewise: the workload's home when it is not
+                                this site (a levelled workload's home moves with it);
+                                NULL: not sent, this site is its home */
     const struct mig_import_replica *replicas;
     size_t nreplicas;
 };

@@ -1298,6 +1298,10 @@ static void step_done(const struct store_mig *m, const struct mig_obs *obs, stru
                m->workload, m->peer, (long long)obs->returned.import_id);
         return;
     }
+    /* Unknown whether it came back: deleting could delete the workload
+     * running here again; the next tick asks again. */
+    if (obs->returned.unknown)
+        return;
     if (now_ms < m->retain_until_ms)
         return;
     act->kind = MIG_ACT_DELETE_NS;
@@ -1348,7 +1352,7 @@ bool mig_step(const struct store_mig *m, const struct mig_obs *obs, const struct
         if (phase == MIG_PH_DONE)
             step_done(m, obs, next, p, now_ms, act, fx);
     } else if (m->abort_requested && phase != MIG_PH_ROLLING_BACK && !m->traffic_switched_ms) {
-        rollback(next, p, now_ms, fx, "aborted by %s",
+        rollback(next, p, now_ms, fx, STORE_MIG_ABORT_REASON "%s",
                  m->abort_by[0] ? m->abort_by : "an operator");
     } else if (p->winding_down && phase <= MIG_PH_DELTA) {
         /* Nothing stopped or scaled yet: the cheapest end, and what the

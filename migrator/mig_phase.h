@@ -263,12 +263,14 @@ struct mig_obs {
         char error[400];
     } import, prestage;
     /* MIG_WANT_RETURN: an import here from m->peer of m->namespace_, made
-     * after the migration ended, took the kept source over (the workload
+     * after the migration started, took the kept source over (the workload
      * came back: core/importer.h deleted the old copy to restore the
      * returning one). The source then counts as deleted and is never
-     * deleted again (that would delete what came back). */
+     * deleted again (that would delete what came back). unknown: the
+     * records could not be read; the source is then not deleted (asked
+     * again next tick), since it may be what came back. */
     struct {
-        bool asked, found;
+        bool asked, found, unknown;
         int64_t import_id;
     } returned;
 };

@@ -189,7 +189,9 @@ static void judge_unit(struct ctx *c, struct unit *u)
         if (!member_stays(c, w, why, sizeof why))
             continue;
         u->stays = true;
-        for (size_t j = 0; j < u->n; j++)
+        /* Only a real group has other members to tell (a unit of one is
+         * a workload outside any group: its group is NULL). */
+        for (size_t j = 0; w->group && j < u->n; j++)
             reason(member_plan(c, u, j)->reason, PL_RB_REASON_MAX,
                    "stays with group '%s' (member %s stays)", w->group, w->name);
         util_strlcpy(member_plan(c, u, k)->reason, why, PL_RB_REASON_MAX);
@@ -320,17 +322,6 @@ static void failback(struct ctx *c, struct unit *u)
         unit_reason(c, u, "guest of %s: its home has %.6g kW spare left, it needs %.6g kW; stays",
                     home->name, isfinite(left) ? left : 0.0, u->kw);
         blocked(c, u);
-    } else if (!isnan(c->site) &&
-               (c->site + u->kw) - (left - u->kw) >
-                   c->req->min_gain_kw + KW_SLACK * fmax(1.0, fabs(c->req->min_gain_kw))) {
-        /* Home would level it straight out again (its rebalance sees
-         * this site with more than min_gain_kw more spare). */
-        unit_reason(c, u,
-                    "guest of %s: stays: going home would leave its home %.6g kW spare and this "
-                    "site %.6g kW, %.6g kW more here than min_gain_kw %.6g allows (home would "
-                    "level it out again)",
-                    home->name, left - u->kw, c->site + u->kw, (c->site + u->kw) - (left - u->kw),
-                    c->req->min_gain_kw);
     } else {
         unit_reason(c, u, "guest of %s: goes home (%.6g kW; the home accepts work, %.6g kW spare)",
                     home->name, u->kw, left);
@@ -570,10 +561,11 @@ static bool event_before(const struct pl_rb_event *ev, size_t a, size_t b)
 }
 
 void pl_rb_history(const struct pl_rb_event *events, size_t n, const char *ns, const char **home,
-                   int64_t *moved_ms)
+                   int64_t *moved_ms, bool *named)
 {
     *home = NULL;
     *moved_ms = 0;
+    bool by_name = false;
     const char *went_to = NULL; /* the last move was from here to this peer */
     /* Each round takes the first event after the one taken before: no
      * sorting, no allocation (a namespace has few records). */
@@ -591,9 +583,15 @@ void pl_rb_history(const struct pl_rb_event *events, size_t n, const char *ns, c
         if (next == (size_t)-1)
             break;
         const struct pl_rb_event *e = &events[next];
-        if (e->arrived) {
-            if (!(went_to && same_name(went_to, e->peer)))
+        if (e->arrived && e->home) {
+            *home = e->home;
+            by_name = true;
+            went_to = NULL;
+        } else if (e->arrived) {
+            if (!(went_to && same_name(went_to, e->peer))) {
                 *home = e->peer;
+                by_name = false;
+            }
             went_to = NULL;
         } else {
             went_to = e->peer;
@@ -601,4 +599,6 @@ void pl_rb_history(const struct pl_rb_event *events, size_t n, const char *ns, c
         *moved_ms = e->ts_ms;
         last = next;
     }
+    if (named)
+        *named = by_name;
 }

@@ -28,14 +28,12 @@
  *    whole unit (its spare less what this plan sends it already).
  *    Otherwise they stay, `blocked` (a move is wanted and cannot be made
  *    now): "home lulea-1 is not accepting work", "home lulea-1 has 20 kW
- *    spare, the unit needs 30 kW". One more rule, not blocked: with S
- *    (below) known, a guest stays when going home would leave this site
- *    with more than min_gain_kw more spare than its home, (S + kW) -
- *    (H - kW) > min_gain_kw: the home's own rebalance would level it
- *    straight out again (without this, a workload levelled to a peer
- *    would come home the next night and leave again the night after).
- *    A guest whose home is not a peer here cannot go home and is
- *    levelled like this site's own.
+ *    spare, the unit needs 30 kW". Nothing else holds a guest back (SPEC
+ *    3.3: home when home accepts it). Levelling cannot make it ping-pong:
+ *    a levelled workload's home moves with it (the sender names the
+ *    receiver its home, pl_rb_history), so it is not a guest where it
+ *    was levelled to. A guest whose home is not a peer here cannot go
+ *    home and is levelled like this site's own.
  * 2. Then levelling. S = this site's spare kW after the failbacks (each
  *    adds its kW: the load leaves). Own units, in shed order (lowest
  *    priority first, then the most kW per minute of downtime, then the
@@ -59,12 +57,13 @@
  * a pl_rb_plan owns its arrays (pl_rb_plan_clear; safe on a zeroed plan).
  *
  * pl_rb_history: a workload's home and its last move from this site's own
- * records of its namespace, for the workloads without a
- * floe.dev/home-site annotation. Events in time order: an import here
- * from peer X (that became ready) makes it a guest of X, unless its last
- * move before was from here to X (it came back: its home is what it was
- * before it left, its own or a guest's); a move from here (done) changes
- * nothing but is remembered. moved_ms is the time of the last event.
+ * records of its namespace. Events in time order: an import here that
+ * named the workload's home (a levelled workload's home moves with it:
+ * the sender names the receiver) makes that its home; one from peer X
+ * that did not makes it a guest of X, unless its last move before was
+ * from here to X (it came back: its home is what it was before it left,
+ * its own or a guest's); a move from here (done) changes nothing but is
+ * remembered. moved_ms is the time of the last event.
  */
 #ifndef FLOE_PL_REBALANCE_H
 #define FLOE_PL_REBALANCE_H
@@ -82,7 +81,8 @@ struct pl_rb_workload {
     int priority;          /* lower moves first */
     const char *group;     /* NULL = none; a group moves whole or stays */
     bool pinned;           /* never moves */
-    bool moving;           /* already in a migration, or moved with its source still kept here */
+    bool moving; /* already in a migration, moved with its source still kept here, or arrived
+                    while the sending site's migration has not ended (reservation held) */
     const char *unmovable; /* NULL = movable; else why it stays */
     const char *home;      /* NULL: this site's own; else the site it belongs to */
     int64_t moved_ms;      /* when it last moved (arrived here); 0 = never (or not known) */
@@ -158,13 +158,18 @@ struct pl_rb_event {
     int64_t ts_ms;
     bool arrived;     /* imported here from peer (ready); false: moved from here to peer (done) */
     const char *peer; /* the other site */
+    const char *home; /* arrived: the home the sender named (POST /v1/imports "home"; may be
+                         this site); NULL: not named (the sender is home, or it came back) */
 };
 
 /* The home of namespace ns (NULL: this site's own; else a pointer into
- * events' peers) and the time of its last move (0: none), from the events
- * of ns among events[0..n-1] in time order (a move away before an arrival
- * at the same instant). */
+ * events' peers or homes, which may name this site: the caller compares)
+ * and the time of its last move (0: none), from the events of ns among
+ * events[0..n-1] in time order (a move away before an arrival at the same
+ * instant). An arrival that names its home sets it as named; *named
+ * (may be NULL) says whether the home comes from such an arrival (newer
+ * than a floe.dev/home-site annotation the namespace carried along). */
 void pl_rb_history(const struct pl_rb_event *events, size_t n, const char *ns, const char **home,
-                   int64_t *moved_ms);
+                   int64_t *moved_ms, bool *named);
 
 #endif

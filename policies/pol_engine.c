@@ -513,6 +513,14 @@ static bool whole_day_window(int start_min, int end_min)
  * repeated when the clocks go back; the walks below stop there. */
 #define WINDOW_MAX_MINUTES (25 * 60 + 1)
 
+/* Whether a and b fall on different local dates: a whole-day window's
+ * occurrences are cut there, not at 00:00, which the clocks can skip
+ * (America/Santiago springs forward from 00:00 to 01:00). */
+static bool other_day(const struct pol_local *a, const struct pol_local *b)
+{
+    return a->year != b->year || a->month != b->month || a->day != b->day;
+}
+
 static bool open_at(const struct pol_tz *tz, int start_min, int end_min, unsigned days_mask,
                     int64_t ms, struct pol_local *l)
 {
@@ -532,21 +540,23 @@ int pol_window_bounds(const struct pol_tz *tz, int start_min, int end_min, unsig
     /* Minute by minute: a binary search each, a few thousand at most,
      * and exact across every change of the site's UTC offset. */
     int64_t t = t0;
+    struct pol_local first = l;
     for (int i = 0; i < WINDOW_MAX_MINUTES; i++) {
-        if (whole_day && l.hour == 0 && l.minute == 0)
-            break;
         struct pol_local before;
-        if (!open_at(tz, start_min, end_min, days_mask, t - minute, &before))
+        if (!open_at(tz, start_min, end_min, days_mask, t - minute, &before) ||
+            (whole_day && other_day(&before, &l)))
             break;
         t -= minute;
         l = before;
     }
     *from_ms = t;
     t = t0 + minute;
+    struct pol_local prev = first;
     for (int i = 0; i < WINDOW_MAX_MINUTES; i++) {
         if (!open_at(tz, start_min, end_min, days_mask, t, &l) ||
-            (whole_day && l.hour == 0 && l.minute == 0))
+            (whole_day && other_day(&prev, &l)))
             break;
+        prev = l;
         t += minute;
     }
     *until_ms = t;

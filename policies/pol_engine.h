@@ -94,8 +94,9 @@ bool pol_window_open(int start_min, int end_min, unsigned days_mask, const struc
 /* The occurrence of a schedule window (same parameters) that is open at
  * now_ms, in the site time of tz: *from_ms its first minute, *until_ms the
  * first minute after it, both whole UTC minutes. A window open on
- * consecutive local days without a break (a whole-day window) is cut at
- * local midnight, so each day is one occurrence; a window that repeats an
+ * consecutive local days without a break (a whole-day window) is cut
+ * where the local date changes (local midnight, or the first minute after
+ * it where the clocks skip 00:00), so each day is one occurrence; a window that repeats an
  * hour when the clocks go back is one occurrence, as the engine keeps it
  * open. Returns 0, or -1 when the window is not open at now_ms. What
  * counts per window (a rebalance's max_migrations) is counted from

@@ -91,6 +91,8 @@ static const char *const store_migrations[] = {
     STORE_MIG_SCHEMA,
     /* 6: imports carried out here for peers (store_import.c). */
     STORE_IMPORT_SCHEMA,
+    /* 7: the home an import's sender gave (store_import.c). */
+    STORE_IMPORT_HOME_SCHEMA,
 };
 
 /* ---- metric id cache ---------------------------------------------------- */

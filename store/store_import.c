@@ -33,7 +33,7 @@
     "id, reservation, from_site, workload, namespace, backup, stateless, incremental, prestage, "  \
     "replicas, phase, error, seq, restore, attempts, owns_namespace, cleaning, cleanup, partial, " \
     "dropped_by, created_ms, updated_ms, phase_ms, ended_ms, ready_ms, restore_started_ms, "       \
-    "restore_s, restored_bytes, rev"
+    "restore_s, restored_bytes, rev, home"
 
 #define IMPORT_ACTIVE "phase IN ('waiting-backup', 'restoring', 'starting')"
 
@@ -79,6 +79,7 @@ void store_import_clear(struct store_import *r)
     free(r->error);
     free(r->restore);
     free(r->dropped_by);
+    free(r->home);
     memset(r, 0, sizeof *r);
 }
 
@@ -135,6 +136,7 @@ static void row_from(sqlite3_stmt *st, struct store_import *r)
     r->restore_s = col_real(st, 26);
     r->restored_bytes = col_real(st, 27);
     r->rev = sqlite3_column_int64(st, 28);
+    r->home = col_text(st, 29);
 }
 
 /* Reads import id (with owner, only one of its) into *r on db.
@@ -373,8 +375,8 @@ static int insert(struct store *s, const struct store_import_request *req, const
     sqlite3_stmt *st = store_prepare(
         s, s->writer,
         "INSERT INTO import(id, reservation, from_site, workload, namespace, backup, stateless,"
-        " incremental, prestage, replicas, phase, created_ms, updated_ms, phase_ms)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'waiting-backup', ?11, ?11, ?11)",
+        " incremental, prestage, replicas, phase, created_ms, updated_ms, phase_ms, home)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'waiting-backup', ?11, ?11, ?11, ?12)",
         err, errlen);
     if (!st)
         return -1;
@@ -393,6 +395,10 @@ static int insert(struct store *s, const struct store_import_request *req, const
         sqlite3_bind_int(st, 9, req->prestage);
         sqlite3_bind_text(st, 10, req->replicas, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 11, now_ms);
+        if (req->home)
+            sqlite3_bind_text(st, 12, req->home, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, 12);
         if (sqlite3_step(st) == SQLITE_DONE) {
             rc = 0;
             break;

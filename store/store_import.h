@@ -75,6 +75,8 @@ struct store_import_request {
     const char *replicas; /* {"deployment/web": 3, ...} as JSON text, checked by the caller */
     const char *caller;   /* the token's name: only a reservation granted to it may be used;
                              NULL (an admin) may use any */
+    const char *home;     /* the workload's home as the sender says (a levelled workload's
+                             home moves with it); NULL: the sender is its home */
 };
 
 struct store_import {
@@ -104,6 +106,7 @@ struct store_import {
     double restore_s;           /* its completion minus its start; NAN until known */
     double restored_bytes;      /* bytes its volume restores moved; NAN until known */
     int64_t rev;                /* revision, for store_import_save */
+    char *home;                 /* the home the sender gave; NULL: the sender (from_site) */
 };
 
 /* Frees the strings of one row (and zeroes it); of an array and the array. */
@@ -166,7 +169,10 @@ int store_import_find_prestage(struct store *s, const char *reservation, const c
  * from_site (core/importer.h: a failback restores into the namespace this
  * site kept of its own migration there, deleting the old copy first):
  * the newest import of namespace_ from from_site created at or after
- * since_ms that owns the namespace. 0 with *id, STORE_NOT_FOUND, or -1. */
+ * since_ms that owns the namespace. The caller passes the start of its
+ * migration, not its end: an import made while the migration was still
+ * ending (waiting out the DNS TTL) takes the kept copy over once the
+ * migration is done. 0 with *id, STORE_NOT_FOUND, or -1. */
 int store_import_returned(struct store *s, const char *namespace_, const char *from_site,
                           int64_t since_ms, int64_t *id, char *err, size_t errlen);
 

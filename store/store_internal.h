@@ -281,4 +281,8 @@ int store_end_durable(struct store *s, bool commit, const char *what, char *err,
     ");"                                                                                           \
     "CREATE INDEX import_event_import ON import_event(import_id, id);"
 
+/* The home an import's sender gave (POST /v1/imports "home"; NULL: the
+ * sender is the workload's home). */
+#define STORE_IMPORT_HOME_SCHEMA "ALTER TABLE import ADD COLUMN home TEXT;"
+
 #endif

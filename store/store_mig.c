@@ -784,6 +784,12 @@ out:
     return rc;
 }
 
+bool store_mig_aborted(const struct store_mig *m)
+{
+    return m->abort_requested &&
+           strncmp(m->reason, STORE_MIG_ABORT_REASON, strlen(STORE_MIG_ABORT_REASON)) == 0;
+}
+
 int store_mig_counts(struct store *s, void (*each)(void *ctx, const char *result, int64_t n),
                      void *ctx, char *err, size_t errlen)
 {
@@ -791,10 +797,13 @@ int store_mig_counts(struct store *s, void (*each)(void *ctx, const char *result
     int rc = -1;
     sqlite3_stmt *st = store_prepare(s, s->reader,
                                      "SELECT CASE WHEN result = 'rolled-back' AND abort_requested"
+                                     " AND substr(reason, 1, length(?1)) = ?1"
                                      " THEN 'aborted' ELSE result END AS r, count(*)"
                                      " FROM migration WHERE result IS NOT NULL"
                                      " GROUP BY r ORDER BY r",
                                      err, errlen);
+    if (st)
+        sqlite3_bind_text(st, 1, STORE_MIG_ABORT_REASON, -1, SQLITE_STATIC);
     if (st) {
         int step;
         while ((step = sqlite3_step(st)) == SQLITE_ROW)

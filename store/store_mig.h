@@ -236,11 +236,21 @@ int store_mig_abort(struct store *s, int64_t id, const char *actor, int64_t now_
 int store_mig_events(struct store *s, int64_t id, size_t limit, struct store_mig_event **rows,
                      size_t *n, char *err, size_t errlen);
 
+/* How the reason of a rollback begins when store_mig_abort started it
+ * (migrator/mig_phase.c writes "aborted by ACTOR"). A fault can start a
+ * rollback in the tick an abort is asked: abort_requested is then set
+ * and the reason is the fault's, and it is not an abort. */
+#define STORE_MIG_ABORT_REASON "aborted by "
+
+/* m rolls back, or rolled back, because of the abort asked of it:
+ * abort_requested and its rollback's reason is the abort's. */
+bool store_mig_aborted(const struct store_mig *m);
+
 /* Counts for /metrics: each() per result ("done", "rolled-back",
- * "failed", and "aborted" for a rollback someone asked for with
- * store_mig_abort, which "rolled-back" then leaves out: a fault and an
- * operator's choice are told apart) with the number of migrations that
- * ended so. */
+ * "failed", and "aborted" for a rollback that store_mig_abort started
+ * (store_mig_aborted), which "rolled-back" then leaves out: a fault and
+ * an operator's choice are told apart) with the number of migrations
+ * that ended so. */
 int store_mig_counts(struct store *s, void (*each)(void *ctx, const char *result, int64_t n),
                      void *ctx, char *err, size_t errlen);
 /* The downtime (seconds) of every migration that ended done with a

@@ -7,7 +7,7 @@
 # 10 kW, priority 20); both are moved to falkenberg-1 by hand (POST
 # /v1/migrations), so falkenberg-1 holds two guests of lulea-1 and
 # lulea-1 keeps their sources at 0 replicas (retain_source 1 h). Then a
-# rebalance policy with max_migrations 1 and a schedule window around the
+# rebalance policy with min_gain_kw 50, max_migrations 1 and a schedule window around the
 # current time is PUT at falkenberg-1 (effective at once). Checked: it
 # decides within seconds; the decision is placed, web goes home (lowest
 # priority first) with a reservation at lulea-1, api stays with the
@@ -80,7 +80,7 @@ cat >"$TMP/policy.json" <<JSON
   "description": "Bring guests home at night",
   "when": "it.load_kw >= 0",
   "mode": "auto", "cooldown": "2s",
-  "action": { "type": "rebalance", "min_gain_kw": 1000, "max_migrations": 1, "min_residency": "1s" },
+  "action": { "type": "rebalance", "min_gain_kw": 50, "max_migrations": 1, "min_residency": "1s" },
   "schedule": { "window": "$win" } }
 JSON
 put_ms=$(date +%s%3N)
@@ -192,6 +192,8 @@ imports = load("lulea.imports.json")["imports"]
 imp = [i for i in imports if i["workload"] == "web"]
 check(f"lulea-1's import of web took the kept namespace over and is ready ({[i['phase'] for i in imp]})",
       imp and imp[0]["phase"] == "ready")
+check(f"the failback's import names lulea-1 web's home ({[i.get('home') for i in imp]})",
+      imp and imp[0].get("home") == "lulea-1")
 
 later = sorted((x for x in load("decisions.2.json")["decisions"] if x["kind"] == "rebalance" and x["id"] > last_id),
                key=lambda x: x["id"])

@@ -298,6 +298,11 @@ static void every_bad_body_is_400_naming_its_field(void **state)
                 "63, starting and ending with a letter or digit)"},
         {b[24], "replicas.deployment/: keys must be deployment/NAME or statefulset/NAME (NAME a "
                 "Kubernetes object name)"},
+        {b[25], "home: must be a site name (a string of 1 to 64 letters, digits, '_', '-' or "
+                "'.')"},
+        {b[26], "home: must be a site name (a string of 1 to 64 letters, digits, '_', '-' or "
+                "'.')"},
+        {b[27], "home: given twice"},
     };
     const char *tail = "\"stateless\": false, \"replicas\": {\"deployment/web\": 3}}";
     snprintf(b[0], sizeof b[0],
@@ -370,6 +375,13 @@ static void every_bad_body_is_400_naming_its_field(void **state)
              R, tail);
     snprintf(b[24], sizeof b[24],
              "{\"reservation\": \"%s\", %s, \"replicas\": {\"deployment/\": 1}}", R, head);
+    snprintf(b[25], sizeof b[25], "{\"reservation\": \"%s\", %s, \"home\": 7, \"replicas\": {}}",
+             R, head);
+    snprintf(b[26], sizeof b[26],
+             "{\"reservation\": \"%s\", %s, \"home\": \"lulea 1\", \"replicas\": {}}", R, head);
+    snprintf(b[27], sizeof b[27],
+             "{\"reservation\": \"%s\", %s, \"home\": \"a\", \"home\": \"b\", \"replicas\": {}}",
+             R, head);
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct answer ans = post(f, AUTH_PEER, cases[i].body);
@@ -486,9 +498,10 @@ static void new_import_is_202_and_asking_again_is_200_with_the_same_id(void **st
                           "namespace",  "backup",   "restore",   "restore_s",   "restored_bytes",
                           "created",    "updated",  "from_site", "stateless",   "incremental",
                           "prestage",   "replicas", "attempts",  "partial",     "cleanup",
-                          "dropped_by", "ended",    "events",    NULL};
+                          "dropped_by", "ended",    "home",      "events",    NULL};
     assert_keys(got.json, keys);
     assert_string_equal(text(got.json, "id"), id);
+    assert_true(cJSON_IsNull(field(got.json, "home")));
     assert_true(cJSON_IsNull(field(got.json, "error")));
     assert_string_equal(text(got.json, "reservation"), f->rid);
     assert_string_equal(text(got.json, "namespace"), "shop");
@@ -511,6 +524,32 @@ static void new_import_is_202_and_asking_again_is_200_with_the_same_id(void **st
     list = call(f, "GET", "/v1/imports", AUTH_PEER, NULL);
     assert_int_equal(cJSON_GetArraySize(field(list.json, "imports")), 1);
     answer_clear(&list);
+}
+
+/* The addition "home": the workload's home as the sender names it (a
+ * levelled workload's home moves with it), recorded and answered. */
+static void a_named_home_is_recorded(void **state)
+{
+    struct fixture *f = *state;
+    char body[600];
+    body_of(body, sizeof body, f->rid, "shop", "shop", "floe-falkenberg-1-shop-3-2",
+            "\"home\": \"lulea-1\",");
+    struct answer ans = post(f, AUTH_PEER, body);
+    assert_int_equal(ans.status, 202);
+    char path[64];
+    snprintf(path, sizeof path, "/v1/imports/%s", text(ans.json, "id"));
+    answer_clear(&ans);
+    struct answer got = call(f, "GET", path, AUTH_PEER, NULL);
+    assert_int_equal(got.status, 200);
+    assert_string_equal(text(got.json, "home"), "lulea-1");
+    answer_clear(&got);
+    struct store_import *rows = NULL;
+    size_t n = 0;
+    char err[256];
+    assert_int_equal(store_import_list(f->a.store, false, NULL, 0, &rows, &n, err, sizeof err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(rows[0].home, "lulea-1");
+    store_import_rows_free(rows, n);
 }
 
 static void ids_that_were_never_ids_are_404(void **state)
@@ -655,6 +694,7 @@ int main(void)
         T(a_site_without_kubernetes_refuses),
         T(every_refusal_is_409_with_its_reason),
         T(new_import_is_202_and_asking_again_is_200_with_the_same_id),
+        T(a_named_home_is_recorded),
         T(ids_that_were_never_ids_are_404),
         T(delete_ends_it_releases_and_answers_the_same_twice),
         T(releasing_the_reservation_drops_its_running_import),

@@ -52,6 +52,12 @@
     "{\"id\":" #id ",\"workload\":\"shop\",\"from\":\"lulea-1\",\"to\":\"falkenberg-1\","          \
     "\"phase\":\"" phase "\",\"started\":\"2026-11-30T06:00:00Z\",\"ended\":" ended                \
     ",\"result\":" result ",\"abort_requested\":" abort ",\"events\":[]}"
+/* With the "aborted" field of a newer agent. */
+#define MIG_ABORTED(id, result, ended, abort, aborted)                                             \
+    "{\"id\":" #id ",\"workload\":\"shop\",\"from\":\"lulea-1\",\"to\":\"falkenberg-1\","          \
+    "\"phase\":\"rolled-back\",\"started\":\"2026-11-30T06:00:00Z\",\"ended\":" ended          \
+    ",\"result\":" result ",\"abort_requested\":" abort ",\"aborted\":" aborted               \
+    ",\"events\":[]}"
 #define MIGS(...) "{\"migrations\":[" __VA_ARGS__ "]}"
 
 #define PERF_HEALTHY                                                                               \
@@ -127,6 +133,15 @@ static const struct check_case cases[] = {
          3, "rolled-back", "\"rolled-back\"", "\"2026-11-30T08:48:00Z\"", "false")),
      NULL, 0, 0, 0, CHECK_CRITICAL,
      "FLOE CRITICAL - migration 3 of shop to falkenberg-1 rolled back 12m ago" PERF_HEALTHY},
+    {"a_fault_rollback_with_an_abort_asked_in_the_same_tick_is_critical", HEALTHY,
+     MIGS(MIG_ABORTED(3, "\"rolled-back\"", "\"2026-11-30T08:48:00Z\"", "true", "false")), NULL, 0,
+     0, 0, CHECK_CRITICAL,
+     "FLOE CRITICAL - migration 3 of shop to falkenberg-1 rolled back 12m ago" PERF_HEALTHY},
+    {"a_rollback_the_abort_started_is_not_a_fault", HEALTHY,
+     MIGS(MIG_ABORTED(3, "\"rolled-back\"", "\"2026-11-30T08:48:00Z\"", "true", "true")), NULL, 0,
+     0, 0, CHECK_OK,
+     "FLOE OK - lulea-1: no policy firing, 4 collectors ok, 1 peer ok, 0 migrations "
+     "active" PERF_HEALTHY},
     {"migration_rolled_back_2_hours_ago_no_longer_counts", HEALTHY,
      MIGS(MIG(3, "rolled-back", "\"rolled-back\"", "\"2026-11-30T07:00:00Z\"", "false")), NULL, 0,
      0, 0, CHECK_OK,
@@ -232,16 +247,24 @@ static const struct check_case cases[] = {
             PEERS_OK, "0", CAPACITY_OK),
      MIGS(), NULL, 0, 0, 0, CHECK_UNKNOWN,
      "FLOE UNKNOWN - /v1/status: alarms[0].severity: 'major' is neither warning nor critical"},
-    {"a_later_unreadable_field_hides_what_came_before",
+    {"a_later_unreadable_field_never_hides_a_critical_seen_before",
      STATUS("[" CRITICAL_FIRING "]", "{\"ok\":4,\"failing\":-1,\"pending\":0}", PEERS_OK, "0",
             CAPACITY_OK),
+     MIGS(), NULL, 0, 0, 0, CHECK_CRITICAL,
+     "FLOE CRITICAL - cooling-shortfall firing; /v1/status: collectors: expected ok, failing and "
+     "pending as whole numbers"},
+    {"a_later_unreadable_field_after_a_warning_is_unknown",
+     STATUS("[{\"policy\":\"w\",\"severity\":\"warning\",\"state\":\"firing\"}]",
+            "{\"ok\":4,\"failing\":-1,\"pending\":0}", PEERS_OK, "0", CAPACITY_OK),
      MIGS(), NULL, 0, 0, 0, CHECK_UNKNOWN,
      "FLOE UNKNOWN - /v1/status: collectors: expected ok, failing and pending as whole numbers"},
-    {"peer_in_an_unknown_state",
+    {"a_peer_in_a_state_the_check_does_not_know_is_down",
      STATUS(NO_ALARMS, COLLECTORS_OK, "[{\"name\":\"x\",\"state\":\"sleeping\"}]", "0",
             CAPACITY_OK),
-     MIGS(), NULL, 0, 0, 0, CHECK_UNKNOWN,
-     "FLOE UNKNOWN - /v1/status: peers[0].state: 'sleeping' is not a peer state"},
+     MIGS(), NULL, 0, 0, 0, CHECK_WARNING,
+     "FLOE WARNING - peer x in state 'sleeping' | spare_kw=150;;;0 firing_critical=0;;0;0 "
+     "firing_warning=0;0;;0 collectors_failing=0;0;;0;4 peers_down=1;0;;0;1 "
+     "migrations_active=0;;;0"},
     {"capacity_spare_not_a_number",
      STATUS(NO_ALARMS, COLLECTORS_OK, PEERS_OK, "0", "{\"spare_kw\":\"lots\"}"), MIGS(), NULL, 0, 0,
      0, CHECK_UNKNOWN, "FLOE UNKNOWN - /v1/status: capacity.spare_kw: expected a number"},

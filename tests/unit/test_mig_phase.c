@@ -588,6 +588,32 @@ static void a_kept_source_taken_over_by_the_workload_coming_back_is_not_deleted(
     free(h);
 }
 
+/* Whether the workload came back is unknown (the records could not be
+ * read): past retain_source the source is still not deleted (it may be
+ * what came back); once the records answer "not back", it is. */
+static void an_unknown_return_never_deletes_the_kept_source(void **state)
+{
+    (void)state;
+    struct h *h = new_h(true);
+    util_strlcpy(h->m.phase, "done", sizeof h->m.phase);
+    util_strlcpy(h->m.result, "done", sizeof h->m.result);
+    h->m.step = MIG_DN_RETAIN;
+    h->m.ended_ms = T0;
+    h->m.released_ms = T0 + S;
+    h->m.retain_until_ms = T0 + 60 * MIN;
+    h->now = h->m.retain_until_ms + MIN;
+    struct mig_obs o = none();
+    o.returned.asked = true;
+    o.returned.unknown = true;
+    step(h, &o);
+    assert_int_equal(h->act.kind, MIG_ACT_NONE);
+    assert_int_equal(h->m.source_deleted_ms, 0);
+    o.returned.unknown = false;
+    step(h, &o);
+    assert_int_equal(h->act.kind, MIG_ACT_DELETE_NS);
+    free(h);
+}
+
 /* Done teaches the peer's fixed time: the downtime the final backup and
  * the restore do not explain at the rates as they stand. */
 static void done_teaches_the_fixed_time_beyond_the_transfers(void **state)
@@ -1471,6 +1497,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reserved_waits_for_a_slot_then_starts_the_initial_backup),
         cmocka_unit_test(a_kept_source_taken_over_by_the_workload_coming_back_is_not_deleted),
+        cmocka_unit_test(an_unknown_return_never_deletes_the_kept_source),
         cmocka_unit_test(a_backup_the_cluster_does_not_have_is_created_again_after_a_crash),
         cmocka_unit_test(long_initial_backup_goes_to_delta_with_bytes_and_a_rate),
         cmocka_unit_test(deltas_until_small_or_no_longer_shrinking),

@@ -38,9 +38,13 @@
 #include "core/inv_watch.h"
 #include "core/migrator.h"
 #include "core/placer.h"
+#include "core/rebalancer.h"
+#include "lib/fake_http.h"
 #include "lib/util.h"
 #include "migrator/mig_phase.h"
 #include "store/store_hold.h"
+#include "store/store_import.h"
+#include "store/store_resv.h"
 #include "store/store_mig.h"
 
 #define T0 1767225600000LL
@@ -87,6 +91,7 @@ struct fimport {
     enum mig_import_phase phase;
     bool dropped;
     bool prestage, incremental;
+    char home[32]; /* the home the request named; "" none */
     char error[80];
     struct mig_import_replica reps[4];
     size_t nreps;
@@ -365,6 +370,7 @@ static int f_import_start(void *ctx, const struct cfg_peer *peer,
     x->phase = MIG_IMPORT_WAITING_BACKUP;
     x->prestage = r->prestage;
     x->incremental = r->incremental;
+    util_strlcpy(x->home, r->home ? r->home : "", sizeof x->home);
     assert_true(r->nreplicas <= 4);
     memcpy(x->reps, r->replicas, r->nreplicas * sizeof *r->replicas);
     x->nreps = r->nreplicas;
@@ -1305,6 +1311,187 @@ static void placement_learns_the_rates_and_leaves_a_kept_source_alone(void **sta
     decision_clear(&d);
 }
 
+/* The workload comes back before this site's migration of it ended (the
+ * peer's failback started while the source waited out the DNS TTL): the
+ * import here was made before the migration's end and takes the kept
+ * source over once it is done. The migration finds it all the same and
+ * never deletes the namespace, where the workload runs again. */
+static void a_return_begun_before_the_migration_ended_is_found(void **state)
+{
+    struct fixture *f = *state;
+    hold(f, "shop", "rsv-1", 40);
+    struct store_mig *rows = NULL;
+    size_t n = 0;
+    for (int i = 0; i < MAX_TICKS && n == 0; i++) {
+        tick(f);
+        free(rows);
+        n = load(f, &rows);
+    }
+    assert_int_equal(n, 1);
+    int64_t mig_id = rows[0].id;
+    free(rows);
+    /* falkenberg-1 sends shop back: a reservation here and its import,
+     * made now (the migration has not ended), owning the namespace. */
+    char err[256] = "", why[256] = "";
+    struct store_resv_request rq = {.from_site = "falkenberg-1",
+                                    .workload = "shop",
+                                    .granted_by = "falkenberg-1",
+                                    .kw = 40,
+                                    .ttl_ms = 600000};
+    struct store_resv rv;
+    assert_int_equal(store_resv_grant(f->a.store, &rq, 1000, f->w.now, &rv, NULL, err, sizeof err),
+                     0);
+    struct store_import_request req = {.reservation = rv.id,
+                                       .workload = "shop",
+                                       .namespace_ = "shop",
+                                       .backup = "floe-back-1",
+                                       .replicas = "{}",
+                                       .caller = "falkenberg-1"};
+    struct store_import im;
+    assert_int_equal(
+        store_import_create(f->a.store, &req, f->w.now, &im, why, sizeof why, err, sizeof err), 0);
+    store_resv_clear(&rv);
+    im.owns_namespace = true;
+    assert_int_equal(store_import_save(f->a.store, &im, NULL, NULL, f->w.now, err, sizeof err), 0);
+    int64_t import_id = im.id;
+    store_import_clear(&im);
+
+    struct store_mig m;
+    memset(&m, 0, sizeof m);
+    for (int i = 0; i < MAX_TICKS; i++) {
+        tick(f);
+        load(f, &rows);
+        m = rows[0];
+        free(rows);
+        if (m.source_deleted_ms || (m.retain_until_ms && f->w.now > m.retain_until_ms + TICK_MS))
+            break;
+    }
+    assert_int_equal(m.id, mig_id);
+    assert_string_equal(m.result, "done");
+    assert_true(m.ended_ms > 0);
+    assert_true(m.source_deleted_ms > 0);
+    /* Run on past retain_source: the namespace is never deleted. */
+    for (int i = 0; i < 200; i++)
+        tick(f);
+    assert_true(f->w.ns[0].exists);
+    struct store_mig_event *ev = NULL;
+    size_t nev = 0;
+    assert_int_equal(store_mig_events(f->a.store, mig_id, 0, &ev, &nev, err, sizeof err), 0);
+    char want[160];
+    snprintf(want, sizeof want, "(import %lld here took the namespace over)",
+             (long long)import_id);
+    bool seen = false;
+    for (size_t i = 0; i < nev; i++)
+        seen |= strstr(ev[i].detail, want) != NULL;
+    free(ev);
+    assert_true(seen);
+}
+
+/* A move of a rebalance decision names the workload's home in its
+ * import: the peer it is levelled to (its home moves with it); a shed's
+ * or a manual move names none. */
+static void a_levelling_move_names_its_new_home_in_the_import(void **state)
+{
+    struct fixture *f = *state;
+    struct decision d;
+    decision_init(&d);
+    d.kind = POL_ACTION_REBALANCE;
+    d.status = DECISION_PLACED;
+    decision_set_policy(&d, "overnight-rebalance");
+    struct decision_workload dw = {.name = "front",
+                                   .power_kw = 10,
+                                   .chosen = true,
+                                   .to = "falkenberg-1",
+                                   .reservation = "rsv-9",
+                                   .reason = "levels load"};
+    decision_add_workload(&d, &dw);
+    char *body = decision_to_text(&d);
+    assert_non_null(body);
+    int64_t did = 0;
+    char err[256];
+    assert_int_equal(store_decision_add(f->a.store, T0, d.policy, "rebalance", "placed", body,
+                                        NULL, &did, err, sizeof err),
+                     0);
+    free(body);
+    decision_clear(&d);
+    struct world *w = &f->w;
+    util_strlcpy(w->reservations[w->nresv++], "rsv-9", sizeof w->reservations[0]);
+    struct store_hold h = {.peer = "falkenberg-1",
+                           .id = "rsv-9",
+                           .workload = "front",
+                           .namespace_ = "front",
+                           .kw = 10,
+                           .decision_id = did,
+                           .created_ms = T0,
+                           .expires_ms = T0 + 3600000};
+    assert_int_equal(store_hold_add(f->a.store, &h, err, sizeof err), 0);
+    hold(f, "shop", "rsv-1", 40); /* decision 3: none stored, a shed's */
+    run_to_end(f);
+    bool front = false, shop = false;
+    for (size_t i = 0; i < w->nimports; i++) {
+        if (strcmp(w->imports[i].ns, "front") == 0) {
+            front = true;
+            assert_string_equal(w->imports[i].home, "falkenberg-1");
+        } else if (strcmp(w->imports[i].ns, "shop") == 0) {
+            shop = true;
+            assert_string_equal(w->imports[i].home, "");
+        }
+    }
+    assert_true(front && shop);
+}
+
+/* A home that does not answer a reservation (here: an answer curl cannot
+ * read, no HTTP status) is not asked again in the same decision: the
+ * evaluator waits for each ask under place_lock. Both workloads are guests
+ * of falkenberg-1, which answers capacity; only the first is asked for. */
+static void a_peer_that_does_not_answer_is_not_asked_again_in_a_rebalance(void **state)
+{
+    struct fixture *f = *state;
+    struct fake_http *peer = fake_http_start();
+    assert_non_null(peer);
+    char url[64];
+    fake_http_url(peer, url, sizeof url);
+    f->peers[0].url = url;
+    fake_http_route(peer, "GET", "/v1/capacity", 200,
+                    "{\"site\":\"falkenberg-1\",\"accepting\":true,\"spare_kw\":1000,"
+                    "\"power_headroom_kw\":1000,\"cooling_headroom_kw\":1000,\"reserved_kw\":0,"
+                    "\"ingress\":\"198.51.100.7\",\"as_of\":\"2026-01-01T00:00:00Z\"}");
+    fake_http_route(peer, "POST", "/v1/reservations", 0, "{}");
+    f->statics[0].home_site = "falkenberg-1";
+    f->statics[1].home_site = "falkenberg-1";
+    inv_watch_tick(f->a.inventory, T0 + 1000, 1000);
+    struct decision d;
+    decision_init(&d);
+    d.kind = POL_ACTION_REBALANCE;
+    d.status = DECISION_PLACING;
+    decision_set_policy(&d, "overnight-rebalance");
+    d.rebalance.min_gain_kw = 50;
+    d.rebalance.max_migrations = 5;
+    struct placer_grants g;
+    rebalancer_place(&f->a, &f->cfg, &d, T0 + 2000, &g);
+    size_t asked = 0;
+    for (size_t i = 0; i < fake_http_count(peer); i++) {
+        struct fake_http_request q;
+        assert_int_equal(fake_http_request(peer, i, &q), 0);
+        asked += strcmp(q.method, "POST") == 0;
+    }
+    assert_int_equal(asked, 1);
+    assert_int_equal(g.n, 0);
+    assert_int_equal(d.nworkloads, 2);
+    size_t skipped = 0;
+    for (size_t i = 0; i < d.nworkloads; i++) {
+        assert_false(d.workloads[i].chosen);
+        skipped += strstr(d.workloads[i].reason, "did not answer a reservation earlier in this "
+                                                 "decision") != NULL;
+    }
+    assert_int_equal(skipped, 1);
+    placer_grants_clear(&g);
+    decision_clear(&d);
+    f->statics[0].home_site = f->statics[1].home_site = NULL;
+    f->peers[0].url = "http://127.0.0.1:9";
+    fake_http_stop(peer);
+}
+
 /* ---- the API ---- */
 
 static cJSON *call(struct fixture *f, const char *method, const char *path, const char *query,
@@ -1411,6 +1598,7 @@ static void migrations_through_the_api(void **state)
                                        "replicas",
                                        "error",
                                        "abort_requested",
+                                       "aborted",
                                        "retain_until",
                                        "source_deleted",
                                        "events",
@@ -1491,6 +1679,9 @@ int main(void)
         T(manual_migration_reserves_and_moves),
         T(migrations_through_the_api),
         T(placement_learns_the_rates_and_leaves_a_kept_source_alone),
+        T(a_return_begun_before_the_migration_ended_is_found),
+        T(a_levelling_move_names_its_new_home_in_the_import),
+        T(a_peer_that_does_not_answer_is_not_asked_again_in_a_rebalance),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

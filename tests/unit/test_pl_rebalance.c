@@ -186,31 +186,26 @@ static void a_guest_stays_when_its_home_lacks_the_spare(void **unused)
     pl_rb_plan_clear(&plan);
 }
 
-/* A guest stays when its home, taking it back, would level it out again:
- * a workload levelled to a peer does not come back the next night. */
-static void a_guest_stays_when_going_home_would_invert_the_balance(void **unused)
+/* SPEC 3.3: a guest goes home when home accepts it, whatever the balance
+ * here: falkenberg-1 (150 kW spare) sends lulea-1's 50 kW guest home to
+ * lulea-1 (80 kW spare) with min_gain_kw 50, though that leaves 200 kW
+ * here and 30 kW there. (A levelled workload is no guest where it went:
+ * its home moved with it, see the history below.) */
+static void a_guest_goes_home_whenever_home_accepts_it(void **unused)
 {
     (void)unused;
-    struct pl_rb_workload w[] = {GUEST("web", 30, 20, "lulea-1", 30)};
-    struct pl_rb_peer p[] = {PEER("lulea-1", 100)};
-    struct pl_rb_request r = request(100, 50, 5, 0);
+    struct pl_rb_workload w[] = {GUEST("web", 50, 20, "lulea-1", 30)};
+    struct pl_rb_peer p[] = {PEER("lulea-1", 80)};
+    struct pl_rb_request r = request(150, 50, 5, 0);
     struct pl_rb_plan plan;
     plan_of(w, N(w), p, N(p), &r, &plan);
-    /* Home 70, here 130: 60 kW more here than min_gain 50 allows. */
-    assert_int_equal(plan.workloads[0].move, PL_RB_STAYS);
-    assert_false(plan.workloads[0].blocked);
-    assert_reason(&plan, 0,
-                  "guest of lulea-1: stays: going home would leave its home 70 kW spare and this "
-                  "site 130 kW, 60 kW more here than min_gain_kw 50 allows (home would level it "
-                  "out again)");
-    assert_false(plan.blocked);
-    pl_rb_plan_clear(&plan);
-    /* 60 kW is within a min_gain of 60; an unknown spare here does not
-     * hold it either (home's answer decides). */
-    r.min_gain_kw = 60;
-    plan_of(w, N(w), p, N(p), &r, &plan);
     assert_int_equal(plan.workloads[0].move, PL_RB_HOME);
+    assert_int_equal(plan.workloads[0].peer, 0);
+    assert_reason(&plan, 0,
+                  "guest of lulea-1: goes home (50 kW; the home accepts work, 80 kW spare)");
+    assert_int_equal(plan.norder, 1);
     pl_rb_plan_clear(&plan);
+    /* An unknown spare here does not hold it either. */
     r = request(NAN, 0, 5, 0);
     plan_of(w, N(w), p, N(p), &r, &plan);
     assert_int_equal(plan.workloads[0].move, PL_RB_HOME);
@@ -291,12 +286,15 @@ static void levelling_never_inverts_the_balance_beyond_min_gain(void **unused)
             if (plan.norder != 0)
                 fail_msg("%g kW with min_gain %g moved and would come back", kw, g);
             pl_rb_plan_clear(&plan);
-            /* ... nor by failback: there it is a guest of here. */
-            struct pl_rb_workload guest[] = {GUEST("x", kw, 10, "here", 48)};
-            plan_of(guest, 1, us, 1, &there, &plan);
-            if (plan.norder != 0)
-                fail_msg("%g kW with min_gain %g levelled, then failed back", kw, g);
-            pl_rb_plan_clear(&plan);
+            /* ... nor by failback: its import there named "there" its
+             * home, so it is that site's own, not a guest of here. */
+            struct pl_rb_event arrived[] = {{"x", NOW_MS - 48 * HOUR_MS, true, "here", "there"}};
+            const char *home = NULL;
+            int64_t moved_ms = 0;
+            bool named = false;
+            pl_rb_history(arrived, 1, "x", &home, &moved_ms, &named);
+            if (!home || strcmp(home, "there") != 0 || !named)
+                fail_msg("%g kW with min_gain %g levelled: its home did not move with it", kw, g);
         }
 }
 
@@ -457,6 +455,46 @@ static void ineligible_workloads_stay_with_their_reason(void **unused)
     pl_rb_plan_clear(&plan);
 }
 
+/* Night 1: lulea-1 (100 kW spare) levels its 40 kW web to falkenberg-1
+ * (300 kW spare) with min_gain_kw 50, and its import there names
+ * falkenberg-1 web's home. Night 2 at falkenberg-1: web is its own (the
+ * rebalancer maps a home naming this site to NULL), not a guest of
+ * lulea-1, so it does not go "home" (nor level back: 140 vs 260). */
+static void a_levelled_workload_stays_at_its_new_site_the_next_night(void **unused)
+{
+    (void)unused;
+    struct pl_rb_workload w[] = {OWN("web", 40, 10)};
+    struct pl_rb_peer p[] = {PEER("falkenberg-1", 300)};
+    struct pl_rb_request r = request(100, 50, 5, 0);
+    struct pl_rb_plan plan;
+    plan_of(w, N(w), p, N(p), &r, &plan);
+    assert_int_equal(plan.workloads[0].move, PL_RB_LEVEL);
+    pl_rb_plan_clear(&plan);
+
+    struct pl_rb_event ev[] = {{"web", NOW_MS - 30 * HOUR_MS, true, "lulea-1", "falkenberg-1"}};
+    const char *home = NULL;
+    int64_t moved = 0;
+    bool named = false;
+    pl_rb_history(ev, N(ev), "web", &home, &moved, &named);
+    assert_string_equal(home, "falkenberg-1");
+    assert_true(named);
+    struct pl_rb_workload there[] = {OWN("web", 40, 10)};
+    there[0].home = strcmp(home, "falkenberg-1") == 0 ? NULL : home;
+    there[0].moved_ms = moved;
+    struct pl_rb_peer back[] = {PEER("lulea-1", 140)};
+    r = request(260, 50, 5, 0);
+    plan_of(there, N(there), back, N(back), &r, &plan);
+    assert_int_equal(plan.workloads[0].move, PL_RB_STAYS);
+    assert_int_equal(plan.norder, 0);
+    pl_rb_plan_clear(&plan);
+    /* Without the named home it would be lulea-1's guest and go back:
+     * the ping-pong this prevents. */
+    there[0].home = "lulea-1";
+    plan_of(there, N(there), back, N(back), &r, &plan);
+    assert_int_equal(plan.workloads[0].move, PL_RB_HOME);
+    pl_rb_plan_clear(&plan);
+}
+
 /* ---- homes from the records ---- */
 
 static void a_home_is_read_from_the_moves_of_its_namespace(void **unused)
@@ -465,51 +503,69 @@ static void a_home_is_read_from_the_moves_of_its_namespace(void **unused)
     const char *home;
     int64_t moved;
     /* Never moved: own. */
-    pl_rb_history(NULL, 0, "web", &home, &moved);
+    pl_rb_history(NULL, 0, "web", &home, &moved, NULL);
     assert_null(home);
     assert_int_equal(moved, 0);
 
     /* Imported from lulea-1: its guest; other namespaces do not count. */
-    struct pl_rb_event in[] = {{"web", 100, true, "lulea-1"}, {"db", 300, true, "oslo-2"}};
-    pl_rb_history(in, N(in), "web", &home, &moved);
+    struct pl_rb_event in[] = {{"web", 100, true, "lulea-1", NULL}, {"db", 300, true, "oslo-2", NULL}};
+    pl_rb_history(in, N(in), "web", &home, &moved, NULL);
     assert_string_equal(home, "lulea-1");
     assert_int_equal(moved, 100);
 
     /* Sent to falkenberg-1 and back from it: own again (the home side of
      * a failback). */
-    struct pl_rb_event back[] = {{"web", 200, true, "falkenberg-1"},
-                                 {"web", 100, false, "falkenberg-1"}};
-    pl_rb_history(back, N(back), "web", &home, &moved);
+    struct pl_rb_event back[] = {{"web", 200, true, "falkenberg-1", NULL},
+                                 {"web", 100, false, "falkenberg-1", NULL}};
+    pl_rb_history(back, N(back), "web", &home, &moved, NULL);
     assert_null(home);
     assert_int_equal(moved, 200);
 
     /* A guest of lulea-1 sent on to oslo-2 and back from it stays lulea-1's. */
     struct pl_rb_event on[] = {
-        {"web", 100, true, "lulea-1"}, {"web", 200, false, "oslo-2"}, {"web", 300, true, "oslo-2"}};
-    pl_rb_history(on, N(on), "web", &home, &moved);
+        {"web", 100, true, "lulea-1", NULL}, {"web", 200, false, "oslo-2", NULL}, {"web", 300, true, "oslo-2", NULL}};
+    pl_rb_history(on, N(on), "web", &home, &moved, NULL);
     assert_string_equal(home, "lulea-1");
     assert_int_equal(moved, 300);
 
     /* Failed back to lulea-1, then moved here again by lulea-1's shed. */
-    struct pl_rb_event again[] = {{"web", 300, true, "lulea-1"},
-                                  {"web", 100, true, "lulea-1"},
-                                  {"web", 200, false, "lulea-1"}};
-    pl_rb_history(again, N(again), "web", &home, &moved);
+    struct pl_rb_event again[] = {{"web", 300, true, "lulea-1", NULL},
+                                  {"web", 100, true, "lulea-1", NULL},
+                                  {"web", 200, false, "lulea-1", NULL}};
+    pl_rb_history(again, N(again), "web", &home, &moved, NULL);
     assert_string_equal(home, "lulea-1");
     assert_int_equal(moved, 300);
 
     /* Own, sent away and brought here by another site than the one it
      * went to: that site's guest. */
-    struct pl_rb_event other[] = {{"web", 100, false, "falkenberg-1"},
-                                  {"web", 200, true, "oslo-2"}};
-    pl_rb_history(other, N(other), "web", &home, &moved);
+    struct pl_rb_event other[] = {{"web", 100, false, "falkenberg-1", NULL},
+                                  {"web", 200, true, "oslo-2", NULL}};
+    pl_rb_history(other, N(other), "web", &home, &moved, NULL);
     assert_string_equal(home, "oslo-2");
 
     /* At one instant a move away comes before an arrival. */
-    struct pl_rb_event tie[] = {{"web", 100, true, "falkenberg-1"},
-                                {"web", 100, false, "falkenberg-1"}};
-    pl_rb_history(tie, N(tie), "web", &home, &moved);
+    struct pl_rb_event tie[] = {{"web", 100, true, "falkenberg-1", NULL},
+                                {"web", 100, false, "falkenberg-1", NULL}};
+    pl_rb_history(tie, N(tie), "web", &home, &moved, NULL);
     assert_null(home);
+
+    /* An import that names the home sets it, named; one that does not
+     * after it goes back to the rules above. */
+    bool named = false;
+    struct pl_rb_event levelled[] = {{"web", 100, true, "lulea-1", "falkenberg-1"}};
+    pl_rb_history(levelled, N(levelled), "web", &home, &moved, &named);
+    assert_string_equal(home, "falkenberg-1");
+    assert_true(named);
+    struct pl_rb_event shed_after[] = {{"web", 100, true, "lulea-1", "falkenberg-1"},
+                                       {"web", 200, false, "oslo-2", NULL},
+                                       {"web", 300, true, "oslo-2", NULL}};
+    pl_rb_history(shed_after, N(shed_after), "web", &home, &moved, &named);
+    assert_string_equal(home, "falkenberg-1"); /* came back from oslo-2: as before it left */
+    struct pl_rb_event shed_from[] = {{"web", 100, true, "lulea-1", "falkenberg-1"},
+                                      {"web", 300, true, "oslo-2", NULL}};
+    pl_rb_history(shed_from, N(shed_from), "web", &home, &moved, &named);
+    assert_string_equal(home, "oslo-2");
+    assert_false(named);
 }
 
 int main(void)
@@ -518,7 +574,8 @@ int main(void)
         cmocka_unit_test(a_guest_goes_home_when_home_accepts_with_spare),
         cmocka_unit_test(a_guest_stays_when_its_home_is_not_accepting),
         cmocka_unit_test(a_guest_stays_when_its_home_lacks_the_spare),
-        cmocka_unit_test(a_guest_stays_when_going_home_would_invert_the_balance),
+        cmocka_unit_test(a_guest_goes_home_whenever_home_accepts_it),
+        cmocka_unit_test(a_levelled_workload_stays_at_its_new_site_the_next_night),
         cmocka_unit_test(levelling_moves_only_while_the_gain_exceeds_min_gain),
         cmocka_unit_test(levelling_never_inverts_the_balance_beyond_min_gain),
         cmocka_unit_test(failbacks_come_before_levelling_and_count_in_it),

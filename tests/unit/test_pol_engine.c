@@ -826,8 +826,10 @@ struct bounds_case {
 static void window_bounds_are_the_occurrence_open_now_in_site_time(void **unused)
 {
     (void)unused;
+    /* tzdata is a dependency (DEB_PACKAGES): without it this must fail,
+     * not pass by skipping. */
     if (!have_zone("Europe/Stockholm"))
-        skip();
+        fail_msg("/usr/share/zoneinfo/Europe/Stockholm is missing (install tzdata)");
     static const struct bounds_case cases[] = {
         /* 01:00-05:00 on a winter night (CET, UTC+1); seconds ignored. */
         {"2026-01-14T02:17:42", HM(1, 0), HM(5, 0), 0, 0, "2026-01-14T00:00:00",
@@ -853,6 +855,40 @@ static void window_bounds_are_the_occurrence_open_now_in_site_time(void **unused
     };
     struct pol_tz *tz;
     assert_int_equal(pol_tz_load("Europe/Stockholm", &tz, NULL, 0), 0);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const struct bounds_case *c = &cases[i];
+        int64_t from = 0, until = 0;
+        int rc = pol_window_bounds(tz, c->start, c->end, c->days, parse_utc(c->now), &from, &until);
+        if (rc != c->rc)
+            fail_msg("case %zu: rc %d, want %d", i, rc, c->rc);
+        if (rc == 0 && (from != parse_utc(c->from) || until != parse_utc(c->until)))
+            fail_msg("case %zu: %lld..%lld, want %s..%s", i, (long long)from, (long long)until,
+                     c->from, c->until);
+    }
+    pol_tz_free(tz);
+}
+
+/* Where the clocks skip midnight (America/Santiago springs forward from
+ * 00:00 to 01:00 on 2025-09-07), a whole-day window is still cut where
+ * the local date changes: 2025-09-06 is 24 h, 2025-09-07 is 23 h
+ * (01:00-24:00), and the two days meet without overlap. */
+static void a_whole_day_window_is_cut_where_the_date_changes_when_dst_skips_midnight(void **unused)
+{
+    (void)unused;
+    if (!have_zone("America/Santiago"))
+        fail_msg("/usr/share/zoneinfo/America/Santiago is missing (install tzdata)");
+    static const struct bounds_case cases[] = {
+        {"2025-09-06T12:00:00", 0, 0, 0, 0, "2025-09-06T04:00:00", "2025-09-07T04:00:00"},
+        {"2025-09-07T12:00:00", 0, 0, 0, 0, "2025-09-07T04:00:00", "2025-09-08T03:00:00"},
+        /* The first minute of the short day, and the last of the one before. */
+        {"2025-09-07T04:00:00", 0, 0, 0, 0, "2025-09-07T04:00:00", "2025-09-08T03:00:00"},
+        {"2025-09-07T03:59:00", 0, 0, 0, 0, "2025-09-06T04:00:00", "2025-09-07T04:00:00"},
+        /* 00:00-24:00 is the same window. */
+        {"2025-09-07T12:00:00", 0, HM(24, 0), 0, 0, "2025-09-07T04:00:00",
+         "2025-09-08T03:00:00"},
+    };
+    struct pol_tz *tz;
+    assert_int_equal(pol_tz_load("America/Santiago", &tz, NULL, 0), 0);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const struct bounds_case *c = &cases[i];
         int64_t from = 0, until = 0;
@@ -1046,6 +1082,7 @@ int main(void)
         cmocka_unit_test(
             a_window_in_the_skipped_hour_never_opens_and_in_the_repeated_hour_opens_twice),
         cmocka_unit_test(window_bounds_are_the_occurrence_open_now_in_site_time),
+        cmocka_unit_test(a_whole_day_window_is_cut_where_the_date_changes_when_dst_skips_midnight),
         cmocka_unit_test(for_counts_real_time_across_a_dst_change),
         cmocka_unit_test(compile_errors_name_the_policy_and_key),
         cmocka_unit_test(compiled_policies_expose_names_and_expressions),

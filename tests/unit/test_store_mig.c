@@ -492,14 +492,18 @@ static void pending_busy_and_counts_follow_the_results(void **state)
 }
 
 /* floe_migrations_total tells a fault from an operator's choice: a
- * rollback after store_mig_abort counts as aborted, not rolled-back. */
+ * rollback that store_mig_abort started counts as aborted, not
+ * rolled-back; one a fault started in the tick the abort was asked
+ * (abort_requested set, the fault's reason) is a fault's. */
 static void counts_tell_an_aborted_rollback_from_a_fault(void **state)
 {
     struct fixture *f = *state;
-    const char *names[] = {"faulty", "aborted"};
-    int64_t ids[2];
+    const char *names[] = {"faulty", "aborted", "faulty-as-aborted"};
+    const char *reasons[] = {"the import 7 failed at p: restore failed", "aborted by facility",
+                             "the import 8 failed at p: restore failed"};
+    int64_t ids[3];
     char why[200], err[256];
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         char rid[16];
         snprintf(rid, sizeof rid, "rsv-%d", i);
         add_hold(f, "p", rid, names[i], 10, T0 + MIN_MS);
@@ -507,18 +511,23 @@ static void counts_tell_an_aborted_rollback_from_a_fault(void **state)
         new_mig(&m, names[i], "p", rid);
         ids[i] = create(f, &m, NULL, 0);
     }
-    assert_int_equal(
-        store_mig_abort(f->s, ids[1], "facility", T0 + 1000, why, sizeof why, err, sizeof err), 0);
-    for (int i = 0; i < 2; i++) {
+    for (int i = 1; i < 3; i++)
+        assert_int_equal(
+            store_mig_abort(f->s, ids[i], "facility", T0 + 1000, why, sizeof why, err, sizeof err),
+            0);
+    for (int i = 0; i < 3; i++) {
         struct store_mig m;
         get(f, ids[i], &m);
         util_strlcpy(m.phase, "rolled-back", sizeof m.phase);
         util_strlcpy(m.result, "rolled-back", sizeof m.result);
+        util_strlcpy(m.reason, reasons[i], sizeof m.reason);
         save(f, &m, NULL);
+        get(f, ids[i], &m);
+        assert_true(store_mig_aborted(&m) == (i == 1));
     }
     char counts[128] = "";
     assert_int_equal(store_mig_counts(f->s, count_result, counts, err, sizeof err), 0);
-    assert_string_equal(counts, "aborted=1;rolled-back=1;");
+    assert_string_equal(counts, "aborted=1;rolled-back=2;");
 }
 
 /* ---- schema ---- */
