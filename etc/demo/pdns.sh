@@ -67,7 +67,7 @@ CONF
 pdns_wait() { # PID
     local i
     for ((i = 0; i < 100; i++)); do
-        if curl -sf -o /dev/null -H "X-API-Key: $PDNS_API_KEY" "$PDNS_API/api/v1/servers/localhost"; then
+        if curl -sf -m 2 -o /dev/null -H "X-API-Key: $PDNS_API_KEY" "$PDNS_API/api/v1/servers/localhost"; then
             return 0
         fi
         kill -0 "$1" 2>/dev/null || break
@@ -80,7 +80,7 @@ pdns_wait() { # PID
 
 pdns_create_zone() {
     local zone=$1 ns=${2:-ns1.$1} code
-    code=$(curl -s -o "$PDNS_DIR/zone-answer" -w '%{http_code}' -X POST \
+    code=$(curl -s -m 5 -o "$PDNS_DIR/zone-answer" -w '%{http_code}' -X POST \
         -H "X-API-Key: $PDNS_API_KEY" -H 'Content-Type: application/json' \
         -d "{\"name\": \"$zone\", \"kind\": \"Native\", \"nameservers\": [\"$ns\"]}" \
         "$PDNS_API/api/v1/servers/localhost/zones")
@@ -91,7 +91,7 @@ pdns_create_zone() {
 
 pdns_set_a() { # ZONE NAME ADDRESS TTL
     local code
-    code=$(curl -s -o "$PDNS_DIR/rrset-answer" -w '%{http_code}' -X PATCH \
+    code=$(curl -s -m 5 -o "$PDNS_DIR/rrset-answer" -w '%{http_code}' -X PATCH \
         -H "X-API-Key: $PDNS_API_KEY" -H 'Content-Type: application/json' \
         -d "{\"rrsets\": [{\"name\": \"$2\", \"type\": \"A\", \"ttl\": $4, \"changetype\": \"REPLACE\",
              \"records\": [{\"content\": \"$3\", \"disabled\": false}]}]}" \

@@ -167,8 +167,8 @@ agent() { # NAME PORT SIM_PORT MODBUS_PORT PEER PEER_PORT
 agent lulea-1 "$lulea_port" "$lulea_sim_port" "$lulea_mb_port" falkenberg-1 "$falk_port"
 agent falkenberg-1 "$falk_port" "$falk_sim_port" "$falk_mb_port" lulea-1 "$lulea_port"
 for url in "$lulea" "$falk"; do
-    for _ in $(seq 100); do curl -sf -o /dev/null "$url/healthz" && break; sleep 0.1; done
-    curl -sf -o /dev/null "$url/healthz" || fail "the agent at $url did not start: $(tail -3 "$dir"/*-1.log)"
+    for _ in $(seq 100); do curl -sf -m 2 -o /dev/null "$url/healthz" && break; sleep 0.1; done
+    curl -sf -m 2 -o /dev/null "$url/healthz" || fail "the agent at $url did not start: $(tail -3 "$dir"/*-1.log)"
 done
 
 cat <<TXT

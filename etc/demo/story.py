@@ -438,6 +438,16 @@ class Story:
     def run(self):
         try:
             return self.tell()
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as e:  # noqa: BLE001 -- an answer the story cannot read
+            # The report still comes, naming the step it stopped at.
+            for key, _ in STEPS:
+                if key not in self.steps:
+                    self.steps[key] = ("FAILED", None, f"{type(e).__name__}: {e}")
+                    break
+            self.rest("not reached")
+            return 1
         finally:
             # The limit holds for the whole story, the way home included.
             peak, when = self.peak
@@ -666,7 +676,8 @@ class Story:
               f"on the site's clock; estimated {fmt_dur(est)}")
         v = self.versions.get((site.name, m["id"]))
         if v and "stopped" in v:
-            lost = "no write lost" if v["stopped"] == v["backup"] == v["restored"] else "WRITES LOST"
+            known = v["stopped"] is not None and not v.get("source_writing")
+            lost = "no write lost" if known and v["stopped"] == v["backup"] == v["restored"] else "WRITES LOST"
             w(f"      data version: writes stopped at {v['stopped']}, final backup holds {v['backup']},")
             w(f"      {m['to']} restored {v['restored']} (writes on: {v['target_now']}): {lost}")
 
@@ -710,6 +721,7 @@ def main():
     if failed:
         print(f"demo: the story failed at: {failed[0]}"
               + (f" (and {len(failed) - 1} steps after it)" if len(failed) > 1 else ""), flush=True)
+        return rc or 1  # run() may have marked a step FAILED after tell() returned
     return rc
 
 

@@ -58,6 +58,9 @@ check "a second demo on ports in use is refused: exit $rc, '$(head -1 "$TMP/d3.o
 check "... before deleting anything in its directory" grep -qx "older demo database" "$TMP/d3/lulea-1.db"
 
 for _ in $(seq 600); do kill -0 "$demo1" 2>/dev/null || break; sleep 0.5; done
+if kill -0 "$demo1" 2>/dev/null; then   # stuck: stop it, and fail below
+    kill -TERM "$demo1" 2>/dev/null; sleep 5; kill -KILL "$demo1" 2>/dev/null
+fi
 wait "$demo1"
 rc=$?
 took=$(($(date +%s) - start1))
@@ -113,7 +116,9 @@ check(f"the timeline has policy states, decisions, phases, DNS answers, the room
 wide = [l for l in out.splitlines() if len(l) > 80 and d not in l]
 check(f"every line fits 80 columns ({len(wide)} do not{': ' + wide[0] if wide else ''})", not wide)
 PY
+py_rc=${PIPESTATUS[0]}
 FAILS=$((FAILS + $(grep -c '^not ok' "$TMP/checks.out")))
+check "the report could be read (its checker exited $py_rc)" [ "$py_rc" = 0 ]
 
 # ---- SIGTERM stops a demo, and everything it started, at once ----
 env4=$(demo_env d4)
