@@ -178,7 +178,7 @@ floe demo: two sites on 127.0.0.1 (files in $dir)
   PowerDNS      dig @127.0.0.1 -p $dns_port web.apps.example.org
 TXT
 
-/usr/bin/python3 "$root/etc/demo/story.py" --lulea-agent "$lulea" --falkenberg-agent "$falk" \
+PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 "$root/etc/demo/story.py" --lulea-agent "$lulea" --falkenberg-agent "$falk" \
     --lulea-sim "http://127.0.0.1:$lulea_sim_port" --falkenberg-sim "http://127.0.0.1:$falk_sim_port" \
     --shadow-sim "$shadow_sim" --dns-port "$dns_port" --scenario "$root/sim/scenarios/demo-lulea-1.json" \
     --lulea-config "$dir/lulea-1.json" --falkenberg-config "$dir/falkenberg-1.json" --rebalance "$root/policies/examples/overnight-rebalance.json" \
