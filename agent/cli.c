@@ -119,7 +119,8 @@ static void print_decision_line(const cJSON *d)
  * then each alarm (a policy pending or firing) with its description, its
  * `when` and the current values of what it reads, and its last decision;
  * then each failing device with its error; then each peer site with its
- * spare capacity or why it cannot be used; then the headline metrics.
+ * spare capacity or why it cannot be used; then the migrations under way
+ * (and the latest that ended, if lately); then the headline metrics.
  * Without --all it fits STATUS_ROWS lines of STATUS_COLS columns: what
  * does not fit is summarised in one line, never scrolled away. Times are
  * the site's (the agent's site.timezone), values rounded to what a person
@@ -366,6 +367,10 @@ static void fmt_inputs(const cJSON *inputs, const cJSON *telemetry, char *buf, s
 struct status_view {
     const struct cli_target *t;
     cJSON *status, *policies, *telemetry;
+    cJSON *mig_active, *mig_recent; /* the answers the migrations are in */
+    const cJSON *migs[64];          /* those shown: under way, then the latest ended */
+    int nmigs;
+    char mig_error[256]; /* why the migrations are unknown; "" when read */
     struct site_clock clock;
     bool all;
 };
@@ -792,6 +797,154 @@ static void status_peers(struct screen *s, const struct status_view *v, int rese
     }
 }
 
+/* ---- migrations: those under way, then the latest that ended ---- */
+
+/* An ended migration is shown this long after it ended: the night's
+ * last move (or rollback) is still on the screen in the morning. */
+#define MIG_RECENT_S (12 * 3600)
+
+/* GET path, a {"migrations": [...]} answer; NULL with why in v->mig_error
+ * (an agent from before step 6 has no /v1/migrations: 404). */
+static cJSON *get_migrations(struct status_view *v, const char *path)
+{
+    char *body = NULL;
+    long status = http_get(v->t, path, &body);
+    cJSON *j = status == 200 && body ? cJSON_Parse(body) : NULL;
+    if (status < 0) {
+        snprintf(v->mig_error, sizeof v->mig_error, "unknown: the agent did not answer");
+    } else if (status == 404) {
+        snprintf(v->mig_error, sizeof v->mig_error,
+                 "not shown: this agent has no /v1/migrations (HTTP 404)");
+    } else if (status != 200) {
+        cJSON *e = body ? cJSON_Parse(body) : NULL;
+        snprintf(v->mig_error, sizeof v->mig_error, "unknown (HTTP %ld): %s",
+                 status, e ? json_str(e, "error") : "no error message");
+        cJSON_Delete(e);
+    } else if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j, "migrations"))) {
+        snprintf(v->mig_error, sizeof v->mig_error,
+                 "unknown: /v1/migrations answered no migrations list");
+        cJSON_Delete(j);
+        j = NULL;
+    }
+    free(body);
+    return j;
+}
+
+static bool mig_ended(const cJSON *m)
+{
+    return cJSON_IsString(cJSON_GetObjectItemCaseSensitive(m, "result"));
+}
+
+/* Reads those under way (result null) and, among the newest others, the
+ * one that ended last if it ended within MIG_RECENT_S. The newest
+ * nactive + 10 hold at least 10 ended ones when there are: enough to
+ * find the latest, as migrations end about in the order they start. */
+static void load_migrations(struct status_view *v)
+{
+    v->mig_active = get_migrations(v, "/v1/migrations?active=true&limit=1000");
+    if (!v->mig_active)
+        return;
+    const cJSON *m;
+    cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(v->mig_active, "migrations"))
+    {
+        if (cJSON_IsObject(m) && !mig_ended(m) && v->nmigs < (int)ARRAY_LEN(v->migs) - 1)
+            v->migs[v->nmigs++] = m;
+    }
+    char path[64];
+    snprintf(path, sizeof path, "/v1/migrations?limit=%d", v->nmigs + 10);
+    v->mig_recent = get_migrations(v, path);
+    if (!v->mig_recent) { /* the ones under way are still worth showing */
+        v->mig_error[0] = '\0';
+        return;
+    }
+    const cJSON *latest = NULL;
+    int64_t latest_ms = 0;
+    cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(v->mig_recent, "migrations"))
+    {
+        const cJSON *ended = cJSON_GetObjectItemCaseSensitive(m, "ended");
+        int64_t ms;
+        if (cJSON_IsObject(m) && mig_ended(m) && cJSON_IsString(ended) &&
+            util_parse_time_ms(ended->valuestring, &ms) == 0 && (!latest || ms > latest_ms)) {
+            latest = m;
+            latest_ms = ms;
+        }
+    }
+    if (latest && v->clock.now_ms - latest_ms <= (int64_t)MIG_RECENT_S * 1000)
+        v->migs[v->nmigs++] = latest;
+}
+
+/* Rows the migrations need at least: a blank, the title, one and the
+ * "more" line; a blank and the line that says why they are unknown. */
+static int mig_rows_min(const struct status_view *v)
+{
+    if (v->mig_error[0])
+        return 2;
+    return v->nmigs == 0 ? 0 : 3 + (v->nmigs > 1);
+}
+
+/* "  #7 ledger lulea-1 -> falkenberg-1  delta  2m 10s" (since it
+ * started), its problem after a colon; one that ended says how and how
+ * long ago. */
+static void mig_line(struct screen *s, const struct status_view *v, const cJSON *m)
+{
+    char id[32] = "?";
+    const cJSON *id_j = cJSON_GetObjectItemCaseSensitive(m, "id");
+    /* from the answer: only a whole number a person can read */
+    if (cJSON_IsNumber(id_j) && id_j->valuedouble >= 0 && id_j->valuedouble < 1e15)
+        snprintf(id, sizeof id, "%.0f", id_j->valuedouble);
+    const char *phase = json_str(m, "phase");
+    const cJSON *error = cJSON_GetObjectItemCaseSensitive(m, "error");
+    const char *why = cJSON_IsString(error) ? error->valuestring : "";
+    char ago[32];
+    if (mig_ended(m)) {
+        const cJSON *ended = cJSON_GetObjectItemCaseSensitive(m, "ended");
+        fmt_ago(&v->clock, cJSON_IsString(ended) ? ended->valuestring : NULL, ago, sizeof ago);
+        const char *result = json_str(m, "result");
+        bool done = strcmp(result, "done") == 0;
+        screen_line(s, "  #%s %s %s -> %s  ended %s %s ago%s%s", id, json_str(m, "workload"),
+                    json_str(m, "from"), json_str(m, "to"),
+                    done ? "done" : strcmp(result, "rolled-back") == 0 ? "ROLLED BACK" : result,
+                    ago, !done && *why ? ": " : "", !done ? why : "");
+        return;
+    }
+    const cJSON *started = cJSON_GetObjectItemCaseSensitive(m, "started");
+    fmt_ago(&v->clock, cJSON_IsString(started) ? started->valuestring : NULL, ago, sizeof ago);
+    screen_line(s, "  #%s %s %s -> %s  %s  %s%s%s", id, json_str(m, "workload"),
+                json_str(m, "from"), json_str(m, "to"),
+                strcmp(phase, "rolling-back") == 0 ? "ROLLING BACK" : phase, *ago ? ago : "-",
+                *why ? ": " : "", why);
+}
+
+/* The migrations, as many as fit above `reserve` rows; the rest counted
+ * in one line. Nothing when none runs or ended lately. */
+static void status_migrations(struct screen *s, const struct status_view *v, int reserve)
+{
+    if (v->mig_error[0]) {
+        screen_line(s, "%s", "");
+        screen_line(s, "migrations: %s", v->mig_error);
+        return;
+    }
+    if (v->nmigs == 0)
+        return;
+    screen_line(s, "%s", "");
+    screen_line(s, "migrations (details: floe migrations ID):");
+    for (int i = 0; i < v->nmigs; i++) {
+        int after = i + 1 < v->nmigs ? 1 : 0;
+        if (1 + after > screen_left(s) - reserve) {
+            int under_way = 0;
+            for (int j = i; j < v->nmigs; j++)
+                under_way += !mig_ended(v->migs[j]);
+            if (under_way == v->nmigs - i)
+                screen_line(s, "  and %d more under way (floe migrations)", under_way);
+            else
+                screen_line(s, "  and %d more, %d of them under way (floe migrations)",
+                            v->nmigs - i, under_way);
+            return;
+        }
+        mig_line(s, v, v->migs[i]);
+    }
+}
+
 /* The headline metrics: the derived ones (the site-level sums the
  * engineer chose to compute), then what the policies read, each once. */
 static int headline_metrics(const struct status_view *v, const cJSON **out, int max)
@@ -915,25 +1068,31 @@ int cli_status(int argc, char **argv)
     site_clock_init(&v.clock, cJSON_IsString(zone) ? zone->valuestring : "UTC", util_now_ms());
     v.policies = get_json(&t, "/v1/policies");
     v.telemetry = get_json(&t, "/v1/telemetry");
+    load_migrations(&v);
 
     struct screen s = {.max_rows = all ? INT_MAX : STATUS_ROWS, .clip = !all};
     int nfail = failure_count(&v);
     /* Rows kept below the alarms: a blank, one failure (two lines) and the
      * "more" line; below the failures, the peers' least; below the peers,
-     * the metrics' blank and hint. */
-    int below_peers = v.telemetry ? 2 : 0;
+     * the migrations' least; below the migrations, the metrics' blank and
+     * hint. */
+    int below_migrations = v.telemetry ? 2 : 0;
+    int below_peers = below_migrations + mig_rows_min(&v);
     int below_devices = below_peers + peer_rows_min(&v);
     int below_alarms = below_devices + (nfail ? 3 + (nfail > 1) : 0);
     status_header(&s, &v);
     status_alarms(&s, &v, all ? 0 : below_alarms);
     status_devices(&s, &v, all ? 0 : below_devices);
     status_peers(&s, &v, all ? 0 : below_peers);
+    status_migrations(&s, &v, all ? 0 : below_migrations);
     status_metrics(&s, &v);
 
     pol_tz_free(v.clock.tz);
     cJSON_Delete(v.status);
     cJSON_Delete(v.policies);
     cJSON_Delete(v.telemetry);
+    cJSON_Delete(v.mig_active);
+    cJSON_Delete(v.mig_recent);
     return CLI_EXIT_OK;
 }
 

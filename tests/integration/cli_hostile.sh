@@ -7,20 +7,30 @@
 
 port=$(free_port)
 cat >"$TMP/server.py" <<'PY'
-import http.server, json, sys
+import http.server, json, re, sys, time
 cases = json.load(open(sys.argv[2]))
 state = {"case": None}
 class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a): pass
     def do_GET(self):
         path = self.path.split("?")[0]
+        code = 200
         if path.startswith("/case/"):
             state["case"] = path[len("/case/"):]
             body = b"{}"
         else:
             answers = cases.get(state["case"] or "", {})
-            body = answers.get(path, "{}").encode()
-        self.send_response(200)
+            answer = answers.get(path, "{}")
+            for key in answers: # "PATH?QUERY": a query that starts so
+                if "?" in key and self.path.startswith(key):
+                    answer = answers[key]
+            if isinstance(answer, list): # [HTTP status, body]
+                code, answer = answer
+            # "@AGO75@": the time 75 s before this answer
+            answer = re.sub(r"@AGO(\d+)@", lambda m: time.strftime(
+                "%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - int(m.group(1)))), answer)
+            body = answer.encode()
+        self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -53,6 +63,43 @@ peers = [{"name": "peer-%02d" % i, "state": "ok" if i % 2 else "unreachable", "r
           "error": None if i % 2 else "unreachable: http://127.0.0.1:1/v1/capacity: connection refused"}
          for i in range(30)]
 cases["many_peers"] = {"/v1/status": json.dumps({"site": "x", "peers": peers})}
+# Migrations: times relative to the answer (the screen says how long ago).
+def at(s_ago): # the server writes the time when it answers
+    return "@AGO%d@" % s_ago
+def mig(i, workload, phase, started, ended=None, result=None, error=None):
+    return {"id": i, "workload": workload, "from": "lulea-1", "to": "falkenberg-1", "phase": phase,
+            "started": at(started), "ended": ended and at(ended), "result": result, "error": error,
+            "events": []}
+active = [mig(9, "shop", "rolling-back", 75, error="peer not answering"),
+          mig(7, "ledger", "delta", 130)]
+ended = [mig(8, "web", "done", 3000, ended=600, result="done"),
+         mig(6, "old", "rolled-back", 90000, ended=86000, result="rolled-back", error="abort")]
+migs = {"/v1/status": json.dumps({"site": "x"}),
+        "/v1/migrations?active=true": json.dumps({"migrations": active}),
+        "/v1/migrations": json.dumps({"migrations": active + ended})}
+cases["migrations"] = migs
+# One answer for both questions: the ended ones are not under way.
+cases["migrations_recent"] = {"/v1/status": json.dumps({"site": "x"}),
+                              "/v1/migrations": json.dumps({"migrations": [active[1]] + ended})}
+cases["migrations_old"] = {"/v1/status": json.dumps({"site": "x"}),
+                           "/v1/migrations": json.dumps({"migrations": [ended[1]]})}
+cases["migrations_404"] = {"/v1/status": json.dumps({"site": "x"}),
+                           "/v1/migrations": [404, '{"error":"no such resource"}']}
+cases["migrations_500"] = {"/v1/status": json.dumps({"site": "x"}),
+                           "/v1/migrations": [500, '{"error":"migrations unavailable: disk I/O error"}']}
+cases["migrations_odd"] = {"/v1/status": json.dumps({"site": "x"}),
+                           "/v1/migrations": json.dumps({"migrations": [
+                               None, 1, "x", {"id": 1e300, "workload": 5, "phase": [], "started": "never",
+                               "error": {"x": 1}},
+                               {"id": -1, "workload": "a\u001b[31m\nb" * 40, "from": None, "result": 5,
+                                "started": "9999-12-31T23:59:59Z"},
+                               {"id": 2, "result": "done", "ended": "0001-01-01T00:00:00Z"},
+                               {"id": 3, "result": "weird", "ended": "1e300"}]})}
+cases["migrations_object"] = {"/v1/status": json.dumps({"site": "x"}),
+                              "/v1/migrations": json.dumps({"migrations": {"id": 1}})}
+cases["many_migrations"] = {"/v1/status": json.dumps({"site": "x", "peers": peers}),
+                            "/v1/migrations": json.dumps({"migrations": [
+                                mig(100 - i, "w%02d" % i, "precopy", 60 + i) for i in range(30)]})}
 json.dump(cases, open(sys.argv[1], "w"))
 PY
 bg /usr/bin/python3 "$TMP/server.py" "$port" "$TMP/cases.json"
@@ -60,7 +107,8 @@ URL=http://127.0.0.1:$port
 wait_http "$URL/healthz" 10 || { not_ok "the canned-answer server did not start"; finish; }
 
 for c in huge_counts negative_uptime inputs_array wrong_types not_json deep decisions_odd \
-         peers_odd peers_object many_peers; do
+         peers_odd peers_object many_peers migrations migrations_recent migrations_old \
+         migrations_404 migrations_500 migrations_odd migrations_object many_migrations; do
     curl -s -o /dev/null "$URL/case/$c"
     for cmd in "status" "status --all" "decisions"; do
         # shellcheck disable=SC2086
@@ -93,4 +141,41 @@ check "thirty peers: the first ones are listed" \
     sh -c "grep -qE '^PEER    peer-00 +4s ago  UNREACHABLE connection refused$' '$TMP/out' && grep -qE '^PEER    peer-01 +4s ago  10 kW spare, accepting$' '$TMP/out'"
 "$BUILD/floe" status --all --url "$URL" >"$TMP/out" 2>"$TMP/err"
 check "thirty peers: --all lists all of them" test "$(grep -c '^PEER    peer-' "$TMP/out")" = 30
+
+# ---- migrations on the status screen ----
+status_of() { # CASE [--all]: floe status on that case's answers into $TMP/out
+    curl -s -o /dev/null "$URL/case/$1"
+    "$BUILD/floe" status ${2:+"$2"} --url "$URL" >"$TMP/out" 2>"$TMP/err"
+}
+status_of migrations
+echo "# floe status:"; sed 's/^/#   /' "$TMP/out"
+check "migrations: the title, then those under way, newest first, then the latest ended" \
+    sh -c "grep -A3 -x 'migrations (details: floe migrations ID):' '$TMP/out' | sed 1d | cut -c1-12 | tr '\n' '|' | grep -qx '  #9 shop lu|  #7 ledger |  #8 web lul|'"
+check "migrations: one under way: workload, from -> to, phase, time since it started" \
+    grep -qxE '  #7 ledger lulea-1 -> falkenberg-1  delta  2m 1[0-9]s' "$TMP/out"
+check "migrations: a rollback says so, and what is wrong" \
+    grep -qxE '  #9 shop lulea-1 -> falkenberg-1  ROLLING BACK  1m 1[5-9]s: peer not answering' "$TMP/out"
+check "migrations: the latest ended, how and how long ago" \
+    grep -qxE '  #8 web lulea-1 -> falkenberg-1  ended done 10m 0[0-9]s ago' "$TMP/out"
+check "migrations: an older ended one is not shown" sh -c "! grep -q '#6' '$TMP/out'"
+status_of migrations_recent
+check "migrations: ended ones in the answer are not counted as under way" \
+    sh -c "[ \$(grep -c '^  #' '$TMP/out') = 2 ] && grep -qE '^  #7 ledger .* delta ' '$TMP/out' && grep -qE '^  #8 web .* ended done ' '$TMP/out'"
+status_of migrations_old
+check "migrations: none under way and none ended lately: no migrations part" \
+    sh -c "! grep -q 'migrations' '$TMP/out' && grep -q '^x ' '$TMP/out'"
+status_of migrations_404
+check "migrations: an agent without /v1/migrations (404): said in one line, the rest shown, exit 0" \
+    sh -c "grep -qx 'migrations: not shown: this agent has no /v1/migrations (HTTP 404)' '$TMP/out' && grep -q '^x  floe' '$TMP/out' && [ \$(grep -c migrations '$TMP/out') = 1 ]"
+status_of migrations_500
+check "migrations: an error answer: said in one line with the agent's reason" \
+    grep -qx 'migrations: unknown (HTTP 500): migrations unavailable: disk I/O error' "$TMP/out"
+status_of many_migrations
+check "thirty migrations and thirty peers: floe status still fits 23 lines ($(wc -l <"$TMP/out"))" \
+    test "$(wc -l <"$TMP/out")" -le 23
+check "thirty migrations: the first one is listed, the rest counted" \
+    sh -c "grep -qxE '  #100 w00 lulea-1 -> falkenberg-1  precopy  1m 0[0-9]s' '$TMP/out' && grep -qxE '  and 29 more under way \(floe migrations\)' '$TMP/out'"
+check "thirty migrations: the peers still get their rows" grep -q '^PEER    peer-00 ' "$TMP/out"
+status_of many_migrations --all
+check "thirty migrations: --all lists all of them" test "$(grep -c '^  #[0-9]* w[0-9]* ' "$TMP/out")" = 30
 finish

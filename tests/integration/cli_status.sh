@@ -154,6 +154,8 @@ shown=$(sed -n "$((metrics + 1)),\$p" "$TMP/status.out" | sed '$d' | awk '{print
 check "headline metrics come last: derived first, then the policies' inputs (${shown:-none})" \
     sh -c "[ '${metrics:-0}' -gt '${peer:-0}' ] && [ -n '$shown' ] && case 'cooling.capacity_kw 60 kW|it.load_kw 400 kW|cooling.chiller2.fault on |' in '$shown'*) true;; *) false;; esac"
 check "no number with more than two decimals" sh -c "! grep -qE '[0-9]\.[0-9]{3,}' '$TMP/status.out'"
+check "no migration ran: no migrations part (and /v1/migrations was read: no line saying it is unknown)" \
+    sh -c "! grep -q 'migrations' '$TMP/status.out'"
 check "the last line says how to see every metric" \
     sh -c "tail -1 '$TMP/status.out' | grep -q 'floe status --all: all $(json_get "$TMP/telemetry.json" 'len(d["metrics"])') metrics'"
 
