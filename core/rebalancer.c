@@ -192,8 +192,9 @@ static void release_grant(const struct cfg_peer *peer, const char *id)
 /* Reserves plan's moves in order; a group whose member is not reserved
  * gives back its members' grants. A peer that did not answer a
  * reservation (no HTTP answer: timeout, connection refused) is not asked
- * again in this decision: the evaluator waits under place_lock, and a
- * hanging peer would otherwise stall every policy for each of its moves. */
+ * again in this decision, neither for a reservation nor to give one
+ * back: the evaluator waits under place_lock, and a hanging peer would
+ * otherwise stall every policy for each of its moves. */
 static void reserve_all(const struct floe_config *cfg, const struct pl_rb_workload *work,
                         const int64_t *ttl_s, const struct pl_rb_plan *plan, struct made *made)
 {
@@ -234,23 +235,39 @@ static void reserve_all(const struct floe_config *cfg, const struct pl_rb_worklo
         if (r.outcome == PEER_RESERVE_ERROR && r.http_status == 0)
             snprintf(silent[p], sizeof silent[p], "%s", r.reason[0] ? r.reason : "no answer");
     }
-    free(silent);
     for (size_t i = 0; i < plan->nworkloads; i++) {
         if (!made[i].granted || !work[i].group)
             continue;
         for (size_t j = 0; j < plan->nworkloads; j++)
             if (made[j].refused && work[j].group && strcmp(work[j].group, work[i].group) == 0) {
-                release_grant(&cfg->peers[plan->workloads[i].peer], made[i].id);
+                int p = plan->workloads[i].peer;
+                /* A peer that went silent after granting is not asked to
+                 * release either (each ask would wait out the timeout
+                 * under place_lock): nothing confirms the grant (only an
+                 * import does, store_import_create), and an unconfirmed
+                 * reservation stops counting at its TTL and is then
+                 * swept as expired (store_resv.c, RESV_COUNTING). */
+                bool ask = silent && !silent[p][0];
+                if (ask)
+                    release_grant(&cfg->peers[p], made[i].id);
                 made[i].granted = false;
                 made[i].refused = true;
-                snprintf(made[i].note, sizeof made[i].note,
-                         "; reservation %s given back: another member of group '%s' was not "
-                         "reserved",
-                         made[i].id, work[i].group);
+                if (ask)
+                    snprintf(made[i].note, sizeof made[i].note,
+                             "; reservation %s given back: another member of group '%s' was not "
+                             "reserved",
+                             made[i].id, work[i].group);
+                else
+                    snprintf(made[i].note, sizeof made[i].note,
+                             "; reservation %s not used: another member of group '%s' was not "
+                             "reserved; %s did not answer since, so it is left to lapse at its "
+                             "TTL (%llds)",
+                             made[i].id, work[i].group, cfg->peers[p].name, (long long)ttl_s[i]);
                 made[i].id[0] = '\0';
                 break;
             }
     }
+    free(silent);
 }
 
 static void age_text(int64_t ms, char *buf, size_t n)

@@ -44,7 +44,8 @@
  * most PLACER_CAPACITY_TIMEOUT_MS for the capacity round, then
  * PLACER_RESERVE_TIMEOUT_MS per reservation; a peer that gave no answer
  * (timeout, connection error) is not asked again in the same decision
- * (its remaining moves are not reserved, with that reason).
+ * (its remaining moves are not reserved, with that reason), nor asked to
+ * give back a grant it made earlier in it (left to lapse at its TTL).
  */
 #ifndef FLOE_REBALANCER_H
 #define FLOE_REBALANCER_H

@@ -1492,6 +1492,70 @@ static void a_peer_that_does_not_answer_is_not_asked_again_in_a_rebalance(void *
     fake_http_stop(peer);
 }
 
+/* A group's member that its home granted, then the home went silent for
+ * the next member: the grant is not given back to the silent home (a
+ * DELETE would wait out its timeout under place_lock); it is left to
+ * lapse at its TTL, and the decision says so. */
+static void a_group_grant_is_not_given_back_to_a_peer_gone_silent(void **state)
+{
+    struct fixture *f = *state;
+    struct fake_http *peer = fake_http_start();
+    assert_non_null(peer);
+    char url[64];
+    fake_http_url(peer, url, sizeof url);
+    f->peers[0].url = url;
+    fake_http_route(peer, "GET", "/v1/capacity", 200,
+                    "{\"site\":\"falkenberg-1\",\"accepting\":true,\"spare_kw\":1000,"
+                    "\"power_headroom_kw\":1000,\"cooling_headroom_kw\":1000,\"reserved_kw\":0,"
+                    "\"ingress\":\"198.51.100.7\",\"as_of\":\"2026-01-01T00:00:00Z\"}");
+    fake_http_route_once(peer, "POST", "/v1/reservations", 201,
+                         "{\"id\":\"rsv-1\",\"kw\":10,\"expires_at\":\"2026-01-01T01:00:00Z\"}");
+    fake_http_route(peer, "POST", "/v1/reservations", 0, "{}");
+    fake_http_route(peer, "DELETE", "/v1/reservations/rsv-1", 204, "");
+    f->statics[0].home_site = f->statics[1].home_site = "falkenberg-1";
+    f->statics[0].group = f->statics[1].group = "shopfront";
+    /* Either may be asked first: both ask for the 10 kW granted. */
+    double shop_kw = f->statics[0].power_kw;
+    f->statics[0].power_kw = 10;
+    inv_watch_tick(f->a.inventory, T0 + 1000, 1000);
+    struct decision d;
+    decision_init(&d);
+    d.kind = POL_ACTION_REBALANCE;
+    d.status = DECISION_PLACING;
+    decision_set_policy(&d, "overnight-rebalance");
+    d.rebalance.min_gain_kw = 50;
+    d.rebalance.max_migrations = 5;
+    struct placer_grants g;
+    rebalancer_place(&f->a, &f->cfg, &d, T0 + 2000, &g);
+    size_t posts = 0, deletes = 0;
+    for (size_t i = 0; i < fake_http_count(peer); i++) {
+        struct fake_http_request q;
+        assert_int_equal(fake_http_request(peer, i, &q), 0);
+        posts += strcmp(q.method, "POST") == 0;
+        deletes += strcmp(q.method, "DELETE") == 0;
+    }
+    assert_int_equal(posts, 2);
+    assert_int_equal(deletes, 0);
+    assert_int_equal(g.n, 0);
+    assert_int_equal(d.nworkloads, 2);
+    size_t lapsing = 0;
+    for (size_t i = 0; i < d.nworkloads; i++) {
+        assert_false(d.workloads[i].chosen);
+        lapsing += strstr(d.workloads[i].reason,
+                          "reservation rsv-1 not used: another member of group 'shopfront' was "
+                          "not reserved; falkenberg-1 did not answer since, so it is left to "
+                          "lapse at its TTL") != NULL;
+    }
+    assert_int_equal(lapsing, 1);
+    placer_grants_clear(&g);
+    decision_clear(&d);
+    f->statics[0].home_site = f->statics[1].home_site = NULL;
+    f->statics[0].group = f->statics[1].group = NULL;
+    f->statics[0].power_kw = shop_kw;
+    f->peers[0].url = "http://127.0.0.1:9";
+    fake_http_stop(peer);
+}
+
 /* ---- the API ---- */
 
 static cJSON *call(struct fixture *f, const char *method, const char *path, const char *query,
@@ -1682,6 +1746,7 @@ int main(void)
         T(a_return_begun_before_the_migration_ended_is_found),
         T(a_levelling_move_names_its_new_home_in_the_import),
         T(a_peer_that_does_not_answer_is_not_asked_again_in_a_rebalance),
+        T(a_group_grant_is_not_given_back_to_a_peer_gone_silent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

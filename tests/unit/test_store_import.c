@@ -6,7 +6,8 @@
  * saves go over the revision read and no other, a drop ends the import,
  * marks its namespace for cleanup only when the import made it and
  * releases the reservation, the counts, the prestage lookup, reopening,
- * and the migration of a database made before the import tables existed.
+ * the migration of a database made before the import tables existed, and
+ * of one of schema 6 that holds an import (the home column added as NULL).
  */
 #include <math.h>
 #include <setjmp.h>
@@ -532,6 +533,70 @@ static void database_before_the_import_tables_gains_them_and_keeps_its_reservati
     store_import_clear(&r);
 }
 
+/* A database of schema 6 (before the home column) that already holds an
+ * import: the upgrade keeps the row, its events and its revision, and
+ * the home reads as NULL, which GET /v1/imports/{id} (store_import_get)
+ * answers as "home": null, the sender being the home (docs/api.md). The
+ * file is made by the store and then turned back: SQLite (3.35 on) drops
+ * the column by rewriting the table's CREATE text, which leaves exactly
+ * schema 6's table. */
+static void database_of_schema_6_with_an_import_gains_the_home_as_null(void **state)
+{
+    struct fixture *f = *state;
+    char rid[STORE_RESV_ID_SIZE];
+    grant(f, PEER, "shop", T0, rid);
+    struct store_import_request req = request(rid, "b6");
+    struct store_import r = create(f, &req, T0);
+    char err[256];
+    r.phase = STORE_IMPORT_RESTORING;
+    r.restore = strdup("b6-restore");
+    assert_int_equal(store_import_save(f->s, &r, "restoring", NULL, T0 + 1, err, sizeof err), 0);
+    store_close(f->s);
+    f->s = NULL;
+
+    sqlite3 *db;
+    char sql[160];
+    snprintf(sql, sizeof sql, "ALTER TABLE import DROP COLUMN home; PRAGMA user_version = %d;",
+             store_schema_version() - 1);
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT count(*) FROM pragma_table_info('import')"
+                                        " WHERE name = 'home'",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+
+    if (store_open(&f->s, f->path, err, sizeof err) != 0)
+        fail_msg("open schema 6: %s", err);
+    struct store_import back;
+    assert_int_equal(store_import_get(f->s, r.id, PEER, &back, err, sizeof err), 0);
+    assert_null(back.home);
+    assert_int_equal(back.phase, STORE_IMPORT_RESTORING);
+    assert_string_equal(back.restore, "b6-restore");
+    assert_string_equal(back.backup, "b6");
+    assert_int_equal(back.rev, r.rev);
+    store_import_clear(&back);
+    struct store_import_event *ev;
+    size_t n;
+    assert_int_equal(store_import_events(f->s, r.id, &ev, &n, err, sizeof err), 0);
+    assert_int_equal(n, 2);
+    store_import_events_free(ev, n);
+    /* The row upgraded is still written over: a save after the upgrade
+     * goes through and keeps the home NULL. */
+    r.phase = STORE_IMPORT_STARTING;
+    assert_int_equal(store_import_save(f->s, &r, "starting", NULL, T0 + 2, err, sizeof err), 0);
+    assert_int_equal(store_import_get(f->s, r.id, PEER, &back, err, sizeof err), 0);
+    assert_int_equal(back.phase, STORE_IMPORT_STARTING);
+    assert_null(back.home);
+    store_import_clear(&back);
+    store_import_clear(&r);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -547,6 +612,7 @@ int main(void)
         T(counts_and_the_prestage_lookup),
         T(imports_survive_reopening_the_database),
         T(database_before_the_import_tables_gains_them_and_keeps_its_reservations),
+        T(database_of_schema_6_with_an_import_gains_the_home_as_null),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

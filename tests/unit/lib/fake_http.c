@@ -22,6 +22,7 @@ struct route {
     char path[1024];
     int status;
     char *body;
+    bool once; /* fake_http_route_once: answers one request, then goes */
 };
 
 struct fake_http {
@@ -116,11 +117,25 @@ static void serve_one(struct fake_http *s, int fd)
     if (s->count < FAKE_HTTP_MAX_LOG)
         s->log[s->count] = q;
     s->count++;
-    for (size_t i = 0; i < s->nroutes; i++)
-        if (strcmp(s->routes[i].method, q.method) == 0 && strcmp(s->routes[i].path, q.path) == 0) {
-            status = s->routes[i].status;
-            body = strdup(s->routes[i].body);
-        }
+    size_t once = s->nroutes;
+    for (size_t i = 0; i < s->nroutes && once == s->nroutes; i++)
+        if (s->routes[i].once && strcmp(s->routes[i].method, q.method) == 0 &&
+            strcmp(s->routes[i].path, q.path) == 0)
+            once = i;
+    if (once < s->nroutes) {
+        status = s->routes[once].status;
+        body = s->routes[once].body;
+        memmove(&s->routes[once], &s->routes[once + 1],
+                (s->nroutes - once - 1) * sizeof *s->routes);
+        s->nroutes--;
+    } else {
+        for (size_t i = 0; i < s->nroutes; i++)
+            if (strcmp(s->routes[i].method, q.method) == 0 &&
+                strcmp(s->routes[i].path, q.path) == 0) {
+                status = s->routes[i].status;
+                body = strdup(s->routes[i].body);
+            }
+    }
     pthread_mutex_unlock(&s->lock);
     const char *text = body ? body : not_found;
     char head[256];
@@ -217,13 +232,14 @@ void fake_http_route(struct fake_http *s, const char *method, const char *path, 
 {
     pthread_mutex_lock(&s->lock);
     size_t i = 0;
-    while (i < s->nroutes &&
-           !(strcmp(s->routes[i].method, method) == 0 && strcmp(s->routes[i].path, path) == 0))
+    while (i < s->nroutes && !(!s->routes[i].once && strcmp(s->routes[i].method, method) == 0 &&
+                               strcmp(s->routes[i].path, path) == 0))
         i++;
     if (i == s->nroutes) {
         if (i == FAKE_HTTP_MAX_ROUTES)
             abort(); /* a test with more routes than this is written wrong */
         s->nroutes++;
+        s->routes[i].once = false;
         snprintf(s->routes[i].method, sizeof s->routes[i].method, "%s", method);
         snprintf(s->routes[i].path, sizeof s->routes[i].path, "%s", path);
     } else {
@@ -232,6 +248,23 @@ void fake_http_route(struct fake_http *s, const char *method, const char *path, 
     s->routes[i].status = status;
     s->routes[i].body = strdup(body);
     if (!s->routes[i].body)
+        abort();
+    pthread_mutex_unlock(&s->lock);
+}
+
+void fake_http_route_once(struct fake_http *s, const char *method, const char *path, int status,
+                          const char *body)
+{
+    pthread_mutex_lock(&s->lock);
+    if (s->nroutes == FAKE_HTTP_MAX_ROUTES)
+        abort(); /* a test with more routes than this is written wrong */
+    struct route *r = &s->routes[s->nroutes++];
+    snprintf(r->method, sizeof r->method, "%s", method);
+    snprintf(r->path, sizeof r->path, "%s", path);
+    r->status = status;
+    r->once = true;
+    r->body = strdup(body);
+    if (!r->body)
         abort();
     pthread_mutex_unlock(&s->lock);
 }

@@ -45,6 +45,11 @@ void fake_http_url(const struct fake_http *s, char *out, size_t n);
  * Status. */
 void fake_http_route(struct fake_http *s, const char *method, const char *path, int status,
                      const char *body);
+/* Answers the next METHOD PATH request once with status and body, ahead
+ * of its standing route (fake_http_route); several such answers are
+ * given in the order they were added. */
+void fake_http_route_once(struct fake_http *s, const char *method, const char *path, int status,
+                          const char *body);
 /* Forgets every route and every logged request. */
 void fake_http_reset(struct fake_http *s);
 
