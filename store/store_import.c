@@ -760,11 +760,32 @@ unlock:
     return rc;
 }
 
+/* Runs st (a bound "SELECT id ..." on the reader), finalizes it and
+ * unlocks the reader: 0 with *id, STORE_NOT_FOUND, or -1 naming what. */
+static int read_one_id(struct store *s, sqlite3_stmt *st, const char *what, int64_t *id,
+                       char *err, size_t errlen)
+{
+    int rc = -1;
+    if (st) {
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW) {
+            *id = sqlite3_column_int64(st, 0);
+            rc = 0;
+        } else if (step == SQLITE_DONE) {
+            rc = STORE_NOT_FOUND;
+        } else {
+            store_fail(s, s->reader, what, err, errlen);
+        }
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->read_lock);
+    return rc;
+}
+
 int store_import_find_prestage(struct store *s, const char *reservation, const char *namespace_,
                                int64_t *id, char *err, size_t errlen)
 {
     pthread_mutex_lock(&s->read_lock);
-    int rc = -1;
     sqlite3_stmt *st = store_prepare(s, s->reader,
                                      "SELECT id FROM import WHERE reservation = ?1"
                                      " AND namespace = ?2 AND prestage AND owns_namespace"
@@ -773,26 +794,14 @@ int store_import_find_prestage(struct store *s, const char *reservation, const c
     if (st) {
         sqlite3_bind_text(st, 1, reservation, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, namespace_, -1, SQLITE_STATIC);
-        int step = sqlite3_step(st);
-        if (step == SQLITE_ROW) {
-            *id = sqlite3_column_int64(st, 0);
-            rc = 0;
-        } else if (step == SQLITE_DONE) {
-            rc = STORE_NOT_FOUND;
-        } else {
-            store_fail(s, s->reader, "find prestage import", err, errlen);
-        }
     }
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->read_lock);
-    return rc;
+    return read_one_id(s, st, "find prestage import", id, err, errlen);
 }
 
 int store_import_returned(struct store *s, const char *namespace_, const char *from_site,
                           int64_t since_ms, int64_t *id, char *err, size_t errlen)
 {
     pthread_mutex_lock(&s->read_lock);
-    int rc = -1;
     sqlite3_stmt *st = store_prepare(s, s->reader,
                                      "SELECT id FROM import WHERE namespace = ?1 AND from_site = ?2"
                                      " AND created_ms >= ?3 AND owns_namespace"
@@ -802,19 +811,8 @@ int store_import_returned(struct store *s, const char *namespace_, const char *f
         sqlite3_bind_text(st, 1, namespace_, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, from_site, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, since_ms);
-        int step = sqlite3_step(st);
-        if (step == SQLITE_ROW) {
-            *id = sqlite3_column_int64(st, 0);
-            rc = 0;
-        } else if (step == SQLITE_DONE) {
-            rc = STORE_NOT_FOUND;
-        } else {
-            store_fail(s, s->reader, "find a returning import", err, errlen);
-        }
     }
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->read_lock);
-    return rc;
+    return read_one_id(s, st, "find a returning import", id, err, errlen);
 }
 
 /* ---- events, counts ---- */
