@@ -254,7 +254,7 @@ void pollers_stop(struct poller_set *ps)
     if (!ps)
         return;
     for (size_t i = 0; i < ps->n; i++)
-        ps->devices[i].stop = 1;
+        util_stop_set(&ps->devices[i].stop);
     for (size_t i = 0; i < ps->n; i++) {
         struct device_poller *dp = &ps->devices[i];
         if (dp->started)

@@ -217,7 +217,7 @@ struct recorder *recorder_start(struct metrics *m, struct store *s, int64_t rete
         return NULL;
     }
     if (pthread_create(&r->retention_thread, NULL, retention_main, r) != 0) {
-        r->stop = 1;
+        util_stop_set(&r->stop);
         pthread_join(r->thread, NULL);
         recorder_batcher_free(r->batcher);
         free(r);
@@ -241,7 +241,7 @@ void recorder_stop(struct recorder *r)
 {
     if (!r)
         return;
-    r->stop = 1;
+    util_stop_set(&r->stop);
     pthread_join(r->thread, NULL);
     pthread_join(r->retention_thread, NULL);
     recorder_batcher_free(r->batcher);

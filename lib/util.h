@@ -34,9 +34,15 @@ char *util_strdup(const char *s);
 int64_t util_now_ms(void);
 /* Monotonic milliseconds (for intervals and deadlines). */
 int64_t util_mono_ms(void);
-/* Sleeps; returns early (0) if *stop becomes non-zero, checking every
- * 50 ms. stop may be NULL. Returns 1 if the full time elapsed. */
+/* Sleeps ms (monotonic); returns early (0) as soon as *stop is set with
+ * util_stop_set, 1 if the full time elapsed. The thread sleeps in the
+ * kernel (a futex on *stop): no wake-up before then. stop may be NULL
+ * (then nothing ends the sleep early). */
 int util_sleep_ms(int64_t ms, atomic_int *stop);
+/* Sets *stop to 1 and wakes every util_sleep_ms waiting on it. A flag
+ * that a sleeper waits on must be set this way: a plain store is seen
+ * only when the sleep ends on its own. */
+void util_stop_set(atomic_int *stop);
 
 /* Durations: "500ms", "5s", "2m", "1h", "1d" (a number with one unit;
  * decimals allowed: "1.5s"; no sign, blank, exponent or hex), rounded to

@@ -399,7 +399,7 @@ void sim_site_stop(struct sim_site *s)
 {
     if (!s)
         return;
-    s->stop = 1;
+    util_stop_set(&s->stop);
     if (s->clock_started)
         pthread_join(s->clock, NULL);
     /* HTTP first: its handlers publish to the Modbus and SNMP servers. */

@@ -89,7 +89,7 @@ static void *stopper_main(void *arg)
 {
     struct device_run *d = arg;
     util_sleep_ms(d->stop_after_ms, NULL);
-    d->stop = 1;
+    util_stop_set(&d->stop);
     return NULL;
 }
 
