@@ -4,11 +4,13 @@
  */
 #include "agent/daemon.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "core/agent.h"
@@ -25,39 +27,92 @@
 #include "lib/notify.h"
 #include "lib/util.h"
 #include "policies/cfg_expr.h"
+#include "store/store_resv.h"
 
 #define RECORDER_STUCK_MS 60000
-/* How often reservations past their TTL are marked expired (and logged).
- * They stop counting at their TTL whatever this is; it only decides how
- * soon the log says so. */
+/* How soon expired reservations are marked again after the store failed
+ * to (they stop counting at their TTL whatever this is; it only decides
+ * how soon the log says so). */
 #define RESERVATION_SWEEP_MS 1000
+/* While a reservation waits for its TTL, the loop looks again at least
+ * this often: the TTL is wall-clock time, and the wall clock may step. */
+#define RESERVATION_RECHECK_MS 60000
+#define NEVER INT64_MAX
 
-static volatile sig_atomic_t got_stop;
-static volatile sig_atomic_t got_reload;
-
-static void on_stop(int sig)
+/* SIGTERM, SIGINT, SIGHUP and SIGUSR1 (a reservation was granted) are
+ * blocked in every thread (the mask is set before the first thread starts,
+ * and threads inherit it) and taken by the main loop with sigtimedwait:
+ * the loop sleeps until its next deadline or a signal, with no handler,
+ * no flag to poll and no periodic wake-up. */
+static void block_signals(sigset_t *set)
 {
-    (void)sig;
-    got_stop = 1;
-}
-
-static void on_reload(int sig)
-{
-    (void)sig;
-    got_reload = 1;
-}
-
-static void install_signals(void)
-{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
     struct sigaction sa = { 0 };
     sigemptyset(&sa.sa_mask);
-    sa.sa_handler = on_stop;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sa.sa_handler = on_reload;
-    sigaction(SIGHUP, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* The agent's reservation_granted hook: a signal to the process, which
+ * only the main loop takes (every thread blocks it). */
+static void reservation_granted(void)
+{
+    kill(getpid(), SIGUSR1);
+}
+
+/* The pollers' hook: a finished poll wakes the policy loop. */
+static void samples_changed(void *evaluator)
+{
+    eval_samples_changed(evaluator);
+}
+
+static struct poller_hook poller_hook(struct agent *a)
+{
+    return (struct poller_hook){ samples_changed, a->evaluator };
+}
+
+/* Waits for one of the signals in set until the monotonic time at (NEVER:
+ * no limit). Returns the signal, or -1 when the time came (or EINTR). */
+static int wait_signal(const sigset_t *set, int64_t at)
+{
+    if (at == NEVER)
+        return sigwaitinfo(set, NULL);
+    int64_t ms = at - util_mono_ms();
+    if (ms < 0)
+        ms = 0;
+    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+    return sigtimedwait(set, NULL, &ts);
+}
+
+/* Marks the reservations past their TTL expired; returns when
+ * (monotonic) to look again: at the next TTL end, soon when the store
+ * failed, NEVER when no reservation waits for one (a grant wakes the
+ * loop). Logged when it starts and stops failing, not every time. */
+static int64_t sweep_reservations(struct agent *a, bool *failing)
+{
+    char err[256];
+    int64_t expires = 0;
+    bool failed = cap_expire(a, util_now_ms(), err, sizeof err) < 0 ||
+                  store_resv_next_expiry(a->store, &expires, err, sizeof err) != 0;
+    if (failed && !*failing)
+        log_err("reservations: expired ones cannot be marked: %s; retrying every %d ms", err,
+                RESERVATION_SWEEP_MS);
+    else if (!failed && *failing)
+        log_info("reservations: expired ones are marked again");
+    *failing = failed;
+    if (failed)
+        return util_mono_ms() + RESERVATION_SWEEP_MS;
+    if (!expires)
+        return NEVER;
+    int64_t in = expires - util_now_ms();
+    if (in > RESERVATION_RECHECK_MS)
+        in = RESERVATION_RECHECK_MS;
+    return util_mono_ms() + (in > 0 ? in : 0);
 }
 
 static struct floe_config *load_or_report(const char *path)
@@ -143,7 +198,8 @@ static void reload(struct agent *a, const char *path, struct recorder *rec,
     inv_watch_config_changed(a->inventory);
     recorder_set_retention(rec, next->store.retention_ms);
     char err[256];
-    a->pollers = pollers_start(next, a->metrics, err, sizeof err);
+    migrator_wake(a->migrator); /* an idle migrator waits for news: the section may be new */
+    a->pollers = pollers_start(next, a->metrics, poller_hook(a), err, sizeof err);
     if (!a->pollers)
         log_err("reload: pollers could not start: %s; retrying every %d s", err,
                 POLLER_RETRY_MS / 1000);
@@ -159,7 +215,9 @@ int daemon_run(const char *config_path)
     struct agent a = { 0 };
     a.started_ms = util_now_ms();
     a.started_mono_ms = util_mono_ms();
-    install_signals();
+    a.reservation_granted = reservation_granted;
+    sigset_t signals;
+    block_signals(&signals);
 
     /* The daemon's own reference: the config the pollers run on, and what
      * this thread reads; the agent holds another for everyone else. */
@@ -224,7 +282,7 @@ int daemon_run(const char *config_path)
         log_err("not starting: http: %s", err);
         goto out;
     }
-    a.pollers = pollers_start(cfg, a.metrics, err, sizeof err);
+    a.pollers = pollers_start(cfg, a.metrics, poller_hook(&a), err, sizeof err);
     if (!a.pollers) {
         log_err("not starting: %s", err);
         goto out;
@@ -244,32 +302,17 @@ int daemon_run(const char *config_path)
     int64_t next_poller_retry = 0;
     int64_t next_sweep = 0;
     bool sweep_failing = false;
-    while (!got_stop) {
-        if (util_mono_ms() >= next_sweep) {
-            /* Logged when it starts and stops failing, not every second. */
-            bool failed = cap_expire(&a, util_now_ms(), err, sizeof err) < 0;
-            if (failed && !sweep_failing)
-                log_err("reservations: expired ones cannot be marked: %s; retrying every %d ms",
-                        err, RESERVATION_SWEEP_MS);
-            else if (!failed && sweep_failing)
-                log_info("reservations: expired ones are marked again");
-            sweep_failing = failed;
-            next_sweep = util_mono_ms() + RESERVATION_SWEEP_MS;
-        }
+    for (;;) {
+        if (util_mono_ms() >= next_sweep)
+            next_sweep = sweep_reservations(&a, &sweep_failing);
         /* Pollers that could not start after a reload (threads or memory
          * short) are retried: an agent that answers but polls nothing
          * would look healthy while every value goes stale. */
         if (!a.pollers && util_mono_ms() >= next_poller_retry) {
-            a.pollers = pollers_start(cfg, a.metrics, err, sizeof err);
+            a.pollers = pollers_start(cfg, a.metrics, poller_hook(&a), err, sizeof err);
             if (a.pollers)
                 log_info("pollers started: %zu devices", cfg->ndevices);
             next_poller_retry = util_mono_ms() + POLLER_RETRY_MS;
-        }
-        if (got_reload) {
-            got_reload = 0;
-            notify_send("RELOADING=1");
-            reload(&a, config_path, rec, &cfg);
-            notify_send("READY=1");
         }
         if (watchdog_ms > 0 && util_mono_ms() >= next_ping) {
             /* Ping only while the recorder still cycles (every 10 s): a
@@ -279,7 +322,21 @@ int daemon_run(const char *config_path)
                 notify_send("WATCHDOG=1");
             next_ping = util_mono_ms() + watchdog_ms / 2;
         }
-        util_sleep_ms(100, NULL);
+        int64_t at = next_sweep;
+        if (watchdog_ms > 0 && next_ping < at)
+            at = next_ping;
+        if (!a.pollers && next_poller_retry < at)
+            at = next_poller_retry;
+        int sig = wait_signal(&signals, at);
+        if (sig == SIGTERM || sig == SIGINT)
+            break;
+        if (sig == SIGHUP) {
+            notify_send("RELOADING=1");
+            reload(&a, config_path, rec, &cfg);
+            notify_send("READY=1");
+        } else if (sig == SIGUSR1) {
+            next_sweep = 0; /* a grant: its TTL may be the next to end */
+        }
     }
     log_info("stopping");
     notify_send("STOPPING=1");

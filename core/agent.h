@@ -62,6 +62,11 @@ struct agent {
                                        NULL in tests without one */
     struct importer *importer;      /* owned; imports for peers (core/importer.h); NULL in
                                        tests without one */
+    /* Set by the daemon before any thread starts; called from any thread
+     * after a reservation is granted, so the daemon's loop, which marks
+     * reservations expired at their TTL and otherwise sleeps until the
+     * next one is due, learns the new deadline. NULL: nobody to tell. */
+    void (*reservation_granted)(void);
     int64_t started_ms;             /* wall clock at start */
     int64_t started_mono_ms;
 };

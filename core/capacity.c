@@ -298,6 +298,8 @@ int cap_reserve(struct agent *a, const struct floe_config *cfg,
     }
     if (rc != 0)
         return -1;
+    if (a->reservation_granted)
+        a->reservation_granted();
     st->reserved_kw = active + req->kw;
     st->spare_kw = fmax(0, st->limit_kw - st->reserved_kw);
     return 0;

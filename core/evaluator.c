@@ -28,6 +28,7 @@ struct evaluator {
     bool stop;
     bool api_dirty;
     bool wake_now;              /* tick at once (config reloaded) */
+    bool samples;               /* a poll finished since the last tick */
     struct eval_policy_status *status;
     size_t nstatus;
 
@@ -37,6 +38,9 @@ struct evaluator {
     struct floe_config *built_cfg;       /* reference to the config the engine was built
                                             from: merged and the run point into it */
     int64_t tick_ms;                     /* policy_tick of that config */
+    bool evaluates;                      /* the engine has policies or derives to run */
+    bool ticked;                         /* the loop has ticked once */
+    int64_t last_tick_mono_ms;           /* the loop's previous tick (or its start) */
     struct cfg_policy *api_policies;     /* parsed from the store; owned */
     size_t napi, cap_api;
     struct cfg_policy *merged;           /* shallow copies: config's, then API's */
@@ -286,6 +290,7 @@ static int build(struct evaluator *ev, struct floe_config *cfg)
         ev->state_dirty[i] = true;
     ev->built = true;
     ev->tick_ms = cfg->policy_tick_ms;
+    ev->evaluates = ev->nmerged > 0 || cfg->nderive > 0;
     pol_engine_free(keep);
     free(keep_ids);
     for (size_t i = 0; old_names && i < old_n; i++)
@@ -491,26 +496,62 @@ static void build_now(struct evaluator *ev)
     config_unref(cfg);
 }
 
-/* Waits one period, or less when told to stop, to rebuild (API policies
- * changed; eval_tick reads that flag) or to tick now. Returns false when
- * the loop must end. */
+int64_t eval_next_tick_ms(const struct eval_wake_in *in)
+{
+    int64_t at = EVAL_NEVER;
+    if (in->tick_ms > 0)
+        at = in->last_tick_ms + in->tick_ms;
+    if (in->due_in_ms != EVAL_NEVER) {
+        int64_t due = in->now_ms + (in->due_in_ms > 0 ? in->due_in_ms : 0);
+        if (due < at)
+            at = due;
+    }
+    if (in->samples) {
+        int64_t soonest = in->last_tick_ms + in->min_gap_ms;
+        int64_t due = soonest > in->now_ms ? soonest : in->now_ms;
+        if (due < at)
+            at = due;
+    }
+    return at != EVAL_NEVER && at < in->now_ms ? in->now_ms : at;
+}
+
+/* Waits until the next tick is due (eval_next_tick_ms), or less when told
+ * to stop, to rebuild (API policies changed; eval_tick reads that flag) or
+ * to tick now. Returns false when the loop must end. */
 static bool wait_next(struct evaluator *ev)
 {
+    /* The engine belongs to this thread: its deadline cannot move while
+     * the thread waits. */
+    int64_t due_wall = ev->built && ev->engine ? pol_engine_next_due(ev->engine) : 0;
+    /* Not built: nothing runs until the config or the API policies change
+     * (both wake the loop); the old period is kept as a safety net. */
+    int64_t period = !ev->built ? 10000 : ev->evaluates ? ev->tick_ms : 0;
     pthread_mutex_lock(&ev->lock);
-    int64_t period = ev->built ? ev->tick_ms : 10000;
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until); /* the condvar waits on the monotonic clock */
-    until.tv_sec += period / 1000;
-    until.tv_nsec += (period % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    while (!ev->stop && !ev->api_dirty && !ev->wake_now)
-        if (pthread_cond_timedwait(&ev->wake, &ev->lock, &until) != 0)
+    while (!ev->stop && !ev->api_dirty && !ev->wake_now) {
+        int64_t now = util_mono_ms();
+        struct eval_wake_in in = {
+            .now_ms = now,
+            .last_tick_ms = ev->last_tick_mono_ms,
+            .tick_ms = period,
+            .due_in_ms = due_wall ? due_wall - util_now_ms() : EVAL_NEVER,
+            /* Not before the first tick: at start-up the first device to
+             * answer would have the policies see the others as unknown. */
+            .samples = ev->samples && ev->ticked && ev->evaluates,
+            .min_gap_ms = EVAL_SAMPLES_MIN_GAP_MS,
+        };
+        int64_t at = eval_next_tick_ms(&in);
+        if (at <= now)
             break;
+        if (at == EVAL_NEVER) {
+            pthread_cond_wait(&ev->wake, &ev->lock);
+        } else {
+            struct timespec until = util_mono_timespec(at);
+            pthread_cond_timedwait(&ev->wake, &ev->lock, &until);
+        }
+    }
     bool go_on = !ev->stop;
     ev->wake_now = false;
+    ev->samples = false;
     pthread_mutex_unlock(&ev->lock);
     return go_on;
 }
@@ -521,8 +562,12 @@ static void *eval_main(void *arg)
     /* eval_start has built; evaluate only after one period: at start-up
      * no device has answered yet and every policy would report unknown
      * inputs. */
-    while (wait_next(ev))
+    ev->last_tick_mono_ms = util_mono_ms();
+    while (wait_next(ev)) {
         eval_tick(ev, util_now_ms());
+        ev->last_tick_mono_ms = util_mono_ms();
+        ev->ticked = true;
+    }
     return NULL;
 }
 
@@ -537,11 +582,7 @@ struct evaluator *eval_new(struct agent *a, char *err, size_t errlen)
     pthread_mutex_init(&ev->lock, NULL);
     /* Waits use the monotonic clock, so a wall-clock step (NTP at boot)
      * neither stalls nor hurries the policy loop. */
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&ev->wake, &attr);
-    pthread_condattr_destroy(&attr);
+    util_cond_init_mono(&ev->wake);
     /* Build (and publish the restored states) before the caller goes on,
      * so the API never shows a moment of "accepting, no alarms" that the
      * saved states contradict. */
@@ -578,6 +619,20 @@ void eval_stop(struct evaluator *ev)
     pthread_cond_destroy(&ev->wake);
     pthread_mutex_destroy(&ev->lock);
     free(ev);
+}
+
+void eval_samples_changed(struct evaluator *ev)
+{
+    if (!ev)
+        return;
+    pthread_mutex_lock(&ev->lock);
+    /* Signal only on the first poll since the last tick: the rest of a
+     * burst finds the flag set and costs the loop nothing. */
+    if (!ev->samples) {
+        ev->samples = true;
+        pthread_cond_signal(&ev->wake);
+    }
+    pthread_mutex_unlock(&ev->lock);
 }
 
 void eval_config_changed(struct evaluator *ev)

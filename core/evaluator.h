@@ -1,6 +1,8 @@
 /*
- * evaluator — the agent's policy loop: every `policy_tick` (default 10 s)
- * it takes one metrics snapshot, computes the derive metrics, advances
+ * evaluator — the agent's policy loop: every `policy_tick` (default 10 s),
+ * after each device poll, and at the moment a pending `for`, a
+ * `clear_for` or a cooldown ends (eval_next_tick_ms), it takes one
+ * metrics snapshot, computes the derive metrics, advances
  * every policy's state machine and records each decision in the store.
  * The per-tick logic is policies/pol_run.c, shared with `floe replay`;
  * this module supplies the live data (agent/live_env.c), where results go
@@ -46,10 +48,43 @@ void eval_stop(struct evaluator *ev);
  * only one thread may tick an evaluator. */
 void eval_tick(struct evaluator *ev, int64_t now_ms);
 
+/* A device poll finished (new samples, or errors, in the metrics): tick
+ * soon, so a decision does not wait for the periodic tick. Cheap and
+ * callable from any thread (the pollers call it after every poll); a
+ * burst of calls makes one tick. NULL: no-op. */
+void eval_samples_changed(struct evaluator *ev);
+
 /* The agent's config was swapped (SIGHUP): rebuild and tick now. */
 void eval_config_changed(struct evaluator *ev);
 /* API-managed policies changed in the store: rebuild and tick now. */
 void eval_policies_changed(struct evaluator *ev);
+
+/* When the loop ticks next, as a pure function of its inputs (all
+ * monotonic milliseconds, so a wall-clock step neither stalls nor hurries
+ * it). Ticks happen:
+ *   - every tick_ms after the previous tick (policy_tick: time-based
+ *     functions, schedule windows, staleness, derive metrics kept fresh);
+ *     tick_ms 0 means no periodic tick (nothing to evaluate);
+ *   - at due_in_ms from now, when a pending `for`, a `clear_for` or a
+ *     cooldown ends (pol_engine_next_due, made relative by the caller;
+ *     negative or 0: now; EVAL_NEVER: none);
+ *   - when new samples came (samples), but not sooner than min_gap_ms
+ *     after the previous tick: the polls of several devices finishing
+ *     together make one tick, not one each.
+ * Returns the monotonic time to tick at (now_ms when something is due
+ * already), or EVAL_NEVER when nothing is due until the loop is woken. */
+#define EVAL_NEVER INT64_MAX
+/* Sample-driven ticks come at most this often (ms). */
+#define EVAL_SAMPLES_MIN_GAP_MS 25
+struct eval_wake_in {
+    int64_t now_ms;
+    int64_t last_tick_ms;
+    int64_t tick_ms;
+    int64_t due_in_ms;
+    bool samples;
+    int64_t min_gap_ms;
+};
+int64_t eval_next_tick_ms(const struct eval_wake_in *in);
 
 /* What GET /v1/policies and /metrics show of one policy. */
 struct eval_policy_status {

@@ -20,6 +20,7 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -78,6 +79,7 @@ struct importer {
     pthread_mutex_t lock; /* guards wake_now */
     pthread_cond_t wake;
     bool wake_now;
+    bool idle;          /* the last round found no import in the store (ticking thread only) */
 
     /* owned by the ticking thread */
     struct imp_note *notes;
@@ -781,12 +783,14 @@ void importer_tick(struct importer *im, int64_t now_ms)
     char err[640];
     struct store_import *rows = NULL;
     size_t n = 0;
+    im->idle = false;
     if (store_import_list(im->a->store, true, NULL, 0, &rows, &n, err, sizeof err) != 0) {
         log_err("imports: cannot read the store: %s", err);
         return;
     }
     if (n == 0) {
         im->nnotes = 0;
+        im->idle = true;
         return;
     }
     uint64_t generation;
@@ -824,18 +828,16 @@ static void *importer_main(void *arg)
         struct floe_config *cfg = agent_config_get(im->a);
         int64_t due = util_mono_ms() + importer_round_ms(cfg);
         config_unref(cfg);
+        struct timespec until = util_mono_timespec(due);
         pthread_mutex_lock(&im->lock);
-        /* In short waits: the condition variable's clock is the wall
-         * clock, and a stepped clock must not stretch the wait. */
-        while (!im->wake_now && !atomic_load(&im->stop) && util_mono_ms() < due) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 100 * 1000000L; /* migrator.tick is at least 100 ms */
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&im->wake, &im->lock, &ts);
+        /* No import in the store: none starts before a peer asks for one
+         * (POST /v1/imports wakes this thread), so there is no round to
+         * run until then. */
+        while (!im->wake_now && !atomic_load(&im->stop)) {
+            if (im->idle)
+                pthread_cond_wait(&im->wake, &im->lock);
+            else if (pthread_cond_timedwait(&im->wake, &im->lock, &until) == ETIMEDOUT)
+                break;
         }
         im->wake_now = false;
         pthread_mutex_unlock(&im->lock);
@@ -859,7 +861,7 @@ struct importer *importer_new(struct agent *a, const struct importer_ops *ops)
     im->ns = ns;
     atomic_init(&im->stop, 0);
     pthread_mutex_init(&im->lock, NULL);
-    pthread_cond_init(&im->wake, NULL);
+    util_cond_init_mono(&im->wake);
     return im;
 }
 

@@ -3,6 +3,7 @@
  */
 #include "core/inv_watch.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -42,7 +43,7 @@ struct inv_watch *inv_watch_new(struct agent *a)
     w->a = a;
     atomic_init(&w->stop, 0);
     pthread_mutex_init(&w->lock, NULL);
-    pthread_cond_init(&w->wake, NULL);
+    util_cond_init_mono(&w->wake);
     w->interval_ms = 60000;
     return w;
 }
@@ -249,19 +250,12 @@ static void *watch_main(void *arg)
         int64_t due = util_mono_ms();
         pthread_mutex_lock(&w->lock);
         due += w->interval_ms;
-        /* Sleep until due, a request, a reload or the stop; in short
-         * steps, since the condition variable's clock is the wall clock
-         * and a stepped clock must not stretch the wait. */
-        while (!w->wake_now && !atomic_load(&w->stop) && util_mono_ms() < due) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 200 * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&w->wake, &w->lock, &ts);
-        }
+        /* Sleep until due, a request, a reload or the stop (the
+         * condition variable waits on the monotonic clock). */
+        struct timespec until = util_mono_timespec(due);
+        while (!w->wake_now && !atomic_load(&w->stop))
+            if (pthread_cond_timedwait(&w->wake, &w->lock, &until) == ETIMEDOUT)
+                break;
         w->wake_now = false;
         pthread_mutex_unlock(&w->lock);
     }

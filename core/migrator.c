@@ -6,6 +6,7 @@
 #include "core/migrator.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -35,6 +36,7 @@ struct migrator {
     pthread_mutex_t lock; /* guards wake_now */
     pthread_cond_t wake;
     bool wake_now;
+    bool idle;          /* the last tick found nothing to run or wind down (ticking thread only) */
     int64_t tick_ms;
 
     /* owned by the ticking thread */
@@ -587,6 +589,7 @@ void migrator_tick(struct migrator *mg, int64_t now_ms)
     struct floe_config *cfg = agent_config_get_gen(mg->a, &generation);
     mg->tick_ms = cfg->migrator.tick_ms > 0 ? cfg->migrator.tick_ms : 1000;
     mg->crashed = false;
+    mg->idle = false;
     struct store_mig *rows = NULL;
     size_t n = 0;
     char err[256];
@@ -610,6 +613,7 @@ void migrator_tick(struct migrator *mg, int64_t now_ms)
                      "back, the others run to their end)",
                      n);
         mg->logged_removed = n > 0;
+        mg->idle = n == 0;
         if (n == 0)
             goto out;
         mg->cluster_ok = mg->ops.begin(mg->ops.ctx, cfg, generation, mg->cluster_err,
@@ -638,17 +642,16 @@ static void *migrator_main(void *arg)
     while (!atomic_load(&mg->stop)) {
         migrator_tick(mg, util_now_ms());
         int64_t due = util_mono_ms() + mg->tick_ms;
+        struct timespec until = util_mono_timespec(due);
         pthread_mutex_lock(&mg->lock);
-        /* Short waits: the condition variable's clock is the wall clock. */
-        while (!mg->wake_now && !atomic_load(&mg->stop) && util_mono_ms() < due) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 100 * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&mg->wake, &mg->lock, &ts);
+        /* With nothing to do, nothing is due until a migration is asked
+         * for (migrator_wake) or the config changes (the daemon wakes it
+         * too): an idle agent does not wake every tick to find that out. */
+        while (!mg->wake_now && !atomic_load(&mg->stop)) {
+            if (mg->idle)
+                pthread_cond_wait(&mg->wake, &mg->lock);
+            else if (pthread_cond_timedwait(&mg->wake, &mg->lock, &until) == ETIMEDOUT)
+                break;
         }
         mg->wake_now = false;
         pthread_mutex_unlock(&mg->lock);
@@ -666,7 +669,7 @@ struct migrator *migrator_new(struct agent *a, const struct migrator_ops *ops)
     mg->tick_ms = 1000;
     atomic_init(&mg->stop, 0);
     pthread_mutex_init(&mg->lock, NULL);
-    pthread_cond_init(&mg->wake, NULL);
+    util_cond_init_mono(&mg->wake);
     return mg;
 }
 

@@ -30,6 +30,7 @@ struct device_poller {
     int64_t interval_ms;
     int64_t stale_after_ms;
     struct metrics *metrics;
+    struct poller_hook hook;
     /* Names reported by the device (walk points included), so that a
      * failed poll can mark exactly them as errors. Owned strings. */
     char **seen;
@@ -133,6 +134,8 @@ static void *poller_main(void *arg)
         if (!up)
             mark_all_failed(dp, err[0] ? err : "poll failed", util_now_ms());
         metrics_collector_report(dp->metrics, dp->name, up, duration_s, err, util_now_ms());
+        if (dp->hook.polled)
+            dp->hook.polled(dp->hook.ctx);
         if (up && (!was_up || first)) {
             if (!first)
                 log_info("%s: %s device back after %lld s", dp->name, dp->ops->protocol,
@@ -164,8 +167,9 @@ static void *poller_main(void *arg)
     return NULL;
 }
 
-struct poller_set *pollers_start_devices(const struct poller_device *devs, size_t n,
-                                         struct metrics *m, char *err, size_t errlen)
+static struct poller_set *start_devices(const struct poller_device *devs, size_t n,
+                                        struct metrics *m, struct poller_hook hook, char *err,
+                                        size_t errlen)
 {
     struct poller_set *ps = calloc(1, sizeof *ps);
     if (!ps || (n && !(ps->devices = calloc(n, sizeof *ps->devices)))) {
@@ -182,6 +186,7 @@ struct poller_set *pollers_start_devices(const struct poller_device *devs, size_
         dp->interval_ms = devs[i].interval_ms > 0 ? devs[i].interval_ms : 1000;
         dp->stale_after_ms = 3 * dp->interval_ms;
         dp->metrics = m;
+        dp->hook = hook;
         dp->configured = devs[i].metrics;
         dp->nconfigured = devs[i].nmetrics;
         metrics_collector_declare(m, dp->name, dp->ops->protocol);
@@ -200,11 +205,17 @@ struct poller_set *pollers_start_devices(const struct poller_device *devs, size_
     return ps;
 }
 
+struct poller_set *pollers_start_devices(const struct poller_device *devs, size_t n,
+                                         struct metrics *m, char *err, size_t errlen)
+{
+    return start_devices(devs, n, m, (struct poller_hook){ 0 }, err, errlen);
+}
+
 /* Builds the poller's device list from the config's protocol-neutral one;
  * the list and its name arrays (metrics then units, per device) are freed
  * with the set. */
-struct poller_set *pollers_start(const struct floe_config *cfg, struct metrics *m, char *err,
-                                 size_t errlen)
+struct poller_set *pollers_start(const struct floe_config *cfg, struct metrics *m,
+                                 struct poller_hook hook, char *err, size_t errlen)
 {
     size_t ndev = cfg->ndevices, nstr = 0;
     for (size_t i = 0; i < ndev; i++)
@@ -238,7 +249,7 @@ struct poller_set *pollers_start(const struct floe_config *cfg, struct metrics *
         }
         next += 2 * cd->nmetrics;
     }
-    struct poller_set *ps = pollers_start_devices(devs, ndev, m, err, errlen);
+    struct poller_set *ps = start_devices(devs, ndev, m, hook, err, errlen);
     if (!ps) {
         free(devs);
         free(strings);

@@ -28,6 +28,14 @@ struct poller_device {
     size_t nmetrics;
 };
 
+/* Called on a device's thread after each of its polls, once the samples
+ * (or errors) are in the metrics: the daemon wakes the policy loop with
+ * it, so a new value is evaluated at once rather than at the next tick. */
+struct poller_hook {
+    void (*polled)(void *ctx); /* NULL: nothing is called */
+    void *ctx;
+};
+
 /* Starts a thread per device. Everything is borrowed until pollers_stop
  * returns (the strings too). Declares the metrics and collectors in m. */
 struct poller_set *pollers_start_devices(const struct poller_device *devs, size_t n,
@@ -37,9 +45,10 @@ struct poller_set *pollers_start_devices(const struct poller_device *devs, size_
  * collector of its protocol. cfg and m are borrowed until pollers_stop
  * returns. Declares every configured metric and collector in m first.
  * Returns NULL with err filled if a thread or collector could not be
- * created (then nothing is left running). */
-struct poller_set *pollers_start(const struct floe_config *cfg, struct metrics *m, char *err,
-                                 size_t errlen);
+ * created (then nothing is left running). hook is called after every
+ * poll of every device. */
+struct poller_set *pollers_start(const struct floe_config *cfg, struct metrics *m,
+                                 struct poller_hook hook, char *err, size_t errlen);
 /* Asks every thread to stop, waits for them (at most one device timeout),
  * frees everything. NULL is a no-op. */
 void pollers_stop(struct poller_set *ps);

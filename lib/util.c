@@ -106,6 +106,22 @@ void util_stop_set(atomic_int *stop)
     syscall(SYS_futex, (void *)stop, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
+void util_cond_init_mono(pthread_cond_t *c)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(c, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
+struct timespec util_mono_timespec(int64_t mono_ms)
+{
+    if (mono_ms < 0)
+        mono_ms = 0;
+    return (struct timespec){ .tv_sec = mono_ms / 1000, .tv_nsec = (mono_ms % 1000) * 1000000L };
+}
+
 /* "30 s" (or "30s ") is the commonest slip: the unit, if the text after
  * the number is one once its blanks are taken out, else NULL. */
 static const char *unit_among_blanks(const char *end)

@@ -10,10 +10,12 @@
 #ifndef FLOE_UTIL_H
 #define FLOE_UTIL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -43,6 +45,14 @@ int util_sleep_ms(int64_t ms, atomic_int *stop);
  * that a sleeper waits on must be set this way: a plain store is seen
  * only when the sleep ends on its own. */
 void util_stop_set(atomic_int *stop);
+/* Initialises c so that its timed waits are measured on CLOCK_MONOTONIC:
+ * a thread can then wait for its real deadline in one
+ * pthread_cond_timedwait (a wall-clock step neither stretches nor cuts
+ * it) instead of waking in short slices to check the monotonic clock. */
+void util_cond_init_mono(pthread_cond_t *c);
+/* The monotonic time mono_ms (util_mono_ms's scale) as the absolute
+ * timespec such a condition variable waits for. */
+struct timespec util_mono_timespec(int64_t mono_ms);
 
 /* Durations: "500ms", "5s", "2m", "1h", "1d" (a number with one unit;
  * decimals allowed: "1.5s"; no sign, blank, exponent or hex), rounded to

@@ -735,6 +735,39 @@ const struct pol_expr *pol_engine_kw(const struct pol_engine *eng, size_t i)
     return i < eng->n ? eng->pols[i].kw : NULL;
 }
 
+/* When policy p's wait (held_ms towards need_ms) is reached if the
+ * expression stays true, or 0 when it is not counting (the last tick did
+ * not see it true: nothing accrues until one does). */
+static int64_t hold_due(const struct pol_status *st, int64_t need_ms)
+{
+    if (st->last != POL_TRUE || st->last_tick_ms == 0)
+        return 0;
+    int64_t left = need_ms - st->held_ms;
+    return st->last_tick_ms + (left > 0 ? left : 0);
+}
+
+int64_t pol_engine_next_due(const struct pol_engine *eng)
+{
+    int64_t next = 0;
+    for (size_t i = 0; i < eng->n; i++) {
+        const struct policy *p = &eng->pols[i];
+        const struct pol_status *st = &p->st;
+        int64_t due[2] = { 0, 0 };
+        if (st->state == POL_STATE_PENDING) {
+            due[0] = hold_due(st, p->for_ms);
+        } else if (st->state == POL_STATE_FIRING) {
+            if (st->clearing)
+                due[0] = hold_due(st, p->clear_for_ms);
+            if (p->cooldown_ms > 0)
+                due[1] = st->last_decision_ms + p->cooldown_ms;
+        }
+        for (size_t k = 0; k < 2; k++)
+            if (due[k] > 0 && (next == 0 || due[k] < next))
+                next = due[k];
+    }
+    return next;
+}
+
 void pol_engine_status(const struct pol_engine *eng, size_t i, struct pol_status *out)
 {
     if (i < eng->n)

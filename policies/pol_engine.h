@@ -177,6 +177,15 @@ const struct pol_expr *pol_engine_kw(const struct pol_engine *eng, size_t i);
 int pol_engine_tick(struct pol_engine *eng, size_t i, const struct pol_env *env,
                     struct pol_tick *out);
 
+/* The earliest wall-clock time at which some policy changes state or
+ * owes a decision by time alone, its inputs staying as they were at its
+ * last tick: a pending `for` or a firing policy's `clear_for` being held
+ * out (counted from the last tick, which saw the expression true), or a
+ * cooldown ending. 0 when nothing is due that way (then only new data,
+ * or time-based functions and schedule windows, change anything). A time
+ * before the last tick means "due now". Pure: reads the statuses only. */
+int64_t pol_engine_next_due(const struct pol_engine *eng);
+
 /* Evaluates action.kw of policy i. Returns 1 and *kw, 0 when unknown, -1
  * when the policy has no kw expression. */
 int pol_engine_action_kw(const struct pol_engine *eng, size_t i, const struct pol_env *env,

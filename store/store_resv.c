@@ -368,6 +368,28 @@ int store_resv_expire(struct store *s, int64_t now_ms, struct store_resv **rows,
     return rc;
 }
 
+int store_resv_next_expiry(struct store *s, int64_t *expires_ms, char *err, size_t errlen)
+{
+    *expires_ms = 0;
+    pthread_mutex_lock(&s->read_lock);
+    int rc = -1;
+    sqlite3_stmt *st = store_prepare(s, s->reader,
+                                     "SELECT coalesce(min(expires_ms), 0) FROM reservation"
+                                     " WHERE state = 'active' AND confirmed_ms IS NULL",
+                                     err, errlen);
+    if (st) {
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            *expires_ms = sqlite3_column_int64(st, 0);
+            rc = 0;
+        } else {
+            rc = store_fail(s, s->reader, "next reservation expiry", err, errlen);
+        }
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->read_lock);
+    return rc;
+}
+
 int store_resv_active_kw(struct store *s, int64_t now_ms, double *kw, char *err, size_t errlen)
 {
     *kw = 0;

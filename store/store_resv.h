@@ -93,6 +93,11 @@ int store_resv_confirm(struct store *s, const char *id, int64_t now_ms, char *er
 int store_resv_expire(struct store *s, int64_t now_ms, struct store_resv **rows, size_t *n,
                       char *err, size_t errlen);
 
+/* The earliest TTL end (expires_ms) of the unconfirmed active
+ * reservations, the next time store_resv_expire has something to mark:
+ * *expires_ms gets it, or 0 when there is none. Returns 0 or -1. */
+int store_resv_next_expiry(struct store *s, int64_t *expires_ms, char *err, size_t errlen);
+
 /* Sum of kW of the reservations counting at now_ms (see above). */
 int store_resv_active_kw(struct store *s, int64_t now_ms, double *kw, char *err, size_t errlen);
 

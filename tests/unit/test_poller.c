@@ -122,9 +122,16 @@ static void recovered_device_reports_good_again(void **state)
     metrics_free(m);
 }
 
+static void count_poll(void *ctx)
+{
+    atomic_fetch_add((atomic_int *)ctx, 1);
+}
+
 /* The poller takes devices from the config's protocol-neutral list and
  * the collector from the protocol's name, and declares the configured
- * metrics (a walk's names come from the device, so its template is not). */
+ * metrics (a walk's names come from the device, so its template is not).
+ * The hook (what wakes the policy loop) is called after each device's
+ * poll, failed ones included. */
 static void configured_devices_get_the_collector_of_their_protocol(void **state)
 {
     (void)state;
@@ -148,7 +155,9 @@ static void configured_devices_get_the_collector_of_their_protocol(void **state)
     assert_non_null(cfg);
     struct metrics *m = metrics_new(1024);
     char err[128];
-    struct poller_set *ps = pollers_start(cfg, m, err, sizeof err);
+    atomic_int polls = 0;
+    struct poller_set *ps =
+        pollers_start(cfg, m, (struct poller_hook){ count_poll, &polls }, err, sizeof err);
     assert_non_null(ps);
     struct collector_snapshot *c = NULL;
     assert_int_equal(metrics_collectors(m, &c), 2);
@@ -162,6 +171,11 @@ static void configured_devices_get_the_collector_of_their_protocol(void **state)
     assert_true(metrics_get(m, "b.pct", util_now_ms(), &ms));
     assert_string_equal(ms.source, "s");
     assert_false(metrics_get(m, "b.out{index}_w", util_now_ms(), &ms));
+    /* Both devices are down (port 1): each first poll fails within its
+     * 100 ms timeout, and the next is 10 s away. */
+    for (int i = 0; i < 500 && atomic_load(&polls) < 2; i++)
+        util_sleep_ms(10, NULL);
+    assert_int_equal(atomic_load(&polls), 2);
     pollers_stop(ps);
     metrics_free(m);
     cfg_free(cfg);

@@ -127,6 +127,37 @@ static void grant_fills_to_the_limit_exactly_and_refuses_past_it(void **state)
     store_resv_rows_free(rows, n);
 }
 
+/* The daemon sleeps until the next expiry rather than sweeping every
+ * second: it must be the earliest TTL among unconfirmed active rows. */
+static void next_expiry_is_the_earliest_unconfirmed_ttl(void **state)
+{
+    struct fixture *f = *state;
+    char err[256];
+    char a[STORE_RESV_ID_SIZE], b[STORE_RESV_ID_SIZE], c[STORE_RESV_ID_SIZE];
+    int64_t at = -1;
+    assert_int_equal(store_resv_next_expiry(f->s, &at, err, sizeof err), 0);
+    assert_int_equal(at, 0); /* none */
+    grant(f, "shop", 10, 100, T0 + 20000, a);
+    grant(f, "mysql", 10, 100, T0, b);
+    grant(f, "web", 10, 100, T0 + 10000, c);
+    assert_int_equal(store_resv_next_expiry(f->s, &at, err, sizeof err), 0);
+    assert_int_equal(at, T0 + TTL_MS);
+    /* Confirmed, released or expired rows have no expiry to wait for. */
+    assert_int_equal(store_resv_confirm(f->s, b, T0 + 1000, err, sizeof err), 0);
+    assert_int_equal(store_resv_next_expiry(f->s, &at, err, sizeof err), 0);
+    assert_int_equal(at, T0 + 10000 + TTL_MS);
+    assert_int_equal(store_resv_release(f->s, c, NULL, "test", T0 + 2000, NULL, err, sizeof err), 0);
+    assert_int_equal(store_resv_next_expiry(f->s, &at, err, sizeof err), 0);
+    assert_int_equal(at, T0 + 20000 + TTL_MS);
+    struct store_resv *rows;
+    size_t n;
+    assert_int_equal(store_resv_expire(f->s, T0 + 20000 + TTL_MS, &rows, &n, err, sizeof err), 0);
+    assert_int_equal(n, 1);
+    store_resv_rows_free(rows, n);
+    assert_int_equal(store_resv_next_expiry(f->s, &at, err, sizeof err), 0);
+    assert_int_equal(at, 0);
+}
+
 static void unconfirmed_stops_counting_at_its_ttl_and_is_reported_expired_once(void **state)
 {
     struct fixture *f = *state;
@@ -430,6 +461,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(grant_fills_to_the_limit_exactly_and_refuses_past_it),
+        T(next_expiry_is_the_earliest_unconfirmed_ttl),
         T(unconfirmed_stops_counting_at_its_ttl_and_is_reported_expired_once),
         T(release_frees_capacity_once_and_owner_is_checked),
         T(confirmed_counts_past_its_ttl_until_released),
