@@ -346,6 +346,88 @@ static void a_reload_completes_while_a_tick_waits_on_a_store_write(void **state)
     assert_true(config_unref(first));
 }
 
+/* ---- when the loop ticks ---- */
+
+static void next_tick_comes_at_the_earliest_of_period_deadline_and_samples(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *what;
+        struct eval_wake_in in;
+        int64_t at;
+    } cases[] = {
+        {"the period alone", {.now_ms = 1000, .last_tick_ms = 500, .tick_ms = 10000,
+                              .due_in_ms = EVAL_NEVER}, 10500},
+        {"nothing to evaluate: no periodic tick", {.now_ms = 1000, .last_tick_ms = 500,
+                                                   .due_in_ms = EVAL_NEVER}, EVAL_NEVER},
+        {"a for ending before the tick", {.now_ms = 1000, .last_tick_ms = 500, .tick_ms = 10000,
+                                          .due_in_ms = 1234}, 2234},
+        {"a cooldown ending after the tick", {.now_ms = 1000, .last_tick_ms = 500,
+                                              .tick_ms = 10000, .due_in_ms = 60000}, 10500},
+        {"a deadline already past: now", {.now_ms = 1000, .last_tick_ms = 500, .tick_ms = 10000,
+                                          .due_in_ms = -300}, 1000},
+        {"a deadline without periodic tick", {.now_ms = 1000, .last_tick_ms = 500,
+                                              .due_in_ms = 700}, 1700},
+        {"samples long after the last tick: now", {.now_ms = 9000, .last_tick_ms = 500,
+                                                   .tick_ms = 10000, .due_in_ms = EVAL_NEVER,
+                                                   .samples = true, .min_gap_ms = 25}, 9000},
+        {"samples right after a tick: held back to coalesce a burst",
+         {.now_ms = 510, .last_tick_ms = 500, .tick_ms = 10000, .due_in_ms = EVAL_NEVER,
+          .samples = true, .min_gap_ms = 25}, 525},
+        {"samples without periodic tick", {.now_ms = 4000, .last_tick_ms = 500,
+                                           .due_in_ms = EVAL_NEVER, .samples = true,
+                                           .min_gap_ms = 25}, 4000},
+        {"a period overdue (a long tick): now", {.now_ms = 12000, .last_tick_ms = 500,
+                                                 .tick_ms = 10000, .due_in_ms = EVAL_NEVER},
+         12000},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        int64_t at = eval_next_tick_ms(&cases[i].in);
+        if (at != cases[i].at)
+            fail_msg("%s: %lld, want %lld", cases[i].what, (long long)at, (long long)cases[i].at);
+    }
+}
+
+/* The running loop (eval_start): after its first periodic tick, a poll
+ * bringing a value that makes `for: 300ms` true is evaluated at once, and
+ * the policy fires when the 300 ms are out, not at the next periodic
+ * ticks (3 s apart: pending at one, firing at the next). */
+static void a_poll_is_evaluated_at_once_and_for_fires_when_it_ends(void **state)
+{
+    struct fixture *f = *state;
+    eval_stop(f->ev);
+    static const char text[] =
+        "{ \"site\": { \"name\": \"test\" }, \"policy_tick\": \"3s\", \"policies\": [ "
+        "{ \"name\": \"hot\", \"when\": \"room.temp_c > 30\", \"for\": \"300ms\" } ] }";
+    struct cfg_errors errs = {0};
+    struct floe_config *cfg = cfg_load_buffer("floe.json", text, strlen(text), NULL, &errs);
+    assert_non_null(cfg);
+    agent_config_swap(&f->a, cfg);
+    metrics_set_good(f->a.metrics, "room.temp_c", 25, "C", "test", 60000, util_now_ms());
+    char err[256];
+    f->ev = eval_start(&f->a, err, sizeof err);
+    assert_non_null(f->ev);
+    /* The first periodic tick (samples before it are not evaluated). */
+    for (int i = 0; i < 1000 && status_of(f, "hot").since_ms == 0; i++)
+        util_sleep_ms(10, NULL);
+    assert_int_equal(status_of(f, "hot").state, POL_STATE_OK);
+
+    int64_t change_ms = util_now_ms();
+    metrics_set_good(f->a.metrics, "room.temp_c", 35, "C", "test", 60000, change_ms);
+    eval_samples_changed(f->ev);
+    eval_samples_changed(f->ev); /* a burst: one tick */
+    struct store_decision_row d = {0};
+    for (int i = 0; i < 1000 && decision_count(f, NULL) == 0; i++)
+        util_sleep_ms(10, NULL);
+    assert_int_equal(decision_count(f, &d), 1);
+    int64_t latency = d.ts_ms - change_ms;
+    store_decision_row_clear(&d);
+    /* Not before `for`; well before the next periodic tick (3 s on; the
+     * 1.5 s allow for a loaded machine). */
+    if (latency < 300 || latency > 1500)
+        fail_msg("decided %lld ms after the value changed (for: 300ms)", (long long)latency);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -356,6 +438,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_removed_derive_is_forgotten_even_if_written_after_the_swap,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(a_reload_completes_while_a_tick_waits_on_a_store_write,
+                                        setup, teardown),
+        cmocka_unit_test(next_tick_comes_at_the_earliest_of_period_deadline_and_samples),
+        cmocka_unit_test_setup_teardown(a_poll_is_evaluated_at_once_and_for_fires_when_it_ends,
                                         setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

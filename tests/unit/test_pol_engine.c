@@ -170,6 +170,65 @@ static void fires_only_after_when_has_held_for_the_for_duration(void **unused)
     rig_free(&r);
 }
 
+/* The agent ticks at pol_engine_next_due rather than waiting for its
+ * periodic tick: a pending `for`, a firing policy's `clear_for` and a
+ * cooldown each give the exact moment they end, and ticking at that moment
+ * (not a millisecond later) completes them. Nothing is due while the
+ * deciding expression is false or unknown. */
+static void next_due_is_when_a_for_clear_for_or_cooldown_ends(void **unused)
+{
+    (void)unused;
+    struct cfg_policy pols[2] = { temp_policy(90 * SEC, 60 * SEC, 5 * MIN),
+                                  temp_policy(0, 0, 0) };
+    pols[1].name = "other";
+    pols[1].when = "load > 100";
+    struct rig r;
+    rig_init(&r, pols, 2, NULL);
+    int64_t t0 = MON_2026_01_05;
+    set_temp(&r, 25);
+    set_var(&r, "load", 50, 1);
+    tick_policy(&r, 0, t0);
+    tick_policy(&r, 1, t0);
+    assert_int_equal(pol_engine_next_due(r.eng), 0); /* all ok: nothing by time alone */
+
+    /* Pending at t0+3 s (a sample came then): due when `for` is out. */
+    set_temp(&r, 35);
+    assert_int_equal(tick_policy(&r, 0, t0 + 3 * SEC).state, POL_STATE_PENDING);
+    assert_int_equal(pol_engine_next_due(r.eng), t0 + 93 * SEC);
+    /* A tick in between (another sample) does not move it. */
+    assert_int_equal(tick_policy(&r, 0, t0 + 40 * SEC).state, POL_STATE_PENDING);
+    assert_int_equal(pol_engine_next_due(r.eng), t0 + 93 * SEC);
+    /* Unknown: the wait is frozen, nothing is due until data comes. */
+    set_temp_unknown(&r);
+    tick_policy(&r, 0, t0 + 50 * SEC);
+    assert_int_equal(pol_engine_next_due(r.eng), 0);
+    /* Known and true again at t0+60 s: the 37 s held (3 -> 40 s) count,
+     * the unknown stretch does not; 53 s are left. */
+    set_temp(&r, 35);
+    tick_policy(&r, 0, t0 + 60 * SEC);
+    assert_int_equal(pol_engine_next_due(r.eng), t0 + 113 * SEC);
+    struct pol_tick t = tick_policy(&r, 0, t0 + 113 * SEC);
+    assert_int_equal(t.state, POL_STATE_FIRING);
+    assert_int_equal(t.decide, POL_DECIDE_FIRED);
+
+    /* Firing: the cooldown ends 5 min after the decision. */
+    assert_int_equal(pol_engine_next_due(r.eng), t0 + 113 * SEC + 5 * MIN);
+    /* Clearing from t0+120 s: clear_for ends first, at t0+180 s. */
+    set_temp(&r, 20);
+    tick_policy(&r, 0, t0 + 120 * SEC);
+    assert_int_equal(pol_engine_next_due(r.eng), t0 + 180 * SEC);
+    /* The earliest over all policies: the other one pending sooner. */
+    pols[1].for_ms = 0;
+    set_var(&r, "load", 150, 1);
+    assert_int_equal(tick_policy(&r, 1, t0 + 130 * SEC).state, POL_STATE_FIRING);
+    assert_int_equal(pol_engine_next_due(r.eng), t0 + 180 * SEC); /* cooldown 0: none */
+    t = tick_policy(&r, 0, t0 + 180 * SEC);
+    assert_int_equal(t.state, POL_STATE_OK);
+    assert_string_equal(t.why, "clear held");
+    assert_int_equal(pol_engine_next_due(r.eng), 0);
+    rig_free(&r);
+}
+
 static void noise_around_the_threshold_never_fires(void **unused)
 {
     (void)unused;
@@ -1059,6 +1118,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(fires_only_after_when_has_held_for_the_for_duration),
+        cmocka_unit_test(next_due_is_when_a_for_clear_for_or_cooldown_ends),
         cmocka_unit_test(noise_around_the_threshold_never_fires),
         cmocka_unit_test(for_zero_fires_on_the_first_true_tick),
         cmocka_unit_test(hysteresis_keeps_firing_until_clear_holds_for_clear_for),
