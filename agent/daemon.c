@@ -65,6 +65,12 @@ static void reservation_granted(void)
     kill(getpid(), SIGUSR1);
 }
 
+/* The agent's holds_recorded hook: placed workloads wake the migrator. */
+static void holds_recorded(struct agent *a)
+{
+    migrator_wake(a->migrator);
+}
+
 /* The pollers' hook: a finished poll wakes the policy loop. */
 static void samples_changed(void *evaluator)
 {
@@ -216,6 +222,7 @@ int daemon_run(const char *config_path)
     a.started_ms = util_now_ms();
     a.started_mono_ms = util_mono_ms();
     a.reservation_granted = reservation_granted;
+    a.holds_recorded = holds_recorded;
     sigset_t signals;
     block_signals(&signals);
 
@@ -252,17 +259,18 @@ int daemon_run(const char *config_path)
         log_err("not starting: %s", err);
         goto out;
     }
-    /* After the inventory: a decision places with it. */
-    a.evaluator = eval_start(&a, err, sizeof err);
-    if (!a.evaluator) {
-        log_err("not starting: %s", err);
-        goto out;
-    }
     /* After the inventory and the peer watcher (it reads both), before
-     * the API (which creates and aborts migrations). It resumes every
+     * the evaluator (whose decisions wake it through holds_recorded) and the API
+     * (which creates and aborts migrations). It resumes every
      * migration the store has in progress. */
     a.migrator = migrator_start(&a, err, sizeof err);
     if (!a.migrator) {
+        log_err("not starting: %s", err);
+        goto out;
+    }
+    /* After the inventory: a decision places with it. */
+    a.evaluator = eval_start(&a, err, sizeof err);
+    if (!a.evaluator) {
         log_err("not starting: %s", err);
         goto out;
     }
@@ -346,8 +354,9 @@ out:
      * inventory and the peer watcher, which go after them. */
     api_stop(a.api);
     importer_stop(a.importer);
-    migrator_stop(a.migrator);
+    /* The evaluator before the migrator: a decision wakes the migrator. */
     eval_stop(a.evaluator);
+    migrator_stop(a.migrator);
     peer_watch_stop(a.peers);
     inv_watch_stop(a.inventory);
     pollers_stop(a.pollers);

@@ -67,6 +67,10 @@ struct agent {
      * reservations expired at their TTL and otherwise sleeps until the
      * next one is due, learns the new deadline. NULL: nobody to tell. */
     void (*reservation_granted)(void);
+    /* Set by the daemon; called after reservations held at peers were
+     * recorded (core/placer.c), so the migrator, which sleeps while it
+     * has nothing to run, starts their migrations now. NULL: nobody. */
+    void (*holds_recorded)(struct agent *a);
     int64_t started_ms;             /* wall clock at start */
     int64_t started_mono_ms;
 };

@@ -548,14 +548,16 @@ static void from_hold(struct migrator *mg, const struct floe_config *cfg,
     free(m);
 }
 
-static void holds_to_migrations(struct migrator *mg, const struct floe_config *cfg, int64_t now_ms)
+/* Returns the number of holds seen (-1: unreadable), so the tick knows
+ * whether any waits to become a migration. */
+static long holds_to_migrations(struct migrator *mg, const struct floe_config *cfg, int64_t now_ms)
 {
     struct store_hold *holds = NULL;
     size_t n = 0;
     char err[256];
     if (store_hold_active(mg->a->store, now_ms, &holds, &n, err, sizeof err) != 0) {
         log_err("migrations: holds unreadable: %s", err);
-        return;
+        return -1;
     }
     struct inv_view view;
     memset(&view, 0, sizeof view);
@@ -579,6 +581,7 @@ static void holds_to_migrations(struct migrator *mg, const struct floe_config *c
     }
     inv_unref(view.inv);
     store_hold_rows_free(holds, n);
+    return (long)n;
 }
 
 /* ---- the tick ---- */
@@ -594,10 +597,11 @@ void migrator_tick(struct migrator *mg, int64_t now_ms)
     size_t n = 0;
     char err[256];
     bool enabled = cfg->migrator.enabled;
+    long nholds = 0;
     if (enabled) {
         mg->cluster_ok = mg->ops.begin(mg->ops.ctx, cfg, generation, mg->cluster_err,
                                        sizeof mg->cluster_err) == 0;
-        holds_to_migrations(mg, cfg, now_ms);
+        nholds = holds_to_migrations(mg, cfg, now_ms);
     }
     if (store_mig_pending(mg->a->store, &rows, &n, err, sizeof err) != 0) {
         log_err("migrations: unreadable: %s", err);
@@ -619,6 +623,10 @@ void migrator_tick(struct migrator *mg, int64_t now_ms)
         mg->cluster_ok = mg->ops.begin(mg->ops.ctx, cfg, generation, mg->cluster_err,
                                        sizeof mg->cluster_err) == 0;
     }
+    /* Nothing under way and no reservation waiting to become a migration:
+     * the next work comes with a hold (holds_recorded), a manual migration
+     * or a reload, all of which wake the thread. */
+    mg->idle = n == 0 && nholds == 0;
     int slots = 0;
     for (size_t i = 0; i < n; i++)
         slots += mig_holds_slot(&rows[i]);

@@ -335,6 +335,8 @@ void placer_keep(struct agent *a, const struct placer_grants *g, int64_t decisio
                     "chosen again before it lapses): %s",
                     (long long)decision_id, x->id, x->peer, err);
     }
+    if (g->n && a->holds_recorded)
+        a->holds_recorded(a);
 }
 
 void placer_release(const struct floe_config *cfg, const struct placer_grants *g)
