@@ -7,6 +7,7 @@
 #define FLOE_STORE_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <sqlite3.h>
 #include <stdint.h>
@@ -42,7 +43,33 @@ struct store {
     pthread_mutex_t read_lock; /* guards reader and its statements */
     sqlite3 *reader;
     sqlite3_stmt *query_raw, *query_step, *count_get;
+
+    /* +1 each time write_lock is let go (store_write_unlock), so after
+     * every commit: store_generation() tells readers that cache what they
+     * read when to read again. */
+    atomic_uint_fast64_t generation;
+
+    /* Decision counts per (kind, status) for store_decision_counts
+     * (store_records.c): read from the tables once, under write_lock, then
+     * kept by the two functions that write decisions, in the same
+     * write_lock as their commit. counts_lock guards the array; taken
+     * after write_lock, never before it. */
+    pthread_mutex_t counts_lock;
+    struct store_decision_tally *tally;
+    size_t ntally, tally_cap;
+    bool tally_loaded;
 };
+
+/* Releases write_lock after a write (or an attempt): every writer lets it
+ * go through here, so store_generation() counts every commit. */
+static inline void store_write_unlock(struct store *s)
+{
+    atomic_fetch_add_explicit(&s->generation, 1, memory_order_release);
+    pthread_mutex_unlock(&s->write_lock);
+}
+
+/* Frees the decision counts (store_close). */
+void store_tally_free(struct store *s);
 
 /* Formats "PATH: what: sqlite message" into err; returns -1. */
 int store_fail(const struct store *s, sqlite3 *db, const char *what, char *err, size_t errlen);
