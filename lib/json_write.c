@@ -91,6 +91,8 @@ void json_put_number(struct strbuf *b, double v)
      * spellings ("%d" within int, "%1.15g" past it): integer digits are
      * that text without printf's cost. */
     if (v == floor(v) && fabs(v) < 1e15) {
+        if (v == 0 && signbit(v))
+            strbuf_append(b, "-", 1); /* cJSON keeps the sign of -0 */
         put_integer(b, (long long)v);
         return;
     }
