@@ -7,7 +7,7 @@
  * (WWW-Authenticate on 401, Allow on 405, the caching and security
  * headers the answer names). Everything a request means is decided in api.c.
  *
- * Threads: a pool of API_HTTP_THREADS event-loop threads (epoll) shares
+ * Threads: a pool of http.threads event-loop threads (epoll) shares
  * the connections, bounded by API_HTTP_MAX_CONNECTIONS and an idle
  * timeout. A slow client costs nothing there (its socket waits in epoll),
  * but a handler that waits would stall every connection of its thread. So
@@ -48,9 +48,6 @@
 #define API_HTTP_MAX_CONNECTIONS 128
 #define API_HTTP_MAX_PER_IP 64
 #define API_HTTP_TIMEOUT_S 30
-/* The event-loop threads; the hot endpoints are served from memory, so a
- * few per core are plenty. */
-#define API_HTTP_THREADS 4
 /* libmicrohttpd 0.9.75 refuses to queue an answer while a body is still
  * arriving (MHD_queue_response returns MHD_NO), so a chunked body (no
  * Content-Length to refuse up front) must be read to its end before the
@@ -468,6 +465,8 @@ struct api_server *api_start(struct agent *a, const char *listen, char *err, siz
 
     struct floe_config *cfg = agent_config_get(a);
     int tls_rc = api_load_tls(srv, &cfg->http, err, errlen);
+    /* A config built in code (tests) may leave it 0. */
+    unsigned threads = cfg->http.threads > 0 ? (unsigned)cfg->http.threads : 4;
     config_unref(cfg);
     if (tls_rc != 0)
         goto fail;
@@ -496,7 +495,7 @@ struct api_server *api_start(struct agent *a, const char *listen, char *err, siz
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_HTTP_MAX_CONNECTIONS,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)API_HTTP_MAX_PER_IP,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_HTTP_TIMEOUT_S,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)API_HTTP_THREADS,
+        MHD_OPTION_THREAD_POOL_SIZE, threads,
         MHD_OPTION_URI_LOG_CALLBACK, api_http_uri, srv,
         MHD_OPTION_NOTIFY_COMPLETED, api_http_completed, srv,
         MHD_OPTION_ARRAY, tls_opts,

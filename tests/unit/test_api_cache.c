@@ -21,9 +21,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
 #include "api/api.h"
 #include "api/api_cache.h"
 #include "lib/util.h"
+#include "store/store_internal.h" /* read_lock: to make history queries wait */
 
 #define TOKEN "read-token-0123456789"
 #define AUTH "Bearer " TOKEN
@@ -320,6 +326,91 @@ static void concurrent_callers_get_whole_bodies(void **state)
     free(body);
 }
 
+/* ---- the thread pool ---- */
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    socklen_t len = sizeof sa;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+/* A connection with one request sent; its answer is not read yet. */
+static int send_request(int port, const char *path)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    char req[256];
+    int n = snprintf(req, sizeof req,
+                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: " AUTH
+                     "\r\nConnection: close\r\n\r\n",
+                     path);
+    assert_int_equal(send(fd, req, (size_t)n, 0), n);
+    return fd;
+}
+
+/* The status line's code of the answer on fd, 0 when none came within
+ * timeout_ms. */
+static int read_status(int fd, int timeout_ms)
+{
+    char buf[64] = "";
+    size_t got = 0;
+    while (got < 12) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, timeout_ms) != 1)
+            return 0;
+        ssize_t n = recv(fd, buf + got, sizeof buf - 1 - got, 0);
+        if (n <= 0)
+            return 0;
+        got += (size_t)n;
+    }
+    return atoi(buf + 9);
+}
+
+static void waiting_history_queries_do_not_hold_up_telemetry(void **state)
+{
+    struct fixture *f = *state;
+    metrics_set_good(f->a.metrics, METRIC, 500, "kW", "chiller1", 60000, util_now_ms());
+    int port = free_port();
+    char listen[32], err[256] = "";
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+    struct api_server *srv = api_start(&f->a, listen, err, sizeof err);
+    if (!srv)
+        fail_msg("api_start: %s", err);
+    /* Every history query now waits for the store's reader. Twice as many
+     * waiting requests as event-loop threads (4), sent one after another
+     * so that each free thread takes one: answered on the loop, they would
+     * hold every thread, and the telemetry request below would wait. */
+    pthread_mutex_lock(&f->a.store->read_lock);
+    enum { WAITING = 8 };
+    int waiting[WAITING];
+    for (int i = 0; i < WAITING; i++) {
+        waiting[i] = send_request(port, "/v1/telemetry/" METRIC);
+        sleep_ms(40);
+    }
+    int fast = send_request(port, "/v1/telemetry");
+    int fast_status = read_status(fast, 3000);
+    pthread_mutex_unlock(&f->a.store->read_lock);
+    int answered = 0;
+    for (int i = 0; i < WAITING; i++) {
+        answered += read_status(waiting[i], 10000) == 200;
+        close(waiting[i]);
+    }
+    close(fast);
+    api_stop(srv);
+    /* Checked after the server stopped, so a failure fails, not hangs. */
+    assert_int_equal(fast_status, 200);
+    assert_int_equal(answered, WAITING);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -333,6 +424,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(status_follows_store_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(concurrent_callers_get_whole_bodies, setup, teardown),
+        cmocka_unit_test_setup_teardown(waiting_history_queries_do_not_hold_up_telemetry, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
