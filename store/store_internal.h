@@ -1,5 +1,6 @@
 /*
- * store_internal — what store.c, store_records.c and store_resv.c share:
+ * store_internal — what the store's files (store.c, store_records.c,
+ * store_resv.c, store_tally.c, ...) share:
  * the store's struct and its error helper. Not for any other module: the
  * rest of the agent sees only store.h and store_resv.h.
  */
@@ -68,8 +69,27 @@ static inline void store_write_unlock(struct store *s)
     pthread_mutex_unlock(&s->write_lock);
 }
 
-/* Frees the decision counts (store_close). */
+/* The decision counts (store_tally.c). One (kind, status) pair: */
+struct store_decision_tally {
+    char *kind, *status;
+    int64_t entered, now_in;
+};
+/* Frees the counts and marks them unread. counts_lock held (or the store
+ * closing). */
 void store_tally_free(struct store *s);
+/* Adds to the counts of (kind, status), keeping the array in (kind,
+ * status) order. counts_lock held. -1 when out of memory. */
+int store_tally_add_locked(struct store *s, const char *kind, const char *status,
+                           int64_t entered, int64_t now_in);
+/* A copy of the counts with strings of its own, for reading without the
+ * lock; store_tally_copy_free frees it (also after a failed copy). */
+struct store_tally_copy {
+    struct store_decision_tally *rows;
+    size_t n;
+};
+int store_tally_copy_locked(struct store *s, struct store_tally_copy *out, char *err,
+                            size_t errlen);
+void store_tally_copy_free(struct store_tally_copy *copy);
 
 /* Formats "PATH: what: sqlite message" into err; returns -1. */
 int store_fail(const struct store *s, sqlite3 *db, const char *what, char *err, size_t errlen);

@@ -372,53 +372,6 @@ out:
 
 /* ---- decision counts ------------------------------------------------- */
 
-struct store_decision_tally {
-    char *kind, *status;
-    int64_t entered, now_in;
-};
-
-void store_tally_free(struct store *s)
-{
-    for (size_t i = 0; i < s->ntally; i++) {
-        free(s->tally[i].kind);
-        free(s->tally[i].status);
-    }
-    free(s->tally);
-    s->tally = NULL;
-    s->ntally = s->tally_cap = 0;
-    s->tally_loaded = false;
-}
-
-/* Adds to the counts of (kind, status), keeping the array in (kind,
- * status) order. counts_lock held. -1 when out of memory. */
-static int tally_add_locked(struct store *s, const char *kind, const char *status,
-                            int64_t entered, int64_t now_in)
-{
-    size_t at = 0;
-    for (; at < s->ntally; at++) {
-        int c = strcmp(s->tally[at].kind, kind);
-        if (c == 0)
-            c = strcmp(s->tally[at].status, status);
-        if (c == 0) {
-            s->tally[at].entered += entered;
-            s->tally[at].now_in += now_in;
-            return 0;
-        }
-        if (c > 0)
-            break;
-    }
-    char *k = util_strdup(kind), *st = util_strdup(status);
-    if (!k || !st || vec_reserve(s->tally, s->tally_cap, s->ntally + 1) < 0) {
-        free(k);
-        free(st);
-        return -1;
-    }
-    memmove(&s->tally[at + 1], &s->tally[at], (s->ntally - at) * sizeof *s->tally);
-    s->tally[at] = (struct store_decision_tally){k, st, entered, now_in};
-    s->ntally++;
-    return 0;
-}
-
 /* After a committed decision write (write_lock held): the counts follow,
  * if they were read already (else the first reader reads them whole).
  * Out of memory leaves them unknown, so the next reader reads them again
@@ -426,8 +379,8 @@ static int tally_add_locked(struct store *s, const char *kind, const char *statu
 static void tally_note(struct store *s, const char *kind, const char *from, const char *to)
 {
     pthread_mutex_lock(&s->counts_lock);
-    if (s->tally_loaded && ((from && tally_add_locked(s, kind, from, 0, -1) < 0) ||
-                            tally_add_locked(s, kind, to, 1, 1) < 0))
+    if (s->tally_loaded && ((from && store_tally_add_locked(s, kind, from, 0, -1) < 0) ||
+                            store_tally_add_locked(s, kind, to, 1, 1) < 0))
         store_tally_free(s);
     pthread_mutex_unlock(&s->counts_lock);
 }
@@ -468,7 +421,7 @@ static int tally_load_locked(struct store *s, char *err, size_t errlen)
     while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
         const char *kind = (const char *)sqlite3_column_text(st, 0);
         const char *status = (const char *)sqlite3_column_text(st, 1);
-        if (tally_add_locked(s, kind ? kind : "", status ? status : "",
+        if (store_tally_add_locked(s, kind ? kind : "", status ? status : "",
                              sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3)) < 0)
             rc = errf(err, errlen, "%s: decision counts: out of memory", s->path);
     }
@@ -482,39 +435,16 @@ static int tally_load_locked(struct store *s, char *err, size_t errlen)
     return rc;
 }
 
-/* A copy of the counts (strings shared with nobody: copied too). */
-struct tally_copy {
-    struct store_decision_tally *rows;
-    size_t n;
-};
-
-static int tally_copy_locked(struct store *s, struct tally_copy *out, char *err, size_t errlen)
-{
-    out->n = 0;
-    out->rows = s->ntally ? calloc(s->ntally, sizeof *out->rows) : NULL;
-    if (s->ntally && !out->rows)
-        return errf(err, errlen, "%s: decision counts: out of memory", s->path);
-    for (size_t i = 0; i < s->ntally; i++) {
-        out->rows[i] = s->tally[i];
-        out->rows[i].kind = util_strdup(s->tally[i].kind);
-        out->rows[i].status = util_strdup(s->tally[i].status);
-        out->n++;
-        if (!out->rows[i].kind || !out->rows[i].status)
-            return errf(err, errlen, "%s: decision counts: out of memory", s->path);
-    }
-    return 0;
-}
-
 int store_decision_counts(struct store *s,
                           void (*each)(void *ctx, const char *kind, const char *status,
                                        int64_t entered, int64_t now_in),
                           void *ctx, char *err, size_t errlen)
 {
-    struct tally_copy copy = {0};
+    struct store_tally_copy copy = {0};
     int rc;
     pthread_mutex_lock(&s->counts_lock);
     bool loaded = s->tally_loaded;
-    rc = loaded ? tally_copy_locked(s, &copy, err, errlen) : 0;
+    rc = loaded ? store_tally_copy_locked(s, &copy, err, errlen) : 0;
     pthread_mutex_unlock(&s->counts_lock);
     if (!loaded) {
         /* Lock order: write_lock, then counts_lock. */
@@ -522,18 +452,14 @@ int store_decision_counts(struct store *s,
         pthread_mutex_lock(&s->counts_lock);
         rc = s->tally_loaded ? 0 : tally_load_locked(s, err, errlen);
         if (rc == 0)
-            rc = tally_copy_locked(s, &copy, err, errlen);
+            rc = store_tally_copy_locked(s, &copy, err, errlen);
         pthread_mutex_unlock(&s->counts_lock);
         pthread_mutex_unlock(&s->write_lock);
     }
     for (size_t i = 0; rc == 0 && i < copy.n; i++)
         each(ctx, copy.rows[i].kind, copy.rows[i].status, copy.rows[i].entered,
              copy.rows[i].now_in);
-    for (size_t i = 0; i < copy.n; i++) {
-        free(copy.rows[i].kind);
-        free(copy.rows[i].status);
-    }
-    free(copy.rows);
+    store_tally_copy_free(&copy);
     return rc;
 }
 
