@@ -191,6 +191,9 @@ static void reload(struct agent *a, const char *path, struct recorder *rec,
     if (strcmp(old->http.listen, next->http.listen) != 0)
         log_warn("http.listen changed to %s: takes effect at the next restart; still serving %s",
                  next->http.listen, old->http.listen);
+    if (old->http.threads != next->http.threads)
+        log_warn("http.threads changed to %d: takes effect at the next restart; still %d",
+                 next->http.threads, old->http.threads);
     if (strcmp(old->store.path, next->store.path) != 0)
         log_warn("store.path changed to %s: takes effect at the next restart; still writing %s",
                  next->store.path, old->store.path);

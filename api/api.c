@@ -27,6 +27,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/api_cache.h"
 #include "api/api_dashboard.h"
 #include "api/api_imports.h"
 #include "api/api_internal.h"
@@ -36,7 +37,9 @@
 #include "api/api_records.h"
 #include "api/api_respond.h"
 #include "api/api_workloads.h"
+#include "core/evaluator.h"
 #include "core/peer_watch.h"
+#include "lib/json_write.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
 #include "lib/util.h"
@@ -226,6 +229,93 @@ void api_allowed_methods(const char *path, char *buf, size_t n)
     }
 }
 
+/* ---- cached answers ---- */
+
+/* Renders an endpoint's body at the call's time: a new render (one
+ * reference) or NULL when out of memory, with the times between which it
+ * holds in *valid. */
+typedef struct api_render *(*api_renderer)(struct api_call *c, int64_t mono_ms,
+                                           struct api_valid *valid);
+
+/* The next whole second of a clock after ms: ages and uptimes shown in
+ * whole seconds, and capacity (see render_status), hold until then at most. */
+static int64_t next_second_ms(int64_t ms)
+{
+    return (ms >= 0 ? ms / 1000 : (ms - 999) / 1000) * 1000 + 1000;
+}
+
+/* A copy of the evaluator's policy states and of the peer watcher's view,
+ * as the cache compares them (api_cache.h). */
+static void inputs_take_policies_peers(struct api_call *c, struct api_inputs *in)
+{
+    struct eval_policy_status *st = NULL;
+    size_t n = c->a->evaluator ? eval_statuses(c->a->evaluator, &st) : 0;
+    in->policies = st;
+    in->policies_len = n * sizeof *st;
+    struct peer_status *ps = NULL;
+    size_t np = peer_watch_snapshot(c->a->peers, &ps);
+    in->peers = ps;
+    in->peers_len = np * sizeof *ps;
+}
+
+/* Answers with the cached body of slot when it still holds, else with a
+ * new one from render (kept for the next callers). Without a cache (unit
+ * tests that do not make one) every call renders. The inputs are read
+ * before the render, so a change during it makes the next call render
+ * again rather than keep a body older than its key. */
+static void respond_cached(struct api_call *c, struct api_slot *slot, bool policies_peers,
+                           api_renderer render, const char *content_type)
+{
+    int64_t mono_ms = util_mono_ms();
+    struct api_inputs in = {.cfg_gen = c->cfg_gen,
+                            .metrics_gen = metrics_generation(c->a->metrics),
+                            .store_gen = c->a->store ? store_generation(c->a->store) : 0};
+    if (policies_peers)
+        inputs_take_policies_peers(c, &in);
+    struct api_render *r = slot ? api_slot_get(slot, &in, c->now_ms, mono_ms) : NULL;
+    if (!r && slot) {
+        /* One render at a time: the callers that waited take its result. */
+        pthread_mutex_lock(&slot->render_lock);
+        r = api_slot_get(slot, &in, c->now_ms, mono_ms);
+        if (!r) {
+            struct api_valid valid;
+            r = render(c, mono_ms, &valid);
+            if (r)
+                api_slot_put(slot, &in, &valid, r);
+        }
+        pthread_mutex_unlock(&slot->render_lock);
+    } else if (!r) {
+        struct api_valid valid;
+        r = render(c, mono_ms, &valid);
+    }
+    api_inputs_clear(&in);
+    if (!r) {
+        api_respond_oom(c);
+        return;
+    }
+    free(c->resp->body);
+    c->resp->status = 200;
+    c->resp->content_type = content_type;
+    if (r->nholes == 0) {
+        c->resp->shared = r; /* the response's reference */
+        c->resp->body = r->text;
+        c->resp->body_len = r->len;
+        return;
+    }
+    c->resp->body = api_render_fill(r, c->now_ms, &c->resp->body_len);
+    api_render_unref(r);
+    if (!c->resp->body)
+        api_respond_oom(c);
+}
+
+/* A render of a cJSON document (consumed), NULL when out of memory. */
+static struct api_render *render_json(cJSON *root)
+{
+    char *text = root ? cJSON_PrintUnformatted(root) : NULL;
+    cJSON_Delete(root);
+    return text ? api_render_new(text, strlen(text), NULL, 0) : NULL;
+}
+
 /* ---- handlers ---- */
 
 static void handle_healthz(struct api_call *c, const char *param)
@@ -304,7 +394,7 @@ static cJSON *status_collectors(struct api_call *c)
  * usable answer; error: why the answer is not usable; age_s: seconds
  * since it was asked. Before the first answer everything but the name is
  * null and state is "pending". */
-static cJSON *status_peers(struct api_call *c)
+static cJSON *status_peers(struct api_call *c, int64_t *until_ms)
 {
     struct peer_status *ps = NULL;
     size_t n = peer_watch_snapshot(c->a->peers, &ps);
@@ -326,6 +416,11 @@ static cJSON *status_peers(struct api_call *c)
         api_jadd(o, "spare_kw", usable ? api_json_number(r->cap.spare_kw) : cJSON_CreateNull(),
                  &ok);
         int64_t age_ms = c->now_ms - p->checked_ms;
+        /* age_s shows whole seconds: it next changes a second after the
+         * last one it counted. */
+        int64_t next_age_ms = p->checked_ms + (age_ms > 0 ? age_ms / 1000 + 1 : 1) * 1000;
+        if (p->polled && next_age_ms < *until_ms)
+            *until_ms = next_age_ms;
         api_jadd(o, "age_s",
                  p->polled ? cJSON_CreateNumber((double)(age_ms > 0 ? age_ms / 1000 : 0))
                            : cJSON_CreateNull(),
@@ -348,27 +443,47 @@ static cJSON *status_peers(struct api_call *c)
  * behind. "timezone" (an addition) is site.timezone, so a client can show
  * the API's UTC times as the site's local time. "peers" (an addition):
  * status_peers above. */
-static void handle_status(struct api_call *c, const char *param)
+static struct api_render *render_status(struct api_call *c, int64_t mono_ms,
+                                        struct api_valid *valid)
 {
-    (void)param;
-    int64_t uptime_ms = util_mono_ms() - c->a->started_mono_ms;
+    int64_t uptime_ms = mono_ms - c->a->started_mono_ms;
+    int64_t uptime_s = uptime_ms > 0 ? uptime_ms / 1000 : 0;
+    /* Capacity may read history windows, the site's hour or (for constant
+     * expressions) the time itself: it is evaluated anew each second,
+     * and whenever a metric's quality changes. */
+    *valid = (struct api_valid){
+        .from_ms = c->now_ms,
+        .until_ms = next_second_ms(c->now_ms),
+        .mono_from_ms = mono_ms,
+        .mono_until_ms = c->a->started_mono_ms + (uptime_s + 1) * 1000,
+    };
+    int64_t stale_at = metrics_quality_changes_at(c->a->metrics, c->now_ms);
+    if (stale_at < valid->until_ms)
+        valid->until_ms = stale_at;
     bool ok = true;
     cJSON *root = cJSON_CreateObject();
     api_jadd(root, "site", cJSON_CreateString(c->cfg->site.name ? c->cfg->site.name : ""), &ok);
     api_jadd(root, "timezone",
              cJSON_CreateString(c->cfg->site.timezone ? c->cfg->site.timezone : "UTC"), &ok);
     api_jadd(root, "version", cJSON_CreateString(FLOE_VERSION), &ok);
-    api_jadd(root, "uptime_s", cJSON_CreateNumber((double)(uptime_ms > 0 ? uptime_ms / 1000 : 0)), &ok);
+    api_jadd(root, "uptime_s", cJSON_CreateNumber((double)uptime_s), &ok);
     if (!api_status_alarms(c, root) || !api_status_migrations(c, root) ||
         !api_status_capacity(c, root) || !api_status_imports(c, root))
         ok = false;
     api_jadd(root, "collectors", status_collectors(c), &ok);
-    api_jadd(root, "peers", status_peers(c), &ok);
+    api_jadd(root, "peers", status_peers(c, &valid->until_ms), &ok);
     int64_t stored = c->a->store ? store_sample_count(c->a->store) : -1;
     cJSON *st = api_jadd(root, "store", cJSON_CreateObject(), &ok);
     api_jadd(st, "samples", stored >= 0 ? cJSON_CreateNumber((double)stored) : cJSON_CreateNull(), &ok);
     api_jadd(st, "dropped", cJSON_CreateNumber((double)metrics_dropped(c->a->metrics)), &ok);
-    api_respond_json(c, 200, api_json_finish(root, ok));
+    return render_json(api_json_finish(root, ok));
+}
+
+static void handle_status(struct api_call *c, const char *param)
+{
+    (void)param;
+    respond_cached(c, c->a->api_cache ? &c->a->api_cache->status : NULL, true, render_status,
+                   API_JSON);
 }
 
 static int compare_names(const void *a, const void *b)
@@ -397,48 +512,80 @@ static const char **bool_metrics(const struct floe_config *cfg, size_t *n)
     return names;
 }
 
-static cJSON *telemetry_entry(const struct metric_snapshot *m, bool is_bool, int64_t now_ms)
+/* One metric's object, with a hole where age_s goes (into holes[*nholes])
+ * when the metric has a good sample. Keys and order as cJSON wrote them
+ * before (docs/api.md). */
+static void telemetry_entry(struct strbuf *b, const struct metric_snapshot *m, bool is_bool,
+                            struct api_age_hole *holes, size_t *nholes)
 {
-    bool ok = true;
-    cJSON *o = cJSON_CreateObject();
-    api_jadd(o, "name", cJSON_CreateString(m->name), &ok);
-    api_jadd(o, "value", api_json_number(m->value), &ok);
-    api_jadd(o, "unit", cJSON_CreateString(m->unit), &ok);
-    api_jadd(o, "quality", cJSON_CreateString(metrics_quality_name(m->quality)), &ok);
-    api_jadd(o, "ts", api_json_time(m->ts_ms), &ok);
-    /* A wall clock stepped back must not show a negative age. */
-    int64_t age_ms = now_ms - m->ts_ms;
-    api_jadd(o, "age_s",
-         m->ts_ms > 0 ? cJSON_CreateNumber((double)(age_ms > 0 ? age_ms : 0) / 1000.0)
-                      : cJSON_CreateNull(),
-         &ok);
-    api_jadd(o, "source", cJSON_CreateString(m->source), &ok);
+    strbuf_puts(b, "{\"name\":");
+    json_put_string(b, m->name);
+    strbuf_puts(b, ",\"value\":");
+    json_put_number(b, m->value);
+    strbuf_puts(b, ",\"unit\":");
+    json_put_string(b, m->unit);
+    strbuf_puts(b, ",\"quality\":");
+    json_put_string(b, metrics_quality_name(m->quality));
+    strbuf_puts(b, ",\"ts\":");
+    json_put_time(b, m->ts_ms);
+    strbuf_puts(b, ",\"age_s\":");
+    if (m->ts_ms > 0)
+        holes[(*nholes)++] = (struct api_age_hole){.at = b->len, .ts_ms = m->ts_ms};
+    else
+        strbuf_puts(b, "null");
+    strbuf_puts(b, ",\"source\":");
+    json_put_string(b, m->source);
     /* Additions: "bool" (value 1 on, 0 off) or "number"; why the last
      * read failed while quality is "error", else null. */
-    api_jadd(o, "type", cJSON_CreateString(is_bool ? "bool" : "number"), &ok);
-    api_jadd(o, "error",
-             m->quality == MQ_ERROR ? cJSON_CreateString(m->reason) : cJSON_CreateNull(), &ok);
-    return api_json_finish(o, ok);
+    strbuf_puts(b, is_bool ? ",\"type\":\"bool\",\"error\":" : ",\"type\":\"number\",\"error\":");
+    json_put_string(b, m->quality == MQ_ERROR ? m->reason : NULL);
+    strbuf_puts(b, "}");
+}
+
+/* The body with a hole per age: it holds until a metric's quality
+ * changes (a good one turning stale) or its inputs do. */
+static struct api_render *render_telemetry(struct api_call *c, int64_t mono_ms,
+                                           struct api_valid *valid)
+{
+    (void)mono_ms;
+    *valid = (struct api_valid){.from_ms = c->now_ms,
+                                .until_ms = metrics_quality_changes_at(c->a->metrics, c->now_ms),
+                                .mono_from_ms = INT64_MIN,
+                                .mono_until_ms = INT64_MAX};
+    struct metric_snapshot *ms = NULL;
+    size_t n = metrics_snapshot(c->a->metrics, c->now_ms, &ms);
+    size_t nbool = 0;
+    const char **bools = bool_metrics(c->cfg, &nbool);
+    struct api_age_hole *holes = n ? malloc(n * sizeof *holes) : NULL;
+    size_t nholes = 0;
+    struct strbuf b = {.failed = n && !holes};
+    /* About 300 bytes a metric: one allocation in most cases. */
+    strbuf_reserve(&b, 32 + n * 320);
+    strbuf_puts(&b, "{\"metrics\":[");
+    for (size_t i = 0; i < n && !b.failed; i++) {
+        const char *name = ms[i].name;
+        bool is_bool = nbool && bsearch(&name, bools, nbool, sizeof *bools, compare_names);
+        if (i)
+            strbuf_puts(&b, ",");
+        telemetry_entry(&b, &ms[i], is_bool, holes, &nholes);
+    }
+    strbuf_puts(&b, "]}");
+    free(bools);
+    free(ms);
+    size_t len = b.len;
+    char *text = strbuf_take(&b);
+    if (!text) {
+        free(holes);
+        return NULL;
+    }
+    return api_render_new(text, len, holes, nholes);
 }
 
 static void handle_telemetry(struct api_call *c, const char *param)
 {
     (void)param;
-    struct metric_snapshot *ms = NULL;
-    size_t n = metrics_snapshot(c->a->metrics, c->now_ms, &ms);
-    size_t nbool = 0;
-    const char **bools = bool_metrics(c->cfg, &nbool);
-    bool ok = true;
-    cJSON *root = cJSON_CreateObject();
-    cJSON *list = api_jadd(root, "metrics", cJSON_CreateArray(), &ok);
-    for (size_t i = 0; i < n && ok; i++) {
-        const char *name = ms[i].name;
-        bool is_bool = nbool && bsearch(&name, bools, nbool, sizeof *bools, compare_names);
-        api_jadd(list, NULL, telemetry_entry(&ms[i], is_bool, c->now_ms), &ok);
-    }
-    free(bools);
-    free(ms);
-    api_respond_json(c, 200, api_json_finish(root, ok));
+    respond_cached(c, c->a->api_cache ? &c->a->api_cache->telemetry : NULL, false,
+                   render_telemetry, API_JSON);
 }
 
 /* Reads a time parameter (RFC 3339 or Unix seconds). Returns 0 (value or
@@ -601,9 +748,19 @@ static void handle_history(struct api_call *c, const char *metric)
     api_respond_json(c, 200, root);
 }
 
-static void handle_prometheus(struct api_call *c, const char *param)
+/* The page holds until a metric's quality changes, or the next second
+ * (capacity, as for /v1/status), or its inputs change. */
+static struct api_render *render_prometheus(struct api_call *c, int64_t mono_ms,
+                                            struct api_valid *valid)
 {
-    (void)param;
+    (void)mono_ms;
+    *valid = (struct api_valid){.from_ms = c->now_ms,
+                                .until_ms = next_second_ms(c->now_ms),
+                                .mono_from_ms = INT64_MIN,
+                                .mono_until_ms = INT64_MAX};
+    int64_t stale_at = metrics_quality_changes_at(c->a->metrics, c->now_ms);
+    if (stale_at < valid->until_ms)
+        valid->until_ms = stale_at;
     struct metric_snapshot *ms = NULL;
     struct collector_snapshot *cs = NULL;
     size_t nms = metrics_snapshot(c->a->metrics, c->now_ms, &ms);
@@ -640,15 +797,14 @@ static void handle_prometheus(struct api_call *c, const char *param)
     free(migrations);
     len = body.len;
     text = strbuf_take(&body);
-    if (!text) {
-        api_respond_oom(c);
-        return;
-    }
-    free(c->resp->body);
-    c->resp->status = 200;
-    c->resp->content_type = API_PROM_CONTENT_TYPE;
-    c->resp->body = text;
-    c->resp->body_len = len;
+    return text ? api_render_new(text, len, NULL, 0) : NULL;
+}
+
+static void handle_prometheus(struct api_call *c, const char *param)
+{
+    (void)param;
+    respond_cached(c, c->a->api_cache ? &c->a->api_cache->prometheus : NULL, true,
+                   render_prometheus, API_PROM_CONTENT_TYPE);
 }
 
 /* ---- entry points ---- */
@@ -698,7 +854,7 @@ void api_handle(struct agent *a, const struct api_request *req, struct api_respo
 {
     memset(resp, 0, sizeof *resp);
     struct api_call c = {.a = a, .req = req, .resp = resp, .now_ms = util_now_ms()};
-    struct floe_config *cfg = agent_config_get(a);
+    struct floe_config *cfg = agent_config_get_gen(a, &c.cfg_gen);
     c.cfg = cfg;
     api_dispatch(&c);
     config_unref(cfg);
@@ -708,7 +864,11 @@ void api_response_clear(struct api_response *resp)
 {
     if (!resp)
         return;
-    free(resp->body);
+    if (resp->shared)
+        api_render_unref(resp->shared);
+    else
+        free(resp->body);
+    resp->shared = NULL;
     resp->body = NULL;
     resp->body_len = 0;
 }

@@ -26,11 +26,15 @@ struct api_request {
     int body_too_large;         /* set by the transport when the body passed API_MAX_BODY */
 };
 
+struct api_render;
+
 struct api_response {
     int status;
     const char *content_type;   /* static string */
-    char *body;                 /* malloc'd; freed by api_response_clear */
+    char *body;                 /* malloc'd, or shared->text; api_response_clear frees it */
     size_t body_len;
+    struct api_render *shared;  /* a cached body (api/api_cache.h) the response holds a
+                                   reference to; NULL when body is its own */
     const char *cache_control;  /* static string; NULL sends "no-store" */
     const char *csp;            /* static Content-Security-Policy, or NULL for none */
     char etag[24];              /* the ETag header with its quotes; "" for none */

@@ -7,12 +7,17 @@
  * (WWW-Authenticate on 401, Allow on 405, the caching and security
  * headers the answer names). Everything a request means is decided in api.c.
  *
- * Threads: one per connection (MHD_USE_THREAD_PER_CONNECTION), bounded by
- * API_HTTP_MAX_CONNECTIONS and an idle timeout. In a polling thread pool a
- * handler that waits (a long history query on SQLite) stalls every other
- * connection sharing its thread; with a thread per connection neither a
- * slow client nor a slow handler holds up anyone else, and the limit and
- * timeout bound what idle or trickling clients can tie up.
+ * Threads: a pool of http.threads event-loop threads (epoll) shares
+ * the connections, bounded by API_HTTP_MAX_CONNECTIONS and an idle
+ * timeout. A slow client costs nothing there (its socket waits in epoll),
+ * but a handler that waits would stall every connection of its thread. So
+ * only the answers that never wait run on the pool: /healthz, the
+ * dashboard's files, /v1/auth, and the cached /v1/status, /v1/telemetry
+ * and /metrics (api_cache.h; on a miss they read memory and a few small
+ * SQLite counts). Every other request (history queries, records, anything
+ * that writes the store or asks a peer or the cluster) is suspended and
+ * answered by a thread of its own, which resumes the connection when the
+ * answer is ready (api_http_job); api_stop waits for those threads.
  *
  * Bodies: a Content-Length over API_MAX_BODY is answered 413 before any
  * of the body is read; a chunked body is buffered only up to the limit,
@@ -34,6 +39,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "api/api_cache.h"
 #include "api/api_internal.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -58,6 +64,11 @@ struct api_server {
     pthread_mutex_t log_lock;
     bool starting; /* libmicrohttpd messages now explain a failed start */
     char start_err[256];
+    bool owns_cache; /* api_start made a->api_cache */
+    pthread_mutex_t jobs_lock;
+    pthread_cond_t jobs_done;
+    unsigned jobs; /* requests being answered off the pool (api_http_job) */
+    bool stopping; /* api_stop waits for the jobs: no new ones */
 };
 
 /* One request's transport state, from the URI callback to completion. */
@@ -68,6 +79,13 @@ struct api_conn {
     bool headers_seen; /* the access handler ran once already */
     bool too_large;    /* body passed API_MAX_BODY: discard the rest */
     size_t discarded;  /* bytes thrown away since */
+    /* Answered off the pool: the request as the job reads it, and its
+     * answer once job_done. */
+    struct api_server *srv;
+    struct MHD_Connection *con;
+    const char *url, *method;
+    bool job_started, job_done;
+    struct api_response resp;
 };
 
 /* ---- listen address ---- */
@@ -179,6 +197,7 @@ static void api_http_completed(void *cls, struct MHD_Connection *con, void **con
     struct api_conn *c = *con_cls;
     if (!c)
         return;
+    api_response_clear(&c->resp);
     free(c->query);
     free(c->body);
     free(c);
@@ -213,10 +232,10 @@ static void api_conn_take(struct api_conn *c, const char *data, size_t n)
     c->len += n;
 }
 
-static enum MHD_Result api_http_reply(struct api_server *srv, struct MHD_Connection *con,
-                                      const char *url, const char *method, struct api_conn *c)
+static void api_http_request(struct MHD_Connection *con, const char *url, const char *method,
+                             const struct api_conn *c, struct api_request *req)
 {
-    struct api_request req = {
+    *req = (struct api_request){
         .method = method,
         .path = url,
         .query = c->query,
@@ -228,36 +247,52 @@ static enum MHD_Result api_http_reply(struct api_server *srv, struct MHD_Connect
         .body_len = c->len,
         .body_too_large = c->too_large,
     };
-    struct api_response resp;
-    api_handle(srv->a, &req, &resp);
+}
 
+static void api_http_unref_render(void *cls)
+{
+    api_render_unref(cls);
+}
+
+/* Sends resp (its body moves to libmicrohttpd) with the headers it implies. */
+static enum MHD_Result api_http_send(struct MHD_Connection *con, const char *url,
+                                     const struct api_conn *c, struct api_response *resp)
+{
     struct MHD_Response *r;
-    if (resp.body) {
-        r = MHD_create_response_from_buffer(resp.body_len, resp.body, MHD_RESPMEM_MUST_FREE);
+    if (resp->shared) {
+        /* A cached body: the response holds a reference until sent. */
+        r = MHD_create_response_from_buffer_with_free_callback_cls(
+            resp->body_len, resp->body, api_http_unref_render, resp->shared);
+        if (r) {
+            resp->shared = NULL;
+            resp->body = NULL;
+        }
+    } else if (resp->body) {
+        r = MHD_create_response_from_buffer(resp->body_len, resp->body, MHD_RESPMEM_MUST_FREE);
         if (r)
-            resp.body = NULL; /* libmicrohttpd frees it now */
+            resp->body = NULL; /* libmicrohttpd frees it now */
     } else {
         r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     }
-    api_response_clear(&resp);
+    api_response_clear(resp);
     if (!r)
         return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            resp.content_type ? resp.content_type : "application/json");
+                            resp->content_type ? resp->content_type : "application/json");
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
-                            resp.cache_control ? resp.cache_control : "no-store");
-    if (resp.etag[0])
-        MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, resp.etag);
+                            resp->cache_control ? resp->cache_control : "no-store");
+    if (resp->etag[0])
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, resp->etag);
     /* A page (the dashboard) also says where it may load from, and that
      * its content type is not to be guessed at. */
-    if (resp.csp) {
-        MHD_add_response_header(r, "Content-Security-Policy", resp.csp);
+    if (resp->csp) {
+        MHD_add_response_header(r, "Content-Security-Policy", resp->csp);
         MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
         MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
     }
-    if (resp.status == MHD_HTTP_UNAUTHORIZED)
+    if (resp->status == MHD_HTTP_UNAUTHORIZED)
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"floe\"");
-    if (resp.status == MHD_HTTP_METHOD_NOT_ALLOWED) {
+    if (resp->status == MHD_HTTP_METHOD_NOT_ALLOWED) {
         char allow[64];
         api_allowed_methods(url, allow, sizeof allow);
         if (allow[0])
@@ -267,9 +302,82 @@ static enum MHD_Result api_http_reply(struct api_server *srv, struct MHD_Connect
      * carry another request after this answer. */
     if (c->too_large)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
-    enum MHD_Result ret = MHD_queue_response(con, (unsigned)resp.status, r);
+    enum MHD_Result ret = MHD_queue_response(con, (unsigned)resp->status, r);
     MHD_destroy_response(r);
     return ret;
+}
+
+/* Answers that never wait, so they may run on an event-loop thread. */
+static bool api_http_never_waits(const char *url, const char *method, const struct api_conn *c)
+{
+    static const char *const paths[] = {"/healthz", "/", "/dashboard.css", "/dashboard.js",
+                                        "/v1/auth", "/v1/status", "/v1/telemetry", "/metrics"};
+    if (c->too_large)
+        return true;
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return false;
+    for (size_t i = 0; i < ARRAY_LEN(paths); i++)
+        if (strcmp(url, paths[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Answers a suspended request on its own thread, then resumes it: the
+ * access handler is called again and sends the answer. */
+static void *api_http_job(void *arg)
+{
+    struct api_conn *c = arg;
+    struct api_server *srv = c->srv;
+    struct api_request req;
+    api_http_request(c->con, c->url, c->method, c, &req);
+    api_handle(srv->a, &req, &c->resp);
+    c->job_done = true;
+    MHD_resume_connection(c->con);
+    pthread_mutex_lock(&srv->jobs_lock);
+    if (--srv->jobs == 0)
+        pthread_cond_broadcast(&srv->jobs_done);
+    pthread_mutex_unlock(&srv->jobs_lock);
+    return NULL;
+}
+
+static enum MHD_Result api_http_reply(struct api_server *srv, struct MHD_Connection *con,
+                                      const char *url, const char *method, struct api_conn *c)
+{
+    if (c->job_done)
+        return api_http_send(con, url, c, &c->resp);
+    if (c->job_started)
+        return MHD_YES; /* resumed early: the answer is not there yet */
+    pthread_mutex_lock(&srv->jobs_lock);
+    bool inline_answer = srv->stopping || api_http_never_waits(url, method, c);
+    if (!inline_answer)
+        srv->jobs++;
+    pthread_mutex_unlock(&srv->jobs_lock);
+    if (inline_answer) {
+        struct api_request req;
+        struct api_response resp;
+        api_http_request(con, url, method, c, &req);
+        api_handle(srv->a, &req, &resp);
+        return api_http_send(con, url, c, &resp);
+    }
+    c->srv = srv;
+    c->con = con;
+    c->url = url;
+    c->method = method;
+    c->job_started = true;
+    MHD_suspend_connection(con);
+    pthread_attr_t attr;
+    pthread_t thread;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(&thread, &attr, api_http_job, c);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        /* No thread to spare: answer here rather than not at all. */
+        log_debug("http: no thread for a request (%s); answered on the event loop",
+                  strerror(rc));
+        api_http_job(c);
+    }
+    return MHD_YES;
 }
 
 static bool api_http_declared_too_large(struct MHD_Connection *con)
@@ -347,15 +455,24 @@ struct api_server *api_start(struct agent *a, const char *listen, char *err, siz
     }
     srv->a = a;
     pthread_mutex_init(&srv->log_lock, NULL);
+    pthread_mutex_init(&srv->jobs_lock, NULL);
+    pthread_cond_init(&srv->jobs_done, NULL);
+    if (!a->api_cache) {
+        /* Without it every request renders: slower, still correct. */
+        a->api_cache = api_cache_new();
+        srv->owns_cache = a->api_cache != NULL;
+    }
 
     struct floe_config *cfg = agent_config_get(a);
     int tls_rc = api_load_tls(srv, &cfg->http, err, errlen);
+    /* A config built in code (tests) may leave it 0. */
+    unsigned threads = cfg->http.threads > 0 ? (unsigned)cfg->http.threads : 4;
     config_unref(cfg);
     if (tls_rc != 0)
         goto fail;
 
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                     MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG;
     if (addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     struct MHD_OptionItem tls_opts[] = {
@@ -378,6 +495,7 @@ struct api_server *api_start(struct agent *a, const char *listen, char *err, siz
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_HTTP_MAX_CONNECTIONS,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)API_HTTP_MAX_PER_IP,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_HTTP_TIMEOUT_S,
+        MHD_OPTION_THREAD_POOL_SIZE, threads,
         MHD_OPTION_URI_LOG_CALLBACK, api_http_uri, srv,
         MHD_OPTION_NOTIFY_COMPLETED, api_http_completed, srv,
         MHD_OPTION_ARRAY, tls_opts,
@@ -401,12 +519,24 @@ void api_stop(struct api_server *srv)
 {
     if (!srv)
         return;
+    /* A job resumes its connection when done: the daemon must outlive it. */
+    pthread_mutex_lock(&srv->jobs_lock);
+    srv->stopping = true;
+    while (srv->jobs > 0)
+        pthread_cond_wait(&srv->jobs_done, &srv->jobs_lock);
+    pthread_mutex_unlock(&srv->jobs_lock);
     if (srv->daemon)
         MHD_stop_daemon(srv->daemon);
+    if (srv->owns_cache) {
+        api_cache_free(srv->a->api_cache);
+        srv->a->api_cache = NULL;
+    }
     if (srv->tls_key)
         explicit_bzero(srv->tls_key, srv->tls_key_len);
     free(srv->tls_key);
     free(srv->tls_cert);
     pthread_mutex_destroy(&srv->log_lock);
+    pthread_mutex_destroy(&srv->jobs_lock);
+    pthread_cond_destroy(&srv->jobs_done);
     free(srv);
 }

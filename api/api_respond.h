@@ -16,6 +16,7 @@
 struct api_call {
     struct agent *a;
     const struct floe_config *cfg; /* the request's own reference (api_handle releases it) */
+    uint64_t cfg_gen;              /* its generation (agent_config_get_gen) */
     const struct api_request *req;
     struct api_response *resp;
     int64_t now_ms;

@@ -219,6 +219,7 @@ static const struct cfg_key http_keys[] = {
     KEY("listen", K_STR, http.listen, .def = CFG_DEFAULT_LISTEN, .check = check_listen),
     NESTED("tls", tls_table),
     KEY("anonymous_read", K_BOOL, http.anonymous_read, .def = "false"),
+    KEY("threads", K_INT, http.threads, .def = "4", .min = 1, .max = 64),
     ARRAY("tokens", http.tokens, struct cfg_token, http.ntokens, token_table),
 };
 static const struct cfg_table http_table = TABLE(http_keys, NULL);

@@ -180,6 +180,7 @@ struct cfg_http {
     char *tls_cert_file;    /* both NULL when TLS is off */
     char *tls_key_file;
     bool anonymous_read;
+    int threads;            /* event-loop threads of the HTTP server; read at start */
     struct cfg_token *tokens;
     size_t ntokens;
 };

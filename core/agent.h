@@ -31,6 +31,7 @@
 
 struct poller_set;
 struct api_server;
+struct api_cache;
 struct evaluator;
 struct cap_cache;
 struct peer_watch;
@@ -51,6 +52,8 @@ struct agent {
     struct store *store;            /* owned */
     struct poller_set *pollers;     /* owned */
     struct api_server *api;         /* owned */
+    struct api_cache *api_cache;    /* owned by api_start/api_stop; the hot endpoints' last
+                                       bodies (api/api_cache.h); NULL: rendered per request */
     struct evaluator *evaluator;    /* owned; NULL in tests without policies */
     struct cap_cache *capacity;     /* owned; compiled capacity expressions (core/capacity.h);
                                        NULL: compiled per call */

@@ -8,6 +8,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,7 +32,16 @@ struct metrics {
     struct metric_sample *queue;
     size_t queue_max, queue_head, queue_len;
     uint64_t dropped;
+    /* +1 after every change a reader could see (see metrics_generation);
+     * written under lock, read without it. */
+    atomic_uint_fast64_t generation;
 };
+
+/* Called with the lock held, after the change. */
+static void changed_locked(struct metrics *m)
+{
+    atomic_fetch_add_explicit(&m->generation, 1, memory_order_release);
+}
 
 struct metrics *metrics_new(size_t queue_max)
 {
@@ -120,6 +130,7 @@ void metrics_declare(struct metrics *m, const char *name, const char *unit, cons
         util_strlcpy(e->s.unit, unit ? unit : "", sizeof e->s.unit);
         util_strlcpy(e->s.source, source ? source : "", sizeof e->s.source);
         e->stale_after_ms = stale_after_ms;
+        changed_locked(m);
     }
     pthread_mutex_unlock(&m->lock);
 }
@@ -141,6 +152,7 @@ void metrics_set_good(struct metrics *m, const char *name, double value, const c
         e->s.quality = MQ_GOOD;
         e->s.reason[0] = '\0';
         enqueue_locked(m, name, now_ms, value, true);
+        changed_locked(m);
     }
     pthread_mutex_unlock(&m->lock);
 }
@@ -162,6 +174,7 @@ void metrics_set_error(struct metrics *m, const char *name, const char *source,
          * it every poll would only grow the database. */
         if (!was_error)
             enqueue_locked(m, name, now_ms, NAN, false);
+        changed_locked(m);
     }
     pthread_mutex_unlock(&m->lock);
 }
@@ -181,6 +194,7 @@ void metrics_forget_source_except(struct metrics *m, const char *source, const c
             m->items[w++] = *e;
     }
     m->n = w;
+    changed_locked(m);
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -246,6 +260,7 @@ void metrics_collector_declare(struct metrics *m, const char *device, const char
         util_strlcpy(c->device, device, sizeof c->device);
     }
     util_strlcpy(c->protocol, protocol, sizeof c->protocol);
+    changed_locked(m);
 out:
     pthread_mutex_unlock(&m->lock);
 }
@@ -270,6 +285,7 @@ void metrics_collector_report(struct metrics *m, const char *device, bool ok, do
                 c->bucket_counts[b]++;
         c->duration_count++;
         c->duration_sum_s += duration_s;
+        changed_locked(m);
     }
     pthread_mutex_unlock(&m->lock);
 }
@@ -282,6 +298,7 @@ void metrics_collector_forget(struct metrics *m, const char *device)
         size_t at = (size_t)(c - m->collectors);
         memmove(c, c + 1, (m->ncollectors - at - 1) * sizeof *c);
         m->ncollectors--;
+        changed_locked(m);
     }
     pthread_mutex_unlock(&m->lock);
 }
@@ -318,6 +335,29 @@ uint64_t metrics_dropped(struct metrics *m)
     uint64_t d = m->dropped;
     pthread_mutex_unlock(&m->lock);
     return d;
+}
+
+uint64_t metrics_generation(struct metrics *m)
+{
+    return atomic_load_explicit(&m->generation, memory_order_acquire);
+}
+
+int64_t metrics_quality_changes_at(struct metrics *m, int64_t now_ms)
+{
+    int64_t at = INT64_MAX;
+    pthread_mutex_lock(&m->lock);
+    for (size_t i = 0; i < m->n; i++) {
+        const struct metric_entry *e = &m->items[i];
+        /* Only a good metric changes by itself (to stale, the first
+         * millisecond past its window); error and stale wait for a poll. */
+        if (quality_at(e, now_ms) != MQ_GOOD || e->stale_after_ms <= 0)
+            continue;
+        int64_t stale_at = e->s.ts_ms + e->stale_after_ms + 1;
+        if (stale_at < at)
+            at = stale_at;
+    }
+    pthread_mutex_unlock(&m->lock);
+    return at;
 }
 
 const char *metrics_quality_name(enum metric_quality q)

@@ -99,6 +99,18 @@ size_t metrics_drain(struct metrics *m, struct metric_sample *buf, size_t max);
 /* Samples dropped because the queue was full (since start). */
 uint64_t metrics_dropped(struct metrics *m);
 
+/* A number that grows with every change to what the snapshots above
+ * show (a metric set, declared or forgotten; a collector declared,
+ * reported or forgotten; metrics_dropped grows only within a set, so it
+ * is covered too). Read it before a snapshot: equal numbers then mean nothing a
+ * snapshot shows has changed since, except quality by the passing of
+ * time (metrics_quality_changes_at). Lock-free. */
+uint64_t metrics_generation(struct metrics *m);
+/* The earliest time after now_ms at which some metric's quality changes
+ * without a new poll outcome (a good metric turning stale), INT64_MAX
+ * when none will. */
+int64_t metrics_quality_changes_at(struct metrics *m, int64_t now_ms);
+
 const char *metrics_quality_name(enum metric_quality q);
 
 #endif

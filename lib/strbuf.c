@@ -11,7 +11,7 @@
 
 #include "lib/vec.h"
 
-static bool strbuf_reserve(struct strbuf *b, size_t more)
+bool strbuf_reserve(struct strbuf *b, size_t more)
 {
     if (b->failed)
         return false;

@@ -18,6 +18,9 @@ struct strbuf {
     bool failed;
 };
 
+/* Makes room for `more` bytes past len (one allocation for a writer that
+ * knows its size); false once failed. */
+bool strbuf_reserve(struct strbuf *b, size_t more);
 void strbuf_append(struct strbuf *b, const char *s, size_t n);
 void strbuf_puts(struct strbuf *b, const char *s);
 void strbuf_printf(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -502,6 +502,7 @@ int store_open(struct store **out, const char *path, char *err, size_t errlen)
         return errf(err, errlen, "%s: out of memory", path);
     pthread_mutex_init(&s->write_lock, NULL);
     pthread_mutex_init(&s->read_lock, NULL);
+    pthread_mutex_init(&s->counts_lock, NULL);
     s->path = strdup(path);
     if (!s->path) {
         errf(err, errlen, "%s: out of memory", path);
@@ -536,8 +537,15 @@ void store_close(struct store *s)
     free(s->ids.slots);
     pthread_mutex_destroy(&s->write_lock);
     pthread_mutex_destroy(&s->read_lock);
+    store_tally_free(s);
+    pthread_mutex_destroy(&s->counts_lock);
     free(s->path);
     free(s);
+}
+
+uint64_t store_generation(struct store *s)
+{
+    return atomic_load_explicit(&s->generation, memory_order_acquire);
 }
 
 /* ---- writing ------------------------------------------------------------ */
@@ -636,7 +644,7 @@ int store_write_samples(struct store *s, const struct metric_sample *samples, si
         return 0;
     pthread_mutex_lock(&s->write_lock);
     int rc = store_write_locked(s, samples, n, err, errlen);
-    pthread_mutex_unlock(&s->write_lock);
+    store_write_unlock(s);
     return rc;
 }
 
@@ -660,7 +668,7 @@ static int store_metric_id_list(struct store *s, int64_t **out, size_t *n, char 
             store_fail(s, s->writer, "retention", err, errlen);
     }
     sqlite3_reset(s->metric_ids);
-    pthread_mutex_unlock(&s->write_lock);
+    store_write_unlock(s);
     if (rc != SQLITE_DONE) {
         free(ids);
         return -1;
@@ -691,13 +699,13 @@ static int store_retention_chunk(struct store *s, int64_t metric_id, int64_t cut
     }
     if (store_run(s->commit) < 0)
         goto fail;
-    pthread_mutex_unlock(&s->write_lock);
+    store_write_unlock(s);
     return 0;
 fail:
     store_fail(s, s->writer, "retention", err, errlen);
     if (sqlite3_get_autocommit(s->writer) == 0)
         store_run(s->rollback);
-    pthread_mutex_unlock(&s->write_lock);
+    store_write_unlock(s);
     return -1;
 }
 
@@ -741,7 +749,7 @@ int store_apply_retention(struct store *s, int64_t cutoff_ms, int64_t *deleted, 
     int rc = sqlite3_wal_checkpoint_v2(s->writer, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     if (rc != SQLITE_OK && rc != SQLITE_BUSY)
         store_fail(s, s->writer, "retention checkpoint", err, errlen);
-    pthread_mutex_unlock(&s->write_lock);
+    store_write_unlock(s);
     if (deleted)
         *deleted = total;
     return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : -1;

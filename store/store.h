@@ -67,6 +67,12 @@ int store_query(struct store *s, const char *metric, int64_t since_ms, int64_t u
                 int64_t step_ms, size_t max_points, struct store_point **out, size_t *n, char *err,
                 size_t errlen);
 
+/* A number that grows after every write to the store commits (samples,
+ * records, reservations, migrations, imports). Read it before reading
+ * the store: equal numbers later mean nothing was written since, so what
+ * was read then still holds. Lock-free. */
+uint64_t store_generation(struct store *s);
+
 /* Total number of stored samples (for tests and /v1/status). */
 int64_t store_sample_count(struct store *s);
 
@@ -126,7 +132,10 @@ void store_decision_row_clear(struct store_decision_row *row);
 /* Decisions per (kind, status), for /metrics: `entered` counts those that
  * ever entered the status (recorded with it, or moved to it by a
  * transition), so it never decreases; `now_in` those in it now. Calls
- * each() once per pair that was ever entered, in (kind, status) order. */
+ * each() once per pair that was ever entered, in (kind, status) order.
+ * The counts are read from the tables (decisions and their audit records)
+ * on the first call and kept in memory after that by store_decision_add
+ * and store_decision_transition, so a scrape does not read SQLite. */
 int store_decision_counts(struct store *s,
                           void (*each)(void *ctx, const char *kind, const char *status,
                                        int64_t entered, int64_t now_in),

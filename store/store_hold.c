@@ -54,7 +54,7 @@ int store_hold_add(struct store *s, const struct store_hold *h, char *err, size_
                                              : store_fail(s, s->writer, "record hold", err, errlen);
     }
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->write_lock);
+    store_write_unlock(s);
     return rc;
 }
 
@@ -132,7 +132,7 @@ int store_hold_release(struct store *s, const char *peer, const char *id, int64_
             rc = sqlite3_changes(s->writer) > 0 ? 0 : STORE_NOT_FOUND;
     }
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->write_lock);
+    store_write_unlock(s);
     return rc;
 }
 
@@ -155,6 +155,6 @@ int store_hold_prune(struct store *s, int64_t cutoff_ms, int64_t *deleted, char 
         }
     }
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->write_lock);
+    store_write_unlock(s);
     return rc;
 }

@@ -521,7 +521,7 @@ int store_import_create(struct store *s, const struct store_import_request *req,
     else if (rc != 0)
         store_end_durable(s, false, "imports", err, errlen);
 unlock:
-    pthread_mutex_unlock(&s->write_lock);
+    store_write_unlock(s);
     if (rc != 0 && rc != STORE_IMPORT_EXISTING)
         store_import_clear(out);
     return rc;
@@ -691,7 +691,7 @@ int store_import_save(struct store *s, struct store_import *r, const char *event
 end:
     store_end_durable(s, false, "imports", err, errlen);
 unlock:
-    pthread_mutex_unlock(&s->write_lock);
+    store_write_unlock(s);
     return rc;
 }
 
@@ -752,7 +752,7 @@ int store_import_drop(struct store *s, int64_t id, const char *owner, const char
 end:
     store_end_durable(s, false, "imports", err, errlen);
 unlock:
-    pthread_mutex_unlock(&s->write_lock);
+    store_write_unlock(s);
     if (out && (rc == 0 || rc == STORE_CONFLICT))
         *out = r;
     else

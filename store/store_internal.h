@@ -1,5 +1,6 @@
 /*
- * store_internal — what store.c, store_records.c and store_resv.c share:
+ * store_internal — what the store's files (store.c, store_records.c,
+ * store_resv.c, store_tally.c, ...) share:
  * the store's struct and its error helper. Not for any other module: the
  * rest of the agent sees only store.h and store_resv.h.
  */
@@ -7,6 +8,7 @@
 #define FLOE_STORE_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <sqlite3.h>
 #include <stdint.h>
@@ -42,7 +44,52 @@ struct store {
     pthread_mutex_t read_lock; /* guards reader and its statements */
     sqlite3 *reader;
     sqlite3_stmt *query_raw, *query_step, *count_get;
+
+    /* +1 each time write_lock is let go (store_write_unlock), so after
+     * every commit: store_generation() tells readers that cache what they
+     * read when to read again. */
+    atomic_uint_fast64_t generation;
+
+    /* Decision counts per (kind, status) for store_decision_counts
+     * (store_records.c): read from the tables once, under write_lock, then
+     * kept by the two functions that write decisions, in the same
+     * write_lock as their commit. counts_lock guards the array; taken
+     * after write_lock, never before it. */
+    pthread_mutex_t counts_lock;
+    struct store_decision_tally *tally;
+    size_t ntally, tally_cap;
+    bool tally_loaded;
 };
+
+/* Releases write_lock after a write (or an attempt): every writer lets it
+ * go through here, so store_generation() counts every commit. */
+static inline void store_write_unlock(struct store *s)
+{
+    atomic_fetch_add_explicit(&s->generation, 1, memory_order_release);
+    pthread_mutex_unlock(&s->write_lock);
+}
+
+/* The decision counts (store_tally.c). One (kind, status) pair: */
+struct store_decision_tally {
+    char *kind, *status;
+    int64_t entered, now_in;
+};
+/* Frees the counts and marks them unread. counts_lock held (or the store
+ * closing). */
+void store_tally_free(struct store *s);
+/* Adds to the counts of (kind, status), keeping the array in (kind,
+ * status) order. counts_lock held. -1 when out of memory. */
+int store_tally_add_locked(struct store *s, const char *kind, const char *status,
+                           int64_t entered, int64_t now_in);
+/* A copy of the counts with strings of its own, for reading without the
+ * lock; store_tally_copy_free frees it (also after a failed copy). */
+struct store_tally_copy {
+    struct store_decision_tally *rows;
+    size_t n;
+};
+int store_tally_copy_locked(struct store *s, struct store_tally_copy *out, char *err,
+                            size_t errlen);
+void store_tally_copy_free(struct store_tally_copy *copy);
 
 /* Formats "PATH: what: sqlite message" into err; returns -1. */
 int store_fail(const struct store *s, sqlite3 *db, const char *what, char *err, size_t errlen);

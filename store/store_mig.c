@@ -380,7 +380,7 @@ out:
     sqlite3_finalize(st);
     if (rc != 0)
         store_end_durable(s, false, "migration", NULL, 0);
-    pthread_mutex_unlock(&s->write_lock);
+    store_write_unlock(s);
     free(sql);
     return rc;
 }
@@ -463,7 +463,7 @@ out:
     sqlite3_finalize(st);
     if (rc != 0)
         store_end_durable(s, false, "migration", NULL, 0);
-    pthread_mutex_unlock(&s->write_lock);
+    store_write_unlock(s);
     free(sql);
     return rc;
 }
@@ -540,7 +540,7 @@ out:
     sqlite3_finalize(st);
     if (rc != 0)
         store_end_durable(s, false, "migration", NULL, 0);
-    pthread_mutex_unlock(&s->write_lock);
+    store_write_unlock(s);
     return rc;
 }
 

@@ -66,7 +66,7 @@ int store_audit_add(struct store *s, int64_t ts_ms, const char *actor, const cha
 {
     pthread_mutex_lock(&s->write_lock);
     int rc = audit_locked(s, ts_ms, actor, action, target, detail, err, errlen);
-    pthread_mutex_unlock(&s->write_lock);
+    store_write_unlock(s);
     return rc;
 }
 
@@ -123,6 +123,10 @@ out:
 #define DECISION_AUDIT_TARGET "decision %lld"
 #define DECISION_AUDIT_DETAIL "%s -> %s"
 
+/* The in-memory decision counts (below) follow each committed write. */
+static void tally_note(struct store *s, const char *kind, const char *from, const char *to);
+static void tally_forget(struct store *s);
+
 static int state_put_locked(struct store *s, const char *name, const char *body, char *err,
                             size_t errlen)
 {
@@ -166,13 +170,14 @@ int store_decision_add(struct store *s, int64_t ts_ms, const char *policy, const
         exec_locked(s, "COMMIT", err, errlen) < 0)
         goto rollback;
     *id = new_id;
+    tally_note(s, kind, NULL, status);
     rc = 0;
     goto out;
 rollback:
     sqlite3_exec(s->writer, "ROLLBACK", NULL, NULL, NULL);
 out:
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->write_lock);
+    store_write_unlock(s);
     return rc;
 }
 
@@ -205,9 +210,11 @@ int store_decision_transition(struct store *s, int64_t id, const char *from, con
     pthread_mutex_lock(&s->write_lock);
     int rc = -1;
     sqlite3_stmt *st = NULL;
+    char *kind = NULL;
     if (exec_locked(s, "BEGIN IMMEDIATE", err, errlen) < 0)
         goto out;
-    st = store_prepare(s, s->writer, "SELECT status FROM decision WHERE id = ?", err, errlen);
+    st = store_prepare(s, s->writer, "SELECT status, kind FROM decision WHERE id = ?", err,
+                       errlen);
     if (!st)
         goto rollback;
     sqlite3_bind_int64(st, 1, id);
@@ -224,6 +231,8 @@ int store_decision_transition(struct store *s, int64_t id, const char *from, con
         rc = STORE_CONFLICT;
         goto rollback;
     }
+    const unsigned char *kind_text = sqlite3_column_text(st, 1);
+    kind = util_strdup(kind_text ? (const char *)kind_text : "");
     sqlite3_finalize(st);
     st = store_prepare(s, s->writer, "UPDATE decision SET status = ?, body = ? WHERE id = ?", err,
                        errlen);
@@ -240,13 +249,18 @@ int store_decision_transition(struct store *s, int64_t id, const char *from, con
     if (audit_locked(s, ts_ms, actor, to, target, detail, err, errlen) < 0 ||
         exec_locked(s, "COMMIT", err, errlen) < 0)
         goto rollback;
+    if (kind)
+        tally_note(s, kind, from, to);
+    else
+        tally_forget(s);
     rc = 0;
     goto out;
 rollback:
     sqlite3_exec(s->writer, "ROLLBACK", NULL, NULL, NULL);
 out:
+    free(kind);
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->write_lock);
+    store_write_unlock(s);
     return rc;
 }
 
@@ -356,10 +370,32 @@ out:
     return rc;
 }
 
-int store_decision_counts(struct store *s,
-                          void (*each)(void *ctx, const char *kind, const char *status,
-                                       int64_t entered, int64_t now_in),
-                          void *ctx, char *err, size_t errlen)
+/* ---- decision counts ------------------------------------------------- */
+
+/* After a committed decision write (write_lock held): the counts follow,
+ * if they were read already (else the first reader reads them whole).
+ * Out of memory leaves them unknown, so the next reader reads them again
+ * from the tables rather than trust a count that missed a change. */
+static void tally_note(struct store *s, const char *kind, const char *from, const char *to)
+{
+    pthread_mutex_lock(&s->counts_lock);
+    if (s->tally_loaded && ((from && store_tally_add_locked(s, kind, from, 0, -1) < 0) ||
+                            store_tally_add_locked(s, kind, to, 1, 1) < 0))
+        store_tally_free(s);
+    pthread_mutex_unlock(&s->counts_lock);
+}
+
+/* The counts may have missed a change: the next reader reads them anew. */
+static void tally_forget(struct store *s)
+{
+    pthread_mutex_lock(&s->counts_lock);
+    store_tally_free(s);
+    pthread_mutex_unlock(&s->counts_lock);
+}
+
+/* Reads the counts from the tables. write_lock and counts_lock held, so
+ * no decision write falls between the read and the counts it fills. */
+static int tally_load_locked(struct store *s, char *err, size_t errlen)
 {
     /* A decision entered the status it is in now and every status a
      * transition took it out of: its audit records (DECISION_AUDIT_*)
@@ -377,24 +413,53 @@ int store_decision_counts(struct store *s,
         "FROM pairs p LEFT JOIN now_in i USING (kind, status)"
         " LEFT JOIN left_behind l USING (kind, status) "
         "ORDER BY p.kind, p.status";
-    pthread_mutex_lock(&s->read_lock);
-    int rc = -1;
-    sqlite3_stmt *st = store_prepare(s, s->reader, sql, err, errlen);
+    store_tally_free(s);
+    sqlite3_stmt *st = store_prepare(s, s->writer, sql, err, errlen);
     if (!st)
-        goto out;
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW)
-        each(ctx, (const char *)sqlite3_column_text(st, 0),
-             (const char *)sqlite3_column_text(st, 1), sqlite3_column_int64(st, 2),
-             sqlite3_column_int64(st, 3));
-    if (step != SQLITE_DONE) {
-        store_fail(s, s->reader, "count decisions", err, errlen);
-        goto out;
+        return -1;
+    int step, rc = 0;
+    while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *kind = (const char *)sqlite3_column_text(st, 0);
+        const char *status = (const char *)sqlite3_column_text(st, 1);
+        if (store_tally_add_locked(s, kind ? kind : "", status ? status : "",
+                             sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3)) < 0)
+            rc = errf(err, errlen, "%s: decision counts: out of memory", s->path);
     }
-    rc = 0;
-out:
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = store_fail(s, s->writer, "count decisions", err, errlen);
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->read_lock);
+    if (rc == 0)
+        s->tally_loaded = true;
+    else
+        store_tally_free(s);
+    return rc;
+}
+
+int store_decision_counts(struct store *s,
+                          void (*each)(void *ctx, const char *kind, const char *status,
+                                       int64_t entered, int64_t now_in),
+                          void *ctx, char *err, size_t errlen)
+{
+    struct store_tally_copy copy = {0};
+    int rc;
+    pthread_mutex_lock(&s->counts_lock);
+    bool loaded = s->tally_loaded;
+    rc = loaded ? store_tally_copy_locked(s, &copy, err, errlen) : 0;
+    pthread_mutex_unlock(&s->counts_lock);
+    if (!loaded) {
+        /* Lock order: write_lock, then counts_lock. */
+        pthread_mutex_lock(&s->write_lock);
+        pthread_mutex_lock(&s->counts_lock);
+        rc = s->tally_loaded ? 0 : tally_load_locked(s, err, errlen);
+        if (rc == 0)
+            rc = store_tally_copy_locked(s, &copy, err, errlen);
+        pthread_mutex_unlock(&s->counts_lock);
+        pthread_mutex_unlock(&s->write_lock);
+    }
+    for (size_t i = 0; rc == 0 && i < copy.n; i++)
+        each(ctx, copy.rows[i].kind, copy.rows[i].status, copy.rows[i].entered,
+             copy.rows[i].now_in);
+    store_tally_copy_free(&copy);
     return rc;
 }
 
@@ -431,7 +496,7 @@ rollback:
     sqlite3_exec(s->writer, "ROLLBACK", NULL, NULL, NULL);
 out:
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->write_lock);
+    store_write_unlock(s);
     return rc;
 }
 
@@ -472,7 +537,7 @@ rollback:
     sqlite3_exec(s->writer, "ROLLBACK", NULL, NULL, NULL);
 out:
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->write_lock);
+    store_write_unlock(s);
     return rc;
 }
 
@@ -512,7 +577,7 @@ int store_policy_state_put(struct store *s, const char *name, const char *body, 
 {
     pthread_mutex_lock(&s->write_lock);
     int rc = state_put_locked(s, name, body, err, errlen);
-    pthread_mutex_unlock(&s->write_lock);
+    store_write_unlock(s);
     return rc;
 }
 

@@ -219,7 +219,7 @@ int store_resv_grant(struct store *s, const struct store_resv_request *req, doub
 end:
     store_end_durable(s, false, "reservations", err, errlen);
 unlock:
-    pthread_mutex_unlock(&s->write_lock);
+    store_write_unlock(s);
     if (rc != 0)
         memset(out->id, 0, sizeof out->id);
     return rc;
@@ -304,7 +304,7 @@ int store_resv_release(struct store *s, const char *id, const char *owner, const
 end:
     store_end_durable(s, false, "reservations", err, errlen);
 unlock:
-    pthread_mutex_unlock(&s->write_lock);
+    store_write_unlock(s);
     if (out && (rc == 0 || rc == STORE_CONFLICT))
         *out = r;
     else
@@ -336,7 +336,7 @@ int store_resv_confirm(struct store *s, const char *id, int64_t now_ms, char *er
 end:
     store_end_durable(s, false, "reservations", err, errlen);
 unlock:
-    pthread_mutex_unlock(&s->write_lock);
+    store_write_unlock(s);
     store_resv_clear(&r);
     return rc;
 }
@@ -364,7 +364,7 @@ int store_resv_expire(struct store *s, int64_t now_ms, struct store_resv **rows,
         rc = rows_from(s, s->writer, st, rows, n, err, errlen);
     }
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->write_lock);
+    store_write_unlock(s);
     return rc;
 }
 
@@ -454,6 +454,6 @@ int store_resv_prune(struct store *s, int64_t cutoff_ms, int64_t *deleted, char 
         }
     }
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->write_lock);
+    store_write_unlock(s);
     return rc;
 }

@@ -467,6 +467,9 @@ static const struct error_case error_cases[] = {
     { "unknown_time_zone_is_rejected",
       "{'site': {'name': 'lulea-1', 'timezone': 'Europe/Stokholm'}}",
       { "floe.json:1:42: site.timezone: unknown time zone 'Europe/Stokholm' (not in @DIR@/zoneinfo)" } },
+    { "http_threads_must_be_at_least_one",
+      "{" SITE ", 'http': {'threads': 0}}",
+      { "floe.json:1:51: http.threads: must be between 1 and 64" } },
     { "negative_margin_is_rejected",
       "{" SITE ", 'capacity': {'margin_kw': -5}}",
       { "floe.json:1:57: capacity.margin_kw: must not be negative" } },
@@ -536,7 +539,7 @@ static const char full_config[] =
     "  'store': {'path': '/tmp/floe.db', 'retention': '7d'},\n"
     "  'http': {'listen': '0.0.0.0:8470', 'tls': {'cert_file': 'tls.crt', 'key_file': "
     "'@DIR@/tls.key'},\n"
-    "           'anonymous_read': true,\n"
+    "           'anonymous_read': true, 'threads': 8,\n"
     "           'tokens': [{'name': 'noc', 'role': 'read', 'token_file': 'noc.token'},\n"
     "                      {'name': 'falkenberg-1', 'role': 'peer', 'token': 'peer-secret'}]},\n"
     "  'modbus': [{'name': 'chiller1', 'host': '10.0.0.5', 'port': 1502, 'unit_id': 255, "
@@ -628,6 +631,7 @@ static void full_config_fills_every_field(void **state)
     snprintf(path, sizeof path, "%s/tls.key", f->dir);
     assert_string_equal(cfg->http.tls_key_file, path);
     assert_true(cfg->http.anonymous_read);
+    assert_int_equal(cfg->http.threads, 8);
     assert_int_equal(cfg->http.ntokens, 2);
     assert_string_equal(cfg->http.tokens[0].name, "noc");
     assert_int_equal(cfg->http.tokens[0].role, ROLE_READ);
@@ -795,6 +799,7 @@ static void minimal_config_gets_the_documented_defaults(void **state)
     assert_null(cfg->http.tls_cert_file);
     assert_null(cfg->http.tls_key_file);
     assert_false(cfg->http.anonymous_read);
+    assert_int_equal(cfg->http.threads, 4);
     assert_int_equal(cfg->http.ntokens, 0);
 
     const struct cfg_mb_device *d = &cfg->modbus[0];

@@ -137,6 +137,42 @@ static void decision_counts_keep_every_status_entered_across_transitions_and_reo
     }
 }
 
+/* The counts are read from the tables at the first call and kept in
+ * memory after: written decisions and transitions must move them exactly
+ * as a fresh count of the tables (after a reopen) says. */
+static void decision_counts_kept_in_memory_match_the_tables(void **state)
+{
+    struct fixture *f = *state;
+    char err[256];
+    int64_t a, b;
+    assert_int_equal(store_decision_add(f->s, 1000, "hot", "shed", "awaiting-approval", "{}", NULL, &a, err, sizeof err), 0);
+    struct counted first = { 0 };
+    assert_int_equal(store_decision_counts(f->s, count_each, &first, err, sizeof err), 0);
+    assert_int_equal(first.n, 1);
+    assert_string_equal(first.lines[0], "shed awaiting-approval entered 1 now 1");
+    /* Written after the counts were read: kept in memory. */
+    assert_int_equal(store_decision_add(f->s, 2000, "hot", "shed", "awaiting-approval", "{}", NULL, &b, err, sizeof err), 0);
+    assert_int_equal(store_decision_add(f->s, 2500, "ups", "notify", "observed", "{}", NULL, &b, err, sizeof err), 0);
+    assert_int_equal(store_decision_transition(f->s, a, "awaiting-approval", "placed", "{}", "facility", 3000, err, sizeof err), 0);
+    /* A refused transition changes nothing. */
+    assert_int_equal(store_decision_transition(f->s, a, "awaiting-approval", "rejected", "{}", "facility", 3500, err, sizeof err), STORE_CONFLICT);
+    static const char *const want[] = {
+        "notify observed entered 1 now 1",
+        "shed awaiting-approval entered 2 now 1",
+        "shed placed entered 1 now 1",
+    };
+    for (int round = 0; round < 2; round++) {
+        struct counted got = { 0 };
+        assert_int_equal(store_decision_counts(f->s, count_each, &got, err, sizeof err), 0);
+        assert_int_equal(got.n, 3);
+        for (size_t i = 0; i < 3; i++)
+            assert_string_equal(got.lines[i], want[i]);
+        /* Round 1 counts the tables anew. */
+        store_close(f->s);
+        assert_int_equal(store_open(&f->s, f->path, err, sizeof err), 0);
+    }
+}
+
 struct collected {
     char names[8][32];
     char bodies[8][64];
@@ -240,6 +276,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(decisions_list_newest_first_and_filter_by_time, setup, teardown),
         cmocka_unit_test_setup_teardown(transition_checks_status_and_audits, setup, teardown),
         cmocka_unit_test_setup_teardown(decision_counts_keep_every_status_entered_across_transitions_and_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(decision_counts_kept_in_memory_match_the_tables, setup, teardown),
         cmocka_unit_test_setup_teardown(policies_put_replace_delete_with_audit, setup, teardown),
         cmocka_unit_test_setup_teardown(policy_states_survive_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(decision_with_state_commits_both_and_delete_drops_state, setup, teardown),
