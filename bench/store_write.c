@@ -5,13 +5,13 @@
  *
  *   make && cc -std=c11 -D_GNU_SOURCE -O2 -I. bench/store_write.c \
  *       build/libfloe.a $(pkg-config --libs sqlite3) -lpthread -lm -o build/store_write
- *   build/store_write [DIR [ROUNDS [METRICS]]]
+ *   build/store_write [DIR [ROUNDS [METRICS [INTERVAL_S]]]]
  *
  * DIR (default /tmp) gets fresh databases that are removed afterwards; put
  * it on the disk the agent will use: WAL checkpoints write there.
  *
- * Write phase: ROUNDS (default 1200: 20 minutes) poll rounds of METRICS
- * (default 1000) metrics, one second apart in sample time, each round
+ * Write phase: ROUNDS (default 1200) poll rounds of METRICS (default 1000)
+ * metrics, INTERVAL_S (default 1) seconds apart in sample time, each round
  * written as one batch (what the recorder commits) and followed by
  * store_compact, as the recorder does; as fast as the store goes, not in
  * real time. Then the last minutes are compacted and the store closed (its
@@ -122,7 +122,7 @@ static int64_t raw_int(const char *path, const char *sql)
     return v;
 }
 
-static int bench_write(const char *path, long rounds, int metrics)
+static int bench_write(const char *path, long rounds, int metrics, long interval_s)
 {
     struct store *s = NULL;
     char err[512];
@@ -139,7 +139,7 @@ static int bench_write(const char *path, long rounds, int metrics)
         for (int i = 0; i < metrics; i++) {
             struct metric_sample *m = &batch[i];
             /* A poll takes time: the devices' samples spread over 300 ms. */
-            m->ts_ms = T0 + r * 1000 + (i * 300) / metrics;
+            m->ts_ms = T0 + r * interval_s * 1000 + (i * 300) / metrics;
             m->ok = (i + r) % 100 != 0; /* one read in 100 fails */
             m->value = reading(i, r);
         }
@@ -157,7 +157,7 @@ static int bench_write(const char *path, long rounds, int metrics)
     double n = (double)rounds * metrics;
     printf("wrote %ld rounds of %d metrics (%.0f samples, %ld s of sample time) in %lld ms: "
            "%.0f samples/s\n",
-           rounds, metrics, n, rounds, (long long)took_ms, n * 1000.0 / (double)(took_ms ? took_ms : 1));
+           rounds, metrics, n, rounds * interval_s, (long long)took_ms, n * 1000.0 / (double)(took_ms ? took_ms : 1));
     printf("raw samples held: %lld\n", (long long)samples);
     printf("write(2) bytes: %lld; block device bytes: %lld (%.1f per sample)\n", wchar, disk,
            (double)disk / n);
@@ -312,8 +312,10 @@ int main(int argc, char **argv)
     const char *base = argc > 1 ? argv[1] : "/tmp";
     long rounds = argc > 2 ? strtol(argv[2], NULL, 10) : 1200;
     long metrics = argc > 3 ? strtol(argv[3], NULL, 10) : 1000;
-    if (rounds <= 0 || metrics <= 0 || metrics > 1000000) {
-        fprintf(stderr, "usage: store_write [DIR [ROUNDS [METRICS]]]\n");
+    long interval_s = argc > 4 ? strtol(argv[4], NULL, 10) : 1;
+    if (rounds <= 0 || metrics <= 0 || metrics > 1000000 || interval_s <= 0 ||
+        interval_s > 3600) {
+        fprintf(stderr, "usage: store_write [DIR [ROUNDS [METRICS [INTERVAL_S]]]]\n");
         return 2;
     }
     char dir[4096], path[4200], qpath[4200];
@@ -325,7 +327,7 @@ int main(int argc, char **argv)
     snprintf(path, sizeof path, "%s/floe.db", dir);
     snprintf(qpath, sizeof qpath, "%s/query.db", dir);
     int rc = 1;
-    if (bench_write(path, rounds, (int)metrics) == 0) {
+    if (bench_write(path, rounds, (int)metrics, interval_s) == 0) {
         bench_sizes(path);
         if (bench_query(qpath) == 0)
             rc = 0;
