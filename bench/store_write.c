@@ -157,7 +157,8 @@ static int bench_write(const char *path, long rounds, int metrics, long interval
     double n = (double)rounds * metrics;
     printf("wrote %ld rounds of %d metrics (%.0f samples, %ld s of sample time) in %lld ms: "
            "%.0f samples/s\n",
-           rounds, metrics, n, rounds * interval_s, (long long)took_ms, n * 1000.0 / (double)(took_ms ? took_ms : 1));
+           rounds, metrics, n, rounds * interval_s, (long long)took_ms,
+           n * 1000.0 / (double)(took_ms ? took_ms : 1));
     printf("raw samples held: %lld\n", (long long)samples);
     printf("write(2) bytes: %lld; block device bytes: %lld (%.1f per sample)\n", wchar, disk,
            (double)disk / n);
@@ -210,7 +211,7 @@ static void bench_sizes(const char *path)
         printf("table %s: %lld bytes of pages, %.2f per %s\n", name, bytes,
                rows > 0 ? (double)bytes / (double)rows : 0.0,
                strcmp(name, "raw_chunk") == 0 || strcmp(name, "sample_log") == 0 ? "sample"
-                                                                                  : "row");
+                                                                                 : "row");
     }
     sqlite3_finalize(st);
     sqlite3_close(db);
@@ -297,8 +298,8 @@ static int bench_query(const char *path)
         const char *what;
         int64_t range, step;
     } q[] = {
-        {"1h", 3600000, 0},       {"1h", 3600000, 4000},        {"24h", DAY, 0},
-        {"24h", DAY, 87000},      {"30d", 30 * DAY, 0},         {"30d", 30 * DAY, 2593000},
+        {"1h", 3600000, 0},  {"1h", 3600000, 4000}, {"24h", DAY, 0},
+        {"24h", DAY, 87000}, {"30d", 30 * DAY, 0},  {"30d", 30 * DAY, 2593000},
     };
     int rc = 0;
     for (size_t i = 0; i < ARRAY_LEN(q) && rc == 0; i++)
@@ -313,8 +314,7 @@ int main(int argc, char **argv)
     long rounds = argc > 2 ? strtol(argv[2], NULL, 10) : 1200;
     long metrics = argc > 3 ? strtol(argv[3], NULL, 10) : 1000;
     long interval_s = argc > 4 ? strtol(argv[4], NULL, 10) : 1;
-    if (rounds <= 0 || metrics <= 0 || metrics > 1000000 || interval_s <= 0 ||
-        interval_s > 3600) {
+    if (rounds <= 0 || metrics <= 0 || metrics > 1000000 || interval_s <= 0 || interval_s > 3600) {
         fprintf(stderr, "usage: store_write [DIR [ROUNDS [METRICS [INTERVAL_S]]]]\n");
         return 2;
     }

@@ -526,8 +526,8 @@ void store_close(struct store *s)
 {
     if (!s)
         return;
-    sqlite3_stmt *stmts[] = {s->begin,      s->commit,     s->rollback,        s->metric_find,
-                             s->metric_add, s->log_add,    s->count_add,       s->metric_ids,
+    sqlite3_stmt *stmts[] = {s->begin,           s->commit,   s->rollback,  s->metric_find,
+                             s->metric_add,      s->log_add,  s->count_add, s->metric_ids,
                              s->retention_chunk, s->count_get};
     for (size_t i = 0; i < ARRAY_LEN(stmts); i++)
         sqlite3_finalize(stmts[i]);
@@ -596,8 +596,9 @@ static int store_write_locked(struct store *s, const struct metric_sample *sampl
         int64_t id = 0;
         if (store_metric_id(s, m->name, len, &id, err, errlen) < 0)
             goto fail;
-        recs[i] = (struct store_rec){
-            .metric_id = id, .ts_ms = m->ts_ms, .value = m->ok && !isnan(m->value) ? m->value : NAN};
+        recs[i] = (struct store_rec){.metric_id = id,
+                                     .ts_ms = m->ts_ms,
+                                     .value = m->ok && !isnan(m->value) ? m->value : NAN};
         t_min = m->ts_ms < t_min ? m->ts_ms : t_min;
         t_max = m->ts_ms > t_max ? m->ts_ms : t_max;
     }

@@ -33,6 +33,7 @@
 #include "store/store_internal.h"
 
 #define TS_MIN (INT64_MIN / 4)
+#define TS_MAX (INT64_MAX / 4)
 
 #define COMPACT_ROWS 600
 
@@ -40,8 +41,11 @@
 #define RETENTION_MINUTE_SPAN ((int64_t)STORE_HOUR_MS)
 #define RETENTION_HOUR_SPAN (24 * (int64_t)STORE_HOUR_MS)
 
+/* Clamped first: times near the ends of int64 (never a clock's) must not
+ * overflow. */
 static int64_t floor_to(int64_t ts, int64_t width)
 {
+    ts = ts < TS_MIN ? TS_MIN : ts > TS_MAX ? TS_MAX : ts;
     int64_t r = ts % width;
     return ts - (r < 0 ? r + width : r);
 }
@@ -50,7 +54,7 @@ static int64_t floor_to(int64_t ts, int64_t width)
 
 struct stmts {
     struct store *s;
-    sqlite3_stmt **list[24];
+    sqlite3_stmt *list[32]; /* prepared by prep, finalized by stmts_free */
     size_t n;
     char *err;
     size_t errlen;
@@ -61,16 +65,14 @@ static int prep(struct stmts *c, sqlite3_stmt **st, const char *sql)
     *st = store_prepare(c->s, c->s->writer, sql, c->err, c->errlen);
     if (!*st)
         return -1;
-    c->list[c->n++] = st;
+    c->list[c->n++] = *st;
     return 0;
 }
 
 static void stmts_free(struct stmts *c)
 {
-    for (size_t i = 0; i < c->n; i++) {
-        sqlite3_finalize(*c->list[i]);
-        *c->list[i] = NULL;
-    }
+    for (size_t i = 0; i < c->n; i++)
+        sqlite3_finalize(c->list[i]);
     c->n = 0;
 }
 
@@ -153,13 +155,13 @@ void store_roll_merge(struct store_roll *a, const struct store_roll *b)
 struct store_roll store_roll_columns(sqlite3_stmt *st, int col)
 {
     return (struct store_roll){.n = sqlite3_column_int64(st, col),
-                         .min = sqlite3_column_double(st, col + 1),
-                         .sum = sqlite3_column_double(st, col + 2),
-                         .max = sqlite3_column_double(st, col + 3),
-                         .first_ts = sqlite3_column_int64(st, col + 4),
-                         .first = sqlite3_column_double(st, col + 5),
-                         .last_ts = sqlite3_column_int64(st, col + 6),
-                         .last = sqlite3_column_double(st, col + 7)};
+                               .min = sqlite3_column_double(st, col + 1),
+                               .sum = sqlite3_column_double(st, col + 2),
+                               .max = sqlite3_column_double(st, col + 3),
+                               .first_ts = sqlite3_column_int64(st, col + 4),
+                               .first = sqlite3_column_double(st, col + 5),
+                               .last_ts = sqlite3_column_int64(st, col + 6),
+                               .last = sqlite3_column_double(st, col + 7)};
 }
 
 void store_roll_bind(sqlite3_stmt *st, int col, const struct store_roll *r)
@@ -173,7 +175,6 @@ void store_roll_bind(sqlite3_stmt *st, int col, const struct store_roll *r)
     sqlite3_bind_int64(st, col + 6, r->last_ts);
     sqlite3_bind_double(st, col + 7, r->last);
 }
-
 
 /* ---- folding hours ------------------------------------------------------ */
 
@@ -210,7 +211,8 @@ static int fold_hour(struct stmts *c, sqlite3_stmt *minutes, sqlite3_stmt *del, 
         return rc == SQLITE_ROW ? errf(c->err, c->errlen, "%s: compact: out of memory", c->s->path)
                                 : fail(c, "compact: fold hour");
     }
-    qsort(rows, n, sizeof *rows, metric_roll_cmp);
+    if (n > 1)
+        qsort(rows, n, sizeof *rows, metric_roll_cmp);
     sqlite3_bind_int64(del, 1, h);
     if (run(c, del, "compact: fold hour") < 0)
         goto fail;
@@ -235,7 +237,7 @@ fail:
 
 /* Folds every hour that ended a minute or more before close (from
  * hour_next on), then the hours in dirty[] (already folded, changed). */
-static int fold_hours(struct stmts *c, int64_t close, const int64_t *dirty, size_t ndirty)
+static int fold_hours_with(struct stmts *c, int64_t close, const int64_t *dirty, size_t ndirty)
 {
     sqlite3_stmt *minutes = NULL, *del = NULL, *put = NULL, *next_get = NULL, *next_set = NULL,
                  *first_min = NULL;
@@ -243,8 +245,9 @@ static int fold_hours(struct stmts *c, int64_t close, const int64_t *dirty, size
              "SELECT metric_id, " STORE_ROLL_COLS " FROM rollup_minute"
              " WHERE bucket >= ?1 AND bucket < ?2") < 0 ||
         prep(c, &del, "DELETE FROM rollup_hour WHERE bucket = ?1") < 0 ||
-        prep(c, &put, "INSERT OR REPLACE INTO rollup_hour(bucket, metric_id, " STORE_ROLL_COLS ")"
-                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)") < 0 ||
+        prep(c, &put,
+             "INSERT OR REPLACE INTO rollup_hour(bucket, metric_id, " STORE_ROLL_COLS ")"
+             " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)") < 0 ||
         prep(c, &next_get, "SELECT value FROM meta WHERE key = 'hour_next'") < 0 ||
         prep(c, &next_set, "UPDATE meta SET value = ?1 WHERE key = 'hour_next'") < 0 ||
         prep(c, &first_min, "SELECT min(bucket) FROM rollup_minute WHERE bucket >= ?1") < 0)
@@ -281,6 +284,15 @@ static int fold_hours(struct stmts *c, int64_t close, const int64_t *dirty, size
             return -1;
     }
     return 0;
+}
+
+/* Its statements are finalized when it is done, not with the caller's. */
+static int fold_hours(struct stmts *c, int64_t close, const int64_t *dirty, size_t ndirty)
+{
+    struct stmts own = {.s = c->s, .err = c->err, .errlen = c->errlen};
+    int rc = fold_hours_with(&own, close, dirty, ndirty);
+    stmts_free(&own);
+    return rc;
 }
 
 /* ---- compaction -------------------------------------------------------- */
@@ -320,10 +332,9 @@ static int compact_group(struct stmts *c, const struct compact_stmts *q, const s
     sqlite3_bind_int64(q->chunk_get, 1, bucket);
     sqlite3_bind_int64(q->chunk_get, 2, metric);
     int rc = sqlite3_step(q->chunk_get);
-    if (rc == SQLITE_ROW &&
-        store_codec_decode(sqlite3_column_blob(q->chunk_get, 0),
-                           (size_t)sqlite3_column_bytes(q->chunk_get, 0), metric, merged, &nold,
-                           cap, msg, sizeof msg) < 0) {
+    if (rc == SQLITE_ROW && store_codec_decode(sqlite3_column_blob(q->chunk_get, 0),
+                                               (size_t)sqlite3_column_bytes(q->chunk_get, 0),
+                                               metric, merged, &nold, cap, msg, sizeof msg) < 0) {
         sqlite3_reset(q->chunk_get);
         return errf(c->err, c->errlen, "%s: compact: chunk %lld of metric %lld: %s", c->s->path,
                     (long long)bucket, (long long)metric, msg);
@@ -409,9 +420,9 @@ static int compact_once(struct stmts *c, int64_t grace_ms, int64_t *done)
     int64_t *dirty = NULL, *ids = NULL;
     size_t nrecs = 0, caprecs = 0, capm = 0, ncr = 0, ndirty = 0, capdirty = 0, nids = 0,
            capids = 0;
-    int64_t hour_next = 0;
+    int64_t hour_next = 0, minute_from = TS_MIN;
     int have_next = 0;
-    sqlite3_stmt *next_get = NULL;
+    sqlite3_stmt *next_get = NULL, *from_get = NULL;
     *done = 0;
     if (exec(c, "BEGIN IMMEDIATE") < 0)
         return -1;
@@ -422,15 +433,19 @@ static int compact_once(struct stmts *c, int64_t grace_ms, int64_t *done)
         prep(c, &count, "UPDATE meta SET value = value + ?1 WHERE key = 'sample_count'") < 0 ||
         prep(c, &q.chunk_get, "SELECT data FROM raw_chunk WHERE bucket = ?1 AND metric_id = ?2") <
             0 ||
-        prep(c, &q.chunk_put, "INSERT OR REPLACE INTO raw_chunk(bucket, metric_id, n, data)"
-                              " VALUES (?1, ?2, ?3, ?4)") < 0 ||
-        prep(c, &q.roll_get, "SELECT " STORE_ROLL_COLS " FROM rollup_minute"
-                             " WHERE bucket = ?1 AND metric_id = ?2") < 0 ||
-        prep(c, &q.roll_put, "INSERT OR REPLACE INTO rollup_minute(bucket, metric_id, " STORE_ROLL_COLS
-                             ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)") < 0 ||
+        prep(c, &q.chunk_put,
+             "INSERT OR REPLACE INTO raw_chunk(bucket, metric_id, n, data)"
+             " VALUES (?1, ?2, ?3, ?4)") < 0 ||
+        prep(c, &q.roll_get,
+             "SELECT " STORE_ROLL_COLS " FROM rollup_minute"
+             " WHERE bucket = ?1 AND metric_id = ?2") < 0 ||
+        prep(c, &q.roll_put,
+             "INSERT OR REPLACE INTO rollup_minute(bucket, metric_id, " STORE_ROLL_COLS
+             ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)") < 0 ||
         prep(c, &q.roll_del, "DELETE FROM rollup_minute WHERE bucket = ?1 AND metric_id = ?2") <
             0 ||
-        prep(c, &next_get, "SELECT value FROM meta WHERE key = 'hour_next'") < 0)
+        prep(c, &next_get, "SELECT value FROM meta WHERE key = 'hour_next'") < 0 ||
+        prep(c, &from_get, "SELECT value FROM meta WHERE key = 'minute_from'") < 0)
         goto fail;
     int64_t newest;
     int found = one_int(c, maxt, &newest, "compact");
@@ -439,8 +454,10 @@ static int compact_once(struct stmts *c, int64_t grace_ms, int64_t *done)
             goto fail;
         goto commit;
     }
+    newest = newest < TS_MIN ? TS_MIN : newest > TS_MAX ? TS_MAX : newest;
     int64_t close = floor_to(newest - grace_ms, STORE_MINUTE_MS);
-    if ((have_next = one_int(c, next_get, &hour_next, "compact: hour_next")) < 0)
+    if ((have_next = one_int(c, next_get, &hour_next, "compact: hour_next")) < 0 ||
+        one_int(c, from_get, &minute_from, "compact: minute_from") < 0)
         goto fail;
 
     sqlite3_bind_int64(rows, 1, close);
@@ -451,9 +468,8 @@ static int compact_once(struct stmts *c, int64_t grace_ms, int64_t *done)
         if (vec_reserve(ids, capids, nids + 1) < 0)
             goto oom;
         ids[nids++] = sqlite3_column_int64(rows, 0);
-        if (store_codec_decode(sqlite3_column_blob(rows, 1),
-                               (size_t)sqlite3_column_bytes(rows, 1), -1, &recs, &nrecs, &caprecs,
-                               msg, sizeof msg) < 0) {
+        if (store_codec_decode(sqlite3_column_blob(rows, 1), (size_t)sqlite3_column_bytes(rows, 1),
+                               -1, &recs, &nrecs, &caprecs, msg, sizeof msg) < 0) {
             errf(c->err, c->errlen, "%s: compact: log row %lld: %s", c->s->path,
                  (long long)ids[nids - 1], msg);
             sqlite3_reset(rows);
@@ -478,6 +494,14 @@ static int compact_once(struct stmts *c, int64_t grace_ms, int64_t *done)
         size_t j = i;
         while (j < ncr && cr[j].bucket == cr[i].bucket && cr[j].metric == cr[i].metric)
             j++;
+        if (cr[i].bucket < minute_from) {
+            /* Older than the minute tier (a clock set back by weeks):
+             * its minutes are gone, so its hour cannot be folded again;
+             * the samples are dropped rather than let them replace it. */
+            delta -= (int64_t)(j - i);
+            i = j;
+            continue;
+        }
         if (compact_group(c, &q, cr + i, j - i, &merged, &capm, &delta) < 0)
             goto fail;
         int64_t h = floor_to(cr[i].bucket, STORE_HOUR_MS);
@@ -570,8 +594,7 @@ static int drop_before(struct stmts *c, const char *table, int64_t before, int64
             int64_t end = m > before - span ? before : m + span;
             sqlite3_bind_int64(sum, 1, end);
             sqlite3_bind_int64(del, 1, end);
-            if ((count_n && one_int(c, sum, &n, "retention") < 0) ||
-                run(c, del, "retention") < 0)
+            if ((count_n && one_int(c, sum, &n, "retention") < 0) || run(c, del, "retention") < 0)
                 goto fail;
             sqlite3_bind_int64(count, 1, n);
             if (count_n && run(c, count, "retention") < 0)
@@ -585,7 +608,7 @@ static int drop_before(struct stmts *c, const char *table, int64_t before, int64
         if (!found || m >= before)
             return 0;
         continue;
-fail:
+    fail:
         stmts_free(c);
         if (sqlite3_get_autocommit(c->s->writer) == 0)
             sqlite3_exec(c->s->writer, "ROLLBACK", NULL, NULL, NULL);
@@ -627,8 +650,8 @@ int store_apply_retention(struct store *s, const struct store_retention *r, int6
     if (deleted)
         *deleted = 0;
     if (r->raw_before_ms > INT64_MIN) {
-        int64_t before = floor_to(r->raw_before_ms < TS_MIN ? TS_MIN : r->raw_before_ms,
-                                  STORE_MINUTE_MS);
+        int64_t before =
+            floor_to(r->raw_before_ms < TS_MIN ? TS_MIN : r->raw_before_ms, STORE_MINUTE_MS);
         if (store_legacy_retention(s, before, &legacy, err, errlen) < 0)
             goto out;
         removed += legacy;
@@ -637,8 +660,8 @@ int store_apply_retention(struct store *s, const struct store_retention *r, int6
             goto out;
     }
     if (r->minute_before_ms > INT64_MIN) {
-        int64_t before = floor_to(r->minute_before_ms < TS_MIN ? TS_MIN : r->minute_before_ms,
-                                  STORE_HOUR_MS);
+        int64_t before =
+            floor_to(r->minute_before_ms < TS_MIN ? TS_MIN : r->minute_before_ms, STORE_HOUR_MS);
         /* Only minutes whose hour is folded: hour_next bounds them. */
         sqlite3_stmt *st = NULL;
         int64_t next = 0;

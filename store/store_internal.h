@@ -330,6 +330,8 @@ int store_end_durable(struct store *s, bool commit, const char *what, char *err,
  * the raw window. meta: 'hour_next' is the first hour not yet folded into
  * rollup_hour (NULL: none); 'raw_from' and 'minute_from' are where the raw
  * and minute tiers begin after retention (NULL: they hold everything). */
+/* The SQL text formats best by hand: keep the formatter out. */
+// clang-format off
 #define STORE_FLOOR(ts, width) "((" ts ") - ((" ts ") % " width " + " width ") % " width ")"
 #define STORE_ROLLUP_COLUMNS                                                                       \
     "  bucket    INTEGER NOT NULL,"                                                                \
@@ -362,8 +364,10 @@ int store_end_durable(struct store *s, bool commit, const char *what, char *err,
     "CREATE TABLE rollup_hour (" STORE_ROLLUP_COLUMNS ") WITHOUT ROWID;"                           \
     "INSERT INTO rollup_minute"                                                                    \
     " SELECT g.bucket, g.metric_id, g.n, g.vmin, g.vsum, g.vmax,"                                  \
-    "   g.first_ts, (SELECT value FROM sample WHERE metric_id = g.metric_id AND ts_ms = g.first_ts),"\
-    "   g.last_ts, (SELECT value FROM sample WHERE metric_id = g.metric_id AND ts_ms = g.last_ts)" \
+    "   g.first_ts,"                                                                               \
+    "   (SELECT value FROM sample WHERE metric_id = g.metric_id AND ts_ms = g.first_ts),"          \
+    "   g.last_ts,"                                                                                \
+    "   (SELECT value FROM sample WHERE metric_id = g.metric_id AND ts_ms = g.last_ts)"            \
     " FROM (SELECT metric_id, " STORE_FLOOR("ts_ms", "60000") " AS bucket, count(*) AS n,"        \
     "         min(value) AS vmin, sum(value) AS vsum, max(value) AS vmax,"                         \
     "         min(ts_ms) AS first_ts, max(ts_ms) AS last_ts"                                       \
@@ -380,5 +384,6 @@ int store_end_durable(struct store *s, bool commit, const char *what, char *err,
     "       FROM rollup_minute GROUP BY metric_id, hour) g;"                                       \
     "INSERT INTO meta(key, value) SELECT 'hour_next', max(bucket) FROM rollup_hour;"               \
     "INSERT INTO meta(key, value) VALUES ('raw_from', NULL), ('minute_from', NULL);"
+// clang-format on
 
 #endif

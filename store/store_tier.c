@@ -35,8 +35,11 @@
 #define TS_MIN (INT64_MIN / 4)
 #define TS_MAX (INT64_MAX / 4)
 
+/* Clamped first: times near the ends of int64 (never a clock's) must not
+ * overflow. */
 static int64_t floor_to(int64_t ts, int64_t width)
 {
+    ts = ts < TS_MIN ? TS_MIN : ts > TS_MAX ? TS_MAX : ts;
     int64_t r = ts % width;
     return ts - (r < 0 ? r + width : r);
 }
@@ -61,8 +64,8 @@ struct store_tier_read {
     sqlite3 *db;
     const char *path;
     sqlite3_stmt *begin, *end, *metric_id, *meta_get;
-    sqlite3_stmt *legacy_one, *legacy_all;  /* NULL: no table `sample` */
-    sqlite3_stmt *log_range;                /* NULL: schema before 8 */
+    sqlite3_stmt *legacy_one, *legacy_all; /* NULL: no table `sample` */
+    sqlite3_stmt *log_range;               /* NULL: schema before 8 */
     sqlite3_stmt *chunk_next, *chunk_get, *chunk_range;
     sqlite3_stmt *roll_next[2], *roll_get[2], *roll_range[2];
 };
@@ -99,8 +102,7 @@ static int tier_prepare(struct store_tier_read *t, sqlite3_stmt **st, const char
     return errf(err, errlen, "%s: prepare: %s", t->path, msg);
 }
 
-struct store_tier_read *store_tier_read_new(sqlite3 *db, const char *path, char *err,
-                                            size_t errlen)
+struct store_tier_read *store_tier_read_new(sqlite3 *db, const char *path, char *err, size_t errlen)
 {
     struct store_tier_read *t = calloc(1, sizeof *t);
     if (!t) {
@@ -112,11 +114,13 @@ struct store_tier_read *store_tier_read_new(sqlite3 *db, const char *path, char 
     char get[3][160], next[3][128], range[3][200];
     for (int i = 0; i < 2; i++) {
         snprintf(get[i], sizeof get[i],
-                 "SELECT " STORE_ROLL_COLS " FROM %s WHERE bucket = ?1 AND metric_id = ?2", roll_table[i]);
+                 "SELECT " STORE_ROLL_COLS " FROM %s WHERE bucket = ?1 AND metric_id = ?2",
+                 roll_table[i]);
         snprintf(next[i], sizeof next[i],
                  "SELECT bucket FROM %s WHERE bucket >= ?1 ORDER BY bucket LIMIT 1", roll_table[i]);
         snprintf(range[i], sizeof range[i],
-                 "SELECT bucket, metric_id, " STORE_ROLL_COLS " FROM %s WHERE bucket BETWEEN ?1 AND ?2",
+                 "SELECT bucket, metric_id, " STORE_ROLL_COLS
+                 " FROM %s WHERE bucket BETWEEN ?1 AND ?2",
                  roll_table[i]);
     }
     const struct {
@@ -129,8 +133,10 @@ struct store_tier_read *store_tier_read_new(sqlite3 *db, const char *path, char 
         {&t->meta_get, "SELECT value FROM meta WHERE key = ?1"},
         {&t->legacy_one, "SELECT metric_id, ts_ms, value FROM sample"
                          " WHERE metric_id = ?3 AND ts_ms BETWEEN ?1 AND ?2 ORDER BY ts_ms"},
-        {&t->legacy_all, "SELECT metric_id, ts_ms, value FROM sample WHERE ts_ms BETWEEN ?1 AND ?2"},
-        {&t->log_range, "SELECT data FROM sample_log WHERE t_max >= ?1 AND t_min <= ?2 ORDER BY id"},
+        {&t->legacy_all,
+         "SELECT metric_id, ts_ms, value FROM sample WHERE ts_ms BETWEEN ?1 AND ?2"},
+        {&t->log_range,
+         "SELECT data FROM sample_log WHERE t_max >= ?1 AND t_min <= ?2 ORDER BY id"},
         {&t->chunk_next, "SELECT bucket FROM raw_chunk WHERE bucket >= ?1 ORDER BY bucket LIMIT 1"},
         {&t->chunk_get, "SELECT data FROM raw_chunk WHERE bucket = ?1 AND metric_id = ?2"},
         {&t->chunk_range, "SELECT data FROM raw_chunk WHERE bucket BETWEEN ?1 AND ?2"},
@@ -283,7 +289,7 @@ struct raw_set {
     size_t n, cap;
     struct store_rec *recs; /* decoding scratch */
     size_t nrecs, caprecs;
-    int64_t a, b;           /* the range kept */
+    int64_t a, b; /* the range kept */
 };
 
 static int raw_push(struct raw_set *rs, int64_t metric, int64_t ts, double value)
@@ -408,7 +414,8 @@ static int raw_segment(struct gather *g, int64_t a, int64_t b)
         if (raw_rows(g, &rs, t->log_range) < 0)
             goto out;
     }
-    qsort(rs.pts, rs.n, sizeof *rs.pts, raw_pt_cmp);
+    if (rs.n > 1)
+        qsort(rs.pts, rs.n, sizeof *rs.pts, raw_pt_cmp);
     for (size_t i = 0; i < rs.n && !g->stopped; i++) {
         const struct raw_pt *p = &rs.pts[i];
         /* Of one metric's samples at one time, the newest write wins. */
@@ -466,7 +473,8 @@ static int gather_run(struct gather *g, int64_t since, int64_t until)
         goto out;
     if (minute_from > raw_from)
         minute_from = raw_from;
-    if (since < minute_from && roll_segment(g, TIER_HOUR, since, until < minute_from ? until : minute_from - 1) < 0)
+    if (since < minute_from &&
+        roll_segment(g, TIER_HOUR, since, until < minute_from ? until : minute_from - 1) < 0)
         goto out;
     if (!g->stopped && since < raw_from && until >= minute_from &&
         roll_segment(g, TIER_MINUTE, since > minute_from ? since : minute_from,
@@ -551,7 +559,8 @@ int store_query(struct store *s, const char *metric, int64_t since_ms, int64_t u
     if (rc == 1)
         rc = gather_run(&g, since_ms, until_ms);
     pthread_mutex_unlock(&s->read_lock);
-    if (rc >= 0 && q.count > 0 && q.n < q.max && query_push(&q, q.bucket, q.sum / (double)q.count) < 0)
+    if (rc >= 0 && q.count > 0 && q.n < q.max &&
+        query_push(&q, q.bucket, q.sum / (double)q.count) < 0)
         rc = -1;
     if (q.oom)
         rc = errf(err, errlen, "%s: query %s: out of memory", s->path, metric);
@@ -686,8 +695,13 @@ int store_history_read(const char *path, int64_t from_ms, int64_t to_ms,
         errf(err, errlen, "%s: not a floe database? no such table: sample", path);
         goto out;
     }
-    struct gather g = {.t = t, .metric = -1, .keep_failed = true, .emit = history_emit,
-                       .ctx = &h, .err = err, .errlen = errlen};
+    struct gather g = {.t = t,
+                       .metric = -1,
+                       .keep_failed = true,
+                       .emit = history_emit,
+                       .ctx = &h,
+                       .err = err,
+                       .errlen = errlen};
     rc = from_ms > to_ms ? 0 : gather_run(&g, from_ms, to_ms);
     if (g.stopped && !h.bad_name)
         rc = -1;
