@@ -205,7 +205,9 @@ static void reload(struct agent *a, const char *path, struct recorder *rec,
     eval_config_changed(a->evaluator);
     peer_watch_config_changed(a->peers);
     inv_watch_config_changed(a->inventory);
-    recorder_set_retention(rec, next->store.retention_ms);
+    recorder_set_retention(rec, &(struct recorder_retention){next->store.raw_retention_ms,
+                                                             next->store.minute_retention_ms,
+                                                             next->store.retention_ms});
     char err[256];
     migrator_wake(a->migrator); /* an idle migrator waits for news: the section may be new */
     a->pollers = pollers_start(next, a->metrics, poller_hook(a), err, sizeof err);
@@ -247,7 +249,11 @@ int daemon_run(const char *config_path)
         log_err("not starting: out of memory");
         goto out;
     }
-    rec = recorder_start(a.metrics, a.store, cfg->store.retention_ms, err, sizeof err);
+    rec = recorder_start(a.metrics, a.store,
+                         &(struct recorder_retention){cfg->store.raw_retention_ms,
+                                                      cfg->store.minute_retention_ms,
+                                                      cfg->store.retention_ms},
+                         err, sizeof err);
     if (!rec) {
         log_err("not starting: %s", err);
         goto out;

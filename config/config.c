@@ -170,6 +170,30 @@ static void migrator_check(struct cfg_obj *o)
                   source ? source : "not set", source ? "\"" : "");
 }
 
+/* The tiers nest: raw <= minute <= retention. A tier left at its default
+ * shrinks to fit a shorter retention (a config that sets only "retention":
+ * "7d", as SPEC's example does with 30d, keeps working); one given
+ * explicitly that does not fit is an error naming it. */
+static void store_check(struct cfg_obj *o)
+{
+    struct floe_config *cfg = o->base;
+    if (!cfg_settled(o, "retention") || !cfg_settled(o, "raw_retention") ||
+        !cfg_settled(o, "minute_retention"))
+        return;
+    int64_t *raw = &cfg->store.raw_retention_ms, *minute = &cfg->store.minute_retention_ms;
+    int64_t all = cfg->store.retention_ms;
+    if (!cfg_given(o, "minute_retention") && *minute > all)
+        *minute = all;
+    if (!cfg_given(o, "raw_retention") && *raw > *minute)
+        *raw = *minute;
+    if (*minute > all)
+        cfg_obj_error(o, "minute_retention", "longer than store.retention: minute rollups are "
+                                             "kept at most as long as anything");
+    else if (*raw > *minute)
+        cfg_obj_error(o, "raw_retention", "longer than store.minute_retention: raw samples are "
+                                          "kept at most as long as the minute rollups");
+}
+
 /* ---- the tables -------------------------------------------------------- */
 
 /* The tables read best as tables: keep the formatter out of them. */
@@ -205,9 +229,11 @@ static const struct cfg_table site_table = TABLE(site_keys, NULL);
 
 static const struct cfg_key store_keys[] = {
     KEY("path", K_STR, store.path, .def = CFG_DEFAULT_STORE_PATH),
-    KEY("retention", K_DUR, store.retention_ms, .def = "30d", .min = 1),
+    KEY("retention", K_DUR, store.retention_ms, .def = "365d", .min = 1),
+    KEY("raw_retention", K_DUR, store.raw_retention_ms, .def = "48h", .min = 60000),
+    KEY("minute_retention", K_DUR, store.minute_retention_ms, .def = "30d", .min = 3600000),
 };
-static const struct cfg_table store_table = TABLE(store_keys, NULL);
+static const struct cfg_table store_table = TABLE(store_keys, store_check);
 
 static const struct cfg_key tls_keys[] = {
     KEY("cert_file", K_FILE, http.tls_cert_file, .flags = REQ | READABLE),

@@ -328,7 +328,9 @@ struct floe_config {
     } site;
     struct {
         char *path;             /* default /var/lib/floe/floe.db */
-        int64_t retention_ms;   /* default 30d */
+        int64_t retention_ms;   /* default 365d: nothing older is kept */
+        int64_t raw_retention_ms;    /* default 48h (at most retention) */
+        int64_t minute_retention_ms; /* default 30d (at most retention) */
     } store;
     struct cfg_http http;
     struct cfg_mb_device *modbus;

@@ -1,14 +1,14 @@
 /*
  * recorder — see recorder.h.
  *
- * Why every 10 s and not every second: samples are clustered by metric on
- * disk, so each commit rewrites one page per metric it touches. Committing
- * each second puts ~1 sample on each page written (~5 KB of disk writes
- * per sample, measured by bench/store_write.c); every 10 s, 2–10 samples
- * share a page. A crash loses at most those 10 s of history, never the
- * database, and the live values the policies read come from memory. The
- * first samples of a run are the exception, committed as soon as they
- * come: a run that crashes within 10 s would otherwise keep nothing.
+ * Why every 2 s: a commit is one row of the store's raw log however many
+ * metrics it carries (store.c), so committing often costs little (bench/
+ * store_write.c: bytes written per sample); a crash loses at most those
+ * 2 s of history, never the database, and the live values the policies
+ * read come from memory. Not every second: half the wake-ups and commits
+ * for the same data. The first samples of a run are committed as soon as
+ * they come. After each commit the store compacts the minutes that closed
+ * (store_compact: nothing to do most of the time).
  *
  * Retention runs on its own thread: deleting a large backlog can take
  * minutes, and the watchdog must keep seeing the recorder cycle.
@@ -134,27 +134,56 @@ struct recorder {
     atomic_int stop;
     struct store *store;
     struct recorder_batcher *batcher;
-    _Atomic int64_t retention_ms;
+    _Atomic int64_t retention_ms, raw_retention_ms, minute_retention_ms;
     _Atomic int64_t heartbeat_ms;
+    bool compact_failing; /* the last compaction failed (logged once) */
 };
 
 static int write_to_store(void *ctx, const struct metric_sample *samples, size_t n, char *err,
                           size_t errlen)
 {
-    return store_write_samples(ctx, samples, n, err, errlen);
+    struct recorder *r = ctx;
+    if (store_write_samples(r->store, samples, n, err, errlen) != 0)
+        return -1;
+    /* The samples are safe in the log whatever compaction does: its
+     * failure is logged (once) and retried after the next commit. */
+    char cerr[256];
+    if (store_compact(r->store, STORE_COMPACT_GRACE_MS, NULL, cerr, sizeof cerr) != 0) {
+        if (!r->compact_failing)
+            log_err("store: compaction failed: %s; samples stay in the raw log, retrying", cerr);
+        r->compact_failing = true;
+    } else if (r->compact_failing) {
+        log_info("store: compaction works again");
+        r->compact_failing = false;
+    }
+    return 0;
 }
 
-void recorder_apply_retention(struct store *s, int64_t retention_ms, int64_t now_ms)
+/* now - keep, or INT64_MIN (keep everything) when keep <= 0. */
+static int64_t before(int64_t now_ms, int64_t keep_ms)
 {
+    return keep_ms > 0 ? now_ms - keep_ms : INT64_MIN;
+}
+
+void recorder_apply_retention(struct store *s, const struct recorder_retention *ret,
+                              int64_t now_ms)
+{
+    int64_t retention_ms = ret->all_ms;
     if (retention_ms <= 0)
         return;
     int64_t deleted = 0;
     char err[256];
-    if (store_apply_retention(s, now_ms - retention_ms, &deleted, err, sizeof err) != 0)
+    /* Compact first: raw samples leave only where their rollups exist. */
+    struct store_retention tiers = {
+        before(now_ms, ret->raw_ms > 0 ? ret->raw_ms : retention_ms),
+        before(now_ms, ret->minute_ms > 0 ? ret->minute_ms : retention_ms),
+        before(now_ms, retention_ms)};
+    if (store_compact(s, STORE_COMPACT_GRACE_MS, NULL, err, sizeof err) != 0 ||
+        store_apply_retention(s, &tiers, &deleted, err, sizeof err) != 0)
         log_err("store: retention failed: %s", err);
     else if (deleted > 0)
-        log_info("store: retention removed %lld samples older than %lld days", (long long)deleted,
-                 (long long)(retention_ms / 86400000));
+        log_info("store: retention removed %lld raw samples older than %lld hours",
+                 (long long)deleted, (long long)(ret->raw_ms / 3600000));
     /* Reservations that ended are kept as long as the history around them. */
     if (store_resv_prune(s, now_ms - retention_ms, &deleted, err, sizeof err) != 0)
         log_err("store: retention of reservations failed: %s", err);
@@ -167,7 +196,10 @@ void recorder_apply_retention(struct store *s, int64_t retention_ms, int64_t now
 
 static void apply_retention(struct recorder *r)
 {
-    recorder_apply_retention(r->store, atomic_load(&r->retention_ms), util_now_ms());
+    struct recorder_retention ret = {atomic_load(&r->raw_retention_ms),
+                                     atomic_load(&r->minute_retention_ms),
+                                     atomic_load(&r->retention_ms)};
+    recorder_apply_retention(r->store, &ret, util_now_ms());
 }
 
 static void *recorder_main(void *arg)
@@ -196,19 +228,19 @@ static void *retention_main(void *arg)
     return NULL;
 }
 
-struct recorder *recorder_start(struct metrics *m, struct store *s, int64_t retention_ms,
-                                char *err, size_t errlen)
+struct recorder *recorder_start(struct metrics *m, struct store *s,
+                                const struct recorder_retention *ret, char *err, size_t errlen)
 {
     struct recorder *r = calloc(1, sizeof *r);
     if (r)
-        r->batcher = recorder_batcher_new(m, (struct recorder_sink){ write_to_store, s });
+        r->batcher = recorder_batcher_new(m, (struct recorder_sink){ write_to_store, r });
     if (!r || !r->batcher) {
         free(r);
         errf(err, errlen, "out of memory");
         return NULL;
     }
     r->store = s;
-    atomic_store(&r->retention_ms, retention_ms);
+    recorder_set_retention(r, ret);
     atomic_store(&r->heartbeat_ms, util_mono_ms());
     if (pthread_create(&r->thread, NULL, recorder_main, r) != 0) {
         recorder_batcher_free(r->batcher);
@@ -227,9 +259,11 @@ struct recorder *recorder_start(struct metrics *m, struct store *s, int64_t rete
     return r;
 }
 
-void recorder_set_retention(struct recorder *r, int64_t retention_ms)
+void recorder_set_retention(struct recorder *r, const struct recorder_retention *ret)
 {
-    atomic_store(&r->retention_ms, retention_ms);
+    atomic_store(&r->raw_retention_ms, ret->raw_ms);
+    atomic_store(&r->minute_retention_ms, ret->minute_ms);
+    atomic_store(&r->retention_ms, ret->all_ms);
 }
 
 int64_t recorder_heartbeat_ms(struct recorder *r)

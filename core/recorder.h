@@ -1,7 +1,8 @@
 /*
  * recorder — the thread that moves samples from the metrics queue into the
- * store in batched transactions, and applies retention (once an hour, on a
- * thread of its own) to samples and to reservations that ended.
+ * store in batched transactions (and has the store compact closed minutes
+ * after each), and applies retention (once an hour, on a thread of its
+ * own) to each history tier and to reservations that ended.
  *
  * When samples are committed: the first ones at once (the queue is looked
  * at every RECORDER_FIRST_CHECK_MS until they come), and whatever follows
@@ -26,7 +27,7 @@
 #include "core/metrics.h"
 #include "store/store.h"
 
-#define RECORDER_FLUSH_EVERY_MS 10000
+#define RECORDER_FLUSH_EVERY_MS 2000
 #define RECORDER_FIRST_CHECK_MS 100
 #define RECORDER_FIRST_WINDOW_MS 1000
 /* Samples per transaction; a longer queue is written in several. */
@@ -36,20 +37,28 @@
 
 struct recorder;
 
-/* Borrows m and s until recorder_stop. retention_ms <= 0 disables it. */
-struct recorder *recorder_start(struct metrics *m, struct store *s, int64_t retention_ms,
-                                char *err, size_t errlen);
+/* How long each tier of history is kept (store.raw_retention,
+ * store.minute_retention, store.retention); all_ms <= 0 disables
+ * retention, raw_ms or minute_ms <= 0 keeps that tier as long as all_ms. */
+struct recorder_retention {
+    int64_t raw_ms, minute_ms, all_ms;
+};
+
+/* Borrows m and s until recorder_stop. */
+struct recorder *recorder_start(struct metrics *m, struct store *s,
+                                const struct recorder_retention *ret, char *err, size_t errlen);
 /* Changes retention (on reload). */
-void recorder_set_retention(struct recorder *r, int64_t retention_ms);
+void recorder_set_retention(struct recorder *r, const struct recorder_retention *ret);
 /* Monotonic time of the last completed cycle (for the watchdog). */
 int64_t recorder_heartbeat_ms(struct recorder *r);
 /* Flushes what is queued, stops the thread, frees. NULL is a no-op. */
 void recorder_stop(struct recorder *r);
-/* One retention pass at now_ms, as the thread runs it every hour: deletes
- * the samples older than retention_ms and the reservations that ended
- * before then (active ones stay), and logs what it removed or why it
- * failed. retention_ms <= 0 does nothing. */
-void recorder_apply_retention(struct store *s, int64_t retention_ms, int64_t now_ms);
+/* One retention pass at now_ms, as the thread runs it every hour:
+ * compacts, deletes each tier's history older than its retention and the
+ * reservations that ended before all_ms (active ones stay), and logs what
+ * it removed or why it failed. all_ms <= 0 does nothing. */
+void recorder_apply_retention(struct store *s, const struct recorder_retention *ret,
+                              int64_t now_ms);
 
 /* ---- the batching it runs ---- */
 

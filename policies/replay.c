@@ -10,12 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 #include "lib/util.h"
 #include "policies/decision.h"
 #include "policies/pol_engine.h"
 #include "policies/pol_run.h"
+#include "store/store.h"
 
 /* ---- CSV ---------------------------------------------------------------------- */
 
@@ -169,70 +168,42 @@ int replay_read_csv(struct replay_trace *t, const char *name, const char *text, 
 
 /* ---- the agent's database ---------------------------------------------------------- */
 
+struct db_read {
+    struct replay_trace *t;
+    const char *path;
+    char *err;
+    size_t errlen;
+    long series; /* the series of the metric read last, or -1 */
+    char last[METRIC_NAME_MAX];
+};
+
+static int db_sample(void *ctx, const char *metric, int64_t ts, double value)
+{
+    struct db_read *r = ctx;
+    if (r->series < 0 || strcmp(metric, r->last) != 0) {
+        r->series = (long)replay_trace_series(r->t, metric);
+        util_strlcpy(r->last, metric, sizeof r->last);
+    }
+    /* The collectors never store an infinity; if one is there it is a
+     * broken reading, which is what a read error means. */
+    if (!isfinite(value))
+        value = NAN;
+    if (replay_trace_append(r->t, (size_t)r->series, ts, value) < 0) {
+        errf(r->err, r->errlen, "%s: metric '%s': samples out of order at ts_ms %lld", r->path,
+             metric, (long long)ts);
+        return -1;
+    }
+    return 0;
+}
+
+/* The store reads every tier of the file read-only (store_history_read):
+ * raw samples where they are kept, one sample per minute or hour rollup
+ * (its mean at its start) further back. */
 int replay_read_db(struct replay_trace *t, const char *path, int64_t from_ms, int64_t to_ms,
                    char *err, size_t errlen)
 {
-    static const char query[] = "SELECT s.metric_id, m.name, s.ts_ms, s.value FROM sample s"
-                                " JOIN metric m ON m.id = s.metric_id"
-                                " WHERE s.ts_ms BETWEEN ?1 AND ?2 ORDER BY s.metric_id, s.ts_ms";
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    int rc = -1;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        errf(err, errlen, "%s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
-        goto done;
-    }
-    /* The agent may be writing: wait for its transaction rather than fail. */
-    sqlite3_busy_timeout(db, 5000);
-    if (sqlite3_prepare_v2(db, query, -1, &st, NULL) != SQLITE_OK) {
-        errf(err, errlen, "%s: not a floe database? %s", path, sqlite3_errmsg(db));
-        goto done;
-    }
-    sqlite3_bind_int64(st, 1, from_ms);
-    sqlite3_bind_int64(st, 2, to_ms);
-    int64_t metric_id = 0;
-    size_t series = 0;
-    bool have = false;
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(st, 0);
-        if (!have || id != metric_id) {
-            const char *name = (const char *)sqlite3_column_text(st, 1);
-            if (!name || !util_metric_name_valid(name)) {
-                errf(err, errlen, "%s: metric id %lld has a bad name", path, (long long)id);
-                goto done;
-            }
-            series = replay_trace_series(t, name);
-            metric_id = id;
-            have = true;
-        }
-        int64_t ts = sqlite3_column_int64(st, 2);
-        int type = sqlite3_column_type(st, 3);
-        double value = type == SQLITE_NULL ? NAN : sqlite3_column_double(st, 3);
-        if (type != SQLITE_NULL && type != SQLITE_INTEGER && type != SQLITE_FLOAT) {
-            errf(err, errlen, "%s: metric '%s' has a non-numeric value at ts_ms %lld", path,
-                 replay_trace_name(t, series), (long long)ts);
-            goto done;
-        }
-        /* The collectors never store an infinity; if one is there it is a
-         * broken reading, which is what a read error means. */
-        if (!isfinite(value))
-            value = NAN;
-        if (replay_trace_append(t, series, ts, value) < 0) {
-            errf(err, errlen, "%s: metric '%s': samples out of order at ts_ms %lld", path,
-                 replay_trace_name(t, series), (long long)ts);
-            goto done;
-        }
-    }
-    if (step != SQLITE_DONE) {
-        errf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
-        goto done;
-    }
-    rc = 0;
-done:
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return rc;
+    struct db_read r = {.t = t, .path = path, .err = err, .errlen = errlen, .series = -1};
+    return store_history_read(path, from_ms, to_ms, db_sample, &r, err, errlen) < 0 ? -1 : 0;
 }
 
 /* ---- the run ------------------------------------------------------------------------ */

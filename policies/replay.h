@@ -80,7 +80,10 @@ int replay_read_csv(struct replay_trace *t, const char *name, const char *text, 
                     char *err, size_t errlen);
 
 /* Reads the samples with from_ms <= ts <= to_ms from the agent database
- * at path (opened read-only). Returns 0, or -1 with err filled. */
+ * at path (opened read-only, never migrated: any schema version is read)
+ * across its history tiers: raw samples where the store still keeps them,
+ * one sample per minute or hour rollup (the mean, at the bucket start)
+ * further back. Returns 0, or -1 with err filled. */
 int replay_read_db(struct replay_trace *t, const char *path, int64_t from_ms, int64_t to_ms,
                    char *err, size_t errlen);
 

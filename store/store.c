@@ -13,12 +13,17 @@
  * the previous version, never half-migrated. To change the schema, append
  * a migration; never edit one that has shipped.
  *
- * Samples are keyed (metric_id, ts_ms) in a WITHOUT ROWID table: the
- * primary key is the table, so a history query is one range scan of
- * adjacent pages and no separate index has to be kept up to date on write.
- * The number of samples is kept in meta('sample_count') in the same
- * transactions that add and delete samples, because count(*) over months
- * of history is a full scan and /v1/status asks for it often.
+ * Samples: a batch is one row of sample_log (store_codec.h), appended at
+ * the end of a rowid B-tree, so a commit writes the new row's pages and
+ * not one page per metric as the metric-major table `sample` of schemas
+ * 1-7 did (2.3-5.8 KB written per sample). store_tier.c moves closed
+ * minutes into per-minute chunks and rollups, reads history across the
+ * tiers, and applies retention per tier.
+ * The number of raw samples held (sample_log, raw_chunk and the legacy
+ * `sample`) is kept in meta('sample_count') in the same transactions that
+ * add and delete them, because counting over months of history is a full
+ * scan and /v1/status asks for it often. A sample written twice (the same
+ * metric and time) counts twice until compaction merges it.
  */
 #include "store/store.h"
 
@@ -34,6 +39,7 @@
 
 #include "lib/util.h"
 #include "lib/vec.h"
+#include "store/store_codec.h"
 #include "store/store_internal.h"
 
 /* "floe" in ASCII: marks the file as ours so a mistyped store.path that
@@ -48,14 +54,24 @@
  * backlog, small enough that a batch of new samples waits only a few ms. */
 #define STORE_RETENTION_CHUNK 10000
 
-/* Samples are clustered by metric, so every commit rewrites the last page
- * of each metric in the batch: a commit of one sample for each of 1000
- * metrics appends 1000 pages to the WAL. Checkpointing every 8192 pages
- * (32 MiB at 4 KiB pages) instead of SQLite's 1000 copies each such page
- * into the database file once per several commits rather than after every
- * one. Measured with 1000 metrics per batch: 8.5 -> 5.2 KB written per
- * sample, 46k -> 83k samples/s (bench/store_write.c). */
-#define STORE_WAL_AUTOCHECKPOINT_PAGES 8192
+/* WAL pages between checkpoints: SQLite's default. Schemas 1-7 needed
+ * 8192 because every commit rewrote one page per metric; with one log row
+ * per batch, pages are rewritten rarely and the checkpoint interval hardly
+ * matters. Measured with bench/store_write.c (1000 metrics at 1 s, 30 min
+ * of samples): bytes written per sample 67.4 at 200 pages, 56.6 at 1000,
+ * 52.3 at 4000, 51.5 at 8192 (and a 32 MiB WAL). Overridable at build
+ * time (-D) for such measurements. */
+#ifndef STORE_WAL_AUTOCHECKPOINT_PAGES
+#define STORE_WAL_AUTOCHECKPOINT_PAGES 1000
+#endif
+
+/* The writer's page cache, in KiB: SQLite's default 2 MiB, kept on
+ * purpose. Writes append at the right end of each B-tree, so the pages a
+ * batch and a compaction touch are few and recent: 8 MiB wrote the same
+ * 56.6 bytes per sample (bench/store_write.c). */
+#ifndef STORE_CACHE_KIB
+#define STORE_CACHE_KIB 2048
+#endif
 
 /* Upper bound of the WAL file kept on disk after a checkpoint resets it; a
  * large retention run would otherwise leave a WAL file that never shrinks. */
@@ -93,6 +109,8 @@ static const char *const store_migrations[] = {
     STORE_IMPORT_SCHEMA,
     /* 7: the home an import's sender gave (store_import.c). */
     STORE_IMPORT_HOME_SCHEMA,
+    /* 8: time-major telemetry tiers (store_tier.c). */
+    STORE_TIERS_SCHEMA,
 };
 
 /* ---- metric id cache ---------------------------------------------------- */
@@ -330,8 +348,8 @@ static int store_configure_writer(struct store *s, char *err, size_t errlen)
     char sql[192];
     snprintf(sql, sizeof sql,
              "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=%d;"
-             " PRAGMA journal_size_limit=%d;",
-             STORE_WAL_AUTOCHECKPOINT_PAGES, STORE_WAL_SIZE_LIMIT);
+             " PRAGMA journal_size_limit=%d; PRAGMA cache_size=-%d;",
+             STORE_WAL_AUTOCHECKPOINT_PAGES, STORE_WAL_SIZE_LIMIT, STORE_CACHE_KIB);
     if (sqlite3_exec(s->writer, sql, NULL, NULL, NULL) != SQLITE_OK)
         return store_fail(s, s->writer, "configure", err, errlen);
     return 0;
@@ -437,15 +455,11 @@ static int store_open_writer(struct store *s, char *err, size_t errlen)
         {&s->rollback, "ROLLBACK"},
         {&s->metric_find, "SELECT id FROM metric WHERE name = ?1"},
         {&s->metric_add, "INSERT INTO metric(name) VALUES (?1)"},
-        /* Insert, and tell by sqlite3_changes() whether the row is new, so
-         * sample_count stays exact; a duplicate then overwrites the value
-         * (the last write of a (metric, ts) wins). */
-        {&s->sample_add, "INSERT INTO sample(metric_id, ts_ms, value) VALUES (?1, ?2, ?3) "
-                         "ON CONFLICT (metric_id, ts_ms) DO NOTHING"},
-        {&s->sample_update, "UPDATE sample SET value = ?3 WHERE metric_id = ?1 AND ts_ms = ?2"},
+        {&s->log_add, "INSERT INTO sample_log(t_min, t_max, n, data) VALUES (?1, ?2, ?3, ?4)"},
         {&s->count_add, "UPDATE meta SET value = value + ?1 WHERE key = 'sample_count'"},
         {&s->metric_ids, "SELECT id FROM metric ORDER BY id"},
-        /* Deletes the oldest ?3 samples of one metric older than ?2: the
+        /* Legacy table `sample` (schemas 1-7), emptied by the raw window.
+         * Deletes the oldest ?3 samples of one metric older than ?2: the
          * bound is the ts of the ?3-th such sample, or the cutoff when
          * fewer remain. Both halves are range scans of the primary key. */
         {&s->retention_chunk,
@@ -467,22 +481,12 @@ static int store_open_reader(struct store *s, char *err, size_t errlen)
     sqlite3_busy_timeout(s->reader, STORE_BUSY_TIMEOUT_MS);
 
     const struct store_stmt_def defs[] = {
-        {&s->query_raw, "SELECT ts_ms, value FROM sample"
-                        " WHERE metric_id = (SELECT id FROM metric WHERE name = ?1)"
-                        "   AND ts_ms BETWEEN ?2 AND ?3 AND value IS NOT NULL"
-                        " ORDER BY ts_ms LIMIT ?4"},
-        /* Buckets are floor(ts / step) * step; SQLite's % truncates
-         * toward zero, hence the correction for timestamps before 1970. */
-        {&s->query_step, "SELECT bucket, avg(value) FROM ("
-                         "  SELECT ts_ms - CASE WHEN ts_ms % ?4 < 0 THEN ts_ms % ?4 + ?4"
-                         "                      ELSE ts_ms % ?4 END AS bucket, value"
-                         "    FROM sample"
-                         "   WHERE metric_id = (SELECT id FROM metric WHERE name = ?1)"
-                         "     AND ts_ms BETWEEN ?2 AND ?3 AND value IS NOT NULL)"
-                         " GROUP BY bucket ORDER BY bucket LIMIT ?5"},
         {&s->count_get, "SELECT value FROM meta WHERE key = 'sample_count'"},
     };
-    return store_prepare_all(s, s->reader, defs, ARRAY_LEN(defs), err, errlen);
+    if (store_prepare_all(s, s->reader, defs, ARRAY_LEN(defs), err, errlen) < 0)
+        return -1;
+    s->tiers = store_tier_read_new(s->reader, s->path, err, errlen);
+    return s->tiers ? 0 : -1;
 }
 
 int store_schema_version(void)
@@ -523,12 +527,12 @@ void store_close(struct store *s)
 {
     if (!s)
         return;
-    sqlite3_stmt *stmts[] = {s->begin,      s->commit,          s->rollback,      s->metric_find,
-                             s->metric_add, s->sample_add,      s->sample_update, s->count_add,
-                             s->metric_ids, s->retention_chunk, s->query_raw,     s->query_step,
-                             s->count_get};
+    sqlite3_stmt *stmts[] = {s->begin,           s->commit,   s->rollback,  s->metric_find,
+                             s->metric_add,      s->log_add,  s->count_add, s->metric_ids,
+                             s->retention_chunk, s->count_get};
     for (size_t i = 0; i < ARRAY_LEN(stmts); i++)
         sqlite3_finalize(stmts[i]);
+    store_tier_read_free(s->tiers);
     /* Reader first: the last connection to close checkpoints the WAL into
      * the database file and removes it. */
     sqlite3_close(s->reader);
@@ -577,58 +581,60 @@ static int store_metric_id(struct store *s, const char *name, size_t len, int64_
     return 0;
 }
 
-static void store_bind_sample(sqlite3_stmt *st, int64_t metric_id, const struct metric_sample *m)
-{
-    sqlite3_bind_int64(st, 1, metric_id);
-    sqlite3_bind_int64(st, 2, m->ts_ms);
-    if (m->ok && !isnan(m->value))
-        sqlite3_bind_double(st, 3, m->value);
-    else
-        sqlite3_bind_null(st, 3);
-}
-
-/* Writes one sample; *added is 1 if its (metric, ts) is new, 0 if it
- * replaced the value stored before. */
-static int store_put_sample(struct store *s, int64_t metric_id, const struct metric_sample *m,
-                            int *added)
-{
-    store_bind_sample(s->sample_add, metric_id, m);
-    if (store_run(s->sample_add) < 0)
-        return -1;
-    *added = sqlite3_changes(s->writer);
-    if (*added)
-        return 0;
-    store_bind_sample(s->sample_update, metric_id, m);
-    return store_run(s->sample_update);
-}
-
+/* The batch as one sample_log row: the store_codec 'L' blob of its
+ * samples in batch order (a later sample of the same metric and time wins
+ * when read), stamped with its earliest and latest time so compaction
+ * and queries find it without decoding it. */
 static int store_write_locked(struct store *s, const struct metric_sample *samples, size_t n,
                               char *err, size_t errlen)
 {
-    if (store_run(s->begin) < 0)
+    uint8_t *blob = NULL;
+    size_t bloblen = 0;
+    struct store_rec *recs = calloc(n, sizeof *recs);
+    if (!recs)
+        return errf(err, errlen, "%s: write samples: out of memory", s->path);
+    if (store_run(s->begin) < 0) {
+        free(recs);
         return store_fail(s, s->writer, "write samples", err, errlen);
-
-    int64_t added_total = 0;
+    }
+    int64_t t_min = INT64_MAX, t_max = INT64_MIN;
     for (size_t i = 0; i < n; i++) {
         const struct metric_sample *m = &samples[i];
         size_t len = strnlen(m->name, sizeof m->name);
         int64_t id = 0;
         if (store_metric_id(s, m->name, len, &id, err, errlen) < 0)
             goto fail;
-        int added = 0;
-        if (store_put_sample(s, id, m, &added) < 0) {
-            store_fail(s, s->writer, "write samples", err, errlen);
-            goto fail;
-        }
-        added_total += added;
+        recs[i] = (struct store_rec){.metric_id = id,
+                                     .ts_ms = m->ts_ms,
+                                     .value = m->ok && !isnan(m->value) ? m->value : NAN};
+        t_min = m->ts_ms < t_min ? m->ts_ms : t_min;
+        t_max = m->ts_ms > t_max ? m->ts_ms : t_max;
     }
-    sqlite3_bind_int64(s->count_add, 1, added_total);
+    if (store_codec_encode(recs, n, false, &blob, &bloblen) < 0) {
+        errf(err, errlen, "%s: write samples: out of memory", s->path);
+        goto fail;
+    }
+    sqlite3_bind_int64(s->log_add, 1, t_min);
+    sqlite3_bind_int64(s->log_add, 2, t_max);
+    sqlite3_bind_int64(s->log_add, 3, (int64_t)n);
+    sqlite3_bind_blob(s->log_add, 4, blob, (int)bloblen, SQLITE_STATIC);
+    int rc = store_run(s->log_add);
+    sqlite3_clear_bindings(s->log_add);
+    if (rc < 0) {
+        store_fail(s, s->writer, "write samples", err, errlen);
+        goto fail;
+    }
+    sqlite3_bind_int64(s->count_add, 1, (int64_t)n);
     if (store_run(s->count_add) < 0 || store_run(s->commit) < 0) {
         store_fail(s, s->writer, "write samples", err, errlen);
         goto fail;
     }
+    free(blob);
+    free(recs);
     return 0;
 fail:
+    free(blob);
+    free(recs);
     if (sqlite3_get_autocommit(s->writer) == 0)
         store_run(s->rollback);
     /* Ids of metrics created in this batch were rolled back with it and
@@ -722,8 +728,8 @@ fail:
  * stopped); incremental vacuum would need auto_vacuum set from creation and
  * would only move the same pages back and forth.
  */
-int store_apply_retention(struct store *s, int64_t cutoff_ms, int64_t *deleted, char *err,
-                          size_t errlen)
+int store_legacy_retention(struct store *s, int64_t cutoff_ms, int64_t *deleted, char *err,
+                           size_t errlen)
 {
     int64_t total = 0;
     int64_t *ids = NULL;
@@ -741,18 +747,9 @@ int store_apply_retention(struct store *s, int64_t cutoff_ms, int64_t *deleted, 
         } while (removed == STORE_RETENTION_CHUNK);
     }
     free(ids);
-    ids = NULL;
-
-    /* Move the deletions from the WAL into the database file now, without
-     * waiting for readers (PASSIVE), so the WAL does not stay large. */
-    pthread_mutex_lock(&s->write_lock);
-    int rc = sqlite3_wal_checkpoint_v2(s->writer, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-    if (rc != SQLITE_OK && rc != SQLITE_BUSY)
-        store_fail(s, s->writer, "retention checkpoint", err, errlen);
-    store_write_unlock(s);
     if (deleted)
         *deleted = total;
-    return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : -1;
+    return 0;
 fail:
     free(ids);
     if (deleted)
@@ -761,73 +758,6 @@ fail:
 }
 
 /* ---- reading ------------------------------------------------------------ */
-
-static int store_query_locked(struct store *s, const char *metric, int64_t since_ms,
-                              int64_t until_ms, int64_t step_ms, size_t max_points,
-                              struct store_point **out, size_t *n, char *err, size_t errlen)
-{
-    /* SQLite reads a negative LIMIT as "no limit". */
-    int64_t limit = max_points > (size_t)INT64_MAX ? -1 : (int64_t)max_points;
-    sqlite3_stmt *st = step_ms > 0 ? s->query_step : s->query_raw;
-    sqlite3_bind_text(st, 1, metric, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, since_ms);
-    sqlite3_bind_int64(st, 3, until_ms);
-    if (step_ms > 0) {
-        sqlite3_bind_int64(st, 4, step_ms);
-        sqlite3_bind_int64(st, 5, limit);
-    } else {
-        sqlite3_bind_int64(st, 4, limit);
-    }
-
-    struct store_point *points = NULL;
-    size_t len = 0, cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (vec_reserve(points, cap, len + 1) < 0) {
-            errf(err, errlen, "%s: query %s: out of memory", s->path, metric);
-            goto fail;
-        }
-        points[len].ts_ms = sqlite3_column_int64(st, 0);
-        points[len].value = sqlite3_column_double(st, 1);
-        len++;
-    }
-    if (rc != SQLITE_DONE) {
-        char what[METRIC_NAME_MAX + 16];
-        snprintf(what, sizeof what, "query %s", metric);
-        store_fail(s, s->reader, what, err, errlen);
-        goto fail;
-    }
-    /* Reset ends the read transaction, letting checkpoints pass it. */
-    sqlite3_reset(st);
-    if (len == 0) {
-        free(points);
-        points = NULL;
-    }
-    *out = points;
-    *n = len;
-    return 0;
-fail:
-    sqlite3_reset(st);
-    free(points);
-    return -1;
-}
-
-int store_query(struct store *s, const char *metric, int64_t since_ms, int64_t until_ms,
-                int64_t step_ms, size_t max_points, struct store_point **out, size_t *n, char *err,
-                size_t errlen)
-{
-    *out = NULL;
-    *n = 0;
-    if (step_ms < 0)
-        return errf(err, errlen, "step must not be negative");
-    if (since_ms > until_ms || max_points == 0)
-        return 0;
-    pthread_mutex_lock(&s->read_lock);
-    int rc =
-        store_query_locked(s, metric, since_ms, until_ms, step_ms, max_points, out, n, err, errlen);
-    pthread_mutex_unlock(&s->read_lock);
-    return rc;
-}
 
 int64_t store_sample_count(struct store *s)
 {

@@ -44,14 +44,52 @@ void store_close(struct store *s);
 /* Schema version this binary writes. */
 int store_schema_version(void);
 
-/* Writes samples in one transaction. Failed reads (ok == false) are
- * stored as NULL values so history shows the gap. */
+/* Writes samples in one transaction, as one row of the raw log. Failed
+ * reads (ok == false) are kept as such so history shows the gap; a later
+ * write of the same metric and time replaces the value. */
 int store_write_samples(struct store *s, const struct metric_sample *samples, size_t n, char *err,
                         size_t errlen);
 
-/* Deletes samples older than cutoff_ms; *deleted (may be NULL) gets the count. */
-int store_apply_retention(struct store *s, int64_t cutoff_ms, int64_t *deleted, char *err,
-                          size_t errlen);
+/* ---- tiers (store_tier.c) ----
+ * History is kept in three tiers: raw samples (the log of recent batches
+ * and one chunk per metric per minute), per-minute rollups and per-hour
+ * rollups (count, min, sum, max, first and last good sample). Compaction
+ * turns closed minutes of the log into chunks and minute rollups, and
+ * closed hours into hour rollups; retention drops each tier on its own
+ * horizon. Reads take each part of the range from the finest tier that
+ * still covers it: raw after the raw horizon, minute rollups between the
+ * two horizons, hour rollups before; a rollup row counts as its samples
+ * all at its bucket start. */
+
+#define STORE_MINUTE_MS 60000
+#define STORE_HOUR_MS 3600000
+/* A minute closes this long after the newest sample's time has passed
+ * its end, so the late samples of a slow poll land in it rather than in a
+ * chunk of their own (they would still be merged correctly). */
+#define STORE_COMPACT_GRACE_MS 10000
+
+/* Compacts every closed minute of the log (in transactions of at most a
+ * few hundred batches, the writer lock released between them) and folds
+ * every closed hour. Times come from the samples, not from a clock: a
+ * minute is closed when it ends at or before the newest sample's time
+ * minus grace_ms (a negative grace closes the newest minutes too: tests,
+ * and a bench's final flush). A
+ * crash at any point loses nothing: each step is one transaction that
+ * moves samples and deletes their log rows together. *rows (may be NULL)
+ * gets the number of log rows compacted. Returns 0 or -1. */
+int store_compact(struct store *s, int64_t grace_ms, int64_t *rows, char *err, size_t errlen);
+
+/* Per tier, the time before which its data is deleted (INT64_MIN: none),
+ * rounded down to the tier's bucket. Raw data is deleted only where the
+ * minute rollups hold it, minute rollups only where the hour rollups do. */
+struct store_retention {
+    int64_t raw_before_ms, minute_before_ms, hour_before_ms;
+};
+
+/* Applies retention to every tier; *deleted (may be NULL) gets the number
+ * of raw samples removed. Chunks of work each in their own transaction. */
+int store_apply_retention(struct store *s, const struct store_retention *r, int64_t *deleted,
+                          char *err, size_t errlen);
 
 struct store_point {
     int64_t ts_ms;
@@ -59,10 +97,12 @@ struct store_point {
 };
 
 /* History of one metric in [since_ms, until_ms]. step_ms == 0: every good
- * sample; step_ms > 0: one point per step bucket that has good samples,
- * the mean of the bucket, stamped with the bucket start (aligned to
- * multiples of step_ms since the epoch). At most max_points points (the
- * earliest ones). *out is a new array (caller frees), *n its length. */
+ * raw sample, and one point per rollup row (its mean, at its bucket
+ * start) where the range reaches into the rollup tiers; step_ms > 0: one
+ * point per step bucket that has good samples, the mean of the bucket,
+ * stamped with the bucket start (aligned to multiples of step_ms since
+ * the epoch). At most max_points points (the earliest ones). *out is a
+ * new array (caller frees), *n its length. */
 int store_query(struct store *s, const char *metric, int64_t since_ms, int64_t until_ms,
                 int64_t step_ms, size_t max_points, struct store_point **out, size_t *n, char *err,
                 size_t errlen);
@@ -73,12 +113,13 @@ int store_query(struct store *s, const char *metric, int64_t since_ms, int64_t u
  * was read then still holds. Lock-free. */
 uint64_t store_generation(struct store *s);
 
-/* Total number of stored samples (for tests and /v1/status). */
+/* Raw samples held (the log, the chunks and the legacy table, failed reads
+ * included; for tests and /v1/status). */
 int64_t store_sample_count(struct store *s);
 
-/* Summary of the good samples of metric with since_ms <= ts <= until_ms,
- * answered by one aggregate query (the policy language's history
- * functions read these). Fields other than n are set only when n > 0. */
+/* Summary of the good samples of metric with since_ms <= ts <= until_ms
+ * across the tiers (the policy language's history functions read these).
+ * Fields other than n are set only when n > 0. */
 struct store_window {
     size_t n;
     double sum, min, max;
@@ -87,6 +128,17 @@ struct store_window {
 };
 int store_window(struct store *s, const char *metric, int64_t since_ms, int64_t until_ms,
                  struct store_window *w, char *err, size_t errlen);
+
+/* Reads the history of every metric with from_ms <= ts <= to_ms from the
+ * database file at path, opened read-only (never migrated nor written; a
+ * file of any schema version from 1 on is read). Calls each() per metric
+ * in time order: raw samples (value NaN: a failed read) and one sample
+ * per rollup row (its mean at its bucket start) where the range reaches
+ * into the rollup tiers. each() returns 0, or -1 to stop (the -1 is
+ * returned, err untouched). Returns 0, or -1 with err filled. */
+int store_history_read(const char *path, int64_t from_ms, int64_t to_ms,
+                       int (*each)(void *ctx, const char *metric, int64_t ts_ms, double value),
+                       void *ctx, char *err, size_t errlen);
 
 /* ---- records: decisions, API-managed policies, policy states, audit ----
  * Bodies are JSON texts owned by the caller's modules (decision.c,

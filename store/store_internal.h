@@ -37,13 +37,14 @@ struct store {
     sqlite3 *writer;
     sqlite3_stmt *begin, *commit, *rollback;
     sqlite3_stmt *metric_find, *metric_add;
-    sqlite3_stmt *sample_add, *sample_update, *count_add;
+    sqlite3_stmt *log_add, *count_add;
     sqlite3_stmt *metric_ids, *retention_chunk;
     struct store_ids ids;
 
     pthread_mutex_t read_lock; /* guards reader and its statements */
     sqlite3 *reader;
-    sqlite3_stmt *query_raw, *query_step, *count_get;
+    sqlite3_stmt *count_get;
+    struct store_tier_read *tiers; /* the reader's statements (store_tier.c) */
 
     /* +1 each time write_lock is let go (store_write_unlock), so after
      * every commit: store_generation() tells readers that cache what they
@@ -90,6 +91,37 @@ struct store_tally_copy {
 int store_tally_copy_locked(struct store *s, struct store_tally_copy *out, char *err,
                             size_t errlen);
 void store_tally_copy_free(struct store_tally_copy *copy);
+
+struct store_tier_read;
+
+/* store_tier.c: the statements that read the tiers on db (a reader
+ * connection, or a read-only one of an older file: statements of tables
+ * it lacks are left out). NULL with err filled when out of memory or a
+ * statement of a table that exists fails to prepare. */
+struct store_tier_read *store_tier_read_new(sqlite3 *db, const char *path, char *err,
+                                            size_t errlen);
+void store_tier_read_free(struct store_tier_read *t);
+
+/* Good samples summarised: a rollup row, a policy's window
+ * (store_compact.c). Fields other than n mean something only when n > 0. */
+struct store_roll {
+    int64_t n;
+    double sum, min, max;
+    int64_t first_ts, last_ts;
+    double first, last;
+};
+void store_roll_add(struct store_roll *r, int64_t ts, double v);
+void store_roll_merge(struct store_roll *a, const struct store_roll *b);
+/* The columns STORE_ROLL_COLS of st's row from col on, and back. */
+#define STORE_ROLL_COLS "n, vmin, vsum, vmax, first_ts, first, last_ts, last"
+struct store_roll store_roll_columns(sqlite3_stmt *st, int col);
+void store_roll_bind(sqlite3_stmt *st, int col, const struct store_roll *r);
+
+/* store.c: deletes the samples of the legacy table `sample` older than
+ * cutoff_ms, in chunks, each in its own transaction (writer lock taken
+ * per chunk); *deleted (may be NULL) gets the count. */
+int store_legacy_retention(struct store *s, int64_t cutoff_ms, int64_t *deleted, char *err,
+                           size_t errlen);
 
 /* Formats "PATH: what: sqlite message" into err; returns -1. */
 int store_fail(const struct store *s, sqlite3 *db, const char *what, char *err, size_t errlen);
@@ -331,5 +363,74 @@ int store_end_durable(struct store *s, bool commit, const char *what, char *err,
 /* The home an import's sender gave (POST /v1/imports "home"; NULL: the
  * sender is the workload's home). */
 #define STORE_IMPORT_HOME_SCHEMA "ALTER TABLE import ADD COLUMN home TEXT;"
+
+/* Schema migration 8, defined in store_tier.c's terms: time-major tables,
+ * so that writes append at the right end of their B-trees.
+ *   sample_log     one row per recorder batch (store_codec.h 'L' blob);
+ *                  the crash-safe buffer of the newest raw samples
+ *   raw_chunk      one row per metric per closed minute ('C' blob)
+ *   rollup_minute  per metric per minute: count, min, sum, max, first and
+ *                  last good sample (delta and rate need them)
+ *   rollup_hour    the same per hour, folded from rollup_minute
+ * The legacy table `sample` (schemas 1-7) stays as a read-only raw source:
+ * its history is folded into the rollups here, and retention empties it by
+ * the raw window. meta: 'hour_next' is the first hour not yet folded into
+ * rollup_hour (NULL: none); 'raw_from' and 'minute_from' are where the raw
+ * and minute tiers begin after retention (NULL: they hold everything). */
+/* The SQL text formats best by hand: keep the formatter out. */
+// clang-format off
+#define STORE_FLOOR(ts, width) "((" ts ") - ((" ts ") % " width " + " width ") % " width ")"
+#define STORE_ROLLUP_COLUMNS                                                                       \
+    "  bucket    INTEGER NOT NULL,"                                                                \
+    "  metric_id INTEGER NOT NULL,"                                                                \
+    "  n         INTEGER NOT NULL,"                                                                \
+    "  vmin      REAL NOT NULL,"                                                                   \
+    "  vsum      REAL NOT NULL,"                                                                   \
+    "  vmax      REAL NOT NULL,"                                                                   \
+    "  first_ts  INTEGER NOT NULL,"                                                                \
+    "  first     REAL NOT NULL,"                                                                   \
+    "  last_ts   INTEGER NOT NULL,"                                                                \
+    "  last      REAL NOT NULL,"                                                                   \
+    "  PRIMARY KEY (bucket, metric_id)"
+#define STORE_TIERS_SCHEMA                                                                         \
+    "CREATE TABLE sample_log ("                                                                    \
+    "  id    INTEGER PRIMARY KEY,"                                                                 \
+    "  t_min INTEGER NOT NULL,"                                                                    \
+    "  t_max INTEGER NOT NULL,"                                                                    \
+    "  n     INTEGER NOT NULL,"                                                                    \
+    "  data  BLOB NOT NULL"                                                                        \
+    ");"                                                                                           \
+    "CREATE TABLE raw_chunk ("                                                                     \
+    "  bucket    INTEGER NOT NULL,"                                                                \
+    "  metric_id INTEGER NOT NULL,"                                                                \
+    "  n         INTEGER NOT NULL,"                                                                \
+    "  data      BLOB NOT NULL,"                                                                   \
+    "  PRIMARY KEY (bucket, metric_id)"                                                            \
+    ") WITHOUT ROWID;"                                                                             \
+    "CREATE TABLE rollup_minute (" STORE_ROLLUP_COLUMNS ") WITHOUT ROWID;"                         \
+    "CREATE TABLE rollup_hour (" STORE_ROLLUP_COLUMNS ") WITHOUT ROWID;"                           \
+    "INSERT INTO rollup_minute"                                                                    \
+    " SELECT g.bucket, g.metric_id, g.n, g.vmin, g.vsum, g.vmax,"                                  \
+    "   g.first_ts,"                                                                               \
+    "   (SELECT value FROM sample WHERE metric_id = g.metric_id AND ts_ms = g.first_ts),"          \
+    "   g.last_ts,"                                                                                \
+    "   (SELECT value FROM sample WHERE metric_id = g.metric_id AND ts_ms = g.last_ts)"            \
+    " FROM (SELECT metric_id, " STORE_FLOOR("ts_ms", "60000") " AS bucket, count(*) AS n,"        \
+    "         min(value) AS vmin, sum(value) AS vsum, max(value) AS vmax,"                         \
+    "         min(ts_ms) AS first_ts, max(ts_ms) AS last_ts"                                       \
+    "       FROM sample WHERE value IS NOT NULL GROUP BY metric_id, bucket) g;"                    \
+    "INSERT INTO rollup_hour"                                                                      \
+    " SELECT g.hour, g.metric_id, g.n, g.vmin, g.vsum, g.vmax, g.first_ts,"                        \
+    "   (SELECT first FROM rollup_minute WHERE bucket = " STORE_FLOOR("g.first_ts", "60000")       \
+    "     AND metric_id = g.metric_id), g.last_ts,"                                                \
+    "   (SELECT last FROM rollup_minute WHERE bucket = " STORE_FLOOR("g.last_ts", "60000")         \
+    "     AND metric_id = g.metric_id)"                                                            \
+    " FROM (SELECT metric_id, " STORE_FLOOR("bucket", "3600000") " AS hour, sum(n) AS n,"         \
+    "         min(vmin) AS vmin, sum(vsum) AS vsum, max(vmax) AS vmax,"                            \
+    "         min(first_ts) AS first_ts, max(last_ts) AS last_ts"                                  \
+    "       FROM rollup_minute GROUP BY metric_id, hour) g;"                                       \
+    "INSERT INTO meta(key, value) SELECT 'hour_next', max(bucket) FROM rollup_hour;"               \
+    "INSERT INTO meta(key, value) VALUES ('raw_from', NULL), ('minute_from', NULL);"
+// clang-format on
 
 #endif

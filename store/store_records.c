@@ -1,7 +1,6 @@
 /*
  * store_records — the store's records other than telemetry: decisions,
- * API-managed policies, policy states and the audit log (schema 2), and
- * the history summaries the policy language reads.
+ * API-managed policies, policy states and the audit log (schema 2).
  *
  * These are written a few times an hour, not thousands of times a second,
  * so statements are prepared per call rather than kept: simpler, and the
@@ -67,52 +66,6 @@ int store_audit_add(struct store *s, int64_t ts_ms, const char *actor, const cha
     pthread_mutex_lock(&s->write_lock);
     int rc = audit_locked(s, ts_ms, actor, action, target, detail, err, errlen);
     store_write_unlock(s);
-    return rc;
-}
-
-/* ---- history summaries ---------------------------------------------- */
-
-int store_window(struct store *s, const char *metric, int64_t since_ms, int64_t until_ms,
-                 struct store_window *w, char *err, size_t errlen)
-{
-    memset(w, 0, sizeof *w);
-    /* One pass for the aggregates; first and last come from the primary
-     * key's order, so they are two index probes, not scans. */
-    static const char sql[] =
-        "WITH r AS (SELECT ts_ms, value FROM sample JOIN metric ON metric.id = sample.metric_id "
-        "           WHERE metric.name = ?1 AND ts_ms BETWEEN ?2 AND ?3 AND value IS NOT NULL) "
-        "SELECT (SELECT count(*) FROM r), (SELECT sum(value) FROM r), (SELECT min(value) FROM r), "
-        "       (SELECT max(value) FROM r), "
-        "       (SELECT ts_ms FROM r ORDER BY ts_ms LIMIT 1), "
-        "       (SELECT value FROM r ORDER BY ts_ms LIMIT 1), "
-        "       (SELECT ts_ms FROM r ORDER BY ts_ms DESC LIMIT 1), "
-        "       (SELECT value FROM r ORDER BY ts_ms DESC LIMIT 1)";
-    pthread_mutex_lock(&s->read_lock);
-    int rc = -1;
-    sqlite3_stmt *st = store_prepare(s, s->reader, sql, err, errlen);
-    if (!st)
-        goto out;
-    sqlite3_bind_text(st, 1, metric, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, since_ms);
-    sqlite3_bind_int64(st, 3, until_ms);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        store_fail(s, s->reader, "history window", err, errlen);
-        goto out;
-    }
-    w->n = (size_t)sqlite3_column_int64(st, 0);
-    if (w->n > 0) {
-        w->sum = sqlite3_column_double(st, 1);
-        w->min = sqlite3_column_double(st, 2);
-        w->max = sqlite3_column_double(st, 3);
-        w->first_ms = sqlite3_column_int64(st, 4);
-        w->first = sqlite3_column_double(st, 5);
-        w->last_ms = sqlite3_column_int64(st, 6);
-        w->last = sqlite3_column_double(st, 7);
-    }
-    rc = 0;
-out:
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->read_lock);
     return rc;
 }
 

@@ -256,6 +256,14 @@ static const struct error_case error_cases[] = {
       "{" SITE ", 'store': {'retention': true}}",
       { "floe.json:1:54: store.retention: must be a duration (a string such as \"5s\" or a number of seconds), "
         "not a boolean" } },
+    { "raw_retention_longer_than_the_minute_tier_is_rejected",
+      "{" SITE ", 'store': {'raw_retention': '40d'}}",
+      { "floe.json:1:58: store.raw_retention: longer than store.minute_retention: raw samples are "
+        "kept at most as long as the minute rollups" } },
+    { "minute_retention_longer_than_retention_is_rejected",
+      "{" SITE ", 'store': {'retention': '7d', 'minute_retention': '30d'}}",
+      { "floe.json:1:80: store.minute_retention: longer than store.retention: minute rollups are "
+        "kept at most as long as anything" } },
     { "missing_secret_file_is_reported_with_its_path",
       "{" SITE ", " TOKENS("{'name': 'noc', 'role': 'read', 'token_file': 'missing.token'}") "}",
       { "floe.json:1:97: http.tokens[0].token_file: @DIR@/missing.token: No such file or directory" } },
@@ -623,6 +631,9 @@ static void full_config_fills_every_field(void **state)
     assert_string_equal(cfg->site.ingress, "192.0.2.10");
     assert_string_equal(cfg->store.path, "/tmp/floe.db");
     assert_int_equal(cfg->store.retention_ms, 7 * 86400000LL);
+    /* Tiers left at their defaults fit into a shorter retention. */
+    assert_int_equal(cfg->store.minute_retention_ms, 7 * 86400000LL);
+    assert_int_equal(cfg->store.raw_retention_ms, 48 * 3600000LL);
 
     assert_string_equal(cfg->http.listen, "0.0.0.0:8470");
     snprintf(path, sizeof path, "%s/tls.crt", f->dir);
@@ -794,7 +805,9 @@ static void minimal_config_gets_the_documented_defaults(void **state)
     assert_string_equal(cfg->site.timezone, "UTC");
     assert_null(cfg->site.ingress);
     assert_string_equal(cfg->store.path, CFG_DEFAULT_STORE_PATH);
-    assert_int_equal(cfg->store.retention_ms, 30 * 86400000LL);
+    assert_int_equal(cfg->store.retention_ms, 365 * 86400000LL);
+    assert_int_equal(cfg->store.minute_retention_ms, 30 * 86400000LL);
+    assert_int_equal(cfg->store.raw_retention_ms, 48 * 3600000LL);
     assert_string_equal(cfg->http.listen, CFG_DEFAULT_LISTEN);
     assert_null(cfg->http.tls_cert_file);
     assert_null(cfg->http.tls_key_file);

@@ -95,7 +95,7 @@ static void first_samples_are_committed_at_once_then_every_interval(void **state
     assert_int_equal(recorder_batcher_cycle(f->b, START), RECORDER_FIRST_CHECK_MS);
     assert_int_equal(recorder_batcher_cycle(f->b, START + 100), RECORDER_FIRST_CHECK_MS);
     assert_int_equal(f->log.writes, 0);
-    /* The first poll answers: committed on the next look, not 10 s on. */
+    /* The first poll answers: committed on the next look, not an interval on. */
     queue_samples(f->metrics, 3, T0);
     assert_int_equal(recorder_batcher_cycle(f->b, START + 200), RECORDER_FIRST_CHECK_MS);
     assert_int_equal(f->log.writes, 1);
@@ -111,13 +111,15 @@ static void first_samples_are_committed_at_once_then_every_interval(void **state
     /* From then on one commit per interval, however much is queued. */
     queue_samples(f->metrics, 4, T0 + 1000);
     assert_int_equal(recorder_batcher_cycle(f->b, START + 1200), RECORDER_FLUSH_EVERY_MS - 1000);
-    assert_int_equal(recorder_batcher_cycle(f->b, START + 10199), 1);
+    assert_int_equal(recorder_batcher_cycle(f->b, START + 200 + RECORDER_FLUSH_EVERY_MS - 1), 1);
     assert_int_equal(f->log.writes, 2);
-    assert_int_equal(recorder_batcher_cycle(f->b, START + 10200), RECORDER_FLUSH_EVERY_MS);
+    assert_int_equal(recorder_batcher_cycle(f->b, START + 200 + RECORDER_FLUSH_EVERY_MS),
+                     RECORDER_FLUSH_EVERY_MS);
     assert_int_equal(f->log.writes, 3);
     assert_int_equal(f->log.sizes[2], 4);
     /* An interval with nothing queued writes nothing and keeps the rhythm. */
-    assert_int_equal(recorder_batcher_cycle(f->b, START + 20200), RECORDER_FLUSH_EVERY_MS);
+    assert_int_equal(recorder_batcher_cycle(f->b, START + 200 + 2 * RECORDER_FLUSH_EVERY_MS),
+                     RECORDER_FLUSH_EVERY_MS);
     assert_int_equal(f->log.writes, 3);
     assert_int_equal(f->log.stored, 9);
 }
@@ -224,12 +226,12 @@ static int store_teardown(void **state)
 
 /* An agent in a crash loop (systemd restarts it 5 s after each crash)
  * must still keep history: the first samples of a run reach the database
- * within a second, not after the first 10 s commit interval. */
+ * within a second, not after the first commit interval. */
 static void first_samples_reach_the_store_within_a_second(void **state)
 {
     struct store_fixture *f = *state;
     char err[256] = "";
-    struct recorder *r = recorder_start(f->metrics, f->store, 0, err, sizeof err);
+    struct recorder *r = recorder_start(f->metrics, f->store, &(struct recorder_retention){0}, err, sizeof err);
     if (!r)
         fail_msg("recorder_start: %s", err);
     /* The first poll answers a little after start, when the recorder has
@@ -247,10 +249,10 @@ static void stop_writes_what_is_queued(void **state)
 {
     struct store_fixture *f = *state;
     char err[256] = "";
-    struct recorder *r = recorder_start(f->metrics, f->store, 0, err, sizeof err);
+    struct recorder *r = recorder_start(f->metrics, f->store, &(struct recorder_retention){0}, err, sizeof err);
     if (!r)
         fail_msg("recorder_start: %s", err);
-    /* Let the first commit happen, so the next is 10 s away. */
+    /* Let the first commit happen, so the next is an interval away. */
     queue_samples(f->metrics, 1, T0);
     int64_t deadline = util_mono_ms() + 1000;
     while (store_sample_count(f->store) < 1 && util_mono_ms() < deadline)
@@ -288,7 +290,8 @@ static void retention_removes_old_samples_and_ended_reservations(void **state)
     assert_int_equal(store_resv_release(f->store, ids[1], NULL, "a", T0 + 2 * day, NULL, err, sizeof err), 0);
     assert_int_equal(store_resv_confirm(f->store, ids[2], T0 + 1000, err, sizeof err), 0);
 
-    recorder_apply_retention(f->store, day, T0 + 2 * day + 1);
+    recorder_apply_retention(f->store, &(struct recorder_retention){day, day, day},
+                             T0 + 2 * day + 1);
     assert_int_equal(store_sample_count(f->store), 1);
     struct store_resv r;
     assert_int_equal(store_resv_get(f->store, ids[0], &r, err, sizeof err), STORE_NOT_FOUND);

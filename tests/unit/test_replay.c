@@ -21,6 +21,7 @@
 #include "config/config.h"
 #include "policies/replay.h"
 #include "policies/replay_trace.h"
+#include "store/store.h"
 
 #define SEC 1000LL
 #define MIN (60 * SEC)
@@ -477,6 +478,56 @@ static void db_samples_load_with_read_errors_and_bounds(void **unused)
     replay_trace_free(t);
 }
 
+/* A file the agent's store wrote and aged: hour 0 in the hour tier, hour 1
+ * in the minute tier, hour 2 raw (value = the minute's index, one sample
+ * every 10 s, one failed read). Replay reads each tier: one sample per
+ * rollup row (its mean at its start), raw samples and the read error. */
+static void db_of_the_agent_is_read_across_its_history_tiers(void **unused)
+{
+    (void)unused;
+    char dir[] = "/tmp/floe-test-replay-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[64], err[512] = "";
+    snprintf(path, sizeof path, "%s/floe.db", dir);
+    struct store *s = NULL;
+    if (store_open(&s, path, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    for (int m = 0; m < 180; m++) {
+        struct metric_sample in[6];
+        for (int k = 0; k < 6; k++) {
+            in[k] = (struct metric_sample){.ts_ms = T0 + m * MIN + k * 10 * SEC, .value = m,
+                                           .ok = m != 150 || k != 3};
+            snprintf(in[k].name, sizeof in[k].name, "it.load_kw");
+        }
+        assert_int_equal(store_write_samples(s, in, 6, err, sizeof err), 0);
+    }
+    struct store_retention r = {T0 + 120 * MIN, T0 + 60 * MIN, INT64_MIN};
+    if (store_compact(s, STORE_COMPACT_GRACE_MS, NULL, err, sizeof err) != 0 ||
+        store_apply_retention(s, &r, NULL, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    store_close(s);
+
+    struct replay_trace *t = replay_trace_new();
+    if (replay_read_db(t, path, T0, T0 + 180 * MIN, err, sizeof err) < 0)
+        fail_msg("%s", err);
+    struct pol_window w = window(t, "it.load_kw", T0, T0 + 60 * MIN - 1);
+    assert_int_equal(w.n, 1);
+    assert_true(w.sum == 29.5 && w.first_ms == T0);
+    w = window(t, "it.load_kw", T0 + 60 * MIN, T0 + 120 * MIN - 1);
+    assert_int_equal(w.n, 60);
+    assert_true(w.first == 60 && w.last == 119 && w.last_ms == T0 + 119 * MIN);
+    w = window(t, "it.load_kw", T0 + 120 * MIN, T0 + 180 * MIN);
+    assert_int_equal(w.n, 359);
+    double v;
+    assert_int_equal(value_at(t, "it.load_kw", T0 + 150 * MIN + 30 * SEC, &v), 0); /* error */
+    assert_int_equal(value_at(t, "it.load_kw", T0 + 150 * MIN + 40 * SEC, &v), 1);
+    assert_true(v == 150);
+    replay_trace_free(t);
+    char cmd[96];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* ---- whole runs ------------------------------------------------------------------- */
 
 struct run_result {
@@ -660,6 +711,7 @@ int main(void)
         cmocka_unit_test(history_windows_match_a_brute_force_scan),
         cmocka_unit_test(median_spacing_ignores_gaps),
         cmocka_unit_test(db_samples_load_with_read_errors_and_bounds),
+        cmocka_unit_test(db_of_the_agent_is_read_across_its_history_tiers),
         cmocka_unit_test(run_numbers_decisions_and_recomputes_derived_metrics),
         cmocka_unit_test(run_takes_staleness_from_device_then_option_then_spacing),
         cmocka_unit_test(run_range_and_tick_follow_the_options),

@@ -185,6 +185,16 @@ static size_t count_points(struct store *s, const char *metric, int64_t since, i
     return n;
 }
 
+/* Compacts every minute, closed or not (a grace of minus one minute). */
+static void compact_all(struct store *s)
+{
+    char err[512] = "";
+    int rc = store_compact(s, -STORE_MINUTE_MS, NULL, err, sizeof err);
+    if (rc != 0)
+        print_error("store_compact: %s\n", err);
+    assert_int_equal(rc, 0);
+}
+
 static void assert_contains(const char *haystack, const char *needle)
 {
     if (!strstr(haystack, needle))
@@ -226,8 +236,8 @@ static void reopen_keeps_samples_and_does_not_migrate_again(void **state)
     const struct point want[] = {{1000, 410.5}, {2000, 412}};
     expect_points(s, "it.load_kw", 0, 10000, 0, 100, want, ARRAY_LEN(want));
     store_close(s);
-    /* Migration 1 would add a second sample_count row (or fail) if re-run. */
-    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM meta"), 1);
+    /* Migrations 1 and 8 would add rows (or fail) if re-run. */
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM meta"), 4);
 }
 
 static void newer_schema_version_is_refused_and_left_alone(void **state)
@@ -380,7 +390,8 @@ static void failed_reads_are_stored_as_null_and_never_returned(void **state)
     expect_points(s, "ups.battery_pct", 0, 4999, 0, 100, NULL, 0);
     expect_points(s, "ups.battery_pct", 0, 4999, 1000, 100, NULL, 0);
     store_close(s);
-    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sample WHERE value IS NULL"), 2);
+    /* Kept as failed reads (store_history_read shows them: test_replay). */
+    assert_int_equal(raw_int(f->path, "SELECT sum(n) FROM sample_log"), 3);
 }
 
 /* Data for the downsampling table; bucket means are exact in binary. */
@@ -481,11 +492,16 @@ static void duplicate_timestamp_keeps_the_last_value(void **state)
     write_ok(s, first, ARRAY_LEN(first));
     struct metric_sample second[] = {good("d", 2000, 22), failed("d", 3000)};
     write_ok(s, second, ARRAY_LEN(second));
-    assert_int_equal(store_sample_count(s), 3);
+    /* Both writes are in the log until compaction merges them. */
+    assert_int_equal(store_sample_count(s), 6);
     const struct point want[] = {{1000, 11}, {2000, 22}};
     expect_points(s, "d", 0, 5000, 0, 100, want, ARRAY_LEN(want));
+    compact_all(s);
+    assert_int_equal(store_sample_count(s), 3);
+    expect_points(s, "d", 0, 5000, 0, 100, want, ARRAY_LEN(want));
     store_close(s);
-    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sample"), 3);
+    assert_int_equal(raw_int(f->path, "SELECT sum(n) FROM raw_chunk"), 3);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sample_log"), 0);
 }
 
 static void empty_batch_writes_nothing(void **state)
@@ -500,49 +516,49 @@ static void empty_batch_writes_nothing(void **state)
 
 /* ---- retention ---------------------------------------------------------- */
 
-static void retention_deletes_exactly_the_samples_older_than_cutoff(void **state)
+static void retention_deletes_exactly_the_raw_minutes_older_than_cutoff(void **state)
 {
     struct fixture *f = *state;
     struct store *s = open_ok(f->path);
-    /* "big" has 20000 old samples, exactly two deletion chunks, to cover
-     * the loop ending on an empty chunk; "mid" has one more than a chunk. */
-    size_t nbig = 25000, nmid = 10001;
-    struct metric_sample *in = calloc(nbig + nmid, sizeof *in);
+    /* "big": one sample a second for 30 minutes; "few": three samples. */
+    enum { NBIG = 1800 };
+    struct metric_sample *in = calloc(NBIG, sizeof *in);
     assert_non_null(in);
-    for (size_t i = 0; i < nbig; i++)
-        in[i] = good("big", (int64_t)i, (double)i);
-    for (size_t i = 0; i < nmid; i++)
-        in[nbig + i] = i % 2 ? failed("mid", 1 + (int64_t)i) : good("mid", 1 + (int64_t)i, 1);
-    write_ok(s, in, nbig + nmid);
+    for (size_t i = 0; i < NBIG; i++)
+        in[i] = i % 7 ? good("big", (int64_t)i * 1000, (double)i) : failed("big", (int64_t)i * 1000);
+    write_ok(s, in, NBIG);
     free(in);
-    struct metric_sample few[] = {good("few", 100, 1), good("few", 20000, 2), good("few", 30000, 3),
-                                  good("new", 40000, 4)};
+    struct metric_sample few[] = {good("few", 100, 1), good("few", 1200000, 2),
+                                  good("few", 1500000, 3)};
     write_ok(s, few, ARRAY_LEN(few));
-    int64_t total = (int64_t)(nbig + nmid + ARRAY_LEN(few));
+    compact_all(s);
+    int64_t total = NBIG + (int64_t)ARRAY_LEN(few);
     assert_int_equal(store_sample_count(s), total);
 
+    /* 20 minutes of raw samples go; the cutoff is rounded down to whole minutes. */
     int64_t deleted = -1;
     char err[512] = "";
-    int rc = store_apply_retention(s, 20000, &deleted, err, sizeof err);
+    struct store_retention r = {1200000 + 59999, INT64_MIN, INT64_MIN};
+    int rc = store_apply_retention(s, &r, &deleted, err, sizeof err);
     if (rc != 0)
         print_error("retention: %s\n", err);
     assert_int_equal(rc, 0);
-    assert_int_equal(deleted, 20000 + 10001 + 1);
+    assert_int_equal(deleted, 1200 + 1);
     assert_int_equal(store_sample_count(s), total - deleted);
-
-    assert_int_equal(count_points(s, "big", INT64_MIN, INT64_MAX), 5000);
-    assert_int_equal(count_points(s, "big", INT64_MIN, 19999), 0);
-    assert_int_equal(count_points(s, "mid", INT64_MIN, INT64_MAX), 0);
-    const struct point few_left[] = {{20000, 2}, {30000, 3}}; /* cutoff itself is kept */
+    /* The raw tier now starts at minute 20; before it, minute rollups. */
+    assert_int_equal(count_points(s, "big", 1200000, INT64_MAX), 600 - 600 / 7 - 1);
+    assert_int_equal(count_points(s, "big", INT64_MIN, 1199999), 20);
+    const struct point few_left[] = {{0, 1}, {1200000, 2}, {1500000, 3}};
     expect_points(s, "few", INT64_MIN, INT64_MAX, 0, 100, few_left, ARRAY_LEN(few_left));
-    const struct point new_left[] = {{40000, 4}};
-    expect_points(s, "new", INT64_MIN, INT64_MAX, 0, 100, new_left, ARRAY_LEN(new_left));
 
-    assert_int_equal(store_apply_retention(s, 20000, &deleted, err, sizeof err), 0);
+    /* Again: nothing more to delete; INT64_MIN everywhere: nothing at all. */
+    assert_int_equal(store_apply_retention(s, &r, &deleted, err, sizeof err), 0);
     assert_int_equal(deleted, 0);
-    assert_int_equal(store_apply_retention(s, 20000, NULL, err, sizeof err), 0);
+    struct store_retention none = {INT64_MIN, INT64_MIN, INT64_MIN};
+    assert_int_equal(store_apply_retention(s, &none, NULL, err, sizeof err), 0);
     store_close(s);
-    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sample"), total - 20000 - 10001 - 1);
+    assert_int_equal(raw_int(f->path, "SELECT sum(n) FROM raw_chunk"), total - 1201);
+    assert_int_equal(raw_int(f->path, "SELECT min(bucket) FROM raw_chunk"), 1200000);
 }
 
 /* ---- metric ids --------------------------------------------------------- */
@@ -608,7 +624,7 @@ static void failed_batch_leaves_nothing_and_forgets_its_new_metric_ids(void **st
     struct metric_sample before[] = {good("old", 0, 1)};
     write_ok(s, before, 1);
     /* Make the sample at ts 666 fail from outside, after the store is open. */
-    raw_exec(f->path, "CREATE TRIGGER boom BEFORE INSERT ON sample WHEN NEW.ts_ms = 666"
+    raw_exec(f->path, "CREATE TRIGGER boom BEFORE INSERT ON sample_log WHEN NEW.t_max = 666"
                       " BEGIN SELECT RAISE(ABORT, 'boom'); END");
     struct metric_sample bad[] = {good("old", 1, 2), good("x.new", 5, 5), good("x.new", 666, 6)};
     char err[512] = "";
@@ -834,7 +850,8 @@ static void committed_batches_survive_kill_9_of_the_writer(void **state)
         expected_total += next + (int64_t)partial;
         assert_int_equal(store_sample_count(s), expected_total);
         store_close(s);
-        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sample"), expected_total);
+        assert_int_equal(raw_int(f->path, "SELECT coalesce(sum(n), 0) FROM sample_log"),
+                         expected_total);
     }
 }
 
@@ -851,7 +868,7 @@ int main(void)
         T(step_query_gives_bucket_means_at_bucket_starts),
         T(duplicate_timestamp_keeps_the_last_value),
         T(empty_batch_writes_nothing),
-        T(retention_deletes_exactly_the_samples_older_than_cutoff),
+        T(retention_deletes_exactly_the_raw_minutes_older_than_cutoff),
         T(metric_ids_stay_stable_across_reopen),
         T(many_metrics_each_keep_their_own_samples),
         T(failed_batch_leaves_nothing_and_forgets_its_new_metric_ids),

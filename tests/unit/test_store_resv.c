@@ -441,6 +441,10 @@ static void database_of_schema_2_gains_the_table_and_keeps_its_records(void **st
     assert_int_equal(sqlite3_exec(db, "DROP TABLE reservation; DROP TABLE hold; DROP TABLE migration_event;"
                                   " DROP TABLE migration; DROP TABLE migration_rate;"
                                   " DROP TABLE import_event; DROP TABLE import;"
+                                  " DROP TABLE sample_log; DROP TABLE raw_chunk;"
+                                  " DROP TABLE rollup_minute; DROP TABLE rollup_hour;"
+                                  " DELETE FROM meta WHERE key IN"
+                                  "  ('hour_next', 'raw_from', 'minute_from');"
                                   " PRAGMA user_version = 2;", NULL,
                                   NULL, NULL),
                      SQLITE_OK);
