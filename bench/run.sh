@@ -51,7 +51,16 @@ START=$(date +%s)
 harness_fail() { echo "make bench: harness failed: $*" >&2; exit 1; }
 say() { echo "bench: $*" >&2; }
 wants() { case " $ONLY " in *" $1 "*) return 0 ;; esac; return 1; }
-fail_row() { $MEASURE fail "$RES" label="$1" why="$2"; say "$1: not measured: $2"; }
+# A scenario that cannot run writes each of its rows, in SCEN_ROWS
+# ("LABEL<tab>GOAL" each), as not measured, saying why.
+SCEN_ROWS=()
+fail_rows() {
+    local r
+    for r in "${SCEN_ROWS[@]}"; do
+        $MEASURE fail "$RES" label="${r%%$'\t'*}" goal="${r#*$'\t'}" why="$1"
+        say "${r%%$'\t'*}: not measured: $1"
+    done
+}
 now() { date +%s.%N; }
 
 [ -x "$PY" ] || harness_fail "/usr/bin/python3 is missing (make deps)"
@@ -135,20 +144,23 @@ cpu_side_by_side() {
     local id=$1 label=$2 scen=$3 args=$4 rss_label=${5:-} d=$TMP/$1 http
     http=$(free_port)
     # shellcheck disable=SC2086
-    $GEN "$scen" "$d" $args http="$http" || { fail_row "$label" "bench/gen.py failed"; return; }
+    $GEN "$scen" "$d" $args http="$http" || { fail_rows "bench/gen.py failed"; return; }
     FLOE_PID=""; PEER_PID=""
-    if ! start_floe "$d" "$http"; then fail_row "$label" "$WHY"; stop_all "$FLOE_PID"; return; fi
-    if ! start_collectd "$d"; then
-        fail_row "$label" "$WHY"; stop_all "$FLOE_PID" "$PEER_PID"; return
-    fi
+    if ! start_floe "$d" "$http"; then fail_rows "$WHY"; stop_all "$FLOE_PID"; return; fi
+    # Without collectd, floe's figures alone, and the row says why.
     local extra=()
+    if ! start_collectd "$d"; then
+        say "$label: collectd not run: $WHY"
+        stop_all "$PEER_PID"; PEER_PID=""
+        extra+=(peer_missing="$WHY")
+    fi
     if [ -n "$rss_label" ]; then
         local pc
         pc=$(page_cache "$d/floe.db" "$FLOE_PID")
-        extra=(rss_at="60,$RSS_S" rss_label="$rss_label" cache_kib="${pc%% *}" cache_note="${pc#* }")
+        extra+=(rss_at="60,$RSS_S" rss_label="$rss_label" cache_kib="${pc%% *}" cache_note="${pc#* }")
     fi
     $MEASURE cpu "$RES" label="$label" map="$d/map.json" floe_pid="$FLOE_PID" \
-        floe_url="http://127.0.0.1:$http" peer_pid="$PEER_PID" peer_sock="$d/collectd.sock" \
+        floe_url="http://127.0.0.1:$http" peer_pid="${PEER_PID:-$FLOE_PID}" peer_sock="$d/collectd.sock" \
         warmup="$WARMUP" windows="$WINDOWS" window_s="$WINDOW_S" "${extra[@]}"
     stop_all "$FLOE_PID" "$PEER_PID"
 }
@@ -157,40 +169,46 @@ run_mb() { # ID DEVICES [RSS]
     local dev=$2 label
     if [ "$dev" = 1 ]; then label="Modbus CPU per 1,000 points, 1 device × 100 float32 at 1 s"
     else label="Modbus CPU per 1,000 points, $dev devices × 100 points (1,000 points/s)"; fi
-    start_sim || { fail_row "$label" "$WHY"; return; }
-    cpu_side_by_side "$1" "$label" modbus "devices=$dev points=100 interval=1 port=$SIM_MB" ${3:+"RSS at 1,000 points (60 s, ${RSS_S} s)"}
+    local rss_label=${3:+"RSS at 1,000 points (60 s, ${RSS_S} s)"}
+    SCEN_ROWS=("$label"$'\t'"≤ 0.33")
+    [ -n "$rss_label" ] && SCEN_ROWS+=("$rss_label"$'\t'"≤ 2 × peer + page cache; flat")
+    start_sim || { fail_rows "$WHY"; return; }
+    cpu_side_by_side "$1" "$label" modbus "devices=$dev points=100 interval=1 port=$SIM_MB" "$rss_label"
 }
 
 run_snmp() { # ID SCALARS ROWS LABEL
     local id=$1 label=$4 d=$TMP/$1-agent port
-    command -v snmpd >/dev/null || { fail_row "$label" "snmpd is not installed (make deps)"; return; }
+    SCEN_ROWS=("$label"$'\t'"≤ 0.33")
+    command -v snmpd >/dev/null || { fail_rows "snmpd is not installed (make deps)"; return; }
     port=$(free_port udp)
     mkdir -p "$d/state"
     $GEN snmp "$d" scalars="$2" rows="$3" interval=1 port="$port" http=1 ||
-        { fail_row "$label" "bench/gen.py failed"; return; }
+        { fail_rows "bench/gen.py failed"; return; }
     SNMP_PERSISTENT_DIR="$d/state" bg snmpd -f -Lo -C -c "$d/snmpd.conf" -I -smux -M /dev/null -m "" \
         >"$d/snmpd.log" 2>&1
     local snmpd_pid=$BG_PID
     sleep 0.5
-    kill -0 "$snmpd_pid" 2>/dev/null || { fail_row "$label" "snmpd did not start: $(tail -2 "$d/snmpd.log")"; return; }
+    kill -0 "$snmpd_pid" 2>/dev/null || { fail_rows "snmpd did not start: $(tail -2 "$d/snmpd.log")"; return; }
     cpu_side_by_side "$id" "$label" snmp "scalars=$2 rows=$3 interval=1 port=$port"
     stop_all "$snmpd_pid"
 }
 
 run_idle() {
     local label="Idle, 1 device × 100 points at 10 s, 1 policy" d=$TMP/idle http
-    start_sim || { fail_row "$label" "$WHY"; return; }
+    SCEN_ROWS=("$label: wake-ups/s"$'\t'"≤ 5" "$label: CPU ms/s"$'\t'"≤ 0.2")
+    start_sim || { fail_rows "$WHY"; return; }
     http=$(free_port)
     $GEN modbus "$d" devices=1 points=100 interval=10 port="$SIM_MB" http="$http" policy=1 ||
-        { fail_row "$label" "bench/gen.py failed"; return; }
+        { fail_rows "bench/gen.py failed"; return; }
     FLOE_PID=""; PEER_PID=""
-    if ! start_floe "$d" "$http"; then fail_row "$label" "$WHY"; stop_all "$FLOE_PID"; return; fi
+    if ! start_floe "$d" "$http"; then fail_rows "$WHY"; stop_all "$FLOE_PID"; return; fi
     local peer=()
     if start_collectd "$d"; then
         peer=(peer_pid="$PEER_PID" peer_sock="$d/collectd.sock" peer_values=100)
     else
         say "idle: collectd not run: $WHY"
-        peer=(peer_pid="$FLOE_PID")
+        stop_all "$PEER_PID"; PEER_PID=""
+        peer=(peer_pid="$FLOE_PID" peer_missing="$WHY")
     fi
     # Nothing touches either process while it is measured: no scrape.
     $MEASURE idle "$RES" label="$label" floe_pid="$FLOE_PID" "${peer[@]}" interval=10 \
@@ -202,13 +220,15 @@ run_http() {
     local d=$TMP/http http
     local eps=(/v1/telemetry /v1/status /metrics)
     local lab="polling on time during the HTTP load (3 devices × 100 points at 1 s)"
-    start_sim || { fail_row "$lab" "$WHY"; return; }
-    command -v wrk >/dev/null || { fail_row "$lab" "wrk is not installed (make deps-bench)"; return; }
+    SCEN_ROWS=("$lab"$'\t'"≥ 95 % of due polls")
+    for ep in "${eps[@]}"; do SCEN_ROWS+=("GET $ep (wrk -t2 -c50, ${HTTP_S} s)"$'\t'"≥ 0.5, p99 < 10 ms"); done
+    start_sim || { fail_rows "$WHY"; return; }
+    command -v wrk >/dev/null || { fail_rows "wrk is not installed (make deps-bench)"; return; }
     http=$(free_port)
     $GEN modbus "$d" devices=3 points=100 interval=1 port="$SIM_MB" http="$http" ||
-        { fail_row "$lab" "bench/gen.py failed"; return; }
+        { fail_rows "bench/gen.py failed"; return; }
     FLOE_PID=""
-    if ! start_floe "$d" "$http"; then fail_row "$lab" "$WHY"; stop_all "$FLOE_PID"; return; fi
+    if ! start_floe "$d" "$http"; then fail_rows "$WHY"; stop_all "$FLOE_PID"; return; fi
     local base="http://127.0.0.1:$http" i
     # Every metric read once before the load.
     for ((i = 0; i < 100; i++)); do
@@ -257,25 +277,26 @@ run_http() {
         wait_http "http://127.0.0.1:$nginx_port/metrics" 10 ||
             ngx_why="nginx did not start: $(tail -2 "$d/ngx/error.log" 2>/dev/null | tr '\n' ' ')"
     fi
+    local pm=()
+    [ -n "$ngx_why" ] && pm=(peer_missing="$ngx_why")
     for ep in "${eps[@]}"; do
         name=${ep##*/}
-        if [ -z "$ngx_why" ]; then
+        [ -z "$ngx_why" ] &&
             wrk -t2 -c50 -d"${HTTP_S}s" --latency "http://127.0.0.1:$nginx_port$ep" >"$d/wrk-nginx-$name.txt" 2>&1
-        else
-            echo "$ngx_why" >"$d/wrk-nginx-$name.txt"
-        fi
         $MEASURE http "$RES" label="GET $ep (wrk -t2 -c50, ${HTTP_S} s)" floe_out="$d/wrk-floe-$name.txt" \
-            peer_out="$d/wrk-nginx-$name.txt" bytes="$(stat -c %s "$d/www$ep")" ctype="$(cat "$d/ctype-$name")"
+            peer_out="$d/wrk-nginx-$name.txt" "${pm[@]}" \
+            bytes="$(stat -c %s "$d/www$ep")" ctype="$(cat "$d/ctype-$name")"
     done
     stop_all "$ngx_pid"
 }
 
 run_store() {
     local label="Store: bytes written per sample at 1,000 points/s (bench/store_write)"
+    SCEN_ROWS=("$label"$'\t'"≤ 200")
     mkdir -p "$TMP/store"
     # 600 batches of 1,000 samples of 1,000 metrics: 10 minutes of 1,000 points at 1 s.
     if ! timeout 300 "$BUILD/store_write" "$TMP/store" 600 1000 >"$TMP/store/out" 2>&1; then
-        fail_row "$label" "store_write failed: $(tail -2 "$TMP/store/out" | tr '\n' ' ')"; return
+        fail_rows "store_write failed: $(tail -2 "$TMP/store/out" | tr '\n' ' ')"; return
     fi
     $MEASURE store "$RES" label="$label" out="$TMP/store/out" \
         note="600 batches of 1,000 samples of 1,000 metrics (10 min at 1 s), database on $(df --output=fstype "$TMP" | tail -1) in $(dirname "$TMP")"
@@ -284,12 +305,13 @@ run_store() {
 run_latency() {
     local interval=1 for_s=2 d=$TMP/latency http
     local label="Decision latency, value change to decision (interval 1 s, for 2 s, policy_tick ${POLICY_TICK:-default})"
-    start_sim || { fail_row "$label" "$WHY"; return; }
+    SCEN_ROWS=("$label"$'\t'"≤ 3,100 ms")
+    start_sim || { fail_rows "$WHY"; return; }
     http=$(free_port)
     $GEN latency "$d" interval=$interval for=$for_s port="$SIM_MB" http="$http" ${POLICY_TICK:+tick=$POLICY_TICK} ||
-        { fail_row "$label" "bench/gen.py failed"; return; }
+        { fail_rows "bench/gen.py failed"; return; }
     FLOE_PID=""
-    if ! start_floe "$d" "$http"; then fail_row "$label" "$WHY"; stop_all "$FLOE_PID"; return; fi
+    if ! start_floe "$d" "$http"; then fail_rows "$WHY"; stop_all "$FLOE_PID"; return; fi
     $MEASURE latency "$RES" label="$label" floe_url="http://127.0.0.1:$http" \
         sim_url="http://127.0.0.1:$SIM_HTTP" policy=bench-trip value=chiller1.capacity_kw normal=200 \
         interval=$interval for=$for_s changes="$LAT_CHANGES" budget_s=150
@@ -311,6 +333,9 @@ stop_all "$SIM_PID"
 
 [ -s "$RES" ] || harness_fail "no scenario wrote a row (BENCH_ONLY='$ONLY')"
 echo
-echo "floe $(git describe --always --dirty 2>/dev/null) vs collectd $(collectd -h 2>/dev/null | grep -oE 'collectd [0-9]+(\.[0-9]+)+' | head -1 | cut -d' ' -f2), nginx $(nginx -v 2>&1 | grep -oE '[0-9.]+$'); $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); $(($(date +%s) - START)) s"
+cd_v=$(collectd -h 2>/dev/null | grep -oE 'collectd [0-9]+(\.[0-9]+)+' | head -1 | cut -d' ' -f2)
+ngx_v=$(nginx -v 2>&1 | grep -oE '[0-9]+\.[0-9.]+$')
+echo "floe $(git describe --always --dirty 2>/dev/null) vs collectd ${cd_v:-(not installed)}, nginx ${ngx_v:-(not installed)};" \
+    "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); $(($(date +%s) - START)) s"
 echo
 $MEASURE table "$RES"
