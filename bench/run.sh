@@ -1,10 +1,10 @@
 #!/bin/bash
 # make bench: floe against collectd and nginx on this machine, side by side,
 # same device map and interval, and one table of figures, ratios and goals
-# (issue 11). About 8 minutes on 2 cores; not part of `make check`.
+# (issue 11). About 9 minutes on 2 cores; not part of `make check`.
 #
-#   bench/run.sh [BUILD]          (default build; `make bench` installs the
-#                                  packages and builds first)
+#   bench/run.sh [BUILD]          (default build; builds what it runs; `make bench`
+#                                  installs the packages first)
 #
 # Every server runs on a free port of 127.0.0.1; every process started is
 # stopped and the temporary folder removed on exit (tests/integration/lib/
