@@ -219,7 +219,13 @@ def cmd_cpu(results, a):
         after.append((fa, pb))
     why = a.get("peer_missing") or collectd_fresh(sock, dmap["points_per_poll"],
                                                   2 * dmap["interval_s"] + 1.5)
-    label = a["label"]
+    cpu_row(results, a["label"], dmap, url, why, before, after, polls, nwin, win_s, per_s)
+    if rss and a.get("rss_label"):
+        rss_row(results, a, rss, why)
+
+
+def cpu_row(results, label, dmap, url, why, before, after, polls, nwin, win_s, per_s):
+    """The CPU row of cmd_cpu, from its samples."""
     good = sum(1 for m in json.loads(http_get(url.rstrip("/") + "/v1/telemetry"))["metrics"]
                if m["quality"] == "good")
     if good < dmap["points_per_poll"]:
@@ -262,8 +268,6 @@ def cmd_cpu(results, a):
                 ratio=r, goal=GOAL_CPU, met=r is not None and r <= 1 / 3 + 1e-9,
                 note="over %g s; windows of %g s: floe %s, collectd %s ms" %
                 (nwin * win_s, win_s, spread(fwin), spread(pwin)))
-    if rss and a.get("rss_label"):
-        rss_row(results, a, rss, why)
 
 
 def rss_row(results, a, rss, peer_why):
