@@ -5,6 +5,8 @@
 #                   sites up until Ctrl-C; DEMO_UNATTENDED=1 exits after the report (0: the
 #                   whole story happened); DEMO_DIR, DEMO_*_PORT: see etc/demo/run.sh
 #   make deps       install missing Debian packages (apt-get)
+#   make bench      install (deps, deps-bench), build, run bench/run.sh: floe against collectd
+#                   and nginx, one table of ratios and goals (about 8 min; not in `make check`)
 #   make install    binaries, example config, systemd unit, the floe user (PREFIX, DESTDIR,
 #                   FLOE_USER, FLOE_GROUP; see "install" below)
 #   make V=1        show full command lines;  CC=clang make  builds with clang
@@ -55,7 +57,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
 .PHONY: all unit check check-unit check-asan check-integration check-fuzz check-systemd \
-        deps demo install install-user clean format fuzz
+        deps deps-bench bench demo install install-user clean format fuzz
 
 all: $(BUILD)/floe $(BUILD)/floe-sim
 
@@ -158,6 +160,31 @@ deps:
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	else echo "all Debian packages present"; fi
+
+# The peers `make bench` measures floe against (bench/run.sh): collectd
+# (collectd-core has the modbus and snmp plugins; they link libmodbus5 and
+# libsnmp40, which it only suggests), nginx and wrk. On a machine that runs
+# systemd, the services these packages start when first installed are
+# stopped and disabled again: the bench runs its own on free loopback ports.
+BENCH_PACKAGES := collectd-core libmodbus5 libsnmp40 nginx wrk
+
+deps-bench:
+	@missing=""; for p in $(BENCH_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing || exit 1; \
+	  if [ -d /run/systemd/system ]; then for s in nginx collectd; do \
+	    case "$$missing " in *" $$s "*|*" $$s-core "*) systemctl disable --now $$s 2>/dev/null || true;; esac; \
+	  done; fi; \
+	else echo "all bench packages present"; fi
+
+# One after the other (apt-get takes a lock); bench/run.sh builds.
+bench:
+	$(MAKE) deps
+	$(MAKE) deps-bench
+	bench/run.sh $(BUILD)
 
 # ---- tests --------------------------------------------------------------
 check: deps
