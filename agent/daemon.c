@@ -71,15 +71,18 @@ static void holds_recorded(struct agent *a)
     migrator_wake(a->migrator);
 }
 
-/* The pollers' hook: a finished poll wakes the policy loop. */
-static void samples_changed(void *evaluator)
+/* The pollers' hook: a finished poll wakes the policy loop, and the
+ * recorder when it sleeps for want of samples. */
+static void samples_changed(void *agent)
 {
-    eval_samples_changed(evaluator);
+    struct agent *a = agent;
+    eval_samples_changed(a->evaluator);
+    recorder_samples_queued(a->recorder);
 }
 
 static struct poller_hook poller_hook(struct agent *a)
 {
-    return (struct poller_hook){ samples_changed, a->evaluator };
+    return (struct poller_hook){ samples_changed, a };
 }
 
 /* Waits for one of the signals in set until the monotonic time at (NEVER:
@@ -254,6 +257,7 @@ int daemon_run(const char *config_path)
                                                       cfg->store.minute_retention_ms,
                                                       cfg->store.retention_ms},
                          err, sizeof err);
+    a.recorder = rec;
     if (!rec) {
         log_err("not starting: %s", err);
         goto out;
@@ -369,6 +373,7 @@ out:
     peer_watch_stop(a.peers);
     inv_watch_stop(a.inventory);
     pollers_stop(a.pollers);
+    a.recorder = NULL; /* the pollers, its only wakers, have stopped */
     recorder_stop(rec);
     store_close(a.store);
     metrics_free(a.metrics);

@@ -33,6 +33,7 @@ struct poller_set;
 struct api_server;
 struct api_cache;
 struct evaluator;
+struct recorder;
 struct cap_cache;
 struct peer_watch;
 struct inv_watch;
@@ -55,6 +56,7 @@ struct agent {
     struct api_cache *api_cache;    /* owned by api_start/api_stop; the hot endpoints' last
                                        bodies (api/api_cache.h); NULL: rendered per request */
     struct evaluator *evaluator;    /* owned; NULL in tests without policies */
+    struct recorder *recorder;      /* the daemon's; NULL in tests without a store thread */
     struct cap_cache *capacity;     /* owned; compiled capacity expressions (core/capacity.h);
                                        NULL: compiled per call */
     struct peer_watch *peers;       /* owned; the peers' latest capacity for display;

@@ -39,6 +39,7 @@ struct recorder_batcher {
     bool written_once;          /* a write has been tried: the 10 s rhythm runs */
     int64_t first_ms;           /* monotonic, when the first samples were written */
     int64_t next_due_ms;        /* monotonic, once written_once */
+    bool idle;                  /* nothing queued: waiting for a poll's wake */
 };
 
 struct recorder_batcher *recorder_batcher_new(struct metrics *m, struct recorder_sink sink)
@@ -99,11 +100,12 @@ int recorder_batcher_flush(struct recorder_batcher *b)
 int64_t recorder_batcher_cycle(struct recorder_batcher *b, int64_t now_ms)
 {
     if (!b->written_once) {
-        /* Until the first samples come, look often: waiting out a whole
-         * interval would lose them to a crash within it. */
+        /* Until the first samples come, wait for them: a finished poll
+         * wakes the thread (recorder_samples_queued). */
         batcher_fill(b);
-        if (b->pending == 0)
-            return RECORDER_FIRST_CHECK_MS;
+        b->idle = b->pending == 0;
+        if (b->idle)
+            return RECORDER_IDLE_MS;
         b->written_once = true;
         b->first_ms = now_ms;
         b->next_due_ms = now_ms + RECORDER_FLUSH_EVERY_MS;
@@ -119,11 +121,32 @@ int64_t recorder_batcher_cycle(struct recorder_batcher *b, int64_t now_ms)
             recorder_batcher_flush(b);
         return RECORDER_FIRST_CHECK_MS;
     }
+    if (b->idle) {
+        /* Woken after a quiet spell: the samples that woke it are
+         * committed an interval on, with whatever joins them. */
+        batcher_fill(b);
+        if (b->pending == 0)
+            return RECORDER_IDLE_MS;
+        b->idle = false;
+        b->next_due_ms = now_ms + RECORDER_FLUSH_EVERY_MS;
+    }
     if (now_ms < b->next_due_ms)
         return b->next_due_ms - now_ms;
+    batcher_fill(b);
+    if (b->pending == 0 && !b->failing) {
+        /* Nothing came in a whole interval: sleep until a poll brings
+         * samples rather than look every interval. */
+        b->idle = true;
+        return RECORDER_IDLE_MS;
+    }
     recorder_batcher_flush(b);
     b->next_due_ms = now_ms + RECORDER_FLUSH_EVERY_MS;
     return RECORDER_FLUSH_EVERY_MS;
+}
+
+bool recorder_batcher_idle(const struct recorder_batcher *b)
+{
+    return b->idle;
 }
 
 /* ---- the threads ---- */
@@ -132,6 +155,11 @@ struct recorder {
     pthread_t thread;
     pthread_t retention_thread;
     atomic_int stop;
+    /* What the recorder thread sleeps on: set by recorder_stop and, while
+     * the batcher is idle, by recorder_samples_queued (util_stop_set wakes
+     * the sleeper); cleared before each cycle. */
+    atomic_int bell;
+    atomic_bool idle;           /* the batcher waits for samples */
     struct store *store;
     struct recorder_batcher *batcher;
     _Atomic int64_t retention_ms, raw_retention_ms, minute_retention_ms;
@@ -206,9 +234,14 @@ static void *recorder_main(void *arg)
 {
     struct recorder *r = arg;
     while (!r->stop) {
+        /* Cleared before the cycle looks at the queue: a wake that comes
+         * after the look and before the sleep makes the sleep return. */
+        atomic_store(&r->bell, 0);
         int64_t wait_ms = recorder_batcher_cycle(r->batcher, util_mono_ms());
+        atomic_store(&r->idle, recorder_batcher_idle(r->batcher));
         atomic_store(&r->heartbeat_ms, util_mono_ms());
-        util_sleep_ms(wait_ms, &r->stop);
+        if (!r->stop)
+            util_sleep_ms(wait_ms, &r->bell);
     }
     if (recorder_batcher_flush(r->batcher) != 0)
         log_err("store: %zu samples not written at stop", recorder_batcher_pending(r->batcher));
@@ -250,6 +283,7 @@ struct recorder *recorder_start(struct metrics *m, struct store *s,
     }
     if (pthread_create(&r->retention_thread, NULL, retention_main, r) != 0) {
         util_stop_set(&r->stop);
+        util_stop_set(&r->bell);
         pthread_join(r->thread, NULL);
         recorder_batcher_free(r->batcher);
         free(r);
@@ -266,6 +300,12 @@ void recorder_set_retention(struct recorder *r, const struct recorder_retention 
     atomic_store(&r->retention_ms, ret->all_ms);
 }
 
+void recorder_samples_queued(struct recorder *r)
+{
+    if (r && atomic_load(&r->idle))
+        util_stop_set(&r->bell);
+}
+
 int64_t recorder_heartbeat_ms(struct recorder *r)
 {
     return atomic_load(&r->heartbeat_ms);
@@ -276,6 +316,7 @@ void recorder_stop(struct recorder *r)
     if (!r)
         return;
     util_stop_set(&r->stop);
+    util_stop_set(&r->bell);
     pthread_join(r->thread, NULL);
     pthread_join(r->retention_thread, NULL);
     recorder_batcher_free(r->batcher);

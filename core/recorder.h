@@ -4,13 +4,16 @@
  * after each), and applies retention (once an hour, on a thread of its
  * own) to each history tier and to reservations that ended.
  *
- * When samples are committed: the first ones at once (the queue is looked
- * at every RECORDER_FIRST_CHECK_MS until they come), and whatever follows
+ * When samples are committed: the first ones at once (the thread sleeps
+ * until a finished poll wakes it, recorder_samples_queued), and whatever follows
  * them within RECORDER_FIRST_WINDOW_MS, at the same pace (a poll's
  * samples arrive one by one, and other devices answer a little later), so
  * an agent in a crash loop — systemd restarts it 5 s after each crash —
  * still keeps the first polls of every run; after that one transaction
- * every RECORDER_FLUSH_EVERY_MS. A failed write keeps its samples and retries
+ * every RECORDER_FLUSH_EVERY_MS while samples keep coming. An interval
+ * that brought none puts the thread back to sleep until a poll wakes it
+ * (at most RECORDER_IDLE_MS, so the watchdog still sees it cycle): an
+ * idle agent has no commit rhythm to keep. A failed write keeps its samples and retries
  * them, oldest first, at the next commit; none are dropped until the
  * metrics queue itself overflows. Stopping writes what is queued.
  *
@@ -21,6 +24,7 @@
 #ifndef FLOE_RECORDER_H
 #define FLOE_RECORDER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +34,9 @@
 #define RECORDER_FLUSH_EVERY_MS 2000
 #define RECORDER_FIRST_CHECK_MS 100
 #define RECORDER_FIRST_WINDOW_MS 1000
+/* Longest sleep with nothing queued; under the daemon's 60 s watchdog
+ * bound on the recorder's heartbeat. */
+#define RECORDER_IDLE_MS 30000
 /* Samples per transaction; a longer queue is written in several. */
 #define RECORDER_BATCH 4096
 
@@ -49,6 +56,10 @@ struct recorder *recorder_start(struct metrics *m, struct store *s,
                                 const struct recorder_retention *ret, char *err, size_t errlen);
 /* Changes retention (on reload). */
 void recorder_set_retention(struct recorder *r, const struct recorder_retention *ret);
+/* Samples were queued (a poll finished): wakes the thread if it sleeps
+ * for want of samples, else does nothing. Safe from any thread; NULL is a
+ * no-op. */
+void recorder_samples_queued(struct recorder *r);
 /* Monotonic time of the last completed cycle (for the watchdog). */
 int64_t recorder_heartbeat_ms(struct recorder *r);
 /* Flushes what is queued, stops the thread, frees. NULL is a no-op. */
@@ -80,6 +91,9 @@ struct recorder_batcher *recorder_batcher_new(struct metrics *m, struct recorder
  * is queued (in transactions of at most RECORDER_BATCH samples). Returns
  * how many ms from now_ms the next commit is due. */
 int64_t recorder_batcher_cycle(struct recorder_batcher *b, int64_t now_ms);
+/* True when the last cycle found nothing queued and waits for samples
+ * (its return was RECORDER_IDLE_MS). */
+bool recorder_batcher_idle(const struct recorder_batcher *b);
 /* Writes all that is queued, due or not (at stop). Returns 0, or -1 when
  * a write failed (its samples are kept). */
 int recorder_batcher_flush(struct recorder_batcher *b);

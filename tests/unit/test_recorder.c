@@ -91,13 +91,15 @@ static int batcher_teardown(void **state)
 static void first_samples_are_committed_at_once_then_every_interval(void **state)
 {
     struct batcher_fixture *f = *state;
-    /* Nothing queued yet: nothing written, look again soon. */
-    assert_int_equal(recorder_batcher_cycle(f->b, START), RECORDER_FIRST_CHECK_MS);
-    assert_int_equal(recorder_batcher_cycle(f->b, START + 100), RECORDER_FIRST_CHECK_MS);
+    /* Nothing queued yet: nothing written; sleep until a poll wakes it. */
+    assert_int_equal(recorder_batcher_cycle(f->b, START), RECORDER_IDLE_MS);
+    assert_true(recorder_batcher_idle(f->b));
+    assert_int_equal(recorder_batcher_cycle(f->b, START + 100), RECORDER_IDLE_MS);
     assert_int_equal(f->log.writes, 0);
     /* The first poll answers: committed on the next look, not an interval on. */
     queue_samples(f->metrics, 3, T0);
     assert_int_equal(recorder_batcher_cycle(f->b, START + 200), RECORDER_FIRST_CHECK_MS);
+    assert_false(recorder_batcher_idle(f->b));
     assert_int_equal(f->log.writes, 1);
     assert_int_equal(f->log.sizes[0], 3);
     /* What follows within the first second (the rest of that poll, other
@@ -117,11 +119,28 @@ static void first_samples_are_committed_at_once_then_every_interval(void **state
                      RECORDER_FLUSH_EVERY_MS);
     assert_int_equal(f->log.writes, 3);
     assert_int_equal(f->log.sizes[2], 4);
-    /* An interval with nothing queued writes nothing and keeps the rhythm. */
+    /* An interval with nothing queued writes nothing, and the thread
+     * sleeps until a poll wakes it instead of looking every interval. */
     assert_int_equal(recorder_batcher_cycle(f->b, START + 200 + 2 * RECORDER_FLUSH_EVERY_MS),
-                     RECORDER_FLUSH_EVERY_MS);
+                     RECORDER_IDLE_MS);
+    assert_true(recorder_batcher_idle(f->b));
     assert_int_equal(f->log.writes, 3);
     assert_int_equal(f->log.stored, 9);
+    /* Woken without samples (a poll that failed): back to sleep. */
+    int64_t t = START + 200 + 2 * RECORDER_FLUSH_EVERY_MS + 7000;
+    assert_int_equal(recorder_batcher_cycle(f->b, t), RECORDER_IDLE_MS);
+    /* Woken by samples: they are committed an interval on, with what
+     * joins them meanwhile. */
+    queue_samples(f->metrics, 2, T0 + 9000);
+    assert_int_equal(recorder_batcher_cycle(f->b, t + 1000), RECORDER_FLUSH_EVERY_MS);
+    assert_false(recorder_batcher_idle(f->b));
+    assert_int_equal(f->log.writes, 3);
+    queue_samples(f->metrics, 1, T0 + 9500);
+    assert_int_equal(recorder_batcher_cycle(f->b, t + 1000 + RECORDER_FLUSH_EVERY_MS),
+                     RECORDER_FLUSH_EVERY_MS);
+    assert_int_equal(f->log.writes, 4);
+    assert_int_equal(f->log.sizes[3], 3);
+    assert_int_equal(f->log.stored, 12);
 }
 
 static void a_long_queue_is_written_in_transactions_of_at_most_a_batch(void **state)
@@ -238,6 +257,7 @@ static void first_samples_reach_the_store_within_a_second(void **state)
      * already looked at an empty queue. */
     util_sleep_ms(300, NULL);
     queue_samples(f->metrics, 5, T0);
+    recorder_samples_queued(r); /* as the pollers' hook does after a poll */
     int64_t deadline = util_mono_ms() + 1000;
     while (store_sample_count(f->store) < 5 && util_mono_ms() < deadline)
         util_sleep_ms(20, NULL);
@@ -254,6 +274,7 @@ static void stop_writes_what_is_queued(void **state)
         fail_msg("recorder_start: %s", err);
     /* Let the first commit happen, so the next is an interval away. */
     queue_samples(f->metrics, 1, T0);
+    recorder_samples_queued(r);
     int64_t deadline = util_mono_ms() + 1000;
     while (store_sample_count(f->store) < 1 && util_mono_ms() < deadline)
         util_sleep_ms(20, NULL);
