@@ -287,3 +287,150 @@ bad:
     *n = n0;
     return errf(err, errlen, "bad sample blob (%zu bytes): %s", len, why);
 }
+
+/* ---- rollup packs ------------------------------------------------------ */
+
+#define KIND_PACK 'R'
+
+/* put_value without the failed-read code: every bit pattern is a value. */
+static int put_xor(struct out *o, uint64_t *prev, double value)
+{
+    uint64_t bits = dbits(value);
+    uint64_t x = bits ^ *prev;
+    *prev = bits;
+    if (x == 0)
+        return put_byte(o, CTRL_SAME);
+    int lz = __builtin_clzll(x) / 8, tz = __builtin_ctzll(x) / 8;
+    int mid = 8 - lz - tz;
+    if (put_byte(o, (uint8_t)(lz << 4 | mid)) < 0)
+        return -1;
+    for (int i = mid - 1; i >= 0; i--)
+        if (put_byte(o, (uint8_t)(x >> (8 * (tz + i)))) < 0)
+            return -1;
+    return 0;
+}
+
+static int get_xor(struct in *in, uint64_t *prev, double *value)
+{
+    uint64_t x;
+    bool failed;
+    if (get_value(in, &x, &failed) < 0 || failed)
+        return -1; /* 0xFF is never written in a pack */
+    *prev ^= x;
+    *value = bitsd(*prev);
+    return 0;
+}
+
+/* Wrapping difference and sum: any two int64 round-trip. */
+static int64_t wsub(int64_t a, int64_t b)
+{
+    return (int64_t)((uint64_t)a - (uint64_t)b);
+}
+
+static int64_t wadd(int64_t a, int64_t b)
+{
+    return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+
+int store_codec_pack(const struct store_pack_roll *rolls, size_t n, int64_t base, int64_t width,
+                     unsigned slots, uint8_t **out, size_t *len, char *err, size_t errlen)
+{
+    struct out o = {0};
+    *out = NULL;
+    *len = 0;
+    if (slots == 0 || slots > STORE_PACK_SLOTS_MAX || width <= 0 || n == 0 || n > slots)
+        return errf(err, errlen, "rollup pack: %zu rollups in %u slots", n, slots);
+    uint64_t mask = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t off = wsub(rolls[i].bucket, base);
+        if (off < 0 || off % width != 0 || off / width >= (int64_t)slots || rolls[i].n < 1 ||
+            (mask >> (off / width)) != 0)
+            return errf(err, errlen, "rollup pack: rollup %zu (bucket %lld, n %lld) out of order",
+                        i, (long long)rolls[i].bucket, (long long)rolls[i].n);
+        mask |= (uint64_t)1 << (off / width);
+    }
+    if (put_byte(&o, KIND_PACK) < 0 || put_varint(&o, mask) < 0)
+        goto oom;
+    int64_t prev_first = 0, prev_span = 0;
+    uint64_t prev[5] = {0};
+    for (size_t i = 0; i < n; i++) {
+        const struct store_pack_roll *r = &rolls[i];
+        int64_t first = wsub(r->first_ts, r->bucket), span = wsub(r->last_ts, r->first_ts);
+        if (put_varint(&o, (uint64_t)r->n) < 0 ||
+            put_varint(&o, zigzag(wsub(first, prev_first))) < 0 ||
+            put_varint(&o, zigzag(wsub(span, prev_span))) < 0 || put_xor(&o, &prev[0], r->min) < 0 ||
+            put_xor(&o, &prev[1], r->max) < 0 || put_xor(&o, &prev[2], r->sum) < 0 ||
+            put_xor(&o, &prev[3], r->first) < 0 || put_xor(&o, &prev[4], r->last) < 0)
+            goto oom;
+        prev_first = first;
+        prev_span = span;
+    }
+    *out = o.buf;
+    *len = o.len;
+    return 0;
+oom:
+    free(o.buf);
+    return errf(err, errlen, "rollup pack: out of memory");
+}
+
+int store_codec_unpack(const uint8_t *data, size_t len, int64_t base, int64_t width, unsigned slots,
+                       struct store_pack_roll out[STORE_PACK_SLOTS_MAX], size_t *n, char *err,
+                       size_t errlen)
+{
+    struct in in = {data, data + len};
+    const char *why = "truncated";
+    uint64_t mask = 0;
+    *n = 0;
+    if (slots == 0 || slots > STORE_PACK_SLOTS_MAX || width <= 0) {
+        why = "bad slot layout";
+        goto bad;
+    }
+    if (len == 0 || data[0] != KIND_PACK) {
+        why = "unknown kind";
+        goto bad;
+    }
+    in.p++;
+    if (get_varint(&in, &mask) < 0)
+        goto bad;
+    if (mask == 0 || (slots < 64 && (mask >> slots) != 0)) {
+        why = "slot out of range";
+        goto bad;
+    }
+    int64_t prev_first = 0, prev_span = 0;
+    uint64_t prev[5] = {0};
+    for (unsigned k = 0; k < slots; k++) {
+        if (!((mask >> k) & 1))
+            continue;
+        struct store_pack_roll *r = &out[*n];
+        uint64_t cnt, dfirst, dspan;
+        if (get_varint(&in, &cnt) < 0 || get_varint(&in, &dfirst) < 0 ||
+            get_varint(&in, &dspan) < 0)
+            goto bad;
+        if (cnt == 0 || cnt > (uint64_t)INT64_MAX) {
+            why = "bad count";
+            goto bad;
+        }
+        int64_t first = wadd(prev_first, unzigzag(dfirst)), span = wadd(prev_span, unzigzag(dspan));
+        r->bucket = wadd(base, (int64_t)((uint64_t)k * (uint64_t)width));
+        r->n = (int64_t)cnt;
+        r->first_ts = wadd(r->bucket, first);
+        r->last_ts = wadd(r->first_ts, span);
+        if (get_xor(&in, &prev[0], &r->min) < 0 || get_xor(&in, &prev[1], &r->max) < 0 ||
+            get_xor(&in, &prev[2], &r->sum) < 0 || get_xor(&in, &prev[3], &r->first) < 0 ||
+            get_xor(&in, &prev[4], &r->last) < 0) {
+            why = "bad value";
+            goto bad;
+        }
+        prev_first = first;
+        prev_span = span;
+        (*n)++;
+    }
+    if (in.p != in.end) {
+        why = "bytes left over";
+        goto bad;
+    }
+    return 0;
+bad:
+    *n = 0;
+    return errf(err, errlen, "bad rollup pack (%zu bytes): %s", len, why);
+}
