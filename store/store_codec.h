@@ -30,16 +30,22 @@
  *   mask      varint, bit k set when slot k (bucket base + k * width) has
  *             a rollup; no bit at or above the slot count, not 0
  *   rollups   one per set bit, in slot order:
+ *     head    1 byte: bit k set when field k below is the same as in the
+ *             previous rollup (all 0 before the first) and left out
  *     n       varint, >= 1
  *     first   zigzag varint: (first_ts - slot start) minus the same of the
- *             previous rollup (0 before the first): exact milliseconds,
- *             so a steady poll costs one byte
+ *             previous rollup: exact milliseconds, and a steady poll
+ *             leaves it out
  *     span    zigzag varint: (last_ts - first_ts) minus the previous one's
- *     min, max, sum, first, last
- *             each one control byte and 0-8 bytes XOR against the same
- *             field of the previous rollup (0 before the first), as for a
- *             sample's value but with every bit pattern allowed (0xFF is
- *             not special: a NaN or infinite sum round-trips).
+ *     codes   for the fields of bits 3-7 left in (min, max, sum, first,
+ *             last, in that order), 4 bits each, two to a byte (high
+ *             nibble first; an odd last one pads with 0): code 4i + j
+ *             means the XOR of the value's bits with that field's in the
+ *             previous rollup has LZ[i] = {0,1,2,3}[i] zero bytes at the
+ *             top and TZ[j] = {0,2,3,5}[j] at the bottom (not all 8)
+ *     bytes   then per such field the 8 - LZ - TZ middle bytes of the
+ *             XOR, big-endian. Every bit pattern round-trips (a NaN or
+ *             infinite sum too: NaN means nothing special here).
  * Times use wrapping arithmetic, so any int64 round-trips.
  */
 #ifndef FLOE_STORE_CODEC_H
