@@ -18,7 +18,10 @@
  *   4. each hour that ended a minute or more before the close line is
  *      folded from its minute rollups into rollup_hour (meta 'hour_next'
  *      remembers how far), and an hour already folded that received a
- *      late minute is folded again.
+ *      late minute is folded again; folding packs the hour's minute
+ *      rollups of each metric into one rollup_minute_pack row and deletes
+ *      its rollup_minute rows (a late minute of a packed hour is first
+ *      merged with its packed rollup, then repacked by the refold).
  * Statements are prepared per call: compaction runs once a minute and
  * retention once an hour.
  */

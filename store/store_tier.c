@@ -13,6 +13,10 @@
  * scans a range of buckets for one metric; it walks the buckets with a
  * point lookup of (bucket, metric) each, and on a miss seeks the next
  * bucket that exists at all (so gaps cost one seek, not one per minute).
+ * Minutes of folded hours are packed (schema 9): one lookup of (hour,
+ * metric) gives its 60 minutes, merged with any rollup_minute rows of the
+ * hour (the current hour, a schema 8 hour not yet packed, or a late
+ * minute not yet repacked; a row wins over the pack's minute).
  *
  * Reads of one query run in one read transaction, so a compaction that
  * moves samples from the log into chunks between two statements is seen
