@@ -4,7 +4,8 @@
  * store/store_compact.c packing an hour's minutes when it folds the hour
  * (answers of store_query, store_window and store_history_read the same
  * before and after; a late sample merging with its packed minute; a
- * failed pack leaving the rows), retention of packs by whole hours, and
+ * minute emptied by rewrites leaving its pack; a failed pack leaving the
+ * rows), retention of packs by whole hours, and
  * the upgrade of a schema 8 file whose folded hours are rollup_minute rows.
  */
 #include <float.h>
@@ -453,6 +454,35 @@ static void a_late_sample_merges_with_its_packed_minute(void **state)
     store_close(s);
 }
 
+static void a_minute_of_a_packed_hour_rewritten_as_failed_reads_leaves_the_pack(void **state)
+{
+    struct fixture *f = *state;
+    struct store *s = open_ok(f->path);
+    fill(s, 0, 3690);
+    compact(s, -MIN);
+    assert_int_equal(raw_int(f->path, PACKS), 2);
+    /* Every sample of minute 30 of "a" rewritten as a failed read (its
+     * chunk is still there: the newer write wins). */
+    struct metric_sample again[60];
+    for (int i = 0; i < 60; i++) {
+        again[i] = (struct metric_sample){.ts_ms = T0 + (1800 + i) * 1000LL + 250, .ok = false};
+        util_strlcpy(again[i].name, "a", sizeof again[i].name);
+    }
+    char err[512] = "";
+    assert_int_equal(store_write_samples(s, again, 60, err, sizeof err), 0);
+    compact(s, -MIN);
+    retention(s, T0 + HOUR, INT64_MIN, INT64_MIN);
+    struct store_window w;
+    assert_int_equal(store_window(s, "a", T0 + 30 * MIN, T0 + 31 * MIN - 1, &w, err, sizeof err),
+                     0);
+    assert_int_equal(w.n, 0);
+    assert_int_equal(raw_int(f->path, ROWS_H0), 0);
+    assert_int_equal(raw_int(f->path, "SELECT n FROM rollup_hour WHERE bucket = 1767225600000"
+                                      " AND metric_id = (SELECT id FROM metric WHERE name = 'a')"),
+                     3528 - 58);
+    store_close(s);
+}
+
 static void a_failed_pack_leaves_the_minutes_as_rows(void **state)
 {
     struct fixture *f = *state;
@@ -597,6 +627,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
         T(folding_an_hour_packs_its_minutes_and_answers_stay),
         T(a_late_sample_merges_with_its_packed_minute),
+        T(a_minute_of_a_packed_hour_rewritten_as_failed_reads_leaves_the_pack),
         T(a_failed_pack_leaves_the_minutes_as_rows),
         T(retention_drops_a_pack_when_its_whole_hour_is_out),
         T(schema_8_minutes_stay_readable_and_are_packed_later),
