@@ -714,6 +714,8 @@ static void reads_of_one_metric_are_point_lookups(void **state)
         "SELECT data FROM raw_chunk WHERE bucket = ?1 AND metric_id = ?2",
         "SELECT n FROM rollup_minute WHERE bucket = ?1 AND metric_id = ?2",
         "SELECT n FROM rollup_hour WHERE bucket = ?1 AND metric_id = ?2",
+        /* An hour's packed minutes: a lookup of its unique index. */
+        "SELECT data FROM rollup_minute_pack WHERE bucket = ?1 AND metric_id = ?2",
     };
     sqlite3 *db;
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
@@ -724,7 +726,9 @@ static void reads_of_one_metric_are_point_lookups(void **state)
         assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
         const char *plan = (const char *)sqlite3_column_text(st, 3);
-        if (!strstr(plan, "PRIMARY KEY (bucket=? AND metric_id=?)"))
+        if (!strstr(plan, i == 3 ? "INDEX sqlite_autoindex_rollup_minute_pack_1 (bucket=? AND "
+                                   "metric_id=?)"
+                                 : "PRIMARY KEY (bucket=? AND metric_id=?)"))
             fail_msg("%s: %s", sql[i], plan);
         sqlite3_finalize(st);
     }
