@@ -203,8 +203,8 @@ static int64_t packed_minutes(sqlite3 *db)
         bytes += sqlite3_column_bytes(st, 1);
     }
     sqlite3_finalize(st);
-    printf("packs: %lld minute rollups in %lld blob bytes (%.2f per minute)\n",
-           (long long)minutes, (long long)bytes, minutes ? (double)bytes / (double)minutes : 0.0);
+    printf("packs: %lld minute rollups in %lld blob bytes (%.2f per minute)\n", (long long)minutes,
+           (long long)bytes, minutes ? (double)bytes / (double)minutes : 0.0);
     return minutes;
 }
 
@@ -245,8 +245,8 @@ static void bench_sizes(const char *path)
         printf("table %s: %lld bytes of pages, %.2f per %s\n", name, bytes,
                rows > 0 ? (double)bytes / (double)rows : 0.0,
                strcmp(name, "raw_chunk") == 0 || strcmp(name, "sample_log") == 0 ? "sample"
-               : pack                                                              ? "packed minute"
-                                                                                   : "row");
+               : pack                                                            ? "packed minute"
+                                                                                 : "row");
     }
     sqlite3_finalize(st);
     sqlite3_close(db);

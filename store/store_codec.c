@@ -350,8 +350,8 @@ int store_codec_pack(const struct store_pack_roll *rolls, size_t n, int64_t base
         int64_t first = wsub(r->first_ts, r->bucket), span = wsub(r->last_ts, r->first_ts);
         double v[5] = {r->min, r->max, r->sum, r->first, r->last};
         /* Bit k of the head: field k repeats the previous rollup's. */
-        uint8_t head = (uint8_t)((r->n == prev_n) | (first == prev_first) << 1 |
-                                 (span == prev_span) << 2);
+        uint8_t head =
+            (uint8_t)((r->n == prev_n) | (first == prev_first) << 1 | (span == prev_span) << 2);
         for (int k = 0; k < 5; k++)
             head |= (uint8_t)((dbits(v[k]) == prev[k]) << (3 + k));
         if (put_byte(&o, head) < 0 || (!(head & 1) && put_varint(&o, (uint64_t)r->n) < 0) ||

@@ -274,8 +274,8 @@ static int fold_hour(struct stmts *c, const struct fold_stmts *f, int64_t h)
         if (np > 0) {
             uint8_t *blob = NULL;
             size_t len = 0;
-            if (store_codec_pack(pack, np, h, STORE_MINUTE_MS, STORE_PACK_MINUTES, &blob, &len,
-                                 msg, sizeof msg) < 0) {
+            if (store_codec_pack(pack, np, h, STORE_MINUTE_MS, STORE_PACK_MINUTES, &blob, &len, msg,
+                                 sizeof msg) < 0) {
                 errf(c->err, c->errlen, "%s: compact: hour %lld of metric %lld: %s", c->s->path,
                      (long long)h, (long long)rows[i].metric, msg);
                 goto fail;
@@ -317,8 +317,7 @@ static int fold_hours_with(struct stmts *c, int64_t close, const int64_t *dirty,
     if (prep(c, &f.minutes,
              "SELECT metric_id, bucket, " STORE_ROLL_COLS " FROM rollup_minute"
              " WHERE bucket >= ?1 AND bucket < ?2") < 0 ||
-        prep(c, &f.packs, "SELECT metric_id, data FROM rollup_minute_pack WHERE bucket = ?1") <
-            0 ||
+        prep(c, &f.packs, "SELECT metric_id, data FROM rollup_minute_pack WHERE bucket = ?1") < 0 ||
         prep(c, &f.del, "DELETE FROM rollup_hour WHERE bucket = ?1") < 0 ||
         prep(c, &f.put,
              "INSERT OR REPLACE INTO rollup_hour(bucket, metric_id, " STORE_ROLL_COLS ")"

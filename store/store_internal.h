@@ -121,13 +121,13 @@ void store_roll_bind(sqlite3_stmt *st, int col, const struct store_roll *r);
 /* A rollup and its place in a pack (store_codec.h), both ways. */
 static inline struct store_roll store_roll_of_pack(const struct store_pack_roll *p)
 {
-    return (struct store_roll){p->n, p->sum, p->min, p->max, p->first_ts, p->last_ts, p->first,
-                               p->last};
+    return (struct store_roll){p->n,        p->sum,     p->min,   p->max,
+                               p->first_ts, p->last_ts, p->first, p->last};
 }
 static inline struct store_pack_roll store_pack_of_roll(int64_t bucket, const struct store_roll *r)
 {
-    return (struct store_pack_roll){bucket, r->n, r->sum, r->min, r->max, r->first_ts, r->last_ts,
-                                    r->first, r->last};
+    return (struct store_pack_roll){bucket,      r->n,       r->sum,   r->min, r->max,
+                                    r->first_ts, r->last_ts, r->first, r->last};
 }
 /* The minutes of an hour in a pack of rollup_minute_pack. */
 #define STORE_PACK_MINUTES 60

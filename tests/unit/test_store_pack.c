@@ -102,15 +102,16 @@ static void codec_pack_round_trips_bit_for_bit(void **unused)
     /* A full hour of a noisy float32 reading, 60 samples a minute. */
     for (int k = 0; k < 60; k++) {
         double v = (double)(float)(20.0 + k * 0.37);
-        in[k] = (struct store_pack_roll){T0 + k * MIN, 60 - k % 2, 60 * v, v - 0.5, v + 0.5,
-                                         T0 + k * MIN + 123, T0 + k * MIN + 59123, v, v + 0.25};
+        in[k] = (struct store_pack_roll){
+            T0 + k * MIN,       60 - k % 2,           60 * v, v - 0.5, v + 0.5,
+            T0 + k * MIN + 123, T0 + k * MIN + 59123, v,      v + 0.25};
     }
     pack_roundtrip(in, 60, T0, MIN, 60);
     /* Edge values in every field: NaN (quiet and with a payload), the
      * infinities, -0.0, denormals, extremes; times before the bucket,
      * last before first, and far from it; n of 1 and huge. */
-    const double odd[] = {NAN, -NAN, INFINITY, -INFINITY, -0.0, 0.0, DBL_MIN / 4, DBL_MAX,
-                          -DBL_MAX, 1e-300, 3.0, 3.0};
+    const double odd[] = {NAN,         -NAN,    INFINITY, -INFINITY, -0.0, 0.0,
+                          DBL_MIN / 4, DBL_MAX, -DBL_MAX, 1e-300,    3.0,  3.0};
     double payload_nan;
     uint64_t pb = 0x7ff0000000000123ULL;
     memcpy(&payload_nan, &pb, sizeof payload_nan);
@@ -133,8 +134,8 @@ static void codec_pack_round_trips_bit_for_bit(void **unused)
     in[11].bucket = T0 + 59 * MIN;
     pack_roundtrip(&in[11], 1, T0, MIN, 60);
     for (int k = 0; k < 24; k++)
-        in[k] = (struct store_pack_roll){T0 + k * HOUR, 3600, 1.5 * k, 0, 3, T0 + k * HOUR,
-                                         T0 + k * HOUR + HOUR - 1, 1, 2};
+        in[k] = (struct store_pack_roll){
+            T0 + k * HOUR, 3600, 1.5 * k, 0, 3, T0 + k * HOUR, T0 + k * HOUR + HOUR - 1, 1, 2};
     pack_roundtrip(in, 24, T0, HOUR, 24);
     struct store_pack_roll many[64];
     for (int k = 0; k < 64; k++)
@@ -175,8 +176,8 @@ static void codec_corrupt_packs_are_errors_not_crashes(void **unused)
     struct store_pack_roll in[60], out[STORE_PACK_SLOTS_MAX];
     for (int k = 0; k < 60; k++) {
         double v = k % 7 ? 100.0 + k * 0.37 : 4.0;
-        in[k] = (struct store_pack_roll){T0 + k * MIN, 1 + k % 3, v * 3, v, v + k, T0 + k * MIN,
-                                         T0 + k * MIN + k, v, v};
+        in[k] = (struct store_pack_roll){T0 + k * MIN, 1 + k % 3,        v * 3, v, v + k,
+                                         T0 + k * MIN, T0 + k * MIN + k, v,     v};
     }
     uint8_t *blob = NULL;
     size_t len = 0, n = 0;
@@ -224,14 +225,13 @@ static void codec_corrupt_packs_are_errors_not_crashes(void **unused)
         const uint8_t *b;
         size_t len;
         const char *why;
-    } bad[] = {{kind, sizeof kind, "kind"},         {empty, sizeof empty, "slot"},
-               {slot, sizeof slot, "slot"},         {zero_n, sizeof zero_n, "count"},
+    } bad[] = {{kind, sizeof kind, "kind"},          {empty, sizeof empty, "slot"},
+               {slot, sizeof slot, "slot"},          {zero_n, sizeof zero_n, "count"},
                {code15, sizeof code15, "bad value"}, {pad, sizeof pad, "bad value"}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';
-        assert_int_equal(store_codec_unpack(bad[i].b, bad[i].len, T0, MIN, 60, out, &n, err,
-                                            sizeof err),
-                         -1);
+        assert_int_equal(
+            store_codec_unpack(bad[i].b, bad[i].len, T0, MIN, 60, out, &n, err, sizeof err), -1);
         if (!strstr(err, bad[i].why))
             fail_msg("case %zu: %s", i, err);
     }
@@ -419,8 +419,9 @@ static void folding_an_hour_packs_its_minutes_and_answers_stay(void **state)
     /* Hour 0 folded: one pack per metric, no rows left. */
     assert_int_equal(raw_int(f->path, ROWS_H0), 0);
     assert_int_equal(raw_int(f->path, PACKS), 2);
-    assert_int_equal(raw_int(f->path, "SELECT sum(n) FROM rollup_hour WHERE bucket = 1767225600000"),
-                     3528 + 360);
+    assert_int_equal(
+        raw_int(f->path, "SELECT sum(n) FROM rollup_hour WHERE bucket = 1767225600000"),
+        3528 + 360);
     answers_take(s, f->path, T0 + HOUR - 1, &after);
     answers_same(&before, &after);
     answers_free(&before);
@@ -532,7 +533,8 @@ static void retention_drops_a_pack_when_its_whole_hour_is_out(void **state)
     assert_int_equal(
         store_query(s, "a", T0, T0 + 2 * HOUR - 1, 0, SIZE_MAX, &pts, &n, err, sizeof err), 0);
     assert_int_equal(n, 1 + 60);
-    assert_true(pts[0].ts_ms == T0 && pts[1].ts_ms == T0 + HOUR && pts[60].ts_ms == T0 + HOUR + 59 * MIN);
+    assert_true(pts[0].ts_ms == T0 && pts[1].ts_ms == T0 + HOUR &&
+                pts[60].ts_ms == T0 + HOUR + 59 * MIN);
     free(pts);
     store_close(s);
 }
@@ -544,21 +546,24 @@ static void make_schema_8(const char *path)
     sqlite3_stmt *packs = NULL, *put = NULL;
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT bucket, metric_id, data FROM rollup_minute_pack",
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT bucket, metric_id, data FROM rollup_minute_pack",
                                         -1, &packs, NULL),
                      SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db,
-                                        "INSERT INTO rollup_minute(bucket, metric_id, n, vmin, vsum,"
-                                        " vmax, first_ts, first, last_ts, last)"
-                                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                                        -1, &put, NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db,
+                           "INSERT INTO rollup_minute(bucket, metric_id, n, vmin, vsum,"
+                           " vmax, first_ts, first, last_ts, last)"
+                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                           -1, &put, NULL),
+        SQLITE_OK);
     while (sqlite3_step(packs) == SQLITE_ROW) {
         struct store_pack_roll r[STORE_PACK_SLOTS_MAX];
         size_t n = 0;
         char err[160];
-        if (store_codec_unpack(sqlite3_column_blob(packs, 2), (size_t)sqlite3_column_bytes(packs, 2),
-                               sqlite3_column_int64(packs, 0), MIN, 60, r, &n, err, sizeof err) != 0)
+        if (store_codec_unpack(
+                sqlite3_column_blob(packs, 2), (size_t)sqlite3_column_bytes(packs, 2),
+                sqlite3_column_int64(packs, 0), MIN, 60, r, &n, err, sizeof err) != 0)
             fail_msg("%s", err);
         for (size_t i = 0; i < n; i++) {
             sqlite3_bind_int64(put, 1, r[i].bucket);
@@ -577,8 +582,9 @@ static void make_schema_8(const char *path)
     }
     sqlite3_finalize(packs);
     sqlite3_finalize(put);
-    assert_int_equal(sqlite3_exec(db, "DROP TABLE rollup_minute_pack; PRAGMA user_version = 8;"
-                                      " COMMIT",
+    assert_int_equal(sqlite3_exec(db,
+                                  "DROP TABLE rollup_minute_pack; PRAGMA user_version = 8;"
+                                  " COMMIT",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
