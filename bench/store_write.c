@@ -24,7 +24,8 @@
  * late when writeback has not run yet). Printed as
  *   bytes written per sample: N      (wchar / samples)
  * plus the database file's bytes per sample and per rollup row after the
- * run (for the disk budget in README, "History on disk").
+ * run (for the disk budget in README, "History on disk"), with the packed
+ * minutes of folded hours (rollup_minute_pack) counted per minute rollup.
  *
  * Query phase: a second database holds QUERY_METRICS metrics with 30 days
  * of history: one sample a minute for days 30..2 ago and one every 10 s
@@ -45,6 +46,7 @@
 
 #include "lib/util.h"
 #include "store/store.h"
+#include "store/store_codec.h"
 
 enum { QUERY_METRICS = 20 };
 #define T0 1767225600000LL /* 2026-01-01T00:00:00Z */
@@ -181,13 +183,39 @@ fail:
     return -1;
 }
 
+/* The minute rollups held in rollup_minute_pack (0: none or no table);
+ * also prints the packs' blob bytes per minute. */
+static int64_t packed_minutes(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t minutes = 0, bytes = 0;
+    if (sqlite3_prepare_v2(db, "SELECT bucket, data FROM rollup_minute_pack", -1, &st, NULL) !=
+        SQLITE_OK)
+        return 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        struct store_pack_roll rolls[STORE_PACK_SLOTS_MAX];
+        size_t n = 0;
+        char err[128];
+        if (store_codec_unpack(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1),
+                               sqlite3_column_int64(st, 0), STORE_MINUTE_MS, 60, rolls, &n, err,
+                               sizeof err) == 0)
+            minutes += (int64_t)n;
+        bytes += sqlite3_column_bytes(st, 1);
+    }
+    sqlite3_finalize(st);
+    printf("packs: %lld minute rollups in %lld blob bytes (%.2f per minute)\n", (long long)minutes,
+           (long long)bytes, minutes ? (double)bytes / (double)minutes : 0.0);
+    return minutes;
+}
+
 /* The tiers' sizes measured in a file: bytes per raw sample in chunks
  * and per minute rollup row, from SQLite's own page accounting (dbstat
  * when compiled in, else the file size split by row counts). */
 static void bench_sizes(const char *path)
 {
     const char *sql = "SELECT name, sum(pgsize) FROM dbstat"
-                      " WHERE name IN ('raw_chunk', 'rollup_minute', 'rollup_hour', 'sample_log')"
+                      " WHERE name IN ('raw_chunk', 'rollup_minute', 'rollup_hour', 'sample_log',"
+                      "  'rollup_minute_pack', 'sqlite_autoindex_rollup_minute_pack_1')"
                       " GROUP BY name ORDER BY name";
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
@@ -198,6 +226,7 @@ static void bench_sizes(const char *path)
         sqlite3_close(db);
         return;
     }
+    int64_t packed = -1;
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(st, 0);
         long long bytes = sqlite3_column_int64(st, 1);
@@ -207,10 +236,16 @@ static void bench_sizes(const char *path)
                      ? "coalesce(sum(n), 0)"
                      : "count(*)",
                  name);
-        int64_t rows = raw_int(path, count_sql);
+        bool pack = strncmp(name, "rollup_minute_pack", 18) == 0 ||
+                    strncmp(name, "sqlite_autoindex_rollup_minute_pack", 35) == 0;
+        /* A pack holds many minute rollups: count those. */
+        if (pack && packed < 0)
+            packed = packed_minutes(db);
+        int64_t rows = pack ? packed : raw_int(path, count_sql);
         printf("table %s: %lld bytes of pages, %.2f per %s\n", name, bytes,
                rows > 0 ? (double)bytes / (double)rows : 0.0,
                strcmp(name, "raw_chunk") == 0 || strcmp(name, "sample_log") == 0 ? "sample"
+               : pack                                                            ? "packed minute"
                                                                                  : "row");
     }
     sqlite3_finalize(st);

@@ -111,6 +111,8 @@ static const char *const store_migrations[] = {
     STORE_IMPORT_HOME_SCHEMA,
     /* 8: time-major telemetry tiers (store_tier.c). */
     STORE_TIERS_SCHEMA,
+    /* 9: the minute rollups of folded hours packed per (hour, metric). */
+    STORE_PACK_SCHEMA,
 };
 
 /* ---- metric id cache ---------------------------------------------------- */

@@ -287,3 +287,206 @@ bad:
     *n = n0;
     return errf(err, errlen, "bad sample blob (%zu bytes): %s", len, why);
 }
+
+/* ---- rollup packs ------------------------------------------------------ */
+
+#define KIND_PACK 'R'
+
+/* A pack's value is XORed with the previous one of its field, and a
+ * 4-bit code says which bytes of the XOR are written: code = 4 * i + j
+ * drops PACK_LZ[i] zero bytes at the top and PACK_TZ[j] at the bottom.
+ * Coarser than a sample's control byte (a byte or two more now and then)
+ * but half its size: noisy float32 readings XOR to 2-3 zero bytes at the
+ * top and 3 at the bottom, whole numbers to 5-6 at the bottom. */
+static const int PACK_LZ[4] = {0, 1, 2, 3};
+static const int PACK_TZ[4] = {0, 2, 3, 5};
+
+/* The code writing the fewest bytes of x (not 0). */
+static int pack_code(uint64_t x)
+{
+    int lz = __builtin_clzll(x) / 8, tz = __builtin_ctzll(x) / 8, best = 0;
+    for (int c = 1; c < 16; c++) {
+        int l = PACK_LZ[c >> 2], t = PACK_TZ[c & 3];
+        if (l <= lz && t <= tz && l + t > PACK_LZ[best >> 2] + PACK_TZ[best & 3])
+            best = c;
+    }
+    return best;
+}
+
+/* Wrapping difference and sum: any two int64 round-trip. */
+static int64_t wsub(int64_t a, int64_t b)
+{
+    return (int64_t)((uint64_t)a - (uint64_t)b);
+}
+
+static int64_t wadd(int64_t a, int64_t b)
+{
+    return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+
+int store_codec_pack(const struct store_pack_roll *rolls, size_t n, int64_t base, int64_t width,
+                     unsigned slots, uint8_t **out, size_t *len, char *err, size_t errlen)
+{
+    struct out o = {0};
+    *out = NULL;
+    *len = 0;
+    if (slots == 0 || slots > STORE_PACK_SLOTS_MAX || width <= 0 || n == 0 || n > slots)
+        return errf(err, errlen, "rollup pack: %zu rollups in %u slots", n, slots);
+    uint64_t mask = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t off = wsub(rolls[i].bucket, base);
+        if (off < 0 || off % width != 0 || off / width >= (int64_t)slots || rolls[i].n < 1 ||
+            (mask >> (off / width)) != 0)
+            return errf(err, errlen, "rollup pack: rollup %zu (bucket %lld, n %lld) out of order",
+                        i, (long long)rolls[i].bucket, (long long)rolls[i].n);
+        mask |= (uint64_t)1 << (off / width);
+    }
+    if (put_byte(&o, KIND_PACK) < 0 || put_varint(&o, mask) < 0)
+        goto oom;
+    int64_t prev_n = 0, prev_first = 0, prev_span = 0;
+    uint64_t prev[5] = {0};
+    for (size_t i = 0; i < n; i++) {
+        const struct store_pack_roll *r = &rolls[i];
+        int64_t first = wsub(r->first_ts, r->bucket), span = wsub(r->last_ts, r->first_ts);
+        double v[5] = {r->min, r->max, r->sum, r->first, r->last};
+        /* Bit k of the head: field k repeats the previous rollup's. */
+        uint8_t head =
+            (uint8_t)((r->n == prev_n) | (first == prev_first) << 1 | (span == prev_span) << 2);
+        for (int k = 0; k < 5; k++)
+            head |= (uint8_t)((dbits(v[k]) == prev[k]) << (3 + k));
+        if (put_byte(&o, head) < 0 || (!(head & 1) && put_varint(&o, (uint64_t)r->n) < 0) ||
+            (!(head & 2) && put_varint(&o, zigzag(wsub(first, prev_first))) < 0) ||
+            (!(head & 4) && put_varint(&o, zigzag(wsub(span, prev_span))) < 0))
+            goto oom;
+        /* The codes of the fields written, two to a byte, then their
+         * bytes. */
+        uint64_t x[5];
+        int code[5], nc = 0;
+        for (int k = 0; k < 5; k++) {
+            if (head >> (3 + k) & 1)
+                continue;
+            x[nc] = dbits(v[k]) ^ prev[k];
+            code[nc] = pack_code(x[nc]);
+            nc++;
+            prev[k] = dbits(v[k]);
+        }
+        for (int k = 0; k < nc; k += 2)
+            if (put_byte(&o, (uint8_t)(code[k] << 4 | (k + 1 < nc ? code[k + 1] : 0))) < 0)
+                goto oom;
+        for (int k = 0; k < nc; k++) {
+            int tz = PACK_TZ[code[k] & 3], mid = 8 - PACK_LZ[code[k] >> 2] - tz;
+            for (int b = mid - 1; b >= 0; b--)
+                if (put_byte(&o, (uint8_t)(x[k] >> (8 * (tz + b)))) < 0)
+                    goto oom;
+        }
+        prev_n = r->n;
+        prev_first = first;
+        prev_span = span;
+    }
+    *out = o.buf;
+    *len = o.len;
+    return 0;
+oom:
+    free(o.buf);
+    return errf(err, errlen, "rollup pack: out of memory");
+}
+
+int store_codec_unpack(const uint8_t *data, size_t len, int64_t base, int64_t width, unsigned slots,
+                       struct store_pack_roll out[STORE_PACK_SLOTS_MAX], size_t *n, char *err,
+                       size_t errlen)
+{
+    struct in in = {data, data + len};
+    const char *why = "truncated";
+    uint64_t mask = 0;
+    *n = 0;
+    if (slots == 0 || slots > STORE_PACK_SLOTS_MAX || width <= 0) {
+        why = "bad slot layout";
+        goto bad;
+    }
+    if (len == 0 || data[0] != KIND_PACK) {
+        why = "unknown kind";
+        goto bad;
+    }
+    in.p++;
+    if (get_varint(&in, &mask) < 0)
+        goto bad;
+    if (mask == 0 || (slots < 64 && (mask >> slots) != 0)) {
+        why = "slot out of range";
+        goto bad;
+    }
+    uint64_t prev_n = 0;
+    int64_t prev_first = 0, prev_span = 0;
+    uint64_t prev[5] = {0};
+    for (unsigned k = 0; k < slots; k++) {
+        if (!((mask >> k) & 1))
+            continue;
+        struct store_pack_roll *r = &out[*n];
+        uint64_t cnt = prev_n, dfirst = 0, dspan = 0;
+        if (in.p == in.end)
+            goto bad;
+        uint8_t head = *in.p++;
+        if ((!(head & 1) && get_varint(&in, &cnt) < 0) ||
+            (!(head & 2) && get_varint(&in, &dfirst) < 0) ||
+            (!(head & 4) && get_varint(&in, &dspan) < 0))
+            goto bad;
+        if (cnt == 0 || cnt > (uint64_t)INT64_MAX) {
+            why = "bad count";
+            goto bad;
+        }
+        int64_t first = wadd(prev_first, unzigzag(dfirst)), span = wadd(prev_span, unzigzag(dspan));
+        r->bucket = wadd(base, (int64_t)((uint64_t)k * (uint64_t)width));
+        r->n = (int64_t)cnt;
+        r->first_ts = wadd(r->bucket, first);
+        r->last_ts = wadd(r->first_ts, span);
+        int code[5], nc = 0;
+        for (int f = 0; f < 5; f++)
+            if (!(head >> (3 + f) & 1))
+                code[nc++] = 0;
+        if (in.end - in.p < (nc + 1) / 2)
+            goto bad;
+        for (int f = 0; f < nc; f += 2, in.p++) {
+            code[f] = *in.p >> 4;
+            if (f + 1 < nc)
+                code[f + 1] = *in.p & 15;
+            else if (*in.p & 15) {
+                why = "bad value";
+                goto bad;
+            }
+        }
+        double v[5];
+        for (int f = 0, c = 0; f < 5; f++) {
+            if (head >> (3 + f) & 1) {
+                v[f] = bitsd(prev[f]);
+                continue;
+            }
+            int tz = PACK_TZ[code[c] & 3], mid = 8 - PACK_LZ[code[c] >> 2] - tz;
+            c++;
+            if (mid == 0 || in.end - in.p < mid) {
+                why = mid == 0 ? "bad value" : "truncated";
+                goto bad;
+            }
+            uint64_t xv = 0;
+            for (int b = 0; b < mid; b++)
+                xv = xv << 8 | *in.p++;
+            prev[f] ^= xv << (8 * tz);
+            v[f] = bitsd(prev[f]);
+        }
+        r->min = v[0];
+        r->max = v[1];
+        r->sum = v[2];
+        r->first = v[3];
+        r->last = v[4];
+        prev_n = cnt;
+        prev_first = first;
+        prev_span = span;
+        (*n)++;
+    }
+    if (in.p != in.end) {
+        why = "bytes left over";
+        goto bad;
+    }
+    return 0;
+bad:
+    *n = 0;
+    return errf(err, errlen, "bad rollup pack (%zu bytes): %s", len, why);
+}

@@ -23,6 +23,30 @@
  *                   zero bytes at the bottom.
  * Values are IEEE doubles bit for bit (no rounding); a sample's value NaN
  * always means a failed read.
+ *
+ * A rollup pack ('R') holds the rollups of one metric in up to 64 slots of
+ * one bucket (the 60 minutes of an hour: rollup_minute_pack):
+ *   kind      1 byte 'R'
+ *   mask      varint, bit k set when slot k (bucket base + k * width) has
+ *             a rollup; no bit at or above the slot count, not 0
+ *   rollups   one per set bit, in slot order:
+ *     head    1 byte: bit k set when field k below is the same as in the
+ *             previous rollup (all 0 before the first) and left out
+ *     n       varint, >= 1
+ *     first   zigzag varint: (first_ts - slot start) minus the same of the
+ *             previous rollup: exact milliseconds, and a steady poll
+ *             leaves it out
+ *     span    zigzag varint: (last_ts - first_ts) minus the previous one's
+ *     codes   for the fields of bits 3-7 left in (min, max, sum, first,
+ *             last, in that order), 4 bits each, two to a byte (high
+ *             nibble first; an odd last one pads with 0): code 4i + j
+ *             means the XOR of the value's bits with that field's in the
+ *             previous rollup has LZ[i] = {0,1,2,3}[i] zero bytes at the
+ *             top and TZ[j] = {0,2,3,5}[j] at the bottom (not all 8)
+ *     bytes   then per such field the 8 - LZ - TZ middle bytes of the
+ *             XOR, big-endian. Every bit pattern round-trips (a NaN or
+ *             infinite sum too: NaN means nothing special here).
+ * Times use wrapping arithmetic, so any int64 round-trips.
  */
 #ifndef FLOE_STORE_CODEC_H
 #define FLOE_STORE_CODEC_H
@@ -52,5 +76,31 @@ int store_codec_encode(const struct store_rec *recs, size_t n, bool single, uint
  * back at its value on entry. */
 int store_codec_decode(const uint8_t *data, size_t len, int64_t only_metric,
                        struct store_rec **recs, size_t *n, size_t *cap, char *err, size_t errlen);
+
+/* One rollup of a pack: the fields of store_internal.h's store_roll plus
+ * its bucket (the store converts; the codec knows no SQLite). */
+struct store_pack_roll {
+    int64_t bucket, n;
+    double sum, min, max;
+    int64_t first_ts, last_ts;
+    double first, last;
+};
+
+#define STORE_PACK_SLOTS_MAX 64
+
+/* Packs rolls[0..n) (buckets base + k * width with k < slots <= 64,
+ * strictly increasing, every n >= 1) into a new buffer *out (caller
+ * frees) of *len bytes. Returns 0, or -1 with err filled when the rolls
+ * break those rules (nothing is written) or memory runs out. */
+int store_codec_pack(const struct store_pack_roll *rolls, size_t n, int64_t base, int64_t width,
+                     unsigned slots, uint8_t **out, size_t *len, char *err, size_t errlen);
+
+/* Unpacks a rollup pack of bucket base into out[0..*n) (at most slots
+ * entries, in slot order). Returns 0, or -1 with err filled when the blob
+ * is malformed (truncated, another kind, a slot out of range, n = 0, a
+ * control byte that is not one, bytes left over); *n is then 0. */
+int store_codec_unpack(const uint8_t *data, size_t len, int64_t base, int64_t width, unsigned slots,
+                       struct store_pack_roll out[STORE_PACK_SLOTS_MAX], size_t *n, char *err,
+                       size_t errlen);
 
 #endif

@@ -18,7 +18,10 @@
  *   4. each hour that ended a minute or more before the close line is
  *      folded from its minute rollups into rollup_hour (meta 'hour_next'
  *      remembers how far), and an hour already folded that received a
- *      late minute is folded again.
+ *      late minute is folded again; folding packs the hour's minute
+ *      rollups of each metric into one rollup_minute_pack row and deletes
+ *      its rollup_minute rows (a late minute of a packed hour is first
+ *      merged with its packed rollup, then repacked by the refold).
  * Statements are prepared per call: compaction runs once a minute and
  * retention once an hour.
  */
@@ -36,6 +39,8 @@
 #define TS_MAX (INT64_MAX / 4)
 
 #define COMPACT_ROWS 600
+/* Hours of an upgraded schema 8 database packed per compaction step. */
+#define PACK_OLD_HOURS 4
 
 #define RETENTION_RAW_SPAN (10 * (int64_t)STORE_MINUTE_MS)
 #define RETENTION_MINUTE_SPAN ((int64_t)STORE_HOUR_MS)
@@ -178,56 +183,124 @@ void store_roll_bind(sqlite3_stmt *st, int col, const struct store_roll *r)
 
 /* ---- folding hours ------------------------------------------------------ */
 
-struct metric_roll {
-    int64_t metric;
+/* A minute rollup of the hour being folded: from its pack (src 0) or a
+ * rollup_minute row (src 1, newer: it wins over the pack's minute). */
+struct minute_roll {
+    int64_t metric, bucket;
+    int src;
     struct store_roll r;
 };
 
-static int metric_roll_cmp(const void *pa, const void *pb)
+static int minute_roll_cmp(const void *pa, const void *pb)
 {
-    const struct metric_roll *a = pa, *b = pb;
-    return a->metric < b->metric ? -1 : a->metric > b->metric;
+    const struct minute_roll *a = pa, *b = pb;
+    if (a->metric != b->metric)
+        return a->metric < b->metric ? -1 : 1;
+    if (a->bucket != b->bucket)
+        return a->bucket < b->bucket ? -1 : 1;
+    return a->src - b->src;
 }
 
-/* Rewrites rollup_hour's rows of hour h from rollup_minute. */
-static int fold_hour(struct stmts *c, sqlite3_stmt *minutes, sqlite3_stmt *del, sqlite3_stmt *put,
-                     int64_t h)
+struct fold_stmts {
+    sqlite3_stmt *minutes, *packs, *del, *put, *pack_put, *minutes_del;
+};
+
+/* Rewrites rollup_hour's rows of hour h from its minute rollups (packed
+ * and unpacked), writes the hour's packs and deletes its rollup_minute
+ * rows: one step of the caller's transaction, so a crash leaves either
+ * the rows or the packs. */
+static int fold_hour(struct stmts *c, const struct fold_stmts *f, int64_t h)
 {
-    struct metric_roll *rows = NULL;
-    size_t n = 0, cap = 0;
+    struct minute_roll *rows = NULL;
+    struct store_pack_roll unpacked[STORE_PACK_SLOTS_MAX];
+    size_t n = 0, cap = 0, nun;
+    char msg[160];
     int rc;
-    sqlite3_bind_int64(minutes, 1, h);
-    sqlite3_bind_int64(minutes, 2, h + STORE_HOUR_MS);
-    while ((rc = sqlite3_step(minutes)) == SQLITE_ROW) {
-        if (vec_reserve(rows, cap, n + 1) < 0)
+    sqlite3_bind_int64(f->packs, 1, h);
+    while ((rc = sqlite3_step(f->packs)) == SQLITE_ROW) {
+        int64_t metric = sqlite3_column_int64(f->packs, 0);
+        if (store_codec_unpack(sqlite3_column_blob(f->packs, 1),
+                               (size_t)sqlite3_column_bytes(f->packs, 1), h, STORE_MINUTE_MS,
+                               STORE_PACK_MINUTES, unpacked, &nun, msg, sizeof msg) < 0) {
+            sqlite3_reset(f->packs);
+            free(rows);
+            return errf(c->err, c->errlen, "%s: compact: minutes of hour %lld of metric %lld: %s",
+                        c->s->path, (long long)h, (long long)metric, msg);
+        }
+        if (vec_reserve(rows, cap, n + nun) < 0)
             break;
-        rows[n].metric = sqlite3_column_int64(minutes, 0);
-        rows[n].r = store_roll_columns(minutes, 1);
-        n++;
+        for (size_t k = 0; k < nun; k++)
+            rows[n++] = (struct minute_roll){metric, unpacked[k].bucket, 0,
+                                             store_roll_of_pack(&unpacked[k])};
     }
-    sqlite3_reset(minutes);
+    sqlite3_reset(f->packs);
+    if (rc == SQLITE_DONE) {
+        sqlite3_bind_int64(f->minutes, 1, h);
+        sqlite3_bind_int64(f->minutes, 2, h + STORE_HOUR_MS);
+        while ((rc = sqlite3_step(f->minutes)) == SQLITE_ROW) {
+            if (vec_reserve(rows, cap, n + 1) < 0)
+                break;
+            rows[n++] = (struct minute_roll){sqlite3_column_int64(f->minutes, 0),
+                                             sqlite3_column_int64(f->minutes, 1), 1,
+                                             store_roll_columns(f->minutes, 2)};
+        }
+        sqlite3_reset(f->minutes);
+    }
     if (rc != SQLITE_DONE) {
         free(rows);
         return rc == SQLITE_ROW ? errf(c->err, c->errlen, "%s: compact: out of memory", c->s->path)
                                 : fail(c, "compact: fold hour");
     }
     if (n > 1)
-        qsort(rows, n, sizeof *rows, metric_roll_cmp);
-    sqlite3_bind_int64(del, 1, h);
-    if (run(c, del, "compact: fold hour") < 0)
+        qsort(rows, n, sizeof *rows, minute_roll_cmp);
+    sqlite3_bind_int64(f->del, 1, h);
+    if (run(c, f->del, "compact: fold hour") < 0)
         goto fail;
     for (size_t i = 0; i < n;) {
         struct store_roll r = {0};
-        size_t j = i;
-        for (; j < n && rows[j].metric == rows[i].metric; j++)
+        struct store_pack_roll pack[STORE_PACK_SLOTS_MAX];
+        size_t j = i, np = 0;
+        for (; j < n && rows[j].metric == rows[i].metric; j++) {
+            /* Of a pack's minute and a newer row of it, the row. */
+            if (j + 1 < n && rows[j + 1].metric == rows[j].metric &&
+                rows[j + 1].bucket == rows[j].bucket)
+                continue;
+            if (rows[j].r.n < 1 || rows[j].bucket < h || rows[j].bucket >= h + STORE_HOUR_MS ||
+                np == STORE_PACK_MINUTES)
+                continue;
             store_roll_merge(&r, &rows[j].r);
-        sqlite3_bind_int64(put, 1, h);
-        sqlite3_bind_int64(put, 2, rows[i].metric);
-        store_roll_bind(put, 3, &r);
-        if (run(c, put, "compact: fold hour") < 0)
-            goto fail;
+            pack[np++] = store_pack_of_roll(rows[j].bucket, &rows[j].r);
+        }
+        if (np > 0) {
+            uint8_t *blob = NULL;
+            size_t len = 0;
+            if (store_codec_pack(pack, np, h, STORE_MINUTE_MS, STORE_PACK_MINUTES, &blob, &len, msg,
+                                 sizeof msg) < 0) {
+                errf(c->err, c->errlen, "%s: compact: hour %lld of metric %lld: %s", c->s->path,
+                     (long long)h, (long long)rows[i].metric, msg);
+                goto fail;
+            }
+            sqlite3_bind_int64(f->put, 1, h);
+            sqlite3_bind_int64(f->put, 2, rows[i].metric);
+            store_roll_bind(f->put, 3, &r);
+            sqlite3_bind_int64(f->pack_put, 1, h);
+            sqlite3_bind_int64(f->pack_put, 2, rows[i].metric);
+            sqlite3_bind_blob(f->pack_put, 3, blob, (int)len, SQLITE_STATIC);
+            rc = run(c, f->put, "compact: fold hour") < 0 ||
+                         run(c, f->pack_put, "compact: pack hour") < 0
+                     ? -1
+                     : 0;
+            sqlite3_clear_bindings(f->pack_put);
+            free(blob);
+            if (rc < 0)
+                goto fail;
+        }
         i = j;
     }
+    sqlite3_bind_int64(f->minutes_del, 1, h);
+    sqlite3_bind_int64(f->minutes_del, 2, h + STORE_HOUR_MS);
+    if (run(c, f->minutes_del, "compact: pack hour") < 0)
+        goto fail;
     free(rows);
     return 0;
 fail:
@@ -239,18 +312,25 @@ fail:
  * hour_next on), then the hours in dirty[] (already folded, changed). */
 static int fold_hours_with(struct stmts *c, int64_t close, const int64_t *dirty, size_t ndirty)
 {
-    sqlite3_stmt *minutes = NULL, *del = NULL, *put = NULL, *next_get = NULL, *next_set = NULL,
-                 *first_min = NULL;
-    if (prep(c, &minutes,
-             "SELECT metric_id, " STORE_ROLL_COLS " FROM rollup_minute"
+    struct fold_stmts f = {0};
+    sqlite3_stmt *next_get = NULL, *next_set = NULL, *first_min = NULL, *old_min = NULL;
+    if (prep(c, &f.minutes,
+             "SELECT metric_id, bucket, " STORE_ROLL_COLS " FROM rollup_minute"
              " WHERE bucket >= ?1 AND bucket < ?2") < 0 ||
-        prep(c, &del, "DELETE FROM rollup_hour WHERE bucket = ?1") < 0 ||
-        prep(c, &put,
+        prep(c, &f.packs, "SELECT metric_id, data FROM rollup_minute_pack WHERE bucket = ?1") < 0 ||
+        prep(c, &f.del, "DELETE FROM rollup_hour WHERE bucket = ?1") < 0 ||
+        prep(c, &f.put,
              "INSERT OR REPLACE INTO rollup_hour(bucket, metric_id, " STORE_ROLL_COLS ")"
              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)") < 0 ||
+        prep(c, &f.pack_put,
+             "INSERT OR REPLACE INTO rollup_minute_pack(bucket, metric_id, data)"
+             " VALUES (?1, ?2, ?3)") < 0 ||
+        prep(c, &f.minutes_del, "DELETE FROM rollup_minute WHERE bucket >= ?1 AND bucket < ?2") <
+            0 ||
         prep(c, &next_get, "SELECT value FROM meta WHERE key = 'hour_next'") < 0 ||
         prep(c, &next_set, "UPDATE meta SET value = ?1 WHERE key = 'hour_next'") < 0 ||
-        prep(c, &first_min, "SELECT min(bucket) FROM rollup_minute WHERE bucket >= ?1") < 0)
+        prep(c, &first_min, "SELECT min(bucket) FROM rollup_minute WHERE bucket >= ?1") < 0 ||
+        prep(c, &old_min, "SELECT min(bucket) FROM rollup_minute") < 0)
         return -1;
     int64_t next = TS_MIN;
     int have = one_int(c, next_get, &next, "compact: hour_next");
@@ -261,7 +341,7 @@ static int fold_hours_with(struct stmts *c, int64_t close, const int64_t *dirty,
         bool seen = false;
         for (size_t j = 0; j < i; j++)
             seen = seen || dirty[j] == dirty[i];
-        if (have && !seen && dirty[i] < start && fold_hour(c, minutes, del, put, dirty[i]) < 0)
+        if (have && !seen && dirty[i] < start && fold_hour(c, &f, dirty[i]) < 0)
             return -1;
     }
     for (;;) {
@@ -275,12 +355,26 @@ static int fold_hours_with(struct stmts *c, int64_t close, const int64_t *dirty,
         int64_t h = floor_to(m, STORE_HOUR_MS);
         if (h + STORE_HOUR_MS + STORE_MINUTE_MS > close)
             break;
-        if (fold_hour(c, minutes, del, put, h) < 0)
+        if (fold_hour(c, &f, h) < 0)
             return -1;
         next = h + STORE_HOUR_MS;
         have = 1;
         sqlite3_bind_int64(next_set, 1, next);
         if (run(c, next_set, "compact: hour_next") < 0)
+            return -1;
+    }
+    /* Hours that schema 8 folded without packing: a few per step, oldest
+     * first, so an upgraded database packs its minute tier within hours
+     * of compaction without one long transaction. Folding them again
+     * rewrites their hour rollups with the same values. */
+    for (int k = 0; have && k < PACK_OLD_HOURS; k++) {
+        int64_t m;
+        int found = one_int(c, old_min, &m, "compact: pack old hours");
+        if (found < 0)
+            return -1;
+        if (!found || floor_to(m, STORE_HOUR_MS) >= next)
+            break;
+        if (fold_hour(c, &f, floor_to(m, STORE_HOUR_MS)) < 0)
             return -1;
     }
     return 0;
@@ -316,8 +410,40 @@ static int crec_cmp(const void *pa, const void *pb)
 }
 
 struct compact_stmts {
-    sqlite3_stmt *chunk_get, *chunk_put, *roll_get, *roll_put, *roll_del;
+    sqlite3_stmt *chunk_get, *chunk_put, *roll_get, *roll_put, *roll_del, *pack_get;
 };
+
+/* The rollup of minute bucket of metric in its hour's pack, into *r:
+ * 1 found, 0 not, -1 error. */
+static int packed_minute(struct stmts *c, const struct compact_stmts *q, int64_t bucket,
+                         int64_t metric, struct store_roll *r)
+{
+    int64_t h = floor_to(bucket, STORE_HOUR_MS);
+    struct store_pack_roll rolls[STORE_PACK_SLOTS_MAX];
+    size_t n = 0;
+    char msg[160];
+    sqlite3_bind_int64(q->pack_get, 1, h);
+    sqlite3_bind_int64(q->pack_get, 2, metric);
+    int rc = sqlite3_step(q->pack_get);
+    if (rc == SQLITE_ROW &&
+        store_codec_unpack(sqlite3_column_blob(q->pack_get, 0),
+                           (size_t)sqlite3_column_bytes(q->pack_get, 0), h, STORE_MINUTE_MS,
+                           STORE_PACK_MINUTES, rolls, &n, msg, sizeof msg) < 0) {
+        sqlite3_reset(q->pack_get);
+        return errf(c->err, c->errlen, "%s: compact: minutes of hour %lld of metric %lld: %s",
+                    c->s->path, (long long)h, (long long)metric, msg);
+    }
+    sqlite3_reset(q->pack_get);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fail(c, "compact: read pack");
+    for (size_t i = 0; i < n; i++) {
+        if (rolls[i].bucket == bucket) {
+            *r = store_roll_of_pack(&rolls[i]);
+            return 1;
+        }
+    }
+    return 0;
+}
 
 /* Merges the new samples g[0..ng) (one minute and metric, sorted by time
  * and write order) into the chunk and rollup of their minute. *delta gets
@@ -393,18 +519,27 @@ static int compact_group(struct stmts *c, const struct compact_stmts *q, const s
         sqlite3_bind_int64(q->roll_get, 1, bucket);
         sqlite3_bind_int64(q->roll_get, 2, metric);
         rc = sqlite3_step(q->roll_get);
-        if (rc == SQLITE_ROW) {
-            struct store_roll before = store_roll_columns(q->roll_get, 0);
-            store_roll_merge(&r, &before);
-        }
+        struct store_roll before = {0};
+        if (rc == SQLITE_ROW)
+            before = store_roll_columns(q->roll_get, 0);
         sqlite3_reset(q->roll_get);
         if (rc != SQLITE_ROW && rc != SQLITE_DONE)
             return fail(c, "compact: read rollup");
+        /* A folded hour keeps its minutes in a pack. */
+        if (rc == SQLITE_DONE && packed_minute(c, q, bucket, metric, &before) < 0)
+            return -1;
+        store_roll_merge(&r, &before);
     }
-    sqlite3_stmt *st = r.n > 0 ? q->roll_put : q->roll_del;
+    /* An emptied minute of a packed hour is written as a row with n 0, so
+     * that the refold of its hour drops the pack's minute too. */
+    struct store_roll gone;
+    int packed = 0;
+    if (r.n == 0 && (packed = packed_minute(c, q, bucket, metric, &gone)) < 0)
+        return -1;
+    sqlite3_stmt *st = r.n > 0 || packed ? q->roll_put : q->roll_del;
     sqlite3_bind_int64(st, 1, bucket);
     sqlite3_bind_int64(st, 2, metric);
-    if (r.n > 0)
+    if (st == q->roll_put)
         store_roll_bind(st, 3, &r);
     return run(c, st, "compact: write rollup");
 }
@@ -444,6 +579,8 @@ static int compact_once(struct stmts *c, int64_t grace_ms, int64_t *done)
              ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)") < 0 ||
         prep(c, &q.roll_del, "DELETE FROM rollup_minute WHERE bucket = ?1 AND metric_id = ?2") <
             0 ||
+        prep(c, &q.pack_get,
+             "SELECT data FROM rollup_minute_pack WHERE bucket = ?1 AND metric_id = ?2") < 0 ||
         prep(c, &next_get, "SELECT value FROM meta WHERE key = 'hour_next'") < 0 ||
         prep(c, &from_get, "SELECT value FROM meta WHERE key = 'minute_from'") < 0)
         goto fail;
@@ -574,8 +711,9 @@ static int drop_before(struct stmts *c, const char *table, int64_t before, int64
 {
     char first_sql[96], sum_sql[128], del_sql[96];
     snprintf(first_sql, sizeof first_sql, "SELECT min(bucket) FROM %s", table);
-    snprintf(sum_sql, sizeof sum_sql, "SELECT coalesce(sum(n), 0) FROM %s WHERE bucket < ?1",
-             table);
+    /* Only a table with an n column is counted (the packs have none). */
+    snprintf(sum_sql, sizeof sum_sql, "SELECT coalesce(sum(%s), 0) FROM %s WHERE bucket < ?1",
+             count_n ? "n" : "0", table);
     snprintf(del_sql, sizeof del_sql, "DELETE FROM %s WHERE bucket < ?1", table);
     for (;;) {
         sqlite3_stmt *first = NULL, *sum = NULL, *del = NULL, *count = NULL;
@@ -677,8 +815,12 @@ int store_apply_retention(struct store *s, const struct store_retention *r, int6
             int64_t dropped = 0;
             if (next < before)
                 before = next;
+            /* A pack goes when its whole hour is before the line (before
+             * is an hour's start). */
             if (drop_before(&c, "rollup_minute", before, RETENTION_MINUTE_SPAN, false, &dropped) <
                     0 ||
+                drop_before(&c, "rollup_minute_pack", before, RETENTION_MINUTE_SPAN, false,
+                            &dropped) < 0 ||
                 raise_horizon(&c, "minute_from", before) < 0)
                 goto out;
         }

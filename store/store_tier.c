@@ -13,6 +13,10 @@
  * scans a range of buckets for one metric; it walks the buckets with a
  * point lookup of (bucket, metric) each, and on a miss seeks the next
  * bucket that exists at all (so gaps cost one seek, not one per minute).
+ * Minutes of folded hours are packed (schema 9): one lookup of (hour,
+ * metric) gives its 60 minutes, merged with any rollup_minute rows of the
+ * hour (the current hour, a schema 8 hour not yet packed, or a late
+ * minute not yet repacked; a row wins over the pack's minute).
  *
  * Reads of one query run in one read transaction, so a compaction that
  * moves samples from the log into chunks between two statements is seen
@@ -68,6 +72,7 @@ struct store_tier_read {
     sqlite3_stmt *log_range;               /* NULL: schema before 8 */
     sqlite3_stmt *chunk_next, *chunk_get, *chunk_range;
     sqlite3_stmt *roll_next[2], *roll_get[2], *roll_range[2];
+    sqlite3_stmt *pack_next, *pack_get, *pack_at; /* NULL: schema before 9 */
 };
 
 static sqlite3_stmt **tier_stmts(struct store_tier_read *t, size_t *n)
@@ -146,6 +151,10 @@ struct store_tier_read *store_tier_read_new(sqlite3 *db, const char *path, char 
         {&t->roll_next[1], next[1]},
         {&t->roll_get[1], get[1]},
         {&t->roll_range[1], range[1]},
+        {&t->pack_next,
+         "SELECT bucket FROM rollup_minute_pack WHERE bucket >= ?1 ORDER BY bucket LIMIT 1"},
+        {&t->pack_get, "SELECT data FROM rollup_minute_pack WHERE bucket = ?1 AND metric_id = ?2"},
+        {&t->pack_at, "SELECT metric_id, data FROM rollup_minute_pack WHERE bucket = ?1"},
     };
     for (size_t i = 0; i < ARRAY_LEN(defs); i++) {
         if (tier_prepare(t, defs[i].st, defs[i].sql, err, errlen) < 0) {
@@ -275,6 +284,145 @@ static int roll_segment(struct gather *g, int tier, int64_t a, int64_t b)
     if (!g->stopped && rc != SQLITE_DONE)
         return gather_fail(g, "read history");
     return 0;
+}
+
+/* ---- reading: packed minutes ------------------------------------------- */
+
+/* A minute rollup of the hour being read: from a pack (src 0) or a
+ * rollup_minute row (src 1: a late minute not yet repacked, it wins). */
+struct minute_item {
+    int64_t bucket, metric;
+    int src;
+    struct store_roll r;
+};
+
+struct minute_items {
+    struct minute_item *v;
+    size_t n, cap;
+    bool oom;
+};
+
+static int minute_item_cmp(const void *pa, const void *pb)
+{
+    const struct minute_item *a = pa, *b = pb;
+    if (a->bucket != b->bucket)
+        return a->bucket < b->bucket ? -1 : 1;
+    if (a->metric != b->metric)
+        return a->metric < b->metric ? -1 : 1;
+    return a->src - b->src;
+}
+
+static int minute_item_push(struct minute_items *m, int64_t bucket, int64_t metric, int src,
+                            const struct store_roll *r)
+{
+    if (vec_reserve(m->v, m->cap, m->n + 1) < 0) {
+        m->oom = true;
+        return -1;
+    }
+    m->v[m->n++] = (struct minute_item){bucket, metric, src, *r};
+    return 0;
+}
+
+/* emit_fn collecting the rollup_minute rows of an hour. */
+static int collect_emit(void *ctx, int64_t metric, int64_t ts, const struct store_roll *r)
+{
+    return minute_item_push(ctx, ts, metric, 1, r);
+}
+
+/* Unpacks the pack of hour h (column col of st) into m, minutes in [a, b]. */
+static int minute_unpack(struct gather *g, struct minute_items *m, sqlite3_stmt *st, int col,
+                         int64_t metric, int64_t h, int64_t a, int64_t b)
+{
+    struct store_pack_roll rolls[STORE_PACK_SLOTS_MAX];
+    size_t n = 0;
+    char msg[160];
+    if (store_codec_unpack(sqlite3_column_blob(st, col), (size_t)sqlite3_column_bytes(st, col), h,
+                           STORE_MINUTE_MS, STORE_PACK_MINUTES, rolls, &n, msg, sizeof msg) < 0)
+        return errf(g->err, g->errlen, "%s: read history: minutes of hour %lld of metric %lld: %s",
+                    g->t->path, (long long)h, (long long)metric, msg);
+    for (size_t i = 0; i < n; i++) {
+        struct store_roll r = store_roll_of_pack(&rolls[i]);
+        if (rolls[i].bucket >= a && rolls[i].bucket <= b &&
+            minute_item_push(m, rolls[i].bucket, metric, 0, &r) < 0)
+            return errf(g->err, g->errlen, "%s: read history: out of memory", g->t->path);
+    }
+    return 0;
+}
+
+/* The packs of hour h in m: one point lookup for one metric, or every
+ * metric's. */
+static int minute_packs(struct gather *g, struct minute_items *m, int64_t h, int64_t a, int64_t b)
+{
+    struct store_tier_read *t = g->t;
+    sqlite3_stmt *st = g->metric >= 0 ? t->pack_get : t->pack_at;
+    sqlite3_bind_int64(st, 1, h);
+    if (g->metric >= 0)
+        sqlite3_bind_int64(st, 2, g->metric);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t metric = g->metric >= 0 ? g->metric : sqlite3_column_int64(st, 0);
+        if (minute_unpack(g, m, st, g->metric >= 0 ? 0 : 1, metric, h, a, b) < 0) {
+            sqlite3_reset(st);
+            return -1;
+        }
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : gather_fail(g, "read history");
+}
+
+static int roll_segment(struct gather *g, int tier, int64_t a, int64_t b);
+
+/* Minute rollups with bucket start in [a, b], in time order: hour by hour,
+ * the hour's packs and its rollup_minute rows, merged. An hour with
+ * nothing of the metric seeks the next hour that has anything. */
+static int minute_segment(struct gather *g, int64_t a, int64_t b)
+{
+    struct store_tier_read *t = g->t;
+    if (!t->pack_get)
+        return roll_segment(g, TIER_MINUTE, a, b);
+    struct minute_items m = {0};
+    int rc = -1;
+    int64_t h = floor_to(a, STORE_HOUR_MS);
+    while (h <= b && !g->stopped) {
+        int64_t lo = a > h ? a : h, hi = b < h + STORE_HOUR_MS - 1 ? b : h + STORE_HOUR_MS - 1;
+        m.n = 0;
+        if (minute_packs(g, &m, h, lo, hi) < 0)
+            goto out;
+        struct gather rows = *g;
+        rows.emit = collect_emit;
+        rows.ctx = &m;
+        if (roll_segment(&rows, TIER_MINUTE, lo, hi) < 0) {
+            if (m.oom)
+                errf(g->err, g->errlen, "%s: read history: out of memory", t->path);
+            goto out;
+        }
+        if (m.n > 1)
+            qsort(m.v, m.n, sizeof *m.v, minute_item_cmp);
+        for (size_t i = 0; i < m.n && !g->stopped; i++) {
+            const struct minute_item *it = &m.v[i];
+            if (i + 1 < m.n && m.v[i + 1].bucket == it->bucket && m.v[i + 1].metric == it->metric)
+                continue;
+            if (it->r.n > 0 && emit(g, it->metric, it->bucket, &it->r) < 0)
+                goto out;
+        }
+        if (m.n > 0 || h > b - STORE_HOUR_MS) {
+            h += STORE_HOUR_MS;
+            continue;
+        }
+        int64_t np = 0, nr = 0;
+        int fp = next_bucket(g, t->pack_next, h + STORE_HOUR_MS, &np);
+        int fr = fp < 0 ? -1 : next_bucket(g, t->roll_next[TIER_MINUTE], h + STORE_HOUR_MS, &nr);
+        if (fp < 0 || fr < 0)
+            goto out;
+        if (!fp && !fr)
+            break;
+        int64_t next = !fp ? nr : !fr ? np : np < nr ? np : nr;
+        h = floor_to(next, STORE_HOUR_MS);
+    }
+    rc = 0;
+out:
+    free(m.v);
+    return rc;
 }
 
 /* Raw samples collected from the sources of the raw tier, before merging. */
@@ -477,8 +625,8 @@ static int gather_run(struct gather *g, int64_t since, int64_t until)
         roll_segment(g, TIER_HOUR, since, until < minute_from ? until : minute_from - 1) < 0)
         goto out;
     if (!g->stopped && since < raw_from && until >= minute_from &&
-        roll_segment(g, TIER_MINUTE, since > minute_from ? since : minute_from,
-                     until < raw_from ? until : raw_from - 1) < 0)
+        minute_segment(g, since > minute_from ? since : minute_from,
+                       until < raw_from ? until : raw_from - 1) < 0)
         goto out;
     if (!g->stopped && until >= raw_from &&
         raw_segment(g, since > raw_from ? since : raw_from, until) < 0)

@@ -502,10 +502,10 @@ static void imports_survive_reopening_the_database(void **state)
 
 /* ---- schema ---- */
 
-/* Takes schema 8's telemetry tiers out of a file. */
+/* Takes schema 8's telemetry tiers (and 9's packs) out of a file. */
 #define UNDO_TIERS                                                                                 \
     "DROP TABLE sample_log; DROP TABLE raw_chunk; DROP TABLE rollup_minute;"                       \
-    " DROP TABLE rollup_hour;"                                                                     \
+    " DROP TABLE rollup_hour; DROP TABLE rollup_minute_pack;"                                    \
     " DELETE FROM meta WHERE key IN ('hour_next', 'raw_from', 'minute_from');"
 
 /* The import tables are migration 6 (7 adds their home column, 8 the

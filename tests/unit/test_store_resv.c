@@ -442,7 +442,7 @@ static void database_of_schema_2_gains_the_table_and_keeps_its_records(void **st
                                   " DROP TABLE migration; DROP TABLE migration_rate;"
                                   " DROP TABLE import_event; DROP TABLE import;"
                                   " DROP TABLE sample_log; DROP TABLE raw_chunk;"
-                                  " DROP TABLE rollup_minute; DROP TABLE rollup_hour;"
+                                  " DROP TABLE rollup_minute; DROP TABLE rollup_hour; DROP TABLE rollup_minute_pack;"
                                   " DELETE FROM meta WHERE key IN"
                                   "  ('hour_next', 'raw_from', 'minute_from');"
                                   " PRAGMA user_version = 2;", NULL,

@@ -138,6 +138,36 @@ static void raw_exec(const char *path, const char *sql)
     sqlite3_close(db);
 }
 
+/* n of the minute rollup at bucket in the pack of (hour, metric); 0 when
+ * the pack lacks it. */
+static int64_t packed_n(const char *path, int64_t metric, int64_t hour, int64_t bucket)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    struct store_pack_roll rolls[STORE_PACK_SLOTS_MAX];
+    size_t n = 0;
+    char err[128];
+    int64_t v = 0;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT data FROM rollup_minute_pack"
+                                        " WHERE bucket = ?1 AND metric_id = ?2",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_int64(st, 1, hour);
+    sqlite3_bind_int64(st, 2, metric);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    if (store_codec_unpack(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), hour,
+                           MIN, 60, rolls, &n, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    for (size_t i = 0; i < n; i++)
+        if (rolls[i].bucket == bucket)
+            v = rolls[i].n;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
 struct pt {
     int64_t ts;
     double v;
@@ -684,6 +714,8 @@ static void reads_of_one_metric_are_point_lookups(void **state)
         "SELECT data FROM raw_chunk WHERE bucket = ?1 AND metric_id = ?2",
         "SELECT n FROM rollup_minute WHERE bucket = ?1 AND metric_id = ?2",
         "SELECT n FROM rollup_hour WHERE bucket = ?1 AND metric_id = ?2",
+        /* An hour's packed minutes: a lookup of its unique index. */
+        "SELECT data FROM rollup_minute_pack WHERE bucket = ?1 AND metric_id = ?2",
     };
     sqlite3 *db;
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
@@ -694,7 +726,9 @@ static void reads_of_one_metric_are_point_lookups(void **state)
         assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
         const char *plan = (const char *)sqlite3_column_text(st, 3);
-        if (!strstr(plan, "PRIMARY KEY (bucket=? AND metric_id=?)"))
+        if (!strstr(plan, i == 3 ? "INDEX sqlite_autoindex_rollup_minute_pack_1 (bucket=? AND "
+                                   "metric_id=?)"
+                                 : "PRIMARY KEY (bucket=? AND metric_id=?)"))
             fail_msg("%s: %s", sql[i], plan);
         sqlite3_finalize(st);
     }
@@ -773,7 +807,7 @@ static void make_schema_7(const char *path)
 {
     store_close(open_ok(path));
     raw_exec(path, "DROP TABLE sample_log; DROP TABLE raw_chunk; DROP TABLE rollup_minute;"
-                   " DROP TABLE rollup_hour;"
+                   " DROP TABLE rollup_hour; DROP TABLE rollup_minute_pack;"
                    " DELETE FROM meta WHERE key IN ('hour_next', 'raw_from', 'minute_from');"
                    "INSERT INTO metric(id, name) VALUES (1, 'old.kw'), (2, 'old.pct');"
                    /* old.kw: 0:00:00 .. 1:59:50 every 10 s, value = minute index;
@@ -821,11 +855,13 @@ static void schema_7_history_stays_readable_and_ages_into_rollups(void **state)
     for (int m = 0; m < 62; m++)
         write_seconds(s, "old.kw", T0 + 2 * HOUR + m * MIN, 60, 1000);
     compact(s, STORE_COMPACT_GRACE_MS);
-    /* The upgrade minute's rollup gained the new sample (upsert). */
+    /* The upgrade minute's rollup gained the new sample (upsert); its
+     * hour is folded now, so it is in the hour's pack, and so are the
+     * minutes of hour 0 that schema 8 had folded (packed on upgrade). */
+    assert_int_equal(packed_n(f->path, 1, T0 + HOUR, T0 + 2 * HOUR - MIN), 7);
+    assert_int_equal(packed_n(f->path, 1, T0, T0), 5);
     assert_int_equal(
-        raw_int(f->path,
-                "SELECT n FROM rollup_minute WHERE metric_id = 1 AND bucket = 1767232740000"),
-        7);
+        raw_int(f->path, "SELECT count(*) FROM rollup_minute WHERE bucket < 1767232800000"), 0);
     /* Retention empties the legacy table by the raw window, and the old
      * hours read from rollups: hour 0 = mean of minutes 0..59. */
     retention(s, T0 + 2 * HOUR, T0 + HOUR, INT64_MIN);
