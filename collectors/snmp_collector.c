@@ -336,7 +336,17 @@ static int snmp_coll_on_response(int op, netsnmp_session *session, int reqid, ne
             if (w->snmp_err == SNMPERR_NOT_IN_TIME_WINDOW)
                 return 1;
         } else if (pdu && pdu->command == SNMP_MSG_RESPONSE) {
+            /* The varbinds move to our copy of the PDU instead of being
+             * copied one by one (a walk page is 25 of them, 1.2 KB each):
+             * net-snmp frees its PDU when we return and reads nothing of a
+             * response's varbinds after its callback. */
+            netsnmp_variable_list *vars = pdu->variables;
+            pdu->variables = NULL;
             w->response = snmp_clone_pdu(pdu);
+            if (w->response)
+                w->response->variables = vars;
+            else
+                pdu->variables = vars;
             w->snmp_err = w->response ? SNMPERR_SUCCESS : SNMPERR_MALLOC;
         } else {
             w->snmp_err = SNMPERR_PROTOCOL;
@@ -885,12 +895,19 @@ static void snmp_coll_walk_failed(const struct snmp_walk_point *w, const struct 
         sink->bad(sink->ctx, w->rows[i], msg);
 }
 
+/* The rows of the walk under way. A table's rows rarely change between
+ * polls, so while they repeat the last walk's names (same names, same
+ * order) nothing is copied: `n` only counts them. At the first row that
+ * differs the list becomes a copy of its own (`names`), so the last walk's
+ * list stays whole until this walk succeeds. */
 struct snmp_walk_rows {
+    const struct snmp_walk_point *last;
+    bool diverged;
     char **names;
     size_t n, cap;
 };
 
-static int snmp_coll_rows_add(struct snmp_walk_rows *r, const char *name)
+static int snmp_coll_rows_push(struct snmp_walk_rows *r, const char *name)
 {
     if (vec_reserve(r->names, r->cap, r->n + 1) < 0)
         return -1;
@@ -899,6 +916,38 @@ static int snmp_coll_rows_add(struct snmp_walk_rows *r, const char *name)
         return -1;
     r->n++;
     return 0;
+}
+
+static int snmp_coll_rows_add(struct snmp_walk_rows *r, const char *name)
+{
+    if (!r->diverged) {
+        if (r->n < r->last->nrows && strcmp(r->last->rows[r->n], name) == 0) {
+            r->n++;
+            return 0;
+        }
+        r->diverged = true;
+        size_t same = r->n;
+        r->n = 0;
+        for (size_t i = 0; i < same; i++)
+            if (snmp_coll_rows_push(r, r->last->rows[i]) < 0)
+                return -1;
+    }
+    return snmp_coll_rows_push(r, name);
+}
+
+/* The walk succeeded: its rows become the device's list. */
+static void snmp_coll_rows_keep(struct snmp_walk_point *w, struct snmp_walk_rows *r)
+{
+    if (!r->diverged) {
+        /* The same rows, maybe fewer at the end. */
+        for (size_t i = r->n; i < w->nrows; i++)
+            free(w->rows[i]);
+        w->nrows = r->n;
+        return;
+    }
+    snmp_coll_rows_free(w->rows, w->nrows);
+    w->rows = r->names;
+    w->nrows = r->n;
 }
 
 /* Handles one page of a walk. Returns 1 to ask for the next page, 0 when
@@ -943,7 +992,7 @@ static int snmp_coll_walk(struct snmp_state *st, struct snmp_walk_point *w,
     oid cur[MAX_OID_LEN];
     size_t cur_len = w->root_len;
     memcpy(cur, w->root, w->root_len * sizeof *cur);
-    struct snmp_walk_rows rows = {0};
+    struct snmp_walk_rows rows = {.last = w};
     char reason[160] = "";
     bool v1 = st->cfg->version == SNMP_V1;
 
@@ -959,13 +1008,13 @@ static int snmp_coll_walk(struct snmp_state *st, struct snmp_walk_point *w,
         }
         pthread_mutex_unlock(&snmp_coll_lock);
         if (!pdu) {
-            snmp_coll_rows_free(rows.names, rows.n);
+            snmp_coll_rows_free(rows.names, rows.diverged ? rows.n : 0);
             return errf(err, errlen, "snmp: out of memory");
         }
         netsnmp_pdu *resp = NULL;
         int code = snmp_coll_exchange(st, pdu, &resp, stop);
         if (code) {
-            snmp_coll_rows_free(rows.names, rows.n);
+            snmp_coll_rows_free(rows.names, rows.diverged ? rows.n : 0);
             return snmp_coll_fail(st, code, err, errlen);
         }
         int more;
@@ -985,11 +1034,9 @@ static int snmp_coll_walk(struct snmp_state *st, struct snmp_walk_point *w,
             continue;
         if (more < 0) {
             snmp_coll_walk_failed(w, sink, reason);
-            snmp_coll_rows_free(rows.names, rows.n);
+            snmp_coll_rows_free(rows.names, rows.diverged ? rows.n : 0);
         } else {
-            snmp_coll_rows_free(w->rows, w->nrows);
-            w->rows = rows.names;
-            w->nrows = rows.n;
+            snmp_coll_rows_keep(w, &rows);
         }
         return 0;
     }
