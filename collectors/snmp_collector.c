@@ -5,7 +5,11 @@
  * Per poll: every `oid` point goes out in as few GET PDUs as the agent
  * takes (60 varbinds each; on tooBig the batch size is halved and the
  * smaller size kept for the device), then each `walk` point is read with
- * GETBULK (v2c/v3, 25 repetitions, halved on tooBig) or GETNEXT (v1).
+ * GETBULK (v2c/v3) or GETNEXT (v1). A table's first walk asks for 25 rows
+ * at a time; later walks know its size and ask for all of it plus one row
+ * (to see its end) in as few requests of at most 64 as it takes, evenly
+ * split: a 60-row table is one round trip, not three, and the agent does
+ * not read 25 rows past the end. tooBig halves that limit for the device.
  * Varbinds become numbers through snmp_value.c; a point the agent cannot
  * give (noSuchObject, a string that is no number, ...) is reported through
  * sink->bad and the rest of the device stays good. A device that does not
@@ -71,6 +75,9 @@
  * or two requests. */
 #define SNMP_COLL_MAX_VARBINDS 60
 #define SNMP_COLL_BULK_REPETITIONS 25
+/* Most repetitions per GETBULK once a table's size is known: responses
+ * about as large as a GET of SNMP_COLL_MAX_VARBINDS values. */
+#define SNMP_COLL_BULK_MAX_REPETITIONS 64
 /* A walk that returns more rows than this is a loop or the wrong subtree. */
 #define SNMP_COLL_WALK_MAX_ROWS 10000
 /* How often a wait wakes up to look at the stop flag. */
@@ -124,6 +131,7 @@ struct snmp_walk_point {
      * fails, since the template itself is no metric. */
     char **rows;
     size_t nrows;
+    bool walked; /* a walk succeeded: nrows is the table's size */
 };
 
 /* The answer to the one request a device has outstanding. */
@@ -149,7 +157,7 @@ struct snmp_state {
     bool got_response;            /* a request of this session has been answered */
     struct snmp_usm_claim *claim; /* v3: our share of the USM entry, NULL if none */
     size_t get_batch;             /* varbinds per GET; halved on tooBig */
-    long bulk_repetitions;        /* max-repetitions per GETBULK; halved on tooBig */
+    long bulk_repetitions;        /* most max-repetitions per GETBULK; halved on tooBig */
     int64_t deadline_ms;          /* monotonic end of the current poll */
     struct snmp_wait wait;
 
@@ -985,6 +993,22 @@ static int snmp_coll_walk_page(const struct snmp_walk_point *w, const struct met
     return 1;
 }
 
+/* max-repetitions for the next page of walk w, `done` rows into it (see
+ * the top of the file). */
+static long snmp_coll_bulk_repetitions(const struct snmp_state *st,
+                                       const struct snmp_walk_point *w, size_t done)
+{
+    long want = SNMP_COLL_BULK_REPETITIONS;
+    /* Past the rows the last walk had, the table grew: back to pages of
+     * the first walk's size. */
+    if (w->walked && (done < w->nrows || done == 0)) {
+        size_t left = w->nrows - done + 1;
+        size_t pages = (left + SNMP_COLL_BULK_MAX_REPETITIONS - 1) / SNMP_COLL_BULK_MAX_REPETITIONS;
+        want = (long)((left + pages - 1) / pages);
+    }
+    return want < st->bulk_repetitions ? want : st->bulk_repetitions;
+}
+
 static int snmp_coll_walk(struct snmp_state *st, struct snmp_walk_point *w,
                           const struct metric_sink *sink, atomic_int *stop, char *err,
                           size_t errlen)
@@ -997,12 +1021,13 @@ static int snmp_coll_walk(struct snmp_state *st, struct snmp_walk_point *w,
     bool v1 = st->cfg->version == SNMP_V1;
 
     for (;;) {
+        long reps = snmp_coll_bulk_repetitions(st, w, rows.n);
         pthread_mutex_lock(&snmp_coll_lock);
         netsnmp_pdu *pdu = snmp_pdu_create(v1 ? SNMP_MSG_GETNEXT : SNMP_MSG_GETBULK);
         if (pdu) {
             if (!v1) {
                 pdu->non_repeaters = 0;
-                pdu->max_repetitions = st->bulk_repetitions;
+                pdu->max_repetitions = reps;
             }
             snmp_add_null_var(pdu, cur, cur_len);
         }
@@ -1018,8 +1043,8 @@ static int snmp_coll_walk(struct snmp_state *st, struct snmp_walk_point *w,
             return snmp_coll_fail(st, code, err, errlen);
         }
         int more;
-        if (resp->errstat == SNMP_ERR_TOOBIG && !v1 && st->bulk_repetitions > 1) {
-            st->bulk_repetitions /= 2;
+        if (resp->errstat == SNMP_ERR_TOOBIG && !v1 && reps > 1) {
+            st->bulk_repetitions = reps / 2;
             more = 1;
         } else if (resp->errstat == SNMP_ERR_NOSUCHNAME && v1) {
             more = 0; /* SNMPv1's end of the MIB view */
@@ -1037,6 +1062,7 @@ static int snmp_coll_walk(struct snmp_state *st, struct snmp_walk_point *w,
             snmp_coll_rows_free(rows.names, rows.diverged ? rows.n : 0);
         } else {
             snmp_coll_rows_keep(w, &rows);
+            w->walked = true;
         }
         return 0;
     }
@@ -1168,7 +1194,7 @@ static int snmp_coll_open(void **state, const void *device_cfg, char *err, size_
         return errf(err, errlen, "snmp: out of memory");
     st->cfg = d;
     st->get_batch = SNMP_COLL_MAX_VARBINDS;
-    st->bulk_repetitions = SNMP_COLL_BULK_REPETITIONS;
+    st->bulk_repetitions = SNMP_COLL_BULK_MAX_REPETITIONS;
     snprintf(st->peer, sizeof st->peer, "%s:%d", d->host ? d->host : "", d->port);
     if (!d->host || !*d->host) {
         errf(err, errlen, "snmp: no host");
