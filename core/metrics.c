@@ -108,12 +108,14 @@ void metrics_free(struct metrics *m)
 }
 
 /* FNV-1a: short metric names, no adversary (names come from config and
- * from the devices the config names). */
+ * from the devices the config names). Over the part of a name the table
+ * keeps, so a name too long for it finds the entry it was cut to. */
 static uint32_t name_hash(const char *name)
 {
     uint32_t h = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-        h = (h ^ *p) * 16777619u;
+    const unsigned char *p = (const unsigned char *)name;
+    for (size_t i = 0; p[i] && i < METRIC_NAME_MAX - 1; i++)
+        h = (h ^ p[i]) * 16777619u;
     return h;
 }
 
@@ -151,7 +153,7 @@ static struct metric_entry *find_locked(const struct metrics *m, const char *nam
         return NULL;
     uint32_t h = name_hash(name);
     for (size_t i = h & (m->index_cap - 1); m->index[i]; i = (i + 1) & (m->index_cap - 1))
-        if (m->index[i]->hash == h && strcmp(m->index[i]->s.name, name) == 0)
+        if (m->index[i]->hash == h && strncmp(m->index[i]->s.name, name, METRIC_NAME_MAX - 1) == 0)
             return m->index[i];
     return NULL;
 }

@@ -254,6 +254,27 @@ static void many_new_metrics_are_fast_and_listed_sorted(void **state)
     metrics_free(m);
 }
 
+/* A name longer than the table keeps is cut, and every later sample of
+ * it lands on the same entry instead of adding one per sample. */
+static void too_long_name_is_one_metric(void **state)
+{
+    (void)state;
+    struct metrics *m = metrics_new(16);
+    char name[METRIC_NAME_MAX + 50];
+    memset(name, 'a', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    metrics_set_good(m, name, 1, "", "d", 1000, 10);
+    metrics_set_good(m, name, 2, "", "d", 1000, 20);
+    struct metric_snapshot *snap = NULL;
+    assert_int_equal(metrics_snapshot(m, 20, &snap), 1);
+    assert_int_equal(strlen(snap[0].name), METRIC_NAME_MAX - 1);
+    assert_true(snap[0].value == 2);
+    free(snap);
+    struct metric_snapshot s;
+    assert_true(metrics_get(m, name, 20, &s));
+    metrics_free(m);
+}
+
 static void forget_source_keeps_listed_and_other_sources(void **state)
 {
     (void)state;
@@ -309,6 +330,7 @@ int main(void)
         cmocka_unit_test(queued_sample_outlives_forgotten_metric),
         cmocka_unit_test(source_error_marks_only_that_source),
         cmocka_unit_test(many_new_metrics_are_fast_and_listed_sorted),
+        cmocka_unit_test(too_long_name_is_one_metric),
         cmocka_unit_test(forget_source_keeps_listed_and_other_sources),
         cmocka_unit_test(collector_histogram_is_cumulative),
     };
