@@ -5,7 +5,11 @@
  * Per poll: every `oid` point goes out in as few GET PDUs as the agent
  * takes (60 varbinds each; on tooBig the batch size is halved and the
  * smaller size kept for the device), then each `walk` point is read with
- * GETBULK (v2c/v3, 25 repetitions, halved on tooBig) or GETNEXT (v1).
+ * GETBULK (v2c/v3) or GETNEXT (v1). A table's first walk asks for 25 rows
+ * at a time; later walks know its size and ask for all of it plus one row
+ * (to see its end) in as few requests of at most 64 as it takes, evenly
+ * split: a 60-row table is one round trip, not three, and the agent does
+ * not read 25 rows past the end. tooBig halves that limit for the device.
  * Varbinds become numbers through snmp_value.c; a point the agent cannot
  * give (noSuchObject, a string that is no number, ...) is reported through
  * sink->bad and the rest of the device stays good. A device that does not
@@ -71,6 +75,9 @@
  * or two requests. */
 #define SNMP_COLL_MAX_VARBINDS 60
 #define SNMP_COLL_BULK_REPETITIONS 25
+/* Most repetitions per GETBULK once a table's size is known: responses
+ * about as large as a GET of SNMP_COLL_MAX_VARBINDS values. */
+#define SNMP_COLL_BULK_MAX_REPETITIONS 64
 /* A walk that returns more rows than this is a loop or the wrong subtree. */
 #define SNMP_COLL_WALK_MAX_ROWS 10000
 /* How often a wait wakes up to look at the stop flag. */
@@ -124,6 +131,7 @@ struct snmp_walk_point {
      * fails, since the template itself is no metric. */
     char **rows;
     size_t nrows;
+    bool walked; /* a walk succeeded: nrows is the table's size */
 };
 
 /* The answer to the one request a device has outstanding. */
@@ -149,7 +157,7 @@ struct snmp_state {
     bool got_response;            /* a request of this session has been answered */
     struct snmp_usm_claim *claim; /* v3: our share of the USM entry, NULL if none */
     size_t get_batch;             /* varbinds per GET; halved on tooBig */
-    long bulk_repetitions;        /* max-repetitions per GETBULK; halved on tooBig */
+    long bulk_repetitions;        /* most max-repetitions per GETBULK; halved on tooBig */
     int64_t deadline_ms;          /* monotonic end of the current poll */
     struct snmp_wait wait;
 
@@ -336,7 +344,17 @@ static int snmp_coll_on_response(int op, netsnmp_session *session, int reqid, ne
             if (w->snmp_err == SNMPERR_NOT_IN_TIME_WINDOW)
                 return 1;
         } else if (pdu && pdu->command == SNMP_MSG_RESPONSE) {
+            /* The varbinds move to our copy of the PDU instead of being
+             * copied one by one (a walk page is 25 of them, 1.2 KB each):
+             * net-snmp frees its PDU when we return and reads nothing of a
+             * response's varbinds after its callback. */
+            netsnmp_variable_list *vars = pdu->variables;
+            pdu->variables = NULL;
             w->response = snmp_clone_pdu(pdu);
+            if (w->response)
+                w->response->variables = vars;
+            else
+                pdu->variables = vars;
             w->snmp_err = w->response ? SNMPERR_SUCCESS : SNMPERR_MALLOC;
         } else {
             w->snmp_err = SNMPERR_PROTOCOL;
@@ -885,12 +903,19 @@ static void snmp_coll_walk_failed(const struct snmp_walk_point *w, const struct 
         sink->bad(sink->ctx, w->rows[i], msg);
 }
 
+/* The rows of the walk under way. A table's rows rarely change between
+ * polls, so while they repeat the last walk's names (same names, same
+ * order) nothing is copied: `n` only counts them. At the first row that
+ * differs the list becomes a copy of its own (`names`), so the last walk's
+ * list stays whole until this walk succeeds. */
 struct snmp_walk_rows {
+    const struct snmp_walk_point *last;
+    bool diverged;
     char **names;
     size_t n, cap;
 };
 
-static int snmp_coll_rows_add(struct snmp_walk_rows *r, const char *name)
+static int snmp_coll_rows_push(struct snmp_walk_rows *r, const char *name)
 {
     if (vec_reserve(r->names, r->cap, r->n + 1) < 0)
         return -1;
@@ -899,6 +924,38 @@ static int snmp_coll_rows_add(struct snmp_walk_rows *r, const char *name)
         return -1;
     r->n++;
     return 0;
+}
+
+static int snmp_coll_rows_add(struct snmp_walk_rows *r, const char *name)
+{
+    if (!r->diverged) {
+        if (r->n < r->last->nrows && strcmp(r->last->rows[r->n], name) == 0) {
+            r->n++;
+            return 0;
+        }
+        r->diverged = true;
+        size_t same = r->n;
+        r->n = 0;
+        for (size_t i = 0; i < same; i++)
+            if (snmp_coll_rows_push(r, r->last->rows[i]) < 0)
+                return -1;
+    }
+    return snmp_coll_rows_push(r, name);
+}
+
+/* The walk succeeded: its rows become the device's list. */
+static void snmp_coll_rows_keep(struct snmp_walk_point *w, struct snmp_walk_rows *r)
+{
+    if (!r->diverged) {
+        /* The same rows, maybe fewer at the end. */
+        for (size_t i = r->n; i < w->nrows; i++)
+            free(w->rows[i]);
+        w->nrows = r->n;
+        return;
+    }
+    snmp_coll_rows_free(w->rows, w->nrows);
+    w->rows = r->names;
+    w->nrows = r->n;
 }
 
 /* Handles one page of a walk. Returns 1 to ask for the next page, 0 when
@@ -936,6 +993,22 @@ static int snmp_coll_walk_page(const struct snmp_walk_point *w, const struct met
     return 1;
 }
 
+/* max-repetitions for the next page of walk w, `done` rows into it (see
+ * the top of the file). */
+static long snmp_coll_bulk_repetitions(const struct snmp_state *st,
+                                       const struct snmp_walk_point *w, size_t done)
+{
+    long want = SNMP_COLL_BULK_REPETITIONS;
+    /* Past the rows the last walk had, the table grew: back to pages of
+     * the first walk's size. */
+    if (w->walked && (done < w->nrows || done == 0)) {
+        size_t left = w->nrows - done + 1;
+        size_t pages = (left + SNMP_COLL_BULK_MAX_REPETITIONS - 1) / SNMP_COLL_BULK_MAX_REPETITIONS;
+        want = (long)((left + pages - 1) / pages);
+    }
+    return want < st->bulk_repetitions ? want : st->bulk_repetitions;
+}
+
 static int snmp_coll_walk(struct snmp_state *st, struct snmp_walk_point *w,
                           const struct metric_sink *sink, atomic_int *stop, char *err,
                           size_t errlen)
@@ -943,34 +1016,35 @@ static int snmp_coll_walk(struct snmp_state *st, struct snmp_walk_point *w,
     oid cur[MAX_OID_LEN];
     size_t cur_len = w->root_len;
     memcpy(cur, w->root, w->root_len * sizeof *cur);
-    struct snmp_walk_rows rows = {0};
+    struct snmp_walk_rows rows = {.last = w};
     char reason[160] = "";
     bool v1 = st->cfg->version == SNMP_V1;
 
     for (;;) {
+        long reps = snmp_coll_bulk_repetitions(st, w, rows.n);
         pthread_mutex_lock(&snmp_coll_lock);
         netsnmp_pdu *pdu = snmp_pdu_create(v1 ? SNMP_MSG_GETNEXT : SNMP_MSG_GETBULK);
         if (pdu) {
             if (!v1) {
                 pdu->non_repeaters = 0;
-                pdu->max_repetitions = st->bulk_repetitions;
+                pdu->max_repetitions = reps;
             }
             snmp_add_null_var(pdu, cur, cur_len);
         }
         pthread_mutex_unlock(&snmp_coll_lock);
         if (!pdu) {
-            snmp_coll_rows_free(rows.names, rows.n);
+            snmp_coll_rows_free(rows.names, rows.diverged ? rows.n : 0);
             return errf(err, errlen, "snmp: out of memory");
         }
         netsnmp_pdu *resp = NULL;
         int code = snmp_coll_exchange(st, pdu, &resp, stop);
         if (code) {
-            snmp_coll_rows_free(rows.names, rows.n);
+            snmp_coll_rows_free(rows.names, rows.diverged ? rows.n : 0);
             return snmp_coll_fail(st, code, err, errlen);
         }
         int more;
-        if (resp->errstat == SNMP_ERR_TOOBIG && !v1 && st->bulk_repetitions > 1) {
-            st->bulk_repetitions /= 2;
+        if (resp->errstat == SNMP_ERR_TOOBIG && !v1 && reps > 1) {
+            st->bulk_repetitions = reps / 2;
             more = 1;
         } else if (resp->errstat == SNMP_ERR_NOSUCHNAME && v1) {
             more = 0; /* SNMPv1's end of the MIB view */
@@ -985,11 +1059,10 @@ static int snmp_coll_walk(struct snmp_state *st, struct snmp_walk_point *w,
             continue;
         if (more < 0) {
             snmp_coll_walk_failed(w, sink, reason);
-            snmp_coll_rows_free(rows.names, rows.n);
+            snmp_coll_rows_free(rows.names, rows.diverged ? rows.n : 0);
         } else {
-            snmp_coll_rows_free(w->rows, w->nrows);
-            w->rows = rows.names;
-            w->nrows = rows.n;
+            snmp_coll_rows_keep(w, &rows);
+            w->walked = true;
         }
         return 0;
     }
@@ -1121,7 +1194,7 @@ static int snmp_coll_open(void **state, const void *device_cfg, char *err, size_
         return errf(err, errlen, "snmp: out of memory");
     st->cfg = d;
     st->get_batch = SNMP_COLL_MAX_VARBINDS;
-    st->bulk_repetitions = SNMP_COLL_BULK_REPETITIONS;
+    st->bulk_repetitions = SNMP_COLL_BULK_MAX_REPETITIONS;
     snprintf(st->peer, sizeof st->peer, "%s:%d", d->host ? d->host : "", d->port);
     if (!d->host || !*d->host) {
         errf(err, errlen, "snmp: no host");

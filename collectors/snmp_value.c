@@ -300,14 +300,25 @@ int snmp_value_walk_metric(const char *tmpl, const oid *root, size_t root_len, c
     if (row_len <= root_len || memcmp(row, root, root_len * sizeof *root) != 0)
         return errf(err, errlen, "row OID is not below the walked root");
 
+    /* Digits by hand: this runs for every row of every walk, and
+     * snprintf's format parsing was most of its cost. */
     char index[MAX_OID_LEN * 11];
     size_t il = 0;
     for (size_t i = root_len; i < row_len; i++) {
-        int w = snprintf(index + il, sizeof index - il, "%s%lu", i > root_len ? "_" : "",
-                         (unsigned long)row[i]);
-        if (w < 0 || (size_t)w >= sizeof index - il)
+        char digits[24];
+        size_t nd = 0;
+        unsigned long v = (unsigned long)row[i];
+        do {
+            digits[nd++] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v);
+        if (il + (i > root_len) + nd >= sizeof index)
             return errf(err, errlen, "row index too long");
-        il += (size_t)w;
+        if (i > root_len)
+            index[il++] = '_';
+        while (nd)
+            index[il++] = digits[--nd];
     }
+    index[il] = '\0';
     return cfg_metric_template_expand(tmpl, index, out, outlen, err, errlen);
 }

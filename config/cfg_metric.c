@@ -63,21 +63,20 @@ int cfg_metric_template_expand(const char *tmpl, const char *index, char *out, s
         return errf(err, errlen, "'%.64s' is not a row index (numbers joined by '_')", index);
     if (!cfg_metric_is_template(tmpl))
         return errf(err, errlen, "metric template \"%.100s\" has no {index}", tmpl);
+    /* Piece by piece (SNMP walks expand every row of every poll). */
     size_t o = 0;
-    for (const char *p = tmpl; *p;) {
-        const char *piece = p;
-        size_t n = 1;
-        if (strncmp(p, INDEX_TOKEN, INDEX_TOKEN_LEN) == 0) {
-            piece = index;
-            n = il;
-            p += INDEX_TOKEN_LEN;
-        } else {
-            p++;
-        }
-        if (o + n >= outlen)
+    for (const char *p = tmpl;;) {
+        const char *hole = strstr(p, INDEX_TOKEN);
+        size_t lit = hole ? (size_t)(hole - p) : strlen(p);
+        if (o + lit + (hole ? il : 0) >= outlen)
             return errf(err, errlen, "metric name for index %s too long", index);
-        memcpy(out + o, piece, n);
-        o += n;
+        memcpy(out + o, p, lit);
+        o += lit;
+        if (!hole)
+            break;
+        memcpy(out + o, index, il);
+        o += il;
+        p = hole + INDEX_TOKEN_LEN;
     }
     out[o] = '\0';
     if (!util_metric_name_valid(out))

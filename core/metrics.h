@@ -58,7 +58,9 @@ struct collector_snapshot {
 struct metrics;
 
 /* Creates an empty table. queue_max bounds the sample queue (oldest samples
- * are dropped, and counted, when the store falls that far behind). */
+ * are dropped, and counted, when the store falls that far behind). The
+ * queue starts small and grows with the samples waiting (32 bytes each),
+ * so a large bound costs nothing until the store falls behind. */
 struct metrics *metrics_new(size_t queue_max);
 void metrics_free(struct metrics *m);
 
@@ -74,6 +76,13 @@ void metrics_set_good(struct metrics *m, const char *name, double value, const c
 /* Records a failed read: quality error, reason kept, value kept. */
 void metrics_set_error(struct metrics *m, const char *name, const char *source,
                        int64_t stale_after_ms, const char *reason, int64_t now_ms);
+
+/* Records a failed read of every metric whose source is `source` (a device
+ * that did not answer: its configured points and every row its walks
+ * reported), as metrics_set_error does for one. Returns how many. One
+ * pass over the table, however many metrics the device has. */
+size_t metrics_set_source_error(struct metrics *m, const char *source, int64_t stale_after_ms,
+                                const char *reason, int64_t now_ms);
 
 /* Forgets metrics whose source is `source` and that are not in keep
  * (used on config reload). keep may be NULL to drop all of the source. */
@@ -96,6 +105,8 @@ size_t metrics_collectors(struct metrics *m, struct collector_snapshot **out);
 
 /* Moves up to max queued samples into buf (oldest first); returns the count. */
 size_t metrics_drain(struct metrics *m, struct metric_sample *buf, size_t max);
+/* Samples the queue has room for now (it grows up to queue_max). */
+size_t metrics_queue_capacity(struct metrics *m);
 /* Samples dropped because the queue was full (since start). */
 uint64_t metrics_dropped(struct metrics *m);
 

@@ -18,7 +18,6 @@
 #include "collectors/collector.h"
 #include "lib/log.h"
 #include "lib/util.h"
-#include "lib/vec.h"
 
 struct device_poller {
     pthread_t thread;
@@ -31,10 +30,6 @@ struct device_poller {
     int64_t stale_after_ms;
     struct metrics *metrics;
     struct poller_hook hook;
-    /* Names reported by the device (walk points included), so that a
-     * failed poll can mark exactly them as errors. Owned strings. */
-    char **seen;
-    size_t nseen, seen_cap;
     const char *const *configured; /* borrowed metric names of non-walk points */
     size_t nconfigured;
 };
@@ -51,22 +46,11 @@ struct poll_sink_ctx {
     int64_t now_ms;
 };
 
-static void remember(struct device_poller *dp, const char *metric)
-{
-    for (size_t i = 0; i < dp->nseen; i++)
-        if (strcmp(dp->seen[i], metric) == 0)
-            return;
-    /* One per point of the device: bounded by the configuration. */
-    vec_reserve_or_abort(dp->seen, dp->seen_cap, dp->nseen + 1);
-    dp->seen[dp->nseen++] = util_strdup(metric);
-}
-
 static void sink_good(void *ctx, const char *metric, double value, const char *unit)
 {
     struct poll_sink_ctx *c = ctx;
     metrics_set_good(c->dp->metrics, metric, value, unit, c->dp->name, c->dp->stale_after_ms,
                      c->now_ms);
-    remember(c->dp, metric);
 }
 
 static void sink_bad(void *ctx, const char *metric, const char *reason)
@@ -74,16 +58,15 @@ static void sink_bad(void *ctx, const char *metric, const char *reason)
     struct poll_sink_ctx *c = ctx;
     metrics_set_error(c->dp->metrics, metric, c->dp->name, c->dp->stale_after_ms, reason,
                       c->now_ms);
-    remember(c->dp, metric);
 }
 
+/* Every metric the device has given (its configured points were declared
+ * with it as source, walk rows take it at their first sample) becomes an
+ * error, in one pass over the table: no list of names is kept per device,
+ * which at a walk's 10,000 rows would cost a search per value. */
 static void mark_all_failed(struct device_poller *dp, const char *reason, int64_t now_ms)
 {
-    for (size_t i = 0; i < dp->nconfigured; i++)
-        metrics_set_error(dp->metrics, dp->configured[i], dp->name, dp->stale_after_ms, reason,
-                          now_ms);
-    for (size_t i = 0; i < dp->nseen; i++)
-        metrics_set_error(dp->metrics, dp->seen[i], dp->name, dp->stale_after_ms, reason, now_ms);
+    metrics_set_source_error(dp->metrics, dp->name, dp->stale_after_ms, reason, now_ms);
 }
 
 /* The cause of a failure without the retry schedule a collector appends
@@ -270,9 +253,6 @@ void pollers_stop(struct poller_set *ps)
         struct device_poller *dp = &ps->devices[i];
         if (dp->started)
             pthread_join(dp->thread, NULL);
-        for (size_t s = 0; s < dp->nseen; s++)
-            free(dp->seen[s]);
-        free(dp->seen);
     }
     free(ps->devices);
     free(ps->owned_devs);

@@ -26,6 +26,13 @@ struct httpc_xfer {
 
 int httpc_global_init(void)
 {
+    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+#ifdef CURL_VERSION_THREADSAFE
+    if (v && (v->features & CURL_VERSION_THREADSAFE))
+        return 0;
+#else
+    (void)v;
+#endif
     return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
 }
 

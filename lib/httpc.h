@@ -18,9 +18,9 @@
  * connection refused"). A non-2xx status is an answer, not a transport
  * error: the caller reads status and body.
  *
- * Threads: libcurl must be initialised once per process before any
- * thread uses it — httpc_global_init() from main(). Each request is
- * independent; requests may run in different threads at once.
+ * Threads: httpc_global_init() runs once from main(), before any thread
+ * starts. Each request is independent; requests may run in different
+ * threads at once.
  *
  * Ownership: inputs are borrowed for the duration of the call; the answer
  * (body) is owned by the request until httpc_req_clear() frees it.
@@ -65,8 +65,13 @@ struct httpc_req {
                            end answered, with more than the caller accepts */
 };
 
-/* Initialises libcurl for the process; call once from main() before any
- * thread starts. Returns 0 or -1. */
+/* Makes libcurl safe to use from any thread; call once from main() before
+ * any thread starts. A libcurl that initialises itself thread-safely at
+ * its first handle (7.84 and later: CURL_VERSION_THREADSAFE) is left to
+ * do so, because initialising it loads and sets up OpenSSL — about 2 MiB
+ * of resident memory that an agent which never calls a peer or a
+ * Kubernetes API does not need. An older one is initialised here.
+ * Returns 0 or -1. */
 int httpc_global_init(void);
 
 /* Runs one request. Returns 0 when an HTTP answer came (any status), -1

@@ -242,8 +242,10 @@ check("two-part table index becomes one metric segment (1.2 -> 1_2)",
 
 counts = [pdus(p) for p in bulk]
 print("# PDUs per poll, 91 GET points + 60-row and 3-row walks: %s" % counts)
-check("91 GET points in 2 PDUs and walks in 3+1 GETBULKs: 6 PDUs per poll",
-      counts == [6, 6, 6], str(counts))
+# The first walk of a table reads 25 rows a request; later ones know its
+# size and ask for all of it plus one row, to see its end, at once.
+check("91 GET points in 2 PDUs and walks in 3+1 GETBULKs, then 1+1 once the tables' sizes are "
+      "known: 6, 4, 4 PDUs per poll", counts == [6, 4, 4], str(counts))
 
 v1 = [main.get(("v1", k)) for k in range(3)]
 check("SNMPv1 device answers", all(p and p["rc"] == 0 for p in v1), str([p and p["err"] for p in v1]))
