@@ -534,9 +534,11 @@ static bool wait_next(struct evaluator *ev)
             .last_tick_ms = ev->last_tick_mono_ms,
             .tick_ms = period,
             .due_in_ms = due_wall ? due_wall - util_now_ms() : EVAL_NEVER,
-            /* Not before the first tick: at start-up the first device to
+            /* Not before the first tick or every device's first poll,
+             * whichever comes first: at start-up the first device to
              * answer would have the policies see the others as unknown. */
-            .samples = ev->samples && ev->ticked && ev->evaluates,
+            .samples = ev->samples && ev->evaluates &&
+                       (ev->ticked || (ev->a->metrics && metrics_collectors_all_polled(ev->a->metrics))),
             .min_gap_ms = EVAL_SAMPLES_MIN_GAP_MS,
         };
         int64_t at = eval_next_tick_ms(&in);
@@ -566,7 +568,9 @@ static void *eval_main(void *arg)
     while (wait_next(ev)) {
         eval_tick(ev, util_now_ms());
         ev->last_tick_mono_ms = util_mono_ms();
+        pthread_mutex_lock(&ev->lock); /* eval_samples_changed reads it */
         ev->ticked = true;
+        pthread_mutex_unlock(&ev->lock);
     }
     return NULL;
 }
@@ -627,8 +631,10 @@ void eval_samples_changed(struct evaluator *ev)
         return;
     pthread_mutex_lock(&ev->lock);
     /* Signal only on the first poll since the last tick: the rest of a
-     * burst finds the flag set and costs the loop nothing. */
-    if (!ev->samples) {
+     * burst finds the flag set and costs the loop nothing. Before the
+     * first tick every poll signals: the loop waits for the last device's
+     * first poll, not the first one's. */
+    if (!ev->samples || !ev->ticked) {
         ev->samples = true;
         pthread_cond_signal(&ev->wake);
     }

@@ -487,6 +487,16 @@ void metrics_collector_forget(struct metrics *m, const char *device)
     pthread_mutex_unlock(&m->lock);
 }
 
+bool metrics_collectors_all_polled(struct metrics *m)
+{
+    bool all = true;
+    pthread_mutex_lock(&m->lock);
+    for (size_t i = 0; all && i < m->ncollectors; i++)
+        all = m->collectors[i].polled;
+    pthread_mutex_unlock(&m->lock);
+    return all;
+}
+
 size_t metrics_collectors(struct metrics *m, struct collector_snapshot **out)
 {
     pthread_mutex_lock(&m->lock);

@@ -102,6 +102,9 @@ void metrics_collector_report(struct metrics *m, const char *device, bool ok, do
 /* Forgets one collector (device removed on reload). */
 void metrics_collector_forget(struct metrics *m, const char *device);
 size_t metrics_collectors(struct metrics *m, struct collector_snapshot **out);
+/* True when every declared collector has finished a poll (good or not);
+ * true with none. */
+bool metrics_collectors_all_polled(struct metrics *m);
 
 /* Moves up to max queued samples into buf (oldest first); returns the count. */
 size_t metrics_drain(struct metrics *m, struct metric_sample *buf, size_t max);

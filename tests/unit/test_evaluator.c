@@ -428,6 +428,46 @@ static void a_poll_is_evaluated_at_once_and_for_fires_when_it_ends(void **state)
         fail_msg("decided %lld ms after the value changed (for: 300ms)", (long long)latency);
 }
 
+/* At start-up the loop does not wait out a whole policy_tick: once every
+ * device has finished its first poll, new values are evaluated at once.
+ * Before that, a first device's values alone are not. */
+static void first_evaluation_comes_when_every_device_has_polled(void **state)
+{
+    struct fixture *f = *state;
+    eval_stop(f->ev);
+    static const char text[] =
+        "{ \"site\": { \"name\": \"test\" }, \"policy_tick\": \"30s\", \"policies\": [ "
+        "{ \"name\": \"hot\", \"when\": \"room.temp_c > 30\" } ] }";
+    struct cfg_errors errs = {0};
+    struct floe_config *cfg = cfg_load_buffer("floe.json", text, strlen(text), NULL, &errs);
+    assert_non_null(cfg);
+    agent_config_swap(&f->a, cfg);
+    metrics_collector_declare(f->a.metrics, "chiller", "modbus");
+    metrics_collector_declare(f->a.metrics, "crah", "snmp");
+    char err[256];
+    f->ev = eval_start(&f->a, err, sizeof err);
+    assert_non_null(f->ev);
+
+    int64_t now = util_now_ms();
+    metrics_set_good(f->a.metrics, "room.temp_c", 35, "C", "chiller", 60000, now);
+    metrics_collector_report(f->a.metrics, "chiller", true, 0.01, NULL, now);
+    eval_samples_changed(f->ev);
+    util_sleep_ms(300, NULL);
+    assert_int_equal(decision_count(f, NULL), 0); /* crah has not answered */
+
+    int64_t last_poll_ms = util_now_ms();
+    metrics_collector_report(f->a.metrics, "crah", false, 0.01, "timeout", last_poll_ms);
+    eval_samples_changed(f->ev);
+    struct store_decision_row d = {0};
+    for (int i = 0; i < 1000 && decision_count(f, NULL) == 0; i++)
+        util_sleep_ms(10, NULL);
+    assert_int_equal(decision_count(f, &d), 1);
+    int64_t latency = d.ts_ms - last_poll_ms;
+    store_decision_row_clear(&d);
+    if (latency > 1500) /* the tick is 30 s away; 1.5 s for a loaded machine */
+        fail_msg("decided %lld ms after the last device's first poll", (long long)latency);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -441,6 +481,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test(next_tick_comes_at_the_earliest_of_period_deadline_and_samples),
         cmocka_unit_test_setup_teardown(a_poll_is_evaluated_at_once_and_for_fires_when_it_ends,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(first_evaluation_comes_when_every_device_has_polled,
                                         setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
