@@ -631,6 +631,10 @@ static int store_write_locked(struct store *s, const struct metric_sample *sampl
         store_fail(s, s->writer, "write samples", err, errlen);
         goto fail;
     }
+    if (s->log_newest_known && t_max > s->log_newest)
+        s->log_newest = t_max;
+    if (s->compacted_known && t_min < s->compacted_close)
+        s->compacted_known = false;
     free(blob);
     free(recs);
     return 0;

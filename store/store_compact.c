@@ -559,6 +559,16 @@ static int compact_once(struct stmts *c, int64_t grace_ms, int64_t *done)
     int have_next = 0;
     sqlite3_stmt *next_get = NULL, *from_get = NULL;
     *done = 0;
+    /* Nothing closed since the last complete compaction: skip it without
+     * preparing a statement (this runs after every commit, every 2 s). */
+    int64_t close = 0;
+    if (c->s->log_newest_known && c->s->compacted_known) {
+        int64_t n = c->s->log_newest;
+        n = n < TS_MIN ? TS_MIN : n > TS_MAX ? TS_MAX : n;
+        if (floor_to(n - grace_ms, STORE_MINUTE_MS) <= c->s->compacted_close)
+            return 0;
+    }
+    bool read_all = false;
     if (exec(c, "BEGIN IMMEDIATE") < 0)
         return -1;
     if (prep(c, &maxt, "SELECT max(t_max) FROM sample_log") < 0 ||
@@ -592,7 +602,9 @@ static int compact_once(struct stmts *c, int64_t grace_ms, int64_t *done)
         goto commit;
     }
     newest = newest < TS_MIN ? TS_MIN : newest > TS_MAX ? TS_MAX : newest;
-    int64_t close = floor_to(newest - grace_ms, STORE_MINUTE_MS);
+    close = floor_to(newest - grace_ms, STORE_MINUTE_MS);
+    c->s->log_newest = newest;
+    c->s->log_newest_known = true;
     if ((have_next = one_int(c, next_get, &hour_next, "compact: hour_next")) < 0 ||
         one_int(c, from_get, &minute_from, "compact: minute_from") < 0)
         goto fail;
@@ -619,6 +631,7 @@ static int compact_once(struct stmts *c, int64_t grace_ms, int64_t *done)
         goto fail;
     }
     *done = (int64_t)nids;
+    read_all = nids < COMPACT_ROWS;
     cr = calloc(nrecs ? nrecs : 1, sizeof *cr);
     if (!cr)
         goto oom;
@@ -661,6 +674,10 @@ commit:
     stmts_free(c);
     if (exec(c, "COMMIT") < 0)
         goto fail;
+    if (read_all) {
+        c->s->compacted_close = close;
+        c->s->compacted_known = true;
+    }
     free(recs);
     free(merged);
     free(cr);

@@ -41,6 +41,13 @@ struct store {
     sqlite3_stmt *log_add, *count_add;
     sqlite3_stmt *metric_ids, *retention_chunk;
     struct store_ids ids;
+    /* What compaction can skip without opening a transaction (write_lock):
+     * the newest t_max in sample_log (once a compaction has read it, kept
+     * by each write after), and the minute boundary below which the last
+     * complete compaction left nothing. A write of samples older than that
+     * boundary (late samples) forgets it, so they are compacted at once. */
+    int64_t log_newest, compacted_close;
+    bool log_newest_known, compacted_known;
 
     pthread_mutex_t read_lock; /* guards reader and its statements */
     sqlite3 *reader;

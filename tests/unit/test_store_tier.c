@@ -411,6 +411,15 @@ static void a_minute_closes_only_after_its_grace(void **state)
     assert_int_equal(raw_int(f->path, "SELECT vsum FROM rollup_minute WHERE metric_id ="
                                       " (SELECT id FROM metric WHERE name = 'b')"),
                      -1770);
+    /* A compaction with no newer minute closed is skipped, but a late
+     * sample into a closed minute is compacted at the next one. */
+    assert_int_equal(compact(s, STORE_COMPACT_GRACE_MS), 0);
+    struct metric_sample late[] = {good("b", T0 + 500, 7)};
+    write_ok(s, late, 1);
+    assert_int_equal(compact(s, STORE_COMPACT_GRACE_MS), 1);
+    assert_int_equal(raw_int(f->path, "SELECT n FROM raw_chunk WHERE bucket = 1767225600000"
+                                      " AND metric_id = (SELECT id FROM metric WHERE name = 'b')"),
+                     61);
     store_close(s);
 }
 
