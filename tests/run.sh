@@ -51,7 +51,7 @@ run_unit() { # $1 = build dir, $2 = label
 # run TEST_JOBS at a time (default 2). Each writes its own log; its ok/not
 # ok lines are printed as a block when it ends. Tests whose checks bound a
 # latency run afterwards, alone, so a neighbour's load cannot fail them.
-serial_tests=" snmp_snmpd.sh snmp_snmpsim.sh modbus_pymodbus.py agent_crash.sh "
+serial_tests=" snmp_snmpd.sh snmp_snmpsim.sh modbus_pymodbus.py agent_crash.sh idle.sh "
 # The longest first, so that two slots end together.
 slow_tests="demo.sh migration.sh migration_crash.sh migration_faults.sh imports.sh dashboard.sh rebalance.sh"
 
