@@ -267,23 +267,37 @@ static void respond_cached(struct api_call *c, struct api_slot *slot, bool polic
                            api_renderer render, const char *content_type)
 {
     int64_t mono_ms = util_mono_ms();
+    /* Telemetry reads nothing from the store: keyed on it, every commit
+     * would make it render again. */
     struct api_inputs in = {.cfg_gen = c->cfg_gen,
                             .metrics_gen = metrics_generation(c->a->metrics),
-                            .store_gen = c->a->store ? store_generation(c->a->store) : 0};
+                            .store_gen = c->a->store && policies_peers
+                                             ? store_generation(c->a->store)
+                                             : 0};
     if (policies_peers)
         inputs_take_policies_peers(c, &in);
     struct api_render *r = slot ? api_slot_get(slot, &in, c->now_ms, mono_ms) : NULL;
     if (!r && slot) {
-        /* One render at a time: the callers that waited take its result. */
-        pthread_mutex_lock(&slot->render_lock);
-        r = api_slot_get(slot, &in, c->now_ms, mono_ms);
-        if (!r) {
-            struct api_valid valid;
-            r = render(c, mono_ms, &valid);
-            if (r)
-                api_slot_put(slot, &in, &valid, r);
+        if (pthread_mutex_trylock(&slot->render_lock) != 0) {
+            /* Another thread is making the next body, and may wait for
+             * the store behind a long history query: rather than hold this
+             * event-loop thread (and every connection on it) until then,
+             * answer with the last body. Only a first render is waited for. */
+            r = api_slot_last(slot);
+            if (!r)
+                pthread_mutex_lock(&slot->render_lock);
         }
-        pthread_mutex_unlock(&slot->render_lock);
+        if (!r) {
+            /* One render at a time: the callers that waited take its result. */
+            r = api_slot_get(slot, &in, c->now_ms, mono_ms);
+            if (!r) {
+                struct api_valid valid;
+                r = render(c, mono_ms, &valid);
+                if (r)
+                    api_slot_put(slot, &in, &valid, r);
+            }
+            pthread_mutex_unlock(&slot->render_lock);
+        }
     } else if (!r) {
         struct api_valid valid;
         r = render(c, mono_ms, &valid);

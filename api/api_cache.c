@@ -129,6 +129,16 @@ struct api_render *api_slot_get(struct api_slot *slot, const struct api_inputs *
     return r;
 }
 
+struct api_render *api_slot_last(struct api_slot *slot)
+{
+    pthread_mutex_lock(&slot->lock);
+    struct api_render *r = slot->render;
+    if (r)
+        api_render_ref(r);
+    pthread_mutex_unlock(&slot->lock);
+    return r;
+}
+
 void api_slot_put(struct api_slot *slot, struct api_inputs *in, const struct api_valid *valid,
                   struct api_render *r)
 {

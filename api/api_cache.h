@@ -99,6 +99,9 @@ void api_cache_free(struct api_cache *cache); /* NULL: no-op */
  * mono_ms are inside its validity; else NULL. */
 struct api_render *api_slot_get(struct api_slot *slot, const struct api_inputs *in,
                                 int64_t now_ms, int64_t mono_ms);
+/* A reference to the slot's last render whatever its inputs and validity
+ * (served while another thread makes the next), NULL when none. */
+struct api_render *api_slot_last(struct api_slot *slot);
 /* Keeps r (takes a reference of its own) with the inputs it was made from
  * (moved out of *in) and its validity, in place of what the slot held. */
 void api_slot_put(struct api_slot *slot, struct api_inputs *in, const struct api_valid *valid,

@@ -23,7 +23,9 @@
 enum metric_quality { MQ_GOOD = 0, MQ_STALE = 1, MQ_ERROR = 2 };
 
 #define METRIC_UNIT_MAX 24
-#define METRIC_SOURCE_MAX 64
+/* A device name (config allows 64 characters) with its NUL: a name cut
+ * short would match neither its collector nor its metrics. */
+#define METRIC_SOURCE_MAX 65
 #define METRIC_REASON_MAX 160
 
 struct metric_snapshot {

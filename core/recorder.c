@@ -211,7 +211,8 @@ void recorder_apply_retention(struct store *s, const struct recorder_retention *
         log_err("store: retention failed: %s", err);
     else if (deleted > 0)
         log_info("store: retention removed %lld raw samples older than %lld hours",
-                 (long long)deleted, (long long)(ret->raw_ms / 3600000));
+                 (long long)deleted,
+                 (long long)((ret->raw_ms > 0 ? ret->raw_ms : retention_ms) / 3600000));
     /* Reservations that ended are kept as long as the history around them. */
     if (store_resv_prune(s, now_ms - retention_ms, &deleted, err, sizeof err) != 0)
         log_err("store: retention of reservations failed: %s", err);
@@ -237,6 +238,9 @@ static void *recorder_main(void *arg)
         /* Cleared before the cycle looks at the queue: a wake that comes
          * after the look and before the sleep makes the sleep return. */
         atomic_store(&r->bell, 0);
+        /* Idle while the cycle looks, too: samples queued after its look
+         * ring the bell, and the sleep below returns at once. */
+        atomic_store(&r->idle, true);
         int64_t wait_ms = recorder_batcher_cycle(r->batcher, util_mono_ms());
         atomic_store(&r->idle, recorder_batcher_idle(r->batcher));
         atomic_store(&r->heartbeat_ms, util_mono_ms());

@@ -15,6 +15,7 @@
 
 #include <cjson/cJSON.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -411,6 +412,55 @@ static void waiting_history_queries_do_not_hold_up_telemetry(void **state)
     assert_int_equal(answered, WAITING);
 }
 
+/* A render that waits for the store (behind a long history query) does
+ * not hold up the other callers of that endpoint: they get the last body
+ * meanwhile, and the render's own caller gets the new one. */
+struct status_call {
+    struct fixture *f;
+    char *body;
+    atomic_int done;
+};
+
+static void *status_run(void *arg)
+{
+    struct status_call *sc = arg;
+    sc->body = get(sc->f, "/v1/status");
+    atomic_store(&sc->done, 1);
+    return NULL;
+}
+
+static void a_waiting_render_does_not_hold_up_the_others(void **state)
+{
+    struct fixture *f = *state;
+    char *first = get(f, "/v1/status");
+    assert_non_null(strstr(first, "\"samples\":0"));
+    struct metric_sample s = {.ts_ms = util_now_ms(), .value = 1, .ok = true};
+    util_strlcpy(s.name, METRIC, sizeof s.name);
+    char err[256];
+    assert_int_equal(store_write_samples(f->a.store, &s, 1, err, sizeof err), 0);
+
+    pthread_mutex_lock(&f->a.store->read_lock);
+    struct status_call rendering = {.f = f}, other = {.f = f};
+    pthread_t t1, t2;
+    assert_int_equal(pthread_create(&t1, NULL, status_run, &rendering), 0);
+    sleep_ms(200); /* t1 now renders and waits for the store's reader */
+    assert_int_equal(pthread_create(&t2, NULL, status_run, &other), 0);
+    for (int i = 0; i < 300 && !atomic_load(&other.done); i++)
+        sleep_ms(10);
+    int other_done = atomic_load(&other.done);
+    int rendering_done = atomic_load(&rendering.done);
+    pthread_mutex_unlock(&f->a.store->read_lock);
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+    assert_true(other_done);      /* answered while the render waited */
+    assert_false(rendering_done); /* which it did */
+    assert_non_null(strstr(other.body, "\"samples\":0"));
+    assert_non_null(strstr(rendering.body, "\"samples\":1"));
+    free(first);
+    free(rendering.body);
+    free(other.body);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -424,6 +474,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(status_follows_store_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(concurrent_callers_get_whole_bodies, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_waiting_render_does_not_hold_up_the_others, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(waiting_history_queries_do_not_hold_up_telemetry, setup,
                                         teardown),
     };

@@ -210,6 +210,33 @@ static void source_error_marks_only_that_source(void **state)
     metrics_free(m);
 }
 
+/* A device may be named with the 64 characters config allows: its
+ * collector is found and a failed poll marks its metrics, as for any
+ * other name (a name cut to fit matched neither). */
+static void a_device_name_of_64_characters_is_kept_whole(void **state)
+{
+    (void)state;
+    char dev[65];
+    memset(dev, 'd', 64);
+    dev[64] = '\0';
+    struct metrics *m = metrics_new(64);
+    metrics_collector_declare(m, dev, "modbus");
+    metrics_set_good(m, "room.temp_c", 21, "C", dev, 1000, 10);
+    assert_int_equal(metrics_set_source_error(m, dev, 1000, "timeout", 20), 1);
+    metrics_collector_report(m, dev, false, 0.01, "timeout", 20);
+    struct collector_snapshot *c = NULL;
+    assert_int_equal(metrics_collectors(m, &c), 1);
+    assert_string_equal(c[0].device, dev);
+    assert_true(c[0].polled);
+    free(c);
+    assert_true(metrics_collectors_all_polled(m));
+    struct metric_snapshot s;
+    assert_true(metrics_get(m, "room.temp_c", 20, &s));
+    assert_int_equal(s.quality, MQ_ERROR);
+    assert_string_equal(s.source, dev);
+    metrics_free(m);
+}
+
 /* A new metric is appended and found by hash: 20,000 names that each sort
  * first (the worst order for a sorted array) take milliseconds; moving the
  * ~480-byte entries of a sorted array took seconds. The snapshot is still
@@ -319,6 +346,7 @@ static void collector_histogram_is_cumulative(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_device_name_of_64_characters_is_kept_whole),
         cmocka_unit_test(declared_metric_is_stale_until_first_sample),
         cmocka_unit_test(good_sample_goes_stale_after_window),
         cmocka_unit_test(error_keeps_last_value_and_reason_until_next_good),
