@@ -4,6 +4,7 @@
  */
 #include "agent/daemon.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -231,6 +232,11 @@ int daemon_run(const char *config_path)
     a.started_mono_ms = util_mono_ms();
     a.reservation_granted = reservation_granted;
     a.holds_recorded = holds_recorded;
+    /* glibc gives each thread that allocates an arena of its own; the
+     * agent's dozen threads mostly sleep and allocate little, so two
+     * arenas serve them without contention and keep ~0.5 MiB less
+     * resident (issue 11's RSS measurement). Before the first thread. */
+    mallopt(M_ARENA_MAX, 2);
     sigset_t signals;
     block_signals(&signals);
 
