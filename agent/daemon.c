@@ -235,8 +235,13 @@ int daemon_run(const char *config_path)
     /* glibc gives each thread that allocates an arena of its own; the
      * agent's dozen threads mostly sleep and allocate little, so two
      * arenas serve them without contention and keep ~0.5 MiB less
-     * resident (issue 11's RSS measurement). Before the first thread. */
+     * resident (issue 11's RSS measurement). Before the first thread.
+     * Blocks over 256 KiB (a compaction's minute of samples, decoded:
+     * megabytes once a minute) are mapped and given back when freed: by
+     * default glibc raises that threshold after the first such free, and
+     * the arena then keeps the next ones resident for good. */
     mallopt(M_ARENA_MAX, 2);
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     sigset_t signals;
     block_signals(&signals);
 
