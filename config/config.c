@@ -331,6 +331,12 @@ static void check_across(struct cfg_ctx *ctx, const struct floe_config *cfg,
     for (size_t i = 0; i < cfg->ndevices; i++) {
         cfg_path_fmt(path, "%s[%zu].name", cfg->devices[i].protocol, cfg->devices[i].index);
         cfg_seen_add(ctx, &devices, cfg->devices[i].name, file, path);
+        /* Derived metrics are the source "derive" (core/evaluator.c): a
+         * device of that name would have its metrics forgotten with theirs
+         * on a reload, and theirs marked failed when it fails. */
+        if (cfg->devices[i].name && strcmp(cfg->devices[i].name, "derive") == 0)
+            cfg_error(ctx, path, "'derive' is reserved for derived metrics: name the device "
+                                 "after what it is (e.g. chiller1)");
     }
     cfg_seen_clear(&devices);
 

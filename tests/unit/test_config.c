@@ -216,6 +216,10 @@ static const struct error_case error_cases[] = {
     { "duplicate_device_name_across_protocols",
       "{" SITE ", " MB("", REG("")) ", 'snmp': [{'name': 'chiller1', 'host': 'h', 'points': [" OIDPT "]}]}",
       { "floe.json:1:195: snmp[0].name: duplicate device name 'chiller1' (first at modbus[0].name)" } },
+    { "device_named_derive_is_refused",
+      "{" SITE ", 'snmp': [{'name': 'derive', 'host': 'h', 'points': [" OIDPT "]}]}",
+      { "floe.json:1:49: snmp[0].name: 'derive' is reserved for derived metrics: name the device "
+        "after what it is (e.g. chiller1)" } },
     { "address_above_65535_is_out_of_range",
       "{" SITE ", " MB("", PT("input", "65536", "")) "}",
       { "floe.json:1:166: modbus[0].points[0].address (metric cooling.chiller1.capacity_kw): must be between 0 and 65535" } },
