@@ -239,9 +239,15 @@ int daemon_run(const char *config_path)
      * Blocks over 256 KiB (a compaction's minute of samples, decoded:
      * megabytes once a minute) are mapped and given back when freed: by
      * default glibc raises that threshold after the first such free, and
-     * the arena then keeps the next ones resident for good. */
+     * the arena then keeps the next ones resident for good. Free memory
+     * at an arena's top is given back above 512 KiB (what glibc's own
+     * rule would have set, 2 x the mapping threshold), not 128 KiB: net-
+     * snmp takes a 64 KiB receive buffer for every reply, and at 128 KiB
+     * each SNMP poll gave pages back and faulted them in again (a fifth
+     * of an SNMP poll's CPU). */
     mallopt(M_ARENA_MAX, 2);
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 512 * 1024);
     sigset_t signals;
     block_signals(&signals);
 

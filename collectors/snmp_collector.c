@@ -7,9 +7,18 @@
  * smaller size kept for the device), then each `walk` point is read with
  * GETBULK (v2c/v3) or GETNEXT (v1). A table's first walk asks for 25 rows
  * at a time; later walks know its size and ask for all of it plus one row
- * (to see its end) in as few requests of at most 64 as it takes, evenly
+ * (to see its end) in as few requests of at most 128 as it takes, evenly
  * split: a 60-row table is one round trip, not three, and the agent does
- * not read 25 rows past the end. tooBig halves that limit for the device.
+ * not read 25 rows past the end. tooBig halves that limit for the device;
+ * an agent that returns fewer rows than asked (RFC 3416 lets it: net-snmp's
+ * snmpd stops at 100 varbinds) lowers it to what it returned. When seeing
+ * the end would take a request of its own (a table of 100 rows from an
+ * agent that returns 100 at most), a walk that reads the same number of
+ * rows ending at the same last row as before stops there, and looks past
+ * the last row only every `walk_growth_check` (60 s): rows that go away
+ * or appear between others change the walk at once, rows appended after
+ * the last one appear within that time. A poll's wake-up and round trip
+ * are most of its CPU, so this halves the cost of such a table.
  * Varbinds become numbers through snmp_value.c; a point the agent cannot
  * give (noSuchObject, a string that is no number, ...) is reported through
  * sink->bad and the rest of the device stays good. A device that does not
@@ -75,9 +84,10 @@
  * or two requests. */
 #define SNMP_COLL_MAX_VARBINDS 60
 #define SNMP_COLL_BULK_REPETITIONS 25
-/* Most repetitions per GETBULK once a table's size is known: responses
- * about as large as a GET of SNMP_COLL_MAX_VARBINDS values. */
-#define SNMP_COLL_BULK_MAX_REPETITIONS 64
+/* Most repetitions per GETBULK once a table's size is known: a few KB of
+ * response; an agent that cannot send that many returns fewer (RFC 3416
+ * 4.2.3) or tooBig, and asks get smaller for that device. */
+#define SNMP_COLL_BULK_MAX_REPETITIONS 128
 /* A walk that returns more rows than this is a loop or the wrong subtree. */
 #define SNMP_COLL_WALK_MAX_ROWS 10000
 /* How often a wait wakes up to look at the stop flag. */
@@ -123,15 +133,26 @@ struct snmp_get_point {
     size_t name_len;
 };
 
+/* One row of a walked table: its metric and its OID below the column. */
+struct snmp_walk_row {
+    char *metric;
+    oid *index;
+    size_t index_len;
+};
+
 struct snmp_walk_point {
     const struct cfg_snmp_point *cfg;
     oid root[MAX_OID_LEN];
     size_t root_len;
-    /* Metric names of the last successful walk: reported bad when a walk
-     * fails, since the template itself is no metric. */
-    char **rows;
+    /* The rows of the last successful walk: their metrics are reported
+     * bad when a walk fails (the template itself is no metric), and a row
+     * that comes back at the same place keeps its name. */
+    struct snmp_walk_row *rows;
     size_t nrows;
-    bool walked; /* a walk succeeded: nrows is the table's size */
+    bool walked;            /* a walk succeeded: nrows is the table's size */
+    oid last[MAX_OID_LEN];  /* the OID of its last row (root when empty) */
+    size_t last_len;
+    int64_t end_seen_ms;    /* monotonic time a walk last saw the table end */
 };
 
 /* The answer to the one request a device has outstanding. */
@@ -157,7 +178,8 @@ struct snmp_state {
     bool got_response;            /* a request of this session has been answered */
     struct snmp_usm_claim *claim; /* v3: our share of the USM entry, NULL if none */
     size_t get_batch;             /* varbinds per GET; halved on tooBig */
-    long bulk_repetitions;        /* most max-repetitions per GETBULK; halved on tooBig */
+    long bulk_repetitions;        /* most max-repetitions per GETBULK; halved on tooBig,
+                                     lowered to what the agent returns when it returns less */
     int64_t deadline_ms;          /* monotonic end of the current poll */
     struct snmp_wait wait;
 
@@ -885,10 +907,12 @@ static int snmp_coll_poll_gets(struct snmp_state *st, const struct metric_sink *
 
 /* ---- walk points ---------------------------------------------------------- */
 
-static void snmp_coll_rows_free(char **rows, size_t n)
+static void snmp_coll_rows_free(struct snmp_walk_row *rows, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        free(rows[i]);
+    for (size_t i = 0; i < n; i++) {
+        free(rows[i].metric);
+        free(rows[i].index);
+    }
     free(rows);
 }
 
@@ -900,47 +924,68 @@ static void snmp_coll_walk_failed(const struct snmp_walk_point *w, const struct 
     char msg[200];
     snprintf(msg, sizeof msg, "walk failed: %s", reason);
     for (size_t i = 0; i < w->nrows; i++)
-        sink->bad(sink->ctx, w->rows[i], msg);
+        sink->bad(sink->ctx, w->rows[i].metric, msg);
 }
 
 /* The rows of the walk under way. A table's rows rarely change between
- * polls, so while they repeat the last walk's names (same names, same
- * order) nothing is copied: `n` only counts them. At the first row that
- * differs the list becomes a copy of its own (`names`), so the last walk's
- * list stays whole until this walk succeeds. */
+ * polls, so while they repeat the last walk's (same indexes, same order)
+ * nothing is copied or named again: `n` only counts them. At the first row
+ * that differs the list becomes a copy of its own (`rows`), so the last
+ * walk's list stays whole until this walk succeeds. */
 struct snmp_walk_rows {
     const struct snmp_walk_point *last;
     bool diverged;
-    char **names;
+    struct snmp_walk_row *rows;
     size_t n, cap;
 };
 
-static int snmp_coll_rows_push(struct snmp_walk_rows *r, const char *name)
+static int snmp_coll_rows_push(struct snmp_walk_rows *r, const char *metric, const oid *index,
+                               size_t index_len)
 {
-    if (vec_reserve(r->names, r->cap, r->n + 1) < 0)
+    if (vec_reserve(r->rows, r->cap, r->n + 1) < 0)
         return -1;
-    r->names[r->n] = strdup(name);
-    if (!r->names[r->n])
+    struct snmp_walk_row *row = &r->rows[r->n];
+    row->metric = strdup(metric);
+    row->index = malloc(index_len * sizeof *index);
+    row->index_len = index_len;
+    if (!row->metric || !row->index) {
+        free(row->metric);
+        free(row->index);
         return -1;
+    }
+    memcpy(row->index, index, index_len * sizeof *index);
     r->n++;
     return 0;
 }
 
-static int snmp_coll_rows_add(struct snmp_walk_rows *r, const char *name)
+/* The metric of the row at index, when it is the last walk's row at this
+ * place; NULL when the walk differs from the last one here. */
+static const char *snmp_coll_rows_same(const struct snmp_walk_rows *r, const oid *index,
+                                       size_t index_len)
+{
+    if (r->diverged || r->n >= r->last->nrows)
+        return NULL;
+    const struct snmp_walk_row *row = &r->last->rows[r->n];
+    if (row->index_len != index_len || memcmp(row->index, index, index_len * sizeof *index) != 0)
+        return NULL;
+    return row->metric;
+}
+
+/* A row that is not the last walk's at this place. */
+static int snmp_coll_rows_add(struct snmp_walk_rows *r, const char *metric, const oid *index,
+                              size_t index_len)
 {
     if (!r->diverged) {
-        if (r->n < r->last->nrows && strcmp(r->last->rows[r->n], name) == 0) {
-            r->n++;
-            return 0;
-        }
         r->diverged = true;
         size_t same = r->n;
         r->n = 0;
-        for (size_t i = 0; i < same; i++)
-            if (snmp_coll_rows_push(r, r->last->rows[i]) < 0)
+        for (size_t i = 0; i < same; i++) {
+            const struct snmp_walk_row *row = &r->last->rows[i];
+            if (snmp_coll_rows_push(r, row->metric, row->index, row->index_len) < 0)
                 return -1;
+        }
     }
-    return snmp_coll_rows_push(r, name);
+    return snmp_coll_rows_push(r, metric, index, index_len);
 }
 
 /* The walk succeeded: its rows become the device's list. */
@@ -948,22 +993,29 @@ static void snmp_coll_rows_keep(struct snmp_walk_point *w, struct snmp_walk_rows
 {
     if (!r->diverged) {
         /* The same rows, maybe fewer at the end. */
-        for (size_t i = r->n; i < w->nrows; i++)
-            free(w->rows[i]);
+        for (size_t i = r->n; i < w->nrows; i++) {
+            free(w->rows[i].metric);
+            free(w->rows[i].index);
+        }
         w->nrows = r->n;
         return;
     }
     snmp_coll_rows_free(w->rows, w->nrows);
-    w->rows = r->names;
+    w->rows = r->rows;
     w->nrows = r->n;
 }
 
-/* Handles one page of a walk. Returns 1 to ask for the next page, 0 when
- * the subtree is done, -1 with reason when the walk must stop. */
+/* Handles one page of a walk; *nvb counts its varbinds. Returns 1 to ask
+ * for the next page, 0 when the subtree is done, -1 with reason when the
+ * walk must stop. */
 static int snmp_coll_walk_page(const struct snmp_walk_point *w, const struct metric_sink *sink,
                                const netsnmp_pdu *resp, oid *cur, size_t *cur_len,
-                               struct snmp_walk_rows *rows, char *reason, size_t reasonlen)
+                               struct snmp_walk_rows *rows, size_t *nvb, char *reason,
+                               size_t reasonlen)
 {
+    *nvb = 0;
+    for (const netsnmp_variable_list *vb = resp->variables; vb; vb = vb->next_variable)
+        (*nvb)++;
     if (!resp->variables)
         return 0;
     for (const netsnmp_variable_list *vb = resp->variables; vb; vb = vb->next_variable) {
@@ -978,11 +1030,18 @@ static int snmp_coll_walk_page(const struct snmp_walk_point *w, const struct met
         if (rows->n >= SNMP_COLL_WALK_MAX_ROWS)
             return errf(reason, reasonlen, "more than %d rows", SNMP_COLL_WALK_MAX_ROWS);
 
+        const oid *index = vb->name + w->root_len;
+        size_t index_len = vb->name_length - w->root_len;
+        const char *same = snmp_coll_rows_same(rows, index, index_len);
         char metric[256], why[160];
-        if (snmp_value_walk_metric(w->cfg->metric, w->root, w->root_len, vb->name, vb->name_length,
-                                   metric, sizeof metric, why, sizeof why) == 0) {
+        if (same) {
+            snmp_coll_report(sink, same, w->cfg, vb);
+            rows->n++;
+        } else if (snmp_value_walk_metric(w->cfg->metric, w->root, w->root_len, vb->name,
+                                          vb->name_length, metric, sizeof metric, why,
+                                          sizeof why) == 0) {
             snmp_coll_report(sink, metric, w->cfg, vb);
-            if (snmp_coll_rows_add(rows, metric) < 0)
+            if (snmp_coll_rows_add(rows, metric, index, index_len) < 0)
                 return errf(reason, reasonlen, "out of memory");
         } else {
             log_debug("snmp: walk %s: row skipped: %s", w->cfg->walk, why);
@@ -993,20 +1052,37 @@ static int snmp_coll_walk_page(const struct snmp_walk_point *w, const struct met
     return 1;
 }
 
-/* max-repetitions for the next page of walk w, `done` rows into it (see
- * the top of the file). */
+/* max-repetitions for the next page of walk w, `done` rows into it, with
+ * one row more when the walk must see the table's end (see the top of the
+ * file). */
 static long snmp_coll_bulk_repetitions(const struct snmp_state *st,
-                                       const struct snmp_walk_point *w, size_t done)
+                                       const struct snmp_walk_point *w, size_t done,
+                                       bool see_end)
 {
     long want = SNMP_COLL_BULK_REPETITIONS;
     /* Past the rows the last walk had, the table grew: back to pages of
      * the first walk's size. */
     if (w->walked && (done < w->nrows || done == 0)) {
-        size_t left = w->nrows - done + 1;
-        size_t pages = (left + SNMP_COLL_BULK_MAX_REPETITIONS - 1) / SNMP_COLL_BULK_MAX_REPETITIONS;
+        size_t left = w->nrows - done + (see_end ? 1 : 0);
+        if (left == 0)
+            left = 1; /* a table known empty: one row past its column shows it still is */
+        size_t limit = (size_t)st->bulk_repetitions;
+        size_t pages = (left + limit - 1) / limit;
         want = (long)((left + pages - 1) / pages);
     }
     return want < st->bulk_repetitions ? want : st->bulk_repetitions;
+}
+
+/* Whether a walk that has read `rows` without seeing the table's end may
+ * stop: its end was seen recently enough, and it read as many rows as the
+ * last walk, ending at the same row (anything removed or inserted before
+ * that row changes one or the other). */
+static bool snmp_coll_walk_may_stop(const struct snmp_walk_point *w,
+                                    const struct snmp_walk_rows *rows, bool see_end,
+                                    const oid *cur, size_t cur_len)
+{
+    return !see_end && w->walked && rows->n == w->nrows &&
+           snmp_oid_compare(cur, cur_len, w->last, w->last_len) == 0;
 }
 
 static int snmp_coll_walk(struct snmp_state *st, struct snmp_walk_point *w,
@@ -1019,9 +1095,12 @@ static int snmp_coll_walk(struct snmp_state *st, struct snmp_walk_point *w,
     struct snmp_walk_rows rows = {.last = w};
     char reason[160] = "";
     bool v1 = st->cfg->version == SNMP_V1;
+    int64_t now_ms = util_mono_ms();
+    bool see_end = !w->walked || now_ms - w->end_seen_ms >= st->cfg->walk_growth_check_ms;
+    bool end_seen = false;
 
     for (;;) {
-        long reps = snmp_coll_bulk_repetitions(st, w, rows.n);
+        long reps = snmp_coll_bulk_repetitions(st, w, rows.n, see_end);
         pthread_mutex_lock(&snmp_coll_lock);
         netsnmp_pdu *pdu = snmp_pdu_create(v1 ? SNMP_MSG_GETNEXT : SNMP_MSG_GETBULK);
         if (pdu) {
@@ -1033,13 +1112,13 @@ static int snmp_coll_walk(struct snmp_state *st, struct snmp_walk_point *w,
         }
         pthread_mutex_unlock(&snmp_coll_lock);
         if (!pdu) {
-            snmp_coll_rows_free(rows.names, rows.diverged ? rows.n : 0);
+            snmp_coll_rows_free(rows.rows, rows.diverged ? rows.n : 0);
             return errf(err, errlen, "snmp: out of memory");
         }
         netsnmp_pdu *resp = NULL;
         int code = snmp_coll_exchange(st, pdu, &resp, stop);
         if (code) {
-            snmp_coll_rows_free(rows.names, rows.diverged ? rows.n : 0);
+            snmp_coll_rows_free(rows.rows, rows.diverged ? rows.n : 0);
             return snmp_coll_fail(st, code, err, errlen);
         }
         int more;
@@ -1048,21 +1127,35 @@ static int snmp_coll_walk(struct snmp_state *st, struct snmp_walk_point *w,
             more = 1;
         } else if (resp->errstat == SNMP_ERR_NOSUCHNAME && v1) {
             more = 0; /* SNMPv1's end of the MIB view */
+            end_seen = true;
         } else if (resp->errstat != SNMP_ERR_NOERROR) {
             snprintf(reason, sizeof reason, "%s", snmp_errstring((int)resp->errstat));
             more = -1;
         } else {
-            more = snmp_coll_walk_page(w, sink, resp, cur, &cur_len, &rows, reason, sizeof reason);
+            size_t nvb;
+            more = snmp_coll_walk_page(w, sink, resp, cur, &cur_len, &rows, &nvb, reason,
+                                       sizeof reason);
+            end_seen = more == 0;
+            /* Fewer rows than asked and the table goes on: the most this
+             * agent puts in one reply. */
+            if (more > 0 && !v1 && nvb > 0 && (long)nvb < reps)
+                st->bulk_repetitions = (long)nvb;
+            if (more > 0 && snmp_coll_walk_may_stop(w, &rows, see_end, cur, cur_len))
+                more = 0;
         }
         snmp_coll_pdu_free(resp);
         if (more > 0)
             continue;
         if (more < 0) {
             snmp_coll_walk_failed(w, sink, reason);
-            snmp_coll_rows_free(rows.names, rows.diverged ? rows.n : 0);
+            snmp_coll_rows_free(rows.rows, rows.diverged ? rows.n : 0);
         } else {
             snmp_coll_rows_keep(w, &rows);
             w->walked = true;
+            memcpy(w->last, cur, cur_len * sizeof *cur);
+            w->last_len = cur_len;
+            if (end_seen)
+                w->end_seen_ms = now_ms;
         }
         return 0;
     }

@@ -190,6 +190,7 @@ static const struct cfg_key snmp_device_keys[] = {
     KEY("interval", K_DUR, interval_ms, .def = "10s", .min = 1),
     KEY("timeout", K_DUR, timeout_ms, .def = "1s", .min = 1),
     KEY("retries", K_INT, retries, .def = "1", .min = 0, .max = 10),
+    KEY("walk_growth_check", K_DUR, walk_growth_check_ms, .def = "60s", .min = 0),
     ARRAY("points", points, struct cfg_snmp_point, npoints, snmp_point_table, .flags = REQ),
 };
 #undef T

@@ -124,6 +124,7 @@ struct cfg_snmp_device {
     int64_t interval_ms;    /* default 10s */
     int64_t timeout_ms;     /* default 1s */
     int retries;            /* default 1 */
+    int64_t walk_growth_check_ms; /* default 60s; 0: every poll (snmp_collector.c) */
     struct cfg_snmp_point *points;
     size_t npoints;
 };

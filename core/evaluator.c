@@ -29,6 +29,8 @@ struct evaluator {
     bool api_dirty;
     bool wake_now;              /* tick at once (config reloaded) */
     bool samples;               /* a poll finished since the last tick */
+    bool wants_samples;         /* the built engine evaluates something: a
+                                   poll is worth waking the loop for */
     struct eval_policy_status *status;
     size_t nstatus;
 
@@ -291,6 +293,9 @@ static int build(struct evaluator *ev, struct floe_config *cfg)
     ev->built = true;
     ev->tick_ms = cfg->policy_tick_ms;
     ev->evaluates = ev->nmerged > 0 || cfg->nderive > 0;
+    pthread_mutex_lock(&ev->lock);
+    ev->wants_samples = ev->evaluates;
+    pthread_mutex_unlock(&ev->lock);
     pol_engine_free(keep);
     free(keep_ids);
     for (size_t i = 0; old_names && i < old_n; i++)
@@ -310,6 +315,9 @@ fail:
         free(old_names[i]);
     free(old_names);
     ev->built = false;
+    pthread_mutex_lock(&ev->lock);
+    ev->wants_samples = false;
+    pthread_mutex_unlock(&ev->lock);
     return -1;
 }
 
@@ -633,8 +641,10 @@ void eval_samples_changed(struct evaluator *ev)
     /* Signal only on the first poll since the last tick: the rest of a
      * burst finds the flag set and costs the loop nothing. Before the
      * first tick every poll signals: the loop waits for the last device's
-     * first poll, not the first one's. */
-    if (!ev->samples || !ev->ticked) {
+     * first poll, not the first one's. With nothing to evaluate the loop
+     * would only wake to go back to sleep: a wake-up costs more CPU than
+     * a poll's whole work on some machines (issue 11). */
+    if (ev->wants_samples && (!ev->samples || !ev->ticked)) {
         ev->samples = true;
         pthread_cond_signal(&ev->wake);
     }

@@ -10,7 +10,10 @@
  * samples arrive one by one, and other devices answer a little later), so
  * an agent in a crash loop — systemd restarts it 5 s after each crash —
  * still keeps the first polls of every run; after that one transaction
- * every RECORDER_FLUSH_EVERY_MS while samples keep coming. An interval
+ * every RECORDER_FLUSH_EVERY_MS while samples keep coming: at the end of
+ * the first poll that finishes once it is due (that poll wakes the
+ * thread), or RECORDER_BELL_GRACE_MS after it was due when no poll ends
+ * meanwhile. An interval
  * that brought none puts the thread back to sleep until a poll wakes it
  * (at most RECORDER_IDLE_MS, so the watchdog still sees it cycle): an
  * idle agent has no commit rhythm to keep. A failed write keeps its samples and retries
@@ -34,6 +37,8 @@
 #define RECORDER_FLUSH_EVERY_MS 2000
 #define RECORDER_FIRST_CHECK_MS 100
 #define RECORDER_FIRST_WINDOW_MS 1000
+/* How long a due commit waits for a poll to end before its timer fires. */
+#define RECORDER_BELL_GRACE_MS 2000
 /* Longest sleep with nothing queued; under the daemon's 60 s watchdog
  * bound on the recorder's heartbeat. */
 #define RECORDER_IDLE_MS 30000
@@ -57,8 +62,8 @@ struct recorder *recorder_start(struct metrics *m, struct store *s,
 /* Changes retention (on reload). */
 void recorder_set_retention(struct recorder *r, const struct recorder_retention *ret);
 /* Samples were queued (a poll finished): wakes the thread if it sleeps
- * for want of samples, else does nothing. Safe from any thread; NULL is a
- * no-op. */
+ * for want of samples or a commit is due, else does nothing. Safe from
+ * any thread; NULL is a no-op. */
 void recorder_samples_queued(struct recorder *r);
 /* Monotonic time of the last completed cycle (for the watchdog). */
 int64_t recorder_heartbeat_ms(struct recorder *r);
@@ -94,6 +99,11 @@ int64_t recorder_batcher_cycle(struct recorder_batcher *b, int64_t now_ms);
 /* True when the last cycle found nothing queued and waits for samples
  * (its return was RECORDER_IDLE_MS). */
 bool recorder_batcher_idle(const struct recorder_batcher *b);
+/* When the last cycle left a commit due at a known time in the regular
+ * rhythm: that monotonic time (a poll that ends from then on may run the
+ * next cycle); INT64_MAX otherwise (first samples, a failing store, idle:
+ * the cycle's own wait holds). */
+int64_t recorder_batcher_bell_due_ms(const struct recorder_batcher *b);
 /* Writes all that is queued, due or not (at stop). Returns 0, or -1 when
  * a write failed (its samples are kept). */
 int recorder_batcher_flush(struct recorder_batcher *b);

@@ -223,6 +223,7 @@ static int load_device(const char *path, struct cfg_snmp_device *d)
     d->context = json_str(j, "context", NULL);
     d->interval_ms = (int64_t)json_num(j, "interval_ms", 1000);
     d->timeout_ms = (int64_t)json_num(j, "timeout_ms", 1000);
+    d->walk_growth_check_ms = (int64_t)json_num(j, "walk_growth_check_ms", 60000);
     d->retries = (int)json_num(j, "retries", 1);
     const cJSON *pts = cJSON_GetObjectItemCaseSensitive(j, "points");
     d->npoints = (size_t)cJSON_GetArraySize(pts);
