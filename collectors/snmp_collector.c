@@ -25,6 +25,13 @@
  * answer or rejects our credentials makes poll() return -1 with a message
  * that says which, and its session is reopened on the next poll.
  *
+ * Messages. SNMPv1 and v2c requests and responses are our own BER
+ * (snmp_ber.c) over a UDP socket of the device's (snmp_udp.c): net-snmp's
+ * decoder allocated and zeroed 1.2 KB per varbind and 64 KiB per reply,
+ * under the lock below, a third of a 100-row walk's CPU (issue 11). SNMPv3
+ * goes through net-snmp, for USM; its answers are seen through the same
+ * struct snmp_answer, so everything after the request is shared.
+ *
  * Threads. The agent polls each device from its own thread. Debian builds
  * net-snmp without --enable-reentrant, and even the single-session API
  * shares process-wide tables (the USM user list, engine boot/time cache,
@@ -34,7 +41,8 @@
  * ourselves. The SNMPv3 engine-ID discovery that snmp_sess_open would do
  * synchronously (under the lock) is done the same asynchronous way. A dead
  * agent therefore holds up only its own thread; other devices contend only
- * for the microseconds of encoding and decoding a PDU.
+ * for the microseconds of encoding and decoding a PDU. (v1/v2c devices
+ * take no lock at all.)
  *
  * SNMPv3 keys. net-snmp keeps one key set per (agent engine ID, user) for
  * the whole process and looks it up for every message. Devices that reach
@@ -53,6 +61,8 @@
  * close; neither they nor communities ever appear in messages or logs.
  */
 #include "collectors/collector.h"
+#include "collectors/snmp_ber.h"
+#include "collectors/snmp_udp.h"
 #include "collectors/snmp_value.h"
 #include "config/config.h"
 #include "lib/log.h"
@@ -98,6 +108,7 @@
 #define SNMP_COLL_ERR_STOPPED (-1001)
 #define SNMP_COLL_ERR_DEADLINE (-1002)
 #define SNMP_COLL_ERR_USER_CONFLICT (-1003)
+#define SNMP_COLL_ERR_TRANSPORT (-1004) /* v1/v2c: st->transport_why says what */
 /* RFC 3411 SnmpEngineID: 5 to 32 octets. */
 #define SNMP_COLL_ENGINE_ID_MAX 32
 
@@ -173,7 +184,12 @@ struct snmp_state {
     size_t auth_proto_len, priv_proto_len;
     char peer[INET6_ADDRSTRLEN + 16]; /* numeric, for messages */
 
-    void *sess;                   /* NULL until the first poll and after a failure */
+    void *sess;                   /* v3: NULL until the first poll and after a failure */
+    struct snmp_udp *udp;         /* v1/v2c: the same */
+    char transport_why[240];      /* v1/v2c: what came instead of an answer */
+    netsnmp_pdu *v3_response;     /* v3: the last answer; its varbinds are in `vbs` */
+    struct snmp_ber_varbind *vbs; /* v3: the last answer's varbinds, as v1/v2c's are */
+    size_t vbcap;
     bool engine_answered;         /* v3: the agent answered discovery on this session */
     bool got_response;            /* a request of this session has been answered */
     struct snmp_usm_claim *claim; /* v3: our share of the USM entry, NULL if none */
@@ -186,6 +202,8 @@ struct snmp_state {
     struct snmp_get_point *gets;
     size_t ngets;
     size_t *queue; /* GET points still to read in this poll */
+    const oid **names; /* the OIDs of one GET, and their lengths */
+    size_t *name_lens;
     struct snmp_walk_point *walks;
     size_t nwalks;
 };
@@ -287,8 +305,9 @@ static int snmp_coll_fail(const struct snmp_state *st, int code, char *err, size
         if (d->version != SNMP_V3)
             return errf(err, errlen,
                         "snmp: no response from %s within %lld ms x %d tries "
-                        "(agent down, or wrong community?)",
-                        st->peer, (long long)d->timeout_ms, d->retries + 1);
+                        "(agent down, or wrong community?)%s%s",
+                        st->peer, (long long)d->timeout_ms, d->retries + 1,
+                        st->transport_why[0] ? "; " : "", st->transport_why);
         /* The agent knows us (discovery worked) but never answers what we
          * encrypt: it cannot decrypt it, and USM sends no Report for that. */
         if (st->engine_answered && !st->got_response && d->level == SNMP_AUTH_PRIV)
@@ -330,6 +349,8 @@ static int snmp_coll_fail(const struct snmp_state *st, int code, char *err, size
                     d->user ? d->user : "");
     case SNMP_COLL_ERR_STOPPED:
         return errf(err, errlen, "snmp: poll stopped (shutting down)");
+    case SNMP_COLL_ERR_TRANSPORT:
+        return errf(err, errlen, "snmp: %s: %s", st->peer, st->transport_why);
     case SNMP_COLL_ERR_DEADLINE:
         return errf(err, errlen,
                     "snmp: %s: poll exceeded its %lld ms budget (agent too slow for this many "
@@ -491,6 +512,116 @@ static int snmp_coll_exchange(struct snmp_state *st, netsnmp_pdu *pdu, netsnmp_p
     return 0;
 }
 
+/* An agent's answer, whichever way it came: v1/v2c from snmp_udp, v3 from
+ * net-snmp (its varbinds seen the same way). Valid until the next ask. */
+struct snmp_answer {
+    long errstat, errindex;
+    const struct snmp_ber_varbind *vbs;
+    size_t n;
+};
+
+/* One request: pdu_type with names[0..n) (GETBULK: max_repetitions). */
+struct snmp_ask {
+    int pdu_type;
+    long max_repetitions;
+    const oid *const *names;
+    const size_t *name_lens;
+    size_t n;
+};
+
+/* v3: net-snmp's varbinds in snmp_ber's form, pointing into the PDU. */
+static int snmp_coll_v3_varbinds(struct snmp_state *st, const netsnmp_pdu *resp,
+                                 struct snmp_answer *a)
+{
+    size_t n = 0;
+    for (const netsnmp_variable_list *vb = resp->variables; vb; vb = vb->next_variable)
+        n++;
+    if (vec_reserve(st->vbs, st->vbcap, n ? n : 1) < 0)
+        return SNMPERR_MALLOC;
+    size_t i = 0;
+    for (const netsnmp_variable_list *vb = resp->variables; vb; vb = vb->next_variable, i++) {
+        struct snmp_ber_varbind *o = &st->vbs[i];
+        memset(o, 0, sizeof *o);
+        o->name = vb->name;
+        o->name_len = vb->name_length;
+        o->type = vb->type;
+        /* net-snmp keeps numbers in val as the long, counter64, float or
+         * double that num holds; bytes serve the other types. */
+        size_t k = vb->val_len < sizeof o->num ? vb->val_len : sizeof o->num;
+        if (vb->val.string && k)
+            memcpy(&o->num, vb->val.string, k);
+        o->bytes = vb->val.string;
+        o->len = vb->val_len;
+    }
+    a->errstat = resp->errstat;
+    a->errindex = resp->errindex;
+    a->vbs = st->vbs;
+    a->n = n;
+    return 0;
+}
+
+/* Sends q and waits for the answer. Returns 0 with *a filled, or an
+ * SNMPERR_* / SNMP_COLL_ERR_* code (snmp_coll_fail). */
+static int snmp_coll_ask(struct snmp_state *st, const struct snmp_ask *q, struct snmp_answer *a,
+                         atomic_int *stop)
+{
+    const struct cfg_snmp_device *d = st->cfg;
+    memset(a, 0, sizeof *a);
+    if (st->udp) {
+        const char *community = d->community ? d->community : "public";
+        struct snmp_ber_request rq = {
+            .version = d->version == SNMP_V1 ? SNMP_VERSION_1 : SNMP_VERSION_2c,
+            .community = (const unsigned char *)community,
+            .community_len = strlen(community),
+            .pdu_type = q->pdu_type,
+            .max_repetitions = q->pdu_type == SNMP_MSG_GETBULK ? q->max_repetitions : 0,
+            .names = q->names,
+            .name_lens = q->name_lens,
+            .n = q->n,
+        };
+        struct snmp_ber_response resp;
+        switch (snmp_udp_exchange(st->udp, &rq, d->timeout_ms, d->retries, st->deadline_ms, stop,
+                                  &resp, st->transport_why, sizeof st->transport_why)) {
+        case SNMP_UDP_OK:
+            break;
+        case SNMP_UDP_TIMEOUT:
+            return SNMPERR_TIMEOUT;
+        case SNMP_UDP_DEADLINE:
+            return SNMP_COLL_ERR_DEADLINE;
+        case SNMP_UDP_STOPPED:
+            return SNMP_COLL_ERR_STOPPED;
+        default:
+            return SNMP_COLL_ERR_TRANSPORT;
+        }
+        st->got_response = true;
+        a->errstat = resp.error_status;
+        a->errindex = resp.error_index;
+        a->vbs = resp.vbs;
+        a->n = resp.n;
+        return 0;
+    }
+
+    snmp_coll_pdu_free(st->v3_response);
+    st->v3_response = NULL;
+    pthread_mutex_lock(&snmp_coll_lock);
+    netsnmp_pdu *pdu = snmp_pdu_create(q->pdu_type);
+    if (pdu) {
+        if (q->pdu_type == SNMP_MSG_GETBULK) {
+            pdu->non_repeaters = 0;
+            pdu->max_repetitions = q->max_repetitions;
+        }
+        for (size_t i = 0; i < q->n; i++)
+            snmp_add_null_var(pdu, q->names[i], q->name_lens[i]);
+    }
+    pthread_mutex_unlock(&snmp_coll_lock);
+    if (!pdu)
+        return SNMPERR_MALLOC;
+    int code = snmp_coll_exchange(st, pdu, &st->v3_response, stop);
+    if (code)
+        return code;
+    return snmp_coll_v3_varbinds(st, st->v3_response, a);
+}
+
 /* ---- SNMPv3 key claims (caller holds snmp_coll_lock) ------------------- */
 
 /* Credentials can share one USM entry when every part both use is equal:
@@ -644,6 +775,10 @@ again:
 
 static void snmp_coll_session_end(struct snmp_state *st)
 {
+    snmp_udp_close(st->udp);
+    st->udp = NULL;
+    snmp_coll_pdu_free(st->v3_response);
+    st->v3_response = NULL;
     if (!st->sess)
         return;
     pthread_mutex_lock(&snmp_coll_lock);
@@ -661,7 +796,8 @@ static void snmp_coll_session_end(struct snmp_state *st)
  * delays only this device; net-snmp then gets a numeric address. IPv4 is
  * preferred, as net-snmp's own "udp:" transport does; an IPv6-only name or
  * literal ("::1", "[::1]") is used over udp6. */
-static int snmp_coll_resolve(struct snmp_state *st, char *peername, size_t n, char *err,
+static int snmp_coll_resolve(struct snmp_state *st, char *peername, size_t n,
+                             struct sockaddr_storage *ss, socklen_t *sslen, char *err,
                              size_t errlen)
 {
     const struct cfg_snmp_device *d = st->cfg;
@@ -687,6 +823,13 @@ static int snmp_coll_resolve(struct snmp_state *st, char *peername, size_t n, ch
     const void *a = v6 ? (const void *)&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr
                        : (const void *)&((struct sockaddr_in *)res->ai_addr)->sin_addr;
     inet_ntop(res->ai_family, a, addr, sizeof addr);
+    memset(ss, 0, sizeof *ss);
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *sslen = res->ai_addrlen;
+    if (v6)
+        ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)d->port);
+    else
+        ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)d->port);
     freeaddrinfo(res);
     snprintf(peername, n, v6 ? "udp6:[%s]:%d" : "udp:%s:%d", addr, d->port);
     snprintf(st->peer, sizeof st->peer, v6 ? "[%s]:%d" : "%s:%d", addr, d->port);
@@ -742,8 +885,18 @@ static int snmp_coll_session_start(struct snmp_state *st, atomic_int *stop, char
 {
     const struct cfg_snmp_device *d = st->cfg;
     char peername[INET6_ADDRSTRLEN + 24];
-    if (snmp_coll_resolve(st, peername, sizeof peername, err, errlen) < 0)
+    struct sockaddr_storage ss;
+    socklen_t sslen = 0;
+    if (snmp_coll_resolve(st, peername, sizeof peername, &ss, &sslen, err, errlen) < 0)
         return -1;
+    if (d->version != SNMP_V3) {
+        /* v1/v2c: our own messages (snmp_ber.c), no net-snmp session. */
+        char why[200];
+        st->udp = snmp_udp_open((const struct sockaddr *)&ss, sslen, why, sizeof why);
+        if (!st->udp)
+            return errf(err, errlen, "snmp: cannot open session to %s: %s", st->peer, why);
+        return 0;
+    }
 
     netsnmp_session s;
     pthread_mutex_lock(&snmp_coll_lock);
@@ -778,10 +931,6 @@ static int snmp_coll_session_start(struct snmp_state *st, atomic_int *stop, char
         }
         /* Discovery happens below, without holding the library lock. */
         s.flags |= SNMP_FLAGS_DONT_PROBE;
-    } else {
-        s.version = d->version == SNMP_V1 ? SNMP_VERSION_1 : SNMP_VERSION_2c;
-        s.community = (u_char *)(d->community ? d->community : "public");
-        s.community_len = strlen((const char *)s.community);
     }
 
     pthread_mutex_lock(&snmp_coll_lock);
@@ -806,12 +955,14 @@ static int snmp_coll_session_start(struct snmp_state *st, atomic_int *stop, char
 /* ---- reporting ------------------------------------------------------------ */
 
 static void snmp_coll_report(const struct metric_sink *sink, const char *metric,
-                             const struct cfg_snmp_point *p, const netsnmp_variable_list *vb)
+                             const struct cfg_snmp_point *p, const struct snmp_ber_varbind *vb)
 {
     double raw;
     char reason[160];
-    if (snmp_value_to_double(vb->type, vb->val.string, vb->val_len, &raw, reason, sizeof reason) <
-        0) {
+    const void *val;
+    size_t val_len;
+    snmp_ber_value(vb, &val, &val_len);
+    if (snmp_value_to_double(vb->type, val, val_len, &raw, reason, sizeof reason) < 0) {
         sink->bad(sink->ctx, metric, reason);
         return;
     }
@@ -825,7 +976,7 @@ static void snmp_coll_report(const struct metric_sink *sink, const char *metric,
  * noSuchName, genErr with an index), so the caller can ask again without
  * it; 0 when every point of the batch has been reported. */
 static size_t snmp_coll_get_answer(struct snmp_state *st, const struct metric_sink *sink,
-                                   const size_t *batch, size_t n, const netsnmp_pdu *resp)
+                                   const size_t *batch, size_t n, const struct snmp_answer *resp)
 {
     if (resp->errstat != SNMP_ERR_NOERROR) {
         const char *why = snmp_errstring((int)resp->errstat);
@@ -837,22 +988,21 @@ static size_t snmp_coll_get_answer(struct snmp_state *st, const struct metric_si
             sink->bad(sink->ctx, st->gets[batch[i]].cfg->metric, why);
         return 0;
     }
-    const netsnmp_variable_list *vb = resp->variables;
     for (size_t i = 0; i < n; i++) {
         const struct snmp_get_point *g = &st->gets[batch[i]];
-        if (!vb) {
+        if (i >= resp->n) {
             sink->bad(sink->ctx, g->cfg->metric, "missing from the agent's response");
             continue;
         }
-        if (snmp_oid_compare(vb->name, vb->name_length, g->name, g->name_len) != 0) {
+        const struct snmp_ber_varbind *vb = &resp->vbs[i];
+        if (snmp_oid_compare(vb->name, vb->name_len, g->name, g->name_len) != 0) {
             char got[96], reason[160];
-            snmp_value_format_oid(vb->name, vb->name_length, got, sizeof got);
+            snmp_value_format_oid(vb->name, vb->name_len, got, sizeof got);
             snprintf(reason, sizeof reason, "agent answered with a different OID %s", got);
             sink->bad(sink->ctx, g->cfg->metric, reason);
         } else {
             snmp_coll_report(sink, g->cfg->metric, g->cfg, vb);
         }
-        vb = vb->next_variable;
     }
     return 0;
 }
@@ -869,18 +1019,15 @@ static int snmp_coll_poll_gets(struct snmp_state *st, const struct metric_sink *
         queue[i] = i;
     while (left > 0) {
         size_t n = left < st->get_batch ? left : st->get_batch;
-        pthread_mutex_lock(&snmp_coll_lock);
-        netsnmp_pdu *pdu = snmp_pdu_create(SNMP_MSG_GET);
-        for (size_t i = 0; pdu && i < n; i++)
-            snmp_add_null_var(pdu, st->gets[queue[i]].name, st->gets[queue[i]].name_len);
-        pthread_mutex_unlock(&snmp_coll_lock);
-        if (!pdu)
-            return errf(err, errlen, "snmp: out of memory");
-
-        netsnmp_pdu *resp = NULL;
-        int code = snmp_coll_exchange(st, pdu, &resp, stop);
+        for (size_t i = 0; i < n; i++) {
+            st->names[i] = st->gets[queue[i]].name;
+            st->name_lens[i] = st->gets[queue[i]].name_len;
+        }
+        struct snmp_ask q = {SNMP_MSG_GET, 0, st->names, st->name_lens, n};
+        struct snmp_answer ans;
+        int code = snmp_coll_ask(st, &q, &ans, stop);
         /* SNMPERR_TOO_LONG: our own request exceeded the message size. */
-        bool too_big = code == SNMPERR_TOO_LONG || (resp && resp->errstat == SNMP_ERR_TOOBIG);
+        bool too_big = code == SNMPERR_TOO_LONG || (!code && ans.errstat == SNMP_ERR_TOOBIG);
         if (code && !too_big)
             return snmp_coll_fail(st, code, err, errlen);
         size_t consumed = n;
@@ -891,14 +1038,13 @@ static int snmp_coll_poll_gets(struct snmp_state *st, const struct metric_sink *
             sink->bad(sink->ctx, st->gets[queue[0]].cfg->metric,
                       "tooBig: the agent cannot send this value");
         } else {
-            size_t drop = snmp_coll_get_answer(st, sink, queue, n, resp);
+            size_t drop = snmp_coll_get_answer(st, sink, queue, n, &ans);
             if (drop > 0) {
                 memmove(&queue[drop - 1], &queue[drop], (left - drop) * sizeof *queue);
                 left--;
                 consumed = 0;
             }
         }
-        snmp_coll_pdu_free(resp);
         memmove(queue, queue + consumed, (left - consumed) * sizeof *queue);
         left -= consumed;
     }
@@ -1009,36 +1155,35 @@ static void snmp_coll_rows_keep(struct snmp_walk_point *w, struct snmp_walk_rows
  * for the next page, 0 when the subtree is done, -1 with reason when the
  * walk must stop. */
 static int snmp_coll_walk_page(const struct snmp_walk_point *w, const struct metric_sink *sink,
-                               const netsnmp_pdu *resp, oid *cur, size_t *cur_len,
-                               struct snmp_walk_rows *rows, size_t *nvb, char *reason,
-                               size_t reasonlen)
+                               const struct snmp_answer *resp, oid *cur, size_t *cur_len,
+                               struct snmp_walk_rows *rows, char *reason, size_t reasonlen)
 {
-    *nvb = 0;
-    for (const netsnmp_variable_list *vb = resp->variables; vb; vb = vb->next_variable)
-        (*nvb)++;
-    if (!resp->variables)
+    if (resp->n == 0)
         return 0;
-    for (const netsnmp_variable_list *vb = resp->variables; vb; vb = vb->next_variable) {
+    for (size_t k = 0; k < resp->n; k++) {
+        const struct snmp_ber_varbind *vb = &resp->vbs[k];
         if (vb->type == SNMP_ENDOFMIBVIEW || vb->type == SNMP_NOSUCHOBJECT ||
             vb->type == SNMP_NOSUCHINSTANCE)
             return 0;
-        if (vb->name_length <= w->root_len ||
-            snmp_oidtree_compare(w->root, w->root_len, vb->name, vb->name_length) != 0)
+        if (vb->name_len <= w->root_len ||
+            snmp_oidtree_compare(w->root, w->root_len, vb->name, vb->name_len) != 0)
             return 0;
-        if (snmp_oid_compare(vb->name, vb->name_length, cur, *cur_len) <= 0)
+        if (vb->name_len > MAX_OID_LEN)
+            return errf(reason, reasonlen, "agent returned an OID longer than %d", MAX_OID_LEN);
+        if (snmp_oid_compare(vb->name, vb->name_len, cur, *cur_len) <= 0)
             return errf(reason, reasonlen, "agent returned OIDs out of order");
         if (rows->n >= SNMP_COLL_WALK_MAX_ROWS)
             return errf(reason, reasonlen, "more than %d rows", SNMP_COLL_WALK_MAX_ROWS);
 
         const oid *index = vb->name + w->root_len;
-        size_t index_len = vb->name_length - w->root_len;
+        size_t index_len = vb->name_len - w->root_len;
         const char *same = snmp_coll_rows_same(rows, index, index_len);
         char metric[256], why[160];
         if (same) {
             snmp_coll_report(sink, same, w->cfg, vb);
             rows->n++;
         } else if (snmp_value_walk_metric(w->cfg->metric, w->root, w->root_len, vb->name,
-                                          vb->name_length, metric, sizeof metric, why,
+                                          vb->name_len, metric, sizeof metric, why,
                                           sizeof why) == 0) {
             snmp_coll_report(sink, metric, w->cfg, vb);
             if (snmp_coll_rows_add(rows, metric, index, index_len) < 0)
@@ -1046,8 +1191,8 @@ static int snmp_coll_walk_page(const struct snmp_walk_point *w, const struct met
         } else {
             log_debug("snmp: walk %s: row skipped: %s", w->cfg->walk, why);
         }
-        memcpy(cur, vb->name, vb->name_length * sizeof *cur);
-        *cur_len = vb->name_length;
+        memcpy(cur, vb->name, vb->name_len * sizeof *cur);
+        *cur_len = vb->name_len;
     }
     return 1;
 }
@@ -1096,27 +1241,23 @@ static int snmp_coll_walk(struct snmp_state *st, struct snmp_walk_point *w,
     char reason[160] = "";
     bool v1 = st->cfg->version == SNMP_V1;
     int64_t now_ms = util_mono_ms();
-    bool see_end = !w->walked || now_ms - w->end_seen_ms >= st->cfg->walk_growth_check_ms;
+    /* The end is seen on every walk when that takes no request of its own
+     * (the row past the last fits in the requests the rows need), else
+     * every walk_growth_check (see the top of the file). */
+    size_t limit = v1 ? 1 : (size_t)st->bulk_repetitions;
+    size_t rows_known = w->nrows ? w->nrows : 1;
+    bool end_free = (w->nrows + 1 + limit - 1) / limit == (rows_known + limit - 1) / limit;
+    bool see_end = !w->walked || end_free ||
+                   now_ms - w->end_seen_ms >= st->cfg->walk_growth_check_ms;
     bool end_seen = false;
 
     for (;;) {
         long reps = snmp_coll_bulk_repetitions(st, w, rows.n, see_end);
-        pthread_mutex_lock(&snmp_coll_lock);
-        netsnmp_pdu *pdu = snmp_pdu_create(v1 ? SNMP_MSG_GETNEXT : SNMP_MSG_GETBULK);
-        if (pdu) {
-            if (!v1) {
-                pdu->non_repeaters = 0;
-                pdu->max_repetitions = reps;
-            }
-            snmp_add_null_var(pdu, cur, cur_len);
-        }
-        pthread_mutex_unlock(&snmp_coll_lock);
-        if (!pdu) {
-            snmp_coll_rows_free(rows.rows, rows.diverged ? rows.n : 0);
-            return errf(err, errlen, "snmp: out of memory");
-        }
-        netsnmp_pdu *resp = NULL;
-        int code = snmp_coll_exchange(st, pdu, &resp, stop);
+        const oid *name = cur;
+        struct snmp_ask q = {v1 ? SNMP_MSG_GETNEXT : SNMP_MSG_GETBULK, reps, &name, &cur_len, 1};
+        struct snmp_answer ans;
+        const struct snmp_answer *resp = &ans;
+        int code = snmp_coll_ask(st, &q, &ans, stop);
         if (code) {
             snmp_coll_rows_free(rows.rows, rows.diverged ? rows.n : 0);
             return snmp_coll_fail(st, code, err, errlen);
@@ -1132,9 +1273,8 @@ static int snmp_coll_walk(struct snmp_state *st, struct snmp_walk_point *w,
             snprintf(reason, sizeof reason, "%s", snmp_errstring((int)resp->errstat));
             more = -1;
         } else {
-            size_t nvb;
-            more = snmp_coll_walk_page(w, sink, resp, cur, &cur_len, &rows, &nvb, reason,
-                                       sizeof reason);
+            size_t nvb = resp->n;
+            more = snmp_coll_walk_page(w, sink, resp, cur, &cur_len, &rows, reason, sizeof reason);
             end_seen = more == 0;
             /* Fewer rows than asked and the table goes on: the most this
              * agent puts in one reply. */
@@ -1143,7 +1283,6 @@ static int snmp_coll_walk(struct snmp_state *st, struct snmp_walk_point *w,
             if (more > 0 && snmp_coll_walk_may_stop(w, &rows, see_end, cur, cur_len))
                 more = 0;
         }
-        snmp_coll_pdu_free(resp);
         if (more > 0)
             continue;
         if (more < 0) {
@@ -1174,6 +1313,9 @@ static void snmp_coll_close(void *state)
     free(st->gets);
     free(st->walks);
     free(st->queue);
+    free(st->names);
+    free(st->name_lens);
+    free(st->vbs);
     explicit_bzero(st->auth_ku, sizeof st->auth_ku);
     explicit_bzero(st->priv_ku, sizeof st->priv_ku);
     free(st);
@@ -1254,7 +1396,9 @@ static int snmp_coll_points(struct snmp_state *st, char *err, size_t errlen)
     st->gets = calloc(d->npoints ? d->npoints : 1, sizeof *st->gets);
     st->walks = calloc(d->npoints ? d->npoints : 1, sizeof *st->walks);
     st->queue = calloc(d->npoints ? d->npoints : 1, sizeof *st->queue);
-    if (!st->gets || !st->walks || !st->queue)
+    st->names = calloc(d->npoints ? d->npoints : 1, sizeof *st->names);
+    st->name_lens = calloc(d->npoints ? d->npoints : 1, sizeof *st->name_lens);
+    if (!st->gets || !st->walks || !st->queue || !st->names || !st->name_lens)
         return errf(err, errlen, "snmp: out of memory");
     for (size_t i = 0; i < d->npoints; i++) {
         const struct cfg_snmp_point *p = &d->points[i];
@@ -1311,7 +1455,7 @@ static int snmp_coll_poll(void *state, const struct metric_sink *sink, atomic_in
     const struct cfg_snmp_device *d = st->cfg;
     st->deadline_ms = util_mono_ms() + snmp_coll_budget_ms(d);
 
-    if (!st->sess && snmp_coll_session_start(st, stop, err, errlen) < 0)
+    if (!st->sess && !st->udp && snmp_coll_session_start(st, stop, err, errlen) < 0)
         return -1;
     if (snmp_coll_poll_gets(st, sink, stop, err, errlen) < 0)
         goto fail;
