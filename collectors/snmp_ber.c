@@ -250,6 +250,11 @@ static int ber_fail(const struct ber_at *at, char *err, size_t errlen, const cha
     return errf(err, errlen, "%s: %s", at->what, detail);
 }
 
+static const char *ber_s(size_t n)
+{
+    return n == 1 ? "" : "s";
+}
+
 /* One TLV as read from the wire. */
 struct ber_tlv {
     unsigned char tag;
@@ -398,16 +403,24 @@ static int ber_oid(const unsigned char *c, size_t len, oid *out, size_t cap, siz
         uint64_t v = 0, max = n == 0 ? BER_FIRST_SUBID_MAX : BER_SUBID_MAX;
         unsigned char b;
         do {
-            if (i == len)
+            if (i == len) {
+                if (n == 0)
+                    return ber_fail(at, err, errlen,
+                                    "the first two sub-identifiers: cut short (the last octet "
+                                    "has bit 8 set)");
                 return ber_fail(at, err, errlen,
-                                "sub-identifier %zu is cut short (its last octet has bit 8 set)",
-                                n == 0 ? (size_t)1 : n + 1);
+                                "sub-identifier %zu: cut short (the last octet has bit 8 set)",
+                                n + 1);
+            }
             b = c[i++];
             v = (v << 7) | (b & 0x7f);
             /* Checked at every octet, so v stays far from wrapping. */
-            if (v > max)
-                return ber_fail(at, err, errlen, "sub-identifier %zu is over 4294967295",
-                                n == 0 ? (size_t)1 : n + 1);
+            if (v > max) {
+                if (n == 0)
+                    return ber_fail(at, err, errlen,
+                                    "the first two sub-identifiers: 2.x with x over 4294967295");
+                return ber_fail(at, err, errlen, "sub-identifier %zu: over 4294967295", n + 1);
+            }
         } while (b & 0x80);
         if (n == 0) {
             /* X.690 8.19.4: X*40 + Y, X in 0..2 (Y < 40 unless X is 2). */
@@ -464,8 +477,8 @@ static int ber_opaque(struct snmp_ber_varbind *vb, const struct ber_tlv *t,
     if (ber_length(&q, end, &len, at, "the Opaque", err, errlen) < 0)
         return -1;
     if (q + len != end)
-        return ber_fail(at, err, errlen, "%zu bytes after the %s in its Opaque",
-                        (size_t)(end - (q + len)), name);
+        return ber_fail(at, err, errlen, "%zu byte%s after the %s in its Opaque",
+                        (size_t)(end - (q + len)), ber_s((size_t)(end - (q + len))), name);
     vb->type = inner;
     uint64_t v = 0;
     if (inner == ASN_OPAQUE_FLOAT || inner == ASN_OPAQUE_DOUBLE) {
@@ -528,8 +541,8 @@ static int ber_value(struct snmp_ber_varbind *vb, const struct ber_tlv *t, const
     case SNMP_ENDOFMIBVIEW:
         /* All four are NULLs (RFC 3416's IMPLICIT NULL): no content. */
         if (t->len != 0)
-            return ber_fail(at, err, errlen, "%s with %zu content octets",
-                            snmp_value_type_name(t->tag), t->len);
+            return ber_fail(at, err, errlen, "%s with %zu content octet%s",
+                            snmp_value_type_name(t->tag), t->len, ber_s(t->len));
         return 0;
     case ASN_OBJECT_ID:
         /* Kept as its bytes, but checked as net-snmp's decoder checks it
@@ -575,7 +588,8 @@ static int ber_varbind(const struct ber_tlv *seq, size_t index, struct snmp_ber_
         return -1;
     if (p != end) {
         at.what = NULL;
-        return ber_fail(&at, err, errlen, "%zu bytes after the value", (size_t)(end - p));
+        return ber_fail(&at, err, errlen, "%zu byte%s after the value", (size_t)(end - p),
+                        ber_s((size_t)(end - p)));
     }
     return 0;
 }
@@ -595,7 +609,8 @@ int snmp_ber_decode(const unsigned char *msg, size_t len, struct snmp_ber_varbin
                    errlen) < 0)
         return -1;
     if (p != msg + len)
-        return ber_fail(&at, err, errlen, "%zu bytes after its end", (size_t)(msg + len - p));
+        return ber_fail(&at, err, errlen, "%zu byte%s after its end", (size_t)(msg + len - p),
+                        ber_s((size_t)(msg + len - p)));
 
     const unsigned char *end = top.content + top.len;
     p = top.content;
@@ -622,7 +637,8 @@ int snmp_ber_decode(const unsigned char *msg, size_t len, struct snmp_ber_varbin
         return ber_fail(&at, err, errlen, "SNMPv1 Trap-PDU (0xa4) is not supported");
     if (p != end) {
         at.what = "message";
-        return ber_fail(&at, err, errlen, "%zu bytes after the PDU", (size_t)(end - p));
+        return ber_fail(&at, err, errlen, "%zu byte%s after the PDU", (size_t)(end - p),
+                        ber_s((size_t)(end - p)));
     }
     out.pdu_type = t.tag;
     end = t.content + t.len;
@@ -641,7 +657,8 @@ int snmp_ber_decode(const unsigned char *msg, size_t len, struct snmp_ber_varbin
         return -1;
     if (p != end) {
         at.what = "PDU";
-        return ber_fail(&at, err, errlen, "%zu bytes after the varbind list", (size_t)(end - p));
+        return ber_fail(&at, err, errlen, "%zu byte%s after the varbind list",
+                        (size_t)(end - p), ber_s((size_t)(end - p)));
     }
 
     end = t.content + t.len;
