@@ -87,6 +87,10 @@ static size_t net_snmp_encode(netsnmp_pdu *pdu, long version, const char *commun
     s.community = (u_char *)community;
     s.community_len = strlen(community);
     pdu->version = version;
+    /* A Response carries its own community (a request takes the
+     * session's); snmp_free_pdu frees it. */
+    pdu->community = (u_char *)strdup(community);
+    pdu->community_len = strlen(community);
     size_t pkt_len = 256, offset = 0;
     u_char *pkt = malloc(pkt_len);
     assert_non_null(pkt);
