@@ -89,8 +89,8 @@ static int ber_check_oid(const oid *name, size_t len, size_t i, char *err, size_
         return errf(err, errlen, "varbind %zu: OID of %zu sub-identifiers (at least 2)", i + 1,
                     name ? len : 0);
     if (len > MAX_OID_LEN)
-        return errf(err, errlen, "varbind %zu: OID of %zu sub-identifiers (at most %d)", i + 1,
-                    len, MAX_OID_LEN);
+        return errf(err, errlen, "varbind %zu: OID of %zu sub-identifiers (at most %d)", i + 1, len,
+                    MAX_OID_LEN);
     if (name[0] > 2)
         return errf(err, errlen, "varbind %zu: OID: first sub-identifier %lu is over 2", i + 1,
                     (unsigned long)name[0]);
@@ -136,8 +136,8 @@ static unsigned char *ber_put_subid(unsigned char *p, uint64_t v)
     return p;
 }
 
-size_t snmp_ber_encode(const struct snmp_ber_request *rq, unsigned char *out, size_t cap,
-                       char *err, size_t errlen)
+size_t snmp_ber_encode(const struct snmp_ber_request *rq, unsigned char *out, size_t cap, char *err,
+                       size_t errlen)
 {
     int bulk = rq->pdu_type == SNMP_MSG_GETBULK;
     if (rq->version != SNMP_VERSION_1 && rq->version != SNMP_VERSION_2c) {
@@ -346,7 +346,7 @@ static long ber_as_long(uint64_t v)
 static int ber_long(const struct ber_tlv *t, long *out, const struct ber_at *at, char *err,
                     size_t errlen)
 {
-    uint64_t v;
+    uint64_t v = 0;
     if (t->tag != ASN_INTEGER)
         return ber_fail(at, err, errlen, "tag 0x%02x where INTEGER (0x02) belongs", t->tag);
     if (ber_signed(t, sizeof(long), "INTEGER", &v, at, err, errlen) < 0)
@@ -444,8 +444,8 @@ static int ber_oid(const unsigned char *c, size_t len, oid *out, size_t cap, siz
 
 /* net-snmp's Opaque wrapping of its 64-bit, float and double types: the
  * Opaque's content is one more TLV with a two-octet tag 0x9f 0x7N. */
-static int ber_opaque(struct snmp_ber_varbind *vb, const struct ber_tlv *t,
-                      const struct ber_at *at, char *err, size_t errlen)
+static int ber_opaque(struct snmp_ber_varbind *vb, const struct ber_tlv *t, const struct ber_at *at,
+                      char *err, size_t errlen)
 {
     const unsigned char *c = t->content, *end = c + t->len;
     unsigned char inner = t->len >= 2 && c[0] == ASN_OPAQUE_TAG1 ? c[1] : 0;
@@ -510,7 +510,7 @@ static int ber_opaque(struct snmp_ber_varbind *vb, const struct ber_tlv *t,
 static int ber_value(struct snmp_ber_varbind *vb, const struct ber_tlv *t, const struct ber_at *at,
                      char *err, size_t errlen)
 {
-    uint64_t v;
+    uint64_t v = 0;
     size_t count;
     memset(&vb->num, 0, sizeof vb->num);
     vb->type = t->tag;
@@ -575,8 +575,8 @@ static int ber_varbind(const struct ber_tlv *seq, size_t index, struct snmp_ber_
         return -1;
     if (count > room)
         return ber_fail(&at, err, errlen,
-                        "%zu sub-identifiers do not fit in the %zu left of the pool of %zu",
-                        count, room, pool_len);
+                        "%zu sub-identifiers do not fit in the %zu left of the pool of %zu", count,
+                        room, pool_len);
     vb->name = dst;
     vb->name_len = count;
     *pool_used += count;
@@ -621,8 +621,7 @@ int snmp_ber_decode(const unsigned char *msg, size_t len, struct snmp_ber_varbin
     if (out.version != SNMP_VERSION_1 && out.version != SNMP_VERSION_2c)
         return ber_fail(&at, err, errlen, "%ld is not SNMPv1 (0) or SNMPv2c (1)", out.version);
     at.what = "message: community";
-    if (ber_expect(&p, end, ASN_OCTET_STR, "OCTET STRING", &t, &at, "the message", err, errlen) <
-        0)
+    if (ber_expect(&p, end, ASN_OCTET_STR, "OCTET STRING", &t, &at, "the message", err, errlen) < 0)
         return -1;
     out.community = t.content;
     out.community_len = t.len;
@@ -657,8 +656,8 @@ int snmp_ber_decode(const unsigned char *msg, size_t len, struct snmp_ber_varbin
         return -1;
     if (p != end) {
         at.what = "PDU";
-        return ber_fail(&at, err, errlen, "%zu byte%s after the varbind list",
-                        (size_t)(end - p), ber_s((size_t)(end - p)));
+        return ber_fail(&at, err, errlen, "%zu byte%s after the varbind list", (size_t)(end - p),
+                        ber_s((size_t)(end - p)));
     }
 
     end = t.content + t.len;

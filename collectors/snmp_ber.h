@@ -95,12 +95,18 @@ struct snmp_ber_response {
  * max_vbs) and their names into pool[0 .. pool_len) (a message of len
  * bytes never holds more than len sub-identifiers, so a pool of len oids
  * always suffices). Returns 0 with *r filled, or -1 with a reason in err:
- * not BER, a length past the end, bytes after the message, a version
- * other than 0 or 1, more than max_vbs varbinds, an OID of more than
- * MAX_OID_LEN sub-identifiers or a sub-identifier over 4294967295, an
- * INTEGER of more than 8 content octets (as long as a long holds it), a
- * Counter32/Gauge32/TimeTicks out of 0 .. 4294967295, a Counter64 out of
- * 0 .. 2^64 - 1. Pointers in *r and vbs point into msg and pool. */
+ * not BER (an indefinite length, a length of more than 4 octets, a
+ * multi-octet tag, a NULL or noSuch* with content), a length past the
+ * end, bytes after the message, a version other than 0 or 1, an SNMPv1
+ * Trap-PDU (it has no request-id), more than max_vbs varbinds, names that
+ * do not fit in the pool, an empty OID, an OID of more than MAX_OID_LEN
+ * sub-identifiers or a sub-identifier over 4294967295, an INTEGER of more
+ * than 8 content octets (as long as a long holds it), a Counter32/Gauge32/
+ * TimeTicks/UInteger32 out of 0 .. 4294967295 (a first octet with bit 8
+ * set is negative: X.690's two's complement, where net-snmp reads it
+ * sign-extended and truncated), a Counter64 out of 0 .. 2^64 - 1. Reasons
+ * count varbinds from 1, as error-index does. Pointers in *r and vbs point
+ * into msg and pool. */
 int snmp_ber_decode(const unsigned char *msg, size_t len, struct snmp_ber_varbind *vbs,
                     size_t max_vbs, oid *pool, size_t pool_len, struct snmp_ber_response *r,
                     char *err, size_t errlen);

@@ -9,8 +9,8 @@
  * always enough; every value goes through snmp_value_to_double. A request
  * made of the decoded names then encodes (never longer than the message
  * it came from: ours are the shortest forms) and decodes back to the same
- * names. A second decode with a small varbind array and pool (sizes from
- * the first byte) must fail, or agree with the first.
+ * names. Decodes with a small pool or varbind array must fail, or agree
+ * with the first.
  */
 #include "collectors/snmp_ber.h"
 #include "collectors/snmp_value.h"
@@ -158,17 +158,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_reason(err);
     }
 
-    /* Small arrays: refused, or the same answer. */
-    if (size > 0) {
-        size_t max_vbs = data[0] % 4, pool_len = data[0] % 32;
+    /* A small pool, then a small varbind array (sizes from the input's
+     * size, which mutations vary): refused, or the same answer. */
+    for (int pass = 0; pass < 2; pass++) {
+        size_t max_vbs = pass ? size % 4 : MAX_VBS, pool_len = pass ? size : size % 37;
         struct snmp_ber_response small;
         err[0] = '\0';
-        int rc2 = snmp_ber_decode(data, size, vbs, max_vbs, pool, pool_len, &small, err,
-                                  sizeof err);
-        if (rc2 == 0 && (rc != 0 || small.n != r.n || small.n > max_vbs))
-            abort();
-        if (rc2 != 0)
+        int rc2 =
+            snmp_ber_decode(data, size, vbs, max_vbs, pool, pool_len, &small, err, sizeof err);
+        if (rc2 != 0) {
             check_reason(err);
+            continue;
+        }
+        if (rc != 0 || small.n != r.n || small.n > max_vbs)
+            abort();
+        for (size_t i = 0; i < small.n; i++)
+            if ((size_t)(vbs[i].name - pool) + vbs[i].name_len > pool_len)
+                abort();
     }
     free(pool);
     return 0;

@@ -132,8 +132,8 @@ static int decode(const unsigned char *msg, size_t len, struct snmp_ber_varbind 
 
 static const oid sys_uptime[] = {1, 3, 6, 1, 2, 1, 1, 3, 0};
 static const oid if_hc_in[] = {1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 6, 4294967295UL};
-static const oid big_subids[] = {1, 3, 6, 1, 4, 1, 268435456UL, 268435455UL, 4294967295UL,
-                                 2097152, 16384, 128, 127, 0};
+static const oid big_subids[] = {
+    1, 3, 6, 1, 4, 1, 268435456UL, 268435455UL, 4294967295UL, 2097152, 16384, 128, 127, 0};
 static const oid joint_iso[] = {2, 999, 1};
 static const oid joint_iso_max[] = {2, 4294967295UL};
 static const oid itu[] = {0, 39};
@@ -164,23 +164,65 @@ static const struct req_case *req_cases(size_t *n)
     fill_long_name();
     static struct req_case cases[] = {
         {"v1 GET of one name (short lengths)",
-         SNMP_VERSION_1, "public", SNMP_MSG_GET, 1, 0, 0,
-         {sys_uptime}, {9}, 1},
+         SNMP_VERSION_1,
+         "public",
+         SNMP_MSG_GET,
+         1,
+         0,
+         0,
+         {sys_uptime},
+         {9},
+         1},
         {"v2c GETNEXT of several names (one-octet long form)",
-         SNMP_VERSION_2c, "c0mmunity", SNMP_MSG_GETNEXT, 2147483647L, 0, 0,
-         {sys_uptime, if_hc_in, big_subids, sys_uptime, if_hc_in, big_subids}, {9, 12, 14, 9, 12, 14}, 6},
+         SNMP_VERSION_2c,
+         "c0mmunity",
+         SNMP_MSG_GETNEXT,
+         2147483647L,
+         0,
+         0,
+         {sys_uptime, if_hc_in, big_subids, sys_uptime, if_hc_in, big_subids},
+         {9, 12, 14, 9, 12, 14},
+         6},
         {"v2c GETBULK with a 128 sub-identifier name (two-octet long form)",
-         SNMP_VERSION_2c, "public", SNMP_MSG_GETBULK, 128, 1, 50,
-         {sys_uptime, long_name, if_hc_in}, {9, MAX_OID_LEN, 12}, 3},
+         SNMP_VERSION_2c,
+         "public",
+         SNMP_MSG_GETBULK,
+         128,
+         1,
+         50,
+         {sys_uptime, long_name, if_hc_in},
+         {9, MAX_OID_LEN, 12},
+         3},
         {"v2c GETBULK with large counts and request-id",
-         SNMP_VERSION_2c, "p", SNMP_MSG_GETBULK, 8388608, 32768, 2147483647L,
-         {if_hc_in}, {12}, 1},
+         SNMP_VERSION_2c,
+         "p",
+         SNMP_MSG_GETBULK,
+         8388608,
+         32768,
+         2147483647L,
+         {if_hc_in},
+         {12},
+         1},
         {"v2c GET of 2.999.1 and 0.39",
-         SNMP_VERSION_2c, "public", SNMP_MSG_GET, 255, 0, 0,
-         {joint_iso, itu}, {3, 2}, 2},
+         SNMP_VERSION_2c,
+         "public",
+         SNMP_MSG_GET,
+         255,
+         0,
+         0,
+         {joint_iso, itu},
+         {3, 2},
+         2},
         {"v1 GETNEXT with an empty community and no varbinds",
-         SNMP_VERSION_1, "", SNMP_MSG_GETNEXT, 0, 0, 0,
-         {NULL}, {0}, 0},
+         SNMP_VERSION_1,
+         "",
+         SNMP_MSG_GETNEXT,
+         0,
+         0,
+         0,
+         {NULL},
+         {0},
+         0},
     };
     *n = sizeof cases / sizeof cases[0];
     return cases;
@@ -354,8 +396,7 @@ static void encoder_refuses_invalid_requests(void **state)
          "version 3 is not SNMPv1 (0) or SNMPv2c (1)"},
         {"SET", 1, SNMP_MSG_SET, 1, 0, 0, sys_uptime, 9,
          "PDU type 0xa3 is not GET, GETNEXT or GETBULK"},
-        {"GETBULK under v1", 0, SNMP_MSG_GETBULK, 1, 0, 10, sys_uptime, 9,
-         "GETBULK needs SNMPv2c"},
+        {"GETBULK under v1", 0, SNMP_MSG_GETBULK, 1, 0, 10, sys_uptime, 9, "GETBULK needs SNMPv2c"},
         {"negative request-id", 1, SNMP_MSG_GET, -1, 0, 0, sys_uptime, 9,
          "request-id -1 is out of 0 .. 2147483647"},
         {"request-id 2^31", 1, SNMP_MSG_GET, 2147483648L, 0, 0, sys_uptime, 9,
@@ -389,8 +430,8 @@ static void encoder_refuses_invalid_requests(void **state)
     /* The largest valid sub-identifiers are accepted, and come back. */
     const oid *names[] = {joint_iso_max};
     size_t lens[] = {2};
-    struct snmp_ber_request rq = {.version = 1, .pdu_type = SNMP_MSG_GET, .names = names,
-                                  .name_lens = lens, .n = 1};
+    struct snmp_ber_request rq = {
+        .version = 1, .pdu_type = SNMP_MSG_GET, .names = names, .name_lens = lens, .n = 1};
     unsigned char buf[64];
     char err[200];
     size_t len = snmp_ber_encode(&rq, buf, sizeof buf, err, sizeof err);
@@ -425,53 +466,212 @@ static const oid enterprise[] = {1, 3, 6, 1, 4, 1, 8072, 3, 2, 10};
 
 static const struct resp_value resp_values[] = {
     {"INTEGER -1", ASN_INTEGER, -1, {0, 0}, 0, 0, NULL, 0, NULL, 0, -1, NULL},
-    {"INTEGER -2^31", ASN_INTEGER, -2147483647L - 1, {0, 0}, 0, 0, NULL, 0, NULL, 0,
-     -2147483648.0, NULL},
+    {"INTEGER -2^31",
+     ASN_INTEGER,
+     -2147483647L - 1,
+     {0, 0},
+     0,
+     0,
+     NULL,
+     0,
+     NULL,
+     0,
+     -2147483648.0,
+     NULL},
     {"INTEGER 0", ASN_INTEGER, 0, {0, 0}, 0, 0, NULL, 0, NULL, 0, 0, NULL},
-    {"INTEGER 2^31 - 1", ASN_INTEGER, 2147483647L, {0, 0}, 0, 0, NULL, 0, NULL, 0, 2147483647.0,
+    {"INTEGER 2^31 - 1",
+     ASN_INTEGER,
+     2147483647L,
+     {0, 0},
+     0,
+     0,
+     NULL,
+     0,
+     NULL,
+     0,
+     2147483647.0,
      NULL},
     {"INTEGER 128", ASN_INTEGER, 128, {0, 0}, 0, 0, NULL, 0, NULL, 0, 128, NULL},
     {"INTEGER -129", ASN_INTEGER, -129, {0, 0}, 0, 0, NULL, 0, NULL, 0, -129, NULL},
-    {"Counter32 2^32 - 1", ASN_COUNTER, 4294967295L, {0, 0}, 0, 0, NULL, 0, NULL, 0,
-     4294967295.0, NULL},
+    {"Counter32 2^32 - 1",
+     ASN_COUNTER,
+     4294967295L,
+     {0, 0},
+     0,
+     0,
+     NULL,
+     0,
+     NULL,
+     0,
+     4294967295.0,
+     NULL},
     {"Counter32 0", ASN_COUNTER, 0, {0, 0}, 0, 0, NULL, 0, NULL, 0, 0, NULL},
     {"Gauge32 2^31", ASN_GAUGE, 2147483648L, {0, 0}, 0, 0, NULL, 0, NULL, 0, 2147483648.0, NULL},
-    {"Gauge32 4000000000", ASN_GAUGE, 4000000000L, {0, 0}, 0, 0, NULL, 0, NULL, 0, 4000000000.0,
+    {"Gauge32 4000000000",
+     ASN_GAUGE,
+     4000000000L,
+     {0, 0},
+     0,
+     0,
+     NULL,
+     0,
+     NULL,
+     0,
+     4000000000.0,
      NULL},
     {"TimeTicks", ASN_TIMETICKS, 8640000, {0, 0}, 0, 0, NULL, 0, NULL, 0, 8640000, NULL},
     {"UInteger32", ASN_UINTEGER, 7, {0, 0}, 0, 0, NULL, 0, NULL, 0, 7, NULL},
-    {"Counter64 2^64 - 1", ASN_COUNTER64, 0, {0xffffffffUL, 0xffffffffUL}, 0, 0, NULL, 0, NULL,
-     0, 18446744073709551615.0, NULL},
-    {"Counter64 2^53 + 1", ASN_COUNTER64, 0, {0x200000, 1}, 0, 0, NULL, 0, NULL, 0,
-     9007199254740992.0, NULL},
+    {"Counter64 2^64 - 1",
+     ASN_COUNTER64,
+     0,
+     {0xffffffffUL, 0xffffffffUL},
+     0,
+     0,
+     NULL,
+     0,
+     NULL,
+     0,
+     18446744073709551615.0,
+     NULL},
+    {"Counter64 2^53 + 1",
+     ASN_COUNTER64,
+     0,
+     {0x200000, 1},
+     0,
+     0,
+     NULL,
+     0,
+     NULL,
+     0,
+     9007199254740992.0,
+     NULL},
     {"Counter64 0", ASN_COUNTER64, 0, {0, 0}, 0, 0, NULL, 0, NULL, 0, 0, NULL},
     {"OCTET STRING number", ASN_OCTET_STR, 0, {0, 0}, 0, 0, " 23.5 ", 6, NULL, 0, 23.5, NULL},
-    {"OCTET STRING text", ASN_OCTET_STR, 0, {0, 0}, 0, 0, "n/a", 3, NULL, 0, 0,
+    {"OCTET STRING text",
+     ASN_OCTET_STR,
+     0,
+     {0, 0},
+     0,
+     0,
+     "n/a",
+     3,
+     NULL,
+     0,
+     0,
      "OCTET STRING \"n/a\" is not a number"},
-    {"empty OCTET STRING", ASN_OCTET_STR, 0, {0, 0}, 0, 0, "", 0, NULL, 0, 0,
+    {"empty OCTET STRING",
+     ASN_OCTET_STR,
+     0,
+     {0, 0},
+     0,
+     0,
+     "",
+     0,
+     NULL,
+     0,
+     0,
      "empty OCTET STRING is not a number"},
-    {"IpAddress", ASN_IPADDRESS, 0, {0, 0}, 0, 0, "\x0a\x00\x00\x01", 4, NULL, 0, 0,
+    {"IpAddress",
+     ASN_IPADDRESS,
+     0,
+     {0, 0},
+     0,
+     0,
+     "\x0a\x00\x00\x01",
+     4,
+     NULL,
+     0,
+     0,
      "IpAddress is not a number"},
-    {"OID value", ASN_OBJECT_ID, 0, {0, 0}, 0, 0, NULL, 0, enterprise, 10, 0,
+    {"OID value",
+     ASN_OBJECT_ID,
+     0,
+     {0, 0},
+     0,
+     0,
+     NULL,
+     0,
+     enterprise,
+     10,
+     0,
      "OBJECT IDENTIFIER is not a number"},
-    {"Opaque", ASN_OPAQUE, 0, {0, 0}, 0, 0, "\x01\x02\x03", 3, NULL, 0, 0,
+    {"Opaque",
+     ASN_OPAQUE,
+     0,
+     {0, 0},
+     0,
+     0,
+     "\x01\x02\x03",
+     3,
+     NULL,
+     0,
+     0,
      "Opaque is not a number"},
     {"Opaque Float", ASN_OPAQUE_FLOAT, 0, {0, 0}, 3.25f, 0, NULL, 0, NULL, 0, 3.25, NULL},
-    {"Opaque Float -0.1", ASN_OPAQUE_FLOAT, 0, {0, 0}, -0.1f, 0, NULL, 0, NULL, 0, (double)-0.1f,
+    {"Opaque Float -0.1",
+     ASN_OPAQUE_FLOAT,
+     0,
+     {0, 0},
+     -0.1f,
+     0,
+     NULL,
+     0,
+     NULL,
+     0,
+     (double)-0.1f,
      NULL},
     {"Opaque Double", ASN_OPAQUE_DOUBLE, 0, {0, 0}, 0, -2.5e300, NULL, 0, NULL, 0, -2.5e300, NULL},
     {"Opaque Double 0.1", ASN_OPAQUE_DOUBLE, 0, {0, 0}, 0, 0.1, NULL, 0, NULL, 0, 0.1, NULL},
-    {"Opaque Counter64", ASN_OPAQUE_COUNTER64, 0, {0x100, 0}, 0, 0, NULL, 0, NULL, 0,
-     1099511627776.0, NULL},
-    {"Opaque U64 2^63", ASN_OPAQUE_U64, 0, {0x80000000UL, 0}, 0, 0, NULL, 0, NULL, 0,
-     9223372036854775808.0, NULL},
-    {"Opaque I64 -5", ASN_OPAQUE_I64, 0, {0xffffffffUL, 0xfffffffbUL}, 0, 0, NULL, 0, NULL, 0, -5,
+    {"Opaque Counter64",
+     ASN_OPAQUE_COUNTER64,
+     0,
+     {0x100, 0},
+     0,
+     0,
+     NULL,
+     0,
+     NULL,
+     0,
+     1099511627776.0,
      NULL},
-    {"Opaque I64 2^40", ASN_OPAQUE_I64, 0, {0x100, 0}, 0, 0, NULL, 0, NULL, 0, 1099511627776.0,
+    {"Opaque U64 2^63",
+     ASN_OPAQUE_U64,
+     0,
+     {0x80000000UL, 0},
+     0,
+     0,
+     NULL,
+     0,
+     NULL,
+     0,
+     9223372036854775808.0,
+     NULL},
+    {"Opaque I64 -5",
+     ASN_OPAQUE_I64,
+     0,
+     {0xffffffffUL, 0xfffffffbUL},
+     0,
+     0,
+     NULL,
+     0,
+     NULL,
+     0,
+     -5,
+     NULL},
+    {"Opaque I64 2^40",
+     ASN_OPAQUE_I64,
+     0,
+     {0x100, 0},
+     0,
+     0,
+     NULL,
+     0,
+     NULL,
+     0,
+     1099511627776.0,
      NULL},
     {"noSuchObject", SNMP_NOSUCHOBJECT, 0, {0, 0}, 0, 0, NULL, 0, NULL, 0, 0, "noSuchObject"},
-    {"noSuchInstance", SNMP_NOSUCHINSTANCE, 0, {0, 0}, 0, 0, NULL, 0, NULL, 0, 0,
-     "noSuchInstance"},
+    {"noSuchInstance", SNMP_NOSUCHINSTANCE, 0, {0, 0}, 0, 0, NULL, 0, NULL, 0, 0, "noSuchInstance"},
     {"endOfMibView", SNMP_ENDOFMIBVIEW, 0, {0, 0}, 0, 0, NULL, 0, NULL, 0, 0, "endOfMibView"},
     {"NULL", ASN_NULL, 0, {0, 0}, 0, 0, NULL, 0, NULL, 0, 0, "NULL is not a number"},
 };
@@ -595,8 +795,7 @@ static void responses_decode_to_the_numbers_net_snmp_gives(void **state)
                 memcmp(vbs[i].name, name, name_len * sizeof(oid)) != 0)
                 fail_msg("%s: name differs", want->name);
             if (vbs[i].type != v->type)
-                fail_msg("%s: type 0x%02x, net-snmp says 0x%02x", want->name, vbs[i].type,
-                         v->type);
+                fail_msg("%s: type 0x%02x, net-snmp says 0x%02x", want->name, vbs[i].type, v->type);
 
             const void *val;
             size_t val_len;
@@ -613,9 +812,8 @@ static void responses_decode_to_the_numbers_net_snmp_gives(void **state)
                          our_rc, ours, our_reason, their_rc, theirs, their_reason);
             if (want->want_err ? (our_rc != -1 || strcmp(our_reason, want->want_err) != 0)
                                : (our_rc != 0 || ours != want->want))
-                fail_msg("%s: expected %.17g \"%s\", got %d %.17g \"%s\"", want->name,
-                         want->want, want->want_err ? want->want_err : "", our_rc, ours,
-                         our_reason);
+                fail_msg("%s: expected %.17g \"%s\", got %d %.17g \"%s\"", want->name, want->want,
+                         want->want_err ? want->want_err : "", our_rc, ours, our_reason);
             /* Byte values are the bytes net-snmp keeps (it decodes OIDs). */
             if (v->type != ASN_OBJECT_ID && val_len == v->val_len && val_len &&
                 memcmp(val, v->val.string, val_len) != 0)
@@ -642,7 +840,7 @@ static void truncated_messages_are_refused_at_every_byte(void **state)
     assert_int_equal(msg[1], 0x82);
     for (size_t k = 0; k < len; k++) {
         int rc = decode(msg, k, vbs, N_RESP, pool, POOL, &r, err, sizeof err);
-        const char *want = k == 0 ? "message: empty"
+        const char *want = k == 0   ? "message: empty"
                            : k == 1 ? "message: length missing (the datagram ends)"
                            : k < 4  ? "message: length cut short (the datagram ends)"
                                     : NULL;
@@ -685,15 +883,15 @@ static void malformed_messages_are_refused_with_a_reason(void **state)
     assert_int_equal(r.n, 1);
 
     msg[1] = 0x80;
-    expect_reason("indefinite length", decode(msg, m, vbs, 4, pool, POOL, &r, err, sizeof err),
-                  err, "message: indefinite length (not allowed in SNMP)");
+    expect_reason("indefinite length", decode(msg, m, vbs, 4, pool, POOL, &r, err, sizeof err), err,
+                  "message: indefinite length (not allowed in SNMP)");
     msg[1] = 0x85;
     expect_reason("5-octet length", decode(msg, m, vbs, 4, pool, POOL, &r, err, sizeof err), err,
                   "message: length of 5 octets (at most 4)");
     m = put_message(msg, 1, SNMP_MSG_RESPONSE, vbl, n);
     msg[m] = 0;
-    expect_reason("trailing byte", decode(msg, m + 1, vbs, 4, pool, POOL, &r, err, sizeof err),
-                  err, "message: 1 byte after its end");
+    expect_reason("trailing byte", decode(msg, m + 1, vbs, 4, pool, POOL, &r, err, sizeof err), err,
+                  "message: 1 byte after its end");
     msg[0] = 0x02;
     expect_reason("not a SEQUENCE", decode(msg, m, vbs, 4, pool, POOL, &r, err, sizeof err), err,
                   "message: tag 0x02 where SEQUENCE (0x30) belongs");
@@ -716,8 +914,8 @@ static void malformed_messages_are_refused_with_a_reason(void **state)
     memcpy(vbl + 2 * one, vb, one);
     m = put_message(msg, 1, SNMP_MSG_RESPONSE, vbl, 3 * one);
     assert_int_equal(decode(msg, m, vbs, 3, pool, POOL, &r, err, sizeof err), 0);
-    expect_reason("too many varbinds", decode(msg, m, vbs, 2, pool, POOL, &r, err, sizeof err),
-                  err, "PDU: more than 2 varbinds");
+    expect_reason("too many varbinds", decode(msg, m, vbs, 2, pool, POOL, &r, err, sizeof err), err,
+                  "PDU: more than 2 varbinds");
     /* Pool: 9 + 9 sub-identifiers where 15 fit. */
     expect_reason("pool too small", decode(msg, m, vbs, 4, pool, 15, &r, err, sizeof err), err,
                   "varbind 2: OID: 9 sub-identifiers do not fit in the 6 left of the pool of 15");
@@ -751,8 +949,8 @@ static void malformed_messages_are_refused_with_a_reason(void **state)
          "varbind 1: value: Counter64 of 9 significant octets is out of 0 .. 2^64 - 1"},
         {"Counter64 negative", NULL, 0, "\x46\x08\xff\xff\xff\xff\xff\xff\xff\xff", 10,
          "varbind 1: value: Counter64 is negative (out of 0 .. 2^64 - 1)"},
-        {"sub-identifier 2^32", (const unsigned char *)"\x2b\x06\x90\x80\x80\x80\x00", 7, "\x05\x00",
-         2, "varbind 1: OID: sub-identifier 4: over 4294967295"},
+        {"sub-identifier 2^32", (const unsigned char *)"\x2b\x06\x90\x80\x80\x80\x00", 7,
+         "\x05\x00", 2, "varbind 1: OID: sub-identifier 4: over 4294967295"},
         {"sub-identifier 2^32 - 1", (const unsigned char *)"\x2b\x06\x8f\xff\xff\xff\x7f", 7,
          "\x05\x00", 2, NULL},
         {"sub-identifier cut short", (const unsigned char *)"\x2b\x06\x81", 3, "\x05\x00", 2,
@@ -841,8 +1039,8 @@ static void hand_encoded_values_read_as_x690_says(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         unsigned char vbl[256], msg[512];
-        size_t n = put_varbind(vbl, up, sizeof up, (const unsigned char *)cases[i].val,
-                               cases[i].valn);
+        size_t n =
+            put_varbind(vbl, up, sizeof up, (const unsigned char *)cases[i].val, cases[i].valn);
         size_t m = put_message(msg, 0, SNMP_MSG_RESPONSE, vbl, n);
         struct snmp_ber_varbind vb;
         oid pool[16];
