@@ -523,14 +523,30 @@ static int ber_value(struct snmp_ber_varbind *vb, const struct ber_tlv *t, const
     case ASN_GAUGE:
     case ASN_TIMETICKS:
     case ASN_UINTEGER:
-        if (ber_unsigned(t->content, t->len, 32, snmp_value_type_name(t->tag), &v, at, err,
-                         errlen) < 0)
+        /* Agents that leave out the leading 0x00 of a value with its top
+         * bit set are read as net-snmp reads them (sign extended, then cut
+         * to 32 bits: ff ff ff ff is 4294967295), not refused: a whole
+         * reply refused for one counter would lose the device. */
+        if (t->len >= 1 && t->len <= 4 && (t->content[0] & 0x80)) {
+            if (ber_signed(t, 4, snmp_value_type_name(t->tag), &v, at, err, errlen) < 0)
+                return -1;
+            v &= 0xffffffffULL;
+        } else if (ber_unsigned(t->content, t->len, 32, snmp_value_type_name(t->tag), &v, at,
+                                err, errlen) < 0) {
             return -1;
+        }
         vb->num.integer = (long)v;
         return 0;
     case ASN_COUNTER64:
-        if (ber_unsigned(t->content, t->len, 64, "Counter64", &v, at, err, errlen) < 0)
+        /* The same leniency: net-snmp reads 8 octets without a leading
+         * 0x00 as the unsigned number they spell. */
+        if (t->len >= 1 && t->len <= 8 && (t->content[0] & 0x80)) {
+            v = 0;
+            for (size_t i = 0; i < t->len; i++)
+                v = (v << 8) | t->content[i];
+        } else if (ber_unsigned(t->content, t->len, 64, "Counter64", &v, at, err, errlen) < 0) {
             return -1;
+        }
         ber_c64(v, &vb->num.c64);
         return 0;
     case ASN_OPAQUE:
@@ -539,10 +555,8 @@ static int ber_value(struct snmp_ber_varbind *vb, const struct ber_tlv *t, const
     case SNMP_NOSUCHOBJECT:
     case SNMP_NOSUCHINSTANCE:
     case SNMP_ENDOFMIBVIEW:
-        /* All four are NULLs (RFC 3416's IMPLICIT NULL): no content. */
-        if (t->len != 0)
-            return ber_fail(at, err, errlen, "%s with %zu content octet%s",
-                            snmp_value_type_name(t->tag), t->len, ber_s(t->len));
+        /* All four are NULLs (RFC 3416's IMPLICIT NULL); content an agent
+         * puts there anyway is ignored, as net-snmp ignores it. */
         return 0;
     case ASN_OBJECT_ID:
         /* Kept as its bytes, but checked as net-snmp's decoder checks it

@@ -67,6 +67,25 @@ static int env_history(void *ctx, const char *metric, int64_t since_ms, int64_t 
     w->last_ms = sw.last_ms;
     w->first = sw.first;
     w->last = sw.last;
+    /* The store holds what the recorder has committed (every few
+     * seconds); the latest sample, newer than that, joins the window. */
+    const struct metric_snapshot *m = find(le, metric);
+    if (m && m->quality == MQ_GOOD && !isnan(m->value) && m->ts_ms >= since_ms &&
+        m->ts_ms <= until_ms && (w->n == 0 || m->ts_ms > w->last_ms)) {
+        if (w->n == 0 || m->value < w->min)
+            w->min = m->value;
+        if (w->n == 0 || m->value > w->max)
+            w->max = m->value;
+        if (w->n == 0) {
+            w->first_ms = m->ts_ms;
+            w->first = m->value;
+            w->sum = 0;
+        }
+        w->n++;
+        w->sum += m->value;
+        w->last_ms = m->ts_ms;
+        w->last = m->value;
+    }
     return 0;
 }
 

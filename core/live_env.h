@@ -2,7 +2,8 @@
  * live_env — the policy language's data source in the running agent: the
  * latest values from one metrics snapshot (taken once per tick, so every
  * expression of a tick sees the same instant) and history summaries from
- * the store.
+ * the store, with the snapshot's latest sample added when the store does
+ * not hold it yet (the recorder commits every few seconds).
  *
  * Replay has its own data source (policies/replay_trace.c); both fill the
  * same struct pol_env, which is what lets replay run the agent's engine.

@@ -34,7 +34,7 @@
 #include "core/metrics.h"
 #include "store/store.h"
 
-#define RECORDER_FLUSH_EVERY_MS 2000
+#define RECORDER_FLUSH_EVERY_MS 5000
 #define RECORDER_FIRST_CHECK_MS 100
 #define RECORDER_FIRST_WINDOW_MS 1000
 /* How long a due commit waits for a poll to end before its timer fires. */

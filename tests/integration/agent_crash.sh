@@ -51,7 +51,7 @@ for round in 1 2 3; do
     agent=$!
     PIDS+=("$agent")
     wait_http "http://127.0.0.1:$http_port/healthz" 10 || not_ok "round $round: agent did not start"
-    # The recorder commits every 2 s: wait for this run's first commit,
+    # The recorder commits every 5 s: wait for this run's first commit,
     # then kill at a random point of the next cycle.
     start_count=$(count)
     for _ in $(seq 150); do [ "$(count)" != "$start_count" ] && break; sleep 0.1; done
