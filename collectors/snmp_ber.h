@@ -96,15 +96,18 @@ struct snmp_ber_response {
  * bytes never holds more than len sub-identifiers, so a pool of len oids
  * always suffices). Returns 0 with *r filled, or -1 with a reason in err:
  * not BER (an indefinite length, a length of more than 4 octets, a
- * multi-octet tag, a NULL or noSuch* with content), a length past the
+ * multi-octet tag), a length past the
  * end, bytes after the message, a version other than 0 or 1, an SNMPv1
  * Trap-PDU (it has no request-id), more than max_vbs varbinds, names that
  * do not fit in the pool, an empty OID, an OID of more than MAX_OID_LEN
  * sub-identifiers or a sub-identifier over 4294967295, an INTEGER of more
  * than 8 content octets (as long as a long holds it), a Counter32/Gauge32/
- * TimeTicks/UInteger32 out of 0 .. 4294967295 (a first octet with bit 8
- * set is negative: X.690's two's complement, where net-snmp reads it
- * sign-extended and truncated), a Counter64 out of 0 .. 2^64 - 1. Reasons
+ * TimeTicks/UInteger32 out of 0 .. 4294967295, a Counter64 out of 0 ..
+ * 2^64 - 1. Where agents commonly err and net-snmp reads on, so does
+ * this: a Counter32/Gauge32/TimeTicks/UInteger32 of 1 to 4 octets whose
+ * first has bit 8 set (a leading 0x00 left out) is read sign-extended and
+ * cut to 32 bits, a Counter64 of up to 8 such octets as the unsigned
+ * number they spell, and content in a NULL or noSuch* is ignored. Reasons
  * count varbinds from 1, as error-index does. Pointers in *r and vbs point
  * into msg and pool. */
 int snmp_ber_decode(const unsigned char *msg, size_t len, struct snmp_ber_varbind *vbs,

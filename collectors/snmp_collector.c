@@ -11,7 +11,9 @@
  * split: a 60-row table is one round trip, not three, and the agent does
  * not read 25 rows past the end. tooBig halves that limit for the device;
  * an agent that returns fewer rows than asked (RFC 3416 lets it: net-snmp's
- * snmpd stops at 100 varbinds) lowers it to what it returned. When seeing
+ * snmpd stops at 100 varbinds) lowers it for that table to what it
+ * returned (an agent may cut replies to its message size, which depends
+ * on the table's OIDs and values). When seeing
  * the end would take a request of its own (a table of 100 rows from an
  * agent that returns 100 at most), a walk that reads the same number of
  * rows ending at the same last row as before stops there, and looks past
@@ -164,6 +166,8 @@ struct snmp_walk_point {
     oid last[MAX_OID_LEN];  /* the OID of its last row (root when empty) */
     size_t last_len;
     int64_t end_seen_ms;    /* monotonic time a walk last saw the table end */
+    long reply_max;         /* most rows the agent has put in one reply of this
+                               walk (it may cut replies to its message size) */
 };
 
 /* The answer to the one request a device has outstanding. */
@@ -194,8 +198,7 @@ struct snmp_state {
     bool got_response;            /* a request of this session has been answered */
     struct snmp_usm_claim *claim; /* v3: our share of the USM entry, NULL if none */
     size_t get_batch;             /* varbinds per GET; halved on tooBig */
-    long bulk_repetitions;        /* most max-repetitions per GETBULK; halved on tooBig,
-                                     lowered to what the agent returns when it returns less */
+    long bulk_repetitions;        /* most max-repetitions per GETBULK; halved on tooBig */
     int64_t deadline_ms;          /* monotonic end of the current poll */
     struct snmp_wait wait;
 
@@ -1197,6 +1200,13 @@ static int snmp_coll_walk_page(const struct snmp_walk_point *w, const struct met
     return 1;
 }
 
+/* The most rows one GETBULK of walk w asks for: the device's limit
+ * (tooBig), and what the agent has returned for this walk. */
+static long snmp_coll_walk_limit(const struct snmp_state *st, const struct snmp_walk_point *w)
+{
+    return w->reply_max < st->bulk_repetitions ? w->reply_max : st->bulk_repetitions;
+}
+
 /* max-repetitions for the next page of walk w, `done` rows into it, with
  * one row more when the walk must see the table's end (see the top of the
  * file). */
@@ -1204,18 +1214,18 @@ static long snmp_coll_bulk_repetitions(const struct snmp_state *st,
                                        const struct snmp_walk_point *w, size_t done,
                                        bool see_end)
 {
-    long want = SNMP_COLL_BULK_REPETITIONS;
+    long want = SNMP_COLL_BULK_REPETITIONS, max = snmp_coll_walk_limit(st, w);
     /* Past the rows the last walk had, the table grew: back to pages of
      * the first walk's size. */
     if (w->walked && (done < w->nrows || done == 0)) {
         size_t left = w->nrows - done + (see_end ? 1 : 0);
         if (left == 0)
             left = 1; /* a table known empty: one row past its column shows it still is */
-        size_t limit = (size_t)st->bulk_repetitions;
+        size_t limit = (size_t)max;
         size_t pages = (left + limit - 1) / limit;
         want = (long)((left + pages - 1) / pages);
     }
-    return want < st->bulk_repetitions ? want : st->bulk_repetitions;
+    return want < max ? want : max;
 }
 
 /* Whether a walk that has read `rows` without seeing the table's end may
@@ -1244,7 +1254,7 @@ static int snmp_coll_walk(struct snmp_state *st, struct snmp_walk_point *w,
     /* The end is seen on every walk when that takes no request of its own
      * (the row past the last fits in the requests the rows need), else
      * every walk_growth_check (see the top of the file). */
-    size_t limit = v1 ? 1 : (size_t)st->bulk_repetitions;
+    size_t limit = v1 ? 1 : (size_t)snmp_coll_walk_limit(st, w);
     size_t rows_known = w->nrows ? w->nrows : 1;
     bool end_free = (w->nrows + 1 + limit - 1) / limit == (rows_known + limit - 1) / limit;
     bool see_end = !w->walked || end_free ||
@@ -1279,7 +1289,7 @@ static int snmp_coll_walk(struct snmp_state *st, struct snmp_walk_point *w,
             /* Fewer rows than asked and the table goes on: the most this
              * agent puts in one reply. */
             if (more > 0 && !v1 && nvb > 0 && (long)nvb < reps)
-                st->bulk_repetitions = (long)nvb;
+                w->reply_max = (long)nvb;
             if (more > 0 && snmp_coll_walk_may_stop(w, &rows, see_end, cur, cur_len))
                 more = 0;
         }
@@ -1412,6 +1422,7 @@ static int snmp_coll_points(struct snmp_state *st, char *err, size_t errlen)
         } else if (p->walk) {
             struct snmp_walk_point *w = &st->walks[st->nwalks++];
             w->cfg = p;
+            w->reply_max = SNMP_COLL_BULK_MAX_REPETITIONS;
             if (snmp_value_parse_oid(p->walk, w->root, MAX_OID_LEN, &w->root_len, why, sizeof why) <
                 0)
                 return errf(err, errlen, "snmp: points[%zu].walk: %s", i, why);

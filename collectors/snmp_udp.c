@@ -23,6 +23,8 @@
 
 struct snmp_udp {
     int fd;
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
     long next_id;
     unsigned char *tx;
     size_t txcap;
@@ -46,15 +48,18 @@ struct snmp_udp *snmp_udp_open(const struct sockaddr *addr, socklen_t addrlen, c
     u->vbcap = 0;
     u->pool = NULL;
     u->poolcap = 0;
-    u->fd = socket(addr->sa_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (u->fd < 0) {
-        errf(err, errlen, "cannot open a UDP socket: %s", strerror(errno));
+    if (addrlen > sizeof u->addr) {
+        errf(err, errlen, "address of %u bytes", (unsigned)addrlen);
         free(u);
         return NULL;
     }
-    if (connect(u->fd, addr, addrlen) != 0) {
-        errf(err, errlen, "cannot reach the agent's address: %s", strerror(errno));
-        close(u->fd);
+    memcpy(&u->addr, addr, addrlen);
+    u->addrlen = addrlen;
+    /* Not connected: a connected socket takes datagrams from the address
+     * it was connected to only (see the header). */
+    u->fd = socket(addr->sa_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (u->fd < 0) {
+        errf(err, errlen, "cannot open a UDP socket: %s", strerror(errno));
         free(u);
         return NULL;
     }
@@ -104,35 +109,52 @@ static size_t snmp_udp_encode(struct snmp_udp *u, const struct snmp_ber_request 
     }
 }
 
-/* Reads one datagram and decodes it. Returns 1 when it is the answer to
- * request id (version as asked), 0 when there was nothing to read or it
- * was something else (why in `bad`, when it was no answer at all), -1
- * when out of memory. */
-static int snmp_udp_read(struct snmp_udp *u, long version, long id, struct snmp_ber_response *resp,
-                         char *bad, size_t badlen, bool *refused)
+/* The most varbinds an answer to rq may hold. */
+static size_t snmp_udp_max_varbinds(const struct snmp_ber_request *rq)
+{
+    if (rq->pdu_type != SNMP_MSG_GETBULK)
+        return rq->n;
+    size_t nonrep = rq->non_repeaters < 0 ? 0 : (size_t)rq->non_repeaters;
+    if (nonrep > rq->n)
+        nonrep = rq->n;
+    size_t reps = rq->max_repetitions < 0 ? 0 : (size_t)rq->max_repetitions;
+    /* Each varbind takes at least 6 bytes of a message. */
+    size_t cap = SNMP_UDP_MAX_MESSAGE / 6;
+    size_t rep = rq->n - nonrep;
+    if (rep > 0 && reps > (cap - nonrep) / rep)
+        return cap;
+    return nonrep + rep * reps;
+}
+
+/* Reads one datagram and decodes it, at most max_vbs varbinds. Returns 1
+ * when it is the answer to request id (version as asked), 0 when there
+ * was nothing to read or it was something else (why in `bad`, when it was
+ * no answer at all), -1 when out of memory. */
+static int snmp_udp_read(struct snmp_udp *u, long version, long id, size_t max_vbs,
+                         struct snmp_ber_response *resp, char *bad, size_t badlen)
 {
     ssize_t n = recv(u->fd, u->rx, sizeof u->rx, MSG_DONTWAIT | MSG_TRUNC);
-    if (n < 0) {
-        /* An ICMP port unreachable for an earlier send: nothing listens
-         * there now; the agent may still come up within the tries. */
-        if (errno == ECONNREFUSED)
-            *refused = true;
+    if (n < 0)
         return 0;
-    }
     if ((size_t)n > sizeof u->rx) {
         snprintf(bad, badlen, "a datagram of %zd bytes, longer than any SNMP message", n);
         return 0;
     }
-    /* Each varbind takes at least 6 bytes and each sub-identifier one
-     * (the first octet of an OID holds two, its tag and length two more). */
-    size_t want_vbs = (size_t)n / 6 + 1, want_pool = (size_t)n + 2;
+    /* Room for what the request allows, not for what a datagram could
+     * hold: a stray 64 KB datagram must not pin a megabyte per device.
+     * A sub-identifier takes at least one byte of the message (the first
+     * octet of an OID holds two, its tag and length two more). */
+    size_t want_vbs = max_vbs ? max_vbs : 1;
+    size_t want_pool = (size_t)n + 2;
+    if (want_pool > want_vbs * MAX_OID_LEN)
+        want_pool = want_vbs * MAX_OID_LEN;
     if (vec_reserve(u->vbs, u->vbcap, want_vbs) < 0 ||
         vec_reserve(u->pool, u->poolcap, want_pool) < 0)
         return -1;
     char why[200];
-    if (snmp_ber_decode(u->rx, (size_t)n, u->vbs, u->vbcap, u->pool, u->poolcap, resp, why,
+    if (snmp_ber_decode(u->rx, (size_t)n, u->vbs, max_vbs, u->pool, u->poolcap, resp, why,
                         sizeof why) != 0) {
-        snprintf(bad, badlen, "an answer that is no SNMP message (%s)", why);
+        snprintf(bad, badlen, "an answer that could not be read (%s)", why);
         return 0;
     }
     if (resp->pdu_type != SNMP_MSG_RESPONSE || resp->request_id != id ||
@@ -155,12 +177,12 @@ enum snmp_udp_result snmp_udp_exchange(struct snmp_udp *u, struct snmp_ber_reque
         return SNMP_UDP_ERROR;
 
     char bad[240] = "";
-    bool refused = false;
+    size_t max_vbs = snmp_udp_max_varbinds(rq);
     for (int try = 0; try <= retries; try++) {
-        if (send(u->fd, u->tx, len, 0) < 0 && errno != ECONNREFUSED) {
-            errf(err, errlen, "cannot send: %s", strerror(errno));
-            return SNMP_UDP_ERROR;
-        }
+        /* A send that fails (no route for now, buffers full) is a lost
+         * packet: the next try may get through. */
+        if (sendto(u->fd, u->tx, len, 0, (const struct sockaddr *)&u->addr, u->addrlen) < 0)
+            snprintf(bad, sizeof bad, "cannot send: %s", strerror(errno));
         int64_t try_end = util_mono_ms() + timeout_ms;
         for (;;) {
             if (stop && atomic_load(stop))
@@ -179,8 +201,8 @@ enum snmp_udp_result snmp_udp_exchange(struct snmp_udp *u, struct snmp_ber_reque
             int ready = poll(&pfd, 1, (int)wait);
             if (ready <= 0)
                 continue;
-            int got = snmp_udp_read(u, rq->version, rq->request_id, resp, bad, sizeof bad,
-                                    &refused);
+            int got = snmp_udp_read(u, rq->version, rq->request_id, max_vbs, resp, bad,
+                                    sizeof bad);
             if (got < 0) {
                 errf(err, errlen, "out of memory");
                 return SNMP_UDP_ERROR;
@@ -191,7 +213,5 @@ enum snmp_udp_result snmp_udp_exchange(struct snmp_udp *u, struct snmp_ber_reque
     }
     if (bad[0])
         errf(err, errlen, "%s", bad);
-    else if (refused)
-        errf(err, errlen, "the host said nothing listens on that UDP port");
     return SNMP_UDP_TIMEOUT;
 }

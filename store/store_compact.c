@@ -560,7 +560,7 @@ static int compact_once(struct stmts *c, int64_t grace_ms, int64_t *done)
     sqlite3_stmt *next_get = NULL, *from_get = NULL;
     *done = 0;
     /* Nothing closed since the last complete compaction: skip it without
-     * preparing a statement (this runs after every commit, every 2 s). */
+     * preparing a statement (this runs after every commit, every 5 s). */
     int64_t close = 0;
     if (c->s->log_newest_known && c->s->compacted_known) {
         int64_t n = c->s->log_newest;

@@ -479,6 +479,9 @@ static const struct error_case error_cases[] = {
     { "unknown_time_zone_is_rejected",
       "{'site': {'name': 'lulea-1', 'timezone': 'Europe/Stokholm'}}",
       { "floe.json:1:42: site.timezone: unknown time zone 'Europe/Stokholm' (not in @DIR@/zoneinfo)" } },
+    { "walk_growth_check_is_a_duration",
+      "{" SITE ", " SNMP(", 'walk_growth_check': 'hourly'", OIDPT) "}",
+      { "floe.json:1:99: snmp[0].walk_growth_check: 'hourly' is not a duration (examples: \"500ms\", \"5s\", \"2m\", \"1h\", \"1d\")" } },
     { "http_threads_must_be_at_least_one",
       "{" SITE ", 'http': {'threads': 0}}",
       { "floe.json:1:51: http.threads: must be between 1 and 64" } },
@@ -853,6 +856,7 @@ static void minimal_config_gets_the_documented_defaults(void **state)
     assert_int_equal(s->interval_ms, 10000);
     assert_int_equal(s->timeout_ms, 1000);
     assert_int_equal(s->retries, 1);
+    assert_int_equal(s->walk_growth_check_ms, 60000);
     assert_true(s->points[0].scale == 1);
     assert_string_equal(s->points[0].unit, "");
 
