@@ -1,7 +1,7 @@
 #!/bin/bash
 # make bench: floe against collectd and nginx on this machine, side by side,
 # same device map and interval, and one table of figures, ratios and goals
-# (issue 11). About 9 minutes on 2 cores; not part of `make check`.
+# (issue 11). About 7 minutes on 2 cores; not part of `make check`.
 #
 #   bench/run.sh [BUILD]          (default build; builds what it runs; `make bench`
 #                                  installs the packages first)
