@@ -531,6 +531,14 @@ size_t metrics_drain(struct metrics *m, struct metric_sample *buf, size_t max)
     return n;
 }
 
+size_t metrics_queued(struct metrics *m)
+{
+    pthread_mutex_lock(&m->lock);
+    size_t n = m->queue_len;
+    pthread_mutex_unlock(&m->lock);
+    return n;
+}
+
 size_t metrics_queue_capacity(struct metrics *m)
 {
     pthread_mutex_lock(&m->lock);

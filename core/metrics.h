@@ -110,6 +110,8 @@ bool metrics_collectors_all_polled(struct metrics *m);
 
 /* Moves up to max queued samples into buf (oldest first); returns the count. */
 size_t metrics_drain(struct metrics *m, struct metric_sample *buf, size_t max);
+/* Samples waiting in the queue. */
+size_t metrics_queued(struct metrics *m);
 /* Samples the queue has room for now (it grows up to queue_max). */
 size_t metrics_queue_capacity(struct metrics *m);
 /* Samples dropped because the queue was full (since start). */

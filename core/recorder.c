@@ -139,12 +139,14 @@ int64_t recorder_batcher_cycle(struct recorder_batcher *b, int64_t now_ms)
         b->idle = false;
         b->next_due_ms = now_ms + RECORDER_FLUSH_EVERY_MS;
     }
-    if (now_ms < b->next_due_ms) {
+    batcher_fill(b);
+    /* Before it is due, a full batch is committed at once: a busy site
+     * then holds no more than a batch of samples in memory. */
+    if (now_ms < b->next_due_ms && (b->pending < RECORDER_BATCH || b->failing)) {
         if (!b->failing)
             b->bell_due_ms = b->next_due_ms;
         return b->next_due_ms - now_ms;
     }
-    batcher_fill(b);
     if (b->pending == 0 && !b->failing) {
         /* Nothing came in a whole interval: sleep until a poll brings
          * samples rather than look every interval. */
@@ -181,6 +183,7 @@ struct recorder {
     atomic_bool idle;           /* the batcher waits for samples */
     _Atomic int64_t bell_due_ms; /* a poll ending from then on rings the bell */
     struct store *store;
+    struct metrics *metrics;
     struct recorder_batcher *batcher;
     _Atomic int64_t retention_ms, raw_retention_ms, minute_retention_ms;
     _Atomic int64_t heartbeat_ms;
@@ -304,6 +307,7 @@ struct recorder *recorder_start(struct metrics *m, struct store *s,
         return NULL;
     }
     r->store = s;
+    r->metrics = m;
     atomic_store(&r->bell_due_ms, INT64_MAX);
     recorder_set_retention(r, ret);
     atomic_store(&r->heartbeat_ms, util_mono_ms());
@@ -334,7 +338,8 @@ void recorder_set_retention(struct recorder *r, const struct recorder_retention 
 
 void recorder_samples_queued(struct recorder *r)
 {
-    if (r && (atomic_load(&r->idle) || util_mono_ms() >= atomic_load(&r->bell_due_ms)))
+    if (r && (atomic_load(&r->idle) || util_mono_ms() >= atomic_load(&r->bell_due_ms) ||
+              metrics_queued(r->metrics) >= RECORDER_BATCH))
         util_stop_set(&r->bell);
 }
 

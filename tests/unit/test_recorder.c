@@ -150,6 +150,26 @@ static void first_samples_are_committed_at_once_then_every_interval(void **state
     assert_int_equal(f->log.stored, 12);
 }
 
+/* A busy site: a whole batch queued before the commit is due is written
+ * at once, so no more than a batch waits in memory; less waits its time. */
+static void a_full_batch_is_committed_before_its_time(void **state)
+{
+    struct batcher_fixture *f = *state;
+    queue_samples(f->metrics, 1, T0);
+    recorder_batcher_cycle(f->b, START);
+    assert_int_equal(f->log.writes, 1);
+    /* Past the first second, in the rhythm. */
+    assert_int_equal(recorder_batcher_cycle(f->b, START + 1500), RECORDER_FLUSH_EVERY_MS - 1500);
+    queue_samples(f->metrics, RECORDER_BATCH - 1, T0 + 1500);
+    assert_int_equal(recorder_batcher_cycle(f->b, START + 1600), RECORDER_FLUSH_EVERY_MS - 1600);
+    assert_int_equal(f->log.writes, 1);
+    queue_samples(f->metrics, 1, T0 + 1700);
+    assert_int_equal(recorder_batcher_cycle(f->b, START + 1700), RECORDER_FLUSH_EVERY_MS);
+    assert_int_equal(f->log.writes, 2);
+    assert_int_equal(f->log.sizes[1], RECORDER_BATCH);
+    assert_int_equal(recorder_batcher_bell_due_ms(f->b), START + 1700 + RECORDER_FLUSH_EVERY_MS);
+}
+
 static void a_long_queue_is_written_in_transactions_of_at_most_a_batch(void **state)
 {
     struct batcher_fixture *f = *state;
@@ -312,6 +332,32 @@ static void a_due_commit_runs_at_the_end_of_the_next_poll(void **state)
     recorder_stop(r);
 }
 
+/* A poll that leaves a whole batch queued wakes the thread, due or not. */
+static void a_full_queue_wakes_the_recorder(void **state)
+{
+    struct store_fixture *f = *state;
+    char err[256] = "";
+    struct recorder *r = recorder_start(f->metrics, f->store, &(struct recorder_retention){0}, err, sizeof err);
+    if (!r)
+        fail_msg("recorder_start: %s", err);
+    queue_samples(f->metrics, 1, T0);
+    recorder_samples_queued(r);
+    int64_t deadline = util_mono_ms() + 1000;
+    while (store_sample_count(f->store) < 1 && util_mono_ms() < deadline)
+        util_sleep_ms(20, NULL);
+    assert_int_equal(store_sample_count(f->store), 1);
+    util_sleep_ms(RECORDER_FIRST_WINDOW_MS + 300, NULL);
+    for (int i = 0; i < RECORDER_BATCH; i++)
+        metrics_set_good(f->metrics, "it.rack1.load_kw", i, "kW", "rack1", 15000, T0 + 2000 + i);
+    int64_t rung = util_mono_ms();
+    recorder_samples_queued(r);
+    while (store_sample_count(f->store) < 1 + RECORDER_BATCH && util_mono_ms() < rung + 1500)
+        util_sleep_ms(10, NULL);
+    assert_int_equal(store_sample_count(f->store), 1 + RECORDER_BATCH);
+    assert_true(util_mono_ms() - rung < 1000);
+    recorder_stop(r);
+}
+
 static void stop_writes_what_is_queued(void **state)
 {
     struct store_fixture *f = *state;
@@ -374,6 +420,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(first_samples_are_committed_at_once_then_every_interval,
                                         batcher_setup, batcher_teardown),
+        cmocka_unit_test_setup_teardown(a_full_batch_is_committed_before_its_time, batcher_setup,
+                                        batcher_teardown),
         cmocka_unit_test_setup_teardown(a_long_queue_is_written_in_transactions_of_at_most_a_batch,
                                         batcher_setup, batcher_teardown),
         cmocka_unit_test_setup_teardown(failed_write_keeps_its_samples_for_the_next_commit,
@@ -383,6 +431,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(first_samples_reach_the_store_within_a_second, store_setup,
                                         store_teardown),
         cmocka_unit_test_setup_teardown(a_due_commit_runs_at_the_end_of_the_next_poll, store_setup,
+                                        store_teardown),
+        cmocka_unit_test_setup_teardown(a_full_queue_wakes_the_recorder, store_setup,
                                         store_teardown),
         cmocka_unit_test_setup_teardown(stop_writes_what_is_queued, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(retention_removes_old_samples_and_ended_reservations,
