@@ -384,13 +384,16 @@ out:
      * inventory and the peer watcher, which go after them. */
     api_stop(a.api);
     importer_stop(a.importer);
+    /* The pollers before the evaluator and the recorder: a poll that
+     * ends wakes both (samples_changed), and one ending while they were
+     * being freed used them after free. */
+    pollers_stop(a.pollers);
+    a.recorder = NULL; /* the pollers, its only wakers, have stopped */
     /* The evaluator before the migrator: a decision wakes the migrator. */
     eval_stop(a.evaluator);
     migrator_stop(a.migrator);
     peer_watch_stop(a.peers);
     inv_watch_stop(a.inventory);
-    pollers_stop(a.pollers);
-    a.recorder = NULL; /* the pollers, its only wakers, have stopped */
     recorder_stop(rec);
     store_close(a.store);
     metrics_free(a.metrics);

@@ -116,7 +116,7 @@ run_integration() {
     local asan_once=" migration.sh migration_crash.sh migration_faults.sh imports.sh rebalance.sh "
     all=(tests/integration/*.sh tests/integration/*.py)
     # ASan + UBSan, against real peers.
-    asan_tests="agent_policies.sh agent_modbus.sh agent_snmp.sh sim_snmp.sh sim_modbus.sh
+    asan_tests="agent_policies.sh agent_modbus.sh agent_snmp.sh agent_stop.sh sim_snmp.sh sim_modbus.sh
         sim_cluster.sh sim_velero.sh cli_hostile.sh peers.sh inventory.sh reservations.sh placement.sh"
     for name in $slow_tests; do
         [ -x "tests/integration/$name" ] || continue
